@@ -1,0 +1,74 @@
+from __future__ import annotations
+
+import secrets
+
+from django import forms
+from django.contrib.auth import get_user_model
+from django.db.models import Q
+
+from dashboard.models import Membership, Role, Workspace
+
+
+class WorkspaceForm(forms.ModelForm):
+    class Meta:
+        model = Workspace
+        fields = ["name", "default_country", "time_zone", "currency"]
+
+    def clean_currency(self):
+        currency = self.cleaned_data["currency"].strip().upper()
+        if len(currency) != 3 or not currency.isalpha():
+            raise forms.ValidationError("Use a three-letter currency code such as USD, KZT or BRL.")
+        return currency
+
+    def clean_default_country(self):
+        return self.cleaned_data["default_country"].strip().upper()
+
+
+class MemberAddForm(forms.Form):
+    """Adds an existing user by username or e-mail, or creates the user with a one-time password."""
+
+    identifier = forms.CharField(
+        label="Username or e-mail",
+        max_length=150,
+        help_text="A new address gets an account; you will see its first password once.",
+    )
+    role = forms.ChoiceField(choices=Role.choices, initial=Role.SENDER)
+
+    def __init__(self, *args, workspace, grantable_roles, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.workspace = workspace
+        self.fields["role"].choices = [c for c in Role.choices if c[0] in grantable_roles]
+        self.new_password: str | None = None
+
+    def clean_identifier(self):
+        identifier = self.cleaned_data["identifier"].strip()
+        user = (
+            get_user_model()
+            .objects.filter(Q(username__iexact=identifier) | Q(email__iexact=identifier))
+            .first()
+        )
+        if user and Membership.objects.filter(user=user, workspace=self.workspace).exists():
+            raise forms.ValidationError(f"{user.username} is already a member of this workspace.")
+        if user is None and "@" not in identifier:
+            raise forms.ValidationError(
+                f"No user is called “{identifier}”. Enter their e-mail address to create one."
+            )
+        self.user = user
+        return identifier
+
+    def save(self) -> Membership:
+        if self.user is None:
+            email = self.cleaned_data["identifier"]
+            self.new_password = secrets.token_urlsafe(12)
+            self.user = get_user_model().objects.create_user(
+                username=email.lower(), email=email, password=self.new_password
+            )
+        return Membership.objects.create(
+            user=self.user, workspace=self.workspace, role=self.cleaned_data["role"]
+        )
+
+
+class MemberRoleForm(forms.ModelForm):
+    class Meta:
+        model = Membership
+        fields = ["role"]

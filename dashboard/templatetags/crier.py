@@ -1,0 +1,37 @@
+from django import forms, template
+
+register = template.Library()
+
+
+@register.filter
+def is_checkbox(bound_field) -> bool:
+    return isinstance(bound_field.field.widget, forms.CheckboxInput)
+
+
+@register.filter
+def with_class(bound_field, css_class: str):
+    """The field's widget with Bootstrap's class (form-select for selects)."""
+    if isinstance(bound_field.field.widget, forms.Select) and "form-control" in css_class:
+        css_class = css_class.replace("form-control", "form-select")
+    attrs = {"class": css_class}
+    if bound_field.errors:
+        attrs["aria-invalid"] = "true"
+        attrs["aria-describedby"] = f"{bound_field.auto_id}_error"
+    return bound_field.as_widget(attrs=attrs)
+
+
+STATUS_BADGES = {
+    "approved": "success",
+    "pending": "warning",
+    "rejected": "danger",
+    "owner": "dark",
+    "admin": "primary",
+    "sender": "info",
+    "viewer": "secondary",
+}
+
+
+@register.filter
+def badge(value: str) -> str:
+    """The Bootstrap colour for a status or role badge."""
+    return STATUS_BADGES.get(str(value), "secondary")

@@ -1,0 +1,107 @@
+"""The current workspace of a request, and the helpers every view uses to stay inside it.
+
+The workspace a user works in is kept in the session. Every object lookup goes through
+``get_for_workspace`` so a foreign id is a 404, never a 403: nobody learns that it exists.
+"""
+
+from __future__ import annotations
+
+from functools import wraps
+
+from django.core.exceptions import PermissionDenied
+from django.db.models import Model, QuerySet
+from django.http import Http404
+from django.shortcuts import get_object_or_404, redirect
+
+from dashboard.models import Membership
+
+SESSION_KEY = "workspace_id"
+
+
+class WorkspaceMiddleware:
+    """Sets ``request.membership`` and ``request.workspace`` (None when the user has none)."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        request.membership = _current_membership(request)
+        request.workspace = request.membership.workspace if request.membership else None
+        return self.get_response(request)
+
+
+def _current_membership(request) -> Membership | None:
+    if not request.user.is_authenticated:
+        return None
+    memberships = Membership.objects.filter(user=request.user).select_related("workspace")
+    wanted = request.session.get(SESSION_KEY)
+    membership = (wanted and memberships.filter(workspace_id=wanted).first()) or (
+        memberships.order_by("created_at", "pk").first()
+    )
+    if membership and wanted != membership.workspace_id:
+        request.session[SESSION_KEY] = membership.workspace_id
+    return membership
+
+
+def switch(request, workspace_id) -> Membership:
+    if not str(workspace_id).isdigit():
+        raise Http404
+    membership = get_object_or_404(Membership, user=request.user, workspace_id=workspace_id)
+    request.session[SESSION_KEY] = membership.workspace_id
+    return membership
+
+
+def require_role(request, role: str) -> None:
+    """Raises PermissionDenied unless the current member holds ``role`` or above.
+
+    Views with an object id look the object up first (a foreign id is a 404 for every role)
+    and call this after.
+    """
+    if request.membership is None or not request.membership.can(role):
+        raise PermissionDenied(f"This needs the {role} role or above.")
+
+
+def role_required(role: str):
+    """Lets the view run only for members of the current workspace holding ``role`` or above.
+
+    A user without any workspace is sent to create one; a member below ``role`` gets a 403.
+    """
+
+    def decorator(view):
+        @wraps(view)
+        def wrapper(request, *args, **kwargs):
+            if request.membership is None:
+                return redirect("workspace_create")
+            require_role(request, role)
+            return view(request, *args, **kwargs)
+
+        return wrapper
+
+    return decorator
+
+
+def get_for_workspace(
+    request, model_or_queryset: type[Model] | QuerySet, lookup: str = "workspace", **kwargs
+):
+    """The object matching ``kwargs`` inside the request's workspace, or Http404.
+
+    ``lookup`` is the path from the model to its workspace, e.g. "account__workspace".
+    """
+    if request.workspace is None:
+        raise Http404
+    return get_object_or_404(model_or_queryset, **{lookup: request.workspace}, **kwargs)
+
+
+def workspace_context(request) -> dict:
+    if not getattr(request, "user", None) or not request.user.is_authenticated:
+        return {}
+    membership = getattr(request, "membership", None)
+    return {
+        "workspace": getattr(request, "workspace", None),
+        "membership": membership,
+        # For showing or hiding buttons only; every view checks the role again in Python.
+        "can_admin": bool(membership and membership.can("admin")),
+        "my_memberships": Membership.objects.filter(user=request.user)
+        .select_related("workspace")
+        .order_by("workspace__name"),
+    }

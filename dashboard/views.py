@@ -1,0 +1,137 @@
+from __future__ import annotations
+
+from django.contrib import messages
+from django.db import transaction
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_POST, require_safe
+from django_htmx.http import HttpResponseClientRedirect, HttpResponseClientRefresh
+
+from dashboard import members as member_rules
+from dashboard import tenancy
+from dashboard.forms import MemberAddForm, MemberRoleForm, WorkspaceForm
+from dashboard.models import Membership, Role
+from dashboard.tenancy import get_for_workspace, require_role, role_required
+from providers.models import ProviderAccount, SenderName
+
+
+def done(request, url_name: str, *args):
+    """After a successful form: HTMX is told to load the page, a plain POST is redirected."""
+    if request.htmx:
+        return HttpResponseClientRedirect(reverse(url_name, args=args))
+    return redirect(url_name, *args)
+
+
+@require_safe
+@role_required(Role.VIEWER)
+def overview(request):
+    accounts = ProviderAccount.objects.filter(workspace=request.workspace)
+    senders = SenderName.objects.filter(account__workspace=request.workspace)
+    return render(
+        request,
+        "overview.html",
+        {
+            "accounts": accounts,
+            "sender_counts": {
+                status: senders.filter(status=status).count() for status in SenderName.Status
+            },
+            "member_count": request.workspace.memberships.count(),
+        },
+    )
+
+
+@require_POST
+def switch_workspace(request):
+    membership = tenancy.switch(request, request.POST.get("workspace", ""))
+    messages.info(request, f"You are now working in {membership.workspace}.")
+    return redirect("overview")
+
+
+def workspace_create(request):
+    form = WorkspaceForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        with transaction.atomic():
+            workspace = form.save()
+            Membership.objects.create(user=request.user, workspace=workspace, role=Role.OWNER)
+        tenancy.switch(request, workspace.pk)
+        messages.success(request, f"Workspace {workspace} created. Add a provider account next.")
+        return done(request, "overview")
+    template = "workspace_form.html#form" if request.htmx else "workspace_form.html"
+    return render(request, template, {"form": form, "creating": True})
+
+
+@role_required(Role.ADMIN)
+def workspace_settings(request):
+    form = WorkspaceForm(request.POST or None, instance=request.workspace)
+    if request.method == "POST" and form.is_valid():
+        form.save()
+        messages.success(request, "Workspace settings saved.")
+        return done(request, "workspace_settings")
+    template = "workspace_form.html#form" if request.htmx else "workspace_form.html"
+    return render(request, template, {"form": form, "creating": False})
+
+
+@require_safe
+@role_required(Role.VIEWER)
+def members(request):
+    memberships = request.workspace.memberships.select_related("user").order_by("user__username")
+    return render(
+        request,
+        "members.html",
+        {
+            "memberships": memberships,
+            "grantable": member_rules.grantable_roles(request.membership),
+            "add_form": MemberAddForm(
+                workspace=request.workspace,
+                grantable_roles=member_rules.grantable_roles(request.membership),
+            ),
+        },
+    )
+
+
+@role_required(Role.ADMIN)
+def member_add(request):
+    form = MemberAddForm(
+        request.POST or None,
+        workspace=request.workspace,
+        grantable_roles=member_rules.grantable_roles(request.membership),
+    )
+    if request.method == "POST" and form.is_valid():
+        membership = form.save()
+        if form.new_password:
+            messages.warning(
+                request,
+                f"Created {membership.user.username} with the password {form.new_password} — "
+                "pass it on now; it will not be shown again.",
+            )
+        else:
+            messages.success(request, f"{membership.user.username} joined as {membership.role}.")
+        return done(request, "members")
+    return render(request, "members.html#add-form", {"add_form": form})
+
+
+@require_POST
+def member_role(request, member_pk: int):
+    target = get_for_workspace(request, Membership, pk=member_pk)
+    require_role(request, Role.ADMIN)
+    form = MemberRoleForm(request.POST, instance=Membership.objects.get(pk=target.pk))
+    try:
+        if not form.is_valid():
+            raise member_rules.MembershipRuleError("Choose one of the listed roles.")
+        member_rules.change_role(request.membership, target, form.cleaned_data["role"])
+        messages.success(request, f"{target.user.username} is now {target.get_role_display()}.")
+    except member_rules.MembershipRuleError as exc:
+        messages.error(request, str(exc))
+    return HttpResponseClientRefresh() if request.htmx else redirect("members")
+
+
+@require_POST
+def member_remove(request, member_pk: int):
+    target = get_for_workspace(request, Membership, pk=member_pk)
+    require_role(request, Role.ADMIN)
+    try:
+        member_rules.remove(request.membership, target)
+        messages.success(request, f"{target.user.username} no longer has access.")
+    except member_rules.MembershipRuleError as exc:
+        messages.error(request, str(exc))
+    return HttpResponseClientRefresh() if request.htmx else redirect("members")

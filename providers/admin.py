@@ -1,0 +1,51 @@
+"""Admin for accounts and sender names. Credentials are never listed, and the change form
+shows them masked; to change them, use the account page in the dashboard."""
+
+from django.contrib import admin
+from django.db import models
+
+from providers.models import ProviderAccount, SenderName
+
+
+class SenderNameInline(admin.TabularInline):
+    model = SenderName
+    extra = 0
+
+
+@admin.register(ProviderAccount)
+class ProviderAccountAdmin(admin.ModelAdmin):
+    list_display = ["name", "provider", "workspace", "currency", "balance", "is_active"]
+    list_filter = ["provider", "is_active", "workspace"]
+    search_fields = ["name", "workspace__name"]
+    list_select_related = ["workspace"]
+    readonly_fields = ["credentials_masked", "balance", "balance_checked_at", "created_at"]
+    fields = [
+        "workspace",
+        "provider",
+        "name",
+        "api_base_url",
+        "credentials_masked",
+        "currency",
+        "balance",
+        "balance_checked_at",
+        "is_active",
+        "last_error",
+        "created_at",
+    ]
+    inlines = [SenderNameInline]
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
+
+    @admin.display(description="Credentials")
+    def credentials_masked(self, account: ProviderAccount) -> str:
+        if not account.pk:
+            return "Set the credentials on the account page of the dashboard."
+        return ", ".join(f"{label}: {value}" for label, value in account.masked_credentials())
+
+
+@admin.register(SenderName)
+class SenderNameAdmin(admin.ModelAdmin):
+    list_display = ["value", "kind", "status", "account", "created_at"]
+    list_filter = ["status", "kind", "account__provider"]
+    search_fields = ["value", "account__name", "note"]
+    list_select_related = ["account"]
+    list_editable = ["status"]

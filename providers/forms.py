@@ -1,0 +1,118 @@
+"""Account and sender-name forms. Credential fields come from the chosen adapter."""
+
+from __future__ import annotations
+
+from django import forms
+
+from providers import crypto, registry
+from providers.models import ProviderAccount, SenderName
+
+
+class ProviderAccountForm(forms.ModelForm):
+    """The account's own fields plus one field per credential the provider needs.
+
+    Editing an account leaves secret fields empty; an empty secret keeps the stored value,
+    so nobody has to retype a key to rename an account.
+    """
+
+    api_base_url = forms.URLField(
+        label="API base URL",
+        required=False,
+        assume_scheme="https",
+        help_text="Leave empty for the provider's documented host.",
+    )
+
+    class Meta:
+        model = ProviderAccount
+        fields = ["provider", "name", "api_base_url", "currency"]
+
+    def __init__(self, *args, workspace, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.workspace = workspace
+        self.instance.workspace = workspace
+        editing = self.instance.pk is not None
+        if editing:
+            self.fields["provider"].disabled = True
+            stored = self._stored_credentials()
+        else:
+            stored = {}
+        slug = (
+            self.instance.provider
+            or self.data.get("provider")
+            or self.initial.get("provider")
+            or registry.choices()[0][0]
+        )
+        self.adapter_class = registry.get(slug if slug in registry.PROVIDERS else "bsg")
+        self.fields["api_base_url"].widget.attrs["placeholder"] = (
+            self.adapter_class.default_base_url or "Your tenant URL"
+        )
+        self.credential_names = []
+        for field in self.adapter_class.credential_fields:
+            name = f"cred_{field.name}"
+            self.credential_names.append(name)
+            keep_hint = editing and field.secret and stored.get(field.name)
+            if field.choices:
+                form_field = forms.ChoiceField(choices=field.choices)
+            else:
+                form_field = forms.CharField(
+                    max_length=500,
+                    strip=True,
+                    widget=forms.PasswordInput(render_value=False) if field.secret else None,
+                )
+            form_field.label = field.label
+            form_field.required = field.required and not keep_hint
+            form_field.help_text = (
+                f"Stored: {crypto.mask(stored[field.name])}. Leave empty to keep it."
+                if keep_hint
+                else field.help_text
+            )
+            if not field.secret and field.name in stored:
+                form_field.initial = stored[field.name]
+            self.fields[name] = form_field
+
+    def _stored_credentials(self) -> dict[str, str]:
+        try:
+            return self.instance.credentials
+        except crypto.CredentialsUnreadable:
+            return {}
+
+    def credential_fields(self):
+        return [self[name] for name in self.credential_names]
+
+    def clean_name(self):
+        name = self.cleaned_data["name"].strip()
+        taken = ProviderAccount.objects.filter(workspace=self.workspace, name__iexact=name)
+        if taken.exclude(pk=self.instance.pk).exists():
+            raise forms.ValidationError(
+                f"This workspace already has an account named “{name}”. Choose another name."
+            )
+        return name
+
+    def clean_currency(self):
+        currency = self.cleaned_data["currency"].strip().upper()
+        if len(currency) != 3 or not currency.isalpha():
+            raise forms.ValidationError("Use a three-letter currency code such as USD, KZT or BRL.")
+        return currency
+
+    def save(self, commit=True):
+        account = super().save(commit=False)
+        values = self._stored_credentials()
+        for field in self.adapter_class.credential_fields:
+            new = self.cleaned_data.get(f"cred_{field.name}")
+            if new or not field.secret:
+                values[field.name] = new or ""
+        account.credentials = values
+        if commit:
+            account.save()
+        return account
+
+
+class SenderNameForm(forms.ModelForm):
+    class Meta:
+        model = SenderName
+        fields = ["account", "value", "kind", "status", "note"]
+
+    def __init__(self, *args, workspace, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["account"].queryset = ProviderAccount.objects.filter(workspace=workspace)
+        self.fields["account"].empty_label = None

@@ -1,0 +1,15 @@
+from django.urls import path
+
+from providers import views
+
+urlpatterns = [
+    path("accounts/", views.account_list, name="account_list"),
+    path("accounts/add/", views.account_add, name="account_add"),
+    path("accounts/<int:account_pk>/", views.account_detail, name="account_detail"),
+    path("accounts/<int:account_pk>/edit/", views.account_edit, name="account_edit"),
+    path("accounts/<int:account_pk>/toggle/", views.account_toggle, name="account_toggle"),
+    path("senders/", views.sender_list, name="sender_list"),
+    path("senders/add/", views.sender_add, name="sender_add"),
+    path("senders/<int:sender_pk>/edit/", views.sender_edit, name="sender_edit"),
+    path("senders/<int:sender_pk>/delete/", views.sender_delete, name="sender_delete"),
+]

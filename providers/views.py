@@ -1,0 +1,125 @@
+from __future__ import annotations
+
+from django.contrib import messages
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST, require_safe
+
+from dashboard.models import Role
+from dashboard.tenancy import get_for_workspace, require_role, role_required
+from dashboard.views import done
+from providers.forms import ProviderAccountForm, SenderNameForm
+from providers.models import ProviderAccount, SenderName
+
+
+@require_safe
+@role_required(Role.VIEWER)
+def account_list(request):
+    accounts = ProviderAccount.objects.filter(workspace=request.workspace)
+    return render(request, "providers/account_list.html", {"accounts": accounts})
+
+
+@require_safe
+@role_required(Role.VIEWER)
+def account_detail(request, account_pk: int):
+    account = get_for_workspace(request, ProviderAccount, pk=account_pk)
+    return render(
+        request,
+        "providers/account_detail.html",
+        {"account": account, "senders": account.senders.all()},
+    )
+
+
+@role_required(Role.ADMIN)
+def account_add(request):
+    return _account_form(request, ProviderAccount())
+
+
+def account_edit(request, account_pk: int):
+    account = get_for_workspace(request, ProviderAccount, pk=account_pk)
+    require_role(request, Role.ADMIN)
+    return _account_form(request, account)
+
+
+def _account_form(request, account: ProviderAccount):
+    form = ProviderAccountForm(
+        request.POST or None,
+        instance=account,
+        workspace=request.workspace,
+        initial={"provider": request.GET["provider"]} if "provider" in request.GET else None,
+    )
+    if request.method == "POST" and form.is_valid():
+        account = form.save()
+        messages.success(request, f"Saved {account.name}.")
+        return done(request, "account_detail", account.pk)
+    # A change of provider re-renders only the credential fields (hx-get with the new choice).
+    part = "#credentials" if request.GET.get("provider") else "#form"
+    template = "providers/account_form.html" + (part if request.htmx else "")
+    return render(request, template, {"form": form, "account": account})
+
+
+@require_POST
+def account_toggle(request, account_pk: int):
+    account = get_for_workspace(request, ProviderAccount, pk=account_pk)
+    require_role(request, Role.ADMIN)
+    account.is_active = not account.is_active
+    account.save(update_fields=["is_active"])
+    state = "enabled" if account.is_active else "disabled: no campaign will use it"
+    messages.success(request, f"{account.name} is {state}.")
+    return done(request, "account_detail", account.pk)
+
+
+@require_safe
+@role_required(Role.VIEWER)
+def sender_list(request):
+    senders = SenderName.objects.filter(account__workspace=request.workspace).select_related(
+        "account"
+    )
+    accounts = ProviderAccount.objects.filter(workspace=request.workspace)
+    account_id = request.GET.get("account", "")
+    status = request.GET.get("status", "")
+    if account_id.isdigit():
+        senders = senders.filter(account_id=account_id)
+    if status in SenderName.Status.values:
+        senders = senders.filter(status=status)
+    context = {
+        "senders": senders,
+        "accounts": accounts,
+        "statuses": SenderName.Status.choices,
+        "selected_account": account_id,
+        "selected_status": status,
+    }
+    template = "providers/sender_list.html#table" if request.htmx else "providers/sender_list.html"
+    return render(request, template, context)
+
+
+@role_required(Role.ADMIN)
+def sender_add(request):
+    initial = {"account": request.GET.get("account")}
+    return _sender_form(request, SenderName(), initial)
+
+
+def sender_edit(request, sender_pk: int):
+    sender = get_for_workspace(request, SenderName, "account__workspace", pk=sender_pk)
+    require_role(request, Role.ADMIN)
+    return _sender_form(request, sender, {})
+
+
+def _sender_form(request, sender: SenderName, initial: dict):
+    form = SenderNameForm(
+        request.POST or None, instance=sender, initial=initial, workspace=request.workspace
+    )
+    if request.method == "POST" and form.is_valid():
+        sender = form.save()
+        messages.success(request, f"Saved sender name {sender.value}.")
+        return done(request, "sender_list")
+    template = "providers/sender_form.html" + ("#form" if request.htmx else "")
+    return render(request, template, {"form": form, "sender": sender})
+
+
+@require_POST
+def sender_delete(request, sender_pk: int):
+    sender = get_for_workspace(request, SenderName, "account__workspace", pk=sender_pk)
+    require_role(request, Role.ADMIN)
+    sender.delete()
+    messages.success(request, f"Deleted sender name {sender.value}.")
+    return done(request, "sender_list")

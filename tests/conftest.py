@@ -1,0 +1,86 @@
+"""Suite-wide fixtures and named personas.
+
+Un-mocked network is blocked for the whole run by pytest-socket (addopts in pyproject.toml):
+only loopback is reachable, for the live server and the provider sandbox.
+
+Personas: workspace "Acme" has one member per role (olivia the owner, adam the admin, sam the
+sender, vera the viewer) and an account with a sender name; workspace "Globex" belongs to
+bob, who owns it and has objects of his own. Every persona's password is PASSWORD.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pytest
+from cryptography.fernet import Fernet
+
+from dashboard.models import Membership, Role, Workspace
+from providers.models import ProviderAccount, SenderName
+
+PASSWORD = "correct horse battery staple"
+
+
+@pytest.fixture(autouse=True)
+def _test_settings(settings):
+    # A fresh key per test, so no test depends on a developer's var/encryption_key.
+    settings.CRIER_ENCRYPTION_KEYS = [Fernet.generate_key().decode()]
+    # Real hashing costs ~0.3 s a user; the personas would make the suite crawl.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@dataclass
+class Tenant:
+    workspace: Workspace
+    account: ProviderAccount
+    sender: SenderName
+    members: dict[str, Membership]  # role -> membership
+
+    def user(self, role: str):
+        return self.members[role].user
+
+
+def make_user(django_user_model, username: str):
+    return django_user_model.objects.create_user(
+        username=username, email=f"{username}@example.com", password=PASSWORD
+    )
+
+
+def make_tenant(django_user_model, name: str, people: dict[str, str]) -> Tenant:
+    workspace = Workspace.objects.create(name=name, default_country="KZ")
+    members = {
+        role: Membership.objects.create(
+            user=make_user(django_user_model, username), workspace=workspace, role=role
+        )
+        for role, username in people.items()
+    }
+    account = ProviderAccount(workspace=workspace, provider="bsg", name=f"{name} BSG")
+    account.credentials = {"api_key": f"live_{name.lower()}_secret_key_9876"}
+    account.save()
+    sender = SenderName.objects.create(account=account, value=f"{name}Info", status="approved")
+    return Tenant(workspace, account, sender, members)
+
+
+@pytest.fixture
+def acme(db, django_user_model) -> Tenant:
+    return make_tenant(
+        django_user_model,
+        "Acme",
+        {Role.OWNER: "olivia", Role.ADMIN: "adam", Role.SENDER: "sam", Role.VIEWER: "vera"},
+    )
+
+
+@pytest.fixture
+def globex(db, django_user_model) -> Tenant:
+    return make_tenant(django_user_model, "Globex", {Role.OWNER: "bob"})
+
+
+@pytest.fixture
+def as_role(client, acme):
+    """A client logged in as Acme's member with the given role: ``as_role("viewer")``."""
+
+    def login(role: str):
+        client.force_login(acme.user(role))
+        return client
+
+    return login
