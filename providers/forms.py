@@ -31,6 +31,7 @@ class ProviderAccountForm(forms.ModelForm):
         self.workspace = workspace
         self.instance.workspace = workspace
         editing = self.instance.pk is not None
+        self.fields["provider"].choices = registry.choices()
         if editing:
             self.fields["provider"].disabled = True
             stored = self._stored_credentials()

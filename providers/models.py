@@ -77,8 +77,8 @@ _ALNUM_SENDER = re.compile(r"^[A-Za-z0-9 .\-_&]+$")
 
 class SenderName(models.Model):
     class Kind(models.TextChoices):
-        ALPHANUMERIC = "alphanumeric", "Alphanumeric (up to 11 characters)"
-        NUMERIC = "numeric", "Numeric (up to 15 digits)"
+        ALPHANUMERIC = "alphanumeric", "Alphanumeric"
+        NUMERIC = "numeric", "Numeric"
 
     class Status(models.TextChoices):
         PENDING = "pending", "Pending"  # asked for; the provider has not decided yet
@@ -87,7 +87,13 @@ class SenderName(models.Model):
 
     account = models.ForeignKey(ProviderAccount, on_delete=models.CASCADE, related_name="senders")
     value = models.CharField("sender name", max_length=20)  # clean() applies the real limits
-    kind = models.CharField(max_length=12, choices=Kind.choices, default=Kind.ALPHANUMERIC)
+    kind = models.CharField(
+        max_length=12,
+        choices=Kind.choices,
+        default=Kind.ALPHANUMERIC,
+        help_text="Alphanumeric: up to 11 Latin letters, digits and spaces. Numeric: up to 15 "
+        "digits, a phone number or short code.",
+    )
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
     note = models.CharField(max_length=255, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)

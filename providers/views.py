@@ -71,8 +71,10 @@ def account_toggle(request, account_pk: int):
 @require_safe
 @role_required(Role.VIEWER)
 def sender_list(request):
-    senders = SenderName.objects.filter(account__workspace=request.workspace).select_related(
-        "account"
+    senders = (
+        SenderName.objects.filter(account__workspace=request.workspace)
+        .select_related("account")
+        .order_by("account__name", "value")
     )
     accounts = ProviderAccount.objects.filter(workspace=request.workspace)
     account_id = request.GET.get("account", "")

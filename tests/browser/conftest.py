@@ -1,0 +1,72 @@
+"""Playwright driving Debian's chromium against pytest-django's live server.
+
+Browsers cannot be downloaded here, so Playwright launches /usr/bin/chromium (CHROMIUM_PATH
+overrides it), with the flags that keep it from reaching for the network.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from django.core.management import call_command
+
+# Playwright's sync API runs an event loop in this thread; the ORM calls made by the tests
+# themselves are still synchronous and safe.
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-quic",
+    "--no-first-run",
+]
+SCREENSHOTS = Path(__file__).parent / "screenshots"
+DEMO_PASSWORD = "crier-demo"
+
+
+@pytest.fixture(scope="session")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    # launch() gives chromium a fresh temporary profile of its own each session.
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    page.set_default_timeout(10_000)
+    yield page
+    context.close()
+
+
+@pytest.fixture
+def demo(live_server, transactional_db):
+    call_command("seed_demo", password=DEMO_PASSWORD, origin=live_server.url, stdout=open(os.devnull, "w"))
+    return live_server
+
+
+@pytest.fixture
+def logged_in(page, demo):
+    page.goto(f"{demo.url}/login/")
+    page.fill("#id_username", "demo")
+    page.fill("#id_password", DEMO_PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{demo.url}/")
+    return page
+
+
+def shot(page, name: str) -> None:
+    SCREENSHOTS.mkdir(exist_ok=True)
+    page.screenshot(path=SCREENSHOTS / f"{name}.png", full_page=True)
