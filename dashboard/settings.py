@@ -29,7 +29,7 @@ VAR_DIR = Path(env.str("CRIER_VAR_DIR", default=str(BASE_DIR / "var")))
 
 
 def _local_secret(name: str, make) -> str:
-    """A secret generated once into var/ so a laptop needs no configuration (never in production)."""
+    """A secret generated once into var/, so a laptop needs no configuration (not in production)."""
     path = VAR_DIR / name
     if not path.exists():
         VAR_DIR.mkdir(parents=True, exist_ok=True)

@@ -122,7 +122,8 @@ class SenderName(models.Model):
             if len(digits) > 15:
                 raise ValidationError(
                     {
-                        "value": f"A numeric sender name has at most 15 digits; this has {len(digits)}."
+                        "value": "A numeric sender name has at most 15 digits; "
+                        f"this has {len(digits)}."
                     }
                 )
         else:

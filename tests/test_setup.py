@@ -52,7 +52,10 @@ def test_production_refuses_to_start_without_its_secrets(tmp_path, missing):
 
 def test_production_turns_the_sandbox_off(tmp_path):
     result = manage(
-        tmp_path, "shell", "-c", "from django.conf import settings; print(settings.SANDBOX)",
+        tmp_path,
+        "shell",
+        "-c",
+        "from django.conf import settings; print(settings.SANDBOX)",
         **PRODUCTION,
     )
     assert result.stdout.strip().splitlines()[-1] == "False", result.stderr

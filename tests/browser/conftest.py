@@ -6,6 +6,7 @@ overrides it), with the flags that keep it from reaching for the network.
 
 from __future__ import annotations
 
+import io
 import os
 from pathlib import Path
 
@@ -53,7 +54,7 @@ def page(browser):
 
 @pytest.fixture
 def demo(live_server, transactional_db):
-    call_command("seed_demo", password=DEMO_PASSWORD, origin=live_server.url, stdout=open(os.devnull, "w"))
+    call_command("seed_demo", password=DEMO_PASSWORD, origin=live_server.url, stdout=io.StringIO())
     return live_server
 
 

@@ -44,7 +44,8 @@ def test_admin_adds_a_new_address_and_sees_its_password_once(as_role, acme):
 
 def test_unknown_username_without_at_sign_is_explained(as_role):
     response = as_role(Role.ADMIN).post(
-        reverse("member_add"), {"identifier": "ghost", "role": Role.VIEWER},
+        reverse("member_add"),
+        {"identifier": "ghost", "role": Role.VIEWER},
         headers={"HX-Request": "true"},
     )
     assert response.status_code == 200
@@ -83,7 +84,8 @@ def test_admin_cannot_remove_an_owner(as_role, acme):
 def test_last_owner_cannot_be_demoted_or_removed(client, acme, django_user_model):
     owner = acme.members[Role.OWNER]
     second = Membership.objects.create(
-        user=django_user_model.objects.create_user("otto"), workspace=acme.workspace,
+        user=django_user_model.objects.create_user("otto"),
+        workspace=acme.workspace,
         role=Role.OWNER,
     )
     client.force_login(second.user)

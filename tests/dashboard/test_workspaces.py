@@ -33,8 +33,12 @@ def test_a_user_without_workspace_is_asked_to_create_one(client, django_user_mod
 
     client.post(
         reverse("workspace_create"),
-        {"name": "Loner Ltd", "default_country": "gb", "time_zone": "Europe/London",
-         "currency": "gbp"},
+        {
+            "name": "Loner Ltd",
+            "default_country": "gb",
+            "time_zone": "Europe/London",
+            "currency": "gbp",
+        },
     )
     workspace = Workspace.objects.get(name="Loner Ltd")
     assert (workspace.default_country, workspace.currency) == ("GB", "GBP")

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import io
+
 import pytest
 from cryptography.fernet import Fernet
 from django.core.management import CommandError, call_command
@@ -22,21 +24,23 @@ def test_rotation_add_a_key_rotate_drop_the_old_one(settings, acme, globex):
     old = settings.CRIER_ENCRYPTION_KEYS[0]
     new = Fernet.generate_key().decode()
     settings.CRIER_ENCRYPTION_KEYS = [new, old]
-    call_command("rotate_encryption_keys", stdout=open("/dev/null", "w"))
+    call_command("rotate_encryption_keys", stdout=io.StringIO())
 
     settings.CRIER_ENCRYPTION_KEYS = [new]
     assert ProviderAccount.objects.get(pk=acme.account.pk).credentials["api_key"].endswith("9876")
-    assert ProviderAccount.objects.get(pk=globex.account.pk).credentials["api_key"].startswith(
-        "live_globex"
+    assert (
+        ProviderAccount.objects.get(pk=globex.account.pk)
+        .credentials["api_key"]
+        .startswith("live_globex")
     )
 
 
 def test_dropping_a_key_too_early_is_a_clear_error(settings, acme):
     settings.CRIER_ENCRYPTION_KEYS = [Fernet.generate_key().decode()]
     with pytest.raises(crypto.CredentialsUnreadable, match="Restore the old key"):
-        ProviderAccount.objects.get(pk=acme.account.pk).credentials
+        _ = ProviderAccount.objects.get(pk=acme.account.pk).credentials
     with pytest.raises(CommandError, match="Acme BSG"):
-        call_command("rotate_encryption_keys", stdout=open("/dev/null", "w"))
+        call_command("rotate_encryption_keys", stdout=io.StringIO())
 
 
 def test_a_malformed_key_names_the_setting(settings):

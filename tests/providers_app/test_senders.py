@@ -59,8 +59,13 @@ def test_admin_edits_and_deletes_a_sender(as_role, acme):
     client = as_role(Role.ADMIN)
     client.post(
         reverse("sender_edit", args=[acme.sender.pk]),
-        {"account": acme.account.pk, "value": "AcmeNews", "kind": "alphanumeric",
-         "status": "rejected", "note": "Brand not proven"},
+        {
+            "account": acme.account.pk,
+            "value": "AcmeNews",
+            "kind": "alphanumeric",
+            "status": "rejected",
+            "note": "Brand not proven",
+        },
     )
     acme.sender.refresh_from_db()
     assert (acme.sender.value, acme.sender.status) == ("AcmeNews", "rejected")
