@@ -7,6 +7,12 @@ urlpatterns = [
     path("accounts/add/", views.account_add, name="account_add"),
     path("accounts/<int:account_pk>/", views.account_detail, name="account_detail"),
     path("accounts/<int:account_pk>/edit/", views.account_edit, name="account_edit"),
+    path("accounts/<int:account_pk>/test/", views.account_test, name="account_test"),
+    path(
+        "accounts/<int:account_pk>/import-senders/",
+        views.account_import_senders,
+        name="account_import_senders",
+    ),
     path("accounts/<int:account_pk>/toggle/", views.account_toggle, name="account_toggle"),
     path("senders/", views.sender_list, name="sender_list"),
     path("senders/add/", views.sender_add, name="sender_add"),

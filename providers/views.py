@@ -7,6 +7,9 @@ from django.views.decorators.http import require_POST, require_safe
 from dashboard.models import Role
 from dashboard.tenancy import get_for_workspace, require_role, role_required
 from dashboard.views import done
+from providers import services
+from providers.crypto import CredentialsUnreadable
+from providers.errors import ProviderError
 from providers.forms import ProviderAccountForm, SenderNameForm
 from providers.models import ProviderAccount, SenderName
 
@@ -55,6 +58,39 @@ def _account_form(request, account: ProviderAccount):
     part = "#credentials" if request.GET.get("provider") else "#form"
     template = "providers/account_form.html" + (part if request.htmx else "")
     return render(request, template, {"form": form, "account": account})
+
+
+@require_POST
+def account_test(request, account_pk: int):
+    """Test connection: the balance and the provider's sender names, or the error in words."""
+    account = get_for_workspace(request, ProviderAccount, pk=account_pk)
+    require_role(request, Role.ADMIN)
+    context = {"account": account}
+    try:
+        info = services.check_connection(account)
+    except (ProviderError, CredentialsUnreadable) as exc:
+        context["error"] = str(exc)
+    else:
+        known = set(account.senders.values_list("value", "status"))
+        context["info"] = info
+        context["new_senders"] = [s for s in info.senders if (s.name, s.status) not in known]
+    return render(request, "providers/account_detail.html#connection", context)
+
+
+@require_POST
+def account_import_senders(request, account_pk: int):
+    account = get_for_workspace(request, ProviderAccount, pk=account_pk)
+    require_role(request, Role.ADMIN)
+    try:
+        info = services.check_connection(account)
+    except (ProviderError, CredentialsUnreadable) as exc:
+        messages.error(request, f"Could not read the sender names: {exc}")
+    else:
+        created, updated = services.import_senders(account, info)
+        messages.success(
+            request, f"Imported sender names: {created} new, {updated} with a new status."
+        )
+    return done(request, "account_detail", account.pk)
 
 
 @require_POST

@@ -1,0 +1,527 @@
+"""The adapter contract every provider module implements.
+
+Adapters take and return the plain dataclasses below, never model instances or raw dicts, so
+``providers`` never imports ``campaigns`` and the sandbox can stand behind any adapter.
+Money is always ``Decimal``; statuses are always the common vocabulary of ``providers.statuses``.
+Every method raises only ``providers.errors.ProviderError`` subclasses.
+
+Over 500 lines because it holds the whole contract: the dataclasses, the documented methods,
+the one HTTP helper and the token cache; each part is small and read on its own.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import Decimal
+from functools import cached_property
+from typing import Any, ClassVar
+
+import httpx
+from django.core.cache import cache
+from django.utils.dateparse import parse_datetime
+
+from providers.errors import (
+    AuthError,
+    InvalidRequest,
+    NotFound,
+    NotSupported,
+    PermanentError,
+    ProviderError,
+    RateLimited,
+    TemporaryError,
+    UnknownOutcome,
+)
+from providers.http import TIMEOUT, parse_retry_after, redact_url
+
+logger = logging.getLogger(__name__)
+
+FINISHED_CAMPAIGN_STATUSES = frozenset({"completed", "cancelled", "rejected", "failed"})
+
+
+@dataclass(frozen=True)
+class CredentialField:
+    """One field of an account's encrypted credentials blob, as the account form shows it."""
+
+    name: str
+    label: str
+    secret: bool = True  # secrets are shown masked (last 4 characters) and never logged
+    required: bool = True
+    help_text: str = ""
+    choices: tuple[tuple[str, str], ...] = ()
+
+
+# --- What goes in -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class VoicePayload:
+    """A voice message: text to speech (plain ``text`` or ``ssml``) or a recorded announcement."""
+
+    text: str = ""
+    ssml: str = ""
+    announcement_id: str = ""
+    voice: str = ""  # BSG voice name (sonya, …) or Conpeek voice_definition_id
+    language: str = ""  # e.g. "en"
+    category: str = "marketing"  # BSG: otp, transactional or marketing
+
+
+@dataclass(frozen=True)
+class OutgoingMessage:
+    """One recipient. ``text``/``voice`` are set only when this recipient's content differs from
+    the campaign's (personalised); ``variables`` fill a provider-side template's placeholders."""
+
+    reference: str  # uuid4 hex, unique forever: our idempotency key at the provider
+    phone: str  # E.164, "+77011234567"
+    text: str | None = None
+    voice: VoicePayload | None = None
+    variables: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def digits(self) -> str:
+        return self.phone.lstrip("+")
+
+
+@dataclass(frozen=True)
+class CampaignSpec:
+    """What is shared by every message of a campaign."""
+
+    sender: str
+    channel: str = "sms"  # "sms" or "voice"
+    text: str | None = None  # shared SMS text (or a template with {placeholders})
+    voice: VoicePayload | None = None  # shared voice payload
+    start_at: datetime | None = None  # aware datetime; None = now
+    validity: timedelta | None = None
+    rate_limit: int | None = None  # at most this many messages per ``rate_period``
+    rate_period: timedelta = timedelta(minutes=1)
+    flash: bool = False
+    name: str = ""
+
+
+@dataclass
+class DispatchState:
+    """What the engine recorded about one provider-side campaign (one batch).
+
+    Pass ``DispatchState(key=…)`` for a new batch. An adapter that creates the provider campaign
+    in several steps calls ``on_created(provider_campaign_id)`` as soon as it exists, so the
+    engine can save it before anything is sent. Pass the saved id back (``launched=False``) to
+    finish or relaunch that campaign instead of creating another one.
+    """
+
+    key: str = ""  # our stable id for this batch; tags the provider campaign's name/title
+    provider_campaign_id: str = ""
+    launched: bool = False
+    on_created: Callable[[str], None] | None = field(default=None, compare=False, repr=False)
+
+    def title(self, name: str) -> str:
+        """A provider campaign name that carries our key, for finding it again by hand."""
+        return " ".join(part for part in (name, f"[{self.key}]" if self.key else "") if part)
+
+    def created(self, provider_campaign_id: str) -> None:
+        self.provider_campaign_id = provider_campaign_id
+        if self.on_created:
+            self.on_created(provider_campaign_id)
+
+
+# --- What comes out -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SubmitResult:
+    """One message of a submitted batch: accepted (maybe with the provider's id) or rejected."""
+
+    reference: str
+    accepted: bool
+    provider_message_id: str = ""
+    error_code: str = ""
+    reason: str = ""  # plain English, for a rejected message
+
+    @property
+    def status(self) -> str:
+        return "queued" if self.accepted else "rejected"
+
+
+@dataclass(frozen=True)
+class Submission:
+    """The answer to one ``submit`` call.
+
+    ``launched`` is False when the provider holds the campaign but has not started it (smsdrop:
+    not enough credits): record ``provider_campaign_id``, keep the messages waiting, and call
+    ``submit`` again later with that id; the adapter relaunches instead of creating.
+    """
+
+    provider_campaign_id: str
+    results: list[SubmitResult]
+    launched: bool = True
+    campaign_status: str = "sending"
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class RemoteStats:
+    """Counters of one provider campaign in the common statuses (every key present)."""
+
+    counters: dict[str, int]
+    campaign_status: str  # common campaign status ("unknown" = leave ours unchanged)
+    raw_status: str
+    cost: Decimal | None = None
+    currency: str = ""
+    total: int = 0
+
+    @property
+    def finished(self) -> bool:
+        return self.campaign_status in FINISHED_CAMPAIGN_STATUSES
+
+
+@dataclass(frozen=True)
+class MessageStatusReport:
+    status: str  # common message status
+    raw_status: str
+    final: bool
+    reference: str = ""
+    provider_message_id: str = ""
+    cost: Decimal | None = None
+    currency: str = ""
+    updated_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class QuoteLine:
+    destination: str  # ISO country code, "" when the provider does not say
+    messages: int
+    total: Decimal
+
+
+@dataclass(frozen=True)
+class Quote:
+    total: Decimal
+    currency: str
+    lines: tuple[QuoteLine, ...] = ()
+
+
+@dataclass(frozen=True)
+class SenderName:
+    name: str
+    status: str  # approved, pending or rejected (SenderName.Status)
+    raw_status: str = ""
+
+
+@dataclass(frozen=True)
+class AccountInfo:
+    currency: str = ""
+    balance: Decimal | None = None  # money providers
+    credits: int | None = None  # credit providers (smsdrop)
+    senders: tuple[SenderName, ...] = ()
+    login: str = ""  # who we are logged in as, when the provider says
+
+
+@dataclass(frozen=True)
+class RemoteCampaign:
+    provider_campaign_id: str
+    name: str
+    status: str  # common campaign status
+    raw_status: str
+    created_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What a provider can do; views and the engine branch on these, never on the slug."""
+
+    channels: frozenset[str] = frozenset({"sms"})
+    personalised_text: bool = False  # a different text per recipient in one batch
+    max_batch_size: int = 1000  # messages per ``submit`` call
+    quote: bool = False
+    stop: bool = False
+    delete_before_start: bool = False
+    status_by_reference: bool = False  # ``lookup_reference`` works
+    message_status: bool = False  # ``message_statuses`` works
+    campaign_stats: bool = True
+    account_info: bool = True
+    scheduling: bool = True
+    min_lead_time: timedelta = timedelta(0)
+    max_lead_time: timedelta | None = None
+    min_validity: timedelta | None = None
+    max_validity: timedelta | None = None
+    rate_limit: bool = False
+    flash: bool = False
+
+
+def chunks(items: Sequence, size: int) -> Iterator[Sequence]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def to_decimal(value: object) -> Decimal | None:
+    """Money from JSON (number, Decimal or numeric string such as Mobizon's "16.2000")."""
+    if value is None or value == "":
+        return None
+    return Decimal(str(value))
+
+
+def to_datetime(value: object) -> datetime | None:
+    """ISO-8601 or "YYYY-MM-DD HH:MM:SS" from a provider; None when absent or unreadable."""
+    if not value:
+        return None
+    try:
+        return parse_datetime(str(value))
+    except ValueError:
+        return None
+
+
+class ProviderAdapter:
+    """Talks to one provider account. Subclasses are short and mostly declarative.
+
+    Construct with the account's base URL (blank means the documented host, see
+    ``resolve_base_url``) and its decrypted credentials dict. Tests may pass an ``httpx.Client``
+    (e.g. one with a respx or mock transport); by default the adapter makes its own.
+    """
+
+    slug: ClassVar[str]
+    label: ClassVar[str]
+    # The provider's documented production host; ``resolve_base_url`` may refine it from the
+    # credentials (Mobizon's regional domain, Conpeek's tenant URL).
+    default_base_url: ClassVar[str] = ""
+    credential_fields: ClassVar[tuple[CredentialField, ...]] = ()
+    capabilities: ClassVar[Capabilities] = Capabilities()
+    # Sentence for an HTTP 429 from this provider.
+    rate_limit_message: ClassVar[str] = "The provider asked us to slow down; Crier will retry."
+
+    def __init__(
+        self,
+        *,
+        base_url: str = "",
+        credentials: dict[str, str] | None = None,
+        client: httpx.Client | None = None,
+    ):
+        self.credentials = dict(credentials or {})
+        self.base_url = (base_url or self.resolve_base_url(self.credentials)).rstrip("/")
+        self._client = client
+
+    @classmethod
+    def resolve_base_url(cls, credentials: dict[str, str]) -> str:
+        """The documented host for these credentials when the account sets no base URL."""
+        return cls.default_base_url
+
+    # --- The contract. Each raises NotSupported unless the provider overrides it. ------------
+
+    def account_info(self) -> AccountInfo:
+        """Balance or credits, currency and sender names. Raises AuthError on bad credentials."""
+        raise self.unsupported("checking the balance")
+
+    def quote(self, spec: CampaignSpec, messages: Sequence[OutgoingMessage]) -> Quote:
+        """The provider's own price for sending ``spec`` to ``messages``; nothing is sent."""
+        raise self.unsupported("price quotes")
+
+    def submit(
+        self, spec: CampaignSpec, messages: Sequence[OutgoingMessage], state: DispatchState
+    ) -> Submission:
+        """Send one batch (at most ``capabilities.max_batch_size`` messages) as one provider
+        campaign, or finish/relaunch the one named by ``state.provider_campaign_id``.
+
+        Returns a Submission with one SubmitResult per message, in order. Raises
+        InvalidRequest/InsufficientFunds/AuthError when nothing was sent, TemporaryError or
+        RateLimited when it is safe to call again, and UnknownOutcome when the provider may
+        have acted: reconcile (``lookup_reference``) before sending again.
+        """
+        raise NotImplementedError
+
+    def campaign(self, provider_campaign_id: str) -> RemoteCampaign:
+        """One provider campaign's name and status. Raises NotFound if unknown."""
+        raise self.unsupported("reading a campaign")
+
+    def campaign_stats(self, provider_campaign_id: str) -> RemoteStats:
+        """Counters, cost and status of one provider campaign. Raises NotFound if unknown."""
+        raise self.unsupported("campaign statistics")
+
+    def message_statuses(
+        self, provider_campaign_id: str, provider_message_ids: Sequence[str] = ()
+    ) -> list[MessageStatusReport]:
+        """Per-message statuses of a provider campaign (or of the given provider message ids,
+        for providers that look messages up by id). Unknown ids are left out."""
+        raise self.unsupported("per-message statuses")
+
+    def lookup_reference(self, reference: str) -> MessageStatusReport | None:
+        """The message we submitted with ``reference``, or None if the provider never got it."""
+        raise self.unsupported("looking messages up by reference")
+
+    def stop(self, provider_campaign_id: str) -> str:
+        """Stop a running or scheduled campaign; returns the common campaign status after it."""
+        raise self.unsupported("stopping a campaign")
+
+    def delete(self, provider_campaign_id: str) -> None:
+        """Delete a campaign that has not started yet; PermanentError (with why) if too late."""
+        raise self.unsupported("deleting a campaign")
+
+    def list_campaigns(self) -> list[RemoteCampaign]:
+        """The most recent provider campaigns (one page)."""
+        raise self.unsupported("listing campaigns")
+
+    def check_batch(self, messages: Sequence[OutgoingMessage]) -> None:
+        """Refuse a batch larger than ``capabilities.max_batch_size`` before any request."""
+        if len(messages) > self.capabilities.max_batch_size:
+            raise InvalidRequest(
+                f"{self.label} takes at most {self.capabilities.max_batch_size:,} messages "
+                f"per batch; this one has {len(messages):,}.",
+                field="messages",
+            )
+
+    def unsupported(self, what: str) -> NotSupported:
+        return NotSupported(f"{self.label} does not offer {what}.")
+
+    # --- HTTP: every call goes through ``request`` ---------------------------------------------
+
+    @cached_property
+    def http(self) -> httpx.Client:
+        return self._client or httpx.Client(timeout=TIMEOUT)
+
+    def close(self) -> None:
+        if self._client is None and "http" in self.__dict__:
+            self.http.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        self.close()
+
+    def auth_headers(self) -> dict[str, str]:
+        """Headers that authenticate a request (hook)."""
+        return {}
+
+    def refresh_auth(self) -> bool:
+        """Called on a 401: drop cached tokens and return True to retry once (hook)."""
+        return False
+
+    def request(
+        self, method: str, path: str, *, sends: bool = False, authenticate: bool = True, **kwargs
+    ) -> httpx.Response:
+        """Make one HTTP call and raise the right ProviderError for a failed one.
+
+        ``sends`` marks a call that changes something at the provider (creates, adds, sends):
+        a lost or garbled answer to it is UnknownOutcome instead of TemporaryError.
+        """
+        url = self.base_url + path
+        extra_headers = kwargs.pop("headers", {})
+        for attempt in (1, 2):
+            headers = {"Accept": "application/json", **extra_headers}
+            if authenticate:
+                headers.update(self.auth_headers())
+            response = self._send(method, url, headers=headers, sends=sends, **kwargs)
+            retry = response.status_code == 401 and authenticate and attempt == 1
+            if not (retry and self.refresh_auth()):
+                break
+        try:
+            self.raise_for_response(response)
+        except TemporaryError as error:
+            if sends:
+                raise UnknownOutcome(
+                    f"{self.label} failed after receiving the request, so it may have been "
+                    "accepted. Crier will check before sending anything again.",
+                    code=error.code,
+                    detail=error.detail,
+                ) from None
+            raise
+        return response
+
+    def _send(self, method: str, url: str, *, sends: bool, **kwargs) -> httpx.Response:
+        safe_url = redact_url(httpx.URL(url, params=kwargs.get("params")))
+        try:
+            response = self.http.request(method, url, **kwargs)
+        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
+            raise TemporaryError(
+                f"Could not reach {self.label}; nothing was sent. Crier will try again.",
+                detail=f"{method} {safe_url}: {type(exc).__name__}",
+            ) from None
+        except httpx.TransportError as exc:  # read timeout, dropped connection, …
+            error_class = UnknownOutcome if sends else TemporaryError
+            raise error_class(
+                f"{self.label} did not answer in time."
+                + (" It may have accepted the request; Crier will check." if sends else ""),
+                detail=f"{method} {safe_url}: {type(exc).__name__}",
+            ) from None
+        logger.debug("%s %s -> %s", method, safe_url, response.status_code)
+        return response
+
+    def raise_for_response(self, response: httpx.Response) -> None:
+        """Raise the ProviderError for a failed response. Providers override this to read their
+        own error bodies first, then call ``super()`` for the generic HTTP mapping."""
+        status = response.status_code
+        detail = f"HTTP {status}"
+        if status == 429:
+            raise RateLimited(
+                self.rate_limit_message,
+                retry_after=parse_retry_after(response.headers.get("Retry-After")),
+                code=status,
+                detail=detail,
+            )
+        if status >= 500:
+            raise TemporaryError(
+                f"{self.label} had an internal error. Crier will try again.",
+                code=status,
+                detail=detail,
+            )
+        if status < 400:
+            return
+        if status in (401, 403):
+            raise AuthError(
+                f"{self.label} did not accept the account's credentials, or does not allow "
+                "this account to do that.",
+                code=status,
+                detail=detail,
+            )
+        if status == 404:
+            raise NotFound(f"{self.label} could not find that campaign.", code=status)
+        if status in (400, 409, 422):
+            raise InvalidRequest(f"{self.label} rejected the request.", code=status, detail=detail)
+        raise PermanentError(f"{self.label} refused the request.", code=status, detail=detail)
+
+    def decode(self, response: httpx.Response, *, sends: bool = False) -> Any:
+        """The JSON body, with every decimal number as Decimal. A garbled body is
+        TemporaryError for a read and UnknownOutcome for a call that ``sends``."""
+        if not response.content.strip():
+            return None
+        try:
+            return json.loads(response.content, parse_float=Decimal)
+        except ValueError:
+            error_class: type[ProviderError] = UnknownOutcome if sends else TemporaryError
+            raise error_class(
+                f"{self.label} sent an answer Crier could not read."
+                + (" It may have accepted the request; Crier will check." if sends else ""),
+                detail=f"malformed JSON, HTTP {response.status_code}",
+            ) from None
+
+    def call(self, method: str, path: str, *, sends: bool = False, **kwargs) -> Any:
+        """``request`` + ``decode``: the decoded JSON body of a successful call."""
+        return self.decode(self.request(method, path, sends=sends, **kwargs), sends=sends)
+
+
+class TokenLoginMixin:
+    """For providers that trade credentials for a bearer token: cached in Django's cache under a
+    hash of the credentials and base URL (never the secrets themselves), renewed on a 401."""
+
+    token_ttl: ClassVar[int] = 50 * 60  # [INFERRED] neither provider documents a lifetime
+
+    def fetch_token(self) -> str:
+        raise NotImplementedError
+
+    def token_cache_key(self) -> str:
+        secrets = "\0".join(self.credentials.get(f.name, "") for f in self.credential_fields)
+        digest = hashlib.sha256(f"{self.base_url}\0{secrets}".encode()).hexdigest()
+        return f"crier:provider-token:{self.slug}:{digest}"
+
+    def auth_headers(self) -> dict[str, str]:
+        key = self.token_cache_key()
+        token = cache.get(key)
+        if not token:
+            token = self.fetch_token()
+            cache.set(key, token, self.token_ttl)
+        return {"Authorization": f"Bearer {token}"}
+
+    def refresh_auth(self) -> bool:
+        cache.delete(self.token_cache_key())
+        return True

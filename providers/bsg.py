@@ -1,0 +1,317 @@
+"""BSG One-API (v2): JWT from the API key, JSON campaigns with a reference_id per phone.
+
+Wire-format choices on [CONFLICT] items (shared/providers.md §6):
+- #1 ``Authorization: Bearer <jwt>`` (the SDK form, not ``Bearer: <jwt>``).
+- #2 the JWT lifetime is undocumented: cached 50 minutes, login again once on a 401.
+- #3 ``page[limit]`` 50 for campaigns, 500 for messages, 15 (the minimum) for a reference lookup.
+- #4 ``Phone.number`` is a digit string in /api/campaigns/send, an int in send-individual/price.
+- #7 stats read from DetailCampaignSchema (``total_price`` is a string there).
+- #8 the counter ``not_rcs_user`` maps like the status ``not_service_user`` (undelivered).
+- #9 send-individual ``start_at`` is sent as an ISO datetime, not the SDK's int.
+- #10 senders are listed with ``type=sms``.
+Longer than 150 lines because BSG offers every operation of the contract, plus its error table.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from datetime import timedelta
+from decimal import Decimal
+
+import phonenumbers
+
+from providers.base import (
+    AccountInfo,
+    Capabilities,
+    CredentialField,
+    MessageStatusReport,
+    ProviderAdapter,
+    Quote,
+    QuoteLine,
+    RemoteCampaign,
+    RemoteStats,
+    SenderName,
+    Submission,
+    SubmitResult,
+    TokenLoginMixin,
+    chunks,
+    to_datetime,
+    to_decimal,
+)
+from providers.errors import (
+    AuthError,
+    DuplicateReference,
+    InsufficientFunds,
+    InvalidRequest,
+    NotFound,
+    PermanentError,
+)
+from providers.http import json_or_none
+from providers.statuses import campaign_status, empty_counters, message_status, sender_status
+
+# BSG's legacy error codes (body {"error": n}): code -> (error class, field, sentence).
+LEGACY_ERRORS = {
+    20: (NotFound, "", "BSG could not find that message."),
+    21: (InvalidRequest, "phone", "BSG says a phone number is incorrect."),
+    22: (InvalidRequest, "reference", "BSG needs a reference for every message and got none."),
+    23: (DuplicateReference, "reference", "BSG already has a message with this reference."),
+    24: (InvalidRequest, "", "BSG could not read the request."),
+    25: (InvalidRequest, "sender", "BSG does not accept this sender name."),
+    26: (InvalidRequest, "text", "The message text is empty or too long for BSG."),
+    27: (InvalidRequest, "reference", "BSG says a message reference is malformed."),
+    28: (InvalidRequest, "validity", "BSG does not accept this validity period (1 to 72 hours)."),
+    29: (InvalidRequest, "task_id", "BSG says the campaign id is malformed."),
+    30: (NotFound, "", "BSG could not find that campaign."),
+    31: (InvalidRequest, "phone", "This phone number is already in the BSG campaign."),
+    32: (InvalidRequest, "sender", "This sender name is not allowed on the BSG account."),
+    33: (InvalidRequest, "phone", "BSG cannot deliver to this country or mobile operator."),
+    34: (InvalidRequest, "", "BSG could not generate or check the one-time code."),
+    35: (PermanentError, "", "Two-way messaging is not activated on the BSG account."),
+    36: (InvalidRequest, "sender", "This sender cannot be used for two-way messaging on BSG."),
+}
+
+
+class BSGAdapter(TokenLoginMixin, ProviderAdapter):
+    slug = "bsg"
+    label = "BSG"
+    default_base_url = "https://one-api.bsg.world"
+    credential_fields = (CredentialField("api_key", "API key"),)
+    capabilities = Capabilities(
+        channels=frozenset({"sms", "voice"}),
+        personalised_text=True,
+        max_batch_size=10_000,
+        quote=True,
+        stop=True,
+        status_by_reference=True,
+        message_status=True,
+        min_validity=timedelta(hours=1),
+        max_validity=timedelta(hours=72),
+    )
+    rate_limit_message = (
+        "BSG refused the request: too many identical requests in a short time. "
+        "Crier will wait and try again."
+    )
+
+    def fetch_token(self) -> str:
+        body = {"api_key": self.credentials.get("api_key", "")}
+        return self.call("POST", "/api/auth/login", json=body, authenticate=False)["bearer"]
+
+    def raise_for_response(self, response):
+        body = json_or_none(response)
+        body = body if isinstance(body, dict) else {}
+        legacy_code = str(body.get("error", "0")).strip()
+        if legacy_code.isdigit() and int(legacy_code) in LEGACY_ERRORS:
+            error_class, field, sentence = LEGACY_ERRORS[int(legacy_code)]
+            detail = str(body.get("errorDescription", ""))
+            if issubclass(error_class, InvalidRequest):
+                raise error_class(sentence, field=field, code=legacy_code, detail=detail)
+            raise error_class(sentence, code=legacy_code, detail=detail)
+        status, detail = response.status_code, _error_detail(body)
+        if status == 401 and response.request.url.path.endswith("/api/auth/login"):
+            raise AuthError(
+                "BSG did not accept the API key. Copy it again from your BSG account "
+                "(it starts with live_ or test_).",
+                code=status,
+            )
+        if status == 402:  # [INFERRED] undocumented, but the usual answer for an empty balance
+            raise InsufficientFunds("The BSG balance is too low to send this.", code=status)
+        if status == 409:
+            raise DuplicateReference("BSG already has a message with one of these references.")
+        if status == 422 and "tariff" in detail.lower():
+            raise InvalidRequest("BSG does not know the account's tariff.", field="tariff_code")
+        if status in (400, 422):
+            raise InvalidRequest(f"BSG rejected the request: {detail}", code=status, detail=detail)
+        super().raise_for_response(response)
+
+    # --- Sending ---------------------------------------------------------------------------
+
+    def submit(self, spec, messages, state):
+        self.check_batch(messages)
+        if spec.channel == "sms" and any(m.text is not None for m in messages):
+            path, body = "/api/campaigns/sms/send-individual", self._individual(spec, messages)
+        else:
+            path, body = "/api/campaigns/send", self._campaign(spec, messages)
+        campaign = self.call("POST", path, json=body, sends=True)["data"]
+        state.created(str(campaign["id"]))
+        return Submission(
+            provider_campaign_id=str(campaign["id"]),
+            results=[SubmitResult(m.reference, accepted=True) for m in messages],
+            campaign_status=campaign_status(self.slug, campaign.get("status") or "sending"),
+        )
+
+    def _campaign(self, spec, messages) -> dict:
+        if spec.channel == "voice":
+            voice = spec.voice or next((m.voice for m in messages if m.voice), None)
+            if voice is None:
+                raise InvalidRequest("A voice campaign needs a text to read.", field="voice")
+            payload = {"text": voice.text, "category": voice.category, "voice": voice.voice}
+            payload |= {"lang": voice.language} | ({"sender": spec.sender} if spec.sender else {})
+        else:
+            payload = {"sender": spec.sender, "text": spec.text or "", "transliterate": False}
+        phones = [{"number": m.digits, "reference_id": m.reference} for m in messages]
+        body = {
+            "validity": _validity_hours(spec.validity),
+            "add_to_contact_book": True,
+            "check_stop_list": True,
+            "recipients": {"phones": phones},
+            "channels": [spec.channel],
+            spec.channel: payload,
+            "dry_run": False,
+        }
+        return body | ({"start_at": spec.start_at.isoformat()} if spec.start_at else {})
+
+    def _individual(self, spec, messages) -> dict:
+        body = {
+            "messages": [
+                {
+                    "phone": int(m.digits),
+                    "text": m.text if m.text is not None else spec.text or "",
+                    "sender": spec.sender,
+                    "reference_id": m.reference,
+                }
+                for m in messages
+            ],
+            "validity": _validity_hours(spec.validity),
+        }
+        return body | ({"start_at": spec.start_at.isoformat()} if spec.start_at else {})
+
+    def quote(self, spec, messages):
+        if spec.channel != "sms":
+            raise self.unsupported("price quotes for voice campaigns")
+        by_country = defaultdict(list)
+        for message in messages:
+            by_country[_country(message.phone)].append(message)
+        lines, currency = [], ""
+        for country, group in by_country.items():
+            for part in chunks(group, self.capabilities.max_batch_size):
+                body = {
+                    "sender": spec.sender,
+                    "text": spec.text or part[0].text or "",
+                    "messages": [{"phone": int(m.digits)} for m in part],
+                }
+                price = self.call("POST", "/api/campaigns/price", json=body)
+                currency = price["currency"]
+                lines.append(QuoteLine(country, len(part), to_decimal(price["price"])))
+        return Quote(sum((line.total for line in lines), Decimal(0)), currency, tuple(lines))
+
+    # --- Tracking and control ---------------------------------------------------------------
+
+    def campaign_stats(self, provider_campaign_id):
+        detail = self.call("GET", f"/api/campaigns/{provider_campaign_id}/detail")["data"]
+        counters = empty_counters()
+        for raw, count in (detail.get("statistics") or {}).items():
+            counters[message_status(self.slug, raw)[0]] += int(count or 0)
+        return RemoteStats(
+            counters=counters,
+            campaign_status=campaign_status(self.slug, detail.get("status")),
+            raw_status=str(detail.get("status", "")),
+            cost=to_decimal(detail.get("total_price")),
+            currency=detail.get("currency") or "",
+            total=int(detail.get("total_messages") or sum(counters.values())),
+        )
+
+    def message_statuses(self, provider_campaign_id, provider_message_ids=()):
+        reports, offset, limit = [], 0, 500
+        while True:
+            params = {"filter[campaign_id]": provider_campaign_id}
+            page = self.call("GET", "/api/messages", params=params | _page(offset, limit))
+            reports += [self._report(item) for item in page["data"]]
+            offset += limit
+            total = ((page.get("meta") or {}).get("page") or {}).get("total", 0)
+            if len(page["data"]) < limit or offset >= int(total):
+                return reports
+
+    def lookup_reference(self, reference):
+        params = {"filter[reference_id]": reference} | _page(0, 15)
+        items = self.call("GET", "/api/messages", params=params)["data"]
+        return self._report(items[0]) if items else None
+
+    def _report(self, item: dict) -> MessageStatusReport:
+        status, final = message_status(self.slug, item.get("status"))
+        amount = item.get("amount") or {}
+        return MessageStatusReport(
+            status=status,
+            raw_status=str(item.get("status", "")),
+            final=final,
+            reference=item.get("reference_id") or "",
+            provider_message_id=str(item["id"]),
+            cost=to_decimal(amount.get("value")),
+            currency=amount.get("currency") or "",
+            updated_at=to_datetime(
+                item.get("delivered_at") or item.get("sent_at") or item.get("created_at")
+            ),
+        )
+
+    def stop(self, provider_campaign_id):
+        try:
+            campaign = self.call("PATCH", f"/api/campaigns/{provider_campaign_id}/stop")["data"]
+        except InvalidRequest as error:
+            raise PermanentError(
+                "BSG can only stop a campaign that is scheduled, in moderation, sending or "
+                "paused; this one has already finished or been stopped.",
+                code=error.code,
+                detail=error.detail,
+            ) from None
+        return campaign_status(self.slug, campaign.get("status"))
+
+    def campaign(self, provider_campaign_id):
+        return self._remote(self.call("GET", f"/api/campaigns/{provider_campaign_id}")["data"])
+
+    def list_campaigns(self):
+        params = _page(0, 50) | {"sort": "id", "way": "desc"}
+        return [
+            self._remote(item) for item in self.call("GET", "/api/campaigns", params=params)["data"]
+        ]
+
+    def _remote(self, item: dict) -> RemoteCampaign:
+        return RemoteCampaign(
+            provider_campaign_id=str(item["id"]),
+            name=item.get("name") or "",
+            status=campaign_status(self.slug, item.get("status")),
+            raw_status=str(item.get("status", "")),
+            created_at=to_datetime(item.get("created_at")),
+        )
+
+    def account_info(self):
+        balance = self.call("GET", "/api/accounts/balance")["data"]
+        senders = self.call("GET", "/api/senders", params={"type": "sms"})["data"]
+        return AccountInfo(
+            currency=balance.get("currency") or "",
+            balance=to_decimal(balance.get("balance")),
+            senders=tuple(
+                SenderName(s["sender"], sender_status(s.get("status")), s.get("status") or "")
+                for s in senders
+            ),
+        )
+
+
+def _page(offset: int, limit: int) -> dict:
+    return {"page[offset]": offset, "page[limit]": limit}
+
+
+def _validity_hours(validity: timedelta | None) -> int:
+    if validity is None:
+        return 72
+    return min(72, max(1, math.ceil(validity.total_seconds() / 3600)))
+
+
+def _country(phone: str) -> str:
+    try:
+        return phonenumbers.region_code_for_number(phonenumbers.parse(phone)) or ""
+    except phonenumbers.NumberParseException:
+        return ""
+
+
+def _error_detail(body: dict) -> str:
+    """The first useful sentence of a Laravel-style {"message", "errors"} body."""
+    errors = body.get("errors")
+    if isinstance(errors, dict):
+        errors = [
+            msg for msgs in errors.values() for msg in (msgs if isinstance(msgs, list) else [msgs])
+        ]
+    for error in errors or []:
+        text = error.get("message") if isinstance(error, dict) else error
+        if text:
+            return str(text)
+    return str(body.get("message") or "no reason given")

@@ -1,0 +1,391 @@
+"""Mobizon: form-encoded bracket keys, apiKey in the query, a regional API domain.
+
+A campaign is Create -> AddRecipients (at most 500 per call) -> Send. Every answer is the
+envelope {code, data, message}; numbers arrive as strings and are coerced here, once.
+
+Wire-format choices on [CONFLICT] items (shared/providers.md §6):
+- #16 the body is always application/x-www-form-urlencoded with PHP bracket keys, never JSON;
+  flat lists use the documented ``recipients[]=…`` / ``ids[]=…`` form.
+- #17 module and method in the documented CamelCase: ``/service/Campaign/Create``.
+- #18 API errors are read from ``code`` whatever the HTTP status (documented as HTTP 200).
+- #19 Campaign/List sends the current ``criteria[createTsFrom|createTsTo]`` (last 30 days).
+- #21 ``getFilledTplCampaignText=0`` is always sent explicitly.
+- #22 template campaigns send ``params[placeholdersFlag]=3`` (reject a recipient with missing
+  values), the current docs' value.
+- #25 User/GetOwnBalance is a GET.
+[INFERRED] Mobizon reads ``deferredToTs`` in the account's timezone, which the API does not
+expose; Crier sends UTC. Longer than 150 lines: the campaign takes three calls, and Mobizon has
+two error tables (API codes and per-recipient codes).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from urllib.parse import urlencode
+
+from providers.base import (
+    AccountInfo,
+    Capabilities,
+    CredentialField,
+    MessageStatusReport,
+    ProviderAdapter,
+    Quote,
+    RemoteCampaign,
+    RemoteStats,
+    SenderName,
+    Submission,
+    SubmitResult,
+    chunks,
+    to_datetime,
+    to_decimal,
+)
+from providers.errors import (
+    AuthError,
+    InsufficientFunds,
+    InvalidRequest,
+    NotFound,
+    PermanentError,
+    RateLimited,
+    TemporaryError,
+    UnknownOutcome,
+)
+from providers.http import flatten_form, json_or_none, parse_retry_after
+from providers.statuses import campaign_status, empty_counters, message_status, sender_status
+
+DOMAINS = (
+    ("mobizon.kz", "Kazakhstan (api.mobizon.kz)"),
+    ("mobizon.com.br", "Brazil (api.mobizon.com.br)"),
+    ("mobizon.uz", "Uzbekistan (api.mobizon.uz)"),
+)
+
+OK_CODES = {0, 98, 99, 100}  # 98/99: AddRecipients partly/not done, details per recipient
+API_ERRORS = {
+    1: (InvalidRequest, "Mobizon rejected some of the campaign's values."),
+    2: (NotFound, "Mobizon could not find that campaign or message for this API key."),
+    3: (TemporaryError, "Mobizon had an unexpected error. Crier will try again."),
+    4: (PermanentError, "Mobizon does not know this API module (a bug in Crier)."),
+    5: (PermanentError, "Mobizon does not know this API method (a bug in Crier)."),
+    6: (PermanentError, "Mobizon does not offer the requested answer format (a bug in Crier)."),
+    8: (AuthError, "Mobizon did not accept the API key. Copy it again from your Mobizon account."),
+    9: (AuthError, "This Mobizon API key is not allowed to use this function."),
+    10: (
+        PermanentError,
+        "Mobizon could not save the change: the campaign is busy with another operation "
+        "or its status no longer allows it.",
+    ),
+    11: (InvalidRequest, "Mobizon says a required value is missing."),
+    12: (
+        InvalidRequest,
+        "Mobizon refused the request because it exceeds one of its limits "
+        "(for example more than 500 recipients or 100 message ids at once).",
+    ),
+    14: (AuthError, "The Mobizon account is blocked or deleted. Contact Mobizon support."),
+    15: (PermanentError, "Mobizon could not complete the operation."),
+    999: (TemporaryError, "Mobizon's service had an error. Crier will try again."),
+}
+RECIPIENT_ERRORS = {
+    1: "The phone number is empty.",
+    2: "Mobizon found no phone number for this recipient.",
+    3: "The number is not in international format.",
+    4: "The number is already in this campaign.",
+    5: "The number is on the stop list.",
+    6: "Sending to this country is blocked in the Mobizon account settings.",
+    7: "Mobizon does not know the operator or country of this number.",
+    8: "Mobizon does not deliver to this mobile operator.",
+    20: "The message template needs values this recipient does not have.",
+    30: "The contact card was not found.",
+    31: "The contact card has no mobile number.",
+    32: "The contact was not found.",
+    51: "Mobizon could not create a short link for this message.",
+    99: "Mobizon had a system error while adding this number.",
+}
+MESSAGE_COUNTERS = ("New", "Enqueud", "Acceptd", "Delivrd", "Rejectd", "Expired")
+MESSAGE_COUNTERS += ("Undeliv", "Deleted", "Unknown", "Pdlivrd")
+ADD_LIMIT, STATUS_LIMIT = 500, 100
+
+
+class MobizonAdapter(ProviderAdapter):
+    slug = "mobizon"
+    label = "Mobizon"
+    default_base_url = "https://api.mobizon.kz"
+    credential_fields = (
+        CredentialField("api_key", "API key"),
+        CredentialField("domain", "Regional domain", secret=False, choices=DOMAINS),
+    )
+    capabilities = Capabilities(
+        personalised_text=True,
+        max_batch_size=5_000,  # [INFERRED] one provider campaign per 10 AddRecipients calls
+        quote=True,
+        delete_before_start=True,
+        message_status=True,
+        min_lead_time=timedelta(hours=1),
+        max_lead_time=timedelta(days=14),
+        min_validity=timedelta(minutes=60),
+        max_validity=timedelta(minutes=1440),
+        rate_limit=True,
+        flash=True,
+    )
+
+    @classmethod
+    def resolve_base_url(cls, credentials: dict[str, str]) -> str:
+        domain = credentials.get("domain")
+        return f"https://api.{domain}" if domain else cls.default_base_url
+
+    def api(self, method: str, params: dict | None = None, *, sends: bool = False, verb="POST"):
+        """Call ``/service/<Module>/<Method>`` and return the envelope's ``data``."""
+        query = {"output": "json", "api": "v1", "apiKey": self.credentials.get("api_key", "")}
+        form = {}
+        if verb == "POST":
+            form = {
+                "content": urlencode(flatten_form(params or {})),
+                "headers": {"Content-Type": "application/x-www-form-urlencoded"},
+            }
+        body = self.call(verb, f"/service/{method}", sends=sends, params=query, **form)
+        if not isinstance(body, dict) or "data" not in body:
+            error_class = UnknownOutcome if sends else TemporaryError
+            raise error_class("Mobizon sent an answer Crier could not read.")
+        return body["data"]
+
+    def raise_for_response(self, response):
+        body = json_or_none(response)
+        if isinstance(body, dict) and "code" in body and int(body["code"]) not in OK_CODES:
+            error = self._api_error(int(body["code"]), body.get("data"), str(body.get("message")))
+            if isinstance(error, RateLimited):  # undocumented, but honour a Retry-After if sent
+                error.retry_after = parse_retry_after(response.headers.get("Retry-After"))
+            raise error
+        super().raise_for_response(response)
+
+    def _api_error(self, code: int, data, message: str) -> Exception:
+        if code == 13:
+            domain = data if isinstance(data, str) else next(iter((data or {}).values()), "")
+            return InvalidRequest(
+                f"This Mobizon account lives on another regional server: set the account's "
+                f"domain to {str(domain).removeprefix('api.')} (API address {domain}).",
+                field="domain",
+                code=code,
+            )
+        if code == 30:
+            return RateLimited("Mobizon says Crier is calling it too often; Crier will wait.")
+        if code == 15 and any(w in message.lower() for w in ("balance", "insufficient", "funds")):
+            return InsufficientFunds("The Mobizon balance is too low to send this.", code=code)
+        if code == 1 and isinstance(data, dict) and data:
+            field, problem = next(iter(data.items()))
+            return InvalidRequest(f"Mobizon rejected {field}: {problem}", field=field, code=1)
+        error_class, sentence = API_ERRORS.get(code, (PermanentError, f"Mobizon error {code}."))
+        return error_class(sentence, code=code, detail=message)
+
+    # --- Sending ---------------------------------------------------------------------------
+
+    def submit(self, spec, messages, state):
+        self.check_batch(messages)
+        resuming = bool(state.provider_campaign_id)
+        mode = _template_mode(messages)
+        if not resuming:
+            state.created(self._create(spec, mode, state.title(spec.name) or "Crier"))
+        results = []
+        for index, part in enumerate(chunks(messages, ADD_LIMIT)):
+            replace = resuming and index == 0  # start the recipient list over after a crash
+            results += self._add(state.provider_campaign_id, spec, part, mode, replace)
+        if not any(result.accepted for result in results):
+            return Submission(state.provider_campaign_id, results, campaign_status="failed")
+        sent = self.api("Campaign/Send", {"id": state.provider_campaign_id}, sends=True)
+        status = "moderation" if int(sent) == 1 else "scheduled" if spec.start_at else "sending"
+        return Submission(state.provider_campaign_id, results, campaign_status=status)
+
+    def _create(self, spec, mode: str, name: str) -> str:
+        data = {
+            "name": name[:255],
+            "text": "{text}" if mode == "text" else spec.text or "",
+            "type": 3 if mode else 2,
+            "from": spec.sender or None,
+            "deferredToTs": _mobizon_time(spec.start_at),
+            "validity": _validity_minutes(spec.validity),
+            "mclass": 0 if spec.flash else None,
+        }
+        if spec.rate_limit:
+            data |= _rate(spec.rate_limit, spec.rate_period)
+        return str(self.api("Campaign/Create", {"data": data}, sends=True))
+
+    def _add(self, campaign_id, spec, part, mode: str, replace: bool) -> list[SubmitResult]:
+        if mode:
+            recipients = [{"recipient": m.digits, **_values(m, spec, mode)} for m in part]
+        else:
+            recipients = [m.digits for m in part]
+        options = {"replace": 1 if replace else None, "placeholdersFlag": 3 if mode else None}
+        params = {"id": campaign_id, "recipients": recipients, "params": options}
+        items = self.api("Campaign/AddRecipients", params, sends=True) or []
+        by_number = {str(item.get("number") or item.get("recipient")): item for item in items}
+        results = []
+        for index, message in enumerate(part):
+            item = by_number.get(message.digits) or (items[index] if index < len(items) else {})
+            code = int(item.get("code", 99))
+            if code in (0, 4):  # 4: already in this campaign, i.e. added by an earlier try
+                message_id = str(item.get("messageId") or "")
+                results.append(SubmitResult(message.reference, True, message_id))
+            else:
+                reason = RECIPIENT_ERRORS.get(code, f"Mobizon refused this number (code {code}).")
+                results.append(SubmitResult(message.reference, False, "", str(code), reason))
+        return results
+
+    def quote(self, spec, messages):
+        """Mobizon prices a campaign once its recipients are added: build a draft, read its
+        counters, delete it. Nothing is sent."""
+        mode = _template_mode(messages)
+        campaign_id = self._create(spec, mode, f"Crier price check {spec.name}")
+        try:
+            for part in chunks(messages, ADD_LIMIT):
+                self._add(campaign_id, spec, part, mode, replace=False)
+            stats = self.campaign_stats(campaign_id)
+        finally:
+            self.delete(campaign_id)
+        return Quote(stats.cost or Decimal(0), stats.currency)
+
+    # --- Tracking and control ---------------------------------------------------------------
+
+    def campaign_stats(self, provider_campaign_id):
+        params = {"id": provider_campaign_id, "getFilledTplCampaignText": 0}
+        info = self.api("Campaign/GetInfo", params)
+        raw_counters = info.get("counters") or {}
+        counters = empty_counters()
+        for raw in MESSAGE_COUNTERS:
+            counters[message_status(self.slug, raw)[0]] += _int(
+                raw_counters.get(f"total{raw}MsgNum")
+            )
+        return RemoteStats(
+            counters=counters,
+            campaign_status=self._campaign_status(info),
+            raw_status=str(info.get("commonStatus") or info.get("status") or ""),
+            cost=to_decimal(raw_counters.get("totalCost")),
+            currency=info.get("currency") or raw_counters.get("userCurrency") or "",
+            total=_int(raw_counters.get("totalMsgNum")),
+        )
+
+    def _campaign_status(self, info: dict) -> str:
+        if _int(info.get("isDeleted")):
+            return "cancelled"
+        raw = str(info.get("commonStatus") or info.get("status") or "")
+        deferred = to_datetime(info.get("deferredToTs"))
+        ready = raw.upper() in ("READY_FOR_SEND", "AUTO_READY_FOR_SEND")
+        if ready and deferred and deferred.replace(tzinfo=UTC) > datetime.now(UTC):
+            return "scheduled"
+        return campaign_status(self.slug, raw)
+
+    def campaign(self, provider_campaign_id) -> RemoteCampaign:
+        return self._remote(self.api("Campaign/Get", {"id": provider_campaign_id}))
+
+    def _remote(self, item: dict) -> RemoteCampaign:
+        return RemoteCampaign(
+            provider_campaign_id=str(item.get("id", "")),
+            name=item.get("name") or "",
+            status=self._campaign_status(item),
+            raw_status=str(item.get("commonStatus") or item.get("status") or ""),
+            created_at=to_datetime(item.get("createTs")),
+        )
+
+    def list_campaigns(self):
+        now = datetime.now(UTC)
+        criteria = {
+            "createTsFrom": _mobizon_time(now - timedelta(days=30)),
+            "createTsTo": _mobizon_time(now),
+        }
+        params = {
+            "criteria": criteria,
+            "pagination": {"pageSize": 50, "currentPage": 0},
+            "sort": {"id": "DESC"},
+        }
+        return [self._remote(item) for item in self.api("Campaign/List", params)["items"]]
+
+    def links(self, provider_campaign_id) -> list[dict]:
+        """Short-link click counts: [{code, full_link, short_link, clicks, redirects}]."""
+        return [
+            {
+                "code": link.get("code") or "",
+                "full_link": link.get("fullLink") or "",
+                "short_link": link.get("shortLink") or "",
+                "clicks": _int(link.get("clickCnt")),
+                "redirects": _int(link.get("redirectCnt")),
+            }
+            for link in self.api("Campaign/GetLinks", {"campaignId": provider_campaign_id}) or []
+        ]
+
+    def delete(self, provider_campaign_id):
+        try:
+            self.api("Campaign/Delete", {"id": provider_campaign_id}, sends=True)
+        except PermanentError as error:
+            if error.code != "10":
+                raise
+            raise PermanentError(
+                "Mobizon only deletes a campaign before it starts, and a scheduled one at least "
+                "5 minutes before its start time; this campaign has started or starts too soon.",
+                code=error.code,
+                detail=error.detail,
+            ) from None
+
+    def message_statuses(self, provider_campaign_id, provider_message_ids=()):
+        """Statuses of the given Mobizon message ids (100 per call); the campaign id is unused."""
+        reports = []
+        for part in chunks(list(provider_message_ids), STATUS_LIMIT):
+            for item in self.api("Message/GetSMSStatus", {"ids": list(part)}) or []:
+                status, final = message_status(self.slug, item.get("status"))
+                reports.append(
+                    MessageStatusReport(
+                        status=status,
+                        raw_status=str(item.get("status") or ""),
+                        final=final,
+                        provider_message_id=str(item.get("id")),
+                        updated_at=to_datetime(item.get("statusUpdateTs")),
+                    )
+                )
+        return reports
+
+    def account_info(self):
+        balance = self.api("User/GetOwnBalance", verb="GET")
+        names = self.api("Alphaname/List") or {}
+        return AccountInfo(
+            currency=balance.get("currency") or "",
+            balance=to_decimal(balance.get("balance")),
+            senders=tuple(
+                SenderName(
+                    (item.get("alphaname") or {}).get("name") or "",
+                    sender_status(item.get("globalStatus")),
+                    str(item.get("globalStatus") or ""),
+                )
+                for item in names.get("items") or []
+            ),
+        )
+
+
+def _int(value) -> int:
+    return int(value) if value not in (None, "") else 0
+
+
+def _template_mode(messages) -> str:
+    """ "" for one shared text; "variables" to fill the spec's {placeholders}; "text" when
+    recipients have their own texts. [INFERRED] Those ride a one-placeholder template, {text}."""
+    if any(m.variables for m in messages):
+        return "variables"
+    return "text" if any(m.text is not None for m in messages) else ""
+
+
+def _values(message, spec, mode: str) -> dict:
+    if mode == "variables":
+        return dict(message.variables)
+    return {"text": message.text if message.text is not None else spec.text or ""}
+
+
+def _mobizon_time(when: datetime | None) -> str | None:
+    return when.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S") if when else None
+
+
+def _validity_minutes(validity: timedelta | None) -> int | None:
+    if validity is None:
+        return None
+    return min(1440, max(60, int(validity.total_seconds() // 60)))
+
+
+def _rate(limit: int, period: timedelta) -> dict:
+    seconds = int(period.total_seconds())
+    if seconds not in (60, 3600, 86400):  # Mobizon only knows a minute, an hour and a day
+        limit, seconds = max(1, round(limit * 60 / max(seconds, 1))), 60
+    return {"rateLimit": limit, "ratePeriod": seconds}

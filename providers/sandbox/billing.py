@@ -1,0 +1,128 @@
+"""Segments, prices, charging and refunds: what every emulator does when it accepts messages."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from datetime import datetime
+from decimal import Decimal
+
+from django.db import transaction
+from django.db.models import F
+
+from providers.sandbox import delivery
+from providers.sandbox.models import Charge, SandboxAccount, SandboxCampaign, SandboxMessage
+
+# Price of one segment (one voice message for Conpeek), in the account's currency.
+SEGMENT_PRICES = {
+    "bsg": Decimal("0.0350"),
+    "smsdrop": Decimal("1"),  # credits
+    "conpeek": Decimal("0.1000"),
+}
+# By regional domain; 16.2 KZT is the captured GetInfo totalCost of one segment.
+MOBIZON_PRICES = {
+    "mobizon.kz": Decimal("16.2000"),
+    "mobizon.com.br": Decimal("0.1500"),
+    "mobizon.uz": Decimal("90.0000"),
+}
+BSG_VOICE_PRICE = Decimal("0.0600")
+
+GSM7 = set(
+    "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?¡ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+    "ÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
+)
+GSM7_EXTENDED = set("^{}\\[~]|€\f")
+
+
+def is_gsm7(text: str) -> bool:
+    return all(ch in GSM7 or ch in GSM7_EXTENDED for ch in text)
+
+
+def segments(text: str) -> int:
+    """SMS parts for ``text``: 160/153 GSM-7 septets (extended characters count twice), else
+    70/67 UCS-2 code units."""
+    if is_gsm7(text):
+        length = sum(2 if ch in GSM7_EXTENDED else 1 for ch in text)
+        single, multi = 160, 153
+    else:
+        length = len(text.encode("utf-16-le")) // 2
+        single, multi = 70, 67
+    return 1 if length <= single else math.ceil(length / multi)
+
+
+def segment_price(account: SandboxAccount) -> Decimal:
+    if account.provider == "mobizon":
+        return MOBIZON_PRICES.get(account.domain, MOBIZON_PRICES["mobizon.kz"])
+    return SEGMENT_PRICES[account.provider]
+
+
+def price(account: SandboxAccount, text: str, channel: str = "sms") -> tuple[int, Decimal]:
+    """(segments, price) of one message."""
+    if channel == "voice":
+        return 1, BSG_VOICE_PRICE if account.provider == "bsg" else segment_price(account)
+    parts = segments(text)
+    return parts, parts * segment_price(account)
+
+
+def accept(messages: Iterable[SandboxMessage], now: datetime) -> list[Charge]:
+    """Mark ``messages`` accepted, debit their price and write one ledger row each."""
+    messages = list(messages)
+    if not messages:
+        return []
+    account = messages[0].campaign.account
+    ids = [m.pk for m in messages]
+    with transaction.atomic():
+        SandboxMessage.objects.filter(pk__in=ids).update(accepted_at=now)
+        charges = Charge.objects.bulk_create(
+            Charge(
+                account=account,
+                message=m,
+                reference=m.reference,
+                phone=m.phone,
+                amount=m.price,
+                created_at=now,
+            )
+            for m in messages
+        )
+        total = sum((m.price for m in messages), Decimal("0"))
+        SandboxAccount.objects.filter(pk=account.pk).update(balance=F("balance") - total)
+    for m in messages:
+        m.accepted_at = now
+    return charges
+
+
+def refund_unsent(campaign: SandboxCampaign, at: datetime) -> Decimal:
+    """Refund the messages of ``campaign`` that had not been handed over at ``at``."""
+    unsent = [
+        m.pk
+        for m in campaign.messages.filter(accepted_at__isnull=False)
+        if message_stage(m, campaign, at) in ("scheduled", "queued", "cancelled")
+    ]
+    with transaction.atomic():
+        charges = Charge.objects.active().filter(message_id__in=unsent)
+        total = charges.total()
+        charges.update(refunded_at=at)
+        SandboxAccount.objects.filter(pk=campaign.account_id).update(balance=F("balance") + total)
+    return total
+
+
+def message_start(message: SandboxMessage, campaign: SandboxCampaign) -> datetime | None:
+    if message.accepted_at is None:
+        return None
+    if campaign.start_at and campaign.start_at > message.accepted_at:
+        return campaign.start_at
+    return message.accepted_at
+
+
+def message_stage(message: SandboxMessage, campaign: SandboxCampaign, now: datetime) -> str:
+    if campaign.deleted_at:
+        return "cancelled"
+    return delivery.stage(
+        message.reference, message_start(message, campaign), now, campaign.stopped_at
+    )
+
+
+def campaign_stages(campaign: SandboxCampaign, now: datetime):
+    """(message, stage) for every message of the campaign, in id order."""
+    messages = campaign.messages.order_by("pk")
+    return [(m, message_stage(m, campaign, now)) for m in messages]

@@ -1,0 +1,83 @@
+"""Fault knobs: how a sandbox account misbehaves on purpose, so tests see every failure mode.
+
+Applied to every authenticated request of the account, in this order:
+
+1. ``slow_seconds``: sleep, then carry on normally.
+2. ``error_burst``: while above 0, answer 503 without doing anything, counting down by one.
+3. ``rate_limit_every_n``: every Nth request is refused in the provider's own way (HTTP 429
+   with ``Retry-After: retry_after``; Mobizon: API code 30), without doing anything.
+4. The request is handled. Then, only if it succeeded:
+   - ``crash_after_accept``: when it accepted (charged) messages, answer 500 instead;
+   - ``malformed_json``: answer the body cut in half;
+   - ``hang``: sleep ``SANDBOX_HANG_SECONDS`` (default 60) before answering, so the client's
+     read timeout fires although the work was done.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F
+from django.http import HttpResponse
+
+from providers.sandbox.models import Charge, SandboxAccount
+
+
+def run(
+    account: SandboxAccount,
+    handle: Callable[[], HttpResponse],
+    rate_limited: Callable[[int], HttpResponse],
+) -> HttpResponse:
+    count = _count_request(account)
+    if account.slow_seconds:
+        time.sleep(account.slow_seconds)
+    if account.error_burst and _take_error(account):
+        return HttpResponse(
+            '{"message": "Service Unavailable"}', status=503, content_type="application/json"
+        )
+    if account.rate_limit_every_n and count % account.rate_limit_every_n == 0:
+        response = rate_limited(account.retry_after)
+        response["Retry-After"] = str(account.retry_after)
+        return response
+
+    charges_before = Charge.objects.filter(account=account).count()
+    response = handle()
+    if response.status_code >= 400 or _is_error_envelope(response):
+        return response
+    if account.crash_after_accept and Charge.objects.filter(account=account).count() > (
+        charges_before
+    ):
+        return HttpResponse("Internal Server Error", status=500, content_type="text/plain")
+    if account.malformed_json:
+        response.content = response.content[: max(1, len(response.content) // 2)]
+    if account.hang:
+        time.sleep(getattr(settings, "SANDBOX_HANG_SECONDS", 60))
+    return response
+
+
+def _count_request(account: SandboxAccount) -> int:
+    with transaction.atomic():
+        SandboxAccount.objects.filter(pk=account.pk).update(request_count=F("request_count") + 1)
+        account.request_count = (
+            SandboxAccount.objects.filter(pk=account.pk)
+            .values_list("request_count", flat=True)
+            .get()
+        )
+    return account.request_count
+
+
+def _take_error(account: SandboxAccount) -> bool:
+    """Use up one error of the burst; False when another request already took the last one."""
+    taken = SandboxAccount.objects.filter(pk=account.pk, error_burst__gt=0).update(
+        error_burst=F("error_burst") - 1
+    )
+    return bool(taken)
+
+
+def _is_error_envelope(response: HttpResponse) -> bool:
+    # Mobizon reports errors as HTTP 200 with a non-zero code; the faults after handling only
+    # make sense for work that was actually done.
+    return getattr(response, "sandbox_error", False)

@@ -1,0 +1,69 @@
+"""Use cases on provider accounts that views and tasks share."""
+
+from __future__ import annotations
+
+import logging
+
+from django.db import transaction
+from django.utils import timezone
+
+from providers import crypto
+from providers.base import AccountInfo
+from providers.errors import ProviderError
+from providers.models import ProviderAccount, SenderName
+
+logger = logging.getLogger(__name__)
+
+
+def check_connection(account: ProviderAccount) -> AccountInfo:
+    """Asks the provider for the account's balance and sender names and records the outcome.
+
+    On success the balance (or credits) and its time are stored and ``last_error`` is cleared;
+    on failure ``last_error`` holds the provider's error in plain words and the error is raised.
+    """
+    try:
+        with account.adapter() as adapter:
+            info = adapter.account_info()
+    except (ProviderError, crypto.CredentialsUnreadable) as exc:
+        account.last_error = str(exc)
+        account.save(update_fields=["last_error"])
+        logger.info("Connection check failed for account %s: %s", account.pk, exc)
+        raise
+    account.balance = info.balance if info.balance is not None else info.credits
+    account.balance_checked_at = timezone.now()
+    account.last_error = ""
+    if info.currency:
+        account.currency = info.currency.upper()[:3]
+    account.save(update_fields=["balance", "balance_checked_at", "last_error", "currency"])
+    return info
+
+
+def import_senders(account: ProviderAccount, info: AccountInfo) -> tuple[int, int]:
+    """Creates or updates the account's sender names from what the provider listed.
+
+    Returns (created, updated). The provider is the authority on approval status, so a status
+    it reports replaces ours; names it does not list are left alone.
+    """
+    created = updated = 0
+    with transaction.atomic():
+        for remote in info.senders:
+            value = remote.name.strip()[:20]
+            if not value:
+                continue
+            kind = (
+                SenderName.Kind.NUMERIC
+                if value.removeprefix("+").isdigit()
+                else SenderName.Kind.ALPHANUMERIC
+            )
+            sender, was_created = SenderName.objects.get_or_create(
+                account=account,
+                value=value,
+                defaults={"kind": kind, "status": remote.status, "note": "Imported"},
+            )
+            if was_created:
+                created += 1
+            elif sender.status != remote.status:
+                sender.status = remote.status
+                sender.save(update_fields=["status"])
+                updated += 1
+    return created, updated

@@ -1,0 +1,31 @@
+"""Thin Celery tasks: ids in, one service call, a small summary out."""
+
+from __future__ import annotations
+
+from celery import shared_task
+
+from providers import services
+from providers.crypto import CredentialsUnreadable
+from providers.errors import ProviderError
+from providers.models import ProviderAccount
+
+
+@shared_task
+def refresh_account(account_id: int) -> dict:
+    account = ProviderAccount.objects.filter(pk=account_id, is_active=True).first()
+    if account is None:
+        return {"account": account_id, "skipped": "gone or disabled"}
+    try:
+        services.check_connection(account)
+    except (ProviderError, CredentialsUnreadable) as exc:
+        return {"account": account_id, "error": exc.__class__.__name__}
+    return {"account": account_id, "balance": str(account.balance)}
+
+
+@shared_task
+def refresh_balances() -> dict:
+    """Periodic: queue a balance check for every active account."""
+    ids = list(ProviderAccount.objects.filter(is_active=True).values_list("pk", flat=True))
+    for account_id in ids:
+        refresh_account.delay(account_id)
+    return {"queued": len(ids)}
