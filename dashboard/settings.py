@@ -57,6 +57,8 @@ CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
 # The provider sandbox (local emulators of each provider's HTTP API) is for the demo and tests.
 SANDBOX = env.bool("SANDBOX", default=not PRODUCTION)
+# How long the sandbox's "hang" fault knob holds a response (longer than an adapter's read timeout).
+SANDBOX_HANG_SECONDS = env.float("SANDBOX_HANG_SECONDS", default=60)
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -178,6 +180,10 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+# Installed into django-celery-beat's tables at beat start-up; editable in the admin.
+CELERY_BEAT_SCHEDULE = {
+    "refresh-balances": {"task": "providers.tasks.refresh_balances", "schedule": 15 * 60},
+}
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 
 # Provider login tokens are cached here; production shares one cache between processes.
@@ -189,7 +195,8 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    # httpx logs every request URL at INFO; Mobizon carries its API key in the query string.
+    "loggers": {"django.db.backends": {"level": "WARNING"}, "httpx": {"level": "WARNING"}},
 }
 
 # Hardened HTTP. Production turns everything on; behind a TLS-terminating proxy set

@@ -66,6 +66,8 @@ def account_test(request, account_pk: int):
     account = get_for_workspace(request, ProviderAccount, pk=account_pk)
     require_role(request, Role.ADMIN)
     context = {"account": account}
+    if not account.adapter_class.capabilities.account_info:
+        return render(request, "providers/account_detail.html#connection", context)
     try:
         info = services.check_connection(account)
     except (ProviderError, CredentialsUnreadable) as exc:
@@ -74,6 +76,8 @@ def account_test(request, account_pk: int):
         known = set(account.senders.values_list("value", "status"))
         context["info"] = info
         context["new_senders"] = [s for s in info.senders if (s.name, s.status) not in known]
+    # The balance card is stale now: the fragment carries a fresh copy swapped in out of band.
+    context["refresh_card"] = True
     return render(request, "providers/account_detail.html#connection", context)
 
 
