@@ -20,7 +20,10 @@ def check_connection(account: ProviderAccount) -> AccountInfo:
 
     On success the balance (or credits) and its time are stored and ``last_error`` is cleared;
     on failure ``last_error`` holds the provider's error in plain words and the error is raised.
+    A provider that cannot report a balance raises NotSupported and leaves the account as it is.
     """
+    if not account.adapter_class.capabilities.account_info:
+        raise account.adapter().unsupported("checking the balance")
     try:
         with account.adapter() as adapter:
             info = adapter.account_info()

@@ -25,7 +25,11 @@ def refresh_account(account_id: int) -> dict:
 @shared_task
 def refresh_balances() -> dict:
     """Periodic: queue a balance check for every active account."""
-    ids = list(ProviderAccount.objects.filter(is_active=True).values_list("pk", flat=True))
+    ids = [
+        account.pk
+        for account in ProviderAccount.objects.filter(is_active=True).only("pk", "provider")
+        if account.adapter_class.capabilities.account_info
+    ]
     for account_id in ids:
         refresh_account.delay(account_id)
     return {"queued": len(ids)}

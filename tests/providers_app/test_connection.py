@@ -6,10 +6,12 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
+from dashboard.celery import app
 from dashboard.models import Role
 from providers.models import ProviderAccount, SenderName
 from providers.sandbox.accounts import provision
 from providers.sandbox.models import SandboxAccount
+from providers.tasks import refresh_balances
 
 
 @pytest.fixture
@@ -43,7 +45,7 @@ def test_a_good_connection_shows_the_balance_and_stores_it(as_role, sandbox_acco
     assert account.balance == expected
     assert account.balance_checked_at is not None
     assert account.last_error == ""
-    assert f"{expected:.2f}" in response.text
+    assert f"{expected:,.2f}" in response.text
 
 
 def test_smsdrop_shows_credits_in_messages(as_role, sandbox_account):
@@ -100,3 +102,16 @@ def test_a_viewer_cannot_test_the_connection(as_role, sandbox_account):
     assert press_test_connection(as_role(Role.VIEWER), account).status_code == 403
     account.refresh_from_db()
     assert account.balance_checked_at is None
+
+
+def test_the_periodic_refresh_updates_balances_and_skips_conpeek(sandbox_account):
+    app.conf.task_always_eager = True
+    try:
+        accounts = {slug: sandbox_account(slug) for slug in ["bsg", "smsdrop", "conpeek"]}
+        assert refresh_balances() == {"queued": 3}  # acme's own BSG account plus bsg + smsdrop
+    finally:
+        app.conf.task_always_eager = False
+    for slug, account in accounts.items():
+        account.refresh_from_db()
+        assert (account.balance_checked_at is not None) == (slug != "conpeek")
+        assert account.last_error == ""
