@@ -1,0 +1,160 @@
+"""Campaigns, their messages (one row per recipient), recipient imports and the stop list."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+
+
+def new_reference() -> str:
+    """A per-message reference unique forever: uuid4 hex, 32 characters (fits BSG's limit)."""
+    return uuid.uuid4().hex
+
+
+class Channel(models.TextChoices):
+    SMS = "sms", "SMS"
+    VOICE = "voice", "Voice"
+
+
+class CampaignStatus(models.TextChoices):
+    DRAFT = "draft", "Draft"  # being composed; nothing was sent
+    SCHEDULED = "scheduled", "Scheduled"  # launched; waits for its start time
+    MODERATION = "moderation", "Moderation"  # the provider reviews it before sending
+    SENDING = "sending", "Sending"  # messages are being submitted
+    PAUSED = "paused", "Paused"  # submission held by a user or by an error; resumable
+    SENT = "sent", "Sent"  # everything submitted; waiting for delivery reports
+    COMPLETED = "completed", "Completed"  # every message is final
+    CANCELLED = "cancelled", "Cancelled"  # stopped by a user; pending messages were cancelled
+    REJECTED = "rejected", "Rejected"  # the provider declined it (moderation, spam)
+    FAILED = "failed", "Failed"  # could not be sent; the reason says why
+
+
+class PlaceholderPolicy(models.TextChoices):
+    # Mirrors Mobizon's placeholdersFlag 1/2/3 for a recipient missing a placeholder value.
+    KEEP = "keep", "Keep the placeholder text"
+    STRIP = "strip", "Remove the placeholder"
+    REJECT = "reject", "Reject the recipient"
+
+
+class VoiceKind(models.TextChoices):
+    TTS = "tts", "Text to speech"
+    SSML = "ssml", "SSML"
+    ANNOUNCEMENT = "announcement", "Recorded announcement"
+
+
+class Campaign(models.Model):
+    workspace = models.ForeignKey(
+        "dashboard.Workspace", on_delete=models.CASCADE, related_name="campaigns"
+    )
+    name = models.CharField(max_length=200)
+    channel = models.CharField(max_length=10, choices=Channel.choices, default=Channel.SMS)
+    account = models.ForeignKey(
+        "providers.ProviderAccount",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="campaigns",
+    )
+    sender = models.CharField(max_length=40, blank=True)
+    text = models.TextField(blank=True, help_text="The SMS text or the text to speak.")
+    voice_kind = models.CharField(max_length=12, choices=VoiceKind.choices, blank=True)
+    ssml = models.TextField(blank=True)
+    announcement_id = models.CharField(max_length=100, blank=True)
+    voice = models.CharField(max_length=40, blank=True)
+    language = models.CharField(max_length=10, blank=True)
+    voice_category = models.CharField(max_length=20, blank=True)
+    placeholder_policy = models.CharField(
+        max_length=6, choices=PlaceholderPolicy.choices, default=PlaceholderPolicy.KEEP
+    )
+    start_at = models.DateTimeField(null=True, blank=True, help_text="Empty: send at launch.")
+    rate_limit = models.PositiveIntegerField(null=True, blank=True)
+    rate_period = models.PositiveIntegerField(null=True, blank=True, help_text="Seconds.")
+    validity_minutes = models.PositiveIntegerField(null=True, blank=True)
+    flash = models.BooleanField(default=False)
+    status = models.CharField(
+        max_length=12, choices=CampaignStatus.choices, default=CampaignStatus.DRAFT
+    )
+    status_reason = models.TextField(blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["workspace", "status"])]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class MessageStatus(models.TextChoices):
+    PENDING = "pending", "Pending"  # ours: not submitted yet
+    SUBMITTING = "submitting", "Submitting"  # ours: claimed by a worker, outcome not recorded
+    QUEUED = "queued", "Queued"  # accepted by the provider, not yet handed to an operator
+    SENT = "sent", "Sent"  # handed to the operator; no delivery report yet
+    DELIVERED = "delivered", "Delivered"
+    UNDELIVERED = "undelivered", "Undelivered"
+    EXPIRED = "expired", "Expired"  # validity ran out before delivery
+    REJECTED = "rejected", "Rejected"  # refused by the provider or the operator
+    FAILED = "failed", "Failed"  # ours: could not be submitted
+    CANCELLED = "cancelled", "Cancelled"  # ours: stopped before it was submitted
+    UNKNOWN = "unknown", "Unknown"  # no report, or an outcome that could not be reconciled
+
+
+class Message(models.Model):
+    """One recipient of a campaign. ``reference`` is what makes a submission idempotent."""
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="messages")
+    reference = models.CharField(max_length=32, unique=True, default=new_reference)
+    phone = models.CharField(max_length=16)  # E.164
+    country = models.CharField(max_length=2, blank=True)
+    number_type = models.CharField(max_length=24, blank=True)
+    row_number = models.PositiveIntegerField(null=True, blank=True)
+    fields = models.JSONField(default=dict, blank=True)  # placeholder name -> value
+    status = models.CharField(
+        max_length=12, choices=MessageStatus.choices, default=MessageStatus.PENDING
+    )
+    provider_message_id = models.CharField(max_length=64, blank=True)
+    error_code = models.CharField(max_length=32, blank=True)
+    error_reason = models.CharField(max_length=255, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["pk"]
+        indexes = [
+            models.Index(fields=["campaign", "status"]),
+            models.Index(fields=["campaign", "phone"]),
+        ]
+
+    def __str__(self) -> str:
+        return self.phone
+
+
+class StopListEntry(models.Model):
+    """A number that must never receive a message from this workspace."""
+
+    workspace = models.ForeignKey(
+        "dashboard.Workspace", on_delete=models.CASCADE, related_name="stop_list"
+    )
+    phone = models.CharField(max_length=16)  # E.164
+    note = models.CharField(max_length=255, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["phone"]
+        verbose_name_plural = "stop list entries"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["workspace", "phone"],
+                name="stop_list_number_once",
+                violation_error_message="This number is already on the stop list.",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.phone
