@@ -31,5 +31,5 @@ def refresh_balances() -> dict:
         if account.adapter_class.capabilities.account_info
     ]
     for account_id in ids:
-        refresh_account.delay(account_id)
+        refresh_account.delay_on_commit(account_id)
     return {"queued": len(ids)}
