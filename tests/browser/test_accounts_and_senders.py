@@ -56,4 +56,6 @@ def test_a_wrong_password_is_refused_without_saying_why(page, demo):
     page.fill("#id_username", "demo")
     page.fill("#id_password", "wrong")
     page.click("button[type=submit]")
-    assert "Please enter a correct username and password" in page.content()
+    alert = page.locator(".alert-danger")
+    alert.wait_for()
+    assert "Please enter a correct username and password" in alert.inner_text()
