@@ -251,6 +251,13 @@ class Capabilities:
     flash: bool = False
 
 
+def _span(value: timedelta | None) -> str:
+    if value is None:
+        return "any time"
+    hours, rest = divmod(int(value.total_seconds()), 3600)
+    return f"{hours} h" + (f" {rest // 60} min" if rest else "") if hours else f"{rest // 60} min"
+
+
 def chunks(items: Sequence, size: int) -> Iterator[Sequence]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
@@ -361,13 +368,42 @@ class ProviderAdapter:
         """The most recent provider campaigns (one page)."""
         raise self.unsupported("listing campaigns")
 
-    def check_batch(self, messages: Sequence[OutgoingMessage]) -> None:
-        """Refuse a batch larger than ``capabilities.max_batch_size`` before any request."""
-        if len(messages) > self.capabilities.max_batch_size:
+    def check_batch(
+        self, messages: Sequence[OutgoingMessage], spec: CampaignSpec | None = None
+    ) -> None:
+        """Refuse, before any request, a batch the provider would take wrongly or not at all:
+        too large, or asking for what ``capabilities`` say the provider cannot do (a provider
+        that silently ignores a start time or a personalised text is worse than a refusal)."""
+        caps = self.capabilities
+        if len(messages) > caps.max_batch_size:
             raise InvalidRequest(
-                f"{self.label} takes at most {self.capabilities.max_batch_size:,} messages "
+                f"{self.label} takes at most {caps.max_batch_size:,} messages "
                 f"per batch; this one has {len(messages):,}.",
                 field="messages",
+            )
+        if spec is None:
+            return
+        if spec.channel not in caps.channels:
+            raise self.unsupported(f"{spec.channel} campaigns")
+        personalised = any(m.text is not None or m.voice or m.variables for m in messages)
+        if personalised and not caps.personalised_text:
+            raise self.unsupported("a different text per recipient")
+        if spec.start_at is not None and not caps.scheduling:
+            raise self.unsupported("a scheduled start")
+        if spec.flash and not caps.flash:
+            raise self.unsupported("flash SMS")
+        if spec.validity is not None:
+            self._check_validity(spec.validity)
+
+    def _check_validity(self, validity: timedelta) -> None:
+        low, high = self.capabilities.min_validity, self.capabilities.max_validity
+        if low is None and high is None:
+            raise self.unsupported("a validity period")
+        if (low and validity < low) or (high and validity > high):
+            raise InvalidRequest(
+                f"{self.label} keeps trying a message for {_span(low)} to {_span(high)}; "
+                f"{_span(validity)} is outside that.",
+                field="validity",
             )
 
     def unsupported(self, what: str) -> NotSupported:

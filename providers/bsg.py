@@ -127,7 +127,9 @@ class BSGAdapter(TokenLoginMixin, ProviderAdapter):
     # --- Sending ---------------------------------------------------------------------------
 
     def submit(self, spec, messages, state):
-        self.check_batch(messages)
+        self.check_batch(messages, spec)
+        if spec.channel == "voice" and any(m.text is not None or m.voice for m in messages):
+            raise self.unsupported("a different voice message per recipient")
         if spec.channel == "sms" and any(m.text is not None for m in messages):
             path, body = "/api/campaigns/sms/send-individual", self._individual(spec, messages)
         else:

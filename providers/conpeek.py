@@ -71,7 +71,7 @@ class ConpeekAdapter(ProviderAdapter):
         super().raise_for_response(response)
 
     def submit(self, spec, messages, state):
-        self.check_batch(messages)
+        self.check_batch(messages, spec)
         campaign_id = state.provider_campaign_id or self.credentials.get("voice_campaign_id", "")
         voices = [m.voice or spec.voice for m in messages]
         if any(voice is None for voice in voices):

@@ -178,7 +178,7 @@ class MobizonAdapter(ProviderAdapter):
     # --- Sending ---------------------------------------------------------------------------
 
     def submit(self, spec, messages, state):
-        self.check_batch(messages)
+        self.check_batch(messages, spec)
         resuming = bool(state.provider_campaign_id)
         mode = _template_mode(messages)
         if not resuming:

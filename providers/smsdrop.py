@@ -79,7 +79,7 @@ class SmsdropAdapter(TokenLoginMixin, ProviderAdapter):
         super().raise_for_response(response)
 
     def submit(self, spec, messages, state):
-        self.check_batch(messages)
+        self.check_batch(messages, spec)
         if state.provider_campaign_id:  # created earlier but not launched: never create twice
             response = self.request(
                 "POST",
