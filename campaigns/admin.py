@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from campaigns.models import Campaign, Message, StopListEntry
+from campaigns.models import Campaign, Message, RecipientImport, StopListEntry
 
 
 @admin.register(Campaign)
@@ -29,3 +29,13 @@ class StopListEntryAdmin(admin.ModelAdmin):
     list_display = ["phone", "workspace", "note", "created_at"]
     list_filter = ["workspace"]
     search_fields = ["phone", "note"]
+
+
+@admin.register(RecipientImport)
+class RecipientImportAdmin(admin.ModelAdmin):
+    list_display = ["__str__", "campaign", "status", "accepted", "rejected", "created_at"]
+    list_filter = ["status", "mode"]
+    search_fields = ["filename", "campaign__name"]
+    list_select_related = ["campaign"]
+    raw_id_fields = ["campaign", "created_by"]
+    readonly_fields = ["summary", "preview", "columns", "rows_done", "rows_total"]

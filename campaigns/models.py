@@ -158,3 +158,60 @@ class StopListEntry(models.Model):
 
     def __str__(self) -> str:
         return self.phone
+
+
+class ImportStatus(models.TextChoices):
+    UPLOADED = "uploaded", "Waiting for the column mapping"  # read far enough to preview
+    QUEUED = "queued", "Queued"  # the user confirmed; a worker will pick it up
+    RUNNING = "running", "Importing"  # a worker is reading and checking rows
+    DONE = "done", "Done"  # recipients were added or replaced
+    FAILED = "failed", "Failed"  # nothing was changed; ``error`` says why
+    CANCELLED = "cancelled", "Cancelled"  # stopped by the user; nothing was changed
+
+
+class ImportMode(models.TextChoices):
+    ADD = "add", "Add to the current recipients"
+    REPLACE = "replace", "Replace the current recipients"
+
+
+class RecipientImport(models.Model):
+    """One upload or paste of recipients into a campaign, with what happened to every row."""
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="imports")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    filename = models.CharField(max_length=255, blank=True)  # empty for pasted text
+    file = models.FileField(upload_to="imports/%Y/%m/", blank=True)
+    pasted_text = models.TextField(blank=True)
+    # Reader options the user chose (encoding, delimiter, quotechar, has_header, sheet).
+    options = models.JSONField(default=dict, blank=True)
+    columns = models.JSONField(default=list, blank=True)
+    preview = models.JSONField(default=list, blank=True)  # the first rows as the user sees them
+    phone_column = models.PositiveSmallIntegerField(null=True, blank=True)
+    mode = models.CharField(max_length=8, choices=ImportMode.choices, default=ImportMode.ADD)
+    status = models.CharField(
+        max_length=10, choices=ImportStatus.choices, default=ImportStatus.UPLOADED
+    )
+    cancel_requested = models.BooleanField(default=False)
+    error = models.TextField(blank=True)
+    rows_done = models.PositiveIntegerField(default=0)
+    rows_total = models.PositiveIntegerField(null=True, blank=True)  # an estimate while running
+    accepted = models.PositiveIntegerField(default=0)
+    rejected = models.PositiveIntegerField(default=0)
+    # {"by_reason": {code: n}, "by_country": {"KZ": n}}
+    summary = models.JSONField(default=dict, blank=True)
+    rejections_file = models.FileField(upload_to="rejections/%Y/%m/", blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return self.filename or "Pasted numbers"
+
+    @property
+    def finished(self) -> bool:
+        return self.status in {ImportStatus.DONE, ImportStatus.FAILED, ImportStatus.CANCELLED}

@@ -158,6 +158,14 @@ WHITENOISE_AUTOREFRESH = not PRODUCTION
 if not PRODUCTION:
     STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 
+# Recipient imports: guards applied before and while a file is read.
+CRIER_IMPORT_MAX_BYTES = env.int("CRIER_IMPORT_MAX_BYTES", default=50 * 1024 * 1024)
+CRIER_IMPORT_MAX_ROWS = env.int("CRIER_IMPORT_MAX_ROWS", default=2_000_000)
+CRIER_IMPORT_MAX_COLUMNS = env.int("CRIER_IMPORT_MAX_COLUMNS", default=100)
+# Let a 50 MB upload through Django to the import's own size check, which explains itself.
+DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
+FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
+
 # Celery. The default broker is a folder, so a laptop needs neither Redis nor RabbitMQ.
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://")
 if CELERY_BROKER_URL == "filesystem://":

@@ -21,6 +21,7 @@ urlpatterns = [
     path("members/<int:member_pk>/role/", views.member_role, name="member_role"),
     path("members/<int:member_pk>/remove/", views.member_remove, name="member_remove"),
     path("", include("providers.urls")),
+    path("", include("campaigns.urls")),
     path("admin/", admin.site.urls),
 ]
 

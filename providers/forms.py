@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import phonenumbers
 from django import forms
 
 from providers import crypto, registry
@@ -24,7 +25,7 @@ class ProviderAccountForm(forms.ModelForm):
 
     class Meta:
         model = ProviderAccount
-        fields = ["provider", "name", "api_base_url", "currency"]
+        fields = ["provider", "name", "api_base_url", "currency", "allowed_countries"]
 
     def __init__(self, *args, workspace, **kwargs):
         super().__init__(*args, **kwargs)
@@ -94,6 +95,16 @@ class ProviderAccountForm(forms.ModelForm):
         if len(currency) != 3 or not currency.isalpha():
             raise forms.ValidationError("Use a three-letter currency code such as USD, KZT or BRL.")
         return currency
+
+    def clean_allowed_countries(self):
+        codes = [c.strip().upper() for c in self.cleaned_data["allowed_countries"].split(",")]
+        codes = [c for c in codes if c]
+        unknown = [c for c in codes if c not in phonenumbers.SUPPORTED_REGIONS]
+        if unknown:
+            raise forms.ValidationError(
+                f"Not a country code: {', '.join(unknown)}. Use two letters such as KZ or BR."
+            )
+        return ", ".join(sorted(set(codes)))
 
     def save(self, commit=True):
         account = super().save(commit=False)

@@ -26,6 +26,11 @@ class ProviderAccount(models.Model):
     # Never read it directly: use .credentials, which decrypts.
     credentials_encrypted = models.TextField(editable=False, default="")
     currency = models.CharField(max_length=3, default="USD")
+    allowed_countries = models.CharField(
+        max_length=300,
+        blank=True,
+        help_text="Two-letter codes separated by commas, e.g. KZ, UZ. Empty: every country.",
+    )
     balance = models.DecimalField(max_digits=14, decimal_places=4, null=True, blank=True)
     balance_checked_at = models.DateTimeField(null=True, blank=True)
     is_active = models.BooleanField("active", default=True)
@@ -40,6 +45,11 @@ class ProviderAccount(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.get_provider_display()})"
+
+    def allowed_country_set(self) -> frozenset[str] | None:
+        """The countries recipients may be in, or None when every country is allowed."""
+        codes = {c.strip().upper() for c in self.allowed_countries.split(",") if c.strip()}
+        return frozenset(codes) or None
 
     @property
     def adapter_class(self) -> type[ProviderAdapter]:

@@ -14,7 +14,9 @@ from dataclasses import dataclass
 
 import pytest
 from cryptography.fernet import Fernet
+from django.core.files.base import ContentFile
 
+from campaigns.models import Campaign, RecipientImport, StopListEntry
 from dashboard.models import Membership, Role, Workspace
 from providers.models import ProviderAccount, SenderName
 
@@ -22,7 +24,9 @@ PASSWORD = "correct horse battery staple"
 
 
 @pytest.fixture(autouse=True)
-def _test_settings(settings):
+def _test_settings(settings, tmp_path):
+    # Uploads and reports go to a throw-away folder, never into a developer's var/.
+    settings.MEDIA_ROOT = tmp_path / "media"
     # A fresh key per test, so no test depends on a developer's var/encryption_key.
     settings.CRIER_ENCRYPTION_KEYS = [Fernet.generate_key().decode()]
     # Real hashing costs ~0.3 s a user; the personas would make the suite crawl.
@@ -35,6 +39,9 @@ class Tenant:
     account: ProviderAccount
     sender: SenderName
     members: dict[str, Membership]  # role -> membership
+    campaign: Campaign
+    recipient_import: RecipientImport
+    stop_entry: StopListEntry
 
     def user(self, role: str):
         return self.members[role].user
@@ -58,7 +65,21 @@ def make_tenant(django_user_model, name: str, people: dict[str, str]) -> Tenant:
     account.credentials = {"api_key": f"live_{name.lower()}_secret_key_9876"}
     account.save()
     sender = SenderName.objects.create(account=account, value=f"{name}Info", status="approved")
-    return Tenant(workspace, account, sender, members)
+    campaign = Campaign.objects.create(
+        workspace=workspace, name=f"{name} spring sale", account=account, text="Hi {name}"
+    )
+    recipient_import = RecipientImport.objects.create(
+        campaign=campaign,
+        pasted_text="phone;name\n+77011234567;Ann",
+        columns=["phone", "name"],
+        preview=[{"number": 2, "cells": ["+77011234567", "Ann"]}],
+        phone_column=0,
+    )
+    recipient_import.rejections_file.save(
+        "rejected.csv", ContentFile(b"row,phone,code,reason\r\n3,abc,not_a_number,x\r\n")
+    )
+    stop_entry = StopListEntry.objects.create(workspace=workspace, phone="+77019998877")
+    return Tenant(workspace, account, sender, members, campaign, recipient_import, stop_entry)
 
 
 @pytest.fixture

@@ -28,6 +28,21 @@ STATUS_BADGES = {
     "admin": "primary",
     "sender": "info",
     "viewer": "secondary",
+    # campaigns
+    "draft": "secondary",
+    "scheduled": "info",
+    "moderation": "info",
+    "sending": "primary",
+    "paused": "warning",
+    "sent": "primary",
+    "completed": "success",
+    "cancelled": "dark",
+    "failed": "danger",
+    # imports
+    "uploaded": "secondary",
+    "queued": "info",
+    "running": "primary",
+    "done": "success",
 }
 
 

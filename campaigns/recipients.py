@@ -1,0 +1,650 @@
+"""Recipient lists from CSV/TXT, XLSX, legacy XLS or pasted text, as numbered rows of text.
+
+``open_table`` checks a file before parsing it (size, type, zip bomb, XML entities), then
+streams it: CSV is decoded incrementally, spreadsheets go through python-calamine. Anything
+wrong with the file as a whole raises ``ImportRejected`` with a message for the user; problems
+with single rows are not this module's business (see phones.py and rejections.py).
+
+Row numbers are the ones the user sees: 1-based, counting the header, the first physical line
+for a CSV record with quoted newlines, the spreadsheet row for XLSX/XLS.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import datetime
+import io
+import os
+import re
+import zipfile
+import zlib
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from itertools import chain, islice
+from typing import BinaryIO
+
+import charset_normalizer
+import python_calamine
+
+from campaigns import phones
+
+# Codec name (as codecs.lookup spells it) -> the label the import form shows.
+ENCODINGS = {
+    "utf-8": "UTF-8",
+    "utf-8-sig": "UTF-8 with BOM",
+    "utf-16": "UTF-16",
+    "cp1251": "WINDOWS-1251",
+    "cp1252": "WINDOWS-1252",
+    "koi8-r": "KOI8-R",
+    "cp866": "CP866",
+    "iso8859-1": "ISO-8859-1",
+    "ascii": "ASCII",
+}
+DELIMITERS = (";", ",", "\t", "|")  # ties go to the first: Excel in most locales writes ";"
+MiB = 1024 * 1024
+_SAMPLE = 64 * 1024
+
+
+class ImportRejected(Exception):
+    """The file as a whole cannot be imported; ``message`` tells the user why and what to do."""
+
+    def __init__(self, code: str, message: str):
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+@dataclass(frozen=True)
+class ReadOptions:
+    """How to read a file. ``None`` means detect. ``sheet`` is a name or 0-based index."""
+
+    encoding: str | None = None
+    delimiter: str | None = None
+    quotechar: str = '"'
+    has_header: bool | None = None
+    sheet: str | int | None = None
+    max_rows: int = 2_000_000
+    max_columns: int = 100
+    max_bytes: int = 50 * MiB
+    max_unzipped_bytes: int = 2048 * MiB  # declared total of an XLSX's parts
+    max_zip_ratio: int = 100  # declared uncompressed/compressed, for parts over 1 MiB
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    """One data row: ``number`` as the user sees it, ``cells`` as text (padded to the header
+    width; a row wider than the header keeps its extra cells)."""
+
+    number: int
+    cells: list[str]
+
+
+@dataclass
+class Table:
+    """A file being read. Iterate it once for the data rows (the header is not among them).
+
+    ``encoding`` and ``delimiter`` say what detection chose, so the form can show them.
+    """
+
+    columns: list[str]
+    has_header: bool
+    _rows: Iterator[Row]
+    _buffer: list[Row] = field(default_factory=list)
+    encoding: str | None = None
+    delimiter: str | None = None
+    _closer: object = None
+
+    def preview(self, n: int = 10) -> list[Row]:
+        """The first ``n`` data rows, without consuming them."""
+        if len(self._buffer) < n:
+            self._buffer.extend(islice(self._rows, n - len(self._buffer)))
+        return self._buffer[:n]
+
+    def __iter__(self) -> Iterator[Row]:
+        buffered, self._buffer = self._buffer, []
+        return chain(buffered, self._rows)
+
+    def close(self) -> None:
+        if self._closer is not None:
+            self._closer.close()
+
+    def __enter__(self) -> Table:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def open_table(
+    source: BinaryIO | str | os.PathLike, *, filename: str, options: ReadOptions | None = None
+) -> Table:
+    """Open an uploaded file (a path or a seekable binary file) as a Table.
+
+    The reader follows the extension of ``filename`` (.csv, .txt, .xlsx, .xls) and the content
+    must agree with it. Raises ImportRejected for a file that is too large, empty, of another
+    type than its name says, unreadable, a zip bomb, XML with entities, or (while iterating)
+    over the row or column cap.
+    """
+    options = options or ReadOptions()
+    stream = open(source, "rb") if isinstance(source, str | os.PathLike) else source  # noqa: SIM115
+    try:
+        path = os.fspath(source) if stream is not source else None
+        table = _open_stream(stream, filename, options, path)
+    except BaseException:
+        if stream is not source:
+            stream.close()
+        raise
+    if stream is not source:
+        table._closer = _Closing(stream, table._closer)
+    return table
+
+
+def read_pasted(text: str, options: ReadOptions | None = None) -> Table:
+    """A Table from text pasted into the form: one number a line, numbers separated by commas
+    or semicolons, or lines with columns (optionally under a header such as "phone;name")."""
+    options = options or ReadOptions()
+    size = len(text.encode())
+    if size > options.max_bytes:
+        raise _too_large(size, options)
+    if not text.strip():
+        raise ImportRejected("empty", "Nothing was pasted. Paste phone numbers, one a line.")
+    sample = "\n".join(text.splitlines()[:50])
+    delimiter = options.delimiter or _sniff_delimiter(sample, options.quotechar)
+    numbered = _csv_rows(io.StringIO(text, newline=""), delimiter, options.quotechar)
+    peek = _peek_rows(sample, delimiter, options.quotechar)
+    if options.has_header is None and not _is_header(peek[0], peek[1:]):
+        cells = [c for row in peek for cell in row for c in _LIST_SPLIT.split(cell)]
+        if all(_looks_like_phone(c) for c in cells if c.strip()):
+            # A list of numbers, however it was split: one recipient per number.
+            numbered = (
+                (n, [c.strip()])
+                for n, row in numbered
+                for cell in row
+                for c in _LIST_SPLIT.split(cell)
+                if c.strip()
+            )
+    return _make_table(numbered, options, encoding=None, delimiter=delimiter)
+
+
+_LIST_SPLIT = re.compile(r"[,;\t|]")
+
+
+# --- dispatch and guards ------------------------------------------------------------------
+
+_ZIP_MAGIC = b"PK\x03\x04"
+_OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+
+
+def _open_stream(stream: BinaryIO, filename: str, options: ReadOptions, path=None) -> Table:
+    size = stream.seek(0, io.SEEK_END)
+    stream.seek(0)
+    if size > options.max_bytes:
+        raise _too_large(size, options)
+    head = stream.read(_SAMPLE)
+    stream.seek(0)
+    if not head:
+        raise ImportRejected("empty", "The file is empty.")
+    ext = os.path.splitext(filename)[1].lower()
+    kind = _content_kind(head)
+    if ext == ".xlsx":
+        if kind != "zip":
+            raise _wrong_type(filename, kind)
+        _check_zip(stream, options)
+        return _open_workbook(path or stream, options)
+    if ext == ".xls":
+        if kind != "ole":
+            raise _wrong_type(filename, kind)
+        return _open_workbook(path or stream, options)
+    if ext in (".csv", ".txt", ""):
+        if kind in ("zip", "ole"):
+            raise _wrong_type(filename, kind)
+        return _open_text(stream, head, options)
+    raise ImportRejected(
+        "unsupported", f"{filename} is not a CSV, TXT, XLSX or XLS file. Save it as CSV or XLSX."
+    )
+
+
+def _content_kind(head: bytes) -> str:
+    if head.startswith(_ZIP_MAGIC):
+        return "zip"
+    if head.startswith(_OLE_MAGIC):
+        return "ole"
+    if head.lstrip()[:15].lower().startswith((b"<!doctype html", b"<html", b"<table")):
+        return "html"
+    return "text"
+
+
+_KIND_NAMES = {
+    "zip": "an XLSX workbook (or another zip archive)",
+    "ole": "a legacy Excel (XLS) workbook",
+    "html": "a web page (some systems export HTML tables as .xls)",
+    "text": "a text file",
+}
+
+
+def _wrong_type(filename: str, kind: str) -> ImportRejected:
+    return ImportRejected(
+        "wrong_type",
+        f"{filename} is actually {_KIND_NAMES[kind]}, not what its name says. "
+        "Open it in Excel and save it as XLSX or CSV, or rename it to match.",
+    )
+
+
+def _too_large(size: int, options: ReadOptions) -> ImportRejected:
+    return ImportRejected(
+        "too_large",
+        f"The file is {size / MiB:.1f} MB; the limit is {options.max_bytes / MiB:.0f} MB. "
+        "Split it into smaller files or remove unused columns.",
+    )
+
+
+def _check_zip(stream: BinaryIO, options: ReadOptions) -> None:
+    """Refuse zip bombs and XML entity tricks from the central directory and part prologs,
+    before calamine decompresses anything in earnest."""
+    try:
+        with zipfile.ZipFile(stream) as archive:
+            _check_zip_sizes(archive.infolist(), options)
+            for info in archive.infolist():
+                if info.filename.endswith((".xml", ".rels")) and _has_doctype(archive, info):
+                    raise ImportRejected(
+                        "xml_entities",
+                        f"The workbook part {info.filename} declares a DOCTYPE or entities, "
+                        "which spreadsheets never need. Re-save the file from Excel or export "
+                        "it as CSV.",
+                    )
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, EOFError) as error:
+        raise _unreadable("XLSX") from error
+    except (RuntimeError, zlib.error) as error:  # encrypted or corrupt part
+        raise _unreadable("XLSX") from error
+    finally:
+        stream.seek(0)
+
+
+def _check_zip_sizes(infos: list[zipfile.ZipInfo], options: ReadOptions) -> None:
+    total = sum(info.file_size for info in infos)
+    if total > options.max_unzipped_bytes:
+        raise ImportRejected(
+            "zip_bomb",
+            f"The workbook would unpack to {total / MiB:.0f} MB, over the "
+            f"{options.max_unzipped_bytes / MiB:.0f} MB limit. Save it as CSV instead.",
+        )
+    for info in infos:
+        ratio = info.file_size / max(info.compress_size, 1)
+        if info.file_size > MiB and ratio > options.max_zip_ratio:
+            raise ImportRejected(
+                "zip_bomb",
+                f"The workbook part {info.filename} is compressed {ratio:.0f} times, more than "
+                f"the {options.max_zip_ratio} an honest spreadsheet needs. Save it as CSV instead.",
+            )
+
+
+_PROLOG_LIMIT = 64 * 1024
+# The XML prolog: declaration, comments, processing instructions and white space.
+_PROLOG_ITEM = re.compile(rb"\s+|<\?.*?\?>|<!--.*?-->", re.DOTALL)
+
+
+def _has_doctype(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> bool:
+    """Whether a part declares a DOCTYPE. Entities can only be declared in a DOCTYPE, which
+    can only appear in the prolog, so reading up to the root element is enough; a prolog
+    longer than 64 KiB is treated as suspect."""
+    with archive.open(info) as part:
+        head = part.read(_PROLOG_LIMIT)
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        head = head.decode("utf-16", errors="replace").encode()
+    head = head.removeprefix(codecs.BOM_UTF8)
+    pos = 0
+    while match := _PROLOG_ITEM.match(head, pos):
+        pos = match.end()
+    rest = head[pos:]
+    if not rest:
+        return len(head) >= _PROLOG_LIMIT
+    return rest[:9].upper() == b"<!DOCTYPE" or b"<!ENTITY" in head
+
+
+def _unreadable(kind: str) -> ImportRejected:
+    return ImportRejected(
+        "unreadable",
+        f"The file could not be read as {kind}; it may be damaged or password-protected. "
+        "Open it in Excel and save it again, or export it as CSV.",
+    )
+
+
+# --- workbooks ----------------------------------------------------------------------------
+
+
+def _open_workbook(source: BinaryIO | str, options: ReadOptions) -> Table:
+    try:
+        # From a path calamine reads the parts it needs; from a file it copies the whole file.
+        if isinstance(source, str):
+            workbook = python_calamine.CalamineWorkbook.from_path(source)
+        else:
+            workbook = python_calamine.CalamineWorkbook.from_filelike(source)
+        sheet = _pick_sheet(workbook, options.sheet)
+        width = sheet.width
+    except python_calamine.CalamineError as error:
+        raise _unreadable("a spreadsheet") from error
+    except (ValueError, OSError) as error:
+        raise _unreadable("a spreadsheet") from error
+    if width > options.max_columns:
+        raise _too_many_columns(width, options)
+    rows = (
+        (number, [_cell_text(v) for v in values])
+        for number, values in enumerate(sheet.iter_rows(), 1)
+    )
+    return _make_table(rows, options, encoding=None, delimiter=None, closer=workbook)
+
+
+def _pick_sheet(workbook, sheet: str | int | None):
+    try:
+        if isinstance(sheet, str):
+            return workbook.get_sheet_by_name(sheet)
+        return workbook.get_sheet_by_index(sheet or 0)
+    except python_calamine.WorksheetNotFound as error:
+        names = ", ".join(workbook.sheet_names)
+        raise ImportRejected(
+            "no_such_sheet", f"The workbook has no sheet {sheet!r}; its sheets are: {names}."
+        ) from error
+
+
+def _cell_text(value) -> str:
+    """Spreadsheet cell as the user sees it: 77011234567.0 -> "77011234567", dates as ISO."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, float):
+        # Excel stores every number as a double; a phone typed as a number is integral.
+        return str(int(value)) if value.is_integer() else repr(value)
+    if isinstance(value, datetime.datetime):
+        return value.isoformat(sep=" ")
+    if isinstance(value, datetime.date | datetime.time):
+        return value.isoformat()
+    return str(value)
+
+
+# --- text ---------------------------------------------------------------------------------
+
+
+def _open_text(stream: BinaryIO, head: bytes, options: ReadOptions) -> Table:
+    encoding = codec_name(options.encoding) if options.encoding else detect_encoding(head)
+    if b"\x00" in head and not encoding.startswith("utf-16"):
+        raise ImportRejected(
+            "wrong_type",
+            "The file holds binary data, not text. Export it from its program as CSV or XLSX.",
+        )
+    try:
+        sample = codecs.getincrementaldecoder(encoding)(errors="strict").decode(head)
+    except UnicodeDecodeError as error:
+        raise _bad_encoding(encoding, 1) from error
+    if not sample.strip(" \r\n\t\ufeff,;|"):
+        raise ImportRejected("empty", "The file has no rows.")
+    delimiter = options.delimiter or _sniff_delimiter(sample, options.quotechar)
+    text = io.TextIOWrapper(stream, encoding=encoding, newline="", errors="strict")
+    rows = _csv_rows(text, delimiter, options.quotechar, encoding)
+    table = _make_table(rows, options, encoding=encoding, delimiter=delimiter)
+    # The wrapper owns the caller's stream once read; detach so closing the table leaves it.
+    table._closer = _Detach(text)
+    return table
+
+
+def codec_name(label: str) -> str:
+    """The codec for a label the form offers ("WINDOWS-1251", "cp1251", "UTF-8 with BOM")."""
+    for codec, shown in ENCODINGS.items():
+        if label == shown:
+            return codec
+    try:
+        codec = codecs.lookup(label).name
+    except LookupError:
+        codec = None
+    if codec not in ENCODINGS:
+        choices = ", ".join(ENCODINGS.values())
+        raise ImportRejected("bad_encoding", f"Unknown encoding {label!r}; use one of {choices}.")
+    return codec
+
+
+def detect_encoding(head: bytes) -> str:
+    """Codec for a leading sample: a BOM wins, then strict UTF-8, then charset-normalizer
+    choosing among ENCODINGS."""
+    if head.startswith(codecs.BOM_UTF8):
+        return "utf-8-sig"
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return "utf-16"
+    if head.count(b"\x00") * 3 > len(head):
+        # UTF-16 without a BOM: ASCII characters leave a zero in every other byte.
+        return "utf-16-le" if head[1::2].count(0) > head[::2].count(0) else "utf-16-be"
+    try:
+        # The sample may end inside a multibyte character: decode incrementally, not final.
+        codecs.getincrementaldecoder("utf-8")().decode(head, final=False)
+        return "utf-8"
+    except UnicodeDecodeError:
+        pass
+    best = charset_normalizer.from_bytes(
+        head, cp_isolation=["cp1251", "cp1252", "koi8_r", "cp866", "latin_1"]
+    ).best()
+    if best is None:
+        return "cp1252"
+    return codecs.lookup(best.encoding).name
+
+
+def _bad_encoding(encoding: str, near_row: int) -> ImportRejected:
+    label = ENCODINGS.get(encoding, encoding.upper())
+    return ImportRejected(
+        "bad_encoding",
+        f"Row {near_row} is not valid {label} text. Choose the file's encoding in the form "
+        "(Excel on Windows usually writes WINDOWS-1251 or WINDOWS-1252).",
+    )
+
+
+def _sniff_delimiter(sample: str, quotechar: str = '"') -> str | None:
+    """The candidate that splits the sample's lines most consistently into 2+ fields, or None
+    for a single column. Quoted fields are respected."""
+    lines = sample.splitlines()[:-1] or sample.splitlines()  # the last may be cut short
+    best, best_score = None, 0.0
+    for delimiter in DELIMITERS:
+        reader = csv.reader(lines, delimiter=delimiter, quotechar=quotechar)
+        widths = [len(row) for row in reader if row]
+        if not widths:
+            continue
+        width, count = Counter(widths).most_common(1)[0]
+        score = count / len(widths)
+        if width > 1 and score > best_score:
+            best, best_score = delimiter, score
+    return best
+
+
+def _csv_rows(
+    text: Iterable[str], delimiter: str | None, quotechar: str, encoding: str = "utf-8"
+) -> Iterator[tuple[int, list[str]]]:
+    # Without a delimiter the file is one column; a character that cannot occur keeps csv
+    # handling quotes and line endings for us.
+    reader = csv.reader(text, delimiter=delimiter or "\x00", quotechar=quotechar)
+    start = 1
+    try:
+        for cells in reader:
+            yield start, cells
+            start = reader.line_num + 1
+    except UnicodeDecodeError as error:
+        raise _bad_encoding(encoding, start) from error
+    except csv.Error as error:
+        raise ImportRejected(
+            "unreadable",
+            f"Row {start} could not be read ({error}). Check its quotes, or choose another "
+            "delimiter or quote character in the form.",
+        ) from error
+
+
+def _peek_rows(sample: str, delimiter: str | None, quotechar: str) -> list[list[str]]:
+    lines = sample.splitlines()[:11]
+    rows = csv.reader(lines, delimiter=delimiter or "\x00", quotechar=quotechar)
+    return [row for row in rows if "".join(row).strip()] or [[]]
+
+
+# --- header, columns and placeholders -----------------------------------------------------
+
+
+def _make_table(
+    numbered: Iterator[tuple[int, list[str]]],
+    options: ReadOptions,
+    *,
+    encoding: str | None,
+    delimiter: str | None,
+    closer=None,
+) -> Table:
+    # Rows with nothing at all in them are layout, not recipients.
+    numbered = ((number, cells) for number, cells in numbered if "".join(cells).strip())
+    head = list(islice(numbered, 11))
+    if not head:
+        raise ImportRejected("empty", "The file has no rows.")
+    has_header = options.has_header
+    if has_header is None:
+        has_header = _is_header(head[0][1], [cells for _, cells in head[1:]])
+    width = max(len(_trim(cells)) for _, cells in head)
+    if has_header:
+        width = max(width, len(_trim(head[0][1])))
+        columns = [c.strip() or f"Column {i}" for i, c in enumerate(_pad(head[0][1], width), 1)]
+        head = head[1:]
+    else:
+        columns = [f"Column {i}" for i in range(1, width + 1)]
+    if width > options.max_columns:
+        raise _too_many_columns(width, options)
+    rows = _capped(chain(head, numbered), len(columns), options)
+    return Table(columns, has_header, rows, encoding=encoding, delimiter=delimiter, _closer=closer)
+
+
+def _capped(numbered, width: int, options: ReadOptions) -> Iterator[Row]:
+    for count, (number, cells) in enumerate(numbered, 1):
+        if count > options.max_rows:
+            raise ImportRejected(
+                "too_many_rows",
+                f"The file has more than {options.max_rows:,} rows. Split it into smaller files.",
+            )
+        if len(cells) > options.max_columns and len(_trim(cells)) > options.max_columns:
+            raise _too_many_columns(len(_trim(cells)), options, number)
+        yield Row(number, _pad(cells, width))
+
+
+def _too_many_columns(width: int, options: ReadOptions, row: int | None = None):
+    where = f"Row {row} has" if row else "The file has"
+    return ImportRejected(
+        "too_many_columns",
+        f"{where} {width} columns; the limit is {options.max_columns}. "
+        "Delete the columns you do not need and upload it again.",
+    )
+
+
+def _trim(cells: list[str]) -> list[str]:
+    end = len(cells)
+    while end and not cells[end - 1].strip():
+        end -= 1
+    return cells[:end]
+
+
+def _pad(cells: list[str], width: int) -> list[str]:
+    return cells + [""] * (width - len(cells)) if len(cells) < width else cells
+
+
+_PHONE_LIKE = re.compile(r"[\s\d+\-().]*")
+
+
+def _looks_like_phone(cell: str) -> bool:
+    return sum(ch.isdigit() for ch in cell) >= 5 and bool(_PHONE_LIKE.fullmatch(cell.strip()))
+
+
+def _is_header(first: list[str], following: list[list[str]]) -> bool:
+    """A first row is a header when it names a phone column, or when it has no phone-like
+    cell while a later row does."""
+    if any(_header_key(c) in PHONE_HEADERS for c in first):
+        return True
+    if any(_looks_like_phone(c) for c in first):
+        return False
+    return any(_looks_like_phone(c) for row in following for c in row)
+
+
+PHONE_HEADERS = frozenset(
+    {
+        "phone", "phones", "phonenumber", "phoneno", "number", "msisdn", "recipient",
+        "recipients", "mobile", "mobilephone", "mobilenumber", "tel", "telephone", "cell",
+        "cellphone", "телефон", "номер", "номертелефона", "мобильный", "telefone", "telefono",
+        "numer", "celular", "whatsapp",
+    }
+)  # fmt: skip
+
+
+def _header_key(header: str) -> str:
+    return re.sub(r"[\W_]+", "", header.casefold())
+
+
+def detect_phone_column(columns: list[str], preview: list[Row], default_country: str) -> int | None:
+    """Index of the phone column: the first header naming one (see PHONE_HEADERS, or
+    containing "phone"/"телефон"), else the column whose preview values mostly (over half)
+    normalise to valid numbers; None when nothing qualifies."""
+    keys = [_header_key(c) for c in columns]
+    for index, key in enumerate(keys):
+        if key in PHONE_HEADERS:
+            return index
+    for index, key in enumerate(keys):
+        if "phone" in key or "телефон" in key:
+            return index
+    best, best_hits = None, 0
+    for index in range(len(columns)):
+        values = [row.cells[index] for row in preview if row.cells[index].strip()]
+        results = (phones.normalise(v, default_country) for v in values)
+        hits = sum(isinstance(r, phones.Normalised) for r in results)
+        if values and hits * 2 > len(values) and hits > best_hits:
+            best, best_hits = index, hits
+    return best
+
+
+def placeholder_names(columns: list[str], phone_column: int | None) -> dict[str, int]:
+    """Placeholder name -> column index for every column but the phone one. Names are the
+    headers lowercased with runs of other characters turned into "_" ("First name" ->
+    "first_name", "Имя" -> "имя"); blanks become column_N and repeats get _2, _3."""
+    names: dict[str, int] = {}
+    for index, header in enumerate(columns):
+        if index == phone_column:
+            continue
+        name = re.sub(r"\W+", "_", header.strip().casefold()).strip("_")
+        if not name or re.fullmatch(r"column_\d+", name):
+            name = f"column_{index + 1}"
+        elif name[0].isdigit():
+            name = f"column_{name}"
+        unique, n = name, 2
+        while unique in names:
+            unique, n = f"{name}_{n}", n + 1
+        names[unique] = index
+    return names
+
+
+_PLACEHOLDER = re.compile(r"\{(\w+)\}")
+
+
+def placeholders_in(text: str) -> list[str]:
+    """The {placeholder} names ``text`` uses, in order of first use."""
+    return list(dict.fromkeys(_PLACEHOLDER.findall(text)))
+
+
+def missing_placeholders(text: str, available: Iterable[str]) -> list[str]:
+    """The placeholders ``text`` uses that no column provides, in order of first use."""
+    have = set(available)
+    return [name for name in placeholders_in(text) if name not in have]
+
+
+class _Detach:
+    def __init__(self, wrapper: io.TextIOWrapper):
+        self.wrapper = wrapper
+
+    def close(self) -> None:
+        if not self.wrapper.closed:
+            self.wrapper.detach()
+
+
+class _Closing:
+    def __init__(self, stream, inner):
+        self.stream, self.inner = stream, inner
+
+    def close(self) -> None:
+        if self.inner is not None:
+            self.inner.close()
+        self.stream.close()

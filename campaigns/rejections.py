@@ -1,0 +1,125 @@
+"""Why a recipient row was not imported: stable codes, plain reasons, and the report CSV.
+
+The codes are stored (``Code.choices`` for model fields) and appear in the downloadable report,
+so they never change meaning. Where Mobizon reports the same condition per recipient in
+``Campaign/AddRecipients`` (docs/providers.md §3.2), ``MOBIZON_CODES`` gives its number, so a
+rejection seen by Mobizon and one caught by us read the same in the summary.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import TextIO
+
+from django.db import models
+
+
+class Code(models.TextChoices):
+    # The phone cell is blank or whitespace.
+    EMPTY = "empty", "Empty phone"
+    # The cell holds text phonenumbers cannot read as a number at all.
+    NOT_A_NUMBER = "not_a_number", "Not a phone number"
+    # A number, but not one that exists in its country's numbering plan.
+    INVALID_FOR_COUNTRY = "invalid_for_country", "Invalid for its country"
+    # Same E.164 number as an earlier row of this file; the first row is kept.
+    DUPLICATE_IN_FILE = "duplicate_in_file", "Duplicate in the file"
+    # The campaign already has a message for this number.
+    DUPLICATE_IN_CAMPAIGN = "duplicate_in_campaign", "Already in the campaign"
+    # The workspace's stop list holds the number.
+    STOP_LISTED = "stop_listed", "On the stop list"
+    # A valid number in a country the provider account may not send to.
+    COUNTRY_NOT_ALLOWED = "country_not_allowed", "Country not allowed"
+    # The message uses a {placeholder} whose cell is empty in this row.
+    MISSING_PLACEHOLDER = "missing_placeholder", "Missing placeholder value"
+
+
+# Mobizon's per-recipient AddRecipients codes for the same condition. Mobizon reports a number
+# repeated within one upload as 4 too, since the first copy is already in the campaign by then.
+MOBIZON_CODES: dict[Code, int | None] = {
+    Code.EMPTY: 1,
+    Code.NOT_A_NUMBER: 2,
+    Code.INVALID_FOR_COUNTRY: 7,
+    Code.DUPLICATE_IN_FILE: 4,
+    Code.DUPLICATE_IN_CAMPAIGN: 4,
+    Code.STOP_LISTED: 5,
+    Code.COUNTRY_NOT_ALLOWED: 6,
+    Code.MISSING_PLACEHOLDER: 20,
+}
+
+# One sentence a marketing person understands. ``{detail}`` is filled from Rejection.detail.
+REASONS: dict[Code, str] = {
+    Code.EMPTY: "The phone cell is empty.",
+    Code.NOT_A_NUMBER: "This is not a phone number.",
+    Code.INVALID_FOR_COUNTRY: "This is not a valid phone number for {detail}.",
+    Code.DUPLICATE_IN_FILE: "The same number appears earlier in the file (row {detail}); "
+    "only the first one is kept.",
+    Code.DUPLICATE_IN_CAMPAIGN: "The campaign already has this number.",
+    Code.STOP_LISTED: "The number is on your stop list.",
+    Code.COUNTRY_NOT_ALLOWED: "The account may not send to {detail}.",
+    Code.MISSING_PLACEHOLDER: "The message needs {detail}, which is empty in this row.",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Rejection:
+    """A row that will not become a message: ``code`` plus the specifics the reason names
+    (a country, an earlier row number, a placeholder), already human-readable."""
+
+    code: Code
+    detail: str = ""
+
+    @property
+    def reason(self) -> str:
+        return REASONS[self.code].format(detail=self.detail)
+
+    @property
+    def mobizon_code(self) -> int | None:
+        return MOBIZON_CODES[self.code]
+
+
+@dataclass(frozen=True, slots=True)
+class RejectedRow:
+    """One line of the rejection report: where the row was, what it held and why it failed."""
+
+    number: int
+    phone: str
+    rejection: Rejection
+    cells: Sequence[str] = ()
+
+
+# A spreadsheet treats a cell starting with one of these as a formula (OWASP "CSV injection").
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def defuse(value: str) -> str:
+    """Return ``value`` so that Excel, LibreOffice and Sheets show it as text, never run it."""
+    return "'" + value if value.startswith(_FORMULA_STARTS) else value
+
+
+def write_rejections_csv(
+    rows: Iterable[RejectedRow], file: TextIO, columns: Sequence[str] = (), *, header: bool = True
+) -> int:
+    """Write the report (row, phone, code, reason, then the original cells under ``columns``)
+    to ``file`` opened with ``newline=""``; return the number of rows written.
+
+    Every cell is defused, so "+77011234567" reads "'+77011234567": the report is opened in
+    Excel by people who did not write it, and a phone column is the classic injection spot.
+    """
+    writer = csv.writer(file)
+    if header:  # a report written batch by batch has its header written once, first
+        writer.writerow(["row", "phone", "code", "reason", *(defuse(c) for c in columns)])
+    written = 0
+    for row in rows:
+        writer.writerow(
+            [
+                row.number,
+                defuse(row.phone),
+                row.rejection.code.value,
+                defuse(row.rejection.reason),
+                *(defuse(cell) for cell in row.cells),
+            ]
+        )
+        written += 1
+    return written

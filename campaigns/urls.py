@@ -1,0 +1,21 @@
+from django.urls import path
+
+from campaigns import views
+
+urlpatterns = [
+    path("campaigns/", views.campaign_list, name="campaign_list"),
+    path("campaigns/new/", views.campaign_create, name="campaign_create"),
+    path("campaigns/<int:campaign_pk>/", views.campaign_detail, name="campaign_detail"),
+    path("campaigns/<int:campaign_pk>/imports/", views.import_create, name="import_create"),
+    path("imports/<int:import_pk>/", views.import_detail, name="import_detail"),
+    path("imports/<int:import_pk>/progress/", views.import_progress, name="import_progress"),
+    path("imports/<int:import_pk>/cancel/", views.import_cancel, name="import_cancel"),
+    path(
+        "imports/<int:import_pk>/rejected-rows.csv",
+        views.import_rejections,
+        name="import_rejections",
+    ),
+    path("stop-list/", views.stop_list, name="stop_list"),
+    path("stop-list/upload/", views.stop_list_upload, name="stop_list_upload"),
+    path("stop-list/<int:entry_pk>/remove/", views.stop_list_remove, name="stop_list_remove"),
+]
