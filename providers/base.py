@@ -295,8 +295,8 @@ class ProviderAdapter:
     default_base_url: ClassVar[str] = ""
     credential_fields: ClassVar[tuple[CredentialField, ...]] = ()
     capabilities: ClassVar[Capabilities] = Capabilities()
-    # Sentence for an HTTP 429 from this provider.
-    rate_limit_message: ClassVar[str] = "The provider asked us to slow down; Crier will retry."
+    # Sentence for an HTTP 429 from this provider; blank: "<label> asked Crier to slow down; …".
+    rate_limit_message: ClassVar[str] = ""
 
     def __init__(
         self,
@@ -490,7 +490,8 @@ class ProviderAdapter:
         detail = f"HTTP {status}"
         if status == 429:
             raise RateLimited(
-                self.rate_limit_message,
+                self.rate_limit_message
+                or f"{self.label} asked Crier to slow down; Crier will wait and try again.",
                 retry_after=parse_retry_after(response.headers.get("Retry-After")),
                 code=status,
                 detail=detail,

@@ -92,11 +92,15 @@ def accept(messages: Iterable[SandboxMessage], now: datetime) -> list[Charge]:
 
 
 def refund_unsent(campaign: SandboxCampaign, at: datetime) -> Decimal:
-    """Refund the messages of ``campaign`` that had not been handed over at ``at``."""
+    """Refund the messages that stopping or deleting ``campaign`` cut off for good (stage
+    ``cancelled``: never handed over), and return the amount. Call it once ``stopped_at`` or
+    ``deleted_at`` is set. A message handed over before the stop stays charged, even one still
+    ``queued`` on its way to being rejected: the provider reports its outcome, so it was billed.
+    """
     unsent = [
         m.pk
         for m in campaign.messages.filter(accepted_at__isnull=False)
-        if message_stage(m, campaign, at) in ("scheduled", "queued", "cancelled")
+        if message_stage(m, campaign, at) == "cancelled"
     ]
     with transaction.atomic():
         charges = Charge.objects.active().filter(message_id__in=unsent)
@@ -104,6 +108,16 @@ def refund_unsent(campaign: SandboxCampaign, at: datetime) -> Decimal:
         charges.update(refunded_at=at)
         SandboxAccount.objects.filter(pk=campaign.account_id).update(balance=F("balance") + total)
     return total
+
+
+def charged(campaign: SandboxCampaign) -> dict[int, Decimal]:
+    """{message id: what stays charged for it}; a message never charged, or refunded, is
+    absent."""
+    amounts: dict[int, Decimal] = {}
+    charges = Charge.objects.active().filter(message__campaign=campaign)
+    for message_id, amount in charges.values_list("message_id", "amount"):
+        amounts[message_id] = amounts.get(message_id, Decimal("0")) + amount
+    return amounts
 
 
 def message_start(message: SandboxMessage, campaign: SandboxCampaign) -> datetime | None:

@@ -366,7 +366,7 @@ def campaign_detail(request, account, pk):
     campaign, now = _own_campaign(account, pk), clock.now()
     stages = billing.campaign_stages(campaign, now)
     summary = _campaign(campaign, stages, now)
-    total = sum((m.price for m, _s in stages), Decimal("0"))
+    total = sum(billing.charged(campaign).values(), Decimal("0"))  # refunds deducted
     data = {
         "id": campaign.pk,
         "name": campaign.name,

@@ -33,7 +33,9 @@ LAST_FINAL_AFTER = max(high for _o, _s, (_low, high) in OUTCOMES)
 @dataclass(frozen=True)
 class Plan:
     outcome: str
-    sent_after: float  # seconds; ignored for rejected messages, which are never handed over
+    # Seconds until handed over, after which a stop no longer cuts the message off. A message
+    # bound to be rejected shows "queued" until refused, never "sent", but is past a stop too.
+    sent_after: float
     final_after: float
 
 

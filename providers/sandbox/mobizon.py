@@ -330,7 +330,20 @@ def _fields(campaign, stages, now) -> dict:
     }
 
 
-def _counters(stages, now) -> dict:
+def _costs(campaign, stages) -> dict[int, Decimal]:
+    """{message id: cost}. A draft is priced, which is how a quote reads it; once sent or
+    deleted a campaign costs what stays charged, so refunds are deducted."""
+    if campaign.launched_at is None and campaign.deleted_at is None:
+        return {m.pk: m.price for m, _stage in stages}
+    return billing.charged(campaign)
+
+
+def _counters(campaign, stages, now) -> dict:
+    costs = _costs(campaign, stages)
+
+    def cost(messages) -> str:
+        return f"{sum((costs.get(m.pk, Decimal(0)) for m in messages), Decimal(0)):.4f}"
+
     counters = {"updateTs": _ts(now)}
     by_status = {name: [] for name in COUNTER_NAMES}
     for message, stage in stages:
@@ -338,11 +351,11 @@ def _counters(stages, now) -> dict:
     for name, messages in by_status.items():
         counters[f"total{name}SegNum"] = str(sum(m.segments for m in messages))
         counters[f"total{name}MsgNum"] = str(len(messages))
-        counters[f"total{name}MsgCost"] = f"{sum((m.price for m in messages), Decimal(0)):.4f}"
+        counters[f"total{name}MsgCost"] = cost(messages)
     all_messages = [m for m, _s in stages]
     counters["totalSegNum"] = str(sum(m.segments for m in all_messages))
     counters["totalMsgNum"] = str(len(all_messages))
-    counters["totalCost"] = f"{sum((m.price for m in all_messages), Decimal(0)):.4f}"
+    counters["totalCost"] = cost(all_messages)
     counters["recipientsRejected"] = "0"
     return counters
 
@@ -355,7 +368,8 @@ def get(account, params):
 def get_info(account, params):
     campaign, now = _campaign(account, params, deleted=True), clock.now()
     stages = billing.campaign_stages(campaign, now)
-    return Envelope(0, {**_fields(campaign, stages, now), "counters": _counters(stages, now)})
+    counters = _counters(campaign, stages, now)
+    return Envelope(0, {**_fields(campaign, stages, now), "counters": counters})
 
 
 def get_links(account, params):
@@ -393,7 +407,7 @@ def campaign_list(account, params):
     items = []
     for campaign in campaigns.order_by(f"{way}pk"):
         stages = billing.campaign_stages(campaign, now)
-        item = {**_fields(campaign, stages, now), "counters": _counters(stages, now)}
+        item = {**_fields(campaign, stages, now), "counters": _counters(campaign, stages, now)}
         if criteria.get("status") in (None, "", item["commonStatus"]):
             items.append(item)
     data = {"items": items[page * size : (page + 1) * size], "totalItemCount": str(len(items))}

@@ -9,7 +9,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from django.db import models
-from django.db.models import Q, Sum
+from django.db.models import Q
 
 
 class Provider(models.TextChoices):
@@ -127,7 +127,9 @@ class ChargeQuerySet(models.QuerySet):
         return self.filter(refunded_at__isnull=True)
 
     def total(self) -> Decimal:
-        return self.aggregate(total=Sum("amount"))["total"] or Decimal("0")
+        """The exact sum of ``amount``. Summed here, not with ``Sum``: SQLite adds decimals as
+        floats (1,000 x 0.0350 came back as 34.9999999999998)."""
+        return sum(self.values_list("amount", flat=True), Decimal("0"))
 
 
 class Charge(models.Model):

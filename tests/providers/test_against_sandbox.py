@@ -110,13 +110,10 @@ class Sandboxed:
         """(sandbox message, delivery stage) for every message of the campaign, right now."""
         return billing.campaign_stages(self.campaign(provider_campaign_id), clock.now())
 
-    def billed(self, provider_campaign_id: str):
-        """What the sandbox charged for the campaign (summed here: SQLite sums decimals as
-        floats)."""
-        charges = Charge.objects.active().filter(
-            message__campaign=self.campaign(provider_campaign_id)
-        )
-        return sum((charge.amount for charge in charges), Decimal(0))
+    def billed(self, provider_campaign_id: str) -> Decimal:
+        """What stays charged for the campaign: its charges less refunds."""
+        campaign = self.campaign(provider_campaign_id)
+        return Charge.objects.active().filter(message__campaign=campaign).total()
 
 
 @pytest.fixture
@@ -349,17 +346,19 @@ def test_bsg_stops_a_sending_campaign_and_refunds_what_was_not_handed_over(conne
     stage_of = {m.reference: stage for m, stage in sandbox.stages(campaign_id)}
     assert {"cancelled"} < set(stage_of.values())
     assert accounts.charged_more_than_once() == {}
+    # Every message handed over stays charged, those bound to be rejected included (m00051 is
+    # handed over at 2 s and rejected at 4 s); only the ones cut off are refunded.
+    assert "rejected" in {delivery.plan(m.reference).outcome for m in batch}
     for message in batch:
-        # Not asserted for messages bound to be rejected: the sandbox refunds those that are
-        # mid-rejection at the stop, although BSG then reports them failed, not cut off.
-        if delivery.plan(message.reference).outcome != "rejected":
-            assert accounts.charges(message.reference) == (
-                stage_of[message.reference] != "cancelled"
-            )
+        assert accounts.charges(message.reference) == (stage_of[message.reference] != "cancelled")
+    sandbox.account.refresh_from_db()
+    billed = sandbox.billed(campaign_id)
+    assert sandbox.account.balance == accounts.STARTING_BALANCE["bsg"] - billed
     clock.advance(delivery.LAST_FINAL_AFTER)
     stats = sandbox.adapter.campaign_stats(campaign_id)
     stages = Counter(stage for _m, stage in sandbox.stages(campaign_id))
     assert stats.campaign_status == "cancelled"
+    assert 0 < stats.cost == billed < sum(m.price for m, _stage in sandbox.stages(campaign_id))
     cut_off = stages.pop("cancelled")  # BSG never reports on these: its final "unknown"
     assert stats.counters == empty_counters() | stages | {"unknown": cut_off}
 
@@ -376,6 +375,7 @@ def test_bsg_stopping_a_scheduled_campaign_refunds_every_message(connect):
     assert all(accounts.charges(m.reference) == 0 for m in batch)
     sandbox.account.refresh_from_db()
     assert sandbox.account.balance == accounts.STARTING_BALANCE["bsg"]
+    assert sandbox.adapter.campaign_stats(submission.provider_campaign_id).cost == 0
 
 
 def test_bsg_refuses_to_stop_a_finished_campaign_and_says_why(connect):
@@ -405,6 +405,7 @@ def test_mobizon_deletes_a_campaign_at_least_5_minutes_before_its_start(connect,
 
     stats = sandbox.adapter.campaign_stats(submission.provider_campaign_id)
     assert stats.campaign_status == "cancelled"
+    assert stats.cost == sandbox.billed(submission.provider_campaign_id) == 0
     assert {accounts.charges(ledger_reference(sandbox, spec, state, m)) for m in batch} == {0}
     sandbox.account.refresh_from_db()
     assert sandbox.account.balance == accounts.STARTING_BALANCE["mobizon"]

@@ -147,3 +147,14 @@ def test_admin_list_page_does_not_show_credentials(admin_client, acme):
     )
     assert "live_acme_secret_key_9876" not in change.text
     assert "9876" in change.text
+
+
+def test_allowed_countries_are_checked_and_tidied(as_role, acme):
+    client = as_role(Role.ADMIN)
+    response = add_bsg(client, allowed_countries="kz, XX, uz")
+    assert "Not a country code: XX" in response.text
+    add_bsg(client, allowed_countries="uz, kz,KZ")
+    account = ProviderAccount.objects.get(name="Main BSG")
+    assert account.allowed_countries == "KZ, UZ"
+    assert account.allowed_country_set() == {"KZ", "UZ"}
+    assert acme.account.allowed_country_set() is None

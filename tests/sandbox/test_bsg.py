@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 
 from providers.sandbox import accounts, clock
-from providers.sandbox.models import SenderName
+from providers.sandbox.models import Charge, SenderName
 
 pytestmark = pytest.mark.django_db
 BASE = "/sandbox/bsg/api"
@@ -315,6 +315,39 @@ def test_scheduled_campaign_can_be_stopped_once_and_is_refunded(api, bsg_account
     clock.advance(3 * 3600)
     found = api.get(f"{BASE}/messages", {"filter[campaign_id]": campaign_id}).json()["data"]
     assert {m["status"] for m in found} == {"unknown"}
+
+
+def test_stop_refunds_only_what_it_cut_off_and_reports_those_unknown(api, bsg_account):
+    # m00051 is bound to be rejected: handed over at 2 s, refused at 4 s.
+    recipients = [{"number": str(380661000000 + i), "reference_id": f"m{i:05d}"} for i in range(60)]
+    campaign_id = send(api, sms_body(recipients)).json()["data"]["id"]
+    clock.advance(2)
+    assert api.patch(f"{BASE}/campaigns/{campaign_id}/stop").status_code == 200
+    clock.advance(130)
+
+    query = {"filter[campaign_id]": campaign_id, "page[limit]": 100}
+    found = api.get(f"{BASE}/messages", query).json()["data"]
+    status = {m["reference_id"]: m["status"] for m in found}
+    assert 0 < list(status.values()).count("unknown") < 60
+    for reference, reported in status.items():
+        assert accounts.charges(reference) == (reported != "unknown"), reference
+    assert (status["m00051"], accounts.charges("m00051")) == ("failed", 1)
+
+
+def test_detail_total_price_is_what_stays_charged_after_a_stop(api, bsg_account):
+    campaign_id = send(api, sms_body(phones(200))).json()["data"]["id"]
+    detail = api.get(f"{BASE}/campaigns/{campaign_id}/detail").json()["data"]
+    assert detail["total_price"] == "7.0000"
+    clock.advance(2)
+    api.patch(f"{BASE}/campaigns/{campaign_id}/stop")
+
+    detail = api.get(f"{BASE}/campaigns/{campaign_id}/detail").json()["data"]
+
+    kept = Charge.objects.active().filter(message__campaign_id=campaign_id).total()
+    assert 0 < kept < Decimal("7")
+    assert detail["total_price"] == f"{kept:.4f}"
+    bsg_account.refresh_from_db()
+    assert bsg_account.balance == accounts.STARTING_BALANCE["bsg"] - kept
 
 
 def test_finished_campaign_cannot_be_stopped(api):

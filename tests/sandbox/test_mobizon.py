@@ -276,6 +276,23 @@ def test_delete_deferred_campaign_needs_5_minutes(call, mobizon_account):
     assert info["counters"]["totalDelivrdMsgNum"] == "0"
 
 
+def test_get_info_total_cost_is_what_stays_charged_after_a_delete(call, mobizon_account):
+    start = (clock.now() + timedelta(hours=2)).strftime("%Y-%m-%d %H:%M:%S")
+    campaign_id = create(call, ("data[deferredToTs]", start))
+    add(call, campaign_id, numbers(10))
+    call("Campaign/Send", [("id", campaign_id)])
+    counters = call("Campaign/GetInfo", [("id", campaign_id)])["data"]["counters"]
+    assert counters["totalCost"] == "162.0000"
+
+    assert call("Campaign/Delete", [("id", campaign_id)])["code"] == 0
+
+    counters = call("Campaign/GetInfo", [("id", campaign_id)])["data"]["counters"]
+    assert counters["totalCost"] == "0.0000"
+    assert counters["totalNewMsgCost"] == "0.0000"
+    listed = call("Campaign/List", [("criteria[ids][]", campaign_id)])["data"]["items"]
+    assert listed[0]["counters"]["totalCost"] == "0.0000"
+
+
 def test_list_filters_and_counts_as_string(call):
     first = create(call)
     create(call)
