@@ -77,7 +77,7 @@ def run_one(path: Path) -> dict:
 
 
 def main() -> None:
-    from bench.import_read import write_csv, write_xlsx
+    from bench.import_read import bench_files
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
@@ -88,18 +88,9 @@ def main() -> None:
     if args.run:
         print(json.dumps(run_one(args.run)))
         return
-    args.dir.mkdir(parents=True, exist_ok=True)
-    files = [
-        (args.dir / "recipients-100k.csv", write_csv, 100_000),
-        (args.dir / f"recipients-{args.rows}.csv", write_csv, args.rows),
-        (args.dir / f"recipients-{args.rows}.xlsx", write_xlsx, args.rows),
-    ]
-    for path, write, count in files:
-        if not path.exists():
-            write(path.with_suffix(".tmp" + path.suffix), count)
-            path.with_suffix(".tmp" + path.suffix).rename(path)
+    files = bench_files(args.dir, args.rows)
     for db in args.db.split(","):
-        for path, _, _ in files:
+        for path in files:
             with tempfile.TemporaryDirectory() as var:
                 if db == "postgres":
                     _fresh_postgres()

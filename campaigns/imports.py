@@ -263,7 +263,9 @@ def _read_and_check(imp: RecipientImport, spool, report) -> _Tally:
     estimate = _estimate_rows(imp)
     done = 0
 
-    with _open(imp) as table, phones.Normaliser(campaign.workspace.default_country, allowed) as n:
+    # The Normaliser forks its workers first, while this process is small; forked after a
+    # workbook is loaded, every worker would carry the whole sheet too.
+    with phones.Normaliser(campaign.workspace.default_country, allowed) as n, _open(imp) as table:
         batches: deque[list[Row]] = deque()
 
         def raw_batches() -> Iterator[list[str]]:

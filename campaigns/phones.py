@@ -33,7 +33,6 @@ from phonenumbers import (
     COUNTRY_CODE_TO_REGION_CODE,
     NumberParseException,
     PhoneMetadata,
-    PhoneNumberFormat,
     PhoneNumberType,
     ValidationResult,
     geocoder,
@@ -109,42 +108,40 @@ def _country_of_calling_code(calling_code: int) -> str:
     return f"{country_name(main)} or another +{calling_code} country"
 
 
-def _invalid(text: str, number: phonenumbers.PhoneNumber | None, default_country: str) -> Rejection:
+def _invalid(text: str, calling_code: int | None, default_country: str) -> Rejection:
     """Name the country whose plan the number failed: the one its +code points to, or the
     default country for a national number."""
     if not text.startswith("+"):
         return Rejection(Code.INVALID_FOR_COUNTRY, country_name(default_country))
-    if number is None:
+    if calling_code is None:
         return Rejection(Code.INVALID_FOR_COUNTRY, "any country")
-    return Rejection(Code.INVALID_FOR_COUNTRY, _country_of_calling_code(number.country_code))
+    return Rejection(Code.INVALID_FOR_COUNTRY, _country_of_calling_code(calling_code))
 
 
 def _parse_exactly(text: str, default_country: str) -> Result:
     """phonenumbers' verdict on ``text``, without allowed-country checks."""
     if _DIGITS.fullmatch(text):
-        number = _parse_national_digits(text, default_country)
+        parsed = _parse_national_digits(text, default_country)
     elif text[:1] == "+" and _DIGITS.fullmatch(text, 1):
-        number = _parse_plus_digits(text)
+        parsed = _parse_plus_digits(text)
     else:
-        number = None
-    if number is None:
+        parsed = None
+    if parsed is None:
         try:
             number = phonenumbers.parse(text, default_country)
         except NumberParseException as error:
             if error.error_type == NumberParseException.NOT_A_NUMBER:
                 return Rejection(Code.NOT_A_NUMBER)
             return _invalid(text, None, default_country)
-    nsn = phonenumbers.national_significant_number(number)
-    region = _region_of(number.country_code, nsn)
-    metadata = PhoneMetadata.metadata_for_region_or_calling_code(number.country_code, region)
+        parsed = number.country_code, phonenumbers.national_significant_number(number)
+    calling_code, nsn = parsed
+    region = _region_of(calling_code, nsn)
+    metadata = PhoneMetadata.metadata_for_region_or_calling_code(calling_code, region)
     kind = PhoneNumberType.UNKNOWN if metadata is None else _type_of(nsn, metadata)
     if kind == PhoneNumberType.UNKNOWN:  # exactly when is_valid_number is false
-        return _invalid(text, number, default_country)
-    return Normalised(
-        e164=phonenumbers.format_number(number, PhoneNumberFormat.E164),
-        region=region,
-        type=TYPE_NAMES[kind],
-    )
+        return _invalid(text, calling_code, default_country)
+    # format_number's E.164 branch, which applies no formatting and drops extensions.
+    return Normalised(e164=f"+{calling_code}{nsn}", region=region, type=TYPE_NAMES[kind])
 
 
 # --- the fast path ------------------------------------------------------------------------
@@ -162,9 +159,10 @@ _SHORT_LENGTHS = (
 )
 
 
-def _parse_plus_digits(text: str) -> phonenumbers.PhoneNumber | None:
-    """``phonenumbers.parse(text)`` for "+" and ASCII digits, or None where parse would raise
-    or take a rarer branch (no known country code)."""
+def _parse_plus_digits(text: str) -> tuple[int, str] | None:
+    """The country code and national significant number ``phonenumbers.parse(text)`` gives
+    for "+" and ASCII digits, or None where parse would raise or take a rarer branch (no
+    known country code)."""
     calling_code, national = _pnu._extract_country_code(text[1:])
     if calling_code == 0:
         return None
@@ -173,23 +171,40 @@ def _parse_plus_digits(text: str) -> phonenumbers.PhoneNumber | None:
     return _national_part(calling_code, national, metadata)
 
 
-def _parse_national_digits(text: str, region: str) -> phonenumbers.PhoneNumber | None:
-    """``phonenumbers.parse(text, region)`` for ASCII digits that parse reads as a national
-    number: no international prefix of ``region`` and not starting with its country code
-    (parse may then read them as international). None for anything else."""
+def _parse_national_digits(text: str, region: str) -> tuple[int, str] | None:
+    """As _parse_plus_digits, for ``phonenumbers.parse(text, region)`` of ASCII digits that
+    do not start with an international prefix of ``region``."""
     metadata = PhoneMetadata.metadata_for_region(region, None)
     if metadata is None:
         return None
     if metadata.international_prefix and re_compile(metadata.international_prefix).match(text):
         return None
-    if text.startswith(str(metadata.country_code)):
-        return None
-    return _national_part(metadata.country_code, text, metadata)
+    calling_code = metadata.country_code
+    if text.startswith(str(calling_code)):
+        # _maybe_extract_country_code: the region's own country code without a "+" counts
+        # when the rest, and not the whole, fits the plan, or the whole is too long.
+        _, rest, _ = _pnu._maybe_strip_national_prefix_carrier_code(
+            text[len(str(calling_code)) :], metadata
+        )
+        general = metadata.general_desc
+        if (
+            not _pnu._match_national_number(text, general, False)
+            and _pnu._match_national_number(rest, general, False)
+        ) or _pnu._test_number_length(text, metadata) == ValidationResult.TOO_LONG:
+            main_region = phonenumbers.region_code_for_country_code(calling_code)
+            if main_region != region:
+                metadata = PhoneMetadata.metadata_for_region_or_calling_code(
+                    calling_code, main_region
+                )
+            return _national_part(calling_code, rest, metadata)
+    return _national_part(calling_code, text, metadata)
 
 
-def _national_part(calling_code: int, national: str, metadata) -> phonenumbers.PhoneNumber | None:
+def _national_part(calling_code: int, national: str, metadata) -> tuple[int, str] | None:
     """The end of ``phonenumbers.parse`` once the country code is known: strip a national
-    prefix if what is left still has a possible length, check lengths, keep leading zeros."""
+    prefix if what is left still has a possible length, then check lengths. The digits left
+    are the national significant number (parse stores leading zeros apart and
+    national_significant_number puts them back)."""
     if len(national) < _pnu._MIN_LENGTH_FOR_NSN:
         return None
     if metadata is not None:
@@ -198,10 +213,7 @@ def _national_part(calling_code: int, national: str, metadata) -> phonenumbers.P
             national = stripped
     if not _pnu._MIN_LENGTH_FOR_NSN <= len(national) <= _pnu._MAX_LENGTH_FOR_NSN:
         return None
-    number = phonenumbers.PhoneNumber(country_code=calling_code)
-    _pnu._set_italian_leading_zeros_for_phone_number(national, number)
-    number.national_number = int(national)
-    return number
+    return calling_code, national
 
 
 def _region_of(calling_code: int, nsn: str) -> str | None:

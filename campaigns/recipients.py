@@ -21,6 +21,7 @@ import zipfile
 import zlib
 from collections import Counter
 from collections.abc import Iterable, Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from itertools import chain, islice
 from typing import BinaryIO
@@ -94,7 +95,7 @@ class Table:
     _buffer: list[Row] = field(default_factory=list)
     encoding: str | None = None
     delimiter: str | None = None
-    _closer: object = None
+    _resources: ExitStack = field(default_factory=ExitStack)  # closed with the table
 
     def preview(self, n: int = 10) -> list[Row]:
         """The first ``n`` data rows, without consuming them."""
@@ -107,8 +108,7 @@ class Table:
         return chain(buffered, self._rows)
 
     def close(self) -> None:
-        if self._closer is not None:
-            self._closer.close()
+        self._resources.close()
 
     def __enter__(self) -> Table:
         return self
@@ -128,17 +128,15 @@ def open_table(
     over the row or column cap.
     """
     options = options or ReadOptions()
-    stream = open(source, "rb") if isinstance(source, str | os.PathLike) else source  # noqa: SIM115
-    try:
-        path = os.fspath(source) if stream is not source else None
-        table = _open_stream(stream, filename, options, path)
-    except BaseException:
-        if stream is not source:
-            stream.close()
-        raise
-    if stream is not source:
-        table._closer = _Closing(stream, table._closer)
-    return table
+    with ExitStack() as resources:
+        if isinstance(source, str | os.PathLike):
+            path = os.fspath(source)
+            stream = resources.enter_context(open(path, "rb"))
+        else:
+            path, stream = None, source  # the caller's to close
+        table = _open_stream(stream, filename, options, path, resources)
+        table._resources = resources.pop_all()
+        return table
 
 
 def read_pasted(text: str, options: ReadOptions | None = None) -> Table:
@@ -177,7 +175,9 @@ _ZIP_MAGIC = b"PK\x03\x04"
 _OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 
 
-def _open_stream(stream: BinaryIO, filename: str, options: ReadOptions, path=None) -> Table:
+def _open_stream(
+    stream: BinaryIO, filename: str, options: ReadOptions, path: str | None, resources: ExitStack
+) -> Table:
     size = stream.seek(0, io.SEEK_END)
     stream.seek(0)
     if size > options.max_bytes:
@@ -192,15 +192,15 @@ def _open_stream(stream: BinaryIO, filename: str, options: ReadOptions, path=Non
         if kind != "zip":
             raise _wrong_type(filename, kind)
         _check_zip(stream, options)
-        return _open_workbook(path or stream, options)
+        return _open_workbook(path or stream, options, resources)
     if ext == ".xls":
         if kind != "ole":
             raise _wrong_type(filename, kind)
-        return _open_workbook(path or stream, options)
+        return _open_workbook(path or stream, options, resources)
     if ext in (".csv", ".txt", ""):
         if kind in ("zip", "ole"):
             raise _wrong_type(filename, kind)
-        return _open_text(stream, head, options)
+        return _open_text(stream, head, options, resources)
     raise ImportRejected(
         "unsupported", f"{filename} is not a CSV, TXT, XLSX or XLS file. Save it as CSV or XLSX."
     )
@@ -314,7 +314,7 @@ def _unreadable(kind: str) -> ImportRejected:
 # --- workbooks ----------------------------------------------------------------------------
 
 
-def _open_workbook(source: BinaryIO | str, options: ReadOptions) -> Table:
+def _open_workbook(source: BinaryIO | str, options: ReadOptions, resources: ExitStack) -> Table:
     try:
         # From a path calamine reads the parts it needs; from a file it copies the whole file.
         if isinstance(source, str):
@@ -333,7 +333,8 @@ def _open_workbook(source: BinaryIO | str, options: ReadOptions) -> Table:
         (number, [_cell_text(v) for v in values])
         for number, values in enumerate(sheet.iter_rows(), 1)
     )
-    return _make_table(rows, options, encoding=None, delimiter=None, closer=workbook)
+    resources.callback(workbook.close)
+    return _make_table(rows, options, encoding=None, delimiter=None)
 
 
 def _pick_sheet(workbook, sheet: str | int | None):
@@ -367,8 +368,11 @@ def _cell_text(value) -> str:
 # --- text ---------------------------------------------------------------------------------
 
 
-def _open_text(stream: BinaryIO, head: bytes, options: ReadOptions) -> Table:
-    encoding = codec_name(options.encoding) if options.encoding else detect_encoding(head)
+def _open_text(stream: BinaryIO, head: bytes, options: ReadOptions, resources: ExitStack) -> Table:
+    if options.encoding:
+        encoding = codec_name(options.encoding)
+    else:
+        encoding = detect_encoding(_first_non_ascii(stream) if head.isascii() else head)
     if b"\x00" in head and not encoding.startswith("utf-16"):
         raise ImportRejected(
             "wrong_type",
@@ -382,11 +386,10 @@ def _open_text(stream: BinaryIO, head: bytes, options: ReadOptions) -> Table:
         raise ImportRejected("empty", "The file has no rows.")
     delimiter = options.delimiter or _sniff_delimiter(sample, options.quotechar)
     text = io.TextIOWrapper(stream, encoding=encoding, newline="", errors="strict")
+    # Closing a wrapper closes its stream, which may be the caller's: detach it instead.
+    resources.callback(text.detach)
     rows = _csv_rows(text, delimiter, options.quotechar, encoding)
-    table = _make_table(rows, options, encoding=encoding, delimiter=delimiter)
-    # The wrapper owns the caller's stream once read; detach so closing the table leaves it.
-    table._closer = _Detach(text)
-    return table
+    return _make_table(rows, options, encoding=encoding, delimiter=delimiter)
 
 
 def codec_name(label: str) -> str:
@@ -402,6 +405,31 @@ def codec_name(label: str) -> str:
         choices = ", ".join(ENCODINGS.values())
         raise ImportRejected("bad_encoding", f"Unknown encoding {label!r}; use one of {choices}.")
     return codec
+
+
+_SCAN_LIMIT = 16 * MiB
+_NON_ASCII = re.compile(rb"[\x80-\xff]")
+
+
+def _first_non_ascii(stream: BinaryIO) -> bytes:
+    """A sample from the line holding the first non-ASCII byte within the first 16 MiB, or
+    b"" if there is none: exports often start with pages of plain digits and Latin text, and
+    the encoding only shows in a name further down."""
+    offset = 0
+    try:
+        while offset < _SCAN_LIMIT:
+            chunk = stream.read(MiB)
+            if not chunk:
+                return b""
+            if not chunk.isascii():
+                index = _NON_ASCII.search(chunk).start()
+                line_start = chunk.rfind(b"\n", 0, index) + 1
+                stream.seek(offset + line_start)
+                return stream.read(_SAMPLE)
+            offset += len(chunk)
+        return b""
+    finally:
+        stream.seek(0)
 
 
 def detect_encoding(head: bytes) -> str:
@@ -490,7 +518,6 @@ def _make_table(
     *,
     encoding: str | None,
     delimiter: str | None,
-    closer=None,
 ) -> Table:
     # Rows with nothing at all in them are layout, not recipients.
     numbered = ((number, cells) for number, cells in numbered if "".join(cells).strip())
@@ -510,7 +537,7 @@ def _make_table(
     if width > options.max_columns:
         raise _too_many_columns(width, options)
     rows = _capped(chain(head, numbered), len(columns), options)
-    return Table(columns, has_header, rows, encoding=encoding, delimiter=delimiter, _closer=closer)
+    return Table(columns, has_header, rows, encoding=encoding, delimiter=delimiter)
 
 
 def _capped(numbered, width: int, options: ReadOptions) -> Iterator[Row]:
@@ -629,22 +656,3 @@ def missing_placeholders(text: str, available: Iterable[str]) -> list[str]:
     """The placeholders ``text`` uses that no column provides, in order of first use."""
     have = set(available)
     return [name for name in placeholders_in(text) if name not in have]
-
-
-class _Detach:
-    def __init__(self, wrapper: io.TextIOWrapper):
-        self.wrapper = wrapper
-
-    def close(self) -> None:
-        if not self.wrapper.closed:
-            self.wrapper.detach()
-
-
-class _Closing:
-    def __init__(self, stream, inner):
-        self.stream, self.inner = stream, inner
-
-    def close(self) -> None:
-        if self.inner is not None:
-            self.inner.close()
-        self.stream.close()

@@ -390,3 +390,15 @@ def test_report_rows_can_be_appended_without_a_second_header():
         lines[1][3]
         == "The same number appears earlier in the file (row 3); only the first one is kept."
     )
+
+
+def test_encoding_is_detected_from_the_first_non_ascii_line_deep_in_the_file():
+    # 200 KB of Latin rows first: a leading sample alone would call this file ASCII/UTF-8.
+    latin = [corpus.Contact(f"+7701{i:07d}", f"John {i}", "Almaty", None) for i in range(8000)]
+    contacts = latin + list(CONTACTS)
+    data = corpus.csv_bytes("cp1251", contacts=contacts)
+    assert len(data) > 200_000
+    with open_table(io.BytesIO(data), filename="c.csv") as table:
+        assert table.encoding == "cp1251"
+        rows = list(table)
+    assert [r.cells for r in rows[8000:]] == EXPECTED_CELLS

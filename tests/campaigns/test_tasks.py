@@ -13,10 +13,12 @@ NUMBERS = [f"+7701{n:07d}" for n in range(3_000)]  # above the Normaliser's pool
 
 def _pool_size(allow: bool, out) -> None:
     # As the task does: the whole import, Normaliser included, runs inside the context.
-    with _children_allowed() if allow else nullcontext():
-        with phones.Normaliser("KZ", processes=2) as normaliser:
-            normaliser.normalise_many(NUMBERS)
-            out.put(normaliser.processes if normaliser._pool is not None else 1)
+    with (
+        _children_allowed() if allow else nullcontext(),
+        phones.Normaliser("KZ", processes=2) as normaliser,
+    ):
+        normaliser.normalise_many(NUMBERS)
+        out.put(normaliser.processes if normaliser._pool is not None else 1)
 
 
 def pool_size_in_a_daemon(allow: bool) -> int:
