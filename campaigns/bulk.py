@@ -10,9 +10,8 @@ the spool almost as it is.
 
 from __future__ import annotations
 
-import json
-import os
 from itertools import islice
+from json.encoder import encode_basestring
 from typing import TextIO
 
 from django.db import connection
@@ -36,20 +35,29 @@ _COLUMNS = (
     "updated_at",
 )
 _CHUNK = 5_000
-_encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
 
-def references(count: int) -> list[str]:
-    """``count`` new message references: 128 random bits as 32 hex characters, the same space
-    as a uuid4's hex and unique forever for the same reason, made in one system call."""
-    blob = os.urandom(16 * count).hex()
-    return [blob[i : i + 32] for i in range(0, 32 * count, 32)]
+class FieldsEncoder:
+    """Encodes a row's placeholder values as the JSON object ``{name: value}``, escaped for a
+    spool line, several times faster than json.dumps on a dict: the keys are encoded once."""
+
+    def __init__(self, names: dict[str, int]):
+        self.items = [(encode_basestring(name) + ":", index) for name, index in names.items()]
+
+    def __call__(self, cells: list[str]) -> str:
+        if not self.items:
+            return "{}"
+        width = len(cells)
+        data = ",".join(
+            key + encode_basestring(cells[index] if index < width else "")
+            for key, index in self.items
+        )
+        # JSON escapes tabs and newlines itself; only backslashes need COPY's escaping.
+        return "{" + data.replace("\\", "\\\\") + "}"
 
 
-def spool_line(reference: str, phone: str, country: str, number_type: str, row: int, fields):
-    """One spool line. JSON escapes tabs and newlines itself; only backslashes need COPY's
-    escaping on top."""
-    data = _encode(fields).replace("\\", "\\\\") if fields else "{}"
+def spool_line(reference: str, phone: str, country: str, number_type: str, row: int, data: str):
+    """One spool line; ``data`` comes from a FieldsEncoder."""
     return f"{reference}\t{phone}\t{country}\t{number_type}\t{row}\t{data}\n"
 
 

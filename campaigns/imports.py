@@ -33,6 +33,7 @@ from campaigns.models import (
     PlaceholderPolicy,
     RecipientImport,
     StopListEntry,
+    references,
 )
 from campaigns.recipients import (
     ImportRejected,
@@ -197,10 +198,6 @@ class _Tally:
         self.rejected += 1
         self.by_reason[code.value] = self.by_reason.get(code.value, 0) + 1
 
-    def accept(self, country: str) -> None:
-        self.accepted += 1
-        self.by_country[country] = self.by_country.get(country, 0) + 1
-
 
 def run(import_id: int) -> dict:
     """Runs a queued import to the end. Idempotent: only a queued import is started."""
@@ -261,6 +258,7 @@ def _read_and_check(imp: RecipientImport, spool, report) -> _Tally:
     rejected_rows: list[RejectedRow] = []
     column = imp.phone_column
     estimate = _estimate_rows(imp)
+    encode = bulk.FieldsEncoder(names)
     done = 0
 
     # The Normaliser forks its workers first, while this process is small; forked after a
@@ -274,26 +272,37 @@ def _read_and_check(imp: RecipientImport, spool, report) -> _Tally:
                 batches.append(batch)
                 yield [r.cells[column] if column < len(r.cells) else "" for r in batch]
 
+        spool_line, by_country = bulk.spool_line, tally.by_country
         for results in n.normalise_batches(raw_batches()):
             batch = batches.popleft()
-            refs = bulk.references(len(batch))
+            refs = references(len(batch))
             lines = []
+            # The hot loop of a million-row import: the common case (a new, valid number) is
+            # tested inline; everything else goes through _verdict.
             for ref, row, result in zip(refs, batch, results, strict=True):
-                verdict = _verdict(row, result, seen, existing, stop, used, names, reject_missing)
-                if isinstance(verdict, Rejection):
-                    tally.reject(verdict.code)
-                    phone = row.cells[column] if column < len(row.cells) else ""
-                    rejected_rows.append(RejectedRow(row.number, phone, verdict, row.cells))
-                    continue
-                seen[verdict.e164] = row.number
-                tally.accept(verdict.region)
-                cells = row.cells
-                fields = {name: cells[i] for name, i in names.items() if i < len(cells)}
-                lines.append(
-                    bulk.spool_line(
-                        ref, verdict.e164, verdict.region, verdict.type, row.number, fields
+                e164 = getattr(result, "e164", None)
+                if (
+                    e164 is None
+                    or e164 in seen
+                    or e164 in existing
+                    or e164 in stop
+                    or (reject_missing and used)
+                ):
+                    verdict = _verdict(
+                        row, result, seen, existing, stop, used, names, reject_missing
                     )
+                    if isinstance(verdict, Rejection):
+                        tally.reject(verdict.code)
+                        phone = row.cells[column] if column < len(row.cells) else ""
+                        rejected_rows.append(RejectedRow(row.number, phone, verdict, row.cells))
+                        continue
+                seen[e164] = row.number
+                region = result.region
+                by_country[region] = by_country.get(region, 0) + 1
+                lines.append(
+                    spool_line(ref, e164, region, result.type, row.number, encode(row.cells))
                 )
+            tally.accepted += len(lines)
             spool.writelines(lines)
             done += len(batch)
             write_rejections_csv(rejected_rows, report, header=False)
@@ -336,7 +345,9 @@ def _estimate_rows(imp: RecipientImport) -> int | None:
     if not imp.filename.lower().endswith((".csv", ".txt")):
         return None
     with open(imp.file.path, "rb") as f:
-        return sum(chunk.count(b"\n") for chunk in iter(lambda: f.read(1 << 20), b"")) or None
+        lines = sum(chunk.count(b"\n") for chunk in iter(lambda: f.read(1 << 20), b""))
+    header = (imp.options or {}).get("detected", {}).get("has_header")
+    return max(lines - (1 if header else 0), 0) or None
 
 
 def _store(imp: RecipientImport, spool, tally: _Tally, report) -> None:

@@ -2,15 +2,29 @@
 
 from __future__ import annotations
 
-import uuid
+import os
+import time
 
 from django.conf import settings
 from django.db import models
 
 
 def new_reference() -> str:
-    """A per-message reference unique forever: uuid4 hex, 32 characters (fits BSG's limit)."""
-    return uuid.uuid4().hex
+    """A per-message reference unique forever, 32 hex characters (fits BSG's limit)."""
+    return references(1)[0]
+
+
+def references(count: int) -> list[str]:
+    """``count`` new references: a 48-bit millisecond timestamp and 80 random bits, as 32 hex
+    characters (the layout of a UUIDv7, without the version bits).
+
+    As unique as a uuid4 for our purposes (80 random bits within one millisecond), and
+    time-ordered, so the unique index grows at its end instead of splitting pages all over: a
+    million-row import inserts several times faster than with random uuid4s.
+    """
+    stamp = f"{time.time_ns() // 1_000_000:012x}"
+    blob = os.urandom(10 * count).hex()
+    return [stamp + blob[i : i + 20] for i in range(0, 20 * count, 20)]
 
 
 class Channel(models.TextChoices):
@@ -108,7 +122,11 @@ class MessageStatus(models.TextChoices):
 class Message(models.Model):
     """One recipient of a campaign. ``reference`` is what makes a submission idempotent."""
 
-    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="messages")
+    # No index of its own: the (campaign, status) index serves every lookup by campaign, and
+    # each index costs time on every row of a million-row import.
+    campaign = models.ForeignKey(
+        Campaign, on_delete=models.CASCADE, related_name="messages", db_index=False
+    )
     reference = models.CharField(max_length=32, unique=True, default=new_reference)
     phone = models.CharField(max_length=16)  # E.164
     country = models.CharField(max_length=2, blank=True)
@@ -126,10 +144,7 @@ class Message(models.Model):
 
     class Meta:
         ordering = ["pk"]
-        indexes = [
-            models.Index(fields=["campaign", "status"]),
-            models.Index(fields=["campaign", "phone"]),
-        ]
+        indexes = [models.Index(fields=["campaign", "status"])]
 
     def __str__(self) -> str:
         return self.phone
@@ -215,3 +230,11 @@ class RecipientImport(models.Model):
     @property
     def finished(self) -> bool:
         return self.status in {ImportStatus.DONE, ImportStatus.FAILED, ImportStatus.CANCELLED}
+
+    def seconds_left(self, now) -> int | None:
+        """An estimate from the pace so far; None until there is a pace to go by."""
+        if not (self.started_at and self.rows_total and self.rows_done):
+            return None
+        elapsed = (now - self.started_at).total_seconds()
+        remaining = max(self.rows_total - self.rows_done, 0)
+        return round(elapsed / self.rows_done * remaining)

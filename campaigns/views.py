@@ -7,6 +7,7 @@ from django.db.models import Count
 from django.http import FileResponse, Http404
 from django.shortcuts import render
 from django.template.defaultfilters import pluralize
+from django.utils import timezone
 from django.views.decorators.http import require_POST, require_safe
 from django_htmx.http import HttpResponseStopPolling
 
@@ -143,6 +144,7 @@ def import_detail(request, import_pk: int):
         "placeholders": list(names),
         "missing": missing_placeholders(imp.campaign.text, names),
         "reasons": _reasons(imp),
+        "seconds_left": imp.seconds_left(timezone.now()),
     }
     if request.htmx and request.method == "POST":
         return render(request, "campaigns/import_detail.html#mapping", context)
@@ -166,7 +168,12 @@ def import_progress(request, import_pk: int):
     response = render(
         request,
         "campaigns/import_detail.html#progress",
-        {"imp": imp, "campaign": imp.campaign, "reasons": _reasons(imp)},
+        {
+            "imp": imp,
+            "campaign": imp.campaign,
+            "reasons": _reasons(imp),
+            "seconds_left": imp.seconds_left(timezone.now()),
+        },
     )
     if imp.finished:
         response.status_code = HttpResponseStopPolling.status_code

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import time
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -245,3 +246,27 @@ def test_placeholder_values_survive_storage_exactly(campaign):
     content = f'phone,note\n+77011234567,"{awkward.replace(chr(34), chr(34) * 2)}"\n'
     run(upload(campaign, content))
     assert campaign.messages.get().fields == {"note": awkward}
+
+
+def test_references_are_unique_hex_and_grow_with_time():
+    from campaigns.models import references
+
+    first = references(50_000)
+    time.sleep(0.002)
+    later = references(1)[0]
+    assert len(set(first)) == 50_000
+    assert all(len(r) == 32 and int(r, 16) >= 0 for r in first[:100])
+    assert later[:12] > first[-1][:12]  # the millisecond prefix orders the unique index
+
+
+def test_time_left_follows_the_pace_so_far(campaign):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    imp = upload(campaign)
+    now = timezone.now()
+    imp.started_at, imp.rows_done, imp.rows_total = now - timedelta(seconds=10), 250, 1000
+    assert imp.seconds_left(now) == 30
+    imp.rows_done = 0
+    assert imp.seconds_left(now) is None
