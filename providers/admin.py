@@ -4,7 +4,7 @@ shows them masked; to change them, use the account page in the dashboard."""
 from django.contrib import admin
 from django.db import models
 
-from providers.models import ProviderAccount, SenderName
+from providers.models import ProviderAccount, Rate, SenderName
 
 
 class SenderNameInline(admin.TabularInline):
@@ -49,3 +49,12 @@ class SenderNameAdmin(admin.ModelAdmin):
     search_fields = ["value", "account__name", "note"]
     list_select_related = ["account"]
     list_editable = ["status"]
+
+
+@admin.register(Rate)
+class RateAdmin(admin.ModelAdmin):
+    list_display = ["destination", "price", "account", "note", "updated_at"]
+    list_filter = ["account__provider", "country", "account__workspace"]
+    search_fields = ["country", "prefix", "note", "account__name", "account__workspace__name"]
+    list_select_related = ["account"]
+    raw_id_fields = ["account"]

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 
+import phonenumbers
 from django.core.exceptions import ValidationError
 from django.db import models
 
@@ -155,3 +157,148 @@ class SenderName(models.Model):
                 raise ValidationError(
                     {"value": "A sender name of digits only is numeric: choose the numeric kind."}
                 )
+
+
+def split_destination(text: str) -> tuple[str, str]:
+    """(country, prefix) from what a person types: "kz" is a country, "+7 701" a prefix."""
+    value = text.strip()
+    digits = re.sub(r"[\s()+\-]", "", value)
+    if digits.isdigit():
+        return "", digits
+    return value.upper(), ""
+
+
+def validate_country(code: str) -> None:
+    if code.strip().upper() not in phonenumbers.SUPPORTED_REGIONS:
+        raise ValidationError(f"“{code}” is not a country code. Use two letters such as KZ.")
+
+
+class Rate(models.Model):
+    """One line of an account's rate card: the price of one SMS part (one voice message) to a
+    country or to numbers starting with a dialling prefix, in the account's currency.
+
+    A prefix beats a country and the longest matching prefix wins (see RateCard).
+    """
+
+    account = models.ForeignKey(ProviderAccount, on_delete=models.CASCADE, related_name="rates")
+    country = models.CharField(
+        max_length=2,
+        blank=True,
+        validators=[validate_country],
+        help_text="Two-letter code such as KZ. Empty for a prefix.",
+    )
+    prefix = models.CharField(
+        "dialling prefix",
+        max_length=15,
+        blank=True,
+        help_text="Digits with the country code, e.g. 7701 for Kcell in Kazakhstan.",
+    )
+    price = models.DecimalField(
+        "price per part",
+        max_digits=14,
+        decimal_places=6,
+        help_text="In the account's currency, for one SMS part or one voice message.",
+    )
+    note = models.CharField(max_length=255, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["country", "prefix"]
+        constraints = [
+            models.CheckConstraint(
+                condition=(models.Q(country="") & ~models.Q(prefix=""))
+                | (~models.Q(country="") & models.Q(prefix="")),
+                name="rate_country_xor_prefix",
+                violation_error_message="A rate is for a country or for a dialling prefix: give "
+                "exactly one of them.",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(price__gte=0),
+                name="rate_price_not_negative",
+                violation_error_message="A price cannot be negative.",
+            ),
+            models.UniqueConstraint(
+                fields=["account", "country"],
+                condition=~models.Q(country=""),
+                name="rate_country_once_per_account",
+                violation_error_message="This account already has a rate for this country.",
+            ),
+            models.UniqueConstraint(
+                fields=["account", "prefix"],
+                condition=~models.Q(prefix=""),
+                name="rate_prefix_once_per_account",
+                violation_error_message="This account already has a rate for this prefix.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.destination
+
+    @property
+    def destination(self) -> str:
+        return self.country or f"+{self.prefix}"
+
+    @property
+    def price_text(self) -> str:
+        """The price without trailing zeros: "0.035", "16.2", "90"."""
+        return f"{self.price.normalize():f}"
+
+    def clean(self) -> None:
+        # "Exactly one of country and prefix" and the price's sign are the constraints' to say.
+        self.country = (self.country or "").strip().upper()
+        self.prefix = re.sub(r"[\s()+\-]", "", self.prefix or "")
+        if self.prefix:
+            if not self.prefix.isdigit():
+                raise ValidationError(
+                    {"prefix": "A dialling prefix is digits only, such as 7701 or +7 701."}
+                )
+            if not _starts_with_calling_code(self.prefix):
+                raise ValidationError(
+                    {
+                        "prefix": f"No country's calling code starts {self.prefix}: begin with "
+                        "the country code, e.g. 7701 for +7 701."
+                    }
+                )
+
+
+def _starts_with_calling_code(digits: str) -> bool:
+    # Calling codes are 1 to 3 digits, none starts with 0 and none is a prefix of another.
+    return not digits.startswith("0") and any(
+        int(digits[:n]) in phonenumbers.COUNTRY_CODE_TO_REGION_CODE
+        for n in (1, 2, 3)
+        if len(digits) >= n
+    )
+
+
+class RateCard:
+    """An account's rates ready for looking numbers up, built with one query.
+
+    ``rate_for(phone, country)`` is the Rate for an E.164 number: the longest dialling prefix
+    the number starts with, else its country's rate, else None.
+    """
+
+    def __init__(self, rates: Iterable[Rate]):
+        self.by_country: dict[str, Rate] = {}
+        self.by_prefix: dict[str, Rate] = {}
+        for rate in rates:
+            if rate.prefix:
+                self.by_prefix[rate.prefix] = rate
+            else:
+                self.by_country[rate.country] = rate
+        lengths = {len(prefix) for prefix in self.by_prefix}
+        self._lengths = sorted(lengths, reverse=True)
+
+    @classmethod
+    def of(cls, account: ProviderAccount | None) -> RateCard:
+        return cls(account.rates.all() if account is not None else ())
+
+    def __bool__(self) -> bool:
+        return bool(self.by_country or self.by_prefix)
+
+    def rate_for(self, phone: str, country: str) -> Rate | None:
+        digits = phone.lstrip("+")
+        for length in self._lengths:
+            rate = self.by_prefix.get(digits[:length])
+            if rate is not None:
+                return rate
+        return self.by_country.get(country)

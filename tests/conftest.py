@@ -11,6 +11,7 @@ bob, who owns it and has objects of his own. Every persona's password is PASSWOR
 from __future__ import annotations
 
 from dataclasses import dataclass
+from decimal import Decimal
 
 import pytest
 from cryptography.fernet import Fernet
@@ -18,7 +19,7 @@ from django.core.files.base import ContentFile
 
 from campaigns.models import Campaign, RecipientImport, StopListEntry
 from dashboard.models import Membership, Role, Workspace
-from providers.models import ProviderAccount, SenderName
+from providers.models import ProviderAccount, Rate, SenderName
 
 PASSWORD = "correct horse battery staple"
 
@@ -42,6 +43,7 @@ class Tenant:
     campaign: Campaign
     recipient_import: RecipientImport
     stop_entry: StopListEntry
+    rate: Rate
 
     def user(self, role: str):
         return self.members[role].user
@@ -79,7 +81,8 @@ def make_tenant(django_user_model, name: str, people: dict[str, str]) -> Tenant:
         "rejected.csv", ContentFile(b"row,phone,code,reason\r\n3,abc,not_a_number,x\r\n")
     )
     stop_entry = StopListEntry.objects.create(workspace=workspace, phone="+77019998877")
-    return Tenant(workspace, account, sender, members, campaign, recipient_import, stop_entry)
+    rate = Rate.objects.create(account=account, country="KZ", price=Decimal("0.0350"))
+    return Tenant(workspace, account, sender, members, campaign, recipient_import, stop_entry, rate)
 
 
 @pytest.fixture

@@ -21,6 +21,7 @@ OBJECT_FACTORIES = {
     "campaign_pk": lambda tenant: tenant.campaign.pk,
     "import_pk": lambda tenant: tenant.recipient_import.pk,
     "entry_pk": lambda tenant: tenant.stop_entry.pk,
+    "rate_pk": lambda tenant: tenant.rate.pk,
 }
 
 # Routes outside the dashboard's tenancy: the admin (staff only), the provider sandbox (an API
