@@ -2,25 +2,42 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.contrib import messages
+from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db.models import Count
 from django.http import FileResponse, Http404
 from django.shortcuts import render
 from django.template.defaultfilters import pluralize
 from django.utils import timezone
-from django.views.decorators.http import require_POST, require_safe
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
 from django_htmx.http import HttpResponseStopPolling
 
-from campaigns import imports, stoplist
+from campaigns import imports, segments, stoplist
 from campaigns.forms import (
     CampaignCreateForm,
     MappingForm,
+    MessageForm,
+    OptionsForm,
+    SetupForm,
     StopListAddForm,
     StopListUploadForm,
     UploadForm,
 )
-from campaigns.models import Campaign, ImportStatus, RecipientImport, StopListEntry
-from campaigns.recipients import ImportRejected, ReadOptions, missing_placeholders, open_table
+from campaigns.models import (
+    Campaign,
+    CampaignStatus,
+    ImportMode,
+    ImportStatus,
+    RecipientImport,
+    StopListEntry,
+)
+from campaigns.recipients import (
+    ImportRejected,
+    ReadOptions,
+    missing_placeholders,
+    open_table,
+    placeholders_in,
+)
 from campaigns.rejections import Code
 from dashboard.models import Role
 from dashboard.tenancy import get_for_workspace, require_role, role_required
@@ -85,6 +102,12 @@ def campaign_detail(request, campaign_pk: int):
         .order_by("-n")[:10],
         "imports": campaign.imports.all()[:10],
         "upload_form": UploadForm(),
+        "setup_form": SetupForm(instance=campaign, workspace=request.workspace),
+        "message_form": MessageForm(instance=campaign),
+        "options_form": OptionsForm(instance=campaign, workspace=request.workspace)
+        if campaign.account
+        else None,
+        **_message_context(campaign),
     }
     if request.htmx and request.htmx.target == "recipients":
         return render(request, "campaigns/campaign_detail.html#recipients", context)
@@ -279,3 +302,99 @@ def stop_list_remove(request, entry_pk: int):
     entry.delete()
     messages.success(request, f"{entry.phone} may receive messages again.")
     return done(request, "stop_list")
+
+
+def _draft(request, campaign_pk: int) -> Campaign:
+    """A campaign of this workspace that a sender may still edit."""
+    campaign = _campaign(request, campaign_pk)
+    require_role(request, Role.SENDER)
+    if campaign.status != CampaignStatus.DRAFT:
+        raise PermissionDenied("Only a draft can be edited; clone the campaign to change it.")
+    return campaign
+
+
+def _step(request, campaign_pk: int, form_class, part: str, **form_kwargs):
+    """One compose step: GET shows its form, POST validates and saves the draft."""
+    campaign = (
+        _draft(request, campaign_pk)
+        if request.method == "POST"
+        else _campaign(request, campaign_pk)
+    )
+    form = form_class(request.POST or None, instance=campaign, **form_kwargs)
+    saved = request.method == "POST" and form.is_valid()
+    if saved:
+        form.save()
+    context = {"campaign": campaign, f"{part}_form": form, "saved": saved}
+    context.update(_message_context(campaign))
+    return render(request, f"campaigns/campaign_detail.html#{part}", context)
+
+
+@require_http_methods(["GET", "POST"])
+def campaign_setup(request, campaign_pk: int):
+    if "refresh" in request.POST:
+        # Another account was picked: show its sender names, save nothing yet.
+        campaign = _draft(request, campaign_pk)
+        initial = {k: request.POST.get(k) for k in ("name", "channel", "account")}
+        form = SetupForm(initial=initial, instance=campaign, workspace=request.workspace)
+        return render(
+            request,
+            "campaigns/campaign_detail.html#setup",
+            {"campaign": campaign, "setup_form": form},
+        )
+    return _step(request, campaign_pk, SetupForm, "setup", workspace=request.workspace)
+
+
+@require_http_methods(["GET", "POST"])
+def campaign_message(request, campaign_pk: int):
+    return _step(request, campaign_pk, MessageForm, "message")
+
+
+@require_http_methods(["GET", "POST"])
+def campaign_options(request, campaign_pk: int):
+    return _step(request, campaign_pk, OptionsForm, "options", workspace=request.workspace)
+
+
+@require_POST
+def campaign_count(request, campaign_pk: int):
+    """The live counter: parts, encoding and UCS-2 culprits of the text being typed."""
+    campaign = _campaign(request, campaign_pk)
+    require_role(request, Role.SENDER)
+    text = request.POST.get("text", "")
+    return render(
+        request,
+        "campaigns/campaign_detail.html#counter",
+        {"campaign": campaign, **_count_context(campaign, text)},
+    )
+
+
+@require_POST
+def campaign_replace(request, campaign_pk: int):
+    """One click: every character with a GSM stand-in replaced, the draft saved."""
+    campaign = _draft(request, campaign_pk)
+    campaign.text = segments.replace_suggestions(request.POST.get("text", campaign.text))
+    campaign.save(update_fields=["text", "updated_at"])
+    form = MessageForm(instance=campaign)
+    context = {"campaign": campaign, "message_form": form, "saved": True}
+    context.update(_message_context(campaign))
+    return render(request, "campaigns/campaign_detail.html#message", context)
+
+
+def _count_context(campaign: Campaign, text: str) -> dict:
+    info = segments.count(text)
+    return {"count": info, "text_placeholders": placeholders_in(text)}
+
+
+def _message_context(campaign: Campaign) -> dict:
+    columns = set()
+    # The recipients' columns: every import since (and including) the last one that replaced.
+    for imp in campaign.imports.filter(status=ImportStatus.DONE).order_by("-finished_at", "-pk"):
+        columns.update(imports.placeholders(imp))
+        if imp.mode == ImportMode.REPLACE:
+            break
+    return {
+        "available_placeholders": sorted(columns),
+        "missing_placeholders": missing_placeholders(campaign.text, columns)
+        if campaign.messages.exists()
+        else [],
+        **_count_context(campaign, campaign.text),
+    }

@@ -1,0 +1,148 @@
+"""Compose steps on the draft page: setup, message with the live counter, options."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.urls import reverse
+from django.utils import timezone
+
+from campaigns.models import Campaign, CampaignStatus
+from dashboard.models import Role
+from providers.models import ProviderAccount, SenderName
+
+
+def post(client, name, campaign, data):
+    return client.post(reverse(name, args=[campaign.pk]), data, headers={"HX-Request": "true"})
+
+
+def fresh(campaign) -> Campaign:
+    return Campaign.objects.get(pk=campaign.pk)
+
+
+def test_setup_offers_only_approved_senders(as_role, acme):
+    SenderName.objects.create(
+        account=acme.account, value="Waiting", status="pending", note="Documents requested"
+    )
+    client = as_role(Role.SENDER)
+    page = client.get(reverse("campaign_detail", args=[acme.campaign.pk])).text
+    assert '<option value="Waiting" disabled>Waiting — pending: Documents requested' in page
+
+    data = {"name": "Sale", "channel": "sms", "account": acme.account.pk, "sender": "Waiting"}
+    response = post(client, "campaign_setup", acme.campaign, data)
+    assert "“Waiting” is not approved by the provider yet" in response.text
+    response = post(client, "campaign_setup", acme.campaign, data | {"sender": "AcmeInfo"})
+    assert 'data-testid="saved"' in response.text
+    assert fresh(acme.campaign).sender == "AcmeInfo"
+
+
+def test_voice_on_an_sms_only_provider_is_explained(as_role, acme):
+    mobizon = ProviderAccount(workspace=acme.workspace, provider="mobizon", name="MZ")
+    mobizon.credentials = {"api_key": "k" * 40, "domain": "mobizon.kz"}
+    mobizon.save()
+    response = post(
+        as_role(Role.SENDER),
+        "campaign_setup",
+        acme.campaign,
+        {"name": "Call", "channel": "voice", "account": mobizon.pk, "sender": ""},
+    )
+    assert "Mobizon does not send voice campaigns" in response.text
+    assert fresh(acme.campaign).channel == "sms"
+
+
+def test_the_counter_shows_parts_and_what_forces_ucs2(as_role, acme):
+    client = as_role(Role.SENDER)
+    plain = post(client, "campaign_count", acme.campaign, {"text": "a" * 161})
+    assert 'data-testid="parts">2<' in plain.text
+    assert 'data-testid="encoding">GSM-7<' in plain.text
+    curly = post(client, "campaign_count", acme.campaign, {"text": "It\u2019s on"})
+    assert 'data-testid="encoding">UCS-2<' in curly.text
+    assert "\u2019</code>→<code" in curly.text
+
+
+def test_one_click_replacement_makes_the_text_gsm_and_saves_it(as_role, acme):
+    response = post(
+        as_role(Role.SENDER),
+        "campaign_replace",
+        acme.campaign,
+        {"text": "\u201cSale\u201d \u2013 today\u2026"},
+    )
+    assert fresh(acme.campaign).text == '"Sale" - today...'
+    assert 'data-testid="encoding">GSM-7<' in response.text
+
+
+def test_an_empty_message_is_refused(as_role, acme):
+    response = post(as_role(Role.SENDER), "campaign_message", acme.campaign, {"text": " "})
+    assert "Write the message to send." in response.text
+
+
+def test_ssml_must_be_well_formed(as_role, acme):
+    campaign = acme.campaign
+    campaign.channel = "voice"
+    campaign.save()
+    client = as_role(Role.SENDER)
+    bad = post(client, "campaign_message", campaign, {"voice_kind": "ssml", "ssml": "<speak>Hi"})
+    assert "The SSML is not well-formed XML" in bad.text
+    entity = post(
+        client,
+        "campaign_message",
+        campaign,
+        {"voice_kind": "ssml", "ssml": '<!DOCTYPE x [<!ENTITY a "b">]><speak>&a;</speak>'},
+    )
+    assert "may not declare a DOCTYPE" in entity.text
+    post(client, "campaign_message", campaign, {"voice_kind": "ssml", "ssml": "<speak>Hi</speak>"})
+    assert fresh(campaign).ssml == "<speak>Hi</speak>"
+
+
+def test_options_are_checked_against_the_provider(as_role, acme):
+    client = as_role(Role.SENDER)
+    past = (timezone.now() - timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M")
+    response = post(
+        client,
+        "campaign_options",
+        acme.campaign,
+        {"send_at": past, "validity_minutes": 5000, "flash": "on", "rate_limit": 10},
+    )
+    assert "This time has passed" in response.text
+    assert "BSG keeps trying for 60 to 4320 minutes." in response.text
+    assert "BSG does not send flash SMS." in response.text
+    assert "A rate limit needs both" in response.text
+
+    later = (timezone.now() + timedelta(days=2)).astimezone(timezone.get_fixed_timezone(0))
+    post(
+        client,
+        "campaign_options",
+        acme.campaign,
+        {
+            "send_at": later.strftime("%Y-%m-%dT%H:%M"),
+            "validity_minutes": 120,
+            "rate_limit": 100,
+            "rate_period": 60,
+        },
+    )
+    campaign = fresh(acme.campaign)
+    assert campaign.start_at is not None and campaign.start_at > timezone.now()
+    assert (campaign.validity_minutes, campaign.rate_limit, campaign.rate_period) == (120, 100, 60)
+
+
+def test_only_a_draft_can_be_edited(as_role, acme):
+    acme.campaign.status = CampaignStatus.SENDING
+    acme.campaign.save()
+    response = post(as_role(Role.SENDER), "campaign_message", acme.campaign, {"text": "new"})
+    assert response.status_code == 403
+    assert fresh(acme.campaign).text == "Hi {name}"
+
+
+def test_placeholders_offered_are_those_of_the_current_recipients(as_role, acme):
+    from campaigns import imports
+
+    for text, mode in [
+        ("phone,city\n+77011234567,Almaty\n", "add"),
+        ("phone,first_name\n+77012223344,Ann\n", "replace"),
+    ]:
+        imp = imports.create(acme.campaign, None, text=text)
+        imports.confirm(imp, mode)
+        imports.run(imp.pk)
+    page = as_role(Role.SENDER).get(reverse("campaign_detail", args=[acme.campaign.pk])).text
+    assert "<code>{first_name}</code>" in page
+    assert "{city}" not in page
