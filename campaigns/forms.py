@@ -49,6 +49,12 @@ class CampaignCreateForm(forms.ModelForm):
 
 
 class UploadForm(forms.Form):
+    """A file or pasted numbers. Its ids are prefixed: the draft page has a message text too."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("auto_id", "id_upload_%s")
+        super().__init__(*args, **kwargs)
+
     file = forms.FileField(
         required=False,
         help_text="CSV, TXT, XLSX or XLS, up to the size your administrator allows.",

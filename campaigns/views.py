@@ -12,7 +12,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 from django_htmx.http import HttpResponseStopPolling
 
-from campaigns import imports, segments, stoplist
+from campaigns import imports, pricing, segments, stoplist
 from campaigns.forms import (
     CampaignCreateForm,
     MappingForm,
@@ -28,6 +28,7 @@ from campaigns.models import (
     CampaignStatus,
     ImportMode,
     ImportStatus,
+    MessageStatus,
     RecipientImport,
     StopListEntry,
 )
@@ -39,9 +40,12 @@ from campaigns.recipients import (
     placeholders_in,
 )
 from campaigns.rejections import Code
+from campaigns.templating import Template
 from dashboard.models import Role
 from dashboard.tenancy import get_for_workspace, require_role, role_required
 from dashboard.views import done
+from providers.crypto import CredentialsUnreadable
+from providers.errors import ProviderError
 
 RECIPIENTS_PER_PAGE = 50
 
@@ -398,3 +402,53 @@ def _message_context(campaign: Campaign) -> dict:
         else [],
         **_count_context(campaign, campaign.text),
     }
+
+
+PREVIEW_SAMPLE = 5
+
+
+@require_safe
+def campaign_preview(request, campaign_pk: int):
+    """Step 5: the texts of a few real recipients, the price per destination, the balance."""
+    campaign = _campaign(request, campaign_pk)
+    require_role(request, Role.VIEWER)
+    template = Template(campaign.text, campaign.placeholder_policy)
+    sample = [
+        (m.phone, template.render(m.fields))
+        for m in campaign.messages.filter(status=MessageStatus.PENDING).order_by("pk")[
+            :PREVIEW_SAMPLE
+        ]
+    ]
+    estimate = pricing.price(campaign) if campaign.account else None
+    context = {
+        "campaign": campaign,
+        "sample": [(phone, text, segments.count(text)) for phone, text in sample],
+        "estimate": estimate,
+        "can_quote": bool(campaign.account and campaign.account.adapter_class.capabilities.quote),
+    }
+    if estimate is not None and estimate.messages:
+        context["balance"] = pricing.check_balance(estimate, _funds(campaign))
+    return render(request, "campaigns/campaign_detail.html#preview", context)
+
+
+def _funds(campaign: Campaign):
+    try:
+        return pricing.current_funds(campaign)
+    except (ProviderError, CredentialsUnreadable):
+        return None  # check_balance then says Crier cannot tell
+
+
+@require_POST
+def campaign_quote(request, campaign_pk: int):
+    """The provider's own price for the pending recipients, beside Crier's estimate."""
+    campaign = _campaign(request, campaign_pk)
+    require_role(request, Role.SENDER)
+    estimate = pricing.price(campaign)
+    context = {"campaign": campaign, "estimate": estimate}
+    try:
+        context["quote"] = pricing.provider_quote(campaign)
+    except (ProviderError, CredentialsUnreadable) as exc:
+        context["quote_error"] = str(exc)
+    if context.get("quote"):
+        context["quote_differs"] = pricing.quote_differs(estimate, context["quote"])
+    return render(request, "campaigns/campaign_detail.html#quote", context)

@@ -40,7 +40,7 @@ def test_upload_map_import_and_download_the_rejected_rows(logged_in, demo, eager
     page.get_by_role("button", name="Create draft").click()
     page.wait_for_url(re.compile(r".*/campaigns/\d+/$"))
 
-    page.set_input_files("#id_file", str(source))
+    page.set_input_files("#id_upload_file", str(source))
     page.get_by_role("button", name="Continue").click()
     page.wait_for_url(re.compile(r".*/imports/\d+/$"))
     preview = page.locator("[data-testid=preview-table]")

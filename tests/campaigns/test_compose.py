@@ -146,3 +146,18 @@ def test_placeholders_offered_are_those_of_the_current_recipients(as_role, acme)
     page = as_role(Role.SENDER).get(reverse("campaign_detail", args=[acme.campaign.pk])).text
     assert "<code>{first_name}</code>" in page
     assert "{city}" not in page
+
+
+def test_preview_renders_real_recipients_and_prices_them(as_role, acme):
+    from campaigns import imports
+
+    imp = imports.create(
+        acme.campaign, None, text="phone,name\n+77011234567,Ann\n+5511912345678,\n"
+    )
+    imports.confirm(imp, "add")
+    imports.run(imp.pk)
+    response = as_role(Role.VIEWER).get(reverse("campaign_preview", args=[acme.campaign.pk]))
+    assert "Hi Ann" in response.text
+    assert "Hi {name}" in response.text  # Brazil's row has no name; the policy keeps the text
+    assert 'data-testid="total">0.04 USD<' in response.text  # one KZ part at 0.0350
+    assert 'data-testid="unpriced"' in response.text  # Brazil has no rate
