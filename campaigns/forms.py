@@ -198,6 +198,13 @@ class SetupForm(forms.ModelForm):
     def clean(self):
         data = super().clean()
         account, channel = data.get("account"), data.get("channel")
+        caps = account.adapter_class.capabilities if account else None
+        if caps and channel == "sms" and caps.sms_sender_required and not data.get("sender"):
+            self.add_error(
+                "sender",
+                f"{account.get_provider_display()} needs a sender name on every SMS: "
+                "choose an approved one.",
+            )
         if account and channel and channel not in account.adapter_class.capabilities.channels:
             self.add_error(
                 "channel",
@@ -311,6 +318,7 @@ class OptionsForm(forms.ModelForm):
             "rate_period": "Per",
             "validity_minutes": "Keep trying for (minutes)",
         }
+        help_texts = {"rate_period": ""}
         widgets = {
             "rate_period": forms.Select(
                 choices=[("", "—"), (60, "minute"), (3600, "hour"), (86400, "day")]

@@ -12,7 +12,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 from django_htmx.http import HttpResponseStopPolling
 
-from campaigns import imports, pricing, segments, stoplist
+from campaigns import imports, pricing, segments, services, stoplist
 from campaigns.forms import (
     CampaignCreateForm,
     MappingForm,
@@ -452,3 +452,25 @@ def campaign_quote(request, campaign_pk: int):
     if context.get("quote"):
         context["quote_differs"] = pricing.quote_differs(estimate, context["quote"])
     return render(request, "campaigns/campaign_detail.html#quote", context)
+
+
+@require_POST
+def campaign_clone(request, campaign_pk: int):
+    campaign = _campaign(request, campaign_pk)
+    require_role(request, Role.SENDER)
+    copy = services.clone(campaign, request.user)
+    messages.success(request, f"Cloned into the draft “{copy.name}”, with its recipients.")
+    return done(request, "campaign_detail", copy.pk)
+
+
+@require_POST
+def campaign_delete(request, campaign_pk: int):
+    campaign = _campaign(request, campaign_pk)
+    require_role(request, Role.SENDER)
+    try:
+        services.delete(campaign)
+    except services.CampaignRuleError as exc:
+        messages.error(request, str(exc))
+        return done(request, "campaign_detail", campaign.pk)
+    messages.success(request, f"Deleted the draft “{campaign.name}”.")
+    return done(request, "campaign_list")

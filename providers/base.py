@@ -249,6 +249,7 @@ class Capabilities:
     max_validity: timedelta | None = None
     rate_limit: bool = False
     flash: bool = False
+    sms_sender_required: bool = False  # an SMS must name a sender; no account default exists
 
 
 def _span(value: timedelta | None) -> str:

@@ -87,6 +87,7 @@ class BSGAdapter(TokenLoginMixin, ProviderAdapter):
         message_status=True,
         min_validity=timedelta(hours=1),
         max_validity=timedelta(hours=72),
+        sms_sender_required=True,  # Sms.sender is required (providers.md §2.1.4)
     )
     rate_limit_message = (
         "BSG refused the request: too many identical requests in a short time. "

@@ -51,7 +51,12 @@ class SmsdropAdapter(TokenLoginMixin, ProviderAdapter):
         CredentialField("email", "E-mail", secret=False),
         CredentialField("password", "Password"),
     )
-    capabilities = Capabilities(max_batch_size=10_000, message_status=False, flash=True)
+    capabilities = Capabilities(
+        max_batch_size=10_000,
+        message_status=False,
+        flash=True,
+        sms_sender_required=True,  # the SDK's campaign model has no default sender
+    )
 
     def fetch_token(self) -> str:
         form = {

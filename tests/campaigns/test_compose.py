@@ -31,6 +31,8 @@ def test_setup_offers_only_approved_senders(as_role, acme):
     data = {"name": "Sale", "channel": "sms", "account": acme.account.pk, "sender": "Waiting"}
     response = post(client, "campaign_setup", acme.campaign, data)
     assert "“Waiting” is not approved by the provider yet" in response.text
+    response = post(client, "campaign_setup", acme.campaign, data | {"sender": ""})
+    assert "BSG needs a sender name on every SMS" in response.text
     response = post(client, "campaign_setup", acme.campaign, data | {"sender": "AcmeInfo"})
     assert 'data-testid="saved"' in response.text
     assert fresh(acme.campaign).sender == "AcmeInfo"
@@ -161,3 +163,44 @@ def test_preview_renders_real_recipients_and_prices_them(as_role, acme):
     assert "Hi {name}" in response.text  # Brazil's row has no name; the policy keeps the text
     assert 'data-testid="total">0.04 USD<' in response.text  # one KZ part at 0.0350
     assert 'data-testid="unpriced"' in response.text  # Brazil has no rate
+
+
+def test_clone_copies_content_options_and_recipients_with_new_references(as_role, acme):
+    from campaigns import imports
+    from campaigns.models import Message
+
+    imp = imports.create(
+        acme.campaign, None, text="phone,name\n+77011234567,Ann\n+77012223344,Bo\n"
+    )
+    imports.confirm(imp, "add")
+    imports.run(imp.pk)
+    acme.campaign.status = CampaignStatus.COMPLETED
+    acme.campaign.validity_minutes = 120
+    acme.campaign.save()
+    Message.objects.filter(campaign=acme.campaign).update(status="delivered")
+
+    response = as_role(Role.SENDER).post(reverse("campaign_clone", args=[acme.campaign.pk]))
+    copy = Campaign.objects.exclude(pk=acme.campaign.pk).get(workspace=acme.workspace)
+    assert response.url == reverse("campaign_detail", args=[copy.pk])
+    assert (copy.name, copy.status, copy.text) == ("Copy of Acme spring sale", "draft", "Hi {name}")
+    assert copy.validity_minutes == 120
+    old = list(acme.campaign.messages.order_by("pk").values_list("phone", "fields", "reference"))
+    new = list(copy.messages.order_by("pk").values_list("phone", "fields", "reference", "status"))
+    assert [(p, f) for p, f, _, _ in new] == [(p, f) for p, f, _ in old]
+    assert {s for *_, s in new} == {"pending"}
+    references = [r for _, _, r, _ in new]
+    assert all(len(r) == 32 for r in references)
+    assert not set(references) & {r for _, _, r in old}
+
+
+def test_only_a_draft_is_deleted(as_role, acme):
+    client = as_role(Role.SENDER)
+    acme.campaign.status = CampaignStatus.SENT
+    acme.campaign.save()
+    client.post(reverse("campaign_delete", args=[acme.campaign.pk]))
+    assert Campaign.objects.filter(pk=acme.campaign.pk).exists()
+    acme.campaign.status = CampaignStatus.DRAFT
+    acme.campaign.save()
+    response = client.post(reverse("campaign_delete", args=[acme.campaign.pk]))
+    assert response.url == reverse("campaign_list")
+    assert not Campaign.objects.filter(pk=acme.campaign.pk).exists()

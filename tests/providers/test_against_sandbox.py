@@ -770,6 +770,21 @@ def check_flash(sandbox, sent, supported):
         send(sandbox, "flash", flash=True)
 
 
+def check_sms_sender_required(sandbox, sent, required):
+    if "sms" not in sandbox.adapter.capabilities.channels:
+        return
+    spec = CampaignSpec(sender="", text="Hello from Crier", name="No sender")
+
+    def submit():
+        return sandbox.adapter.submit(spec, outgoing(2, "nosender"), DispatchState("nosender"))
+
+    if required:
+        with pytest.raises(InvalidRequest):
+            submit()
+    else:
+        assert all(result.accepted for result in submit().results)
+
+
 CAPABILITY_CHECKS = {
     "channels": check_channels,
     "personalised_text": check_personalised_text,
@@ -788,6 +803,7 @@ CAPABILITY_CHECKS = {
     "max_validity": check_max_validity,
     "rate_limit": check_rate_limit,
     "flash": check_flash,
+    "sms_sender_required": check_sms_sender_required,
 }
 
 

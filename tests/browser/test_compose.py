@@ -1,0 +1,58 @@
+"""A user composes an SMS template campaign up to the preview, in the browser."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from campaigns.models import Campaign
+from dashboard.celery import app
+from tests.browser.conftest import shot
+
+
+@pytest.fixture
+def eager():
+    app.conf.task_always_eager = True
+    yield
+    app.conf.task_always_eager = False
+
+
+def test_compose_a_template_campaign_up_to_the_preview(logged_in, demo, eager):
+    page = logged_in
+    page.goto(f"{demo.url}/campaigns/new/")
+    page.fill("#id_name", "Spring template")
+    page.get_by_role("button", name="Create draft").click()
+    page.wait_for_url(re.compile(r".*/campaigns/\d+/$"))
+
+    # Step 1: BSG needs an approved sender name.
+    page.select_option("#setup #id_sender", "Crier")
+    page.locator("#setup").get_by_role("button", name="Save").click()
+    page.wait_for_selector("#setup [data-testid=saved]")
+
+    # Step 2: a curly apostrophe turns the text into UCS-2; one click makes it GSM again.
+    page.fill("[data-testid=sms-text]", "Hi {name}, it\u2019s 20% off today. Code {code}.")
+    page.wait_for_selector("[data-testid=ucs2-warning]")
+    assert page.locator("[data-testid=encoding]").inner_text() == "UCS-2"
+    page.click("[data-testid=replace]")
+    page.wait_for_selector("[data-testid=encoding]:has-text('GSM-7')")
+    assert "it's 20%" in page.locator("[data-testid=sms-text]").input_value()
+
+    # Step 3: recipients with the placeholder columns.
+    page.fill("#id_upload_text", "phone;name;code\n+77011234567;Ann;A1\n+77017654321;Boris;B2\n")
+    page.get_by_role("button", name="Continue").click()
+    page.wait_for_url(re.compile(r".*/imports/\d+/$"))
+    page.get_by_role("button", name="Import").click()
+    page.locator("[data-testid=import-summary]").wait_for()
+    page.get_by_role("link", name="Back to the campaign").click()
+
+    # Step 5: the preview renders each recipient's own text and prices it.
+    samples = page.locator("[data-testid=samples]")
+    samples.wait_for()
+    assert "Hi Ann, it's 20% off today. Code A1." in samples.inner_text()
+    assert "Hi Boris" in samples.inner_text()
+    assert page.locator("[data-testid=unpriced]").is_visible()  # the demo has no rate card
+    page.locator("[data-testid=preview]").scroll_into_view_if_needed()
+    shot(page, "compose_preview")
+    campaign = Campaign.objects.get(name="Spring template")
+    assert (campaign.sender, campaign.messages.count()) == ("Crier", 2)
