@@ -6,29 +6,17 @@ from xml.etree import ElementTree
 from django import forms
 from django.utils import timezone
 
-from campaigns import phones
+from campaigns import phones, recipients
 from campaigns.models import Campaign, ImportMode
-from campaigns.recipients import codec_name
 from providers.models import ProviderAccount, SenderName
 
-ENCODINGS = [
-    ("", "Detect automatically"),
-    ("UTF-8", "UTF-8"),
-    ("UTF-8-SIG", "UTF-8 with BOM"),
-    ("UTF-16", "UTF-16"),
-    ("WINDOWS-1251", "Windows-1251 (Cyrillic)"),
-    ("WINDOWS-1252", "Windows-1252 (Western)"),
-    ("KOI8-R", "KOI8-R"),
-    ("CP866", "CP866 (DOS Cyrillic)"),
-    ("ISO-8859-1", "ISO-8859-1"),
-    ("ASCII", "ASCII"),
+# The reader's own lists are the one source: a label the form offers is one it can read.
+ENCODING_CHOICES = [("", "Detect automatically")] + [
+    (label, label) for label in recipients.ENCODINGS.values()
 ]
-DELIMITERS = [
-    ("", "Detect automatically"),
-    (",", "Comma ,"),
-    (";", "Semicolon ;"),
-    ("\t", "Tab"),
-    ("|", "Pipe |"),
+_DELIMITER_NAMES = {",": "Comma ,", ";": "Semicolon ;", "\t": "Tab", "|": "Pipe |"}
+DELIMITER_CHOICES = [("", "Detect automatically")] + [
+    (d, _DELIMITER_NAMES[d]) for d in recipients.DELIMITERS
 ]
 HEADER_CHOICES = [("", "Detect automatically"), ("yes", "Yes"), ("no", "No")]
 
@@ -80,8 +68,8 @@ class MappingForm(forms.Form):
     """The reader options and the phone column for an uploaded file."""
 
     phone_column = forms.TypedChoiceField(coerce=int, label="Phone numbers are in")
-    encoding = forms.ChoiceField(choices=ENCODINGS, required=False)
-    delimiter = forms.ChoiceField(choices=DELIMITERS, required=False)
+    encoding = forms.ChoiceField(choices=ENCODING_CHOICES, required=False)
+    delimiter = forms.ChoiceField(choices=DELIMITER_CHOICES, required=False)
     quotechar = forms.CharField(max_length=1, required=False, label="Quote character")
     has_header = forms.ChoiceField(
         choices=HEADER_CHOICES, required=False, label="First row is a header"
@@ -102,12 +90,6 @@ class MappingForm(forms.Form):
         if not imp.filename.lower().endswith((".csv", ".txt")) and imp.file:
             for name in ("encoding", "delimiter", "quotechar"):
                 del self.fields[name]
-
-    def clean_encoding(self):
-        value = self.cleaned_data["encoding"]
-        if value:
-            codec_name(value)  # raises for an unknown label
-        return value
 
     def reader_options(self) -> dict:
         data = self.cleaned_data

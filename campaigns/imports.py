@@ -36,6 +36,7 @@ from campaigns.models import (
     references,
 )
 from campaigns.recipients import (
+    ENCODINGS,
     ImportRejected,
     ReadOptions,
     Row,
@@ -118,7 +119,7 @@ def refresh_preview(imp: RecipientImport, *, detect_column: bool = False) -> Non
         chosen = {k: v for k, v in (imp.options or {}).items() if k != "detected"}
         detected = {
             "has_header": table.has_header,
-            "encoding": table.encoding or "",
+            "encoding": ENCODINGS.get(table.encoding or "", table.encoding or ""),
             "delimiter": table.delimiter or "",
         }
         imp.options = {**chosen, "detected": detected}
@@ -221,6 +222,8 @@ def run(import_id: int) -> dict:
     except (ImportRejected, ImportNotAllowed) as exc:
         _finish(imp, ImportStatus.FAILED, str(exc))
     except Exception:
+        # Anything else is a bug, not bad input: it is logged with its traceback for us, and
+        # the user is told plainly that nothing changed (the transaction rolled back).
         logger.exception("Recipient import %s failed", import_id)
         _finish(
             imp,

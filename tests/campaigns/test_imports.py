@@ -67,7 +67,7 @@ def test_upload_reads_a_preview_and_finds_the_phone_column(campaign):
     assert imp.columns == ["phone", "name", "city"]
     assert imp.phone_column == 0
     assert imp.preview[0] == {"number": 2, "cells": ["+7 701 123 45 67", "Ann", "Almaty"]}
-    assert imp.options == {"detected": {"has_header": True, "encoding": "utf-8", "delimiter": ";"}}
+    assert imp.options == {"detected": {"has_header": True, "encoding": "UTF-8", "delimiter": ";"}}
     assert imports.placeholders(imp) == {"name": 1, "city": 2}
 
 
@@ -270,3 +270,18 @@ def test_time_left_follows_the_pace_so_far(campaign):
     assert imp.seconds_left(now) == 30
     imp.rows_done = 0
     assert imp.seconds_left(now) is None
+
+
+def test_an_encoding_chosen_on_the_mapping_page_is_how_the_file_is_read(as_role, campaign):
+    content = "телефон;имя\n+77011234567;Жанна\n".encode("koi8_r")
+    imp = upload(campaign, content, name="koi.csv")
+    response = as_role(Role.SENDER).post(
+        reverse("import_detail", args=[imp.pk]),
+        {"encoding": "KOI8-R", "delimiter": ";", "phone_column": 0, "mode": "add"},
+        headers={"HX-Request": "true"},
+    )
+    imp.refresh_from_db()
+    assert imp.options["encoding"] == "KOI8-R"
+    assert imp.preview[0]["cells"] == ["+77011234567", "Жанна"]
+    assert "Жанна" in response.text
+    assert '<option value="KOI8-R" selected>' in response.text
