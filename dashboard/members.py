@@ -1,10 +1,15 @@
 """Membership rules, shared by the Members page and the admin.
 
 Only an owner grants or takes away ownership; a workspace always keeps at least one owner.
+Every change is written to the audit log.
 """
 
 from __future__ import annotations
 
+from django.db import transaction
+
+from audit.log import record
+from audit.models import Action
 from dashboard.models import Membership, Role
 
 
@@ -44,8 +49,19 @@ def change_role(actor: Membership, target: Membership, role: str) -> None:
         raise MembershipRuleError(
             "A workspace needs at least one owner: make someone else owner first."
         )
-    target.role = role
-    target.save(update_fields=["role"])
+    if role == target.role:
+        return
+    previous, target.role = target.role, role
+    with transaction.atomic():
+        target.save(update_fields=["role"])
+        record(
+            target.workspace,
+            actor.user,
+            Action.MEMBER_ROLE_CHANGED,
+            target=f"member {target.user.get_username()}",
+            old_role=previous,
+            new_role=role,
+        )
 
 
 def remove(actor: Membership, target: Membership) -> None:
@@ -54,4 +70,24 @@ def remove(actor: Membership, target: Membership) -> None:
         raise MembershipRuleError(
             "This is the workspace's only owner: make someone else owner before removing them."
         )
-    target.delete()
+    with transaction.atomic():
+        target.delete()
+        record(
+            target.workspace,
+            actor.user,
+            Action.MEMBER_REMOVED,
+            target=f"member {target.user.get_username()}",
+            role=target.role,
+        )
+
+
+def added(actor: Membership, membership: Membership, created_user: bool) -> None:
+    """Records a new member (MemberAddForm creates the row)."""
+    record(
+        membership.workspace,
+        actor.user,
+        Action.MEMBER_ADDED,
+        target=f"member {membership.user.get_username()}",
+        role=membership.role,
+        new_user=created_user,
+    )

@@ -9,10 +9,12 @@ so that ``manage.py check --deploy --fail-level WARNING`` is clean.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 import environ
 from cryptography.fernet import Fernet
+from csp.constants import NONE, SELF
 from django.core.management.utils import get_random_secret_key
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -73,9 +75,12 @@ INSTALLED_APPS = [
     "django_htmx",
     "template_partials",
     "django_celery_beat",
+    "csp",
+    "axes",
     "dashboard",
     "providers",
     "campaigns",
+    "audit",
 ]
 if SANDBOX:
     INSTALLED_APPS.append("providers.sandbox")
@@ -92,6 +97,10 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "dashboard.tenancy.WorkspaceMiddleware",
+    "dashboard.uploads.UploadLimitMiddleware",
+    "csp.middleware.CSPMiddleware",
+    # Last, as django-axes asks: it turns a locked-out login into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "dashboard.urls"
@@ -129,6 +138,20 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# Axes first: it refuses a locked-out username and address before any password is checked.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+# Login throttling (django-axes): this many failures for one username from one address lock that
+# pair out for the cool-off. A username that does not exist is counted and locked the same way,
+# and the lockout page names no user, so neither tells whether an account exists.
+AXES_FAILURE_LIMIT = env.int("CRIER_LOGIN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("CRIER_LOGIN_COOLOFF_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+AXES_HTTP_RESPONSE_CODE = 429
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "overview"
 LOGOUT_REDIRECT_URL = "login"
@@ -162,9 +185,17 @@ if not PRODUCTION:
 CRIER_IMPORT_MAX_BYTES = env.int("CRIER_IMPORT_MAX_BYTES", default=50 * 1024 * 1024)
 CRIER_IMPORT_MAX_ROWS = env.int("CRIER_IMPORT_MAX_ROWS", default=2_000_000)
 CRIER_IMPORT_MAX_COLUMNS = env.int("CRIER_IMPORT_MAX_COLUMNS", default=100)
+# Above this many pending recipients the preview prices a campaign in the background.
+CRIER_PREVIEW_SYNC_LIMIT = env.int("CRIER_PREVIEW_SYNC_LIMIT", default=200_000)
 # Let a 50 MB upload through Django to the import's own size check, which explains itself.
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
+# An upload over CRIER_IMPORT_MAX_BYTES is dropped while it streams in (dashboard/uploads.py).
+FILE_UPLOAD_HANDLERS = [
+    "dashboard.uploads.LimitedUploadHandler",
+    "django.core.files.uploadhandler.MemoryFileUploadHandler",
+    "django.core.files.uploadhandler.TemporaryFileUploadHandler",
+]
 
 # Celery. The default broker is a folder, so a laptop needs neither Redis nor RabbitMQ.
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://")
@@ -192,8 +223,21 @@ CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 # Installed into django-celery-beat's tables at beat start-up; editable in the admin.
 CELERY_BEAT_SCHEDULE = {
     "refresh-balances": {"task": "providers.tasks.refresh_balances", "schedule": 15 * 60},
+    # Starts due campaigns and hands sending campaigns to workers (no ETA tasks: a broker
+    # redelivers those twice past its visibility timeout).
+    "dispatch-campaigns": {"task": "campaigns.tasks.dispatch_campaigns", "schedule": 2.0},
 }
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
+
+# Sending (campaigns.sending). A worker keeps a campaign for CRIER_SEND_TASK_SECONDS, then hands
+# it back to the beat task; a batch whose worker vanished is reconciled once its lease (the
+# provider timeout plus a margin, renewed before every request) has run out.
+CRIER_PROVIDER_TIMEOUT = env.float("CRIER_PROVIDER_TIMEOUT", default=30.0)
+CRIER_SEND_TASK_SECONDS = env.float("CRIER_SEND_TASK_SECONDS", default=60.0)
+CRIER_SEND_BATCH_SIZE = env.int("CRIER_SEND_BATCH_SIZE", default=0)  # 0: the provider's largest
+CRIER_SEND_MAX_ATTEMPTS = env.int("CRIER_SEND_MAX_ATTEMPTS", default=10)  # per batch, transient
+CRIER_SEND_PAUSE_AFTER_ERRORS = env.int("CRIER_SEND_PAUSE_AFTER_ERRORS", default=3)
+CRIER_SEND_BACKOFF_CAP = env.float("CRIER_SEND_BACKOFF_CAP", default=60.0)
 
 # Provider login tokens are cached here; production shares one cache between processes.
 CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}
@@ -205,7 +249,12 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     # httpx logs every request URL at INFO; Mobizon carries its API key in the query string.
-    "loggers": {"django.db.backends": {"level": "WARNING"}, "httpx": {"level": "WARNING"}},
+    # django-axes logs every login at INFO; its WARNING for a failed login is the useful part.
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        "httpx": {"level": "WARNING"},
+        "axes": {"level": "WARNING"},
+    },
 }
 
 # Hardened HTTP. Production turns everything on; behind a TLS-terminating proxy set
@@ -223,5 +272,25 @@ if PRODUCTION:
     CSRF_COOKIE_SECURE = True
     if env.bool("SECURE_PROXY_SSL_HEADER_ENABLED", default=False):
         SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+# Content Security Policy (django-csp): everything from our own origin, no inline script or
+# style and no eval; htmx is held to the same by its meta config in base.html.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+        "base-uri": [NONE],
+        "object-src": [NONE],
+    }
+}
+
+# Error reports (the debug page, mails to ADMINS) hide credentials even while DEBUG is on.
+DEFAULT_EXCEPTION_REPORTER_FILTER = "dashboard.reporting.CredentialSafeReporterFilter"
 
 FORM_RENDERER = "dashboard.forms_renderer.BootstrapFormRenderer"

@@ -22,6 +22,7 @@ urlpatterns = [
     path("members/<int:member_pk>/remove/", views.member_remove, name="member_remove"),
     path("", include("providers.urls")),
     path("", include("campaigns.urls")),
+    path("", include("audit.urls")),
     path("admin/", admin.site.urls),
 ]
 

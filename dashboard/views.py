@@ -97,7 +97,9 @@ def member_add(request):
         grantable_roles=member_rules.grantable_roles(request.membership),
     )
     if request.method == "POST" and form.is_valid():
-        membership = form.save()
+        with transaction.atomic():
+            membership = form.save()
+            member_rules.added(request.membership, membership, created_user=bool(form.new_password))
         if form.new_password:
             messages.warning(
                 request,

@@ -108,12 +108,17 @@ class ProviderAccountForm(forms.ModelForm):
 
     def save(self, commit=True):
         account = super().save(commit=False)
-        values = self._stored_credentials()
+        stored = self._stored_credentials()
+        values = dict(stored)
         for field in self.adapter_class.credential_fields:
             new = self.cleaned_data.get(f"cred_{field.name}")
             if new or not field.secret:
                 values[field.name] = new or ""
         account.credentials = values
+        # Names only, for the audit log: the values never leave the encrypted field.
+        self.changed_credentials = sorted(
+            name for name in values.keys() | stored.keys() if values.get(name) != stored.get(name)
+        )
         if commit:
             account.save()
         return account

@@ -1,9 +1,12 @@
 from __future__ import annotations
 
 from django.contrib import messages
+from django.db import transaction
 from django.shortcuts import render
 from django.views.decorators.http import require_POST, require_safe
 
+from audit.log import record
+from audit.models import Action
 from dashboard.models import Role
 from dashboard.tenancy import get_for_workspace, require_role, role_required
 from dashboard.views import done
@@ -51,13 +54,43 @@ def _account_form(request, account: ProviderAccount):
         initial={"provider": request.GET["provider"]} if "provider" in request.GET else None,
     )
     if request.method == "POST" and form.is_valid():
-        account = form.save()
+        with transaction.atomic():
+            creating = account.pk is None
+            account = form.save()
+            _audit_account_change(request, account, form, creating)
         messages.success(request, f"Saved {account.name}.")
         return done(request, "account_detail", account.pk)
     # A change of provider re-renders only the credential fields (hx-get with the new choice).
     part = "#credentials" if request.GET.get("provider") else "#form"
     template = "providers/account_form.html" + (part if request.htmx else "")
     return render(request, template, {"form": form, "account": account})
+
+
+def _audit_account_change(request, account, form, creating: bool) -> None:
+    """New credentials, or a new API host (where the credentials are sent), are audited."""
+    details = {"fields": form.changed_credentials}
+    if "api_base_url" in form.changed_data:
+        details["api_base_url"] = {
+            "old": form.initial.get("api_base_url") or "",
+            "new": account.api_base_url,
+        }
+    if creating:
+        record(
+            request.workspace,
+            request.user,
+            Action.ACCOUNT_CREATED,
+            f"account {account.name}",
+            provider=account.provider,
+            **details,
+        )
+    elif form.changed_credentials or "api_base_url" in details:
+        record(
+            request.workspace,
+            request.user,
+            Action.CREDENTIALS_CHANGED,
+            f"account {account.name}",
+            **details,
+        )
 
 
 @require_POST

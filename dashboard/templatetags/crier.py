@@ -38,6 +38,15 @@ STATUS_BADGES = {
     "completed": "success",
     "cancelled": "dark",
     "failed": "danger",
+    # messages and batches
+    "submitting": "primary",
+    "delivered": "success",
+    "undelivered": "danger",
+    "expired": "warning",
+    "unknown": "warning",
+    "claimed": "secondary",
+    "submitted": "success",
+    "held": "warning",
     # imports
     "uploaded": "secondary",
     "queued": "info",
@@ -50,3 +59,10 @@ STATUS_BADGES = {
 def badge(value: str) -> str:
     """The Bootstrap colour for a status or role badge."""
     return STATUS_BADGES.get(str(value), "secondary")
+
+
+@register.filter
+def minutes(duration) -> str:
+    """A timedelta in whole minutes for people: "15 minutes", "1 minute"."""
+    count = max(1, round(duration.total_seconds() / 60))
+    return f"{count} minute{'' if count == 1 else 's'}"

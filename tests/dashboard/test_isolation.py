@@ -1,67 +1,32 @@
 """Tenant isolation and roles, generated from the URL patterns.
 
-Every route is found by walking the URL resolver, so a new route is covered without editing
-this file. A route whose URL carries an object id needs a factory for that kwarg below; a new
-kwarg name fails ``test_every_object_kwarg_has_a_factory`` until one is added.
+Every route is found by walking the URL resolver (tests/routes.py), so a new route is covered
+without editing this file: its HTMX partials, exports and polling endpoints included. A route
+whose URL carries an object id needs a factory in tests/routes.py::OBJECT_FACTORIES.
 """
 
 from __future__ import annotations
 
 import pytest
 from django.apps import apps
-from django.urls import URLPattern, URLResolver, get_resolver, reverse
+from django.test import Client
+from django.urls import reverse
 
-from dashboard.models import Role
-
-# kwarg name -> how to get an object of a tenant for it.
-OBJECT_FACTORIES = {
-    "account_pk": lambda tenant: tenant.account.pk,
-    "sender_pk": lambda tenant: tenant.sender.pk,
-    "member_pk": lambda tenant: tenant.members[Role.OWNER].pk,
-    "campaign_pk": lambda tenant: tenant.campaign.pk,
-    "import_pk": lambda tenant: tenant.recipient_import.pk,
-    "entry_pk": lambda tenant: tenant.stop_entry.pk,
-    "rate_pk": lambda tenant: tenant.rate.pk,
-}
-
-# Routes outside the dashboard's tenancy: the admin (staff only), the provider sandbox (an API
-# emulator with its own authentication), authentication itself.
-EXEMPT_PREFIXES = ("admin", "sandbox")
-EXEMPT_NAMES = {"login", "logout", "password_change", "password_change_done"}
+from dashboard.models import Membership, Role, Workspace
+from tests.routes import OBJECT_FACTORIES, dashboard_routes, url_for
 
 # Routes any member may POST to, because they change only the user's own state.
 VIEWER_MAY_POST = {"switch_workspace", "workspace_create"}
-
-
-def _walk(patterns, prefix="", namespace=""):
-    for p in patterns:
-        if isinstance(p, URLResolver):
-            ns = p.namespace or namespace
-            yield from _walk(p.url_patterns, prefix + str(p.pattern), ns)
-        elif isinstance(p, URLPattern):
-            yield prefix + str(p.pattern), p.name, namespace, p
-
-
-def dashboard_routes():
-    routes = []
-    for route, name, namespace, pattern in _walk(get_resolver().url_patterns):
-        if namespace or route.startswith(EXEMPT_PREFIXES) or name in EXEMPT_NAMES:
-            continue
-        routes.append((name, sorted(pattern.pattern.converters)))
-    return routes
-
 
 ROUTES = dashboard_routes()
 OBJECT_ROUTES = [(name, kwargs) for name, kwargs in ROUTES if kwargs]
 
 
-def url_for(name, kwargs, tenant):
-    return reverse(name, kwargs={k: OBJECT_FACTORIES[k](tenant) for k in kwargs})
-
-
 def test_the_walk_finds_the_routes():
     names = {name for name, _ in ROUTES}
-    assert {"overview", "account_edit", "sender_edit", "member_remove"} <= names
+    assert {"overview", "account_edit", "sender_edit", "member_remove", "audit_log"} <= names
+    # HTMX partials and polling endpoints, and exports, are routes like any other.
+    assert {"campaign_count", "import_progress", "import_rejections"} <= names
     assert len(OBJECT_ROUTES) >= 7
 
 
@@ -75,7 +40,7 @@ def snapshot():
     return [
         list(model.objects.order_by("pk").values())
         for model in apps.get_models()
-        if model._meta.app_label in {"dashboard", "providers", "campaigns"}
+        if model._meta.app_label in {"dashboard", "providers", "campaigns", "audit"}
     ]
 
 
@@ -128,6 +93,50 @@ def test_viewer_cannot_change_anything(client, acme, name, kwargs):
         "time_zone": "UTC",
     }
     assert client.post(url, payload).status_code in {403, 405}
+    assert snapshot() == before
+
+
+@pytest.mark.parametrize(("name", "kwargs"), ROUTES, ids=[n for n, _ in ROUTES])
+def test_admin_can_neither_delete_the_workspace_nor_unseat_its_last_owner(acme, name, kwargs):
+    """Only an owner deletes a workspace or changes an owner; Acme has one owner, olivia.
+
+    ``member_pk`` routes are given olivia's membership, so this also tries to demote and
+    remove the last owner through every route that takes a member.
+    """
+    client = Client(raise_request_exception=False)
+    client.force_login(acme.user(Role.ADMIN))
+    url = url_for(name, kwargs, acme)
+    owner = acme.members[Role.OWNER]
+    for headers in [{}, {"HX-Request": "true"}]:
+        client.post(url, {"role": Role.VIEWER, "confirm": "yes", "name": "Gone"}, headers=headers)
+        client.delete(url, headers=headers)
+    assert Workspace.objects.filter(pk=acme.workspace.pk).exists()
+    assert Membership.objects.get(pk=owner.pk).role == Role.OWNER
+
+
+# Accounts, sender names (and their approval status), rates, members, workspace settings.
+ADMIN_AREAS = ("account_", "sender_", "rate_", "member", "workspace_settings", "audit_")
+ADMIN_ROUTES = [(name, kwargs) for name, kwargs in ROUTES if name.startswith(ADMIN_AREAS)]
+
+
+@pytest.mark.parametrize(("name", "kwargs"), ADMIN_ROUTES, ids=[n for n, _ in ADMIN_ROUTES])
+def test_sender_cannot_change_accounts_senders_or_members(client, acme, name, kwargs):
+    client.force_login(acme.user(Role.SENDER))
+    url = url_for(name, kwargs, acme)
+    before = snapshot()
+    payload = {
+        "role": "admin",
+        "identifier": "sam",
+        "account": acme.account.pk,
+        "value": acme.sender.value,
+        "kind": "alphanumeric",
+        "status": "rejected",  # acme's sender name is approved: any change would show
+        "name": "Mine now",
+        "cred_api_key": "live_x",
+        "currency": "USD",
+    }
+    assert client.post(url, payload).status_code in {403, 405}
+    assert client.post(url, payload, headers={"HX-Request": "true"}).status_code in {403, 405}
     assert snapshot() == before
 
 

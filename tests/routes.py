@@ -1,0 +1,56 @@
+"""Every dashboard route, found by walking the URL resolver, and how to fill in its object ids.
+
+The isolation matrix (tests/dashboard/test_isolation.py) and the CSRF test
+(tests/security/test_csrf.py) are generated from this list, so a new route is covered by both
+without editing them. A route whose URL carries an object id needs a factory for that kwarg in
+OBJECT_FACTORIES; a new kwarg name fails ``test_every_object_kwarg_has_a_factory`` until one is
+added.
+"""
+
+from __future__ import annotations
+
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
+
+from dashboard.models import Role
+
+# kwarg name -> how to get an object of a tenant (tests/conftest.py::Tenant) for it.
+OBJECT_FACTORIES = {
+    "account_pk": lambda tenant: tenant.account.pk,
+    "sender_pk": lambda tenant: tenant.sender.pk,
+    "member_pk": lambda tenant: tenant.members[Role.OWNER].pk,
+    "campaign_pk": lambda tenant: tenant.campaign.pk,
+    "import_pk": lambda tenant: tenant.recipient_import.pk,
+    "entry_pk": lambda tenant: tenant.stop_entry.pk,
+    "rate_pk": lambda tenant: tenant.rate.pk,
+}
+
+# Routes outside the dashboard's tenancy: the admin (staff only), the provider sandbox (an API
+# emulator with its own authentication), authentication itself.
+EXEMPT_PREFIXES = ("admin", "sandbox")
+AUTH_NAMES = {"login", "logout", "password_change", "password_change_done"}
+
+
+def walk(patterns=None, prefix="", namespace=""):
+    """(route, name, namespace, URLPattern) for every URL pattern of the project."""
+    for p in get_resolver().url_patterns if patterns is None else patterns:
+        if isinstance(p, URLResolver):
+            ns = p.namespace or namespace
+            yield from walk(p.url_patterns, prefix + str(p.pattern), ns)
+        elif isinstance(p, URLPattern):
+            yield prefix + str(p.pattern), p.name, namespace, p
+
+
+def dashboard_routes(include_auth: bool = False) -> list[tuple[str, list[str]]]:
+    """(url name, sorted kwarg names) of every route of the dashboard itself."""
+    routes = []
+    for route, name, namespace, pattern in walk():
+        if namespace or route.startswith(EXEMPT_PREFIXES):
+            continue
+        if name in AUTH_NAMES and not include_auth:
+            continue
+        routes.append((name, sorted(pattern.pattern.converters)))
+    return routes
+
+
+def url_for(name: str, kwargs: list[str], tenant) -> str:
+    return reverse(name, kwargs={k: OBJECT_FACTORIES[k](tenant) for k in kwargs})

@@ -1,0 +1,116 @@
+"""Login throttling (django-axes): repeated failures for one username from one address lock that
+pair out, and the lockout says nothing about whether the account exists."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from django.conf import settings
+from django.contrib.auth import authenticate
+from django.test import Client
+from django.urls import reverse
+
+from dashboard.models import Role
+from tests.conftest import PASSWORD
+
+LIMIT = settings.AXES_FAILURE_LIMIT
+
+
+def attempt(username: str, password: str, address: str = "203.0.113.7", client=None):
+    client = client or Client()
+    return client.post(
+        reverse("login"), {"username": username, "password": password}, REMOTE_ADDR=address
+    )
+
+
+def fail(username: str, times: int, address: str = "203.0.113.7"):
+    return [attempt(username, "wrong password", address) for _ in range(times)][-1]
+
+
+def page_text(response, username: str) -> str:
+    """The page with the username and the per-response CSRF token blanked out."""
+    text = response.text.replace(username, "USERNAME")
+    return re.sub(r"[A-Za-z0-9]{64}", "TOKEN", text)
+
+
+def test_the_limit_is_a_handful(acme):
+    assert 3 <= LIMIT <= 10
+
+
+def test_failures_below_the_limit_only_say_the_pair_is_wrong(acme):
+    response = fail("olivia", LIMIT - 1)
+    assert response.status_code == 200
+    assert "Please enter a correct username and password" in response.text
+    assert attempt("olivia", PASSWORD).status_code == 302
+
+
+def test_the_limit_locks_the_username_out_even_with_the_right_password(acme):
+    locked = fail("olivia", LIMIT)
+    assert locked.status_code == 429
+    assert "Too many failed attempts" in locked.text
+    assert "15 minutes" in locked.text
+    assert attempt("olivia", PASSWORD).status_code == 429
+
+
+def test_a_locked_out_user_is_not_logged_in(acme):
+    fail("olivia", LIMIT)
+    client = Client()
+    attempt("olivia", PASSWORD, client=client)
+    assert client.get(reverse("overview")).status_code == 302
+
+
+def test_the_lockout_reads_the_same_for_a_user_who_does_not_exist(acme):
+    real = fail("olivia", LIMIT)
+    ghost = fail("nobody-by-this-name", LIMIT)
+    assert ghost.status_code == real.status_code == 429
+    assert page_text(ghost, "nobody-by-this-name") == page_text(real, "olivia")
+    assert "olivia" not in real.text
+
+
+def test_the_failure_page_reads_the_same_for_a_user_who_does_not_exist(acme):
+    real = attempt("olivia", "wrong password")
+    ghost = attempt("nobody-by-this-name", "wrong password")
+    assert page_text(ghost, "nobody-by-this-name") == page_text(real, "olivia")
+
+
+def test_the_lockout_is_per_username(acme):
+    fail("olivia", LIMIT)
+    assert attempt("sam", PASSWORD).status_code == 302
+
+
+def test_the_lockout_is_per_address(acme):
+    """Someone guessing olivia's password elsewhere does not lock olivia out of her office."""
+    fail("olivia", LIMIT, address="198.51.100.66")
+    assert attempt("olivia", PASSWORD, address="203.0.113.7").status_code == 302
+
+
+def test_a_success_clears_earlier_failures(acme):
+    fail("olivia", LIMIT - 1)
+    assert attempt("olivia", PASSWORD).status_code == 302
+    fail("olivia", LIMIT - 1)
+    assert attempt("olivia", PASSWORD).status_code == 302
+
+
+def test_the_attempt_log_keeps_no_password(acme):
+    from axes.models import AccessAttempt
+
+    fail("olivia", 2)
+    (row,) = AccessAttempt.objects.all()
+    assert "wrong password" not in row.post_data + row.get_data
+    assert row.failures_since_start == 2
+
+
+def test_authenticating_outside_a_request_is_refused_loudly(acme):
+    """Axes cannot count what it cannot see: code must pass the request (tests use force_login)."""
+    from axes.exceptions import AxesBackendRequestParameterRequired
+
+    with pytest.raises(AxesBackendRequestParameterRequired):
+        authenticate(username="olivia", password=PASSWORD)
+
+
+def test_the_users_own_login_through_the_page_works(acme):
+    client = Client()
+    response = attempt(acme.user(Role.OWNER).username, PASSWORD, client=client)
+    assert response.url == reverse("overview")
+    assert client.get(reverse("overview")).status_code == 200
