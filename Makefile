@@ -32,6 +32,12 @@ test: install
 browser-test: install
 	$(BIN)/python -m pytest tests/browser -p no:randomly
 
+## make reliability-test: real workers and beat on PostgreSQL + Redis (run by .ci/run).
+reliability-test: install
+	DATABASE_URL=$${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/test} \
+	CELERY_BROKER_URL=$${CELERY_BROKER_URL:-redis://127.0.0.1:6379/15} \
+	$(BIN)/python -m pytest tests/reliability -p no:randomly -v
+
 lint: install
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .
 

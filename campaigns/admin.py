@@ -1,10 +1,30 @@
 from django.contrib import admin
 
-from campaigns.models import Campaign, Message, RecipientImport, StopListEntry
+from campaigns.models import (
+    Campaign,
+    Dispatch,
+    Estimate,
+    Message,
+    RecipientImport,
+    StopListEntry,
+)
+
+
+class DispatchInline(admin.TabularInline):
+    model = Dispatch
+    fields = ["key", "status", "provider_campaign_id", "size", "accepted", "rejected", "attempts"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    show_change_link = True
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
 
 
 @admin.register(Campaign)
 class CampaignAdmin(admin.ModelAdmin):
+    inlines = [DispatchInline]
     list_display = ["name", "workspace", "channel", "account", "status", "start_at", "created_at"]
     list_filter = ["status", "channel", "account__provider", "workspace"]
     search_fields = ["name", "sender", "text"]
@@ -24,6 +44,22 @@ class MessageAdmin(admin.ModelAdmin):
     show_full_result_count = False
 
 
+@admin.register(Dispatch)
+class DispatchAdmin(admin.ModelAdmin):
+    """The record of what went to a provider: read it, never edit it."""
+
+    list_display = ["key", "campaign", "status", "provider_campaign_id", "size", "accepted"]
+    list_filter = ["status", "campaign__account__provider"]
+    search_fields = ["key", "provider_campaign_id", "campaign__name"]
+    list_select_related = ["campaign"]
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+
 @admin.register(StopListEntry)
 class StopListEntryAdmin(admin.ModelAdmin):
     list_display = ["phone", "workspace", "note", "created_at"]
@@ -39,3 +75,13 @@ class RecipientImportAdmin(admin.ModelAdmin):
     list_select_related = ["campaign"]
     raw_id_fields = ["campaign", "created_by"]
     readonly_fields = ["summary", "preview", "columns", "rows_done", "rows_total"]
+
+
+@admin.register(Estimate)
+class EstimateAdmin(admin.ModelAdmin):
+    list_display = ["campaign", "status", "rows_done", "rows_total", "updated_at"]
+    list_filter = ["status"]
+    search_fields = ["campaign__name"]
+    list_select_related = ["campaign"]
+    raw_id_fields = ["campaign"]
+    readonly_fields = ["fingerprint", "token", "result", "rows_done", "rows_total", "error"]

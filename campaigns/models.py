@@ -7,6 +7,7 @@ import time
 
 from django.conf import settings
 from django.db import models
+from django.db.models import Q
 
 
 def new_reference() -> str:
@@ -97,12 +98,36 @@ class Campaign(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
+    # --- Sending (see campaigns.sending) ---
+    launched_at = models.DateTimeField(null=True, blank=True)
+    launched_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    # The price estimate frozen at launch: {"total", "currency", "messages", "segments",
+    # "unpriced_messages"}; money as strings.
+    estimate = models.JSONField(default=dict, blank=True)
+    # No worker touches the campaign before this (rate limit, backoff after an error).
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    # A worker was given the campaign until then; the beat task enqueues it again afterwards.
+    lease_until = models.DateTimeField(null=True, blank=True)
+    consecutive_errors = models.PositiveIntegerField(default=0)
+    submitted_at = models.DateTimeField(null=True, blank=True)  # every message handed over
+    stop_report = models.TextField(blank=True)  # what the provider side said when stopped
+
     class Meta:
         ordering = ["-created_at"]
-        indexes = [models.Index(fields=["workspace", "status"])]
+        indexes = [
+            models.Index(fields=["workspace", "status"]),
+            models.Index(fields=["status", "next_attempt_at"], name="campaign_due"),
+        ]
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def stop_report_done(self) -> bool:
+        """False while a stopped campaign waits to hear what the provider stopped."""
+        return self.status != CampaignStatus.CANCELLED or bool(self.stop_report)
 
 
 class MessageStatus(models.TextChoices):
@@ -136,6 +161,12 @@ class Message(models.Model):
     status = models.CharField(
         max_length=12, choices=MessageStatus.choices, default=MessageStatus.PENDING
     )
+    # The batch that carried it to the provider; set when a worker claims it.
+    dispatch = models.ForeignKey(
+        "Dispatch", on_delete=models.SET_NULL, null=True, blank=True, related_name="messages"
+    )
+    # 1 for the first send; a retry of a failed message is a new attempt with a new reference.
+    attempt = models.PositiveSmallIntegerField(default=1, db_default=1)
     provider_message_id = models.CharField(max_length=64, blank=True)
     error_code = models.CharField(max_length=32, blank=True)
     error_reason = models.CharField(max_length=255, blank=True)
@@ -144,10 +175,63 @@ class Message(models.Model):
 
     class Meta:
         ordering = ["pk"]
-        indexes = [models.Index(fields=["campaign", "status"])]
+        indexes = [
+            models.Index(fields=["campaign", "status"]),
+            # Partial: an imported message has no dispatch yet, so the import pays nothing.
+            models.Index(
+                fields=["dispatch"], condition=Q(dispatch__isnull=False), name="message_dispatch"
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.phone
+
+
+class DispatchStatus(models.TextChoices):
+    CLAIMED = "claimed", "Claimed"  # messages set aside for this batch; nothing was sent yet
+    SUBMITTING = "submitting", "Submitting"  # a worker is calling the provider until lease_until
+    UNKNOWN = "unknown", "Outcome unknown"  # the provider may have acted: reconcile, never resend
+    HELD = "held", "Held by the provider"  # created but not started (smsdrop: no credits)
+    SUBMITTED = "submitted", "Submitted"  # the provider took the batch; results are recorded
+    FAILED = "failed", "Failed"  # refused, or unknown for good; its messages say why
+    CANCELLED = "cancelled", "Cancelled"  # the campaign was stopped before this batch went out
+
+
+class Dispatch(models.Model):
+    """One batch of a campaign's messages handed to the provider as one provider-side campaign
+    (a BSG campaign of up to 10,000 phones, a Mobizon campaign, an smsdrop campaign, one
+    Conpeek request list). It is the unit of claiming, retrying and reconciling."""
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="dispatches")
+    key = models.CharField(max_length=32, unique=True)  # ours; tags the provider campaign's name
+    status = models.CharField(
+        max_length=12, choices=DispatchStatus.choices, default=DispatchStatus.CLAIMED
+    )
+    provider_campaign_id = models.CharField(max_length=64, blank=True)
+    remote_status = models.CharField(max_length=12, blank=True)  # common campaign status
+    size = models.PositiveIntegerField(default=0)
+    accepted = models.PositiveIntegerField(default=0)
+    rejected = models.PositiveIntegerField(default=0)
+    attempts = models.PositiveIntegerField(default=0)  # calls that failed and were retried
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    # The worker working on the batch: until when, and its token (a worker whose lease was
+    # taken over by another writes nothing).
+    lease_until = models.DateTimeField(null=True, blank=True)
+    lease_token = models.CharField(max_length=32, blank=True)
+    last_error = models.TextField(blank=True)
+    stop_result = models.TextField(blank=True)
+    stopped = models.BooleanField(null=True)  # after a stop: did the provider stop it?
+    created_at = models.DateTimeField(auto_now_add=True)
+    submitted_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["pk"]
+        verbose_name_plural = "dispatches"
+        indexes = [models.Index(fields=["campaign", "status"])]
+
+    def __str__(self) -> str:
+        return self.provider_campaign_id or self.key
 
 
 class StopListEntry(models.Model):
@@ -238,3 +322,46 @@ class RecipientImport(models.Model):
         elapsed = (now - self.started_at).total_seconds()
         remaining = max(self.rows_total - self.rows_done, 0)
         return round(elapsed / self.rows_done * remaining)
+
+
+class EstimateStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"  # a worker will compute it
+    RUNNING = "running", "Computing"  # a worker is reading the recipients; rows_done says how far
+    DONE = "done", "Done"  # ``result`` is the estimate for ``fingerprint``
+    FAILED = "failed", "Failed"  # the computation stopped; ``error`` says why
+
+
+class Estimate(models.Model):
+    """A campaign's price estimate (campaigns.pricing), stored with the fingerprint of what it was
+    computed from: a fresh one is reused, a stale one computed again. A big campaign is priced
+    by a worker, which reports its progress here. One a campaign; a new computation replaces
+    the last, and ``token`` tells a worker whether the computation it runs is still wanted."""
+
+    campaign = models.OneToOneField(
+        Campaign, on_delete=models.CASCADE, related_name="price_estimate"
+    )
+    fingerprint = models.CharField(max_length=64)  # pricing.fingerprint() of the inputs
+    token = models.CharField(max_length=32)  # this computation's; a new one changes it
+    status = models.CharField(
+        max_length=8, choices=EstimateStatus.choices, default=EstimateStatus.QUEUED
+    )
+    rows_done = models.PositiveIntegerField(default=0)
+    rows_total = models.PositiveIntegerField(default=0)  # pending messages when it started
+    # PriceEstimate.as_json(): {"currency", "lines", "unpriced", "total", "messages",
+    # "segments"}; money as strings.
+    result = models.JSONField(default=dict, blank=True)
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)  # set by every progress report as well
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"Estimate of {self.campaign}"
+
+    @property
+    def busy(self) -> bool:
+        return self.status in {EstimateStatus.QUEUED, EstimateStatus.RUNNING}
+
+    @property
+    def percent(self) -> int:
+        return min(100, self.rows_done * 100 // self.rows_total) if self.rows_total else 0

@@ -2,6 +2,9 @@
 
 ``price(campaign)`` multiplies the parts of every pending message by the account's rate for
 its destination (see providers.models.RateCard) and groups the result per destination.
+``estimate(campaign)`` is the same figure stored with a fingerprint of what it was computed from,
+so the preview and the launch reuse it while it is fresh; ``estimate_or_job`` hands a campaign
+too big to price during a request to a worker, which reports its progress.
 ``provider_quote(campaign)`` asks the provider for its own figure where it gives one, and
 ``quote_differs`` flags a gap over 1 %. ``check_balance`` compares the estimate with the
 balance or the credits the provider reports. Money is Decimal in the account's currency.
@@ -9,22 +12,38 @@ balance or the credits the provider reports. Money is Decimal in the account's c
 
 from __future__ import annotations
 
+import hashlib
+import json
+import logging
+import uuid
 from collections import Counter, defaultdict
-from dataclasses import dataclass, replace
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
 from decimal import ROUND_HALF_EVEN, ROUND_UP, Decimal
+from functools import cache
+from itertools import islice
 
-from django.db.models import QuerySet
-from django.db.models.fields.json import KeyTextTransform
+from django.conf import settings
+from django.db.models import Count, QuerySet, Sum
+from django.db.models.fields.json import KeyTextTransform, compile_json_path
+from django.db.models.functions import Substr
+from django.utils import timezone
 
-from campaigns.models import Campaign, Channel, MessageStatus
+from campaigns.models import Campaign, Channel, Estimate, EstimateStatus, MessageStatus
+from campaigns.outgoing import messages_for, spec_for
 from campaigns.segments import count, count_rendered
 from campaigns.templating import Template, has_placeholders
-from providers.base import AccountInfo, CampaignSpec, OutgoingMessage, Quote, VoicePayload
+from providers.base import AccountInfo, Quote
 from providers.errors import NotSupported
 from providers.models import Rate, RateCard
 from providers.services import check_connection
 
+logger = logging.getLogger(__name__)
+
 QUOTE_TOLERANCE = Decimal("0.01")  # a provider quote further than 1 % from ours is flagged
+CHUNK = 50_000  # recipients of a template priced between two progress reports
+STALLED_AFTER = timedelta(minutes=2)  # a computation silent this long lost its worker
 
 
 @dataclass(frozen=True)
@@ -79,57 +98,283 @@ class PriceEstimate:
         """Some destinations have no rate: the price is a lower bound."""
         return bool(self.unpriced)
 
+    def as_json(self) -> dict:
+        """What Estimate.result stores; money as strings. The totals are there for people
+        reading the row; from_json derives them again."""
+        return {
+            "currency": self.currency,
+            "lines": [
+                [x.country, x.rate, x.messages, x.segments, str(x.price)] for x in self.lines
+            ],
+            "unpriced": [[x.country, x.messages, x.segments] for x in self.unpriced],
+            "total": str(self.total),
+            "messages": self.messages,
+            "segments": self.segments,
+        }
 
-def price(campaign: Campaign) -> PriceEstimate:
+    @classmethod
+    def from_json(cls, data: dict) -> PriceEstimate:
+        return cls(
+            currency=data["currency"],
+            lines=tuple(PriceLine(c, r, m, s, Decimal(p)) for c, r, m, s, p in data["lines"]),
+            unpriced=tuple(UnpricedLine(*line) for line in data["unpriced"]),
+        )
+
+
+def price(campaign: Campaign, progress: Callable[[int], None] | None = None) -> PriceEstimate:
     """Crier's price for the campaign's pending messages, from the account's rate card.
 
     A plain SMS text is counted once; a template is rendered and counted per recipient under
-    the campaign's placeholder policy. A voice message counts as one segment: every provider
-    we support bills a voice message per call, not per minute of text.
+    the campaign's placeholder policy, ``CHUNK`` recipients at a time, calling
+    ``progress(messages done)`` after each. A voice message counts as one segment: every
+    provider we support bills a voice message per call, not per minute of text.
     """
-    card = RateCard.of(campaign.account)
-    pending = campaign.messages.filter(status=MessageStatus.PENDING).order_by()
-    messages: Counter[tuple[str, Rate | None]] = Counter()
+    destinations = _Destinations(RateCard.of(campaign.account))
+    pending = _pending(campaign)
     if campaign.channel == Channel.VOICE or not has_placeholders(campaign.text):
         per_message = 1 if campaign.channel == Channel.VOICE else count(campaign.text).parts
-        for phone, country in pending.values_list("phone", "country").iterator(5000):
-            messages[country, card.rate_for(phone, country)] += 1
-        segments = {key: n * per_message for key, n in messages.items()}
+        # Grouped by the database: one row per country and leading digits.
+        rows = destinations.read(pending).values_list("prefix", "country").annotate(Count("pk"))
+        for prefix, country, n in rows:
+            destinations.add(destinations.group_of(prefix, country), n, n * per_message)
     else:
-        template = Template(campaign.text, campaign.placeholder_policy)
-        texts: defaultdict[tuple[str, Rate | None], list[str]] = defaultdict(list)
-        for phone, country, *values in _with_values(pending, template).iterator(5000):
-            texts[country, card.rate_for(phone, country)].append(template.fill(values))
-        messages.update({key: len(group) for key, group in texts.items()})
-        segments = {key: count_rendered(group).total_parts for key, group in texts.items()}
-    lines = [
-        PriceLine(country, rate.destination, n, segments[country, rate], rate.price)
-        for (country, rate), n in messages.items()
-        if rate is not None
-    ]
-    unpriced = [
-        UnpricedLine(country, n, segments[country, rate])
-        for (country, rate), n in messages.items()
-        if rate is None
-    ]
-    return PriceEstimate(
-        currency=campaign.account.currency if campaign.account else "",
-        lines=tuple(sorted(lines, key=lambda line: (line.country, line.rate))),
-        unpriced=tuple(sorted(unpriced, key=lambda line: (-line.messages, line.country))),
-    )
+        _add_templates(campaign, pending, destinations, progress)
+    return destinations.estimate(campaign.account.currency if campaign.account else "")
 
 
-def _with_values(messages: QuerySet, template: Template, *first: str) -> QuerySet:
-    """Rows of (*first, phone, country, value of each placeholder): the database pulls the
-    values out of the JSON, several times faster than decoding every row's fields here.
+def _pending(campaign: Campaign) -> QuerySet:
+    return campaign.messages.filter(status=MessageStatus.PENDING).order_by()
 
-    A missing key reads as None. The import stores every value as a string; a JSON null,
-    which it never writes, would read as None on PostgreSQL but as "null" on SQLite.
+
+def _add_templates(campaign, pending, destinations, progress) -> None:
+    template = Template(campaign.text, campaign.placeholder_policy)
+    values = {f"value_{i}": _JsonText(name, "fields") for i, name in enumerate(template.names)}
+    rows = destinations.read(pending).annotate(**values).values_list("prefix", "country", *values)
+    fill, group_of = template.fill, destinations.group_of
+    # One query read as it streams: progress is told between chunks, and progress writes do
+    # not wait for the read (an autocommit write commits beside an open read on SQLite's WAL;
+    # Django holds a PostgreSQL server-side cursor across commits).
+    rows = rows.iterator(chunk_size=CHUNK)
+    done = 0
+    while chunk := list(islice(rows, CHUNK)):
+        texts = defaultdict(list)
+        for prefix, country, *values in chunk:
+            texts[group_of(prefix, country)].append(fill(values))
+        for group, rendered in texts.items():
+            destinations.add(group, len(rendered), count_rendered(rendered).total_parts)
+            done += len(rendered)
+        if progress is not None:
+            progress(done)
+
+
+class _JsonText(KeyTextTransform):
+    """A placeholder's value as text. On SQLite one ``->>`` lookup instead of Django's three,
+    which reads the values a third faster; the strings the import stores read the same either
+    way, and a JSON null (never stored) reads as None, as on PostgreSQL."""
+
+    def as_sqlite(self, compiler, connection):
+        lhs, params, key_transforms = self.preprocess_lhs(compiler, connection)
+        return f"({lhs} ->> %s)", (*params, compile_json_path(key_transforms))
+
+
+class _Destinations:
+    """Messages and parts per (country, rate) as pricing goes.
+
+    A number's rate depends only on its country and on its digits up to the rate card's longest
+    prefix, so the database returns just those digits and each (digits, country) is looked up
+    once, however many recipients share it.
     """
-    values = {
-        f"value_{i}": KeyTextTransform(name, "fields") for i, name in enumerate(template.names)
+
+    def __init__(self, card: RateCard):
+        self.card = card
+        self.width = 1 + max(map(len, card.by_prefix), default=0)  # "+" and the longest prefix
+        self.rates: dict[str, Rate] = {}
+        self.messages: Counter[tuple[str, str | None]] = Counter()
+        self.segments: Counter[tuple[str, str | None]] = Counter()
+        self.group_of = cache(self._group_of)
+
+    def read(self, messages: QuerySet) -> QuerySet:
+        """``messages`` with ``prefix``: as many leading characters as decide the rate."""
+        return messages.annotate(prefix=Substr("phone", 1, self.width))
+
+    def _group_of(self, prefix: str, country: str) -> tuple[str, str | None]:
+        """(country, the rate's destination or None when no rate applies)."""
+        rate = self.card.rate_for(prefix, country)
+        if rate is None:
+            return country, None
+        self.rates[rate.destination] = rate
+        return country, rate.destination
+
+    def add(self, group: tuple[str, str | None], messages: int, segments: int) -> None:
+        self.messages[group] += messages
+        self.segments[group] += segments
+
+    def estimate(self, currency: str) -> PriceEstimate:
+        lines = [
+            PriceLine(country, rate, n, self.segments[country, rate], self.rates[rate].price)
+            for (country, rate), n in self.messages.items()
+            if rate is not None
+        ]
+        unpriced = [
+            UnpricedLine(country, n, self.segments[country, rate])
+            for (country, rate), n in self.messages.items()
+            if rate is None
+        ]
+        return PriceEstimate(
+            currency=currency,
+            lines=tuple(sorted(lines, key=lambda line: (line.country, line.rate))),
+            unpriced=tuple(sorted(unpriced, key=lambda line: (-line.messages, line.country))),
+        )
+
+
+# --- Stored estimates and the background computation --------------------------------------
+
+
+class _Replaced(Exception):
+    """Another computation took over the campaign's estimate: this one stores nothing."""
+
+
+def fingerprint(campaign: Campaign) -> tuple[str, int]:
+    """(a digest of everything price() depends on, the number of pending messages).
+
+    The recipients are summed up by their count and the sum of their ids, in one pass over an
+    index: an import adds rows with higher ids, a replace deletes and adds, a launch or a stop
+    changes statuses, and each changes one or the other; nothing edits a message's number or
+    values in place. The rate card is taken line by line, so an edit of a price shows even when
+    its time does not.
+    """
+    ids = _pending(campaign).aggregate(n=Count("*"), sum=Sum("pk"))
+    account = campaign.account
+    rates = (
+        account.rates.order_by("pk").values_list("country", "prefix", "price") if account else ()
+    )
+    inputs = [
+        [ids["n"], ids["sum"]],
+        [campaign.channel, campaign.text, campaign.placeholder_policy],
+        [campaign.account_id, account.currency if account else ""],
+        list(rates),
+    ]
+    digest = hashlib.sha256(json.dumps(inputs, default=str).encode()).hexdigest()
+    return digest, ids["n"]
+
+
+def estimate(campaign: Campaign) -> PriceEstimate:
+    """Crier's price for the campaign as it is now: the stored estimate while it is fresh, else
+    price() computed here, and stored. The launch calls it, so it charges what the preview
+    showed, without pricing a big campaign a second time."""
+    digest, _ = fingerprint(campaign)
+    record = Estimate.objects.filter(campaign=campaign).first()
+    if record is not None and record.status == EstimateStatus.DONE and record.fingerprint == digest:
+        return PriceEstimate.from_json(record.result)
+    return _store(campaign, digest, price(campaign))
+
+
+def estimate_or_job(campaign: Campaign) -> PriceEstimate | Estimate:
+    """For the preview: the estimate when it is stored and fresh, or quick to compute (up to
+    ``CRIER_PREVIEW_SYNC_LIMIT`` pending messages); otherwise the Estimate of the background
+    computation for the campaign as it is now, started here unless one is under way."""
+    digest, pending = fingerprint(campaign)
+    record = Estimate.objects.filter(campaign=campaign).first()
+    if record is not None and record.fingerprint == digest:
+        if record.status == EstimateStatus.DONE:
+            return PriceEstimate.from_json(record.result)
+        if record.busy and not _stalled(record):
+            return record
+    if pending <= settings.CRIER_PREVIEW_SYNC_LIMIT:
+        return _store(campaign, digest, price(campaign))
+    return _start(campaign, digest, pending)
+
+
+def job_to_report(campaign: Campaign) -> Estimate | None:
+    """The background computation the preview polls, while it runs or once it failed; None
+    when it finished (estimate_or_job then checks that the estimate is still fresh) or lost
+    its worker."""
+    record = Estimate.objects.filter(campaign=campaign).first()
+    if record is None or record.status == EstimateStatus.DONE:
+        return None
+    return None if record.busy and _stalled(record) else record
+
+
+def _stalled(record: Estimate) -> bool:
+    return record.updated_at < timezone.now() - STALLED_AFTER
+
+
+def _store(campaign: Campaign, digest: str, result: PriceEstimate) -> PriceEstimate:
+    fields = {
+        "fingerprint": digest,
+        "token": uuid.uuid4().hex,  # a computation still running for older inputs stops
+        "status": EstimateStatus.DONE,
+        "rows_done": result.messages,
+        "rows_total": result.messages,
+        "result": result.as_json(),
+        "error": "",
+        "finished_at": timezone.now(),
     }
-    return messages.annotate(**values).values_list(*first, "phone", "country", *values)
+    Estimate.objects.update_or_create(campaign=campaign, defaults=fields)
+    return result
+
+
+def _start(campaign: Campaign, digest: str, pending: int) -> Estimate:
+    fields = {
+        "fingerprint": digest,
+        "token": uuid.uuid4().hex,
+        "status": EstimateStatus.QUEUED,
+        "rows_done": 0,
+        "rows_total": pending,
+        "result": {},
+        "error": "",
+        "finished_at": None,
+    }
+    record, _ = Estimate.objects.update_or_create(campaign=campaign, defaults=fields)
+    from campaigns.tasks import price_campaign
+
+    price_campaign.delay_on_commit(record.pk, record.token)
+    return record
+
+
+def run(estimate_id: int, token: str) -> dict:
+    """The worker's side: prices the campaign, telling its progress, and stores the estimate
+    with the fingerprint of what it read. Runs a queued computation once; one replaced in the
+    meantime (another token) stops at its next progress report and stores nothing."""
+    mine = Estimate.objects.filter(pk=estimate_id, token=token)
+    claimed = mine.filter(status=EstimateStatus.QUEUED).update(
+        status=EstimateStatus.RUNNING, updated_at=timezone.now()
+    )
+    record = mine.select_related("campaign__account").first() if claimed else None
+    if record is None:
+        return {"estimate": estimate_id, "skipped": "not queued"}
+    campaign = record.campaign
+    running = mine.filter(status=EstimateStatus.RUNNING)
+
+    def report(done: int) -> None:
+        if not running.update(rows_done=done, updated_at=timezone.now()):
+            raise _Replaced
+
+    try:
+        digest, pending = fingerprint(campaign)
+        if not running.update(fingerprint=digest, rows_total=pending, updated_at=timezone.now()):
+            raise _Replaced
+        result = price(campaign, progress=report)
+    except _Replaced:
+        return {"estimate": estimate_id, "skipped": "replaced"}
+    except Exception:
+        logger.exception("Pricing campaign %s failed", campaign.pk)
+        running.update(
+            status=EstimateStatus.FAILED,
+            error="Crier hit an unexpected error while pricing this campaign. Refresh to try "
+            "again, and tell your administrator if it happens again.",
+            finished_at=timezone.now(),
+            updated_at=timezone.now(),
+        )
+        return {"estimate": estimate_id, "status": EstimateStatus.FAILED}
+    running.update(
+        status=EstimateStatus.DONE,
+        result=result.as_json(),
+        rows_done=result.messages,
+        finished_at=timezone.now(),
+        updated_at=timezone.now(),
+    )
+    return {"estimate": estimate_id, "messages": result.messages, "total": str(result.total)}
 
 
 # --- The provider's own figure -------------------------------------------------------------
@@ -145,7 +390,8 @@ def provider_quote(campaign: Campaign) -> Quote | None:
     account = campaign.account
     if account is None or not account.adapter_class.capabilities.quote:
         return None
-    spec, outgoing = _outgoing(campaign)
+    spec = spec_for(campaign)
+    outgoing = messages_for(campaign, campaign.messages.filter(status=MessageStatus.PENDING))
     if not outgoing:
         return None
     try:
@@ -153,32 +399,6 @@ def provider_quote(campaign: Campaign) -> Quote | None:
             return adapter.quote(spec, outgoing)
     except NotSupported:
         return None
-
-
-def _outgoing(campaign: Campaign) -> tuple[CampaignSpec, list[OutgoingMessage]]:
-    """The spec and messages as they will be sent: a template goes out rendered per recipient."""
-    pending = campaign.messages.filter(status=MessageStatus.PENDING)
-    spec = CampaignSpec(sender=campaign.sender, channel=campaign.channel, name=campaign.name)
-    if campaign.channel == Channel.VOICE:
-        voice = VoicePayload(
-            text=campaign.text,
-            ssml=campaign.ssml,
-            announcement_id=campaign.announcement_id,
-            voice=campaign.voice,
-            language=campaign.language,
-            category=campaign.voice_category or "marketing",
-        )
-        spec = replace(spec, voice=voice)
-    elif not has_placeholders(campaign.text):
-        spec = replace(spec, text=campaign.text)
-    else:
-        template = Template(campaign.text, campaign.placeholder_policy)
-        rows = _with_values(pending, template, "reference")
-        return spec, [
-            OutgoingMessage(ref, phone, text=template.fill(v)) for ref, phone, _, *v in rows
-        ]
-    rows = pending.values_list("reference", "phone")
-    return spec, [OutgoingMessage(ref, phone) for ref, phone in rows]
 
 
 def quote_differs(estimate: PriceEstimate, quote: Quote) -> bool:

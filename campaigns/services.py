@@ -1,11 +1,27 @@
-"""Use cases on campaigns shared by views and tasks: clone and delete (launch, stop and retry
-join them with the sending engine)."""
+"""Use cases on campaigns shared by views and tasks: clone, delete, launch, pause, resume,
+stop and retry. Each checks the state it starts from and leaves an audit event."""
 
 from __future__ import annotations
 
-from django.db import connection, transaction
+from dataclasses import dataclass
 
-from campaigns.models import Campaign, CampaignStatus, Message, MessageStatus
+from django.db import connection, transaction
+from django.utils import timezone
+
+from audit.log import record
+from audit.models import Action
+from campaigns import pricing
+from campaigns.models import (
+    Campaign,
+    CampaignStatus,
+    Channel,
+    Dispatch,
+    DispatchStatus,
+    Message,
+    MessageStatus,
+    StopListEntry,
+)
+from providers.errors import NotSupported, PermanentError, ProviderError
 
 # Fields a clone copies; everything about sending (status, reasons, times) starts afresh.
 _COPIED = [
@@ -65,11 +81,342 @@ def _copy_recipients(source: Campaign, target: Campaign) -> None:
         )
 
 
-def delete(campaign: Campaign) -> None:
+def delete(campaign: Campaign, user=None) -> None:
     """Deletes a draft with its recipients. A campaign that sent anything is kept as a record."""
     if campaign.status != CampaignStatus.DRAFT:
         raise CampaignRuleError(
             "Only a draft can be deleted; a campaign that was launched stays as the record of "
             "what was sent."
         )
-    campaign.delete()
+    with transaction.atomic():
+        record(campaign.workspace, user, Action.CAMPAIGN_DELETED, f"campaign {campaign}")
+        campaign.delete()
+
+
+# --- Launch --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Readiness:
+    """What launching the campaign now would do, or why it cannot; the confirmation page."""
+
+    problems: tuple[str, ...]  # each blocks the launch
+    estimate: pricing.PriceEstimate | None
+    balance: pricing.BalanceCheck | None
+    stop_listed: int  # pending recipients now on the stop list; they will be left out
+
+    @property
+    def ready(self) -> bool:
+        return not self.problems
+
+
+def readiness(campaign: Campaign, *, funds=None) -> Readiness:
+    """Checks everything a launch checks, without changing anything. ``funds`` is the
+    provider's AccountInfo when the caller already asked for it; otherwise it is asked here
+    (an HTTP call)."""
+    problems = list(_content_problems(campaign))
+    estimate = balance = None
+    if campaign.account is not None and campaign.account.is_active:
+        estimate = pricing.estimate(campaign)
+        if funds is None:
+            try:
+                funds = pricing.current_funds(campaign)
+            except ProviderError as error:
+                problems.append(f"Crier could not read the balance: {error}")
+        balance = pricing.check_balance(estimate, funds)
+        if balance.blocks_sending:
+            problems.append(balance.message)
+    return Readiness(tuple(problems), estimate, balance, _stop_listed(campaign).count())
+
+
+def _content_problems(campaign: Campaign):
+    account = campaign.account
+    if campaign.status != CampaignStatus.DRAFT:
+        yield f"The campaign is {campaign.get_status_display().lower()}, not a draft."
+    if account is None:
+        yield "Choose a provider account in step 1."
+        return
+    if not account.is_active:
+        yield f"The account {account.name} is disabled: enable it or choose another."
+    capabilities = account.adapter_class.capabilities
+    if campaign.channel not in capabilities.channels:
+        yield f"{account.get_provider_display()} does not send {campaign.get_channel_display()}."
+    if campaign.channel == Channel.SMS:
+        if not campaign.text.strip():
+            yield "Write the message in step 2."
+        if capabilities.sms_sender_required and not campaign.sender:
+            yield "Choose a sender name in step 1."
+    elif not (campaign.text.strip() or campaign.ssml.strip() or campaign.announcement_id):
+        yield "Write the text to speak, the SSML or the announcement in step 2."
+    if campaign.start_at and campaign.start_at < timezone.now():
+        yield "The start time has passed: choose a later one in step 4, or send now."
+    if not campaign.messages.filter(status=MessageStatus.PENDING).exists():
+        yield "Add recipients in step 3."
+
+
+def _stop_listed(campaign: Campaign):
+    numbers = StopListEntry.objects.filter(workspace_id=campaign.workspace_id).values("phone")
+    return campaign.messages.filter(status=MessageStatus.PENDING, phone__in=numbers)
+
+
+def launch(campaign: Campaign, user, *, confirm_unpriced: bool = False, funds=None) -> Campaign:
+    """Moves a ready draft to ``scheduled`` (the beat task starts it at its time) with its
+    price estimate frozen. Launches once: a second request (a double click, another tab) finds
+    the campaign no longer a draft and is refused, changing nothing."""
+    check = readiness(campaign, funds=funds)
+    if not check.ready:
+        raise CampaignRuleError(" ".join(check.problems))
+    if check.estimate.needs_confirmation and not confirm_unpriced:
+        raise CampaignRuleError(
+            f"{check.estimate.unpriced_messages:,} recipients are in countries without a rate: "
+            "confirm that you accept an unknown price for them, or add their rates."
+        )
+    estimate = check.estimate
+    with transaction.atomic():
+        launched = Campaign.objects.filter(pk=campaign.pk, status=CampaignStatus.DRAFT).update(
+            status=CampaignStatus.SCHEDULED,
+            status_reason="",
+            launched_at=timezone.now(),
+            launched_by=user,
+            next_attempt_at=None,
+            consecutive_errors=0,
+            estimate={
+                "total": str(estimate.total),
+                "currency": estimate.currency,
+                "messages": estimate.messages,
+                "segments": estimate.segments,
+                "unpriced_messages": estimate.unpriced_messages,
+            },
+            updated_at=timezone.now(),
+        )
+        if not launched:
+            raise CampaignRuleError("This campaign was launched already.")
+        left_out = _stop_listed(campaign).update(
+            status=MessageStatus.CANCELLED,
+            error_code="stop_listed",
+            error_reason="The number was on the stop list at launch.",
+        )
+        record(
+            campaign.workspace,
+            user,
+            Action.CAMPAIGN_LAUNCHED,
+            f"campaign {campaign}",
+            campaign_id=campaign.pk,
+            recipients=estimate.messages - left_out,
+            estimate=str(estimate.total),
+            currency=estimate.currency,
+            start_at=campaign.start_at,
+        )
+    campaign.refresh_from_db()
+    return campaign
+
+
+# --- Pause, resume, stop, retry ------------------------------------------------------------
+
+PAUSABLE = (CampaignStatus.SCHEDULED, CampaignStatus.SENDING)
+STOPPABLE = (
+    CampaignStatus.SCHEDULED,
+    CampaignStatus.MODERATION,
+    CampaignStatus.SENDING,
+    CampaignStatus.PAUSED,
+)
+RETRYABLE = (
+    CampaignStatus.SENDING,
+    CampaignStatus.PAUSED,
+    CampaignStatus.SENT,
+    CampaignStatus.COMPLETED,
+    CampaignStatus.FAILED,
+)
+
+
+def _transition(campaign, user, action, allowed, refusal: str, **changes) -> Campaign:
+    with transaction.atomic():
+        moved = Campaign.objects.filter(pk=campaign.pk, status__in=allowed).update(
+            **changes, updated_at=timezone.now()
+        )
+        if not moved:
+            raise CampaignRuleError(refusal)
+        record(campaign.workspace, user, action, f"campaign {campaign}", campaign_id=campaign.pk)
+    campaign.refresh_from_db()
+    return campaign
+
+
+def pause(campaign: Campaign, user) -> Campaign:
+    """Holds every batch not yet handed to the provider; batches already out go on."""
+    return _transition(
+        campaign,
+        user,
+        Action.CAMPAIGN_PAUSED,
+        PAUSABLE,
+        "Only a scheduled or sending campaign can be paused.",
+        status=CampaignStatus.PAUSED,
+        status_reason="Paused by " + (user.get_username() if user else "Crier") + ".",
+    )
+
+
+def resume(campaign: Campaign, user) -> Campaign:
+    """Back to sending (or scheduled, before its start time), with the error count reset."""
+    later = campaign.start_at and campaign.start_at > timezone.now()
+    return _transition(
+        campaign,
+        user,
+        Action.CAMPAIGN_RESUMED,
+        (CampaignStatus.PAUSED,),
+        "Only a paused campaign can be resumed.",
+        status=CampaignStatus.SCHEDULED if later else CampaignStatus.SENDING,
+        status_reason="",
+        consecutive_errors=0,
+        next_attempt_at=None,
+    )
+
+
+def stop(campaign: Campaign, user) -> int:
+    """Stops for good: pending messages and batches not yet handed over are cancelled at
+    once, and a task asks the provider to stop what it holds. Returns the messages cancelled
+    here."""
+    from campaigns.tasks import stop_provider_side  # tasks import this module
+
+    now = timezone.now()
+    with transaction.atomic():
+        moved = Campaign.objects.filter(pk=campaign.pk, status__in=STOPPABLE).update(
+            status=CampaignStatus.CANCELLED,
+            status_reason="Stopped by " + (user.get_username() if user else "Crier") + ".",
+            updated_at=now,
+        )
+        if not moved:
+            raise CampaignRuleError("Only a scheduled, sending or paused campaign can be stopped.")
+        # Claimed batches never left; held ones (smsdrop without credits) are never relaunched.
+        held = Dispatch.objects.filter(
+            campaign=campaign, status__in=[DispatchStatus.CLAIMED, DispatchStatus.HELD]
+        )
+        held_ids = list(held.values_list("pk", flat=True))
+        held.update(status=DispatchStatus.CANCELLED, updated_at=now)
+        cancelled = Message.objects.filter(campaign=campaign, status=MessageStatus.PENDING)
+        count = cancelled.update(
+            status=MessageStatus.CANCELLED,
+            error_reason="The campaign was stopped before this message was sent.",
+            updated_at=now,
+        )
+        count += Message.objects.filter(
+            dispatch__in=held_ids, status=MessageStatus.SUBMITTING
+        ).update(
+            status=MessageStatus.CANCELLED,
+            error_reason="The campaign was stopped before this message was sent.",
+            updated_at=now,
+        )
+        record(
+            campaign.workspace,
+            user,
+            Action.CAMPAIGN_STOPPED,
+            f"campaign {campaign}",
+            campaign_id=campaign.pk,
+            cancelled=count,
+        )
+        stop_provider_side.delay_on_commit(campaign.pk)
+    campaign.refresh_from_db()
+    return count
+
+
+def stop_provider_side(campaign_id: int) -> dict:
+    """Asks the provider to stop (or delete, before it starts) each campaign it holds for
+    this one, and writes down plainly what will still go out. Run again when a batch that was
+    in flight at the stop comes back: only batches not asked yet are asked."""
+    campaign = Campaign.objects.select_related("account").filter(pk=campaign_id).first()
+    if campaign is None or campaign.status != CampaignStatus.CANCELLED:
+        return {"skipped": "not stopped"}
+    adapter_class = campaign.account.adapter_class
+    asked = 0
+    with campaign.account.adapter() as adapter:
+        for dispatch in campaign.dispatches.filter(
+            status=DispatchStatus.SUBMITTED, stopped__isnull=True
+        ).exclude(provider_campaign_id=""):
+            stopped, result = _stop_one(adapter, adapter_class, dispatch)
+            Dispatch.objects.filter(pk=dispatch.pk).update(stopped=stopped, stop_result=result)
+            asked += 1
+    out = campaign.dispatches.filter(status=DispatchStatus.SUBMITTED)
+    still_going = sum(out.filter(stopped=False).values_list("accepted", flat=True))
+    in_flight = campaign.dispatches.filter(status=DispatchStatus.SUBMITTING).exists()
+    if still_going:
+        report = (
+            f"{still_going:,} messages already handed to {adapter_class.label} will still go out."
+        )
+    elif out.filter(stopped=True).exists():
+        report = f"Nothing else will go out: {adapter_class.label} stopped what it held."
+    else:
+        report = "Nothing had been handed to the provider yet."
+    if in_flight:
+        report += " One batch was being handed over at the stop; Crier will report on it."
+    Campaign.objects.filter(pk=campaign.pk).update(stop_report=report)
+    return {"asked": asked, "still_going": still_going}
+
+
+def _stop_one(adapter, adapter_class, dispatch) -> tuple[bool, str]:
+    capabilities, label = adapter_class.capabilities, adapter_class.label
+    if dispatch.remote_status in ("completed", "cancelled", "failed", "rejected"):
+        return False, f"{label} had already finished this batch."
+    try:
+        if capabilities.stop:
+            adapter.stop(dispatch.provider_campaign_id)
+            return True, f"Stopped at {label}."
+        if capabilities.delete_before_start:
+            adapter.delete(dispatch.provider_campaign_id)
+            return True, f"Deleted at {label} before it started."
+    except NotSupported:
+        pass
+    except PermanentError as error:
+        return False, str(error)
+    except ProviderError as error:
+        return False, f"{label} did not confirm the stop: {error}"
+    return False, f"{label} offers no way to stop a campaign once it has it."
+
+
+def retry_failed(campaign: Campaign, user) -> int:
+    """Failed messages go again as a new attempt, each under a new reference (the provider
+    may know the old one). Returns how many; the campaign goes back to sending."""
+    with transaction.atomic():
+        locked = Campaign.objects.select_for_update().filter(pk=campaign.pk).first()
+        if locked is None or locked.status not in RETRYABLE:
+            raise CampaignRuleError("Only a launched campaign that is not stopped can be retried.")
+        failed = Message.objects.filter(campaign=campaign, status=MessageStatus.FAILED)
+        count = _renew_references(failed)
+        if not count:
+            raise CampaignRuleError("No message failed: there is nothing to retry.")
+        status = locked.status if locked.status == CampaignStatus.PAUSED else CampaignStatus.SENDING
+        Campaign.objects.filter(pk=campaign.pk).update(
+            status=status,
+            status_reason="",
+            consecutive_errors=0,
+            next_attempt_at=None,
+            submitted_at=None,
+            updated_at=timezone.now(),
+        )
+        record(
+            campaign.workspace,
+            user,
+            Action.CAMPAIGN_RETRIED,
+            f"campaign {campaign}",
+            campaign_id=campaign.pk,
+            messages=count,
+        )
+    campaign.refresh_from_db()
+    return count
+
+
+def _renew_references(messages) -> int:
+    table = Message._meta.db_table
+    ids = list(messages.values_list("pk", flat=True))
+    for start in range(0, len(ids), 5000):
+        chunk = ids[start : start + 5000]
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"UPDATE {table} AS m SET reference = {_NEW_REFERENCE[connection.vendor]}, "
+                f"status = %s, dispatch_id = NULL, provider_message_id = '', error_code = '', "
+                f"error_reason = '', attempt = attempt + 1, updated_at = %s "
+                f"WHERE id IN ({', '.join(['%s'] * len(chunk))})",
+                [
+                    MessageStatus.PENDING.value,
+                    connection.ops.adapt_datetimefield_value(timezone.now()),
+                    *chunk,
+                ],
+            )
+    return len(ids)

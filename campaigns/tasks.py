@@ -7,7 +7,7 @@ from contextlib import contextmanager
 
 from celery import shared_task
 
-from campaigns import imports
+from campaigns import imports, pricing, sending, services
 
 
 @contextmanager
@@ -33,3 +33,29 @@ def _children_allowed():
 def run_import(import_id: int) -> dict:
     with _children_allowed():
         return imports.run(import_id)
+
+
+@shared_task
+def dispatch_campaigns() -> dict:
+    """Periodic (every 2 s): start due campaigns and hand sending ones to workers."""
+    return sending.dispatch_due(send_campaign.delay_on_commit)
+
+
+@shared_task
+def send_campaign(campaign_id: int) -> dict:
+    try:
+        return {"campaign": campaign_id, **sending.run(campaign_id)}
+    finally:
+        sending.release(campaign_id)
+
+
+@shared_task
+def stop_provider_side(campaign_id: int) -> dict:
+    """After a stop: stop or delete the provider-side campaigns where the provider allows."""
+    return {"campaign": campaign_id, **services.stop_provider_side(campaign_id)}
+
+
+@shared_task
+def price_campaign(estimate_id: int, token: str) -> dict:
+    """Prices a campaign too big for the preview to wait for (see pricing.estimate_or_job)."""
+    return pricing.run(estimate_id, token)

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from campaigns import views
+from campaigns import sending_views, views
 
 urlpatterns = [
     path("campaigns/", views.campaign_list, name="campaign_list"),
@@ -13,9 +13,26 @@ urlpatterns = [
     path("campaigns/<int:campaign_pk>/replace/", views.campaign_replace, name="campaign_replace"),
     path("campaigns/<int:campaign_pk>/options/", views.campaign_options, name="campaign_options"),
     path("campaigns/<int:campaign_pk>/preview/", views.campaign_preview, name="campaign_preview"),
+    path(
+        "campaigns/<int:campaign_pk>/estimate/", views.campaign_estimate, name="campaign_estimate"
+    ),
     path("campaigns/<int:campaign_pk>/quote/", views.campaign_quote, name="campaign_quote"),
     path("campaigns/<int:campaign_pk>/clone/", views.campaign_clone, name="campaign_clone"),
     path("campaigns/<int:campaign_pk>/delete/", views.campaign_delete, name="campaign_delete"),
+    path(
+        "campaigns/<int:campaign_pk>/launch/", sending_views.campaign_launch, name="campaign_launch"
+    ),
+    path(
+        "campaigns/<int:campaign_pk>/progress/",
+        sending_views.campaign_progress,
+        name="campaign_progress",
+    ),
+    path("campaigns/<int:campaign_pk>/pause/", sending_views.campaign_pause, name="campaign_pause"),
+    path(
+        "campaigns/<int:campaign_pk>/resume/", sending_views.campaign_resume, name="campaign_resume"
+    ),
+    path("campaigns/<int:campaign_pk>/stop/", sending_views.campaign_stop, name="campaign_stop"),
+    path("campaigns/<int:campaign_pk>/retry/", sending_views.campaign_retry, name="campaign_retry"),
     path("imports/<int:import_pk>/", views.import_detail, name="import_detail"),
     path("imports/<int:import_pk>/progress/", views.import_progress, name="import_progress"),
     path("imports/<int:import_pk>/cancel/", views.import_cancel, name="import_cancel"),

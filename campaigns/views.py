@@ -26,6 +26,7 @@ from campaigns.forms import (
 from campaigns.models import (
     Campaign,
     CampaignStatus,
+    Estimate,
     ImportMode,
     ImportStatus,
     MessageStatus,
@@ -409,7 +410,8 @@ PREVIEW_SAMPLE = 5
 
 @require_safe
 def campaign_preview(request, campaign_pk: int):
-    """Step 5: the texts of a few real recipients, the price per destination, the balance."""
+    """Step 5: the texts of a few real recipients, the price per destination, the balance. A
+    campaign too big to price now is priced by a worker, and the price part polls for it."""
     campaign = _campaign(request, campaign_pk)
     require_role(request, Role.VIEWER)
     template = Template(campaign.text, campaign.placeholder_policy)
@@ -419,16 +421,40 @@ def campaign_preview(request, campaign_pk: int):
             :PREVIEW_SAMPLE
         ]
     ]
-    estimate = pricing.price(campaign) if campaign.account else None
     context = {
         "campaign": campaign,
         "sample": [(phone, text, segments.count(text)) for phone, text in sample],
-        "estimate": estimate,
-        "can_quote": bool(campaign.account and campaign.account.adapter_class.capabilities.quote),
     }
-    if estimate is not None and estimate.messages:
-        context["balance"] = pricing.check_balance(estimate, _funds(campaign))
+    if sample and campaign.account:
+        context.update(_estimate_context(campaign, pricing.estimate_or_job(campaign)))
     return render(request, "campaigns/campaign_detail.html#preview", context)
+
+
+@require_safe
+def campaign_estimate(request, campaign_pk: int):
+    """Polled while a worker prices the campaign: its progress, then the price."""
+    campaign = _campaign(request, campaign_pk)
+    require_role(request, Role.VIEWER)
+    context = {"campaign": campaign}
+    if campaign.account:
+        result = pricing.job_to_report(campaign) or pricing.estimate_or_job(campaign)
+        context.update(_estimate_context(campaign, result))
+    response = render(request, "campaigns/campaign_detail.html#estimate", context)
+    if request.htmx and not (context.get("job") and context["job"].busy):
+        response.status_code = HttpResponseStopPolling.status_code
+    return response
+
+
+def _estimate_context(campaign: Campaign, result: pricing.PriceEstimate | Estimate) -> dict:
+    if isinstance(result, Estimate):
+        return {"job": result}
+    context = {
+        "estimate": result,
+        "can_quote": campaign.account.adapter_class.capabilities.quote,
+    }
+    if result.messages:
+        context["balance"] = pricing.check_balance(result, _funds(campaign))
+    return context
 
 
 def _funds(campaign: Campaign):
@@ -443,7 +469,7 @@ def campaign_quote(request, campaign_pk: int):
     """The provider's own price for the pending recipients, beside Crier's estimate."""
     campaign = _campaign(request, campaign_pk)
     require_role(request, Role.SENDER)
-    estimate = pricing.price(campaign)
+    estimate = pricing.estimate(campaign)
     context = {"campaign": campaign, "estimate": estimate}
     try:
         context["quote"] = pricing.provider_quote(campaign)
@@ -468,7 +494,7 @@ def campaign_delete(request, campaign_pk: int):
     campaign = _campaign(request, campaign_pk)
     require_role(request, Role.SENDER)
     try:
-        services.delete(campaign)
+        services.delete(campaign, request.user)
     except services.CampaignRuleError as exc:
         messages.error(request, str(exc))
         return done(request, "campaign_detail", campaign.pk)

@@ -35,6 +35,24 @@ class ProviderAccountAdmin(admin.ModelAdmin):
     inlines = [SenderNameInline]
     formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
 
+    def save_model(self, request, obj, form, change) -> None:
+        """A new API host is where the credentials go next: audited as on the dashboard."""
+        super().save_model(request, obj, form, change)
+        if change and "api_base_url" in form.changed_data:
+            from audit.log import record
+            from audit.models import Action
+
+            old = form.initial.get("api_base_url") or ""
+            record(
+                obj.workspace,
+                request.user,
+                Action.CREDENTIALS_CHANGED,
+                f"account {obj.name}",
+                fields=[],
+                api_base_url={"old": old, "new": obj.api_base_url},
+                via="Django admin",
+            )
+
     @admin.display(description="Credentials")
     def credentials_masked(self, account: ProviderAccount) -> str:
         if not account.pk:

@@ -184,6 +184,7 @@ class MessageStatusReport:
     final: bool
     reference: str = ""
     provider_message_id: str = ""
+    provider_campaign_id: str = ""  # when the provider says which campaign carried it
     cost: Decimal | None = None
     currency: str = ""
     updated_at: datetime | None = None
@@ -338,6 +339,19 @@ class ProviderAdapter:
         """
         raise NotImplementedError
 
+    def reconcile(
+        self, spec: CampaignSpec, messages: Sequence[OutgoingMessage], state: DispatchState
+    ) -> Submission | None:
+        """After an UnknownOutcome, or a worker that died in the middle of ``submit``, find out
+        what the provider did with this batch, without sending anything.
+
+        Returns a Submission (one result per message, as ``submit`` would have) when the
+        provider took the batch, or None when it did not, so that the same batch and ``state``
+        may be submitted again. Raises NotSupported when the provider offers no way to tell:
+        the messages are then unknown and must never be resent automatically.
+        """
+        raise self.unsupported("looking up a batch that may have been sent")
+
     def campaign(self, provider_campaign_id: str) -> RemoteCampaign:
         """One provider campaign's name and status. Raises NotFound if unknown."""
         raise self.unsupported("reading a campaign")
@@ -455,7 +469,9 @@ class ProviderAdapter:
         try:
             self.raise_for_response(response)
         except TemporaryError as error:
-            if sends:
+            # 503 says the server did not take the request at all; any other failure after
+            # the request arrived (500, a gateway's 502/504) may hide work that was done.
+            if sends and error.code != "503":
                 raise UnknownOutcome(
                     f"{self.label} failed after receiving the request, so it may have been "
                     "accepted. Crier will check before sending anything again.",

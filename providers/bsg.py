@@ -115,7 +115,12 @@ class BSGAdapter(TokenLoginMixin, ProviderAdapter):
                 "(it starts with live_ or test_).",
                 code=status,
             )
-        if status == 402:  # [INFERRED] undocumented, but the usual answer for an empty balance
+        low_balance = status in (400, 422) and any(
+            word in detail.lower() for word in ("insufficient", "balance", "funds")
+        )
+        # [INFERRED] BSG documents no answer for an empty balance: 402 is the usual one, and a
+        # validation error that names the balance means the same.
+        if status == 402 or low_balance:
             raise InsufficientFunds("The BSG balance is too low to send this.", code=status)
         if status == 409:
             raise DuplicateReference("BSG already has a message with one of these references.")
@@ -179,6 +184,20 @@ class BSGAdapter(TokenLoginMixin, ProviderAdapter):
         }
         return body | ({"start_at": spec.start_at.isoformat()} if spec.start_at else {})
 
+    def reconcile(self, spec, messages, state):
+        # One request creates a BSG campaign with every phone of the batch, so the batch was
+        # taken whole or not at all [INFERRED: the API describes no partial acceptance]; the
+        # first reference tells which, and names the campaign when the answer was lost.
+        campaign_id = state.provider_campaign_id
+        if not campaign_id:
+            found = self.lookup_reference(messages[0].reference)
+            if found is None:
+                return None
+            campaign_id = found.provider_campaign_id
+        ids = {r.reference: r.provider_message_id for r in self.message_statuses(campaign_id)}
+        results = [SubmitResult(m.reference, True, ids.get(m.reference, "")) for m in messages]
+        return Submission(provider_campaign_id=campaign_id, results=results)
+
     def quote(self, spec, messages):
         if spec.channel != "sms":
             raise self.unsupported("price quotes for voice campaigns")
@@ -239,6 +258,7 @@ class BSGAdapter(TokenLoginMixin, ProviderAdapter):
             final=final,
             reference=item.get("reference_id") or "",
             provider_message_id=str(item["id"]),
+            provider_campaign_id=str(item.get("campaign_id") or ""),
             cost=to_decimal(amount.get("value")),
             currency=amount.get("currency") or "",
             updated_at=to_datetime(

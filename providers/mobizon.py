@@ -228,6 +228,19 @@ class MobizonAdapter(ProviderAdapter):
                 results.append(SubmitResult(message.reference, False, "", str(code), reason))
         return results
 
+    def reconcile(self, spec, messages, state):
+        # Mobizon has no per-message reference, but nothing goes out before Campaign/Send: a
+        # batch whose campaign was never created, or is still a draft, can be submitted again
+        # into the same campaign. Once sent, every number added was taken; the message ids of
+        # that call are lost, so tracking goes by the campaign's counters.
+        if not state.provider_campaign_id:
+            return None
+        remote = self.campaign(state.provider_campaign_id)
+        if remote.status == "draft":
+            return None
+        results = [SubmitResult(m.reference, True) for m in messages]
+        return Submission(state.provider_campaign_id, results, campaign_status=remote.status)
+
     def quote(self, spec, messages):
         """Mobizon prices a campaign once its recipients are added: build a draft, read its
         counters, delete it. Nothing is sent."""

@@ -110,6 +110,26 @@ class SmsdropAdapter(TokenLoginMixin, ProviderAdapter):
             reason="" if launched else NOT_LAUNCHED,
         )
 
+    def reconcile(self, spec, messages, state):
+        # No reference at smsdrop: our batch key is in the campaign's title [INFERRED], so a
+        # campaign created by a call whose answer was lost is found among the latest ones.
+        campaign_id = state.provider_campaign_id
+        if not campaign_id and state.key:
+            tag = f"[{state.key}]"
+            found = [c for c in self.list_campaigns() if tag in c.name]
+            campaign_id = found[0].provider_campaign_id if found else ""
+        if not campaign_id:
+            return None
+        remote = self.campaign(campaign_id)
+        launched = remote.status != "draft"  # PENDING: created, not launched (no credits)
+        return Submission(
+            provider_campaign_id=campaign_id,
+            results=[SubmitResult(m.reference, accepted=True) for m in messages],
+            launched=launched,
+            campaign_status=remote.status,
+            reason="" if launched else NOT_LAUNCHED,
+        )
+
     def _campaign(self, spec, messages, title: str) -> dict:
         text = spec.text or ""
         message_type = FLASH if spec.flash else PLAIN if set(text) <= GSM7 else UNICODE

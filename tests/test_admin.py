@@ -30,3 +30,29 @@ def test_changelist_and_search_render(admin_client, acme, model):
 def test_celery_beat_periodic_tasks_are_editable(admin_client):
     url = reverse("admin:django_celery_beat_periodictask_add")
     assert admin_client.get(url).status_code == 200
+
+
+def test_changing_an_accounts_api_host_in_the_admin_is_audited(client, acme, django_user_model):
+    from audit.models import AuditEvent
+
+    admin_user = django_user_model.objects.create_superuser("root", "root@example.com", "pw")
+    client.force_login(admin_user)
+    account = acme.account
+    url = reverse("admin:providers_provideraccount_change", args=[account.pk])
+    data = {
+        "workspace": account.workspace_id,
+        "provider": account.provider,
+        "name": account.name,
+        "api_base_url": "https://evil.example.com",
+        "currency": account.currency,
+        "is_active": "on",
+        "last_error": "",
+        "senders-TOTAL_FORMS": "0",
+        "senders-INITIAL_FORMS": "0",
+    }
+
+    response = client.post(url, data)
+
+    assert response.status_code == 302, response.content.decode()[:2000]
+    event = AuditEvent.objects.get(action="credentials_changed")
+    assert event.details["api_base_url"] == {"old": "", "new": "https://evil.example.com"}

@@ -19,7 +19,7 @@ class SenderNameInline(admin.TabularInline):
 class SandboxAccountAdmin(admin.ModelAdmin):
     list_display = ["name", "provider", "balance", "currency", "request_count", "created_at"]
     list_filter = ["provider"]
-    readonly_fields = ["request_count", "created_at"]
+    readonly_fields = ["request_count", "early_requests", "created_at"]
     inlines = [SenderNameInline]
     actions = ["revoke_tokens", "clear_faults"]
     fieldsets = [
@@ -32,10 +32,13 @@ class SandboxAccountAdmin(admin.ModelAdmin):
                     "rate_limit_every_n",
                     "retry_after",
                     "error_burst",
+                    "errors_until",
                     "slow_seconds",
                     "hang",
                     "malformed_json",
                     "crash_after_accept",
+                    "crash_after_accept_every_n",
+                    "early_requests",
                 ]
             },
         ),
@@ -54,6 +57,9 @@ class SandboxAccountAdmin(admin.ModelAdmin):
             hang=False,
             malformed_json=False,
             crash_after_accept=False,
+            crash_after_accept_every_n=0,
+            errors_until=None,
+            retry_not_before=None,
         )
 
 

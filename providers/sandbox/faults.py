@@ -3,11 +3,15 @@
 Applied to every authenticated request of the account, in this order:
 
 1. ``slow_seconds``: sleep, then carry on normally.
-2. ``error_burst``: while above 0, answer 503 without doing anything, counting down by one.
+2. ``error_burst``: while above 0, answer 503 without doing anything, counting down by one;
+   ``errors_until``: answer 503 to everything until that time.
 3. ``rate_limit_every_n``: every Nth request is refused in the provider's own way (HTTP 429
-   with ``Retry-After: retry_after``; Mobizon: API code 30), without doing anything.
+   with ``Retry-After: retry_after``; Mobizon: API code 30), without doing anything. A request
+   that arrives before the Retry-After it was given has passed is counted in
+   ``early_requests``, so tests can prove that Crier waits as long as it is told.
 4. The request is handled. Then, only if it succeeded:
    - ``crash_after_accept``: when it accepted (charged) messages, answer 500 instead;
+     ``crash_after_accept_every_n``: the same for every Nth request that accepted messages;
    - ``malformed_json``: answer the body cut in half;
    - ``hang``: sleep ``SANDBOX_HANG_SECONDS`` (default 60) before answering, so the client's
      read timeout fires although the work was done.
@@ -17,11 +21,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
 from django.db.models import F
 from django.http import HttpResponse
+from django.utils import timezone
 
 from providers.sandbox.models import Charge, SandboxAccount
 
@@ -32,13 +38,22 @@ def run(
     rate_limited: Callable[[int], HttpResponse],
 ) -> HttpResponse:
     count = _count_request(account)
+    if account.retry_not_before and timezone.now() < account.retry_not_before:
+        SandboxAccount.objects.filter(pk=account.pk).update(
+            early_requests=F("early_requests") + 1
+        )
     if account.slow_seconds:
         time.sleep(account.slow_seconds)
-    if account.error_burst and _take_error(account):
+    if (account.error_burst and _take_error(account)) or (
+        account.errors_until and timezone.now() < account.errors_until
+    ):
         return HttpResponse(
             '{"message": "Service Unavailable"}', status=503, content_type="application/json"
         )
     if account.rate_limit_every_n and count % account.rate_limit_every_n == 0:
+        SandboxAccount.objects.filter(pk=account.pk).update(
+            retry_not_before=timezone.now() + timedelta(seconds=account.retry_after)
+        )
         response = rate_limited(account.retry_after)
         response["Retry-After"] = str(account.retry_after)
         return response
@@ -47,9 +62,7 @@ def run(
     response = handle()
     if response.status_code >= 400 or _is_error_envelope(response):
         return response
-    if account.crash_after_accept and Charge.objects.filter(account=account).count() > (
-        charges_before
-    ):
+    if Charge.objects.filter(account=account).count() > charges_before and _crash(account):
         return HttpResponse("Internal Server Error", status=500, content_type="text/plain")
     if account.malformed_json:
         response.content = response.content[: max(1, len(response.content) // 2)]
@@ -67,6 +80,21 @@ def _count_request(account: SandboxAccount) -> int:
             .get()
         )
     return account.request_count
+
+
+def _crash(account: SandboxAccount) -> bool:
+    """Whether this request, which accepted messages, answers 500 instead."""
+    if account.crash_after_accept:
+        return True
+    if not account.crash_after_accept_every_n:
+        return False
+    SandboxAccount.objects.filter(pk=account.pk).update(
+        accepting_requests=F("accepting_requests") + 1
+    )
+    accepting = SandboxAccount.objects.values_list("accepting_requests", flat=True).get(
+        pk=account.pk
+    )
+    return accepting % account.crash_after_accept_every_n == 0
 
 
 def _take_error(account: SandboxAccount) -> bool:

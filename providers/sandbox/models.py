@@ -55,6 +55,18 @@ class SandboxAccount(models.Model):
     crash_after_accept = models.BooleanField(
         default=False, help_text="Record and charge accepted messages, then answer 500."
     )
+    crash_after_accept_every_n = models.PositiveIntegerField(
+        default=0,
+        help_text="Like crash_after_accept, for every Nth request that accepts messages only.",
+    )
+    errors_until = models.DateTimeField(
+        null=True, blank=True, help_text="Answer 503 to every request until then."
+    )
+    # Set when answering 429: a request before it is counted in early_requests (a real provider
+    # may ban a client that ignores Retry-After).
+    retry_not_before = models.DateTimeField(null=True, blank=True, editable=False)
+    early_requests = models.PositiveIntegerField(default=0, editable=False)
+    accepting_requests = models.PositiveIntegerField(default=0, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

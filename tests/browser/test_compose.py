@@ -6,8 +6,12 @@ import re
 
 import pytest
 
-from campaigns.models import Campaign
+from campaigns import pricing
+from campaigns.models import Campaign, Estimate, EstimateStatus, Message
+from campaigns.tasks import price_campaign
 from dashboard.celery import app
+from dashboard.models import Workspace
+from providers.models import Rate
 from tests.browser.conftest import shot
 
 
@@ -56,3 +60,39 @@ def test_compose_a_template_campaign_up_to_the_preview(logged_in, demo, eager):
     shot(page, "compose_preview")
     campaign = Campaign.objects.get(name="Spring template")
     assert (campaign.sender, campaign.messages.count()) == ("Crier", 2)
+
+
+def test_a_big_campaign_is_priced_in_the_background_with_progress(
+    logged_in, demo, settings, monkeypatch
+):
+    settings.CRIER_PREVIEW_SYNC_LIMIT = 3
+    queued = []  # no worker here: the test plays it
+    monkeypatch.setattr(price_campaign, "delay_on_commit", lambda *args: queued.append(args))
+    workspace = Workspace.objects.get(name="Demo workspace")
+    account = workspace.provider_accounts.get(provider="bsg")
+    Rate.objects.create(account=account, country="KZ", price="0.035")
+    campaign = Campaign.objects.create(
+        workspace=workspace, name="Big", account=account, sender="Crier", text="Hi {name}!"
+    )
+    Message.objects.bulk_create(
+        Message(campaign=campaign, phone=f"+7701000{n:04d}", country="KZ", fields={"name": "Ann"})
+        for n in range(4)
+    )
+    page = logged_in
+    page.goto(f"{demo.url}/campaigns/{campaign.pk}/")
+
+    progress = page.locator("[data-testid=estimate-progress]")
+    progress.wait_for()
+    assert "Waiting for a worker to price the 4 recipients" in progress.inner_text()
+    (estimate_id, token), *_ = queued
+    Estimate.objects.filter(pk=estimate_id).update(status=EstimateStatus.RUNNING, rows_done=2)
+    page.wait_for_selector("[data-testid=estimate-progress]:has-text('2 done (50 %)')")
+    page.locator("[data-testid=preview]").scroll_into_view_if_needed()
+    shot(page, "preview_in_the_background")
+
+    Estimate.objects.filter(pk=estimate_id).update(status=EstimateStatus.QUEUED)
+    pricing.run(estimate_id, token)  # what the worker does
+    page.locator("[data-testid=total]").wait_for()  # the next poll brings the price
+    assert page.locator("[data-testid=total]").inner_text() == f"0.14 {account.currency}"
+    assert page.locator("[data-testid=estimate-progress]").count() == 0
+    shot(page, "preview_priced_in_the_background")

@@ -3,6 +3,8 @@ it, and whether the balance or the credits cover it."""
 
 from __future__ import annotations
 
+import random
+from collections import Counter
 from decimal import Decimal
 
 import pytest
@@ -13,7 +15,7 @@ from campaigns.pricing import PriceLine, UnpricedLine, check_balance, price, quo
 from campaigns.segments import count
 from campaigns.templating import render
 from providers.base import AccountInfo, Quote
-from providers.models import ProviderAccount, Rate
+from providers.models import ProviderAccount, Rate, RateCard
 from providers.sandbox.accounts import provision
 
 D = Decimal
@@ -172,6 +174,75 @@ def test_only_messages_still_to_send_are_priced(campaign):
 def test_a_campaign_without_recipients_costs_nothing(campaign):
     estimate = price(campaign)
     assert (estimate.lines, estimate.unpriced, estimate.total) == ((), (), D(0))
+
+
+def priced_one_by_one(campaign: Campaign) -> dict:
+    """The definition, one recipient at a time: (country, rate) -> (messages, parts)."""
+    card = RateCard.of(campaign.account)
+    messages: Counter = Counter()
+    parts: Counter = Counter()
+    for m in campaign.messages.filter(status=MessageStatus.PENDING):
+        rate = card.rate_for(m.phone, m.country)
+        key = (m.country, rate.destination if rate else None)
+        messages[key] += 1
+        parts[key] += count(render(campaign.text, m.fields, campaign.placeholder_policy)).parts
+    return {key: (n, parts[key]) for key, n in messages.items()}
+
+
+# Values that change the encoding, the length or the fallback: blank and whitespace (the
+# fallback), UCS-2 letters, an emoji (2 units), GSM extension characters (2 septets, never
+# split), a JSON number and a JSON null, a missing key, and lengths around the part limits.
+VALUES = ["Ann", "", "   ", "\t", "Айгерим", "😀", "{x}", "€uro", "José", 12345, None]
+VALUES += ["a" * 80, "b" * 86 + "€", "ü" * 120]
+NUMBERS = [("+7701", "KZ"), ("+7747", "KZ"), ("+7700", "KZ"), ("+99890", "UZ"), ("+7916", "RU")]
+NUMBERS += [("+5511", "BR"), ("+4420", "")]
+
+
+@pytest.mark.parametrize("policy", [PlaceholderPolicy.KEEP, PlaceholderPolicy.STRIP])
+def test_price_agrees_with_pricing_every_recipient_alone(campaign, monkeypatch, policy):
+    monkeypatch.setattr(pricing, "CHUNK", 37)  # read in many chunks
+    campaign.text = "Hi {name}! Your code is {code}. " + "x" * 90
+    campaign.placeholder_policy = policy
+    set_rates(campaign.account, KZ="0.035", p7701="0.031", p77="0.04", UZ="0.05")
+    rng = random.Random(5)
+    rows = []
+    for n in range(400):
+        start, country = rng.choice(NUMBERS)
+        fields = {"name": rng.choice(VALUES), "code": rng.choice(VALUES)}
+        if n % 17 == 0:
+            del fields["code"]
+        rows.append(
+            Message(campaign=campaign, phone=f"{start}{n:07d}", country=country, fields=fields)
+        )
+    Message.objects.bulk_create(rows)
+
+    estimate = price(campaign)
+
+    lines = {(x.country, x.rate): (x.messages, x.segments) for x in estimate.lines}
+    lines |= {(x.country, None): (x.messages, x.segments) for x in estimate.unpriced}
+    assert lines == priced_one_by_one(campaign)
+    assert sum(n for n, _ in lines.values()) == 400
+
+
+def test_progress_is_told_after_each_chunk(campaign, monkeypatch):
+    monkeypatch.setattr(pricing, "CHUNK", 2)
+    campaign.text = "Hi {name}"
+    add_recipients(campaign, KZ_KCELL, KZ_BEELINE, KZ_ALTEL, UZ, RU)
+    told = []
+
+    price(campaign, progress=told.append)
+
+    assert told == [2, 4, 5]
+
+
+def test_an_estimate_is_stored_and_read_back_exactly(campaign):
+    campaign.text = "Autumn sale: " + "everything must go! " * 10
+    set_rates(campaign.account, KZ="0.035", p7701="0.0315")
+    add_recipients(campaign, KZ_KCELL, KZ_BEELINE, UZ)
+    estimate = price(campaign)
+
+    assert pricing.PriceEstimate.from_json(estimate.as_json()) == estimate
+    assert estimate.as_json()["total"] == str(estimate.total)
 
 
 # --- The provider's figure ----------------------------------------------------------------

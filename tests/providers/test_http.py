@@ -118,6 +118,20 @@ def test_5xx_on_a_send_is_unknown_outcome(api, plain):
     assert not isinstance(caught.value, TemporaryError)
 
 
+@pytest.mark.parametrize("status", [502, 504])
+def test_a_gateway_error_on_a_send_is_unknown_outcome(api, plain, status):
+    api.post(f"{BASE}/x").respond(status)  # the upstream may have done the work
+    with pytest.raises(UnknownOutcome):
+        plain.call("POST", "/x", sends=True)
+
+
+def test_503_on_a_send_is_temporary_the_server_took_nothing(api, plain):
+    api.post(f"{BASE}/x").respond(503)
+    with pytest.raises(TemporaryError) as caught:
+        plain.call("POST", "/x", sends=True)
+    assert caught.value.retryable
+
+
 def test_connect_error_is_temporary_even_for_a_send(api, plain):
     api.post(f"{BASE}/x").mock(side_effect=httpx.ConnectError("refused"))
     with pytest.raises(TemporaryError) as caught:

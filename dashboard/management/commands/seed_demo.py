@@ -1,5 +1,6 @@
 """Creates (or refreshes) the demo: a user, a workspace and one sandbox-backed account per
-provider with approved sender names. Safe to run on every start: it never duplicates anything."""
+provider with approved sender names and, where the sandbox bills money, a rate for Kazakhstan
+at the sandbox's own price. Safe to run on every start: it never duplicates anything."""
 
 from django.apps import apps
 from django.conf import settings
@@ -9,7 +10,7 @@ from django.db import transaction
 
 from dashboard.models import Membership, Role, Workspace
 from providers import registry
-from providers.models import ProviderAccount, SenderName
+from providers.models import ProviderAccount, Rate, SenderName
 
 DEMO_USERNAME = "demo"
 DEMO_ACCOUNTS = {
@@ -66,6 +67,13 @@ class Command(BaseCommand):
         account.api_base_url = f"{origin.rstrip('/')}/sandbox/{slug}"
         account.credentials = provision(slug, name=name)
         account.save()
+        from providers.sandbox.billing import MOBIZON_PRICES, SEGMENT_PRICES
+
+        # The sandbox's price per segment, so the demo's estimate matches what it bills; smsdrop
+        # counts credits, which no money rate describes.
+        price = {"mobizon": MOBIZON_PRICES["mobizon.kz"], **SEGMENT_PRICES}.get(slug)
+        if slug != "smsdrop" and price is not None:
+            Rate.objects.update_or_create(account=account, country="KZ", defaults={"price": price})
         for value in ("Crier", "CrierDemo"):
             SenderName.objects.update_or_create(
                 account=account,

@@ -1,0 +1,563 @@
+"""Claim -> submit -> record: every message handed to the provider at most once, none lost.
+
+The database is the record of what was sent. A worker claims a batch of pending messages as a
+``Dispatch`` (row locks with SKIP LOCKED on PostgreSQL; elsewhere a conditional UPDATE checked
+by its row count), marks it ``submitting`` and commits *before* calling the provider, then
+records the outcome. Every message carries its reference to the provider.
+
+A worker holds a batch under a lease that it renews before every request; the lease outlasts
+the provider timeout, so a batch whose lease ran out was abandoned (the worker died). Such a
+batch, and any batch whose answer was lost, is ``unknown``: it is reconciled through the
+adapter (``reconcile``: looking the batch up at the provider), never by sending it again. A
+provider that cannot tell leaves its messages ``unknown`` for a person to check.
+
+Faults: RateLimited waits at least Retry-After (full-jitter backoff above it); TemporaryError
+retries the same batch with backoff up to CRIER_SEND_MAX_ATTEMPTS, then fails it with the last
+error; InsufficientFunds and AuthError pause the campaign with the reason; a batch refused
+outright fails its messages, and CRIER_SEND_PAUSE_AFTER_ERRORS such batches in a row pause the
+campaign. Waiting is never done in a worker: ``next_attempt_at`` tells the beat task when to
+hand the campaign out again.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import secrets
+import time
+from collections import Counter
+from dataclasses import dataclass
+from datetime import timedelta
+
+import httpx
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from campaigns.models import (
+    Campaign,
+    CampaignStatus,
+    Dispatch,
+    DispatchStatus,
+    Message,
+    MessageStatus,
+    StopListEntry,
+    new_reference,
+)
+from campaigns.outgoing import messages_for, spec_for
+from providers.base import DispatchState, ProviderAdapter, Submission
+from providers.errors import (
+    AuthError,
+    DuplicateReference,
+    InsufficientFunds,
+    NotSupported,
+    ProviderError,
+    RateLimited,
+    TemporaryError,
+    UnknownOutcome,
+)
+
+logger = logging.getLogger(__name__)
+
+OPEN_DISPATCHES = (
+    DispatchStatus.CLAIMED,
+    DispatchStatus.SUBMITTING,
+    DispatchStatus.UNKNOWN,
+    DispatchStatus.HELD,
+)
+STOP_LISTED = "stop_listed"
+
+
+def lease_seconds() -> float:
+    """How long a batch stays a worker's without a word from it: longer than any one request."""
+    return 2 * settings.CRIER_PROVIDER_TIMEOUT + 10
+
+
+def backoff(attempt: int, at_least: float = 0.0) -> float:
+    """Seconds to wait before try ``attempt + 1``: full jitter, never less than ``at_least``."""
+    ceiling = min(settings.CRIER_SEND_BACKOFF_CAP, 2.0 ** max(attempt, 0))
+    return max(at_least, random.uniform(0, ceiling))
+
+
+# --- The loop a task runs ------------------------------------------------------------------
+
+
+def run(campaign_id: int, budget: float | None = None) -> dict:
+    """Send what is due of one campaign for up to ``budget`` seconds (default
+    CRIER_SEND_TASK_SECONDS): first its open batches (retries, reconciliations), then new
+    batches. Safe to run concurrently with itself: workers never share a batch."""
+    budget = settings.CRIER_SEND_TASK_SECONDS if budget is None else budget
+    deadline = time.monotonic() + budget
+    summary: Counter[str] = Counter()
+    while True:
+        campaign = Campaign.objects.select_related("account").filter(pk=campaign_id).first()
+        if campaign is None or campaign.status != CampaignStatus.SENDING:
+            break
+        if campaign.next_attempt_at and campaign.next_attempt_at > timezone.now():
+            summary["waiting"] += 1
+            break
+        taken = take_open(campaign) or claim(campaign)
+        if taken is None:
+            if finish_if_done(campaign):
+                summary["finished"] += 1
+            else:
+                _wait_for_open_batches(campaign)
+            break
+        summary[Batch(campaign, *taken).process()] += 1
+        if time.monotonic() >= deadline:
+            break
+    return dict(summary)
+
+
+def dispatch_due(enqueue) -> dict:
+    """The beat task's work: start scheduled campaigns whose time has come, then hand every
+    sending campaign that is due and in no worker's hands to ``enqueue`` (its id), once: the
+    campaign is leased for as long as a task may keep it."""
+    now = timezone.now()
+    started = (
+        Campaign.objects.filter(status=CampaignStatus.SCHEDULED)
+        .filter(Q(start_at__isnull=True) | Q(start_at__lte=now))
+        .update(status=CampaignStatus.SENDING, updated_at=now)
+    )
+    free = Q(lease_until__isnull=True) | Q(lease_until__lt=now)
+    due = Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now)
+    sending = Campaign.objects.filter(status=CampaignStatus.SENDING)
+    handed_out = 0
+    for pk in sending.filter(due & free).values_list("pk", flat=True):
+        lease = now + timedelta(seconds=settings.CRIER_SEND_TASK_SECONDS + lease_seconds())
+        if Campaign.objects.filter(free, pk=pk).update(lease_until=lease):
+            enqueue(pk)
+            handed_out += 1
+    return {"started": started, "handed_out": handed_out}
+
+
+def release(campaign_id: int) -> None:
+    """The task is done with the campaign: the beat task may hand it out again."""
+    Campaign.objects.filter(pk=campaign_id).update(lease_until=None)
+
+
+def _wait_for_open_batches(campaign: Campaign) -> None:
+    """Nothing to do now: sleep the campaign until its earliest open batch is due."""
+    waiting = campaign.dispatches.filter(status__in=OPEN_DISPATCHES)
+    times = [t for pair in waiting.values_list("next_attempt_at", "lease_until") for t in pair]
+    if times := [t for t in times if t is not None]:
+        Campaign.objects.filter(pk=campaign.pk).update(next_attempt_at=min(times))
+
+
+def take_open(campaign: Campaign) -> tuple[Dispatch, str] | None:
+    """An open batch of the campaign that is due, taken under a fresh lease (or None).
+
+    A ``submitting`` batch whose lease ran out was abandoned mid-call, so it is taken as
+    ``unknown``: whatever its worker did must be looked up before anything else.
+    """
+    now = timezone.now()
+    free = Q(lease_until__isnull=True) | Q(lease_until__lt=now)
+    due = Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now)
+    waiting = Q(status__in=[DispatchStatus.CLAIMED, DispatchStatus.UNKNOWN, DispatchStatus.HELD])
+    abandoned = Q(status=DispatchStatus.SUBMITTING)
+    candidates = campaign.dispatches.filter((waiting & due & free) | (abandoned & free))
+    for dispatch in candidates.order_by("pk")[:10]:
+        token = secrets.token_hex(16)
+        status = (
+            DispatchStatus.UNKNOWN
+            if dispatch.status == DispatchStatus.SUBMITTING
+            else dispatch.status
+        )
+        taken = (
+            Dispatch.objects.filter(pk=dispatch.pk, status=dispatch.status)
+            .filter(free)
+            .update(status=status, lease_until=_lease_end(), lease_token=token)
+        )
+        if taken:
+            dispatch.refresh_from_db()
+            return dispatch, token
+    return None
+
+
+def claim(campaign: Campaign) -> tuple[Dispatch, str] | None:
+    """Set aside the next batch of pending messages as a new Dispatch (or None: none left).
+
+    Stop-listed numbers are caught here, at the last moment, and cancelled instead.
+    """
+    size = batch_size(campaign)
+    token = secrets.token_hex(16)
+    with transaction.atomic():
+        pending = Message.objects.filter(campaign=campaign, status=MessageStatus.PENDING)
+        pending = pending.order_by("pk").values_list("pk", flat=True)
+        if connection.features.has_select_for_update_skip_locked:
+            pending = pending.select_for_update(skip_locked=True)
+        ids = list(pending[:size])
+        if not ids:
+            return None
+        dispatch = Dispatch.objects.create(
+            campaign=campaign,
+            key=new_reference(),
+            lease_until=_lease_end(),
+            lease_token=token,
+        )
+        # The status condition makes a claim without row locks (SQLite) exclusive as well.
+        taken = Message.objects.filter(pk__in=ids, status=MessageStatus.PENDING).update(
+            status=MessageStatus.SUBMITTING, dispatch=dispatch, updated_at=timezone.now()
+        )
+        stopped = _cancel_stop_listed(campaign, dispatch)
+        dispatch.size = taken - stopped
+        if not dispatch.size:
+            dispatch.status = DispatchStatus.CANCELLED
+        dispatch.save(update_fields=["size", "status"])
+    return dispatch, token
+
+
+def batch_size(campaign: Campaign) -> int:
+    """The provider's largest batch, capped by CRIER_SEND_BATCH_SIZE and, where Crier paces
+    the campaign itself, by its rate limit."""
+    size = campaign.account.adapter_class.capabilities.max_batch_size
+    if settings.CRIER_SEND_BATCH_SIZE:
+        size = min(size, settings.CRIER_SEND_BATCH_SIZE)
+    if _paced_by_crier(campaign):
+        size = min(size, campaign.rate_limit)
+    return max(size, 1)
+
+
+def _paced_by_crier(campaign: Campaign) -> bool:
+    capabilities = campaign.account.adapter_class.capabilities
+    return bool(campaign.rate_limit) and not capabilities.rate_limit
+
+
+def _cancel_stop_listed(campaign: Campaign, dispatch: Dispatch) -> int:
+    stop_list = StopListEntry.objects.filter(workspace_id=campaign.workspace_id).values("phone")
+    return Message.objects.filter(dispatch=dispatch, phone__in=stop_list).update(
+        status=MessageStatus.CANCELLED,
+        error_code=STOP_LISTED,
+        error_reason="The number was added to the stop list before it was sent.",
+        updated_at=timezone.now(),
+    )
+
+
+def finish_if_done(campaign: Campaign) -> bool:
+    """Marks a sending campaign ``sent`` (or ``failed``) once nothing is left to hand over."""
+    unsent = [MessageStatus.PENDING, MessageStatus.SUBMITTING]
+    if campaign.messages.filter(status__in=unsent).exists():
+        return False
+    if campaign.dispatches.filter(status__in=OPEN_DISPATCHES).exists():
+        return False
+    handed_over = campaign.dispatches.filter(status=DispatchStatus.SUBMITTED, accepted__gt=0)
+    if handed_over.exists():
+        status, reason = CampaignStatus.SENT, ""
+    else:
+        status = CampaignStatus.FAILED
+        last = campaign.dispatches.exclude(last_error="").order_by("-pk").first()
+        reason = last.last_error if last else "No message could be sent."
+    return bool(
+        Campaign.objects.filter(pk=campaign.pk, status=CampaignStatus.SENDING).update(
+            status=status,
+            status_reason=reason,
+            submitted_at=timezone.now(),
+            updated_at=timezone.now(),
+        )
+    )
+
+
+# --- One batch -----------------------------------------------------------------------------
+
+
+@dataclass
+class Batch:
+    """One dispatch in the hands of this worker, identified by its lease token."""
+
+    campaign: Campaign
+    dispatch: Dispatch
+    token: str
+
+    def process(self) -> str:
+        """Submit, retry or reconcile the batch; returns what happened, for the summary."""
+        status = self.dispatch.status
+        if status == DispatchStatus.CANCELLED:
+            return "cancelled"
+        with self._adapter() as adapter:
+            if status == DispatchStatus.UNKNOWN:
+                return self._reconcile(adapter)
+            return self._submit(adapter)
+
+    # --- The provider calls ---
+
+    def _submit(self, adapter: ProviderAdapter) -> str:
+        # The commit that makes the batch "submitting" comes before the call, and only happens
+        # while the campaign is still sending: a pause or stop holds every batch not yet out.
+        flipped = self._mine().filter(
+            status__in=[DispatchStatus.CLAIMED, DispatchStatus.HELD],
+            campaign__status=CampaignStatus.SENDING,
+        )
+        if not flipped.update(status=DispatchStatus.SUBMITTING, lease_until=_lease_end()):
+            self._update(lease_until=None, lease_token="")  # paused or stopped: let it wait
+            return "held back"
+        spec, outgoing, state = self._request()
+        try:
+            submission = adapter.submit(spec, outgoing, state)
+        except (UnknownOutcome, DuplicateReference) as error:
+            self._update(status=DispatchStatus.UNKNOWN, last_error=str(error))
+            return self._reconcile(adapter)
+        except ProviderError as error:
+            return self._failed_call(error, nothing_sent=True)
+        return self._record(submission)
+
+    def _reconcile(self, adapter: ProviderAdapter) -> str:
+        spec, outgoing, state = self._request()
+        try:
+            submission = adapter.reconcile(spec, outgoing, state)
+        except NotSupported:
+            return self._unknown_for_good(adapter.label)
+        except ProviderError as error:
+            return self._failed_call(error, nothing_sent=False)
+        if submission is None:
+            # The provider never took it: the batch may go again as it is, after the backoff a
+            # failed try earns (the call that left it unknown did fail).
+            error = TemporaryError(self.dispatch.last_error or "The provider did not answer.")
+            return self._failed_call(error, nothing_sent=True)
+        self._record(submission)
+        return "reconciled"
+
+    def _request(self):
+        dispatch = self.dispatch
+        messages = Message.objects.filter(dispatch=dispatch, status=MessageStatus.SUBMITTING)
+        state = DispatchState(
+            key=dispatch.key,
+            provider_campaign_id=dispatch.provider_campaign_id,
+            launched=dispatch.status == DispatchStatus.SUBMITTED,
+            on_created=self._created,
+        )
+        return spec_for(self.campaign, sending=True), messages_for(self.campaign, messages), state
+
+    def _created(self, provider_campaign_id: str) -> None:
+        """Saved at once: a batch that dies after this resumes the provider's campaign."""
+        self.dispatch.provider_campaign_id = provider_campaign_id
+        self._mine().update(provider_campaign_id=provider_campaign_id, lease_until=_lease_end())
+
+    def _adapter(self) -> ProviderAdapter:
+        """The account's adapter on a client that renews the lease before every request."""
+
+        def renew(request: httpx.Request) -> None:
+            self._mine().update(lease_until=_lease_end())
+
+        account = self.campaign.account
+        timeout = httpx.Timeout(settings.CRIER_PROVIDER_TIMEOUT, connect=5.0)
+        client = httpx.Client(timeout=timeout, event_hooks={"request": [renew]})
+        return _ClosingAdapter(
+            account.adapter_class(
+                base_url=account.api_base_url, credentials=account.credentials, client=client
+            ),
+            client,
+        )
+
+    # --- Outcomes ---
+
+    def _record(self, submission: Submission) -> str:
+        """The provider's answer, written in one transaction; a worker that lost its lease
+        writes nothing (the batch was taken over and is being reconciled)."""
+        accepted = [r for r in submission.results if r.accepted]
+        rejected = [r for r in submission.results if not r.accepted]
+        held = not submission.launched
+        now = timezone.now()
+        with transaction.atomic():
+            if not self._mine().select_for_update().exists():
+                return "lost lease"
+            if not held:
+                _write_results(self.dispatch, accepted, rejected, now)
+            self._update(
+                status=DispatchStatus.HELD if held else DispatchStatus.SUBMITTED,
+                provider_campaign_id=submission.provider_campaign_id,
+                remote_status=submission.campaign_status,
+                accepted=len(accepted),
+                rejected=len(rejected),
+                submitted_at=None if held else now,
+                next_attempt_at=now + _held_wait() if held else None,
+                last_error=submission.reason,
+                lease_until=None,
+                lease_token="",
+            )
+            changes = {"consecutive_errors": 0, "updated_at": now}
+            if held:  # nothing else goes out before the provider launches this one
+                changes |= {
+                    "status_reason": submission.reason,
+                    "next_attempt_at": now + _held_wait(),
+                }
+            elif _paced_by_crier(self.campaign):
+                period = timedelta(seconds=self.campaign.rate_period or 60)
+                changes["next_attempt_at"] = now + period
+            Campaign.objects.filter(pk=self.campaign.pk).update(**changes)
+            stopped = CampaignStatus.CANCELLED
+            if Campaign.objects.filter(pk=self.campaign.pk, status=stopped).exists():
+                # Stopped while this batch was on its way: ask the provider to stop it too.
+                from campaigns.tasks import stop_provider_side
+
+                stop_provider_side.delay_on_commit(self.campaign.pk)
+        return "held" if held else "submitted"
+
+    def _failed_call(self, error: ProviderError, *, nothing_sent: bool) -> str:
+        """A call that raised. ``nothing_sent``: the batch goes back to waiting (its messages
+        are untouched at the provider); otherwise it stays unknown until looked up."""
+        waiting = DispatchStatus.CLAIMED if nothing_sent else DispatchStatus.UNKNOWN
+        if isinstance(error, RateLimited):
+            wait = backoff(self.dispatch.attempts, at_least=error.retry_after or 1.0)
+            self._retry_later(waiting, error, wait, campaign_waits=True)
+            return "rate limited"
+        if isinstance(error, TemporaryError):
+            attempts = self.dispatch.attempts + 1
+            if attempts < settings.CRIER_SEND_MAX_ATTEMPTS:
+                self._retry_later(
+                    waiting, error, backoff(attempts), attempts=attempts, campaign_waits=True
+                )
+                return "retrying"
+            if not nothing_sent:
+                return self._unknown_for_good(self.campaign.account.adapter_class.label)
+            return self._fail(error, f"Gave up after {attempts} tries: {error}")
+        if isinstance(error, (InsufficientFunds, AuthError)):
+            self._retry_later(waiting, error, 0)
+            _pause(self.campaign, str(error), account_error=isinstance(error, AuthError))
+            return "paused"
+        if not nothing_sent:
+            return self._unknown_for_good(self.campaign.account.adapter_class.label)
+        return self._fail(error, str(error))
+
+    def _retry_later(self, status, error, wait: float, *, attempts=None, campaign_waits=False):
+        when = timezone.now() + timedelta(seconds=wait)
+        self._update(
+            status=status,
+            attempts=self.dispatch.attempts if attempts is None else attempts,
+            next_attempt_at=when,
+            last_error=str(error),
+            lease_until=None,
+            lease_token="",
+        )
+        if campaign_waits:  # the provider is refusing: no other batch goes before this one
+            Campaign.objects.filter(pk=self.campaign.pk).update(next_attempt_at=when)
+
+    def _fail(self, error: ProviderError, reason: str) -> str:
+        """The provider refused the batch: its messages failed, and may be retried by hand."""
+        with transaction.atomic():
+            Message.objects.filter(dispatch=self.dispatch, status=MessageStatus.SUBMITTING).update(
+                status=MessageStatus.FAILED,
+                error_code=(error.code or type(error).__name__)[:32],
+                error_reason=reason[:255],
+                updated_at=timezone.now(),
+            )
+            self._update(status=DispatchStatus.FAILED, last_error=reason, lease_token="")
+            errors = Campaign.objects.filter(pk=self.campaign.pk)
+            errors.update(consecutive_errors=F("consecutive_errors") + 1)
+        in_a_row = Campaign.objects.values_list("consecutive_errors", flat=True).get(
+            pk=self.campaign.pk
+        )
+        if in_a_row >= settings.CRIER_SEND_PAUSE_AFTER_ERRORS:
+            _pause(self.campaign, f"{in_a_row} batches failed in a row. The last: {reason}")
+        return "failed"
+
+    def _unknown_for_good(self, provider: str) -> str:
+        reason = (
+            f"{provider} did not confirm whether it took these messages and offers no way to "
+            "look them up. Crier will not send them again: check them at the provider."
+        )
+        with transaction.atomic():
+            Message.objects.filter(dispatch=self.dispatch, status=MessageStatus.SUBMITTING).update(
+                status=MessageStatus.UNKNOWN,
+                error_code="unconfirmed",
+                error_reason=reason[:255],
+                updated_at=timezone.now(),
+            )
+            self._update(status=DispatchStatus.FAILED, last_error=reason, lease_token="")
+        return "unknown"
+
+    # --- Lease helpers ---
+
+    def _mine(self):
+        return Dispatch.objects.filter(pk=self.dispatch.pk, lease_token=self.token)
+
+    def _update(self, **changes) -> None:
+        self._mine().update(**changes, updated_at=timezone.now())
+        for name, value in changes.items():
+            setattr(self.dispatch, name, value)
+
+
+class _ClosingAdapter:
+    """``with`` support that also closes the client the adapter was given."""
+
+    def __init__(self, adapter: ProviderAdapter, client: httpx.Client):
+        self.adapter, self.client = adapter, client
+
+    def __enter__(self) -> ProviderAdapter:
+        return self.adapter
+
+    def __exit__(self, *exc_info) -> None:
+        self.client.close()
+
+
+def _held_wait() -> timedelta:
+    return timedelta(seconds=settings.CRIER_SEND_BACKOFF_CAP)
+
+
+def _lease_end():
+    return timezone.now() + timedelta(seconds=lease_seconds())
+
+
+def _pause(campaign: Campaign, reason: str, *, account_error: bool = False) -> None:
+    Campaign.objects.filter(pk=campaign.pk, status=CampaignStatus.SENDING).update(
+        status=CampaignStatus.PAUSED, status_reason=reason, updated_at=timezone.now()
+    )
+    if account_error:
+        type(campaign.account).objects.filter(pk=campaign.account_id).update(last_error=reason)
+
+
+# --- Writing the provider's answer ---------------------------------------------------------
+
+_RESULT_CHUNK = 1000
+_RESULT_COLUMNS = "reference, status, provider_id, code, reason"
+
+
+def _write_results(dispatch: Dispatch, accepted, rejected, now) -> None:
+    """Accepted messages become queued (with the provider's id), rejected ones rejected.
+
+    A batch accepted whole without ids is one UPDATE. Otherwise, on PostgreSQL the results are
+    COPYed into a temporary table and joined in one UPDATE (~10 µs a row, against ~130 µs
+    with VALUES lists); elsewhere they travel in chunks of VALUES joined on the reference.
+    Must run inside a transaction.
+    """
+    mine = Message.objects.filter(dispatch=dispatch, status=MessageStatus.SUBMITTING)
+    if not rejected and not any(r.provider_message_id for r in accepted):
+        mine.update(status=MessageStatus.QUEUED, updated_at=now)
+        return
+    rows = [
+        (r.reference, MessageStatus.QUEUED.value, r.provider_message_id, "", "") for r in accepted
+    ]
+    rows += [
+        (r.reference, MessageStatus.REJECTED.value, "", r.error_code[:32], r.reason[:255])
+        for r in rejected
+    ]
+    table = Message._meta.db_table
+    join = (
+        f"UPDATE {table} SET status = v.status, provider_message_id = v.provider_id, "
+        f"error_code = v.code, error_reason = v.reason, updated_at = %s "
+        f"FROM {{source}} WHERE {table}.reference = v.reference AND {table}.dispatch_id = %s "
+        f"AND {table}.status = %s"
+    )
+    params = [
+        connection.ops.adapt_datetimefield_value(now),
+        dispatch.pk,
+        MessageStatus.SUBMITTING.value,
+    ]
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                "CREATE TEMPORARY TABLE IF NOT EXISTS crier_results (reference varchar(32), "
+                "status varchar(12), provider_id varchar(64), code varchar(32), "
+                "reason varchar(255)) ON COMMIT DELETE ROWS"
+            )
+            with cursor.cursor.copy(f"COPY crier_results ({_RESULT_COLUMNS}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+            cursor.execute("ANALYZE crier_results")  # so the join walks the reference index
+            cursor.execute(join.format(source="crier_results v"), params)
+            return
+        for start in range(0, len(rows), _RESULT_CHUNK):
+            chunk = rows[start : start + _RESULT_CHUNK]
+            values = ", ".join(["(%s, %s, %s, %s, %s)"] * len(chunk))
+            sql = f"WITH v({_RESULT_COLUMNS}) AS (VALUES {values}) " + join.format(source="v")
+            cursor.execute(sql, [value for row in chunk for value in row] + params)

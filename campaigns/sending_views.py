@@ -1,0 +1,160 @@
+"""Launch, watch, pause, resume, stop and retry a campaign: the pages around campaigns.sending."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.db.models import Count
+from django.shortcuts import render
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
+from django_htmx.http import HttpResponseStopPolling
+
+from campaigns import services
+from campaigns.models import Campaign, CampaignStatus, MessageStatus
+from campaigns.views import _campaign, _funds
+from dashboard.models import Role
+from dashboard.tenancy import require_role
+from dashboard.views import done
+
+# Messages the provider took (whatever became of them since).
+HANDED_OVER = (
+    MessageStatus.QUEUED,
+    MessageStatus.SENT,
+    MessageStatus.DELIVERED,
+    MessageStatus.UNDELIVERED,
+    MessageStatus.EXPIRED,
+    MessageStatus.REJECTED,
+)
+# Statuses in which the campaign page keeps refreshing its progress.
+LIVE = {
+    CampaignStatus.SCHEDULED,
+    CampaignStatus.MODERATION,
+    CampaignStatus.SENDING,
+    CampaignStatus.PAUSED,
+}
+
+
+@require_http_methods(["GET", "POST"])
+def campaign_launch(request, campaign_pk: int):
+    """The confirmation step: what will be sent, to how many, for how much; then the launch."""
+    campaign = _campaign(request, campaign_pk)
+    require_role(request, Role.SENDER)
+    if campaign.status != CampaignStatus.DRAFT:
+        messages.info(request, "This campaign was launched already.")
+        return done(request, "campaign_detail", campaign.pk)
+    funds = _funds(campaign) if campaign.account else None
+    error = ""
+    if request.method == "POST":
+        try:
+            services.launch(
+                campaign,
+                request.user,
+                confirm_unpriced=request.POST.get("confirm_unpriced") == "on",
+                funds=funds,
+            )
+        except services.CampaignRuleError as exc:
+            campaign.refresh_from_db()
+            if campaign.status != CampaignStatus.DRAFT:  # another click or tab got there first
+                messages.info(request, "This campaign was launched already.")
+                return done(request, "campaign_detail", campaign.pk)
+            error = str(exc)
+        else:
+            when = (
+                f"It starts at {campaign.start_at:%Y-%m-%d %H:%M}."
+                if campaign.start_at
+                else "Sending starts within a few seconds."
+            )
+            messages.success(request, f"Launched “{campaign.name}”. {when}")
+            return done(request, "campaign_detail", campaign.pk)
+    check = services.readiness(campaign, funds=funds)
+    shown_apart = check.balance.message if check.balance else None
+    context = {
+        "campaign": campaign,
+        "check": check,
+        "problems": [problem for problem in check.problems if problem != shown_apart],
+        "error": error,
+    }
+    return render(request, "campaigns/campaign_launch.html", context)
+
+
+@require_safe
+def campaign_progress(request, campaign_pk: int):
+    """The sending card of a launched campaign; polled while the campaign is live."""
+    campaign = _campaign(request, campaign_pk)
+    require_role(request, Role.VIEWER)
+    response = render(
+        request, "campaigns/campaign_detail.html#progress", progress_context(campaign)
+    )
+    if request.htmx and campaign.status not in LIVE and campaign.stop_report_done:
+        return HttpResponseStopPolling(response.content)
+    return response
+
+
+def progress_context(campaign: Campaign) -> dict:
+    counts = dict(campaign.messages.values_list("status").annotate(n=Count("pk")).order_by())
+    total = sum(counts.values())
+    by_status = [
+        (value, label, counts[value]) for value, label in MessageStatus.choices if counts.get(value)
+    ]
+    return {
+        "campaign": campaign,
+        "live": campaign.status in LIVE or not campaign.stop_report_done,
+        "total": total,
+        "handed_over": sum(counts.get(status, 0) for status in HANDED_OVER),
+        "by_status": by_status,
+        "failed": counts.get(MessageStatus.FAILED, 0),
+        "batches": campaign.dispatches.order_by("-pk")[:20],
+        "batch_count": campaign.dispatches.count(),
+        "can_pause": campaign.status in services.PAUSABLE,
+        "can_resume": campaign.status == CampaignStatus.PAUSED,
+        "can_stop": campaign.status in services.STOPPABLE,
+        "can_retry": campaign.status in services.RETRYABLE
+        and counts.get(MessageStatus.FAILED, 0) > 0,
+    }
+
+
+def _act(request, campaign_pk: int, act, success: str):
+    campaign = _campaign(request, campaign_pk)
+    require_role(request, Role.SENDER)
+    try:
+        result = act(campaign, request.user)
+    except services.CampaignRuleError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, success.format(result=result))
+    return done(request, "campaign_detail", campaign.pk)
+
+
+@require_POST
+def campaign_pause(request, campaign_pk: int):
+    return _act(
+        request,
+        campaign_pk,
+        services.pause,
+        "Paused. Batches already with the provider go on; nothing else is sent until you resume.",
+    )
+
+
+@require_POST
+def campaign_resume(request, campaign_pk: int):
+    return _act(request, campaign_pk, services.resume, "Resumed.")
+
+
+@require_POST
+def campaign_stop(request, campaign_pk: int):
+    return _act(
+        request,
+        campaign_pk,
+        services.stop,
+        "Stopped. {result} messages that had not gone out were cancelled; Crier is asking the "
+        "provider to stop what it holds.",
+    )
+
+
+@require_POST
+def campaign_retry(request, campaign_pk: int):
+    return _act(
+        request,
+        campaign_pk,
+        services.retry_failed,
+        "{result} failed messages will be sent again as a new attempt.",
+    )

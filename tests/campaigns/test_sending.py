@@ -1,0 +1,333 @@
+"""The sending engine against each sandbox provider over real HTTP, in this process.
+
+The beat task and the worker task are played by ``drain``, which calls the same functions the
+Celery tasks call. Every figure is checked against the sandbox's charge ledger: a phone billed
+twice is a message sent twice, a pending or submitting message at the end is a lost one.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from campaigns import sending, services
+from campaigns.models import (
+    Campaign,
+    CampaignStatus,
+    Dispatch,
+    DispatchStatus,
+    Message,
+    MessageStatus,
+    StopListEntry,
+)
+from campaigns.outgoing import messages_for, spec_for
+from dashboard.celery import app
+from providers import registry
+from providers.base import DispatchState
+from providers.sandbox import clock
+from providers.sandbox.models import SandboxAccount
+from tests.sendkit import campaign_for, ledger, sandbox_account, statuses, unsent
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+PROVIDERS = list(registry.PROVIDERS)
+BATCH = 200
+
+
+@pytest.fixture(autouse=True)
+def _fast_engine(settings):
+    settings.CRIER_SEND_BATCH_SIZE = BATCH
+    settings.CRIER_SEND_BACKOFF_CAP = 0.2
+    settings.CRIER_PROVIDER_TIMEOUT = 5.0
+    clock.reset()
+    yield
+    clock.reset()
+
+
+@pytest.fixture
+def wire(acme, live_server):
+    """``wire(slug, recipients)``: a sending campaign on a fresh sandbox account."""
+
+    def make(slug: str, recipients: int = 500, **fields):
+        account, remote = sandbox_account(acme.workspace, slug, live_server.url)
+        return campaign_for(acme.workspace, account, recipients, **fields), remote
+
+    return make
+
+
+@pytest.fixture
+def eager():
+    app.conf.task_always_eager = True
+    yield
+    app.conf.task_always_eager = False
+
+
+def drain(campaign: Campaign, seconds: float = 60) -> Campaign:
+    """Beat ticks and worker runs until the campaign stops sending (or ``seconds`` pass)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        handed_out: list[int] = []
+        sending.dispatch_due(handed_out.append)
+        for pk in handed_out:
+            try:
+                sending.run(pk, budget=5)
+            finally:
+                sending.release(pk)
+        campaign.refresh_from_db()
+        if campaign.status not in (CampaignStatus.SENDING, CampaignStatus.SCHEDULED):
+            return campaign
+        time.sleep(0.02)
+    raise AssertionError(f"still {campaign.status} after {seconds} s: {statuses(campaign)}")
+
+
+def knobs(remote: SandboxAccount, **values) -> None:
+    SandboxAccount.objects.filter(pk=remote.pk).update(**values)
+
+
+@pytest.mark.parametrize("slug", PROVIDERS)
+def test_every_message_is_handed_over_once_in_provider_batches(wire, slug):
+    campaign, remote = wire(slug, 500)
+
+    drain(campaign)
+
+    assert campaign.status == CampaignStatus.SENT
+    assert statuses(campaign) == {MessageStatus.QUEUED: 500}
+    assert ledger(remote) == {"charges": 500, "phones_charged_twice": 0}
+    batches = list(campaign.dispatches.values_list("status", "size", "accepted"))
+    assert batches == [("submitted", 200, 200), ("submitted", 200, 200), ("submitted", 100, 100)]
+    assert all(campaign.dispatches.values_list("provider_campaign_id", flat=True))
+    assert campaign.submitted_at is not None
+
+
+def test_provider_message_ids_are_recorded_where_the_provider_gives_them(wire):
+    campaign, _remote = wire("mobizon", 300)
+
+    drain(campaign)
+
+    ids = campaign.messages.values_list("provider_message_id", flat=True)
+    assert all(ids) and len(set(ids)) == 300
+
+
+def test_temporary_errors_retry_the_same_batch_then_succeed(wire):
+    campaign, remote = wire("bsg", 300)
+    knobs(remote, error_burst=3)
+
+    drain(campaign)
+
+    assert ledger(remote) == {"charges": 300, "phones_charged_twice": 0}
+    assert statuses(campaign) == {MessageStatus.QUEUED: 300}
+    # Logging in took the three 503s and retried inside the same batch.
+    assert campaign.dispatches.count() == 2
+
+
+def test_a_batch_that_keeps_failing_fails_with_the_last_error_and_pauses_the_campaign(
+    wire, settings
+):
+    settings.CRIER_SEND_MAX_ATTEMPTS = 3
+    settings.CRIER_SEND_PAUSE_AFTER_ERRORS = 1
+    campaign, remote = wire("smsdrop", 300)
+    knobs(remote, error_burst=1000)
+
+    drain(campaign)
+
+    assert campaign.status == CampaignStatus.PAUSED
+    assert "batches failed in a row" in campaign.status_reason
+    failed = campaign.dispatches.get(status=DispatchStatus.FAILED)
+    assert failed.last_error.startswith("Gave up after 3 tries: smsdrop had an internal error")
+    assert statuses(campaign) == {MessageStatus.FAILED: 200, MessageStatus.PENDING: 100}
+    assert ledger(remote)["charges"] == 0
+
+
+def test_rate_limits_are_waited_out_never_early(wire):
+    campaign, remote = wire("bsg", 600)
+    knobs(remote, rate_limit_every_n=3, retry_after=1)
+
+    drain(campaign)
+
+    remote.refresh_from_db()
+    assert remote.early_requests == 0
+    assert ledger(remote) == {"charges": 600, "phones_charged_twice": 0}
+    assert statuses(campaign) == {MessageStatus.QUEUED: 600}
+
+
+@pytest.mark.parametrize("slug", ["bsg", "mobizon", "smsdrop"])
+def test_a_batch_accepted_but_not_confirmed_is_reconciled_not_resent(wire, slug):
+    campaign, remote = wire(slug, 400)
+    knobs(remote, crash_after_accept_every_n=2)
+
+    drain(campaign)
+
+    assert ledger(remote) == {"charges": 400, "phones_charged_twice": 0}
+    assert statuses(campaign) == {MessageStatus.QUEUED: 400}
+    assert campaign.status == CampaignStatus.SENT
+
+
+def test_a_provider_that_cannot_look_a_batch_up_leaves_it_unknown_and_never_resends(wire):
+    campaign, remote = wire("conpeek", 400)
+    knobs(remote, crash_after_accept_every_n=2)
+
+    drain(campaign)
+
+    assert ledger(remote) == {"charges": 400, "phones_charged_twice": 0}
+    assert statuses(campaign) == {MessageStatus.QUEUED: 200, MessageStatus.UNKNOWN: 200}
+    unknown = campaign.messages.filter(status=MessageStatus.UNKNOWN).first()
+    assert "will not send them again" in unknown.error_reason
+
+
+@pytest.mark.parametrize("provider_took_it", [True, False])
+def test_a_worker_that_died_mid_call_is_reconciled_after_its_lease(wire, provider_took_it):
+    campaign, remote = wire("bsg", 200)
+    dispatch, _token = sending.claim(campaign)
+    Dispatch.objects.filter(pk=dispatch.pk).update(status=DispatchStatus.SUBMITTING)
+    if provider_took_it:  # the dying worker's request reached BSG before it was killed
+        messages = Message.objects.filter(dispatch=dispatch)
+        with campaign.account.adapter() as adapter:
+            adapter.submit(
+                spec_for(campaign, sending=True),
+                messages_for(campaign, messages),
+                DispatchState(key=dispatch.key),
+            )
+
+    sending.run(campaign.pk, budget=1)  # the lease still runs: nothing is touched
+    assert Dispatch.objects.get(pk=dispatch.pk).status == DispatchStatus.SUBMITTING
+    Dispatch.objects.filter(pk=dispatch.pk).update(lease_until=timezone.now())
+    drain(campaign)
+
+    assert ledger(remote) == {"charges": 200, "phones_charged_twice": 0}
+    assert statuses(campaign) == {MessageStatus.QUEUED: 200}
+    assert campaign.dispatches.count() == 1
+
+
+def test_insufficient_funds_pause_the_campaign_until_resumed(wire, acme):
+    sam = acme.user("sender")
+    campaign, remote = wire("bsg", 300)
+    knobs(remote, balance=0)
+
+    drain(campaign)
+
+    assert campaign.status == CampaignStatus.PAUSED
+    assert "balance is too low" in campaign.status_reason
+    assert ledger(remote)["charges"] == 0
+    knobs(remote, balance=1000)
+    services.resume(campaign, sam)
+    drain(campaign)
+    assert ledger(remote) == {"charges": 300, "phones_charged_twice": 0}
+
+
+def test_bad_credentials_pause_the_campaign_and_flag_the_account(wire):
+    campaign, _remote = wire("mobizon", 100)
+    account = campaign.account
+    account.credentials = {**account.credentials, "api_key": "wrong" * 8}
+    account.save()
+
+    drain(campaign)
+
+    assert campaign.status == CampaignStatus.PAUSED
+    account.refresh_from_db()
+    assert account.last_error == campaign.status_reason != ""
+    assert unsent(campaign) == 100
+
+
+def test_pausing_holds_every_batch_not_yet_out(wire, acme):
+    sam = acme.user("sender")
+    campaign, remote = wire("bsg", 600)
+    taken = sending.claim(campaign)
+    sending.Batch(campaign, *taken).process()  # one batch went out
+    services.pause(campaign, sam)
+
+    drain_result = sending.run(campaign.pk, budget=1)
+
+    assert drain_result == {}
+    assert ledger(remote)["charges"] == 200
+    services.resume(campaign, sam)
+    drain(campaign)
+    assert ledger(remote) == {"charges": 600, "phones_charged_twice": 0}
+
+
+def test_stop_listed_numbers_are_caught_at_send(wire):
+    campaign, remote = wire("bsg", 10)
+    StopListEntry.objects.create(workspace=campaign.workspace, phone="+77010000003")
+
+    drain(campaign)
+
+    stopped = campaign.messages.get(phone="+77010000003")
+    assert stopped.status == MessageStatus.CANCELLED and stopped.error_code == "stop_listed"
+    assert ledger(remote)["charges"] == 9
+
+
+def test_crier_paces_a_campaign_the_provider_cannot_pace(wire):
+    campaign, remote = wire("bsg", 250, rate_limit=100, rate_period=3600)
+
+    handed_out: list[int] = []
+    sending.dispatch_due(handed_out.append)
+    summary = sending.run(campaign.pk, budget=5)
+
+    campaign.refresh_from_db()
+    assert summary == {"submitted": 1, "waiting": 1}
+    assert ledger(remote)["charges"] == 100
+    assert campaign.next_attempt_at > timezone.now() + timedelta(minutes=59)
+
+
+def test_scheduled_campaigns_start_at_their_time_and_are_handed_out_once(wire):
+    due, _ = wire("bsg", 5, status="scheduled", start_at=timezone.now() - timedelta(seconds=1))
+    later = Campaign.objects.create(
+        workspace=due.workspace,
+        account=due.account,
+        name="Later",
+        status="scheduled",
+        start_at=timezone.now() + timedelta(hours=1),
+    )
+
+    first: list[int] = []
+    second: list[int] = []
+    sending.dispatch_due(first.append)
+    sending.dispatch_due(second.append)
+
+    assert first == [due.pk] and second == []
+    assert Campaign.objects.get(pk=due.pk).status == CampaignStatus.SENDING
+    assert Campaign.objects.get(pk=later.pk).status == CampaignStatus.SCHEDULED
+
+
+@pytest.mark.parametrize(
+    ("slug", "report"),
+    [
+        ("bsg", "Nothing else will go out: BSG stopped what it held."),
+        ("smsdrop", "200 messages already handed to smsdrop will still go out."),
+    ],
+)
+def test_stop_asks_the_provider_and_says_what_will_still_go_out(wire, acme, slug, report):
+    campaign, _remote = wire(slug, 600)
+    sending.Batch(campaign, *sending.claim(campaign)).process()
+
+    cancelled = services.stop(campaign, acme.user("sender"))
+    services.stop_provider_side(campaign.pk)  # the task, run here
+
+    campaign.refresh_from_db()
+    assert cancelled == 400
+    assert campaign.stop_report == report
+    assert statuses(campaign) == {MessageStatus.QUEUED: 200, MessageStatus.CANCELLED: 400}
+
+
+def test_a_batch_in_flight_at_the_stop_is_stopped_when_it_comes_back(
+    wire, acme, django_capture_on_commit_callbacks, eager
+):
+    campaign, _remote = wire("bsg", 200)
+    batch = sending.Batch(campaign, *sending.claim(campaign))
+    Dispatch.objects.filter(pk=batch.dispatch.pk).update(status=DispatchStatus.SUBMITTING)
+    batch.dispatch.status = DispatchStatus.SUBMITTING
+    services.stop(campaign, acme.user("sender"))  # while its worker is calling the provider
+    services.stop_provider_side(campaign.pk)
+    assert "Crier will report on it" in Campaign.objects.get(pk=campaign.pk).stop_report
+    with campaign.account.adapter() as adapter:
+        spec, outgoing, state = batch._request()
+        submission = adapter.submit(spec, outgoing, state)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        batch._record(submission)
+
+    campaign.refresh_from_db()
+    assert campaign.stop_report == "Nothing else will go out: BSG stopped what it held."
+    assert Dispatch.objects.get(pk=batch.dispatch.pk).stopped is True

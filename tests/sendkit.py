@@ -1,0 +1,75 @@
+"""Campaigns wired to a sandbox provider over real HTTP, and the ledger's view of what was sent.
+
+Shared by the sending tests (in-process engine, live_server) and the reliability tests (real
+worker processes). Expected figures always come from the sandbox's own charge ledger.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.db.models import Count
+
+from campaigns.models import Campaign, Channel, Message, MessageStatus
+from providers.models import ProviderAccount
+from providers.sandbox import accounts
+from providers.sandbox.models import Charge, SandboxAccount
+
+SENDER = accounts.DEMO_SENDERS[0][0]  # approved at every sandbox provider
+
+
+def sandbox_account(workspace, slug: str, server_url: str, *, name: str = "Send test"):
+    """A Crier account for ``workspace`` on a fresh sandbox account with a deep balance."""
+    credentials = accounts.provision(slug, name=name)
+    remote = SandboxAccount.objects.get(provider=slug, name=name)
+    remote.balance = Decimal("100000000")
+    remote.save(update_fields=["balance"])
+    account = ProviderAccount(
+        workspace=workspace,
+        provider=slug,
+        name=f"{slug} {name}",
+        api_base_url=f"{server_url}/sandbox/{slug}",
+        currency=remote.currency or "USD",
+    )
+    account.credentials = credentials
+    account.save()
+    return account, remote
+
+
+def campaign_for(workspace, account, recipients: int, *, status="sending", **fields) -> Campaign:
+    """A campaign with ``recipients`` pending messages to distinct Kazakh mobile numbers."""
+    voice = "sms" not in account.adapter_class.capabilities.channels
+    campaign = Campaign.objects.create(
+        workspace=workspace,
+        account=account,
+        name=fields.pop("name", "Reliable"),
+        channel=Channel.VOICE if voice else Channel.SMS,
+        voice_kind="tts" if voice else "",
+        sender="" if voice else SENDER,
+        text=fields.pop("text", "Hello from Crier"),
+        status=status,
+        **fields,
+    )
+    Message.objects.bulk_create(
+        Message(campaign=campaign, phone=f"+7701{n:07d}", country="KZ", row_number=n + 2)
+        for n in range(recipients)
+    )
+    return campaign
+
+
+def ledger(remote: SandboxAccount) -> dict:
+    """What the provider billed: charges in all, phones billed twice or more."""
+    active = Charge.objects.active().filter(account=remote)
+    twice = active.values("phone").annotate(n=Count("pk")).filter(n__gt=1)
+    return {"charges": active.count(), "phones_charged_twice": twice.count()}
+
+
+def statuses(campaign: Campaign) -> dict[str, int]:
+    rows = campaign.messages.values_list("status").annotate(n=Count("pk"))
+    return dict(rows)
+
+
+def unsent(campaign: Campaign) -> int:
+    return campaign.messages.filter(
+        status__in=[MessageStatus.PENDING, MessageStatus.SUBMITTING]
+    ).count()
