@@ -57,9 +57,11 @@ def campaign_for(workspace, account, recipients: int, *, status="sending", **fie
     return campaign
 
 
-def ledger(remote: SandboxAccount) -> dict:
-    """What the provider billed: charges in all, phones billed twice or more."""
-    active = Charge.objects.active().filter(account=remote)
+def ledger(remote: SandboxAccount, *, with_refunds: bool = False) -> dict:
+    """What the provider billed: charges in all, phones billed twice or more. A provider
+    refunds what a stop kept from going out; ``with_refunds`` counts those charges too."""
+    charges = Charge.objects if with_refunds else Charge.objects.active()
+    active = charges.filter(account=remote)
     twice = active.values("phone").annotate(n=Count("pk")).filter(n__gt=1)
     return {"charges": active.count(), "phones_charged_twice": twice.count()}
 

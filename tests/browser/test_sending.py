@@ -99,5 +99,6 @@ def test_launch_watch_pause_resume_retry_and_stop(logged_in, demo, eager, small_
     shot(page, f"stopped-{slug}")
     campaign.refresh_from_db()
     assert campaign.messages.filter(status=MessageStatus.CANCELLED).count() == 10
-    assert ledger(remote) == {"charges": 2 * BATCH, "phones_charged_twice": 0}
+    # Handed over once each; a provider that stopped them in time refunded some.
+    assert ledger(remote, with_refunds=True) == {"charges": 2 * BATCH, "phones_charged_twice": 0}
     assert campaign.stop_report
