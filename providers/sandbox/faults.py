@@ -39,9 +39,7 @@ def run(
 ) -> HttpResponse:
     count = _count_request(account)
     if account.retry_not_before and timezone.now() < account.retry_not_before:
-        SandboxAccount.objects.filter(pk=account.pk).update(
-            early_requests=F("early_requests") + 1
-        )
+        SandboxAccount.objects.filter(pk=account.pk).update(early_requests=F("early_requests") + 1)
     if account.slow_seconds:
         time.sleep(account.slow_seconds)
     if (account.error_burst and _take_error(account)) or (
