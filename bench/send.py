@@ -7,7 +7,9 @@ request, by one worker process running the same loop the Celery task runs.
 Prints, per provider: messages/s for the worker, and Crier's own overhead per message (the wall
 time less the time spent waiting for the provider's HTTP answers, which includes the sandbox's
 own work of storing and billing every message). The sandbox runs in its own web server process
-against the same database. Targets: >= 2,000 messages/s per worker where the provider takes
+against the same database; since the sandbox's own work (storing and billing every message)
+counts as provider time, the script also prints the rate against a provider that takes exactly
+the latency. Targets: >= 2,000 messages/s per worker where the provider takes
 batches; <= 200 us of Crier's own time per message.
 
 PostgreSQL is reached at postgres://postgres@127.0.0.1:5432/crier_bench_send (created afresh;
@@ -113,11 +115,12 @@ def _bench(slug: str, count: int, latency: float, url: str) -> None:
     SandboxAccount.objects.filter(pk=remote.pk).update(slow_seconds=latency)
     campaign = campaign_for(workspace, account, count)
 
-    waited = 0.0
+    waited, requests = 0.0, 0
     send = httpx.Client.send
 
     def timed_send(self, *args, **kwargs):
-        nonlocal waited
+        nonlocal waited, requests
+        requests += 1
         started = time.perf_counter()
         try:
             return send(self, *args, **kwargs)
@@ -127,16 +130,21 @@ def _bench(slug: str, count: int, latency: float, url: str) -> None:
     httpx.Client.send = timed_send
     try:
         started = time.perf_counter()
-        summary = sending.run(campaign.pk, budget=3600)
+        sending.run(campaign.pk, budget=3600)
         wall = time.perf_counter() - started
     finally:
         httpx.Client.send = send
     queued = campaign.messages.filter(status=MessageStatus.QUEUED).count()
     own = wall - waited
+    # The sandbox stores and bills every message inside the request, which no latency knob
+    # accounts for: the last figure is the rate against a provider that takes exactly
+    # ``latency`` a request, from Crier's own time and the number of requests.
+    ideal = queued / (own + requests * latency)
     print(
         f"{slug:8} {queued:,} queued in {wall:.1f} s = {queued / wall:,.0f} messages/s per "
-        f"worker; provider (HTTP + sandbox) {waited:.1f} s; Crier's own {own:.2f} s = "
-        f"{own / queued * 1e6:.0f} us a message; batches {summary}; ledger {ledger(remote)}"
+        f"worker; provider (HTTP + sandbox) {waited:.1f} s in {requests} requests; Crier's "
+        f"own {own:.2f} s = {own / queued * 1e6:.0f} us a message; against a provider taking "
+        f"{latency * 1000:.0f} ms a request: {ideal:,.0f} messages/s; ledger {ledger(remote)}"
     )
 
 
