@@ -1,14 +1,17 @@
 """The recipient import: upload or paste -> preview and mapping -> a background run that reads,
-normalises, de-duplicates and checks every row, then adds or replaces the campaign's messages
-in one short transaction.
+normalises, de-duplicates and checks every row, then adds or replaces the campaign's messages.
 
-Accepted rows are spooled to a temporary file while the file is read, so memory stays flat and
-the campaign is not touched until the very end: a failed or cancelled import leaves the
-recipients exactly as they were.
+Rows stream through in batches, so memory stays flat, and nobody sees a new message before
+the import's transaction commits: a failed or cancelled import leaves the recipients exactly as
+they were. On PostgreSQL that transaction holds the whole run and each batch is COPYed as soon
+as it is checked (the database indexes one batch while Python reads the next); elsewhere the
+accepted rows wait in a temporary file for a short transaction at the end (see
+bulk.MessageWriter).
 """
 
 from __future__ import annotations
 
+import io
 import logging
 import os
 import tempfile
@@ -17,19 +20,17 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from itertools import islice
 
-import python_calamine
 from django.conf import settings
 from django.core.files import File
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
-from campaigns import bulk, phones
+from campaigns import bulk, phones, spreadsheets
 from campaigns.models import (
     Campaign,
     CampaignStatus,
     ImportMode,
     ImportStatus,
-    Message,
     PlaceholderPolicy,
     RecipientImport,
     StopListEntry,
@@ -52,6 +53,7 @@ from campaigns.rejections import Code, RejectedRow, Rejection, write_rejections_
 logger = logging.getLogger(__name__)
 
 BATCH = 10_000
+FIRST_BATCH = 2_000  # small, so that validating and storing start early
 PREVIEW_ROWS = 10
 
 
@@ -152,7 +154,7 @@ def sheet_names(imp: RecipientImport) -> list[str]:
     """The sheets of an uploaded workbook (read after the guards in ``create`` passed)."""
     if not imp.file or not imp.filename.lower().endswith((".xlsx", ".xls")):
         return []
-    return list(python_calamine.load_workbook(imp.file.path).sheet_names)
+    return spreadsheets.sheet_names(imp.file.path)
 
 
 def placeholders(imp: RecipientImport) -> dict[str, int]:
@@ -194,10 +196,13 @@ class _Tally:
     rejected: int = 0
     by_reason: dict[str, int] = field(default_factory=dict)
     by_country: dict[str, int] = field(default_factory=dict)
+    done: int = 0  # rows read
+    total: int = 0  # rows expected, for the progress bar
 
     def reject(self, code: Code) -> None:
         self.rejected += 1
-        self.by_reason[code.value] = self.by_reason.get(code.value, 0) + 1
+        # Code is a str: its member counts under its value, without the enum's slow .value.
+        self.by_reason[code] = self.by_reason.get(code, 0) + 1
 
 
 def run(import_id: int) -> dict:
@@ -211,12 +216,8 @@ def run(import_id: int) -> dict:
         pk=import_id
     )
     try:
-        with (
-            tempfile.TemporaryFile("w+", newline="", encoding="utf-8") as spool,
-            tempfile.TemporaryFile("w+", newline="", encoding="utf-8-sig") as report,
-        ):
-            tally = _read_and_check(imp, spool, report)
-            _store(imp, spool, tally, report)
+        with tempfile.TemporaryFile("w+", newline="", encoding="utf-8-sig") as report:
+            _import(imp, report)
     except Cancelled:
         _finish(imp, ImportStatus.CANCELLED, "")
     except (ImportRejected, ImportNotAllowed) as exc:
@@ -241,104 +242,191 @@ def _finish(imp: RecipientImport, status: str, error: str) -> None:
     )
 
 
-def _read_and_check(imp: RecipientImport, spool, report) -> _Tally:
+def _import(imp: RecipientImport, report) -> None:
+    writer = bulk.message_writer(imp.campaign_id, replace=imp.mode == ImportMode.REPLACE)
+    if writer.streams:
+        # Messages are stored while the file is read, all in one transaction; progress goes
+        # through a second connection, so that the page polling it sees it meanwhile.
+        with transaction.atomic(), writer, _Progress(imp, elsewhere=True) as progress:
+            tally = _read_and_check(imp, writer, report, progress)
+            _store(imp, writer, tally, report)
+    else:
+        with writer, _Progress(imp) as progress:
+            tally = _read_and_check(imp, writer, report, progress)
+            with transaction.atomic():
+                _store(imp, writer, tally, report)
+
+
+class _Progress:
+    """Rows done, accepted and rejected, written after each batch for the page that polls
+    them; raises Cancelled once the user asked to stop. ``elsewhere`` writes through a second
+    connection: the import's own is then inside a transaction nobody else sees into."""
+
+    def __init__(self, imp: RecipientImport, *, elsewhere: bool = False):
+        self.imp = imp
+        self._connection = connection.copy() if elsewhere else None
+
+    def __call__(self, tally: _Tally) -> None:
+        values = {
+            "rows_done": tally.done,
+            "rows_total": tally.total,
+            "accepted": tally.accepted,
+            "rejected": tally.rejected,
+        }
+        if self._connection is None:
+            RecipientImport.objects.filter(pk=self.imp.pk).update(**values)
+        else:
+            _update_through(self._connection, self.imp.pk, values)
+        if RecipientImport.objects.filter(pk=self.imp.pk, cancel_requested=True).exists():
+            raise Cancelled
+
+    def __enter__(self) -> _Progress:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._connection is not None:
+            self._connection.close()
+
+
+def _update_through(other, pk: int, values: dict) -> None:
+    """UPDATE one import's ``values`` through the ``other`` connection (autocommit)."""
+    meta = RecipientImport._meta
+    names = ", ".join(f"{other.ops.quote_name(meta.get_field(f).column)} = %s" for f in values)
+    with other.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {other.ops.quote_name(meta.db_table)} SET {names} WHERE id = %s",
+            [*values.values(), pk],
+        )
+
+
+def _read_and_check(imp: RecipientImport, writer, report, progress: _Progress) -> _Tally:
+    """Reads every row, gives it its verdict, and hands the accepted ones to ``writer`` and
+    the rejected ones to ``report``, batch by batch."""
     campaign = imp.campaign
     _check_draft(campaign)
-    names = placeholders(imp)
-    used = [n for n in placeholders_in(campaign.text) if n in names]
-    reject_missing = campaign.placeholder_policy == PlaceholderPolicy.REJECT
-    existing = (
-        set(campaign.messages.values_list("phone", flat=True))
-        if imp.mode == ImportMode.ADD
-        else set()
-    )
-    stop = set(StopListEntry.objects.filter(workspace=campaign.workspace).values_list("phone"))
-    stop = {phone for (phone,) in stop}
-    seen: dict[str, int] = {}
-    tally = _Tally()
+    checker = _Checker(imp, writer.tail)
+    tally = checker.tally
+    estimate = _estimate_rows(imp)
     allowed = campaign.account.allowed_country_set() if campaign.account else None
     write_rejections_csv([], report, imp.columns)  # the header row
-    rejected_rows: list[RejectedRow] = []
     column = imp.phone_column
-    estimate = _estimate_rows(imp)
-    encode = bulk.FieldsEncoder(names)
-    done = 0
 
     # The Normaliser forks its workers first, while this process is small; forked after a
     # workbook is loaded, every worker would carry the whole sheet too.
     with phones.Normaliser(campaign.workspace.default_country, allowed) as n, _open(imp) as table:
         batches: deque[list[Row]] = deque()
 
-        def raw_batches() -> Iterator[list[str]]:
-            rows = iter(table)
-            while batch := list(islice(rows, BATCH)):
+        def phone_cells() -> Iterator[list[str]]:
+            rows, size = iter(table), FIRST_BATCH
+            while batch := list(islice(rows, size)):
+                size = BATCH
                 batches.append(batch)
-                yield [r.cells[column] if column < len(r.cells) else "" for r in batch]
+                yield [cells[column] if column < len(cells) else "" for _, cells in batch]
 
-        spool_line, by_country = bulk.spool_line, tally.by_country
-        for results in n.normalise_batches(raw_batches()):
+        for verdicts in n.verdicts(phone_cells()):
             batch = batches.popleft()
-            refs = references(len(batch))
-            lines = []
-            # The hot loop of a million-row import: the common case (a new, valid number) is
-            # tested inline; everything else goes through _verdict.
-            for ref, row, result in zip(refs, batch, results, strict=True):
-                e164 = getattr(result, "e164", None)
-                if (
-                    e164 is None
-                    or e164 in seen
-                    or e164 in existing
-                    or e164 in stop
-                    or (reject_missing and used)
-                ):
-                    verdict = _verdict(
-                        row, result, seen, existing, stop, used, names, reject_missing
-                    )
-                    if isinstance(verdict, Rejection):
-                        tally.reject(verdict.code)
-                        phone = row.cells[column] if column < len(row.cells) else ""
-                        rejected_rows.append(RejectedRow(row.number, phone, verdict, row.cells))
-                        continue
-                seen[e164] = row.number
-                region = result.region
-                by_country[region] = by_country.get(region, 0) + 1
-                lines.append(
-                    spool_line(ref, e164, region, result.type, row.number, encode(row.cells))
-                )
-            tally.accepted += len(lines)
-            spool.writelines(lines)
-            done += len(batch)
-            write_rejections_csv(rejected_rows, report, header=False)
-            rejected_rows.clear()
-            _progress(imp, done, max(estimate or 0, done), tally)
-    if done == 0:
+            lines, rejected = checker.check(batch, verdicts)
+            tally.done += len(batch)
+            tally.total = max(estimate or 0, tally.done)
+            if rejected:
+                report.write(_report_rows(rejected))
+            # Before the batch is handed over: a streaming writer stores the previous one
+            # meanwhile, and the cancel check waits for that.
+            progress(tally)
+            writer.write(lines)
+    if tally.done == 0:
         raise ImportRejected("empty", "The file has no rows under its header.")
     return tally
 
 
-def _verdict(row, result, seen, existing, stop, used, names, reject_missing):
-    if isinstance(result, Rejection):
-        return result
-    if result.e164 in seen:
-        return Rejection(Code.DUPLICATE_IN_FILE, str(seen[result.e164]))
-    if result.e164 in existing:
-        return Rejection(Code.DUPLICATE_IN_CAMPAIGN)
-    if result.e164 in stop:
-        return Rejection(Code.STOP_LISTED)
-    if reject_missing:
-        for name in used:
-            index = names[name]
-            if index >= len(row.cells) or not row.cells[index].strip():
-                return Rejection(Code.MISSING_PLACEHOLDER, "{" + name + "}")
-    return result
+class _Checker:
+    """What an import knows about the rows before and behind the current batch: the numbers
+    already accepted, already in the campaign and stop-listed, and the placeholders a row
+    must fill. ``check`` turns a batch into lines of COPY text (see bulk.MessageWriter) for
+    the rows accepted and report rows for the others, counting both in ``tally``."""
+
+    def __init__(self, imp: RecipientImport, tail: str):
+        campaign = imp.campaign
+        self.names = placeholders(imp)
+        self.required: list[tuple[str, int]] = []  # (name, column) a row must fill
+        if campaign.placeholder_policy == PlaceholderPolicy.REJECT:
+            used = placeholders_in(campaign.text)
+            self.required = [(name, self.names[name]) for name in used if name in self.names]
+        self.existing = set()
+        if imp.mode == ImportMode.ADD:
+            self.existing = set(campaign.messages.values_list("phone", flat=True))
+        stop_list = StopListEntry.objects.filter(workspace=campaign.workspace)
+        self.stop = set(stop_list.values_list("phone", flat=True))
+        # The digits of each E.164 number accepted -> its row: an int takes half the memory
+        # of the string, which a million-row file notices.
+        self.seen: dict[int, int] = {}
+        self.column = imp.phone_column
+        self.encode = bulk.FieldsEncoder(self.names)
+        self.tail = tail
+        self.tally = _Tally()
+
+    def check(self, batch: list[Row], verdicts: list) -> tuple[list[str], list[RejectedRow]]:
+        seen, existing, stop, required = self.seen, self.existing, self.stop, self.required
+        encode, tail, by_country = self.encode, self.tail, self.tally.by_country
+        # Sorted, the references of a batch grow as those of successive batches do: the
+        # unique index then grows at its end, several times faster.
+        fresh = references(len(batch))
+        fresh.sort()
+        next_reference = iter(fresh).__next__
+        lines, rejected = [], []
+        # The hot loop of a million-row import: a new valid number is accepted inline;
+        # anything else goes through _rejection.
+        for (number, cells), verdict in zip(batch, verdicts, strict=True):
+            if type(verdict) is tuple:
+                e164, region, kind = verdict
+                digits = int(e164[1:])
+                if (
+                    digits not in seen
+                    and e164 not in existing
+                    and e164 not in stop
+                    and not (required and _missing(cells, required))
+                ):
+                    seen[digits] = number
+                    by_country[region] = by_country.get(region, 0) + 1
+                    fields = encode(cells)
+                    lines.append(
+                        f"{next_reference()}\t{e164}\t{region}\t{kind}\t{number}\t{fields}{tail}"
+                    )
+                    continue
+            rejection = self._rejection(verdict, cells)
+            self.tally.reject(rejection.code)
+            phone = cells[self.column] if self.column < len(cells) else ""
+            rejected.append(RejectedRow(number, phone, rejection, cells))
+        self.tally.accepted += len(lines)
+        return lines, rejected
+
+    def _rejection(self, verdict, cells: list[str]) -> Rejection:
+        """Why a row is not imported, for every row the hot loop did not accept."""
+        if type(verdict) is Rejection:
+            return verdict
+        e164 = verdict[0]
+        if (digits := int(e164[1:])) in self.seen:
+            return Rejection(Code.DUPLICATE_IN_FILE, str(self.seen[digits]))
+        if e164 in self.existing:
+            return Rejection(Code.DUPLICATE_IN_CAMPAIGN)
+        if e164 in self.stop:
+            return Rejection(Code.STOP_LISTED)
+        return Rejection(Code.MISSING_PLACEHOLDER, "{" + _missing(cells, self.required) + "}")
 
 
-def _progress(imp: RecipientImport, done: int, total: int, tally: _Tally) -> None:
-    RecipientImport.objects.filter(pk=imp.pk).update(
-        rows_done=done, rows_total=total, accepted=tally.accepted, rejected=tally.rejected
-    )
-    if RecipientImport.objects.filter(pk=imp.pk, cancel_requested=True).exists():
-        raise Cancelled
+def _missing(cells: list[str], required: list[tuple[str, int]]) -> str | None:
+    """The first placeholder whose cell is empty in this row, or None."""
+    for name, index in required:
+        if index >= len(cells) or not cells[index].strip():
+            return name
+    return None
+
+
+def _report_rows(rows: list[RejectedRow]) -> str:
+    # One write per batch: a text file written row by row pays for every write.
+    buffer = io.StringIO(newline="")
+    write_rejections_csv(rows, buffer, header=False)
+    return buffer.getvalue()
 
 
 def _estimate_rows(imp: RecipientImport) -> int | None:
@@ -353,30 +441,32 @@ def _estimate_rows(imp: RecipientImport) -> int | None:
     return max(lines - (1 if header else 0), 0) or None
 
 
-def _store(imp: RecipientImport, spool, tally: _Tally, report) -> None:
-    """Adds (or replaces with) the spooled recipients in one transaction, and saves the report."""
-    report.seek(0)
-    with transaction.atomic():
-        campaign = Campaign.objects.select_for_update().get(pk=imp.campaign_id)
-        _check_draft(campaign)
-        if RecipientImport.objects.filter(pk=imp.pk, cancel_requested=True).exists():
-            raise Cancelled
-        if imp.mode == ImportMode.REPLACE:
-            Message.objects.filter(campaign=campaign).delete()
-        bulk.insert_messages(campaign.pk, spool)
-        if tally.rejected:
-            imp.rejections_file.save(f"rejected-rows-{imp.pk}.csv", File(report), save=False)
-        imp.status = ImportStatus.DONE
-        imp.accepted, imp.rejected = tally.accepted, tally.rejected
-        imp.summary = {"by_reason": tally.by_reason, "by_country": tally.by_country}
-        imp.finished_at = timezone.now()
-        imp.save(
-            update_fields=[
-                "status",
-                "accepted",
-                "rejected",
-                "summary",
-                "finished_at",
-                "rejections_file",
-            ]
-        )
+def _store(imp: RecipientImport, writer: bulk.MessageWriter, tally: _Tally, report) -> None:
+    """Ends the import inside its transaction: the campaign still a draft and the import not
+    cancelled, the recipients stored (or replaced), the report saved."""
+    campaign = Campaign.objects.select_for_update().get(pk=imp.campaign_id)
+    _check_draft(campaign)
+    if RecipientImport.objects.filter(pk=imp.pk, cancel_requested=True).exists():
+        raise Cancelled
+    writer.finish()
+    if tally.rejected:
+        report.seek(0)
+        imp.rejections_file.save(f"rejected-rows-{imp.pk}.csv", File(report), save=False)
+    imp.status = ImportStatus.DONE
+    imp.accepted, imp.rejected = tally.accepted, tally.rejected
+    imp.rows_done, imp.rows_total = tally.done, tally.total
+    by_reason = {str(code): count for code, count in tally.by_reason.items()}
+    imp.summary = {"by_reason": by_reason, "by_country": tally.by_country}
+    imp.finished_at = timezone.now()
+    imp.save(
+        update_fields=[
+            "status",
+            "accepted",
+            "rejected",
+            "rows_done",
+            "rows_total",
+            "summary",
+            "finished_at",
+            "rejections_file",
+        ]
+    )

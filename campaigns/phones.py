@@ -14,19 +14,24 @@ both). Two deliberate additions, both proven against plain phonenumbers in the t
 
 For a batch, each distinct cleaned value is validated once, on all cores (a fork pool), since
 phonenumbers costs ~45 µs a number in pure Python. Plain "+<digits>" and national digits, the
-common cases, take a fast path (~15 µs) that runs phonenumbers' own parsing and validation
-steps without its free-text handling; test_phones.py proves it equal to plain phonenumbers.
+common cases, take a fast path (~8 µs) that runs phonenumbers' own parsing and validation
+steps without its free-text handling, on each region's metadata compiled once (one regex
+tries all the number types in phonenumbers' order); test_phones.py proves it equal to plain
+phonenumbers in every region. Country names come from phonenumbers' locale table, read without
+the geocoder's prefix database (100 MB a process).
 """
 
 from __future__ import annotations
 
+import importlib.util
 import multiprocessing
 import os
 import re
 from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
+from typing import NamedTuple
 
 import phonenumbers
 from phonenumbers import (
@@ -35,7 +40,6 @@ from phonenumbers import (
     PhoneMetadata,
     PhoneNumberType,
     ValidationResult,
-    geocoder,
 )
 from phonenumbers import phonenumberutil as _pnu
 from phonenumbers.re_util import re_compile
@@ -57,10 +61,10 @@ TYPE_NAMES = {
 }
 
 
-@dataclass(frozen=True, slots=True)
-class Normalised:
+class Normalised(NamedTuple):
     """A valid number: ``e164`` ("+77011234567"), ``region`` ("KZ"; "001" for non-geographic
-    numbers) and ``type`` (a value of TYPE_NAMES, e.g. "mobile")."""
+    numbers) and ``type`` (a value of TYPE_NAMES, e.g. "mobile"). A named tuple: a million of
+    them are made, cached and sent between processes in a large import."""
 
     e164: str
     region: str
@@ -68,12 +72,16 @@ class Normalised:
 
 
 Result = Normalised | Rejection
+# How a verdict travels between processes and waits in a cache: a valid number as a plain
+# (e164, region, type) tuple, pickled several times cheaper than any object.
+Verdict = tuple[str, str, str] | Rejection
 
-# Cells made only of digits, one leading plus and these separators are parsed without the
-# separators. Anything else (letters, "ext", "#", "/") goes to phonenumbers untouched.
-_SEPARATORS = re.compile(r"[\s\-.()]+")
-_PLAIN = re.compile(r"\+?\d*")
-_CACHE_LIMIT = 100_000  # ~25 MB of entries; duplicates are usually near each other
+# Cells made only of digits, one leading plus and separators (white space, "-", ".", "(" and
+# ")") are parsed without the separators. Anything else (letters, "ext", "#", "/") goes to
+# phonenumbers untouched. A translation table deletes them: a regex costs twice as much.
+_WHITE_SPACE = "".join(c for c in map(chr, range(0x3001)) if c.isspace())  # none is above
+_SEPARATORS = str.maketrans("", "", _WHITE_SPACE + "-.()")
+_CACHE_LIMIT = 20_000  # ~5 MB of entries; repeated cells are usually near each other
 _POOL_THRESHOLD = 2_000  # below this many new values a pool costs more than it saves
 
 
@@ -81,23 +89,41 @@ def cache_key(raw: str) -> str:
     """The string actually given to phonenumbers for ``raw``: separators removed when ``raw``
     holds only digits (three or more), a leading plus and separators; otherwise ``raw``
     stripped."""
-    # Already clean is the shape of most exports: worth skipping the regexes for.
+    # Already clean is the shape of most exports: worth skipping the rest for.
     if raw.isascii() and len(raw) > 3 and (raw.isdigit() or (raw[1:].isdigit() and raw[0] == "+")):
         return raw
     stripped = raw.strip()
-    cleaned = _SEPARATORS.sub("", stripped)
+    cleaned = stripped.translate(_SEPARATORS)
+    digits = cleaned[1:] if cleaned[:1] == "+" else cleaned
     # Under three digits phonenumbers' viability test treats "00" and "0.0" differently
     # (too short vs not a number), so such input keeps its separators.
-    if len(cleaned) - cleaned.startswith("+") < 3 or not _PLAIN.fullmatch(cleaned):
+    if len(digits) < 3 or not digits.isdecimal():
         return stripped
     return cleaned
 
 
-@lru_cache(maxsize=512)
 def country_name(region: str) -> str:
     """English name of a region code, "Kazakhstan" for "KZ"; the code itself if unknown."""
-    # phonenumbers ships the names with its geocoder; there is no public accessor.
-    return geocoder._region_display_name(region, "en") or region
+    return _english_names().get(region) or region
+
+
+@lru_cache(maxsize=1)
+def _english_names() -> dict[str, str]:
+    """Region code -> English name, from the table phonenumbers' geocoder names countries
+    with (geocoder._region_display_name). The table is read on its own: importing it the
+    usual way, through its package, loads the geocoder's prefix database as well, 100 MB in
+    every process for ~250 names."""
+    path = Path(phonenumbers.__file__).parent / "geodata" / "locale.py"
+    spec = importlib.util.spec_from_file_location("phonenumbers.geodata.locale", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    names = {}
+    for region, by_language in module.LOCALE_DATA.items():
+        name = by_language.get("en", "")
+        if name.startswith("*"):  # the same as the name in another language
+            name = by_language.get(name[1:], "")
+        names[region] = name
+    return names
 
 
 def _country_of_calling_code(calling_code: int) -> str:
@@ -118,12 +144,14 @@ def _invalid(text: str, calling_code: int | None, default_country: str) -> Rejec
     return Rejection(Code.INVALID_FOR_COUNTRY, _country_of_calling_code(calling_code))
 
 
-def _parse_exactly(text: str, default_country: str) -> Result:
+def _parse_exactly(text: str, default_country: str) -> Verdict:
     """phonenumbers' verdict on ``text``, without allowed-country checks."""
-    if _DIGITS.fullmatch(text):
+    if text[:1] == "+":
+        digits = text[1:]
+        plain = digits.isdigit() and digits.isascii() and 3 <= len(digits) <= 30
+        parsed = _parse_plus_digits(text) if plain else None
+    elif _is_digits(text):
         parsed = _parse_national_digits(text, default_country)
-    elif text[:1] == "+" and _DIGITS.fullmatch(text, 1):
-        parsed = _parse_plus_digits(text)
     else:
         parsed = None
     if parsed is None:
@@ -135,106 +163,31 @@ def _parse_exactly(text: str, default_country: str) -> Result:
             return _invalid(text, None, default_country)
         parsed = number.country_code, phonenumbers.national_significant_number(number)
     calling_code, nsn = parsed
-    region = _region_of(calling_code, nsn)
-    metadata = PhoneMetadata.metadata_for_region_or_calling_code(calling_code, region)
-    kind = PhoneNumberType.UNKNOWN if metadata is None else _type_of(nsn, metadata)
-    if kind == PhoneNumberType.UNKNOWN:  # exactly when is_valid_number is false
+    region, kind = _region_and_type(calling_code, nsn)
+    if kind == _UNKNOWN:  # exactly when is_valid_number is false
         return _invalid(text, calling_code, default_country)
     # format_number's E.164 branch, which applies no formatting and drops extensions.
-    return Normalised(e164=f"+{calling_code}{nsn}", region=region, type=TYPE_NAMES[kind])
+    return f"+{calling_code}{nsn}", region, TYPE_NAMES[kind]
 
 
 # --- the fast path ------------------------------------------------------------------------
 # phonenumbers spends half of parse() finding a number inside free text, and validates with a
-# chain of small functions around each regex. For the common "+<digits>" input the functions
-# below run the same steps with the same metadata and compiled patterns, minus the overhead.
-# test_phones.py compares them with plain phonenumbers on generated input; anything they do
-# not cover returns None and goes through phonenumbers itself.
+# chain of small functions around each regex. For the common "+<digits>" and national-digits
+# input the functions below run the same steps with the same metadata and compiled patterns,
+# minus the overhead: a _Plan holds what one region's metadata says, compiled once. Wherever
+# phonenumbers would do something unusual (strip a national prefix, an unknown calling code)
+# they call phonenumbers' own function or return None so that phonenumbers.parse decides.
+# test_phones.py compares them with plain phonenumbers on generated input in every region.
 
-_DIGITS = re.compile(r"[0-9]{3,30}")
 _SHORT_LENGTHS = (
     ValidationResult.TOO_SHORT,
     ValidationResult.IS_POSSIBLE_LOCAL_ONLY,
     ValidationResult.INVALID_LENGTH,
 )
-
-
-def _parse_plus_digits(text: str) -> tuple[int, str] | None:
-    """The country code and national significant number ``phonenumbers.parse(text)`` gives
-    for "+" and ASCII digits, or None where parse would raise or take a rarer branch (no
-    known country code)."""
-    calling_code, national = _pnu._extract_country_code(text[1:])
-    if calling_code == 0:
-        return None
-    main_region = phonenumbers.region_code_for_country_code(calling_code)
-    metadata = PhoneMetadata.metadata_for_region_or_calling_code(calling_code, main_region)
-    return _national_part(calling_code, national, metadata)
-
-
-def _parse_national_digits(text: str, region: str) -> tuple[int, str] | None:
-    """As _parse_plus_digits, for ``phonenumbers.parse(text, region)`` of ASCII digits that
-    do not start with an international prefix of ``region``."""
-    metadata = PhoneMetadata.metadata_for_region(region, None)
-    if metadata is None:
-        return None
-    if metadata.international_prefix and re_compile(metadata.international_prefix).match(text):
-        return None
-    calling_code = metadata.country_code
-    if text.startswith(str(calling_code)):
-        # _maybe_extract_country_code: the region's own country code without a "+" counts
-        # when the rest, and not the whole, fits the plan, or the whole is too long.
-        _, rest, _ = _pnu._maybe_strip_national_prefix_carrier_code(
-            text[len(str(calling_code)) :], metadata
-        )
-        general = metadata.general_desc
-        if (
-            not _pnu._match_national_number(text, general, False)
-            and _pnu._match_national_number(rest, general, False)
-        ) or _pnu._test_number_length(text, metadata) == ValidationResult.TOO_LONG:
-            main_region = phonenumbers.region_code_for_country_code(calling_code)
-            if main_region != region:
-                metadata = PhoneMetadata.metadata_for_region_or_calling_code(
-                    calling_code, main_region
-                )
-            return _national_part(calling_code, rest, metadata)
-    return _national_part(calling_code, text, metadata)
-
-
-def _national_part(calling_code: int, national: str, metadata) -> tuple[int, str] | None:
-    """The end of ``phonenumbers.parse`` once the country code is known: strip a national
-    prefix if what is left still has a possible length, then check lengths. The digits left
-    are the national significant number (parse stores leading zeros apart and
-    national_significant_number puts them back)."""
-    if len(national) < _pnu._MIN_LENGTH_FOR_NSN:
-        return None
-    if metadata is not None:
-        _, stripped, _ = _pnu._maybe_strip_national_prefix_carrier_code(national, metadata)
-        if _pnu._test_number_length(stripped, metadata) not in _SHORT_LENGTHS:
-            national = stripped
-    if not _pnu._MIN_LENGTH_FOR_NSN <= len(national) <= _pnu._MAX_LENGTH_FOR_NSN:
-        return None
-    return calling_code, national
-
-
-def _region_of(calling_code: int, nsn: str) -> str | None:
-    """``phonenumbers.region_code_for_number`` given the national significant number."""
-    regions = COUNTRY_CODE_TO_REGION_CODE.get(calling_code)
-    if regions is None:
-        return None
-    if len(regions) == 1:
-        return regions[0]
-    for region in regions:
-        metadata = PhoneMetadata.metadata_for_region(region.upper(), None)
-        if metadata is None:
-            continue
-        if metadata.leading_digits is not None:
-            if re_compile(metadata.leading_digits).match(nsn):
-                return region
-        elif _type_of(nsn, metadata) != PhoneNumberType.UNKNOWN:
-            return region
-    return None
-
-
+_MIN_NSN, _MAX_NSN = _pnu._MIN_LENGTH_FOR_NSN, _pnu._MAX_LENGTH_FOR_NSN
+_UNKNOWN = PhoneNumberType.UNKNOWN
+_FIXED_LINE, _MOBILE = PhoneNumberType.FIXED_LINE, PhoneNumberType.MOBILE
+# _number_type_helper's order: the first of these descriptions the number matches wins.
 _ORDER = (
     ("premium_rate", PhoneNumberType.PREMIUM_RATE),
     ("toll_free", PhoneNumberType.TOLL_FREE),
@@ -244,78 +197,278 @@ _ORDER = (
     ("pager", PhoneNumberType.PAGER),
     ("uan", PhoneNumberType.UAN),
     ("voicemail", PhoneNumberType.VOICEMAIL),
+    ("fixed_line", _FIXED_LINE),
+    ("mobile", _MOBILE),
 )
-_Matcher = tuple[tuple[int, ...], re.Pattern] | None
 
 
-def _matcher(desc) -> _Matcher:
-    # _is_number_matching_desc: no desc or no pattern never matches; lengths are checked first.
+def _is_digits(text: str) -> bool:
+    """3 to 30 ASCII digits."""
+    return text.isdigit() and text.isascii() and 3 <= len(text) <= 30
+
+
+class _Plan:
+    """One region's metadata, compiled for _type_of: the general description, then per
+    length of national number a single pattern that tries the type descriptions in
+    _number_type_helper's order (an alternation reports the first alternative that matches
+    the whole number, and the metadata patterns have no groups of their own)."""
+
+    def __init__(self, metadata: PhoneMetadata):
+        self.metadata = metadata
+        general = metadata.general_desc
+        self.general = _described(general)
+        self.same = metadata.same_mobile_and_fixed_line_pattern
+        self.mobile = _described(metadata.mobile)
+        self.prefix = (
+            re_compile(metadata.national_prefix_for_parsing)
+            if metadata.national_prefix_for_parsing
+            else None
+        )
+        self.leading = metadata.leading_digits and re_compile(metadata.leading_digits)
+        self.international = metadata.international_prefix and re_compile(
+            metadata.international_prefix
+        )
+        self.transform = metadata.national_prefix_transform_rule
+        self.possible = tuple(general.possible_length)
+        self.local_only = frozenset(general.possible_length_local_only)
+        self._types = [(getattr(metadata, name), kind) for name, kind in _ORDER]
+        self.by_length: dict[int, tuple[re.Pattern | None, list[int]]] = {}
+
+    def strip_national_prefix(self, national: str) -> str:
+        """``national`` without its national prefix when phonenumbers.parse strips one:
+        _maybe_strip_national_prefix_carrier_code, then a possible length left over."""
+        match = self.prefix.match(national) if self.prefix is not None else None
+        if match is None:
+            return national
+        if self.transform or self.general is None or not self.possible:
+            # Transform rules and odd metadata: phonenumbers' own functions.
+            metadata = self.metadata
+            _, stripped, _ = _pnu._maybe_strip_national_prefix_carrier_code(national, metadata)
+            if _pnu._test_number_length(stripped, metadata) in _SHORT_LENGTHS:
+                return national
+            return stripped
+        stripped = national[match.end() :]
+        # Not when the number was viable as it was and no longer is.
+        general = self.general[1]
+        if general.fullmatch(national) and not general.fullmatch(stripped):
+            return national
+        # _test_number_length against the general lengths: keep the stripped digits unless
+        # they are too short, local-only or of an impossible length.
+        n = len(stripped)
+        if n in self.local_only or (n not in self.possible and n < self.possible[-1]):
+            return national
+        return stripped
+
+    def types_for(self, length: int) -> tuple[re.Pattern | None, list[int]]:
+        entry = self.by_length.get(length)
+        if entry is None:
+            # _is_number_matching_desc: a description checks its lengths before its pattern.
+            chosen = [
+                (desc.national_number_pattern, kind)
+                for desc, kind in self._types
+                if desc is not None
+                and desc.national_number_pattern
+                and (not desc.possible_length or length in desc.possible_length)
+            ]
+            alternation = "|".join(f"({pattern})" for pattern, _ in chosen)
+            entry = (re.compile(alternation) if chosen else None), [kind for _, kind in chosen]
+            self.by_length[length] = entry
+        return entry
+
+
+def _described(desc) -> tuple[frozenset[int], re.Pattern] | None:
+    # _is_number_matching_desc: no description or no pattern never matches.
     if desc is None or not desc.national_number_pattern:
         return None
-    return tuple(desc.possible_length), re_compile(desc.national_number_pattern)
+    return frozenset(desc.possible_length), re_compile(desc.national_number_pattern)
 
 
-def _matches(matcher: _Matcher, nsn: str) -> bool:
-    if matcher is None:
+def _matches(described, nsn: str) -> bool:
+    if described is None:
         return False
-    lengths, pattern = matcher
+    lengths, pattern = described
     return (not lengths or len(nsn) in lengths) and pattern.fullmatch(nsn) is not None
 
 
-_MATCHERS: dict[int, tuple] = {}
+_PLANS: dict[int, _Plan] = {}
 
 
-def _matchers(metadata: PhoneMetadata) -> tuple:
+def _plan(metadata: PhoneMetadata) -> _Plan:
     # Keyed by id: metadata objects are unhashable, loaded once and kept by phonenumbers. The
-    # entry holds the metadata too, so its id cannot be reused while cached.
-    entry = _MATCHERS.get(id(metadata))
+    # plan holds the metadata too, so its id cannot be reused while cached.
+    plan = _PLANS.get(id(metadata))
+    if plan is None:
+        plan = _PLANS[id(metadata)] = _Plan(metadata)
+    return plan
+
+
+def _type_of(nsn: str, metadata_or_plan) -> int:
+    """``phonenumberutil._number_type_helper``: the number's type, UNKNOWN if invalid."""
+    plan = metadata_or_plan if type(metadata_or_plan) is _Plan else _plan(metadata_or_plan)
+    general = plan.general
+    length = len(nsn)
+    if general is None or (general[0] and length not in general[0]):
+        return _UNKNOWN
+    if general[1].fullmatch(nsn) is None:
+        return _UNKNOWN
+    pattern, kinds = plan.by_length.get(length) or plan.types_for(length)
+    match = pattern.fullmatch(nsn) if pattern is not None else None
+    if match is None:
+        return _UNKNOWN
+    kind = kinds[match.lastindex - 1]
+    if kind == _FIXED_LINE:
+        if plan.same or _matches(plan.mobile, nsn):
+            return PhoneNumberType.FIXED_LINE_OR_MOBILE
+        return _FIXED_LINE
+    if kind == _MOBILE and plan.same:
+        return _UNKNOWN  # the same pattern as fixed line, which did not match
+    return kind
+
+
+# Calling code and its length by the first three digits of an international number:
+# _extract_country_code never looks further.
+_CALLING_CODES: dict[str, tuple[int, int]] = {}
+
+
+def _calling_code(digits: str) -> tuple[int, int]:
+    head = digits[:3]
+    found = _CALLING_CODES.get(head)
+    if found is None:
+        code, rest = _pnu._extract_country_code(head)
+        found = _CALLING_CODES[head] = (code, len(head) - len(rest))
+    return found
+
+
+class _Code(NamedTuple):
+    """A calling code's regions with their metadata, in _region_code_for_number_from_list's
+    order, and the plan of its main region (or non-geographic entity)."""
+
+    regions: list[tuple[str, PhoneMetadata | None]]
+    main: _Plan | None
+
+
+_CODES: dict[int, _Code] = {}
+
+
+def _code(calling_code: int) -> _Code:
+    entry = _CODES.get(calling_code)
     if entry is None:
-        entry = _MATCHERS[id(metadata)] = (
-            metadata,
-            _matcher(metadata.general_desc),
-            [(_matcher(getattr(metadata, name)), kind) for name, kind in _ORDER],
-            _matcher(metadata.fixed_line),
-            _matcher(metadata.mobile),
+        regions = COUNTRY_CODE_TO_REGION_CODE.get(calling_code, ())
+        listed = [(r, PhoneMetadata.metadata_for_region(r.upper(), None)) for r in regions]
+        main = PhoneMetadata.metadata_for_region_or_calling_code(
+            calling_code, regions[0] if regions else None
         )
+        entry = _CODES[calling_code] = _Code(listed, _plan(main) if main is not None else None)
     return entry
 
 
-def _type_of(nsn: str, metadata: PhoneMetadata) -> int:
-    """``phonenumberutil._number_type_helper``, with the patterns looked up once."""
-    _, general, special, fixed_line, mobile = _matchers(metadata)
-    if not _matches(general, nsn):
-        return PhoneNumberType.UNKNOWN
-    for matcher, kind in special:
-        if _matches(matcher, nsn):
-            return kind
-    same = metadata.same_mobile_and_fixed_line_pattern
-    if _matches(fixed_line, nsn):
-        if same or _matches(mobile, nsn):
-            return PhoneNumberType.FIXED_LINE_OR_MOBILE
-        return PhoneNumberType.FIXED_LINE
-    if not same and _matches(mobile, nsn):
-        return PhoneNumberType.MOBILE
-    return PhoneNumberType.UNKNOWN
+def _parse_plus_digits(text: str) -> tuple[int, str] | None:
+    """The country code and national significant number ``phonenumbers.parse(text)`` gives
+    for "+" and ASCII digits, or None where parse would raise or take a rarer branch (no
+    known country code)."""
+    calling_code, length = _CALLING_CODES.get(text[1:4]) or _calling_code(text[1:])
+    if calling_code == 0:
+        return None
+    code = _CODES.get(calling_code) or _code(calling_code)
+    return _national_part(calling_code, text[1 + length :], code.main)
+
+
+def _parse_national_digits(text: str, region: str) -> tuple[int, str] | None:
+    """As _parse_plus_digits, for ``phonenumbers.parse(text, region)`` of ASCII digits that
+    do not start with an international prefix of ``region``."""
+    metadata = PhoneMetadata.metadata_for_region(region, None)
+    if metadata is None:
+        return None
+    plan = _plan(metadata)
+    if plan.international and plan.international.match(text):
+        return None
+    calling_code = metadata.country_code
+    code = str(calling_code)
+    if text.startswith(code):
+        # _maybe_extract_country_code: the region's own country code without a "+" counts
+        # when the rest, and not the whole, fits the plan, or the whole is too long.
+        _, rest, _ = _pnu._maybe_strip_national_prefix_carrier_code(text[len(code) :], metadata)
+        general = metadata.general_desc
+        if (
+            not _pnu._match_national_number(text, general, False)
+            and _pnu._match_national_number(rest, general, False)
+        ) or _pnu._test_number_length(text, metadata) == ValidationResult.TOO_LONG:
+            main_region = phonenumbers.region_code_for_country_code(calling_code)
+            if main_region != region:
+                main = PhoneMetadata.metadata_for_region_or_calling_code(calling_code, main_region)
+                plan = _plan(main) if main is not None else None
+            return _national_part(calling_code, rest, plan)
+    return _national_part(calling_code, text, plan)
+
+
+def _national_part(calling_code: int, national: str, plan: _Plan | None) -> tuple[int, str] | None:
+    """The end of ``phonenumbers.parse`` once the country code is known: strip a national
+    prefix if what is left still has a possible length, then check lengths. The digits left
+    are the national significant number (parse stores leading zeros apart and
+    national_significant_number puts them back)."""
+    if len(national) < _MIN_NSN:
+        return None
+    if plan is not None and plan.prefix is not None and plan.prefix.match(national):
+        national = plan.strip_national_prefix(national)
+    if not _MIN_NSN <= len(national) <= _MAX_NSN:
+        return None
+    return calling_code, national
+
+
+def _region_and_type(calling_code: int, nsn: str) -> tuple[str | None, int]:
+    """``region_code_for_number`` and ``number_type`` of a parsed number, sharing the type
+    check that picking among several regions may already have made."""
+    code = _CODES.get(calling_code) or _code(calling_code)
+    regions = code.regions
+    if len(regions) == 1:  # the main region's metadata (a non-geographic entity's too)
+        return regions[0][0], (_UNKNOWN if code.main is None else _type_of(nsn, code.main))
+    # _region_code_for_number_from_list: leading digits if the region has them, else validity.
+    # Plans are made as the loop reaches them: +1 has 25 regions, and most numbers are US.
+    for region, metadata in regions:
+        if metadata is None:
+            continue
+        plan = _PLANS.get(id(metadata)) or _plan(metadata)
+        if plan.leading:
+            if plan.leading.match(nsn):
+                return region, _type_of(nsn, plan)
+        else:
+            kind = _type_of(nsn, plan)
+            if kind != _UNKNOWN:
+                return region, kind
+    return None, _UNKNOWN
+
+
+def _region_of(calling_code: int, nsn: str) -> str | None:
+    """``phonenumbers.region_code_for_number`` given the national significant number."""
+    return _region_and_type(calling_code, nsn)[0]
 
 
 def classify(key: str, default_country: str) -> Result:
     """The verdict for a ``cache_key``: phonenumbers on ``key``; then, for digits only that it
     rejects, phonenumbers on "+" and the digits (after dropping a leading 00)."""
+    return _result(_verdict(key, default_country))
+
+
+def _verdict(key: str, default_country: str) -> Verdict:
     if not key:
         return Rejection(Code.EMPTY)
-    result = _parse_exactly(key, default_country)
-    if isinstance(result, Rejection) and _DIGITS.fullmatch(key):
+    verdict = _parse_exactly(key, default_country)
+    if type(verdict) is Rejection and _is_digits(key):
         international = "+" + (key[2:] if key.startswith("00") else key)
         retried = _parse_exactly(international, default_country)
-        if isinstance(retried, Normalised) or key.startswith("00"):
+        if type(retried) is tuple or key.startswith("00"):
             return retried
-    return result
+    return verdict
 
 
-def _check_allowed(result: Result, allowed: frozenset[str] | None) -> Result:
-    if allowed is None or isinstance(result, Rejection) or result.region in allowed:
-        return result
-    return Rejection(Code.COUNTRY_NOT_ALLOWED, country_name(result.region))
+def _result(verdict: Verdict) -> Result:
+    return Normalised._make(verdict) if type(verdict) is tuple else verdict
+
+
+def _check_allowed(verdict: Verdict, allowed: frozenset[str] | None) -> Verdict:
+    if allowed is None or type(verdict) is Rejection or verdict[1] in allowed:
+        return verdict
+    return Rejection(Code.COUNTRY_NOT_ALLOWED, country_name(verdict[1]))
 
 
 def normalise(
@@ -327,25 +480,12 @@ def normalise(
     if raw is None:
         return Rejection(Code.EMPTY)
     allowed_set = frozenset(allowed) if allowed is not None else None
-    return _check_allowed(classify(cache_key(raw), default_country), allowed_set)
+    return _result(_check_allowed(_verdict(cache_key(raw), default_country), allowed_set))
 
 
-# Workers return plain tuples: pickling them is several times cheaper than dataclasses.
-def _classify_chunk(keys: list[str], default_country: str) -> list[tuple[str, str, str]]:
-    out = []
-    for key in keys:
-        result = classify(key, default_country)
-        if isinstance(result, Normalised):
-            out.append((result.e164, result.region, result.type))
-        else:
-            out.append(("", result.code.value, result.detail))
-    return out
-
-
-def _from_tuple(item: tuple[str, str, str]) -> Result:
-    if item[0]:
-        return Normalised(*item)
-    return Rejection(Code(item[1]), item[2])
+def _verdicts(keys: list[str], default_country: str) -> list[Verdict]:
+    """What a worker does with its share of a batch."""
+    return [_verdict(key, default_country) for key in keys]
 
 
 class Normaliser:
@@ -366,7 +506,7 @@ class Normaliser:
         self.default_country = default_country
         self.allowed = frozenset(allowed) if allowed is not None else None
         self.processes = processes if processes is not None else (os.cpu_count() or 1)
-        self._cache: dict[str, Result] = {}
+        self._cache: dict[str, Verdict] = {}
         self._pool = None
 
     def __enter__(self) -> Normaliser:
@@ -388,6 +528,12 @@ class Normaliser:
         return next(self.normalise_batches([raws]))
 
     def normalise_batches(self, batches: Iterable[Sequence[str]]) -> Iterator[list[Result]]:
+        for verdicts in self.verdicts(batches):
+            yield [_result(verdict) for verdict in verdicts]
+
+    def verdicts(self, batches: Iterable[Sequence[str]]) -> Iterator[list[Verdict]]:
+        """As normalise_batches, with each valid number as a plain (e164, region, type)
+        tuple: a million-row import has no use for an object per row."""
         pending: deque = deque()
         for raws in batches:
             pending.append(self._submit(raws))
@@ -399,34 +545,37 @@ class Normaliser:
     def _submit(self, raws: Sequence[str]):
         keys = [cache_key(raw) if raw is not None else "" for raw in raws]
         cache = self._cache
-        fresh = list(dict.fromkeys(k for k in keys if k not in cache))
+        if len(cache) > _CACHE_LIMIT:
+            cache.clear()
+        # This batch's verdicts: the cached ones now (the cache may be cleared before the
+        # batch is collected), the others when its jobs are done.
+        verdicts: dict[str, Verdict] = {}
+        fresh = []
+        for key in dict.fromkeys(keys):
+            verdict = cache.get(key)
+            if verdict is None:
+                fresh.append(key)
+            else:
+                verdicts[key] = verdict
         pool = self._get_pool() if len(fresh) >= _POOL_THRESHOLD else None
         if pool is None:
-            jobs = [_Done(_classify_chunk(fresh, self.default_country))]
+            jobs = [_Done(_verdicts(fresh, self.default_country))]
         else:
             size = -(-len(fresh) // (self.processes * 2))
             jobs = [
-                pool.apply_async(_classify_chunk, (fresh[i : i + size], self.default_country))
+                pool.apply_async(_verdicts, (fresh[i : i + size], self.default_country))
                 for i in range(0, len(fresh), size)
             ]
-        return keys, fresh, jobs
+        return keys, verdicts, fresh, jobs
 
-    def _collect(self, keys: list[str], fresh: list[str], jobs) -> list[Result]:
-        verdicts: dict[str, Result] = {}
-        items = (item for job in jobs for item in job.get())
-        for key, item in zip(fresh, items, strict=True):
-            verdicts[key] = _from_tuple(item)
-        if len(self._cache) > _CACHE_LIMIT:
-            self._cache.clear()
-        cache = self._cache
-        cache.update(verdicts)
-        allowed = self.allowed
-        country = self.default_country
-        # A key cached at submit time may have been evicted since; classify it again then.
-        return [
-            _check_allowed(verdicts.get(k) or cache.get(k) or classify(k, country), allowed)
-            for k in keys
-        ]
+    def _collect(self, keys: list[str], verdicts: dict, fresh: list[str], jobs) -> list[Verdict]:
+        classified = dict(zip(fresh, (v for job in jobs for v in job.get()), strict=True))
+        self._cache.update(classified)
+        verdicts.update(classified)
+        found = list(map(verdicts.__getitem__, keys))
+        if self.allowed is not None:
+            found = [_check_allowed(verdict, self.allowed) for verdict in found]
+        return found
 
     def _get_pool(self):
         """The worker pool, or None to work in this process (one core, or a daemonic process

@@ -13,21 +13,17 @@ from __future__ import annotations
 
 import codecs
 import csv
-import datetime
 import io
 import os
 import re
-import zipfile
-import zlib
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from itertools import chain, islice
-from typing import BinaryIO
+from typing import BinaryIO, NamedTuple
 
 import charset_normalizer
-import python_calamine
 
 from campaigns import phones
 
@@ -73,13 +69,15 @@ class ReadOptions:
     max_zip_ratio: int = 100  # declared uncompressed/compressed, for parts over 1 MiB
 
 
-@dataclass(frozen=True, slots=True)
-class Row:
+class Row(NamedTuple):
     """One data row: ``number`` as the user sees it, ``cells`` as text (padded to the header
     width; a row wider than the header keeps its extra cells)."""
 
     number: int
     cells: list[str]
+
+
+_new_row = tuple.__new__  # Row's own __new__ without the Python-level call, per row
 
 
 @dataclass
@@ -163,7 +161,7 @@ def read_pasted(text: str, options: ReadOptions | None = None) -> Table:
                 for c in _LIST_SPLIT.split(cell)
                 if c.strip()
             )
-    return _make_table(numbered, options, encoding=None, delimiter=delimiter)
+    return make_table(numbered, options, encoding=None, delimiter=delimiter)
 
 
 _LIST_SPLIT = re.compile(r"[,;\t|]")
@@ -188,15 +186,14 @@ def _open_stream(
         raise ImportRejected("empty", "The file is empty.")
     ext = os.path.splitext(filename)[1].lower()
     kind = _content_kind(head)
-    if ext == ".xlsx":
-        if kind != "zip":
+    if ext in (".xlsx", ".xls"):
+        from campaigns import spreadsheets  # python-calamine only when a workbook comes
+
+        if kind != ("zip" if ext == ".xlsx" else "ole"):
             raise _wrong_type(filename, kind)
-        _check_zip(stream, options)
-        return _open_workbook(path or stream, options, resources)
-    if ext == ".xls":
-        if kind != "ole":
-            raise _wrong_type(filename, kind)
-        return _open_workbook(path or stream, options, resources)
+        if ext == ".xlsx":
+            spreadsheets.check_zip(stream, options)
+        return spreadsheets.open_workbook(path or stream, options, resources)
     if ext in (".csv", ".txt", ""):
         if kind in ("zip", "ole"):
             raise _wrong_type(filename, kind)
@@ -240,129 +237,12 @@ def _too_large(size: int, options: ReadOptions) -> ImportRejected:
     )
 
 
-def _check_zip(stream: BinaryIO, options: ReadOptions) -> None:
-    """Refuse zip bombs and XML entity tricks from the central directory and part prologs,
-    before calamine decompresses anything in earnest."""
-    try:
-        with zipfile.ZipFile(stream) as archive:
-            _check_zip_sizes(archive.infolist(), options)
-            for info in archive.infolist():
-                if info.filename.endswith((".xml", ".rels")) and _has_doctype(archive, info):
-                    raise ImportRejected(
-                        "xml_entities",
-                        f"The workbook part {info.filename} declares a DOCTYPE or entities, "
-                        "which spreadsheets never need. Re-save the file from Excel or export "
-                        "it as CSV.",
-                    )
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, EOFError) as error:
-        raise _unreadable("XLSX") from error
-    except (RuntimeError, zlib.error) as error:  # encrypted or corrupt part
-        raise _unreadable("XLSX") from error
-    finally:
-        stream.seek(0)
-
-
-def _check_zip_sizes(infos: list[zipfile.ZipInfo], options: ReadOptions) -> None:
-    total = sum(info.file_size for info in infos)
-    if total > options.max_unzipped_bytes:
-        raise ImportRejected(
-            "zip_bomb",
-            f"The workbook would unpack to {total / MiB:.0f} MB, over the "
-            f"{options.max_unzipped_bytes / MiB:.0f} MB limit. Save it as CSV instead.",
-        )
-    for info in infos:
-        ratio = info.file_size / max(info.compress_size, 1)
-        if info.file_size > MiB and ratio > options.max_zip_ratio:
-            raise ImportRejected(
-                "zip_bomb",
-                f"The workbook part {info.filename} is compressed {ratio:.0f} times, more than "
-                f"the {options.max_zip_ratio} an honest spreadsheet needs. Save it as CSV instead.",
-            )
-
-
-_PROLOG_LIMIT = 64 * 1024
-# The XML prolog: declaration, comments, processing instructions and white space.
-_PROLOG_ITEM = re.compile(rb"\s+|<\?.*?\?>|<!--.*?-->", re.DOTALL)
-
-
-def _has_doctype(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> bool:
-    """Whether a part declares a DOCTYPE. Entities can only be declared in a DOCTYPE, which
-    can only appear in the prolog, so reading up to the root element is enough; a prolog
-    longer than 64 KiB is treated as suspect."""
-    with archive.open(info) as part:
-        head = part.read(_PROLOG_LIMIT)
-    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        head = head.decode("utf-16", errors="replace").encode()
-    head = head.removeprefix(codecs.BOM_UTF8)
-    pos = 0
-    while match := _PROLOG_ITEM.match(head, pos):
-        pos = match.end()
-    rest = head[pos:]
-    if not rest:
-        return len(head) >= _PROLOG_LIMIT
-    return rest[:9].upper() == b"<!DOCTYPE" or b"<!ENTITY" in head
-
-
-def _unreadable(kind: str) -> ImportRejected:
+def unreadable(kind: str) -> ImportRejected:
     return ImportRejected(
         "unreadable",
         f"The file could not be read as {kind}; it may be damaged or password-protected. "
         "Open it in Excel and save it again, or export it as CSV.",
     )
-
-
-# --- workbooks ----------------------------------------------------------------------------
-
-
-def _open_workbook(source: BinaryIO | str, options: ReadOptions, resources: ExitStack) -> Table:
-    try:
-        # From a path calamine reads the parts it needs; from a file it copies the whole file.
-        if isinstance(source, str):
-            workbook = python_calamine.CalamineWorkbook.from_path(source)
-        else:
-            workbook = python_calamine.CalamineWorkbook.from_filelike(source)
-        sheet = _pick_sheet(workbook, options.sheet)
-        width = sheet.width
-    except python_calamine.CalamineError as error:
-        raise _unreadable("a spreadsheet") from error
-    except (ValueError, OSError) as error:
-        raise _unreadable("a spreadsheet") from error
-    if width > options.max_columns:
-        raise _too_many_columns(width, options)
-    rows = (
-        (number, [_cell_text(v) for v in values])
-        for number, values in enumerate(sheet.iter_rows(), 1)
-    )
-    resources.callback(workbook.close)
-    return _make_table(rows, options, encoding=None, delimiter=None)
-
-
-def _pick_sheet(workbook, sheet: str | int | None):
-    try:
-        if isinstance(sheet, str):
-            return workbook.get_sheet_by_name(sheet)
-        return workbook.get_sheet_by_index(sheet or 0)
-    except python_calamine.WorksheetNotFound as error:
-        names = ", ".join(workbook.sheet_names)
-        raise ImportRejected(
-            "no_such_sheet", f"The workbook has no sheet {sheet!r}; its sheets are: {names}."
-        ) from error
-
-
-def _cell_text(value) -> str:
-    """Spreadsheet cell as the user sees it: 77011234567.0 -> "77011234567", dates as ISO."""
-    if isinstance(value, str):
-        return value
-    if isinstance(value, bool):
-        return "TRUE" if value else "FALSE"
-    if isinstance(value, float):
-        # Excel stores every number as a double; a phone typed as a number is integral.
-        return str(int(value)) if value.is_integer() else repr(value)
-    if isinstance(value, datetime.datetime):
-        return value.isoformat(sep=" ")
-    if isinstance(value, datetime.date | datetime.time):
-        return value.isoformat()
-    return str(value)
 
 
 # --- text ---------------------------------------------------------------------------------
@@ -389,7 +269,7 @@ def _open_text(stream: BinaryIO, head: bytes, options: ReadOptions, resources: E
     # Closing a wrapper closes its stream, which may be the caller's: detach it instead.
     resources.callback(text.detach)
     rows = _csv_rows(text, delimiter, options.quotechar, encoding)
-    return _make_table(rows, options, encoding=encoding, delimiter=delimiter)
+    return make_table(rows, options, encoding=encoding, delimiter=delimiter)
 
 
 def codec_name(label: str) -> str:
@@ -512,16 +392,19 @@ def _peek_rows(sample: str, delimiter: str | None, quotechar: str) -> list[list[
 # --- header, columns and placeholders -----------------------------------------------------
 
 
-def _make_table(
+def make_table(
     numbered: Iterator[tuple[int, list[str]]],
     options: ReadOptions,
     *,
     encoding: str | None,
     delimiter: str | None,
 ) -> Table:
-    # Rows with nothing at all in them are layout, not recipients.
-    numbered = ((number, cells) for number, cells in numbered if "".join(cells).strip())
-    head = list(islice(numbered, 11))
+    """The Table of numbered rows of text cells, whatever they were read from: the header
+    detected (unless ``options`` say), the columns named, the row and column caps enforced
+    as the rows stream."""
+    numbered = iter(numbered)
+    # The first rows with something in them; the rest is filtered as it streams.
+    head = list(islice(((n, cells) for n, cells in numbered if _has_text(cells)), 11))
     if not head:
         raise ImportRejected("empty", "The file has no rows.")
     has_header = options.has_header
@@ -535,24 +418,38 @@ def _make_table(
     else:
         columns = [f"Column {i}" for i in range(1, width + 1)]
     if width > options.max_columns:
-        raise _too_many_columns(width, options)
+        raise too_many_columns(width, options)
     rows = _capped(chain(head, numbered), len(columns), options)
     return Table(columns, has_header, rows, encoding=encoding, delimiter=delimiter)
 
 
+def _has_text(cells: list[str]) -> bool:
+    # Rows with nothing at all in them are layout, not recipients.
+    return bool(cells and cells[0].strip()) or bool("".join(cells).strip())
+
+
 def _capped(numbered, width: int, options: ReadOptions) -> Iterator[Row]:
-    for count, (number, cells) in enumerate(numbered, 1):
-        if count > options.max_rows:
+    # Every row of a file passes here: the checks of _has_text and _pad are inlined.
+    max_rows, max_columns = options.max_rows, options.max_columns
+    count = 0
+    for number, cells in numbered:
+        if not (cells and cells[0].strip()) and not "".join(cells).strip():
+            continue
+        count += 1
+        if count > max_rows:
             raise ImportRejected(
                 "too_many_rows",
-                f"The file has more than {options.max_rows:,} rows. Split it into smaller files.",
+                f"The file has more than {max_rows:,} rows. Split it into smaller files.",
             )
-        if len(cells) > options.max_columns and len(_trim(cells)) > options.max_columns:
-            raise _too_many_columns(len(_trim(cells)), options, number)
-        yield Row(number, _pad(cells, width))
+        length = len(cells)
+        if length < width:
+            cells += [""] * (width - length)
+        elif length > max_columns and len(_trim(cells)) > max_columns:
+            raise too_many_columns(len(_trim(cells)), options, number)
+        yield _new_row(Row, (number, cells))
 
 
-def _too_many_columns(width: int, options: ReadOptions, row: int | None = None):
+def too_many_columns(width: int, options: ReadOptions, row: int | None = None):
     where = f"Row {row} has" if row else "The file has"
     return ImportRejected(
         "too_many_columns",

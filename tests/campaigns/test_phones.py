@@ -283,7 +283,7 @@ def test_fast_type_and_region_equal_phonenumbers_in_every_region():
             if example is None:
                 continue
             nsn = phonenumbers.national_significant_number(example)
-            for candidate in [nsn, *(_mutate(nsn, rng) for _ in range(4))]:
+            for candidate in [nsn, *(_mutate(nsn, rng) for _ in range(8))]:
                 number = phonenumbers.parse(f"+{example.country_code}{candidate}")
                 nsn2 = phonenumbers.national_significant_number(number)
                 region2 = phones._region_of(number.country_code, nsn2)
@@ -292,13 +292,15 @@ def test_fast_type_and_region_equal_phonenumbers_in_every_region():
                     phonenumbers.number_type(number) if region2 else 0
                 ), number
                 checked += 1
-    assert checked > 2000
+    assert checked > 4000
 
 
 def _mutate(nsn: str, rng: random.Random) -> str:
     digits = list(nsn)
     if rng.random() < 0.2 and len(digits) > 3:
         digits.pop()
+    elif rng.random() < 0.2:
+        digits.append(str(rng.randrange(10)))
     for _ in range(2):
         digits[rng.randrange(len(digits))] = str(rng.randrange(10))
     return "".join(digits)
@@ -315,3 +317,108 @@ def test_fast_paths_cover_the_common_shapes():
     assert phones._parse_plus_digits("+77011234567") == (7, "7011234567")
     assert phones._parse_national_digits("0077011234567", "KZ") == (7, "0077011234567")
     assert phones._parse_national_digits("02079460018", "GB") == (44, "2079460018")
+
+
+_SEPARATORS_REGEX = re.compile(r"[\s\-.()]+")
+
+
+@bounded
+@given(
+    raw=st.text(alphabet=st.sampled_from("0123456789+ -.()\t\n\u00a0\u3000\u0661²x#/"), max_size=20)
+)
+def test_cache_key_strips_exactly_what_the_separator_regex_matches(raw):
+    # cache_key deletes separators with a translation table; its definition is this regex.
+    stripped = raw.strip()
+    cleaned = _SEPARATORS_REGEX.sub("", stripped)
+    digits = cleaned.removeprefix("+")
+    plain = re.fullmatch(r"\+?\d*", cleaned) and len(digits) >= 3
+    expected = raw if raw.isascii() and len(raw) > 3 and re.fullmatch(r"\+?\d+", raw) else None
+    assert cache_key(raw) == (expected or (cleaned if plain else stripped))
+
+
+def test_no_white_space_outside_the_separator_table():
+    import sys
+
+    assert all(not chr(c).isspace() for c in range(0x3001, sys.maxunicode + 1))
+
+
+def test_national_prefix_stripping_equals_phonenumbers_in_every_region():
+    # _Plan.strip_national_prefix replaces _maybe_strip_national_prefix_carrier_code and the
+    # length test parse() runs after it; every region's prefix, on digits that start with it.
+    from phonenumbers import ValidationResult
+    from phonenumbers import phonenumberutil as pnu
+
+    short = (
+        ValidationResult.TOO_SHORT,
+        ValidationResult.IS_POSSIBLE_LOCAL_ONLY,
+        ValidationResult.INVALID_LENGTH,
+    )
+    rng = random.Random(5)
+    checked = 0
+    for region in sorted(phonenumbers.SUPPORTED_REGIONS):
+        metadata = phonenumbers.PhoneMetadata.metadata_for_region(region)
+        prefix = metadata.national_prefix or metadata.national_prefix_for_parsing or ""
+        starts = {re.sub(r"\D", "", prefix)[:4], "0", "1", "8", "9"}
+        for start in starts:
+            for _ in range(12):
+                national = start + "".join(
+                    rng.choice("0123456789") for _ in range(rng.randrange(0, 14))
+                )
+                _, stripped, _ = pnu._maybe_strip_national_prefix_carrier_code(national, metadata)
+                expected = (
+                    national if pnu._test_number_length(stripped, metadata) in short else stripped
+                )
+                assert phones._plan(metadata).strip_national_prefix(national) == expected, (
+                    region,
+                    national,
+                )
+                checked += 1
+    assert checked > 10_000
+
+
+def test_country_names_are_the_geocoders_without_its_prefix_database():
+    import subprocess
+    import sys
+
+    from phonenumbers import geocoder
+
+    for region in [*phonenumbers.SUPPORTED_REGIONS, "001", "ZZ", "XK"]:
+        assert phones.country_name(region) == (
+            geocoder._region_display_name(region, "en") or region
+        )
+    # Importing the geocoder costs ~100 MB a process: normalising must not.
+    code = (
+        "import sys; from campaigns import phones; phones.normalise('+44 20 12', 'KZ'); "
+        "print('phonenumbers.geodata' in sys.modules)"
+    )
+    loaded = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert loaded.stdout.strip() == "False"
+
+
+def _written(e164: str, rng: random.Random) -> str:
+    """A number the ways people and CRMs write it (as bench/import_read.py does)."""
+    digits = e164[1:]
+    return rng.choice(
+        [
+            e164,
+            f"+{digits[:-10]} {digits[-10:-7]} {digits[-7:-4]}-{digits[-4:-2]}-{digits[-2:]}",
+            f"00{digits}",
+            f"8 ({digits[1:4]}) {digits[4:7]}-{digits[7:9]}-{digits[9:]}",
+            f"+{digits[:-10]} ({digits[-10:-7]}) {digits[-7:]}",
+            f"+{digits[:-7]}.{digits[-7:-4]}.{digits[-4:]}",
+            digits,
+        ]
+    )
+
+
+def test_thousands_of_written_numbers_agree_with_plain_phonenumbers():
+    # The shapes of a real import, valid or not, in the countries the bench uses and more.
+    rng = random.Random(8)
+    prefixes = ["+7701", "+7777", "+7912", "+551199", "+99890", "+447400", "+12122", "+4930"]
+    for _ in range(4000):
+        e164 = rng.choice(prefixes) + "".join(rng.choice("0123456789") for _ in range(7))
+        if rng.random() < 0.2:  # a digit too many or too few
+            e164 = e164[:-1] if rng.random() < 0.5 else e164 + "5"
+        assert_agrees_with_phonenumbers(_written(e164, rng), rng.choice(REGIONS))
