@@ -2,6 +2,8 @@ from django.contrib import admin
 
 from campaigns.models import (
     Campaign,
+    CampaignCounters,
+    CounterSnapshot,
     Dispatch,
     Estimate,
     Message,
@@ -85,3 +87,28 @@ class EstimateAdmin(admin.ModelAdmin):
     list_select_related = ["campaign"]
     raw_id_fields = ["campaign"]
     readonly_fields = ["fingerprint", "token", "result", "rows_done", "rows_total", "error"]
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Figures the database and the tracker keep: read them, never edit them."""
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(CampaignCounters)
+class CampaignCountersAdmin(ReadOnlyAdmin):
+    list_display = ["campaign", "total", "pending", "queued", "sent", "delivered", "cost"]
+    search_fields = ["campaign__name"]
+    list_select_related = ["campaign"]
+
+
+@admin.register(CounterSnapshot)
+class CounterSnapshotAdmin(ReadOnlyAdmin):
+    list_display = ["campaign", "taken_at", "cost"]
+    search_fields = ["campaign__name"]
+    list_select_related = ["campaign"]
+    date_hierarchy = "taken_at"

@@ -114,11 +114,18 @@ class Campaign(models.Model):
     submitted_at = models.DateTimeField(null=True, blank=True)  # every message handed over
     stop_report = models.TextField(blank=True)  # what the provider side said when stopped
 
+    # --- Tracking (see campaigns.tracking) ---
+    next_poll_at = models.DateTimeField(null=True, blank=True)  # beat polls it from then on
+    poll_lease_until = models.DateTimeField(null=True, blank=True)  # one poll at a time
+    last_polled_at = models.DateTimeField(null=True, blank=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+
     class Meta:
         ordering = ["-created_at"]
         indexes = [
             models.Index(fields=["workspace", "status"]),
             models.Index(fields=["status", "next_attempt_at"], name="campaign_due"),
+            models.Index(fields=["status", "next_poll_at"], name="campaign_poll_due"),
         ]
 
     def __str__(self) -> str:
@@ -173,6 +180,7 @@ class Message(models.Model):
     # 1 for the first send; a retry of a failed message is a new attempt with a new reference.
     attempt = models.PositiveSmallIntegerField(default=1, db_default=1)
     provider_message_id = models.CharField(max_length=64, blank=True)
+    raw_status = models.CharField(max_length=24, blank=True, db_default="")  # the provider's own word for it
     error_code = models.CharField(max_length=32, blank=True)
     error_reason = models.CharField(max_length=255, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -226,6 +234,13 @@ class Dispatch(models.Model):
     last_error = models.TextField(blank=True)
     stop_result = models.TextField(blank=True)
     stopped = models.BooleanField(null=True)  # after a stop: did the provider stop it?
+    # --- Tracking ---
+    polled_at = models.DateTimeField(null=True, blank=True)
+    # Every message of the batch is final, or the provider finished it and its validity passed:
+    # it is not polled any more.
+    final = models.BooleanField(default=False, db_default=False)
+    cost = models.DecimalField(max_digits=14, decimal_places=4, null=True, blank=True)  # actual
+    currency = models.CharField(max_length=3, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     submitted_at = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -370,3 +385,60 @@ class Estimate(models.Model):
     @property
     def percent(self) -> int:
         return min(100, self.rows_done * 100 // self.rows_total) if self.rows_total else 0
+
+
+# The message statuses kept as columns of CampaignCounters, in MessageStatus order. The database
+# triggers of migration 0007 keep one column per status; a new status needs a new column and
+# new triggers.
+COUNTED_STATUSES = tuple(MessageStatus.values)
+
+
+class CampaignCounters(models.Model):
+    """How many of a campaign's messages are in each status, kept by database triggers on
+    campaigns_message (migration 0007) on every insert, status change and delete, whoever makes
+    it: reading a campaign's figures costs one row, where a GROUP BY over a million messages
+    costs seconds. ``cost`` is the actual cost the provider reported (campaigns.tracking)."""
+
+    campaign = models.OneToOneField(
+        Campaign, on_delete=models.CASCADE, primary_key=True, related_name="counters"
+    )
+    total = models.IntegerField(default=0, db_default=0)
+    pending = models.IntegerField(default=0, db_default=0)
+    submitting = models.IntegerField(default=0, db_default=0)
+    queued = models.IntegerField(default=0, db_default=0)
+    sent = models.IntegerField(default=0, db_default=0)
+    delivered = models.IntegerField(default=0, db_default=0)
+    undelivered = models.IntegerField(default=0, db_default=0)
+    expired = models.IntegerField(default=0, db_default=0)
+    rejected = models.IntegerField(default=0, db_default=0)
+    failed = models.IntegerField(default=0, db_default=0)
+    cancelled = models.IntegerField(default=0, db_default=0)
+    unknown = models.IntegerField(default=0, db_default=0)
+    cost = models.DecimalField(max_digits=14, decimal_places=4, null=True, blank=True)
+    currency = models.CharField(max_length=3, blank=True, db_default="")
+
+    class Meta:
+        verbose_name_plural = "campaign counters"
+
+    def __str__(self) -> str:
+        return f"Counters of campaign {self.campaign_id}"
+
+    def as_dict(self) -> dict[str, int]:
+        return {status: getattr(self, status) for status in COUNTED_STATUSES}
+
+
+class CounterSnapshot(models.Model):
+    """A campaign's counters at one moment, written by campaigns.tracking whenever they changed:
+    the campaign page charts them."""
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="snapshots")
+    taken_at = models.DateTimeField()
+    counts = models.JSONField(default=dict)  # status -> count, every COUNTED_STATUSES key
+    cost = models.DecimalField(max_digits=14, decimal_places=4, null=True, blank=True)
+
+    class Meta:
+        ordering = ["campaign", "taken_at"]
+        indexes = [models.Index(fields=["campaign", "taken_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.campaign_id} at {self.taken_at:%Y-%m-%d %H:%M:%S}"
