@@ -31,7 +31,7 @@ from django.utils import timezone
 
 from campaigns.models import Campaign, Channel, Estimate, EstimateStatus, MessageStatus
 from campaigns.outgoing import JsonText, messages_for, spec_for
-from campaigns.segments import count, count_rendered
+from campaigns.segments import count, count_rendered, plain_parts
 from campaigns.templating import Template, has_placeholders
 from providers.base import AccountInfo, Quote
 from providers.errors import NotSupported
@@ -149,19 +149,28 @@ def _add_templates(campaign, pending, destinations, progress) -> None:
     template = Template(campaign.text, campaign.placeholder_policy)
     values = {f"value_{i}": JsonText(name, "fields") for i, name in enumerate(template.names)}
     rows = destinations.read(pending).annotate(**values).values_list("prefix", "country", *values)
-    fill, group_of = template.fill, destinations.group_of
+    fill, plain_length, group_of = template.fill, template.plain_length, destinations.group_of
     # One query read as it streams: progress is told between chunks, and progress writes do
     # not wait for the read (an autocommit write commits beside an open read on SQLite's WAL;
     # Django holds a PostgreSQL server-side cursor across commits).
     rows = rows.iterator(chunk_size=CHUNK)
     done = 0
     while chunk := list(islice(rows, CHUNK)):
+        # A plain text's parts follow from its length alone, so most recipients are counted
+        # by (destination, length) without rendering; the others are rendered and measured.
+        lengths: Counter[tuple[tuple[str, str | None], int]] = Counter()
         texts = defaultdict(list)
         for prefix, country, *values in chunk:
-            texts[group_of(prefix, country)].append(fill(values))
+            length = plain_length(values)
+            if length is None:
+                texts[group_of(prefix, country)].append(fill(values))
+            else:
+                lengths[group_of(prefix, country), length] += 1
+        for (group, length), n in lengths.items():
+            destinations.add(group, n, n * plain_parts(length))
         for group, rendered in texts.items():
             destinations.add(group, len(rendered), count_rendered(rendered).total_parts)
-            done += len(rendered)
+        done += len(chunk)
         if progress is not None:
             progress(done)
 

@@ -190,6 +190,18 @@ def _measure(text: str) -> tuple[Encoding, int, int, int]:
     return encoding, length, parts, length - start
 
 
+def is_plain(text: str) -> bool:
+    """Every character is one septet of the GSM basic set (and Latin-1): the text is GSM-7 and
+    its length in septets is ``len(text)``, whatever it is joined to."""
+    return _only_latin1_basic(text) is not None
+
+
+@lru_cache(maxsize=1024)
+def plain_parts(length: int) -> int:
+    """The parts of a plain text (see is_plain) of ``length`` characters."""
+    return _split_evenly(length, *LIMITS[GSM7])[0]
+
+
 def _split_evenly(length: int, single: int, multi: int) -> tuple[int, int]:
     """(parts, units in the last part) when every character is 1 unit."""
     if length <= single:
