@@ -1,9 +1,10 @@
 """Recipient lists from CSV/TXT, XLSX, legacy XLS or pasted text, as numbered rows of text.
 
 ``open_table`` checks a file before parsing it (size, type, zip bomb, XML entities), then
-streams it: CSV is decoded incrementally, spreadsheets go through python-calamine. Anything
-wrong with the file as a whole raises ``ImportRejected`` with a message for the user; problems
-with single rows are not this module's business (see phones.py and rejections.py).
+streams it: CSV is decoded incrementally, spreadsheets go through python-calamine in a child
+process (see spreadsheets.py). Anything wrong with the file as a whole raises
+``ImportRejected`` with a message for the user; problems with single rows are not this
+module's business (see phones.py and rejections.py).
 
 Row numbers are the ones the user sees: 1-based, counting the header, the first physical line
 for a CSV record with quoted newlines, the spreadsheet row for XLSX/XLS.
@@ -193,7 +194,8 @@ def _open_stream(
             raise _wrong_type(filename, kind)
         if ext == ".xlsx":
             spreadsheets.check_zip(stream, options)
-        return spreadsheets.open_workbook(path or stream, options, resources)
+        kind = ext[1:].upper()
+        return spreadsheets.open_workbook(path or stream, options, resources, kind=kind)
     if ext in (".csv", ".txt", ""):
         if kind in ("zip", "ole"):
             raise _wrong_type(filename, kind)
