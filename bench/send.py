@@ -29,19 +29,11 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+from bench.benchdb import fresh_postgres  # noqa: E402 - after the path is set
+
 POSTGRES = os.environ.get(
     "BENCH_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/crier_bench_send"
 )
-
-
-def _fresh_postgres() -> None:
-    import psycopg
-
-    admin_url = POSTGRES.rsplit("/", 1)[0] + "/postgres"
-    name = POSTGRES.rsplit("/", 1)[1]
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{name}"')
 
 
 def _free_port() -> int:
@@ -83,7 +75,7 @@ def main() -> None:
         DATABASE_URL=POSTGRES if args.db == "postgres" else f"sqlite:///{var / 'bench.sqlite3'}",
     )
     if args.db == "postgres":
-        _fresh_postgres()
+        fresh_postgres(POSTGRES)
     import django
 
     django.setup()

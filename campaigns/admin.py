@@ -1,5 +1,7 @@
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.utils import timezone
 
+from campaigns import services, tracking
 from campaigns.models import (
     Campaign,
     CampaignCounters,
@@ -15,6 +17,7 @@ from campaigns.models import (
 class DispatchInline(admin.TabularInline):
     model = Dispatch
     fields = ["key", "status", "provider_campaign_id", "size", "accepted", "rejected", "attempts"]
+    fields += ["remote_status", "polled_at", "final", "cost", "currency"]
     readonly_fields = fields
     extra = 0
     can_delete = False
@@ -24,15 +27,101 @@ class DispatchInline(admin.TabularInline):
         return False
 
 
+class SnapshotInline(admin.TabularInline):
+    """The counters over time, as the tracker wrote them: read only."""
+
+    model = CounterSnapshot
+    fields = ["taken_at", "counts", "cost"]
+    readonly_fields = fields
+    ordering = ["-taken_at"]
+    extra = 0
+    max_num = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+
 @admin.register(Campaign)
 class CampaignAdmin(admin.ModelAdmin):
-    inlines = [DispatchInline]
-    list_display = ["name", "workspace", "channel", "account", "status", "start_at", "created_at"]
+    inlines = [DispatchInline, SnapshotInline]
+    list_display = [
+        "name",
+        "workspace",
+        "channel",
+        "account",
+        "status",
+        "delivered",
+        "total",
+        "cost",
+        "start_at",
+        "created_at",
+    ]
     list_filter = ["status", "channel", "account__provider", "workspace"]
     search_fields = ["name", "sender", "text"]
-    list_select_related = ["workspace", "account"]
+    list_select_related = ["workspace", "account", "counters"]
     date_hierarchy = "created_at"
     raw_id_fields = ["account", "created_by"]
+    readonly_fields = ["counter_figures", "next_poll_at", "last_polled_at", "completed_at"]
+    actions = ["poll_now", "stop"]
+
+    @admin.display(description="delivered")
+    def delivered(self, obj) -> int | None:
+        counters = getattr(obj, "counters", None)
+        return counters.delivered if counters else None
+
+    @admin.display(description="messages")
+    def total(self, obj) -> int | None:
+        counters = getattr(obj, "counters", None)
+        return counters.total if counters else None
+
+    @admin.display(description="actual cost")
+    def cost(self, obj) -> str:
+        counters = getattr(obj, "counters", None)
+        if counters is None or counters.cost is None:
+            return "-"
+        return f"{counters.cost} {counters.currency}".strip()
+
+    @admin.display(description="counters")
+    def counter_figures(self, obj) -> str:
+        counters = CampaignCounters.objects.filter(campaign=obj).first()
+        if counters is None:
+            return "-"
+        figures = ", ".join(f"{status} {n:,}" for status, n in counters.as_dict().items() if n)
+        return f"{counters.total:,} messages: {figures or 'none'}; cost {self.cost(obj)}"
+
+    @admin.action(description="Poll the provider now")
+    def poll_now(self, request, queryset) -> None:
+        from campaigns.tasks import poll_campaign
+
+        asked = busy = 0
+        for campaign in queryset.filter(status__in=tracking.POLLED):
+            Campaign.objects.filter(pk=campaign.pk).update(next_poll_at=timezone.now())
+            if tracking.take_lease(campaign.pk):
+                poll_campaign.delay_on_commit(campaign.pk)
+                asked += 1
+            else:
+                busy += 1
+        self.message_user(request, f"{asked} campaign(s) will be polled now.")
+        if busy:
+            self.message_user(
+                request, f"{busy} campaign(s) are being polled already.", messages.WARNING
+            )
+
+    @admin.action(description="Stop the selected campaigns")
+    def stop(self, request, queryset) -> None:
+        stopped = 0
+        for campaign in queryset:
+            try:
+                services.stop(campaign, request.user)
+                stopped += 1
+            except services.CampaignRuleError as error:
+                self.message_user(request, f"{campaign}: {error}", messages.WARNING)
+        if stopped:
+            self.message_user(request, f"{stopped} campaign(s) stopped.")
 
 
 @admin.register(Message)

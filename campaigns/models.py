@@ -180,7 +180,7 @@ class Message(models.Model):
     # 1 for the first send; a retry of a failed message is a new attempt with a new reference.
     attempt = models.PositiveSmallIntegerField(default=1, db_default=1)
     provider_message_id = models.CharField(max_length=64, blank=True)
-    raw_status = models.CharField(max_length=24, blank=True, db_default="")  # the provider's own word for it
+    raw_status = models.CharField(max_length=24, blank=True, db_default="")  # the provider's word
     error_code = models.CharField(max_length=32, blank=True)
     error_reason = models.CharField(max_length=255, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -194,6 +194,17 @@ class Message(models.Model):
             models.Index(
                 fields=["dispatch"], condition=Q(dispatch__isnull=False), name="message_dispatch"
             ),
+            # Tracking matches Mobizon's reports by its message id; partial for the same reason.
+            models.Index(
+                fields=["provider_message_id"],
+                condition=~Q(provider_message_id=""),
+                name="message_provider_id",
+            ),
+            # The campaign page's recipient table: a page of a campaign's messages in order, of
+            # every status or of one (status last, so a filtered page reads the index alone).
+            # Without it PostgreSQL walks the primary key past every other campaign's rows
+            # (0.5-0.7 s over 2M rows); with it the page costs a millisecond.
+            models.Index(fields=["campaign", "id", "status"], name="message_campaign_order"),
         ]
 
     def __str__(self) -> str:

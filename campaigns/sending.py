@@ -32,7 +32,8 @@ from datetime import timedelta
 import httpx
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import F, Q
+from django.db.models import DateTimeField, F, Q, Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from campaigns.models import (
@@ -118,7 +119,8 @@ def dispatch_due(enqueue) -> dict:
     started = (
         Campaign.objects.filter(status=CampaignStatus.SCHEDULED)
         .filter(Q(start_at__isnull=True) | Q(start_at__lte=now))
-        .update(status=CampaignStatus.SENDING, updated_at=now)
+        # Polled at once: the first poll writes the chart's starting point.
+        .update(status=CampaignStatus.SENDING, updated_at=now, next_poll_at=now)
     )
     free = Q(lease_until__isnull=True) | Q(lease_until__lt=now)
     due = Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now)
@@ -376,6 +378,10 @@ class Batch:
                 lease_token="",
             )
             changes = {"consecutive_errors": 0, "updated_at": now}
+            if not held:  # tracking polls it from now on, unless a poll is planned already
+                changes["next_poll_at"] = Coalesce(
+                    "next_poll_at", Value(now, output_field=DateTimeField())
+                )
             if held:  # nothing else goes out before the provider launches this one
                 changes |= {
                     "status_reason": submission.reason,

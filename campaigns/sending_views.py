@@ -3,34 +3,16 @@
 from __future__ import annotations
 
 from django.contrib import messages
-from django.db.models import Count
 from django.shortcuts import render
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
-from django_htmx.http import HttpResponseStopPolling
+from django_htmx.http import HttpResponseStopPolling, trigger_client_event
 
 from campaigns import services
-from campaigns.models import Campaign, CampaignStatus, MessageStatus
-from campaigns.views import _campaign, _funds
+from campaigns.models import CampaignStatus
+from campaigns.views import _campaign, _funds, live_context
 from dashboard.models import Role
 from dashboard.tenancy import require_role
 from dashboard.views import done
-
-# Messages the provider took (whatever became of them since).
-HANDED_OVER = (
-    MessageStatus.QUEUED,
-    MessageStatus.SENT,
-    MessageStatus.DELIVERED,
-    MessageStatus.UNDELIVERED,
-    MessageStatus.EXPIRED,
-    MessageStatus.REJECTED,
-)
-# Statuses in which the campaign page keeps refreshing its progress.
-LIVE = {
-    CampaignStatus.SCHEDULED,
-    CampaignStatus.MODERATION,
-    CampaignStatus.SENDING,
-    CampaignStatus.PAUSED,
-}
 
 
 @require_http_methods(["GET", "POST"])
@@ -78,38 +60,18 @@ def campaign_launch(request, campaign_pk: int):
 
 @require_safe
 def campaign_progress(request, campaign_pk: int):
-    """The sending card of a launched campaign; polled while the campaign is live."""
+    """The campaign page's live part: status, progress, counters, cost, the chart, the batches
+    and the actions. Polled every 5 s while the campaign's figures can still move; once they
+    cannot, the answer tells htmx to stop (status 286)."""
     campaign = _campaign(request, campaign_pk)
     require_role(request, Role.VIEWER)
-    response = render(
-        request, "campaigns/campaign_detail.html#progress", progress_context(campaign)
-    )
-    if request.htmx and campaign.status not in LIVE and campaign.stop_report_done:
-        return HttpResponseStopPolling(response.content)
+    context = live_context(campaign)
+    response = render(request, "campaigns/campaign_detail.html#live", context)
+    if request.htmx and not context["live"]:
+        response = HttpResponseStopPolling(response.content)
+    if request.htmx and request.GET.get("seen") != context["version"]:
+        trigger_client_event(response, "counters-changed")  # the recipient table reloads
     return response
-
-
-def progress_context(campaign: Campaign) -> dict:
-    counts = dict(campaign.messages.values_list("status").annotate(n=Count("pk")).order_by())
-    total = sum(counts.values())
-    by_status = [
-        (value, label, counts[value]) for value, label in MessageStatus.choices if counts.get(value)
-    ]
-    return {
-        "campaign": campaign,
-        "live": campaign.status in LIVE or not campaign.stop_report_done,
-        "total": total,
-        "handed_over": sum(counts.get(status, 0) for status in HANDED_OVER),
-        "by_status": by_status,
-        "failed": counts.get(MessageStatus.FAILED, 0),
-        "batches": campaign.dispatches.order_by("-pk")[:20],
-        "batch_count": campaign.dispatches.count(),
-        "can_pause": campaign.status in services.PAUSABLE,
-        "can_resume": campaign.status == CampaignStatus.PAUSED,
-        "can_stop": campaign.status in services.STOPPABLE,
-        "can_retry": campaign.status in services.RETRYABLE
-        and counts.get(MessageStatus.FAILED, 0) > 0,
-    }
 
 
 def _act(request, campaign_pk: int, act, success: str):

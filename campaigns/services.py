@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from audit.log import record
 from audit.models import Action
-from campaigns import pricing
+from campaigns import pricing, tracking
 from campaigns.models import (
     Campaign,
     CampaignStatus,
@@ -207,6 +207,8 @@ def launch(campaign: Campaign, user, *, confirm_unpriced: bool = False, funds=No
             currency=estimate.currency,
             start_at=campaign.start_at,
         )
+        # The chart's starting point: every recipient still to send.
+        tracking.snapshot_if_changed(campaign)
     campaign.refresh_from_db()
     return campaign
 

@@ -7,7 +7,7 @@ from contextlib import contextmanager
 
 from celery import shared_task
 
-from campaigns import imports, pricing, sending, services
+from campaigns import imports, pricing, sending, services, tracking
 
 
 @contextmanager
@@ -59,3 +59,16 @@ def stop_provider_side(campaign_id: int) -> dict:
 def price_campaign(estimate_id: int, token: str) -> dict:
     """Prices a campaign too big for the preview to wait for (see pricing.estimate_or_job)."""
     return pricing.run(estimate_id, token)
+
+
+@shared_task
+def poll_campaigns() -> dict:
+    """Periodic (every 2 s): hand each campaign in flight whose poll is due to a worker, under
+    a lease, so a campaign still being polled is skipped rather than queued twice."""
+    return tracking.poll_due(poll_campaign.delay_on_commit)
+
+
+@shared_task
+def poll_campaign(campaign_id: int) -> dict:
+    """One poll of one campaign (the lease was taken by poll_campaigns or the admin)."""
+    return tracking.run(campaign_id)

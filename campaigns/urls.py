@@ -27,6 +27,18 @@ urlpatterns = [
         sending_views.campaign_progress,
         name="campaign_progress",
     ),
+    path(
+        "campaigns/<int:campaign_pk>/results.csv",
+        views.campaign_export,
+        {"extension": "csv"},
+        name="campaign_export_csv",
+    ),
+    path(
+        "campaigns/<int:campaign_pk>/results.xlsx",
+        views.campaign_export,
+        {"extension": "xlsx"},
+        name="campaign_export_xlsx",
+    ),
     path("campaigns/<int:campaign_pk>/pause/", sending_views.campaign_pause, name="campaign_pause"),
     path(
         "campaigns/<int:campaign_pk>/resume/", sending_views.campaign_resume, name="campaign_resume"

@@ -12,7 +12,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 from django_htmx.http import HttpResponseStopPolling
 
-from campaigns import imports, pricing, segments, services, stoplist
+from campaigns import charts, exports, imports, pages, pricing, segments, services, stoplist
 from campaigns.forms import (
     CampaignCreateForm,
     MappingForm,
@@ -26,6 +26,7 @@ from campaigns.forms import (
 from campaigns.models import (
     Campaign,
     CampaignStatus,
+    Channel,
     Estimate,
     ImportMode,
     ImportStatus,
@@ -47,12 +48,15 @@ from dashboard.tenancy import get_for_workspace, require_role, role_required
 from dashboard.views import done
 from providers.crypto import CredentialsUnreadable
 from providers.errors import ProviderError
+from providers.models import ProviderAccount
 
 RECIPIENTS_PER_PAGE = 50
 
 
 def _campaign(request, pk: int) -> Campaign:
-    return get_for_workspace(request, Campaign.objects.select_related("account"), pk=pk)
+    return get_for_workspace(
+        request, Campaign.objects.select_related("account", "counters", "launched_by"), pk=pk
+    )
 
 
 def _import(request, pk: int) -> RecipientImport:
@@ -67,14 +71,61 @@ def _import(request, pk: int) -> RecipientImport:
 @require_safe
 @role_required(Role.VIEWER)
 def campaign_list(request):
-    campaigns = (
-        Campaign.objects.filter(workspace=request.workspace)
-        .select_related("account")
-        .annotate(recipients=Count("messages"))
-        .order_by("-created_at", "-pk")
+    """Search, filters, sorting and pages, all in the query string: a filtered list is a link
+    to share. HTMX requests get the results part alone."""
+    chosen = pages.CampaignFilter.from_query(request.GET)
+    campaigns = chosen.apply(
+        Campaign.objects.filter(workspace=request.workspace).select_related("account", "counters")
     )
-    page = Paginator(campaigns, 25).get_page(request.GET.get("page"))
-    return render(request, "campaigns/campaign_list.html", {"page": page})
+    page = Paginator(campaigns, pages.CAMPAIGNS_PER_PAGE).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    context = {
+        "page": page,
+        "rows": pages.campaign_rows(page.object_list),
+        "chosen": chosen,
+        "page_query": query.urlencode(),
+        "sort_columns": _sort_columns(request, chosen),
+        "statuses": CampaignStatus.choices,
+        "channels": Channel.choices,
+        "accounts": ProviderAccount.objects.filter(workspace=request.workspace).values_list(
+            "pk", "name"
+        ),
+        "filtered": any(
+            request.GET.get(k) for k in ("q", "status", "channel", "account", "since", "until")
+        ),
+    }
+    template = "campaigns/campaign_list.html" + ("#results" if request.htmx else "")
+    return render(request, template, context)
+
+
+SORT_COLUMNS = [
+    ("recipients", "Recipients", "text-end"),
+    ("rate", "Delivery rate", "text-end"),
+    ("cost", "Cost", "text-end"),
+    ("scheduled", "Scheduled", ""),
+    ("created", "Created", ""),
+]
+
+
+def _sort_columns(request, chosen: pages.CampaignFilter) -> list[dict]:
+    """The sortable headers: each links to its sort (descending first, then flipped)."""
+    columns = []
+    for key, label, align in SORT_COLUMNS:
+        query = request.GET.copy()
+        query.pop("page", None)
+        query["sort"] = chosen.sort_link(key)
+        arrow = {f"-{key}": "bi-arrow-down", key: "bi-arrow-up"}.get(chosen.sort, "")
+        columns.append(
+            {
+                "key": key,
+                "label": label,
+                "align": align,
+                "url": f"?{query.urlencode()}",
+                "arrow": arrow,
+            }
+        )
+    return columns
 
 
 @role_required(Role.SENDER)
@@ -92,31 +143,79 @@ def campaign_create(request):
 @role_required(Role.VIEWER)
 def campaign_detail(request, campaign_pk: int):
     campaign = _campaign(request, campaign_pk)
-    recipients = campaign.messages.order_by("pk")
-    search = request.GET.get("q", "").strip()
-    if search:
-        recipients = recipients.filter(phone__contains=search.replace(" ", ""))
-    page = Paginator(recipients, RECIPIENTS_PER_PAGE).get_page(request.GET.get("page"))
+    counters = pages.counters_of(campaign)
+    chosen = pages.RecipientFilter.from_query(request.GET)
     context = {
         "campaign": campaign,
-        "page": page,
-        "search": search,
-        "total": campaign.messages.count(),
-        "by_country": campaign.messages.values("country")
-        .annotate(n=Count("pk"))
-        .order_by("-n")[:10],
-        "imports": campaign.imports.all()[:10],
+        "page": pages.recipient_page(campaign, counters, chosen, request.GET.get("page")),
+        "chosen": chosen,
+        "total": counters.total,
+        "status_choices": [
+            (value, label, getattr(counters, value)) for value, label in MessageStatus.choices
+        ],
+    }
+    if request.htmx and request.htmx.target == "recipients":
+        return render(request, "campaigns/campaign_detail.html#recipients", context)
+    context["imports"] = campaign.imports.all()[:10]
+    if campaign.status == CampaignStatus.DRAFT:
+        context.update(_compose_context(request, campaign))
+    else:
+        context.update(live_context(campaign))
+    return render(request, "campaigns/campaign_detail.html", context)
+
+
+def _compose_context(request, campaign: Campaign) -> dict:
+    return {
         "upload_form": UploadForm(),
         "setup_form": SetupForm(instance=campaign, workspace=request.workspace),
         "message_form": MessageForm(instance=campaign),
         "options_form": OptionsForm(instance=campaign, workspace=request.workspace)
         if campaign.account
         else None,
+        # A draft's recipients by country, to check an import at a glance; a launched campaign
+        # never counts its messages on the page.
+        "by_country": campaign.messages.values("country")
+        .annotate(n=Count("pk"))
+        .order_by("-n")[:10],
         **_message_context(campaign),
     }
-    if request.htmx and request.htmx.target == "recipients":
-        return render(request, "campaigns/campaign_detail.html#recipients", context)
-    return render(request, "campaigns/campaign_detail.html", context)
+
+
+def live_context(campaign: Campaign) -> dict:
+    """Everything the live part shows, from the counters row and the snapshots: never a count
+    over the campaign's messages."""
+    counters = pages.counters_of(campaign)
+    points = charts.snapshot_points(campaign)
+    return {
+        "campaign": campaign,
+        # Sent back by the polling page: a change tells the recipient table to reload.
+        "version": f"{campaign.status}:{counters.total}:{counters.cost}:"
+        + ".".join(str(n) for n in counters.as_dict().values()),
+        # A stopped campaign's batches already out keep delivering, and the tracker polls them.
+        "live": campaign.status in pages.LIVE
+        or campaign.next_poll_at is not None
+        or not campaign.stop_report_done,
+        "figures": pages.figures(campaign, counters),
+        "chart": charts.counters_chart(points, timezone.localtime),
+        "legend": charts.legend({k for p in points for k, v in p.counts.items() if v}),
+        "batches": campaign.dispatches.order_by("-pk")[:20],
+        "can_pause": campaign.status in services.PAUSABLE,
+        "can_resume": campaign.status == CampaignStatus.PAUSED,
+        "can_stop": campaign.status in services.STOPPABLE,
+        "can_retry": campaign.status in services.RETRYABLE and counters.failed > 0,
+        "failed": counters.failed,
+    }
+
+
+@require_safe
+def campaign_export(request, campaign_pk: int, extension: str):
+    """The per-recipient results, filtered like the table: CSV streamed, XLSX from a file."""
+    campaign = _campaign(request, campaign_pk)
+    require_role(request, Role.VIEWER)
+    chosen = pages.RecipientFilter.from_query(request.GET)
+    if extension == "xlsx":
+        return exports.xlsx_response(campaign, chosen)
+    return exports.csv_response(campaign, chosen)
 
 
 @require_POST

@@ -226,6 +226,9 @@ CELERY_BEAT_SCHEDULE = {
     # Starts due campaigns and hands sending campaigns to workers (no ETA tasks: a broker
     # redelivers those twice past its visibility timeout).
     "dispatch-campaigns": {"task": "campaigns.tasks.dispatch_campaigns", "schedule": 2.0},
+    # Hands every campaign in flight whose next poll is due to a worker, one poll at a time
+    # per campaign (campaigns.tracking); the interval itself is per provider.
+    "poll-campaigns": {"task": "campaigns.tasks.poll_campaigns", "schedule": 2.0},
 }
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 
@@ -238,6 +241,26 @@ CRIER_SEND_BATCH_SIZE = env.int("CRIER_SEND_BATCH_SIZE", default=0)  # 0: the pr
 CRIER_SEND_MAX_ATTEMPTS = env.int("CRIER_SEND_MAX_ATTEMPTS", default=10)  # per batch, transient
 CRIER_SEND_PAUSE_AFTER_ERRORS = env.int("CRIER_SEND_PAUSE_AFTER_ERRORS", default=3)
 CRIER_SEND_BACKOFF_CAP = env.float("CRIER_SEND_BACKOFF_CAP", default=60.0)
+
+# Tracking (campaigns.tracking). Each provider polls at its own interval (Capabilities.
+# poll_interval); CRIER_POLL_INTERVAL > 0 overrides it for all of them (seconds).
+CRIER_POLL_INTERVAL = env.float("CRIER_POLL_INTERVAL", default=0.0)
+# A poll holds its campaign this long at most; a worker that died frees it after that.
+CRIER_POLL_LEASE_SECONDS = env.float("CRIER_POLL_LEASE_SECONDS", default=300.0)
+# After a message's validity, how long late delivery reports may still arrive: a batch the
+# provider calls done is closed (its open messages become "unknown") only after that.
+CRIER_POLL_SETTLE_SECONDS = env.int("CRIER_POLL_SETTLE_SECONDS", default=600)
+# Validity assumed when neither the campaign nor the provider states one (seconds).
+CRIER_POLL_DEFAULT_VALIDITY = env.int("CRIER_POLL_DEFAULT_VALIDITY", default=24 * 3600)
+# A provider that reports nothing (Conpeek): its messages stay "queued" this long after the
+# batch went out, then become "unknown" and the campaign completes. Two minutes in the
+# embedded demo (the sandbox finishes every call by then); a day in production.
+CRIER_POLL_UNTRACKED_SECONDS = env.int(
+    "CRIER_POLL_UNTRACKED_SECONDS", default=120 if MODE == "development" else 24 * 3600
+)
+# A batch the provider never calls done is given up (open messages "unknown") this long after
+# its validity and settle window ran out.
+CRIER_POLL_GIVE_UP_SECONDS = env.int("CRIER_POLL_GIVE_UP_SECONDS", default=3 * 24 * 3600)
 
 # Provider login tokens are cached here; production shares one cache between processes.
 CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}

@@ -2,17 +2,20 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.db import transaction
+from django.db.models import Count
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.views.decorators.http import require_POST, require_safe
 from django_htmx.http import HttpResponseClientRedirect, HttpResponseClientRefresh
 
+from campaigns import charts, pages
 from dashboard import members as member_rules
 from dashboard import tenancy
 from dashboard.forms import MemberAddForm, MemberRoleForm, WorkspaceForm
 from dashboard.models import Membership, Role
 from dashboard.tenancy import get_for_workspace, require_role, role_required
-from providers.models import ProviderAccount, SenderName
+from providers.models import SenderName
 
 
 def done(request, url_name: str, *args):
@@ -25,17 +28,28 @@ def done(request, url_name: str, *args):
 @require_safe
 @role_required(Role.VIEWER)
 def overview(request):
-    accounts = ProviderAccount.objects.filter(workspace=request.workspace)
-    senders = SenderName.objects.filter(account__workspace=request.workspace)
+    """The workspace at a glance: this month's spend, the last 30 days' messages by status,
+    delivery rate per provider, what is running now and the balances. Every figure comes from
+    the campaigns' counters rows, never from their messages."""
+    workspace, now = request.workspace, timezone.now()
+    accounts = pages.balances(workspace, now)
+    senders = SenderName.objects.filter(account__workspace=workspace)
+    daily = pages.daily_counts(workspace, now)
+    shown = {s for _, counts in daily for s, n in counts.items() if n}
     return render(
         request,
         "overview.html",
         {
             "accounts": accounts,
-            "sender_counts": {
-                status: senders.filter(status=status).count() for status in SenderName.Status
-            },
-            "member_count": request.workspace.memberships.count(),
+            "low_balances": [row for row in accounts if row["low"]],
+            "sender_counts": dict(senders.values_list("status").annotate(Count("pk")).order_by()),
+            "member_count": workspace.memberships.count(),
+            "spend": pages.month_spend(workspace, now),
+            "month": now.astimezone(pages.zone_of(workspace)),
+            "daily_chart": charts.daily_chart(daily),
+            "legend": charts.legend(shown),
+            "rates": pages.provider_rates(workspace, now),
+            "running": pages.running(workspace),
         },
     )
 

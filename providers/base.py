@@ -251,6 +251,9 @@ class Capabilities:
     rate_limit: bool = False
     flash: bool = False
     sms_sender_required: bool = False  # an SMS must name a sender; no account default exists
+    # How often campaigns.tracking asks about a campaign in flight (CRIER_POLL_INTERVAL
+    # overrides it for every provider).
+    poll_interval: timedelta = timedelta(seconds=10)
 
 
 def _span(value: timedelta | None) -> str:

@@ -10,9 +10,15 @@ this adapter submits and nothing else: no balance, statistics or per-request sta
 - The 200 answer's items are matched to our contacts by position and their ``id`` is kept when
   present (the VoiceSMSCampaignRequest schema is undocumented).
 - 401 is treated like the documented 403.
+- Tracking: no statistics and no per-request status, so every accepted request stays "queued";
+  once CRIER_POLL_UNTRACKED_SECONDS have passed since the batch went out, campaigns.tracking
+  writes the ones still open down as "unknown" (we cannot tell a delivered call from a missed
+  one) and completes the campaign. Honest, not hopeful: the figures never claim a delivery.
 """
 
 from __future__ import annotations
+
+from datetime import timedelta
 
 from providers.base import (
     Capabilities,
@@ -46,6 +52,9 @@ class ConpeekAdapter(ProviderAdapter):
         campaign_stats=False,
         account_info=False,
         scheduling=False,
+        # Nothing to ask: tracking only waits out CRIER_POLL_UNTRACKED_SECONDS, after which
+        # the requests still "queued" become "unknown" (Conpeek documents no status API).
+        poll_interval=timedelta(seconds=30),
     )
 
     @classmethod

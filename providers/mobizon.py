@@ -125,6 +125,8 @@ class MobizonAdapter(ProviderAdapter):
         max_validity=timedelta(minutes=1440),
         rate_limit=True,
         flash=True,
+        # GetSMSStatus takes 100 ids a call: a 5,000-message batch is 50 calls a poll.
+        poll_interval=timedelta(seconds=15),
     )
 
     @classmethod

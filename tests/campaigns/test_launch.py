@@ -194,10 +194,14 @@ def test_the_progress_card_counts_messages_and_stops_polling_when_done(as_role, 
     client = as_role("viewer")
 
     live = client.get(reverse("campaign_progress", args=[draft.pk]), headers={"HX-Request": "true"})
+    # Sent: delivery reports are still coming, so the card goes on polling.
     Campaign.objects.filter(pk=draft.pk).update(status=CampaignStatus.SENT)
+    sent = client.get(reverse("campaign_progress", args=[draft.pk]), headers={"HX-Request": "true"})
+    Campaign.objects.filter(pk=draft.pk).update(status=CampaignStatus.COMPLETED)
     done = client.get(reverse("campaign_progress", args=[draft.pk]), headers={"HX-Request": "true"})
 
-    assert live.status_code == 200 and 'hx-trigger="every 3s"' in live.content.decode()
+    assert live.status_code == 200 and 'hx-trigger="every 5s"' in live.content.decode()
+    assert sent.status_code == 200
     assert 'data-status="failed"' in live.content.decode()
     assert 'data-testid="handed-over">0 of 20<' in live.content.decode()  # failed: not handed
     assert 'data-testid="pause"' not in live.content.decode()  # a viewer has no actions

@@ -787,6 +787,15 @@ def check_sms_sender_required(sandbox, sent, required):
         assert all(result.accepted for result in submit().results)
 
 
+def check_poll_interval(sandbox, sent, interval):
+    # Often enough to show a campaign moving while it delivers (the sandbox delivers within
+    # LAST_FINAL_AFTER seconds), rarely enough to spare the provider.
+    assert timedelta(seconds=5) <= interval <= timedelta(minutes=5)
+    capabilities = sandbox.adapter.capabilities
+    if capabilities.campaign_stats or capabilities.message_status:
+        assert interval.total_seconds() <= delivery.LAST_FINAL_AFTER / 3
+
+
 CAPABILITY_CHECKS = {
     "channels": check_channels,
     "personalised_text": check_personalised_text,
@@ -806,6 +815,7 @@ CAPABILITY_CHECKS = {
     "rate_limit": check_rate_limit,
     "flash": check_flash,
     "sms_sender_required": check_sms_sender_required,
+    "poll_interval": check_poll_interval,
 }
 
 

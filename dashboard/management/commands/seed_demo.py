@@ -1,13 +1,26 @@
 """Creates (or refreshes) the demo: a user, a workspace and one sandbox-backed account per
 provider with approved sender names and, where the sandbox bills money, a rate for Kazakhstan
-at the sandbox's own price. Safe to run on every start: it never duplicates anything."""
+at the sandbox's own price, and a few finished campaigns (messages, cost and counter snapshots) so
+the overview and the campaign pages have something to show. Safe to run on every start: it
+never duplicates anything."""
+
+from datetime import timedelta
+from decimal import Decimal
 
 from django.apps import apps
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
+from django.utils import timezone
 
+from campaigns.models import (
+    Campaign,
+    CampaignCounters,
+    CampaignStatus,
+    CounterSnapshot,
+    Message,
+)
 from dashboard.models import Membership, Role, Workspace
 from providers import registry
 from providers.models import ProviderAccount, Rate, SenderName
@@ -51,8 +64,12 @@ class Command(BaseCommand):
             Membership.objects.update_or_create(
                 user=user, workspace=workspace, defaults={"role": Role.OWNER}
             )
-            for slug, (name, currency) in DEMO_ACCOUNTS.items():
-                self._account(workspace, slug, name, currency, origin, provision)
+            accounts = {
+                slug: self._account(workspace, slug, name, currency, origin, provision)
+                for slug, (name, currency) in DEMO_ACCOUNTS.items()
+            }
+            for spec in DEMO_HISTORY:
+                _finished_campaign(workspace, user, accounts, *spec)
         self.stdout.write(
             self.style.SUCCESS(
                 f"Demo ready: open {origin}/ and log in as {DEMO_USERNAME} / {password}"
@@ -80,3 +97,67 @@ class Command(BaseCommand):
                 value=value,
                 defaults={"status": SenderName.Status.APPROVED, "note": "Sandbox sender"},
             )
+        return account
+
+
+# Finished campaigns, so the overview and the campaign pages have figures and charts to show:
+# name, account, days ago, recipients, share delivered (per cent), price per message.
+DEMO_HISTORY = [
+    ("Autumn sale (demo)", "bsg", 9, 600, 92, "0.035"),
+    ("Service notice (demo)", "mobizon", 4, 400, 81, "9.50"),
+    ("Loyalty reminder (demo)", "bsg", 1, 900, 88, "0.035"),
+]
+SNAPSHOTS = 24  # one every 5 minutes over the first two hours
+
+
+def _finished_campaign(workspace, user, accounts, name, slug, days_ago, size, share, price):
+    """A completed campaign with its messages, cost and counter snapshots; made once."""
+    if Campaign.objects.filter(workspace=workspace, name=name).exists():
+        return
+    account = accounts[slug]
+    launched = timezone.now() - timedelta(days=days_ago)
+    campaign = Campaign.objects.create(
+        workspace=workspace, name=name, account=account, sender="Crier", created_by=user,
+        text="Hello {name}, thank you for being with us.", status=CampaignStatus.COMPLETED,
+        launched_at=launched, launched_by=user, completed_at=launched + timedelta(hours=2),
+        estimate={"total": str(Decimal(price) * size), "currency": account.currency,
+                  "messages": size, "segments": size, "unpriced_messages": 0},
+    )  # fmt: skip
+    Campaign.objects.filter(pk=campaign.pk).update(created_at=launched - timedelta(hours=1))
+    delivered = size * share // 100
+    failures = ["undelivered", "expired", "rejected", "undelivered"]
+    Message.objects.bulk_create(
+        Message(
+            campaign=campaign,
+            phone=f"+7701{campaign.pk:03d}{n:04d}",
+            country="KZ",
+            row_number=n + 2,
+            fields={"name": f"Customer {n + 1}"},
+            status="delivered" if n < delivered else failures[n % len(failures)],
+            raw_status="DELIVRD" if n < delivered else "UNDELIV",
+            provider_message_id=f"demo-{campaign.pk}-{n}",
+        )
+        for n in range(size)
+    )
+    CampaignCounters.objects.filter(campaign=campaign).update(
+        cost=Decimal(price) * delivered, currency=account.currency
+    )
+    counters = CampaignCounters.objects.get(campaign=campaign)
+    final = counters.as_dict()
+    CounterSnapshot.objects.bulk_create(
+        CounterSnapshot(
+            campaign=campaign,
+            taken_at=launched + timedelta(minutes=5 * step),
+            counts=_partway(final, size, step / SNAPSHOTS),
+            cost=Decimal(price) * delivered * step // SNAPSHOTS,
+        )
+        for step in range(SNAPSHOTS + 1)
+    )
+
+
+def _partway(final: dict[str, int], size: int, done: float) -> dict[str, int]:
+    """The counters a fraction of the way to ``final``: the rest still sent or pending."""
+    settled = {status: round(n * done**0.5) if n else 0 for status, n in final.items()}
+    settled["sent"] = min(size - sum(settled.values()), round(size * min(1.0, done * 4)))
+    settled["pending"] = size - sum(v for k, v in settled.items() if k != "pending")
+    return settled

@@ -1,0 +1,273 @@
+"""Time the dashboard's pages over a big workspace: 1,000 campaigns of 1,000 messages each and one
+campaign of 1,000,000 by itself (2,000,000 message rows) in PostgreSQL.
+
+    .venv/bin/python bench/dashboard.py [--reseed] [--rounds 40] [--poll]
+
+Prints p50 and p95 for the campaign list (plain, searched and sorted by delivery rate), a
+campaign page (a small one, the big one, the big one filtered by status), the live partial
+and the overview. Targets: <= 100 ms at p95 for the pages, <= 30 ms for the live partial.
+With --poll it also times one tracking cycle: campaigns.tracking.apply_statuses() applying
+100,000 status reports to the big campaign.
+
+The database (postgres://postgres@127.0.0.1:5432/crier_bench_dash; BENCH_POSTGRES_URL overrides
+it) is seeded once with SQL (INSERT ... SELECT generate_series: the counters' triggers run
+once per statement) and reused by later runs; --reseed makes it afresh. DEBUG is off.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+POSTGRES = os.environ.get(
+    "BENCH_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/crier_bench_dash"
+)
+CAMPAIGNS = 1_000
+PER_CAMPAIGN = 1_000
+BIG = 1_000_000
+USERNAME = "bench"
+
+# Message statuses of a finished campaign, by share (per 20 messages).
+FINISHED = ["delivered"] * 16 + ["undelivered", "expired", "rejected", "failed"]
+# Of the big campaign, caught while it is being delivered.
+LIVE = ["delivered"] * 9 + ["sent"] * 5 + ["queued"] * 3 + ["pending", "undelivered", "failed"]
+
+
+def _database_exists(create: bool) -> bool:
+    import psycopg
+
+    admin_url = POSTGRES.rsplit("/", 1)[0] + "/postgres"
+    name = POSTGRES.rsplit("/", 1)[1]
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone()
+        if create:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            conn.execute(f'CREATE DATABASE "{name}"')
+    return bool(exists)
+
+
+def _status_case(statuses: list[str], column: str) -> str:
+    whens = " ".join(f"WHEN {i} THEN '{s}'" for i, s in enumerate(statuses))
+    return f"(CASE {column} %% {len(statuses)} {whens} END)"
+
+
+def seed() -> None:
+    from datetime import timedelta
+    from decimal import Decimal
+
+    from django.contrib.auth import get_user_model
+    from django.db import connection, transaction
+    from django.utils import timezone
+
+    from campaigns.models import Campaign, CampaignStatus, CounterSnapshot, Message
+    from dashboard.models import Membership, Role, Workspace
+    from providers.models import ProviderAccount
+
+    started = time.perf_counter()
+    user = get_user_model().objects.create_user(USERNAME, password="bench")
+    workspace = Workspace.objects.create(name="Bench", currency="EUR")
+    Membership.objects.create(user=user, workspace=workspace, role=Role.OWNER)
+    accounts = []
+    for slug, currency in [
+        ("bsg", "EUR"),
+        ("mobizon", "KZT"),
+        ("smsdrop", "XOF"),
+        ("conpeek", "PLN"),
+    ]:
+        account = ProviderAccount(
+            workspace=workspace, provider=slug, name=slug, currency=currency,
+            balance=Decimal("1234.5"), balance_checked_at=timezone.now(),
+        )  # fmt: skip
+        account.credentials = {"api_key": "bench", "login": "bench", "password": "bench"}
+        account.save()
+        accounts.append(account)
+    now = timezone.now()
+    campaigns = [
+        Campaign(
+            workspace=workspace,
+            name=f"Campaign {i:04d} {'spring' if i % 3 else 'autumn'} sale",
+            account=accounts[i % 4],
+            sender="Bench",
+            text=f"Hello {{name}}, offer number {i}",
+            status=CampaignStatus.COMPLETED if i % 50 else CampaignStatus.SENDING,
+            launched_at=now - timedelta(hours=i),
+            completed_at=now - timedelta(hours=i) + timedelta(hours=1) if i % 50 else None,
+            estimate={
+                "total": "35.00",
+                "currency": accounts[i % 4].currency,
+                "messages": PER_CAMPAIGN,
+                "segments": PER_CAMPAIGN,
+            },
+        )
+        for i in range(CAMPAIGNS)
+    ]
+    campaigns.append(
+        Campaign(
+            workspace=workspace,
+            name="The big one",
+            account=accounts[0],
+            sender="Bench",
+            text="Hello",
+            status=CampaignStatus.SENDING,
+            launched_at=now - timedelta(hours=4),
+            estimate={"total": "35000.00", "currency": "EUR", "messages": BIG, "segments": BIG},
+        )
+    )
+    Campaign.objects.bulk_create(campaigns)
+    table = Message._meta.db_table
+    insert = (
+        f"INSERT INTO {table} (campaign_id, reference, phone, country, number_type, row_number, "
+        "fields, status, attempt, provider_message_id, raw_status, error_code, error_reason, "
+        "created_at, updated_at) "
+        "SELECT c.id, md5(c.id::text || '-' || g::text), '+7701' || lpad((c.id * 1000003 + g)"
+        "::text, 7, '0'), 'KZ', 'mobile', g, jsonb_build_object('name', 'Ann ' || g), {status}, "
+        "1, 'p' || g, '', '', '', now(), now() "
+        "FROM campaigns_campaign c, generate_series(1, %s) g WHERE c.id = ANY(%s)"
+    )
+    small = [c.pk for c in campaigns[:-1]]
+    with transaction.atomic(), connection.cursor() as cursor:
+        for chunk in range(0, len(small), 100):
+            cursor.execute(
+                insert.format(status=_status_case(FINISHED, "g")),
+                [PER_CAMPAIGN, small[chunk : chunk + 100]],
+            )
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(insert.format(status=_status_case(LIVE, "g")), [BIG, [campaigns[-1].pk]])
+    print(f"  messages in {time.perf_counter() - started:.0f} s", flush=True)
+    snapshots = []
+    for campaign in campaigns:
+        steps = 480 if campaign.name == "The big one" else 12
+        size = BIG if campaign.name == "The big one" else PER_CAMPAIGN
+        for step in range(1, steps + 1):
+            done = size * step // steps
+            counts = dict.fromkeys(("pending", "submitting", "queued", "sent"), 0)
+            counts.update({"delivered": done * 8 // 10, "undelivered": done // 20})
+            counts.update({"expired": 0, "rejected": 0, "cancelled": 0, "unknown": 0})
+            counts["failed"] = done // 20
+            counts["sent"] = done - sum(counts.values())
+            counts["pending"] = size - done
+            snapshots.append(
+                CounterSnapshot(
+                    campaign=campaign,
+                    taken_at=campaign.launched_at + timedelta(seconds=30 * step),
+                    counts=counts,
+                    cost=Decimal(done) * Decimal("0.035"),
+                )
+            )
+    CounterSnapshot.objects.bulk_create(snapshots, batch_size=5000)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE campaigns_campaigncounters SET cost = delivered * 0.035, currency = 'EUR'"
+        )
+        cursor.execute("VACUUM ANALYZE")
+    print(f"  seeded in {time.perf_counter() - started:.0f} s", flush=True)
+
+
+def _time(client, url: str, rounds: int, headers=None) -> tuple[float, float, int]:
+    for _ in range(3):
+        client.get(url, headers=headers)
+    times = []
+    for _ in range(rounds):
+        started = time.perf_counter()
+        response = client.get(url, headers=headers)
+        times.append((time.perf_counter() - started) * 1000)
+    times.sort()
+    return statistics.median(times), times[int(len(times) * 0.95) - 1], response.status_code
+
+
+def measure(rounds: int) -> None:
+    from django.contrib.auth import get_user_model
+    from django.test import Client
+    from django.urls import reverse
+
+    from campaigns.models import Campaign
+
+    client = Client()
+    client.force_login(get_user_model().objects.get(username=USERNAME))
+    big = Campaign.objects.get(name="The big one")
+    small = Campaign.objects.filter(status="completed").order_by("pk")[500]
+    htmx = {"HX-Request": "true"}
+    lst, page = reverse("campaign_list"), reverse("campaign_detail", args=[big.pk])
+    pages = [
+        ("campaign list", lst, None, 100),
+        ("campaign list, searched", lst + "?q=spring&status=completed", None, 100),
+        ("campaign list, by delivery rate", lst + "?sort=-rate&page=3", None, 100),
+        ("campaign list, partial", lst + "?sort=cost", htmx, 100),
+        ("campaign page (1,000)", reverse("campaign_detail", args=[small.pk]), None, 100),
+        ("campaign page (1,000,000)", page, None, 100),
+        ("  filtered: delivered", page + "?status=delivered", None, 100),
+        ("  filtered: failed, page 50", page + "?status=failed&page=50", None, 100),
+        ("  search a number", page + "?q=77012345", None, 100),
+        ("live partial (1,000,000)", reverse("campaign_progress", args=[big.pk]), htmx, 30),
+        ("overview", reverse("overview"), None, 100),
+    ]
+    print(f"load: {os.getloadavg()[0]:.2f} {os.getloadavg()[1]:.2f}; {rounds} rounds each")
+    print(f"{'page':36} {'p50 ms':>8} {'p95 ms':>8} {'target':>7}")
+    for label, url, headers, target in pages:
+        p50, p95, status = _time(client, url, rounds, headers)
+        flag = "" if p95 <= target else "  over"
+        print(f"{label:36} {p50:8.1f} {p95:8.1f} {target:>7}{flag}  [{status}]", flush=True)
+
+
+def poll_cycle() -> None:
+    """One tracking cycle: 100,000 reports applied to the big campaign."""
+    try:
+        from campaigns.tracking import apply_statuses
+    except ImportError:
+        print("poll cycle: campaigns.tracking.apply_statuses is not there yet")
+        return
+    from campaigns.models import Campaign
+    from providers.base import MessageStatusReport
+
+    big = Campaign.objects.get(name="The big one")
+    rows = big.messages.filter(status__in=["sent", "queued"]).values_list("reference", "status")
+    reports = [
+        MessageStatusReport(status="delivered", raw_status="DELIVRD", final=True, reference=ref)
+        for ref, _ in rows[:100_000]
+    ]
+    started = time.perf_counter()
+    changed = apply_statuses(big, reports)
+    elapsed = time.perf_counter() - started
+    print(f"poll cycle: {len(reports):,} reports, {changed:,} changed in {elapsed:.2f} s")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--reseed", action="store_true")
+    parser.add_argument("--rounds", type=int, default=40)
+    parser.add_argument("--poll", action="store_true")
+    args = parser.parse_args()
+    os.environ.update(
+        DJANGO_SETTINGS_MODULE="dashboard.settings",
+        CRIER_VAR_DIR=str(Path(tempfile.gettempdir()) / "crier-bench-dash"),
+        LOG_LEVEL="WARNING",
+        DEBUG="false",
+        ALLOWED_HOSTS="testserver",
+        DATABASE_URL=POSTGRES,
+    )
+    existed = _database_exists(create=args.reseed)
+    if not existed:
+        _database_exists(create=True)
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+    if args.reseed or not existed:
+        print("seeding 2,000,000 messages…", flush=True)
+        seed()
+    measure(args.rounds)
+    if args.poll:
+        poll_cycle()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,220 @@
+"""Time one tracking poll cycle that applies 100,000 status changes on PostgreSQL.
+
+    .venv/bin/python bench/poll.py [--messages 100000] [--batch 10000] [--runs 5]
+
+Seeds a sent campaign of ``--messages`` queued messages in BSG-sized batches (10,000 a provider
+campaign), then times ``tracking.poll`` while the provider answers every batch with "all
+delivered": per batch its statistics and one report per message, named by our reference, as
+BSG's GET /api/messages does. The provider's answers are built in memory before the clock
+starts, so the figure is Crier's own time: matching, the monotonic UPDATE (COPY into a temporary
+table + one UPDATE ... FROM), the counters triggers, settling each batch, the cost, the snapshot
+and the completion. It also times ``apply_statuses`` alone on all the reports in one call.
+Target: <= 3 s for the cycle. Every run starts from the same queued state, vacuumed.
+
+PostgreSQL is reached at postgres://postgres@127.0.0.1:5432/crier_bench_poll (created afresh;
+BENCH_POSTGRES_URL overrides it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+from bench.benchdb import fresh_postgres  # noqa: E402 - after the path is set
+
+POSTGRES = os.environ.get(
+    "BENCH_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/crier_bench_poll"
+)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--messages", type=int, default=100_000)
+    parser.add_argument("--batch", type=int, default=10_000)
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--profile", action="store_true", help="cProfile one poll cycle")
+    args = parser.parse_args()
+
+    var = Path(tempfile.mkdtemp(prefix="crier-bench-poll-"))
+    os.environ.update(
+        DJANGO_SETTINGS_MODULE="dashboard.settings",
+        CRIER_VAR_DIR=str(var),
+        LOG_LEVEL="WARNING",
+        DATABASE_URL=POSTGRES,
+    )
+    fresh_postgres(POSTGRES)
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+    campaign = _seed(args.messages, args.batch)
+    answers = _answers(campaign)
+    print(f"{args.messages:,} messages in batches of {args.batch:,}, PostgreSQL; load {_load()}")
+    if args.profile:
+        import cProfile
+
+        _reset(campaign)
+        cProfile.runctx("_poll(campaign, answers)", globals(), locals(), sort="cumulative")
+        return
+    cycles, applies = [], []
+    for run in range(1, args.runs + 1):
+        _reset(campaign)
+        started, cpu = time.perf_counter(), _backend_cpu()
+        summary = _poll(campaign, answers)
+        cycles.append(time.perf_counter() - started)
+        cycle_cpu = _backend_cpu() - cpu
+        assert summary["changed"] == args.messages and summary["completed"], summary
+        _reset(campaign)
+        reports = [r for _stats, batch in answers.values() for r in batch]
+        started, cpu = time.perf_counter(), _backend_cpu()
+        changed = _apply(campaign, reports)
+        applies.append(time.perf_counter() - started)
+        assert changed == args.messages, changed
+        print(
+            f"run {run}: poll cycle {cycles[-1]:.2f} s ({args.messages / cycles[-1]:,.0f} "
+            f"changes/s; database CPU {cycle_cpu:.2f} s); apply_statuses alone "
+            f"{applies[-1]:.2f} s (database CPU {_backend_cpu() - cpu:.2f} s); load {_load()}"
+        )
+    print(
+        f"poll cycle applying {args.messages:,} changes: best {min(cycles):.2f} s, median "
+        f"{statistics.median(cycles):.2f} s; apply_statuses alone: best {min(applies):.2f} s, "
+        f"median {statistics.median(applies):.2f} s"
+    )
+
+
+def _backend_cpu() -> float:
+    """CPU seconds used so far by this connection's PostgreSQL backend (a local server): the
+    database's own work, less inflated than wall time on a shared, loaded machine."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        pid = cursor.fetchone()[0]
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return float("nan")
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _load() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+def _seed(count: int, batch: int):
+    from django.db import connection
+
+    from campaigns.models import Campaign, CampaignStatus, Dispatch, DispatchStatus, references
+    from dashboard.models import Workspace
+    from providers.models import ProviderAccount
+
+    workspace = Workspace.objects.create(name="Bench poll", default_country="KZ")
+    account = ProviderAccount(workspace=workspace, provider="bsg", name="Bench BSG")
+    account.credentials = {"api_key": "live_bench"}
+    account.save()
+    campaign = Campaign.objects.create(
+        workspace=workspace, account=account, name="Bench", text="Hi", sender="Crier"
+    )
+    Campaign.objects.filter(pk=campaign.pk).update(status=CampaignStatus.SENT)
+    for start in range(0, count, batch):
+        size = min(batch, count - start)
+        dispatch = Dispatch.objects.create(
+            campaign=campaign,
+            key=references(1)[0],
+            status=DispatchStatus.SUBMITTED,
+            provider_campaign_id=str(start // batch + 1),
+            size=size,
+            accepted=size,
+        )
+        with connection.cursor() as cursor:
+            # One INSERT ... SELECT a batch: seeding is not what is measured.
+            cursor.execute(
+                "INSERT INTO campaigns_message (campaign_id, reference, phone, country, "
+                "number_type, fields, status, dispatch_id, attempt, provider_message_id, "
+                "raw_status, error_code, error_reason, created_at, updated_at) "
+                "SELECT %s, md5(%s || '-' || n), '+7701' || lpad(n::text, 7, '0'), 'KZ', '', "
+                "'{}', 'queued', %s, 1, '', 'accepted', '', '', now(), now() "
+                "FROM generate_series(%s, %s) AS n",
+                [campaign.pk, campaign.pk, dispatch.pk, start, start + size - 1],
+            )
+        with connection.cursor() as cursor:
+            cursor.execute("ANALYZE campaigns_message")
+    return campaign
+
+
+def _answers(campaign) -> dict:
+    """{provider campaign id: (stats, reports)}: everything delivered, at 0.035 EUR each."""
+    from decimal import Decimal
+
+    from providers.base import MessageStatusReport, RemoteStats
+    from providers.statuses import empty_counters
+
+    answers = {}
+    for dispatch in campaign.dispatches.all():
+        references = dispatch.messages.values_list("reference", flat=True)
+        reports = [
+            MessageStatusReport(
+                status="delivered", raw_status="delivered", final=True, reference=reference
+            )
+            for reference in references
+        ]
+        counters = empty_counters() | {"delivered": len(reports)}
+        cost = Decimal("0.0350") * len(reports)
+        stats = RemoteStats(counters, "completed", "done", cost, "EUR", len(reports))
+        answers[dispatch.provider_campaign_id] = (stats, reports)
+    return answers
+
+
+def _poll(campaign, answers) -> dict:
+    from unittest import mock
+
+    from campaigns import tracking
+    from providers.bsg import BSGAdapter
+
+    class AnsweringBSG(BSGAdapter):
+        """BSG whose answers were fetched already (the provider's time is not Crier's)."""
+
+        def campaign_stats(self, provider_campaign_id):
+            return answers[provider_campaign_id][0]
+
+        def message_statuses(self, provider_campaign_id, provider_message_ids=()):
+            return answers[provider_campaign_id][1]
+
+    with mock.patch.object(type(campaign.account), "adapter", lambda self: AnsweringBSG()):
+        return tracking.poll(campaign)
+
+
+def _apply(campaign, reports) -> int:
+    from campaigns import tracking
+
+    return tracking.apply_statuses(campaign, reports)
+
+
+def _reset(campaign) -> None:
+    from django.db import connection
+
+    from campaigns.models import Campaign, CampaignStatus, Dispatch
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE campaigns_message SET status = 'queued', raw_status = 'accepted' "
+            "WHERE campaign_id = %s",
+            [campaign.pk],
+        )
+        cursor.execute("VACUUM ANALYZE campaigns_message")
+    Dispatch.objects.filter(campaign=campaign).update(final=False)
+    Campaign.objects.filter(pk=campaign.pk).update(status=CampaignStatus.SENT, completed_at=None)
+    campaign.refresh_from_db()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,457 @@
+"""The queries behind the campaign list, a campaign's recipient table and its live figures.
+
+Every count comes from CampaignCounters, never from COUNT(*) or GROUP BY over a campaign's
+messages: on a campaign of a million messages those take seconds, the counters row a fraction of
+a millisecond. A search by number has no count to read, so its pages say only whether there is
+a next one. Rows are formatted here, not by template filters: a 50-row table renders several
+times faster from ready strings.
+"""
+
+from __future__ import annotations
+
+import zoneinfo
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal
+from urllib.parse import urlencode
+
+from django.db.models import Count, F, FloatField, Q, QuerySet, Sum, Value
+from django.db.models.functions import Cast, Coalesce, NullIf, TruncDate
+from django.utils import timezone
+from django.utils.dateparse import parse_date
+
+from campaigns.models import (
+    Campaign,
+    CampaignCounters,
+    CampaignStatus,
+    Channel,
+    Message,
+    MessageStatus,
+)
+from dashboard.templatetags.crier import badge
+from providers.models import ProviderAccount
+
+PAGE_SIZE = 50
+CAMPAIGNS_PER_PAGE = 25
+# Outcomes a delivery rate is taken over: the message's fate is known.
+OUTCOMES = ("delivered", "undelivered", "expired", "rejected", "failed")
+# Statuses in which a campaign's figures still move: its page keeps polling.
+LIVE = {
+    CampaignStatus.SCHEDULED,
+    CampaignStatus.MODERATION,
+    CampaignStatus.SENDING,
+    CampaignStatus.PAUSED,
+    CampaignStatus.SENT,
+}
+# Messages the provider took (whatever became of them since).
+HANDED_OVER = ("queued", "sent", "delivered", "undelivered", "expired", "rejected", "unknown")
+# Messages whose status will not change any more.
+FINAL = ("delivered", "undelivered", "expired", "rejected", "failed", "cancelled")
+
+
+def counters_of(campaign: Campaign) -> CampaignCounters:
+    """The campaign's counters; an unsaved empty row for a campaign without messages yet."""
+    try:
+        return campaign.counters
+    except CampaignCounters.DoesNotExist:
+        return CampaignCounters(campaign=campaign)
+
+
+def delivery_rate(counts) -> float | None:
+    """Delivered among the messages whose outcome is known, in percent; None before any."""
+    known = sum(getattr(counts, s) for s in OUTCOMES)
+    return counts.delivered * 100 / known if known else None
+
+
+def percent(part: int, whole: int) -> str:
+    return f"{part * 100 / whole:.1f} %" if whole else "—"
+
+
+def money(amount, currency: str) -> str:
+    return f"{Decimal(amount):,.2f} {currency}".strip() if amount not in (None, "") else "—"
+
+
+# --- A campaign's recipients ---------------------------------------------------------------
+
+
+@dataclass
+class RecipientPage:
+    """One page of a campaign's recipients. ``total`` is None under a search (not counted)."""
+
+    number: int
+    rows: list[dict]
+    total: int | None
+    has_next: bool
+    query: str = ""  # the filter's query string, for the page links
+
+    @property
+    def has_previous(self) -> bool:
+        return self.number > 1
+
+    @property
+    def num_pages(self) -> int | None:
+        return None if self.total is None else max(1, -(-self.total // PAGE_SIZE))
+
+    @property
+    def start_index(self) -> int:
+        return (self.number - 1) * PAGE_SIZE + 1 if self.rows else 0
+
+    @property
+    def end_index(self) -> int:
+        return (self.number - 1) * PAGE_SIZE + len(self.rows)
+
+
+@dataclass(frozen=True)
+class RecipientFilter:
+    status: str = ""  # one MessageStatus value, or "" for all
+    search: str = ""  # digits of a number
+
+    @classmethod
+    def from_query(cls, query) -> RecipientFilter:
+        status = query.get("status", "")
+        digits = "".join(c for c in query.get("q", "") if c.isdigit() or c == "+")
+        return cls(status if status in MessageStatus.values else "", digits[:16])
+
+    def apply(self, campaign: Campaign) -> QuerySet[Message]:
+        messages = Message.objects.filter(campaign=campaign)
+        if self.status:
+            messages = messages.filter(status=self.status)
+        if self.search:
+            messages = messages.filter(phone__contains=self.search)
+        return messages.order_by("pk")
+
+    def count(self, counters: CampaignCounters) -> int | None:
+        if self.search:
+            return None
+        return getattr(counters, self.status) if self.status else counters.total
+
+    def as_query(self) -> str:
+        return urlencode({k: v for k, v in (("status", self.status), ("q", self.search)) if v})
+
+
+def recipient_page(campaign, counters, filter: RecipientFilter, page: str | None) -> RecipientPage:
+    total = filter.count(counters)
+    number = int(page) if (page or "").isdigit() and int(page) > 0 else 1
+    if total is not None:
+        number = min(number, max(1, -(-total // PAGE_SIZE)))
+    offset = (number - 1) * PAGE_SIZE
+    # The page's ids first, in a subquery of their own: PostgreSQL then reads them from the
+    # (campaign, id, status) index alone. Asked for whole rows at once, it walks the primary key
+    # past every other campaign's messages instead (0.5 s over 2M rows).
+    ids = filter.apply(campaign).values("pk")[offset : offset + PAGE_SIZE + 1]
+    rows = list(
+        Message.objects.filter(pk__in=ids)
+        .order_by("pk")
+        .values_list(
+            "row_number", "phone", "country", "status", "raw_status", "error_code",
+            "error_reason", "updated_at", "fields",
+        )
+    )  # fmt: skip
+    labels = dict(MessageStatus.choices)
+    local = timezone.localtime
+    formatted = [
+        {
+            "row": row or "",
+            "phone": phone,
+            "country": country,
+            "status": status,
+            "label": labels.get(status, status),
+            "badge": badge(status),
+            "raw": raw,
+            "error": " ".join(x for x in (code, reason) if x),
+            "updated": f"{local(updated):%Y-%m-%d %H:%M:%S}",
+            "fields": " · ".join(f"{k}: {v}" for k, v in (fields or {}).items()),
+        }
+        for row, phone, country, status, raw, code, reason, updated, fields in rows[:PAGE_SIZE]
+    ]
+    return RecipientPage(number, formatted, total, len(rows) > PAGE_SIZE, filter.as_query())
+
+
+# --- A campaign's live figures -------------------------------------------------------------
+
+
+@dataclass
+class Figures:
+    total: int
+    handed_over: int
+    final: int
+    by_status: list[tuple[str, str, int, str]] = field(default_factory=list)
+    estimate: str = "—"
+    actual: str = "—"
+    difference: str = ""
+    rate: str = "—"
+
+
+def figures(campaign: Campaign, counters: CampaignCounters) -> Figures:
+    """Counts (with their share), progress and cost of a campaign, from its counters row."""
+    total = counters.total
+    result = Figures(
+        total=total,
+        handed_over=sum(getattr(counters, s) for s in HANDED_OVER),
+        final=sum(getattr(counters, s) for s in FINAL),
+        by_status=[
+            (value, label, getattr(counters, value), percent(getattr(counters, value), total))
+            for value, label in MessageStatus.choices
+            if getattr(counters, value)
+        ],
+    )
+    estimate = campaign.estimate or {}
+    result.estimate = money(estimate.get("total"), estimate.get("currency", ""))
+    currency = _currency_of(campaign, counters)
+    result.actual = money(counters.cost, currency)
+    if counters.cost is not None and estimate.get("total") and currency == estimate.get("currency"):
+        planned = Decimal(estimate["total"])
+        if planned:
+            result.difference = f"{(counters.cost - planned) * 100 / planned:+.1f} %"
+    rate = delivery_rate(counters)
+    result.rate = "—" if rate is None else f"{rate:.1f} %"
+    return result
+
+
+# --- The campaign list ---------------------------------------------------------------------
+
+# Sort keys the list offers: the URL's word -> the expression it orders by.
+SORTS = {
+    "created": F("created_at"),
+    "scheduled": Coalesce("start_at", "launched_at"),
+    "recipients": F("counters__total"),
+    "rate": F("delivery_rate"),
+    "cost": F("counters__cost"),
+}
+
+
+@dataclass(frozen=True)
+class CampaignFilter:
+    search: str = ""
+    status: str = ""
+    channel: str = ""
+    account: int | None = None
+    since: date | None = None
+    until: date | None = None
+    sort: str = "-created"
+
+    @classmethod
+    def from_query(cls, query) -> CampaignFilter:
+        account = query.get("account", "")
+        sort = query.get("sort", "")
+        return cls(
+            search=query.get("q", "").strip()[:100],
+            status=query.get("status", "") if query.get("status") in CampaignStatus.values else "",
+            channel=query.get("channel", "") if query.get("channel") in Channel.values else "",
+            account=int(account) if account.isdigit() else None,
+            since=_date(query.get("since")),
+            until=_date(query.get("until")),
+            sort=sort if sort.lstrip("-") in SORTS else "-created",
+        )
+
+    def apply(self, campaigns: QuerySet[Campaign]) -> QuerySet[Campaign]:
+        if self.search:
+            words = Q()
+            for name in ("name", "sender", "text"):
+                words |= Q(**{f"{name}__icontains": self.search})
+            campaigns = campaigns.filter(words)
+        if self.status:
+            campaigns = campaigns.filter(status=self.status)
+        if self.channel:
+            campaigns = campaigns.filter(channel=self.channel)
+        if self.account:
+            campaigns = campaigns.filter(account_id=self.account)
+        if self.since:
+            campaigns = campaigns.filter(created_at__date__gte=self.since)
+        if self.until:
+            campaigns = campaigns.filter(created_at__date__lte=self.until)
+        if self.sort.lstrip("-") == "rate":
+            campaigns = campaigns.annotate(delivery_rate=_rate_expression())
+        key = SORTS[self.sort.lstrip("-")]
+        order = key.desc(nulls_last=True) if self.sort.startswith("-") else key.asc(nulls_last=True)
+        return campaigns.order_by(order, "-pk")
+
+    def sort_link(self, key: str) -> str:
+        """The sort for a column header's link: this column descending, or flipped."""
+        return key if self.sort == f"-{key}" else f"-{key}"
+
+
+def _date(value) -> date | None:
+    try:
+        return parse_date(value or "")
+    except ValueError:
+        return None
+
+
+def _rate_expression():
+    known = sum((F(f"counters__{s}") for s in OUTCOMES[1:]), F("counters__delivered"))
+    return Cast("counters__delivered", FloatField()) / Cast(NullIf(known, 0), FloatField())
+
+
+def campaign_rows(campaigns) -> list[dict]:
+    """The list's rows, formatted."""
+    rows = []
+    local = timezone.localtime
+    for c in campaigns:
+        counters = counters_of(c)
+        rate = delivery_rate(counters)
+        rows.append(
+            {
+                "pk": c.pk,
+                "name": c.name,
+                "sender": c.sender,
+                "status": c.status,
+                "status_label": c.get_status_display(),
+                "badge": badge(c.status),
+                "channel": c.get_channel_display(),
+                "account": c.account.name if c.account else "—",
+                "recipients": f"{counters.total:,}",
+                "rate": "—" if rate is None else f"{rate:.1f} %",
+                "cost": money(counters.cost, _currency_of(c, counters)),
+                "created": f"{local(c.created_at):%Y-%m-%d %H:%M}",
+                "scheduled": f"{local(c.start_at or c.launched_at):%Y-%m-%d %H:%M}"
+                if (c.start_at or c.launched_at)
+                else "—",
+            }
+        )  # fmt: skip
+    return rows
+
+
+def _currency_of(campaign: Campaign, counters: CampaignCounters) -> str:
+    """The reported cost's currency: as reported, else as estimated, else the account's."""
+    account = campaign.account.currency if campaign.account else ""
+    return counters.currency or (campaign.estimate or {}).get("currency") or account
+
+
+# --- The overview --------------------------------------------------------------------------
+
+DAYS = 30
+# An account is low when its balance would not last this many days at the last month's pace.
+LOW_BALANCE_DAYS = 7
+
+
+def _launched_since(workspace, since):
+    return CampaignCounters.objects.filter(
+        campaign__workspace=workspace, campaign__launched_at__gte=since
+    )
+
+
+def _currency():
+    return Coalesce(NullIf("currency", Value("")), "campaign__account__currency")
+
+
+def month_spend(workspace, now) -> list[dict]:
+    """Actual cost reported this month (in the workspace's time zone), per account and
+    currency, with the estimate of the same campaigns beside it."""
+    start = now.astimezone(zone_of(workspace)).replace(
+        day=1, hour=0, minute=0, second=0, microsecond=0
+    )
+    rows = (
+        _launched_since(workspace, start)
+        .values("campaign__account__name", cur=_currency())
+        .annotate(spent=Sum("cost"), campaigns=Count("pk"), messages=Sum("total"))
+        .order_by("campaign__account__name", "cur")
+    )
+    return [
+        {
+            "account": row["campaign__account__name"] or "—",
+            "spent": money(row["spent"], row["cur"]) if row["spent"] is not None else "—",
+            "campaigns": row["campaigns"],
+            "messages": f"{row['messages'] or 0:,}",
+        }
+        for row in rows
+    ]
+
+
+def daily_counts(workspace, now) -> list[tuple[date, dict[str, int]]]:
+    """The messages of the campaigns launched on each of the last DAYS days, by status."""
+    zone = zone_of(workspace)
+    today = now.astimezone(zone).date()
+    first = today - timedelta(days=DAYS - 1)
+    start = datetime.combine(first, time.min, tzinfo=zone)
+    rows = (
+        _launched_since(workspace, start)
+        .annotate(day=TruncDate("campaign__launched_at", tzinfo=zone))
+        .values("day")
+        .annotate(**{s: Sum(s) for s in MessageStatus.values})
+        .order_by("day")
+    )
+    by_day = {row.pop("day"): row for row in rows}
+    return [
+        (first + timedelta(days=i), by_day.get(first + timedelta(days=i), {})) for i in range(DAYS)
+    ]
+
+
+def provider_rates(workspace, now) -> list[dict]:
+    """Delivery rate per provider over the campaigns launched in the last DAYS days."""
+    rows = (
+        _launched_since(workspace, now - timedelta(days=DAYS))
+        .values("campaign__account__provider")
+        .annotate(**{s: Sum(s) for s in OUTCOMES}, messages=Sum("total"))
+        .order_by("campaign__account__provider")
+    )
+    result = []
+    for row in rows:
+        known = sum(row[s] or 0 for s in OUTCOMES)
+        slug = row["campaign__account__provider"]
+        result.append(
+            {
+                "provider": ProviderAccount(provider=slug).get_provider_display() if slug else "—",
+                "messages": f"{row['messages'] or 0:,}",
+                "delivered": f"{row['delivered'] or 0:,}",
+                "rate": percent(row["delivered"] or 0, known),
+                "value": round((row["delivered"] or 0) * 100 / known) if known else 0,
+            }
+        )
+    return result
+
+
+def running(workspace, limit: int = 10) -> list[dict]:
+    campaigns = (
+        Campaign.objects.filter(workspace=workspace, status__in=LIVE)
+        .select_related("account", "counters")
+        .order_by("-launched_at", "-pk")[:limit]
+    )
+    rows = []
+    for c in campaigns:
+        counters = counters_of(c)
+        done = sum(getattr(counters, s) for s in FINAL)
+        rows.append(
+            {
+                "pk": c.pk,
+                "name": c.name,
+                "status": c.status,
+                "status_label": c.get_status_display(),
+                "badge": badge(c.status),
+                "account": c.account.name if c.account else "—",
+                "done": done,
+                "total": counters.total,
+                "progress": f"{done:,} of {counters.total:,}",
+            }
+        )
+    return rows
+
+
+def balances(workspace, now) -> list[dict]:
+    """Each account's balance, flagged low when it is spent or would not last LOW_BALANCE_DAYS
+    at the pace of the last DAYS days."""
+    spent = dict(
+        _launched_since(workspace, now - timedelta(days=DAYS))
+        .filter(cost__isnull=False)
+        .filter(Q(currency="") | Q(currency=F("campaign__account__currency")))
+        .values_list("campaign__account")
+        .annotate(Sum("cost"))
+        .order_by()
+    )
+    rows = []
+    for account in ProviderAccount.objects.filter(workspace=workspace):
+        pace = spent.get(account.pk, Decimal(0)) / DAYS
+        low = account.balance is not None and (
+            account.balance <= 0 or account.balance < pace * LOW_BALANCE_DAYS
+        )
+        days_left = int(account.balance / pace) if pace and account.balance is not None else None
+        rows.append({"account": account, "low": low, "days_left": days_left})
+    return rows
+
+
+def zone_of(workspace):
+    """The workspace's time zone, or UTC when its name is unknown here."""
+    try:
+        return zoneinfo.ZoneInfo(workspace.time_zone)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return UTC
