@@ -33,18 +33,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+from bench.benchdb import fresh_postgres  # noqa: E402 - after the path is set
 
 POSTGRES = os.environ.get("BENCH_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/crier_bench")
-
-
-def _fresh_postgres() -> None:
-    import psycopg
-
-    admin_url = POSTGRES.rsplit("/", 1)[0] + "/postgres"
-    name = POSTGRES.rsplit("/", 1)[1]
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{name}"')
 
 
 def run_one(path: Path) -> dict:
@@ -155,7 +146,7 @@ def main() -> None:
 def _run_child(db: str, path: Path) -> dict:
     with tempfile.TemporaryDirectory() as var:
         if db == "postgres":
-            _fresh_postgres()
+            fresh_postgres(POSTGRES)
             url = POSTGRES
         else:
             url = f"sqlite:///{var}/bench.sqlite3"

@@ -1,4 +1,5 @@
 from django.contrib import admin, messages
+from django.db import transaction
 from django.utils import timezone
 
 from campaigns import services, tracking
@@ -122,6 +123,18 @@ class CampaignAdmin(admin.ModelAdmin):
                 self.message_user(request, f"{campaign}: {error}", messages.WARNING)
         if stopped:
             self.message_user(request, f"{stopped} campaign(s) stopped.")
+
+    # Messages have no foreign-key constraint (models.Message): the campaign row is locked
+    # first, so an import still storing messages commits them before they are deleted too.
+    def delete_model(self, request, obj) -> None:
+        with transaction.atomic():
+            Campaign.objects.select_for_update().filter(pk=obj.pk).exists()
+            super().delete_model(request, obj)
+
+    def delete_queryset(self, request, queryset) -> None:
+        with transaction.atomic():
+            list(queryset.select_for_update().values_list("pk", flat=True))
+            super().delete_queryset(request, queryset)
 
 
 @admin.register(Message)

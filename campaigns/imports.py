@@ -275,9 +275,11 @@ class _Progress:
         }
         if self._connection is None:
             RecipientImport.objects.filter(pk=self.imp.pk).update(**values)
-        else:
-            _update_through(self._connection, self.imp.pk, values)
-        if RecipientImport.objects.filter(pk=self.imp.pk, cancel_requested=True).exists():
+            cancelled = RecipientImport.objects.filter(pk=self.imp.pk, cancel_requested=True)
+            if cancelled.exists():
+                raise Cancelled
+        # Through the other connection, the import's own need not wait for the COPY under way.
+        elif _update_through(self._connection, self.imp.pk, values):
             raise Cancelled
 
     def __enter__(self) -> _Progress:
@@ -288,15 +290,19 @@ class _Progress:
             self._connection.close()
 
 
-def _update_through(other, pk: int, values: dict) -> None:
-    """UPDATE one import's ``values`` through the ``other`` connection (autocommit)."""
+def _update_through(other, pk: int, values: dict) -> bool:
+    """UPDATE one import's ``values`` through the ``other`` connection (autocommit); returns
+    whether its cancellation was requested."""
     meta = RecipientImport._meta
     names = ", ".join(f"{other.ops.quote_name(meta.get_field(f).column)} = %s" for f in values)
     with other.cursor() as cursor:
         cursor.execute(
-            f"UPDATE {other.ops.quote_name(meta.db_table)} SET {names} WHERE id = %s",
+            f"UPDATE {other.ops.quote_name(meta.db_table)} SET {names} WHERE id = %s "
+            "RETURNING cancel_requested",
             [*values.values(), pk],
         )
+        row = cursor.fetchone()
+    return bool(row and row[0])
 
 
 def _read_and_check(imp: RecipientImport, writer, report, progress: _Progress) -> _Tally:
@@ -330,8 +336,6 @@ def _read_and_check(imp: RecipientImport, writer, report, progress: _Progress) -
             tally.total = max(estimate or 0, tally.done)
             if rejected:
                 report.write(_report_rows(rejected))
-            # Before the batch is handed over: a streaming writer stores the previous one
-            # meanwhile, and the cancel check waits for that.
             progress(tally)
             writer.write(lines)
     if tally.done == 0:

@@ -89,6 +89,9 @@ def delete(campaign: Campaign, user=None) -> None:
             "what was sent."
         )
     with transaction.atomic():
+        # Messages have no foreign-key constraint (models.Message): locked first, the campaign
+        # waits for an import storing its messages to commit, so they are deleted too.
+        Campaign.objects.select_for_update().filter(pk=campaign.pk).exists()
         record(campaign.workspace, user, Action.CAMPAIGN_DELETED, f"campaign {campaign}")
         campaign.delete()
 

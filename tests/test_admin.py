@@ -56,3 +56,21 @@ def test_changing_an_accounts_api_host_in_the_admin_is_audited(client, acme, dja
     assert response.status_code == 302, response.content.decode()[:2000]
     event = AuditEvent.objects.get(action="credentials_changed")
     assert event.details["api_base_url"] == {"old": "", "new": "https://evil.example.com"}
+
+
+def test_deleting_campaigns_in_the_admin_deletes_their_messages(admin_client, acme):
+    from campaigns.models import Campaign, Message
+
+    other = Campaign.objects.create(workspace=acme.workspace, name="Other")
+    for n, campaign in enumerate([acme.campaign, other]):
+        Message.objects.create(campaign=campaign, phone=f"+7701000000{n}", country="KZ")
+    url = reverse("admin:campaigns_campaign_delete", args=[acme.campaign.pk])
+
+    admin_client.post(url, {"post": "yes"})
+    admin_client.post(
+        reverse("admin:campaigns_campaign_changelist"),
+        {"action": "delete_selected", "_selected_action": [other.pk], "post": "yes"},
+    )
+
+    assert not Campaign.objects.filter(pk__in=[acme.campaign.pk, other.pk]).exists()
+    assert not Message.objects.exists()  # no message outlives its campaign
