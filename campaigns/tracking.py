@@ -377,6 +377,11 @@ def _update(campaign: Campaign, column: str, rows: list[tuple]) -> int:
             cursor.execute("ANALYZE crier_reports")
             cursor.execute("SET LOCAL random_page_cost = 1.1")
             cursor.execute("SET LOCAL jit = off")
+            # Each report finds its message through a unique index. Left to itself, the
+            # planner hashes the reports and walks every message of a big campaign instead: a
+            # million rows read for 100,000 reports (3.7 s against 2.5 s in bench/dashboard.py).
+            cursor.execute("SET LOCAL enable_hashjoin = off")
+            cursor.execute("SET LOCAL enable_mergejoin = off")
             cursor.execute(join.format(source="crier_reports v"), [now, campaign.pk])
             return cursor.rowcount
         changed = 0
