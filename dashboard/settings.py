@@ -152,6 +152,19 @@ AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_HTTP_RESPONSE_CODE = 429
+# Behind reverse proxies the connecting address is the proxy's, which would lock a username out
+# for everybody: CRIER_TRUSTED_PROXIES (how many proxies stand in front, each appending to
+# X-Forwarded-For) makes the client's address the one the outermost trusted proxy appended,
+# read by django-ipware; what a client wrote further left is ignored. Leave it 0 when clients
+# reach Django directly, or they could pick their own address.
+_TRUSTED_PROXIES = env.int("CRIER_TRUSTED_PROXIES", default=0)
+if _TRUSTED_PROXIES:
+    # python-ipware counts the proxies listed in X-Forwarded-For: the nearest one is REMOTE_ADDR.
+    AXES_IPWARE_PROXY_COUNT = _TRUSTED_PROXIES - 1
+    AXES_IPWARE_META_PRECEDENCE_ORDER = ("HTTP_X_FORWARDED_FOR", "REMOTE_ADDR")
+    # Not strict: a client that sends an X-Forwarded-For of its own lengthens the list, and
+    # strict mode would then fall back to the proxy's address, one lockout for everybody.
+    IPWARE_STRICT = False
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "overview"
 LOGOUT_REDIRECT_URL = "login"

@@ -114,3 +114,27 @@ def test_the_users_own_login_through_the_page_works(acme):
     response = attempt(acme.user(Role.OWNER).username, PASSWORD, client=client)
     assert response.url == reverse("overview")
     assert client.get(reverse("overview")).status_code == 200
+
+
+def test_behind_a_trusted_proxy_the_client_address_is_locked_not_the_proxy(acme, settings):
+    # What CRIER_TRUSTED_PROXIES=1 sets (dashboard/settings.py).
+    settings.AXES_IPWARE_PROXY_COUNT = 0
+    settings.IPWARE_STRICT = False
+    settings.AXES_IPWARE_META_PRECEDENCE_ORDER = ("HTTP_X_FORWARDED_FOR", "REMOTE_ADDR")
+    proxy = "10.0.0.2"
+
+    def via_proxy(password: str, client_address: str):
+        return Client().post(
+            reverse("login"),
+            {"username": "olivia", "password": password},
+            REMOTE_ADDR=proxy,
+            # A client may send its own X-Forwarded-For; the proxy appends what it saw.
+            HTTP_X_FORWARDED_FOR=f"203.0.113.99, {client_address}",
+        )
+
+    for _ in range(LIMIT):
+        locked = via_proxy("wrong password", "198.51.100.9")
+
+    assert locked.status_code == 429
+    assert via_proxy(PASSWORD, "198.51.100.9").status_code == 429
+    assert via_proxy(PASSWORD, "192.0.2.44").status_code == 302  # another client, same proxy
