@@ -556,6 +556,8 @@ def _write_results(dispatch: Dispatch, accepted, rejected, now) -> None:
                 "status varchar(12), provider_id varchar(64), code varchar(32), "
                 "reason varchar(255)) ON COMMIT DELETE ROWS"
             )
+            # Emptied at commit, but a caller's outer transaction may have used it already.
+            cursor.execute("TRUNCATE crier_results")
             with cursor.cursor.copy(f"COPY crier_results ({_RESULT_COLUMNS}) FROM STDIN") as copy:
                 for row in rows:
                     copy.write_row(row)
