@@ -491,10 +491,16 @@ def _count_context(campaign: Campaign, text: str) -> dict:
 def _message_context(campaign: Campaign) -> dict:
     columns = set()
     # The recipients' columns: every import since (and including) the last one that replaced.
-    for imp in campaign.imports.filter(status=ImportStatus.DONE).order_by("-finished_at", "-pk"):
+    done = campaign.imports.filter(status=ImportStatus.DONE).order_by("-finished_at", "-pk")
+    for imp in done:
         columns.update(imports.placeholders(imp))
         if imp.mode == ImportMode.REPLACE:
             break
+    if not columns and not done.exists():
+        # A clone's recipients came with their values but without an import: read the
+        # columns off the first of them.
+        for fields in campaign.messages.order_by("pk").values_list("fields", flat=True)[:100]:
+            columns.update(fields or ())
     return {
         "available_placeholders": sorted(columns),
         "missing_placeholders": missing_placeholders(campaign.text, columns)

@@ -150,6 +150,20 @@ def test_placeholders_offered_are_those_of_the_current_recipients(as_role, acme)
     assert "{city}" not in page
 
 
+def test_a_clone_offers_the_placeholders_its_recipients_came_with(as_role, acme):
+    from campaigns import imports, services
+
+    imp = imports.create(acme.campaign, None, text="phone,name\n+77011234567,Ann\n")
+    imports.confirm(imp, "add")
+    imports.run(imp.pk)
+    copy = services.clone(fresh(acme.campaign), acme.user("sender"))
+
+    page = as_role(Role.SENDER).get(reverse("campaign_detail", args=[copy.pk])).text
+
+    assert "<code>{name}</code>" in page
+    assert 'data-testid="missing-placeholders"' not in page
+
+
 def test_preview_renders_real_recipients_and_prices_them(as_role, acme):
     from campaigns import imports
 
