@@ -98,6 +98,10 @@ def run(campaign_id: int, budget: float | None = None) -> dict:
         if campaign.next_attempt_at and campaign.next_attempt_at > timezone.now():
             summary["waiting"] += 1
             break
+        if quiet := campaign.account.quiet_left():  # a 429 to any caller holds every caller
+            Campaign.objects.filter(pk=campaign.pk).update(next_attempt_at=quiet)
+            summary["waiting"] += 1
+            break
         taken = take_open(campaign) or claim(campaign)
         if taken is None:
             if finish_if_done(campaign):
@@ -346,7 +350,10 @@ class Batch:
         client = httpx.Client(timeout=timeout, event_hooks={"request": [renew]})
         return _ClosingAdapter(
             account.adapter_class(
-                base_url=account.api_base_url, credentials=account.credentials, client=client
+                base_url=account.api_base_url,
+                credentials=account.credentials,
+                client=client,
+                pace=account,
             ),
             client,
         )

@@ -144,6 +144,10 @@ def poll(campaign: Campaign) -> dict:
     now = timezone.now()
     capabilities = campaign.account.adapter_class.capabilities
     summary = Counter(changed=0, batches=0, errors=0, final=0)
+    if quiet := campaign.account.quiet_left():  # the provider asked every caller to wait
+        Campaign.objects.filter(pk=campaign.pk).update(next_poll_at=quiet)
+        campaign.next_poll_at = quiet
+        return {"campaign": campaign.pk, **summary, "quiet": 1}
     wait = interval(capabilities)
     batches = campaign.dispatches.filter(status=DispatchStatus.SUBMITTED, final=False)
     answers: list[Answer] = []
@@ -157,6 +161,7 @@ def poll(campaign: Campaign) -> dict:
                 logger.warning("Polling batch %s failed: %s", dispatch.pk, error)
                 if isinstance(error, RateLimited) and error.retry_after:
                     wait = max(wait, timedelta(seconds=error.retry_after))
+                    break  # nothing more goes to the provider before the quiet ends
     summary["changed"] += apply_statuses(campaign, (r for a in answers for r in a.reports))
     for answer in answers:
         summary["changed"] += settle(campaign, answer, capabilities, now)

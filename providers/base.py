@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
 from functools import cached_property
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Protocol
 
 import httpx
 from django.core.cache import cache
@@ -285,6 +285,18 @@ def to_datetime(value: object) -> datetime | None:
         return None
 
 
+class Pace(Protocol):
+    """Where an adapter keeps the quiet a provider asked for (HTTP 429 with Retry-After), so
+    that every adapter on the same account, in any process, waits it out. ProviderAccount is
+    one."""
+
+    def quiet_left(self) -> datetime | None:
+        """When the quiet ends, if it has not ended yet."""
+
+    def quiet_for(self, seconds: float) -> object:
+        """The provider asked for ``seconds`` of quiet from now."""
+
+
 class ProviderAdapter:
     """Talks to one provider account. Subclasses are short and mostly declarative.
 
@@ -309,10 +321,12 @@ class ProviderAdapter:
         base_url: str = "",
         credentials: dict[str, str] | None = None,
         client: httpx.Client | None = None,
+        pace: Pace | None = None,
     ):
         self.credentials = dict(credentials or {})
         self.base_url = (base_url or self.resolve_base_url(self.credentials)).rstrip("/")
         self._client = client
+        self.pace = pace
 
     @classmethod
     def resolve_base_url(cls, credentials: dict[str, str]) -> str:
@@ -459,6 +473,12 @@ class ProviderAdapter:
         ``sends`` marks a call that changes something at the provider (creates, adds, sends):
         a lost or garbled answer to it is UnknownOutcome instead of TemporaryError.
         """
+        if self.pace and (until := self.pace.quiet_left()):
+            raise RateLimited(
+                f"{self.label} asked Crier to wait; Crier will try again after that.",
+                retry_after=max((until - datetime.now(until.tzinfo)).total_seconds(), 0.1),
+                detail="waiting out an earlier Retry-After",
+            )
         url = self.base_url + path
         extra_headers = kwargs.pop("headers", {})
         for attempt in (1, 2):
@@ -471,6 +491,10 @@ class ProviderAdapter:
                 break
         try:
             self.raise_for_response(response)
+        except RateLimited as error:
+            if self.pace and error.retry_after:  # every caller on the account waits it out
+                self.pace.quiet_for(error.retry_after)
+            raise
         except TemporaryError as error:
             # 503 says the server did not take the request at all; any other failure after
             # the request arrived (500, a gateway's 502/504) may hide work that was done.

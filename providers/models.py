@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from datetime import datetime, timedelta
 
 import phonenumbers
 from django.core.exceptions import ValidationError
 from django.db import models
+from django.db.models import Q
+from django.utils import timezone
 
 from providers import crypto, registry
 from providers.base import ProviderAdapter
@@ -37,6 +40,9 @@ class ProviderAccount(models.Model):
     balance_checked_at = models.DateTimeField(null=True, blank=True)
     is_active = models.BooleanField("active", default=True)
     last_error = models.TextField(blank=True)
+    # The provider answered 429 with a Retry-After: no request goes to it before then, whether
+    # it sends (campaigns.sending) or polls (campaigns.tracking). Rate limits are per account.
+    quiet_until = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -80,8 +86,26 @@ class ProviderAccount(models.Model):
     def effective_base_url(self) -> str:
         return self.api_base_url or self.adapter_class.resolve_base_url(self.credentials)
 
+    def quiet_for(self, seconds: float) -> datetime:
+        """The provider asked for ``seconds`` of quiet: no request before then (never shortens a
+        quiet already asked for). Returns the end of the quiet."""
+        until = timezone.now() + timedelta(seconds=seconds)
+        ProviderAccount.objects.filter(pk=self.pk).filter(
+            Q(quiet_until__isnull=True) | Q(quiet_until__lt=until)
+        ).update(quiet_until=until)
+        self.quiet_until = max(until, self.quiet_until or until)
+        return self.quiet_until
+
+    def quiet_left(self) -> datetime | None:
+        """When the quiet the provider asked for ends, if it has not ended yet (read afresh)."""
+        until = ProviderAccount.objects.filter(pk=self.pk).values_list("quiet_until", flat=True)
+        until = until.first()
+        return until if until and until > timezone.now() else None
+
     def adapter(self) -> ProviderAdapter:
-        return self.adapter_class(base_url=self.api_base_url, credentials=self.credentials)
+        return self.adapter_class(
+            base_url=self.api_base_url, credentials=self.credentials, pace=self
+        )
 
 
 _ALNUM_SENDER = re.compile(r"^[A-Za-z0-9 .\-_&]+$")

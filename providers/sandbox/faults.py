@@ -29,7 +29,8 @@ from django.db.models import F
 from django.http import HttpResponse
 from django.utils import timezone
 
-from providers.sandbox.models import Charge, SandboxAccount
+from providers.sandbox import billing
+from providers.sandbox.models import SandboxAccount
 
 
 def run(
@@ -56,11 +57,15 @@ def run(
         response["Retry-After"] = str(account.retry_after)
         return response
 
-    charges_before = Charge.objects.filter(account=account).count()
-    response = handle()
+    marker = billing.charged_here.set(0)
+    try:
+        response = handle()
+        charged = billing.charged_here.get()
+    finally:
+        billing.charged_here.reset(marker)
     if response.status_code >= 400 or _is_error_envelope(response):
         return response
-    if Charge.objects.filter(account=account).count() > charges_before and _crash(account):
+    if charged and _crash(account):
         return HttpResponse("Internal Server Error", status=500, content_type="text/plain")
     if account.malformed_json:
         response.content = response.content[: max(1, len(response.content) // 2)]

@@ -13,7 +13,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from campaigns import sending, services
+from campaigns import sending, services, tracking
 from campaigns.models import (
     Campaign,
     CampaignStatus,
@@ -151,6 +151,33 @@ def test_rate_limits_are_waited_out_never_early(wire):
     assert remote.early_requests == 0
     assert ledger(remote) == {"charges": 600, "phones_charged_twice": 0}
     assert statuses(campaign) == {MessageStatus.QUEUED: 600}
+
+
+def test_sending_and_polling_on_one_account_wait_out_each_others_retry_after(wire, acme):
+    # Rate limits are per account: a 429 given to the sender holds the poller, and back.
+    sent, remote = wire("bsg", 300)
+    drain(sent)
+    sending_now = campaign_for(acme.workspace, sent.account, 600)
+    knobs(remote, rate_limit_every_n=2, retry_after=1)
+
+    deadline = time.monotonic() + 60
+    while sending_now.status == CampaignStatus.SENDING and time.monotonic() < deadline:
+        handed_out: list[int] = []
+        sending.dispatch_due(handed_out.append)
+        for pk in handed_out:
+            try:
+                sending.run(pk, budget=1)
+            finally:
+                sending.release(pk)
+        tracking.poll(sent)  # the other campaign is polled all the while
+        sending_now.refresh_from_db()
+        time.sleep(0.02)
+
+    remote.refresh_from_db()
+    assert sending_now.status == CampaignStatus.SENT
+    assert remote.early_requests == 0
+    assert ledger(remote)["charges"] == 300 + 600  # both campaigns go to the same 300 phones
+    assert statuses(sending_now) == {MessageStatus.QUEUED: 600}
 
 
 @pytest.mark.parametrize("slug", ["bsg", "mobizon", "smsdrop"])

@@ -238,3 +238,39 @@ def test_flatten_form_uses_php_brackets():
         ("recipients[0][recipient]", "77011234567"),
         ("recipients[0][name]", "Ann"),
     ]
+
+
+class Quiet:
+    """A Pace (providers.base): what ProviderAccount keeps in its quiet_until."""
+
+    def __init__(self, until: datetime | None = None):
+        self.until = until
+
+    def quiet_left(self):
+        return self.until if self.until and self.until > datetime.now(UTC) else None
+
+    def quiet_for(self, seconds: float):
+        self.until = datetime.now(UTC) + timedelta(seconds=seconds)
+
+
+def test_a_429_asks_every_caller_on_the_account_for_quiet(api):
+    pace = Quiet()
+    api.get(f"{BASE}/x").respond(429, headers={"Retry-After": "17"})
+
+    with pytest.raises(RateLimited):
+        Plain(pace=pace).call("GET", "/x")
+
+    assert 16 < (pace.until - datetime.now(UTC)).total_seconds() <= 17
+
+
+def test_no_request_goes_out_while_the_provider_asked_for_quiet(api):
+    route = api.get(f"{BASE}/x").respond(200, json=[])
+    pace = Quiet(datetime.now(UTC) + timedelta(seconds=5))
+
+    with pytest.raises(RateLimited) as caught:
+        Plain(pace=pace).call("GET", "/x")
+
+    assert not route.called
+    assert 4 < caught.value.retry_after <= 5
+    pace.until = None
+    assert Plain(pace=pace).call("GET", "/x") == []

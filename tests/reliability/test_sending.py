@@ -25,7 +25,15 @@ from tests.sendkit import campaign_for, ledger, sandbox_account, statuses, unsen
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-FINISHED = {CampaignStatus.SENT, CampaignStatus.FAILED, CampaignStatus.PAUSED}
+# Beat polls delivery statuses meanwhile (campaigns.tracking), so a campaign whose messages all
+# went may have moved on to completed, and its messages from queued to later statuses.
+FINISHED = {
+    CampaignStatus.SENT,
+    CampaignStatus.COMPLETED,
+    CampaignStatus.FAILED,
+    CampaignStatus.PAUSED,
+}
+HANDED_OVER = {"queued", "sent", "delivered", "undelivered", "expired", "rejected", "unknown"}
 
 
 def wait_until(condition, seconds: float, what: str, processes=None):
@@ -46,11 +54,18 @@ def knobs(remote: SandboxAccount, **values) -> None:
     SandboxAccount.objects.filter(pk=remote.pk).update(**values)
 
 
+def handed_over(campaign: Campaign) -> int:
+    return campaign.messages.filter(status__in=HANDED_OVER).count()
+
+
 def assert_each_sent_once(campaign: Campaign, remote: SandboxAccount, recipients: int):
     campaign.refresh_from_db()
-    assert campaign.status == CampaignStatus.SENT, campaign.status_reason
+    assert campaign.status in (CampaignStatus.SENT, CampaignStatus.COMPLETED), (
+        campaign.status_reason
+    )
     assert ledger(remote) == {"charges": recipients, "phones_charged_twice": 0}
-    assert statuses(campaign) == {MessageStatus.QUEUED: recipients}
+    assert set(statuses(campaign)) <= HANDED_OVER, statuses(campaign)
+    assert handed_over(campaign) == recipients
     assert unsent(campaign) == 0
 
 
@@ -64,9 +79,7 @@ def test_killing_a_worker_three_times_mid_send_loses_and_duplicates_nothing(acme
     for kill in range(1, 4):
         # Kill while a batch is at the provider: some handed over, the rest not yet.
         wait_until(
-            lambda k=kill: (
-                campaign.messages.filter(status=MessageStatus.QUEUED).count() >= 2000 * k
-            ),
+            lambda k=kill: handed_over(campaign) >= 2000 * k,
             120,
             f"progress before kill {kill}",
             processes,
@@ -171,6 +184,6 @@ def test_a_launch_posted_twice_concurrently_launches_once_fifty_times(acme, proc
     assert ledger(remote) == {"charges": 200, "phones_charged_twice": 0}
     for campaign in campaigns:
         campaign.refresh_from_db()
-        assert campaign.status == CampaignStatus.SENT
+        assert campaign.status in (CampaignStatus.SENT, CampaignStatus.COMPLETED)
         assert campaign.dispatches.count() == 1
     assert AuditEvent.objects.filter(action="campaign_launched").count() == 50
