@@ -144,11 +144,12 @@ def poll(campaign: Campaign) -> dict:
     now = timezone.now()
     capabilities = campaign.account.adapter_class.capabilities
     summary = Counter(changed=0, batches=0, errors=0, final=0)
-    if quiet := campaign.account.quiet_left():  # the provider asked every caller to wait
-        Campaign.objects.filter(pk=campaign.pk).update(next_poll_at=quiet)
-        campaign.next_poll_at = quiet
-        return {"campaign": campaign.pk, **summary, "quiet": 1}
     wait = interval(capabilities)
+    if (quiet := campaign.account.quiet_left()) or _sender_only(campaign.account, now):
+        later = quiet or now + wait
+        Campaign.objects.filter(pk=campaign.pk).update(next_poll_at=later)
+        campaign.next_poll_at = later
+        return {"campaign": campaign.pk, **summary, "quiet": 1}
     batches = campaign.dispatches.filter(status=DispatchStatus.SUBMITTED, final=False)
     answers: list[Answer] = []
     with campaign.account.adapter() as adapter:
@@ -174,6 +175,18 @@ def poll(campaign: Campaign) -> dict:
     Campaign.objects.filter(pk=campaign.pk).update(next_poll_at=next_poll, last_polled_at=now)
     campaign.next_poll_at, campaign.last_polled_at = next_poll, now
     return {"campaign": campaign.pk, **summary}
+
+
+def _sender_only(account, now: datetime) -> bool:
+    """An account the provider rate-limited in the last minute gets one caller at a time:
+    polling stands back while a worker is sending on it. Two processes cannot both keep to a
+    Retry-After one of them has just been given without a lock around every request."""
+    limited = account.quiet_until and account.quiet_until > now - timedelta(minutes=1)
+    if not limited:
+        return False
+    return Campaign.objects.filter(
+        account=account, status=CampaignStatus.SENDING, lease_until__gt=now
+    ).exists()
 
 
 @dataclass
