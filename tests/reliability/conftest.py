@@ -22,7 +22,9 @@ from django.conf import settings
 from django.db import connection
 
 ROOT = Path(__file__).resolve().parents[2]
-BROKER = "redis://127.0.0.1:6379/14"
+# The workers' own broker: never the one .ci/run gives the test process, so a stray publish
+# from the test process cannot reach them. Helpers running suites side by side pick their own.
+BROKER = os.environ.get("CRIER_RELIABILITY_BROKER_URL", "redis://127.0.0.1:6379/14")
 
 
 def pytest_collection_modifyitems(config, items):
