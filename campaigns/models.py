@@ -254,6 +254,16 @@ class Dispatch(models.Model):
     lease_until = models.DateTimeField(null=True, blank=True)
     lease_token = models.CharField(max_length=32, blank=True)
     last_error = models.TextField(blank=True)
+    # When the last request that could have sent this batch left (set before each one): a
+    # lookup that finds nothing proves nothing until the provider can no longer be working on
+    # that request (sending.settled_at).
+    last_request_at = models.DateTimeField(null=True, blank=True)
+    # The provider refused the batch as a duplicate (it has these references already): it was
+    # taken, whatever a lookup says, and is never sent again.
+    provider_has_it = models.BooleanField(default=False, db_default=False)
+    # What a multi-call submit got done before a retryable error (Mobizon: the recipients
+    # added so far), so a retry goes on from there instead of starting over.
+    progress = models.JSONField(default=dict, blank=True)
     stop_result = models.TextField(blank=True)
     stopped = models.BooleanField(null=True)  # after a stop: did the provider stop it?
     # --- Tracking ---
