@@ -355,6 +355,9 @@ class RecipientImport(models.Model):
     rejections_file = models.FileField(upload_to="rejections/%Y/%m/", blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
+    # The running worker's last sign of life (every batch, and every second it waits); a
+    # running import silent for long is failed by campaigns.imports.fail_abandoned.
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
