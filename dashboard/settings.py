@@ -1,10 +1,11 @@
 """Crier settings: everything comes from the environment (django-environ).
 
 Two modes. The embedded default (CRIER_MODE=development) runs on a laptop with no services:
-SQLite and Celery's filesystem broker under var/, keys generated into var/ on the first run, the
-provider sandbox on. Production (CRIER_MODE=production) requires SECRET_KEY,
-CRIER_ENCRYPTION_KEYS, ALLOWED_HOSTS and real services, turns the sandbox off and hardens HTTP
-so that ``manage.py check --deploy --fail-level WARNING`` is clean.
+SQLite files under var/ for the data and for Celery's queue (dashboard/broker.py), keys
+generated into var/ on the first run, the provider sandbox on. Production
+(CRIER_MODE=production) requires SECRET_KEY, CRIER_ENCRYPTION_KEYS, ALLOWED_HOSTS and real
+services, turns the sandbox off and hardens HTTP so that ``manage.py check --deploy
+--fail-level WARNING`` is clean.
 """
 
 from __future__ import annotations
@@ -210,19 +211,11 @@ FILE_UPLOAD_HANDLERS = [
     "django.core.files.uploadhandler.TemporaryFileUploadHandler",
 ]
 
-# Celery. The default broker is a folder, so a laptop needs neither Redis nor RabbitMQ.
-CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://")
-if CELERY_BROKER_URL == "filesystem://":
-    _queue = VAR_DIR / "celery"
-    for _sub in ("out", "processed", "control"):
-        (_queue / _sub).mkdir(parents=True, exist_ok=True)
-    CELERY_BROKER_TRANSPORT_OPTIONS = {
-        "data_folder_in": str(_queue / "out"),
-        "data_folder_out": str(_queue / "out"),
-        "processed_folder": str(_queue / "processed"),
-        "control_folder": str(_queue / "control"),  # else kombu writes ./control in the CWD
-        "store_processed": False,
-    }
+# Celery. The embedded default keeps the queue in an SQLite file under var/ (dashboard/broker.py),
+# so a laptop needs neither Redis nor RabbitMQ; production points CELERY_BROKER_URL at one.
+CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=f"sqlite:///{VAR_DIR / 'broker.sqlite3'}")
+if CELERY_BROKER_URL.startswith("sqlite:"):
+    CELERY_BROKER_TRANSPORT = "dashboard.broker:Transport"
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True

@@ -18,10 +18,21 @@ from cryptography.fernet import Fernet
 from django.core.files.base import ContentFile
 
 from campaigns.models import Campaign, RecipientImport, StopListEntry
+from dashboard.celery import app
 from dashboard.models import Membership, Role, Workspace
 from providers.models import ProviderAccount, Rate, SenderName
 
 PASSWORD = "correct horse battery staple"
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _no_real_broker():
+    # A task a test publishes without running it eagerly stays in this process (kombu's memory
+    # transport): never in a developer's var/broker.sqlite3, where `make run`'s worker would take
+    # it, nor in a Redis the environment names. (Celery prefers a CELERY_BROKER_URL variable to
+    # broker_url, but not to these two.)
+    app.conf.broker_read_url = app.conf.broker_write_url = "memory://"
+    app.conf.broker_transport = None
 
 
 @pytest.fixture(autouse=True)
