@@ -7,6 +7,14 @@ they were. On PostgreSQL that transaction holds the whole run and each batch is 
 as it is checked (the database indexes one batch while Python reads the next); elsewhere the
 accepted rows wait in a temporary file for a short transaction at the end (see
 bulk.MessageWriter).
+
+An import never hangs: the helper processes that read workbooks and validate numbers are
+stopped however they behave (campaigns.children), one that dies or stalls fails the import
+with a plain reason, and every wait on them looks at Cancel at least once a second. A running
+import gives a sign of life (``heartbeat_at``) after every batch and while it waits; one whose
+worker died is failed by ``fail_abandoned`` (beat, every 30 s) once it has been silent for
+``CRIER_IMPORT_STALE_SECONDS`` (120). ``CRIER_IMPORT_STALL_SECONDS`` (60) is how long a
+validating child may owe an answer.
 """
 
 from __future__ import annotations
@@ -15,17 +23,20 @@ import io
 import logging
 import os
 import tempfile
+import time
 from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import timedelta
 from itertools import islice
 
 from django.conf import settings
 from django.core.files import File
 from django.db import connection, transaction
+from django.db.models import Q
 from django.utils import timezone
 
-from campaigns import bulk, phones, spreadsheets
+from campaigns import bulk, children, phones, spreadsheets
 from campaigns.models import (
     Campaign,
     CampaignStatus,
@@ -177,13 +188,40 @@ def confirm(imp: RecipientImport, mode: str) -> bool:
 
 
 def cancel(imp: RecipientImport) -> None:
-    """Asks a queued or running import to stop; the campaign keeps its recipients as they are."""
+    """Asks a queued or running import to stop; the campaign keeps its recipients as they are.
+    A running import stops within about a second; one whose worker died is cancelled now."""
+    now = timezone.now()
     RecipientImport.objects.filter(
         pk=imp.pk, status__in=[ImportStatus.UPLOADED, ImportStatus.QUEUED]
-    ).update(status=ImportStatus.CANCELLED, finished_at=timezone.now())
+    ).update(status=ImportStatus.CANCELLED, finished_at=now)
+    _abandoned(now).filter(pk=imp.pk).update(status=ImportStatus.CANCELLED, finished_at=now)
     RecipientImport.objects.filter(pk=imp.pk, status=ImportStatus.RUNNING).update(
         cancel_requested=True
     )
+
+
+ABANDONED = (
+    "The worker running this import stopped before it finished (it was restarted or "
+    "crashed). Nothing was changed; start the import again."
+)
+
+
+def fail_abandoned() -> int:
+    """Fails the running imports whose worker died: silent for CRIER_IMPORT_STALE_SECONDS.
+    Returns how many. Safe to run anywhere, any number of times: an import that finishes
+    meanwhile is left alone (``_store`` claims only a running import)."""
+    now = timezone.now()
+    failed = _abandoned(now).update(status=ImportStatus.FAILED, error=ABANDONED, finished_at=now)
+    if failed:
+        logger.warning("Failed %s recipient import(s) left running by a dead worker", failed)
+    return failed
+
+
+def _abandoned(now):
+    silent_since = now - timedelta(seconds=getattr(settings, "CRIER_IMPORT_STALE_SECONDS", 120))
+    # started_at for an import started before heartbeats were recorded
+    silent = Q(heartbeat_at__lt=silent_since) | Q(heartbeat_at=None, started_at__lt=silent_since)
+    return RecipientImport.objects.filter(silent, status=ImportStatus.RUNNING)
 
 
 class Cancelled(Exception):
@@ -207,8 +245,9 @@ class _Tally:
 
 def run(import_id: int) -> dict:
     """Runs a queued import to the end. Idempotent: only a queued import is started."""
+    now = timezone.now()
     started = RecipientImport.objects.filter(pk=import_id, status=ImportStatus.QUEUED).update(
-        status=ImportStatus.RUNNING, started_at=timezone.now()
+        status=ImportStatus.RUNNING, started_at=now, heartbeat_at=now
     )
     if not started:
         return {"import": import_id, "skipped": "not queued"}
@@ -222,6 +261,14 @@ def run(import_id: int) -> dict:
         _finish(imp, ImportStatus.CANCELLED, "")
     except (ImportRejected, ImportNotAllowed) as exc:
         _finish(imp, ImportStatus.FAILED, str(exc))
+    except children.ChildLost as lost:
+        logger.warning("Recipient import %s failed: %s", import_id, lost)
+        _finish(
+            imp,
+            ImportStatus.FAILED,
+            f"Checking the numbers stopped: {lost}. Nothing was changed; start the import "
+            "again, and tell your administrator if it happens again.",
+        )
     except Exception:
         # Anything else is a bug, not bad input: it is logged with its traceback for us, and
         # the user is told plainly that nothing changed (the transaction rolled back).
@@ -237,7 +284,8 @@ def run(import_id: int) -> dict:
 
 
 def _finish(imp: RecipientImport, status: str, error: str) -> None:
-    RecipientImport.objects.filter(pk=imp.pk).update(
+    # Only while running: an import failed meanwhile by fail_abandoned keeps its reason.
+    RecipientImport.objects.filter(pk=imp.pk, status=ImportStatus.RUNNING).update(
         status=status, error=error, finished_at=timezone.now()
     )
 
@@ -259,20 +307,34 @@ def _import(imp: RecipientImport, report) -> None:
 
 class _Progress:
     """Rows done, accepted and rejected, written after each batch for the page that polls
-    them; raises Cancelled once the user asked to stop. ``elsewhere`` writes through a second
-    connection: the import's own is then inside a transaction nobody else sees into."""
+    them, with a sign of life; raises Cancelled once the user asked to stop. ``check`` does
+    the same between batches, for the waits on helper processes. ``elsewhere`` writes through
+    a second connection: the import's own is then inside a transaction nobody else sees into."""
 
     def __init__(self, imp: RecipientImport, *, elsewhere: bool = False):
         self.imp = imp
         self._connection = connection.copy() if elsewhere else None
+        self._checked = time.monotonic()
 
     def __call__(self, tally: _Tally) -> None:
-        values = {
-            "rows_done": tally.done,
-            "rows_total": tally.total,
-            "accepted": tally.accepted,
-            "rejected": tally.rejected,
-        }
+        self._write(
+            {
+                "rows_done": tally.done,
+                "rows_total": tally.total,
+                "accepted": tally.accepted,
+                "rejected": tally.rejected,
+            }
+        )
+
+    def check(self) -> None:
+        """Called by every wait on a helper process (children.interruptible); writes at most
+        once a second."""
+        if time.monotonic() - self._checked >= 1:
+            self._write({})
+
+    def _write(self, values: dict) -> None:
+        self._checked = time.monotonic()
+        values["heartbeat_at"] = timezone.now()
         if self._connection is None:
             RecipientImport.objects.filter(pk=self.imp.pk).update(**values)
             cancelled = RecipientImport.objects.filter(pk=self.imp.pk, cancel_requested=True)
@@ -319,7 +381,11 @@ def _read_and_check(imp: RecipientImport, writer, report, progress: _Progress) -
 
     # The Normaliser forks its workers first, while this process is small; forked after a
     # workbook is loaded, every worker would carry the whole sheet too.
-    with phones.Normaliser(campaign.workspace.default_country, allowed) as n, _open(imp) as table:
+    stall_seconds = getattr(settings, "CRIER_IMPORT_STALL_SECONDS", 60)
+    normaliser = phones.Normaliser(
+        campaign.workspace.default_country, allowed, stall_seconds=stall_seconds
+    )
+    with children.interruptible(progress.check), normaliser as n, _open(imp) as table:
         batches: deque[list[Row]] = deque()
 
         def phone_cells() -> Iterator[list[str]]:
@@ -446,11 +512,17 @@ def _estimate_rows(imp: RecipientImport) -> int | None:
 
 
 def _store(imp: RecipientImport, writer: bulk.MessageWriter, tally: _Tally, report) -> None:
-    """Ends the import inside its transaction: the campaign still a draft and the import not
-    cancelled, the recipients stored (or replaced), the report saved."""
+    """Ends the import inside its transaction: the campaign still a draft and the import still
+    running (neither cancelled nor failed as abandoned), the recipients stored (or replaced),
+    the report saved."""
     campaign = Campaign.objects.select_for_update().get(pk=imp.campaign_id)
     _check_draft(campaign)
-    if RecipientImport.objects.filter(pk=imp.pk, cancel_requested=True).exists():
+    # Claimed with a conditional update, which holds the row to the end of the transaction:
+    # fail_abandoned can no longer fail it, nor can it be done if that came first.
+    claimed = RecipientImport.objects.filter(
+        pk=imp.pk, status=ImportStatus.RUNNING, cancel_requested=False
+    ).update(status=ImportStatus.DONE)
+    if not claimed:
         raise Cancelled
     writer.finish()
     if tally.rejected:

@@ -12,24 +12,24 @@ both). Two deliberate additions, both proven against plain phonenumbers in the t
   "+447400123456" (a spreadsheet number cell cannot hold the "+"; CRMs export E.164 without it).
   phonenumbers' own verdict wins whenever it accepts the digits as they are.
 
-For a batch, each distinct cell is validated once, on all cores (a fork pool), since
-phonenumbers costs ~45 µs a number in pure Python. Plain "+<digits>" and national digits, the
-common cases, take a fast path (~8 µs) that runs phonenumbers' own parsing and validation
-steps without its free-text handling, on each region's metadata compiled once (one regex
-tries all the number types in phonenumbers' order); test_phones.py proves it equal to plain
-phonenumbers in every region. Country names come from phonenumbers' locale table, read without
+For a batch, each distinct cell is validated once, on all cores (forked children, see
+campaigns.children: one that dies or stalls raises ChildLost rather than hang the import),
+since phonenumbers costs ~45 µs a number in pure Python. Plain "+<digits>" and national
+digits, the common cases, take a fast path (~8 µs) that runs phonenumbers' own parsing and
+validation steps without its free-text handling, on each region's metadata compiled once (one
+regex tries all the number types in phonenumbers' order); test_phones.py proves it equal to
+plain phonenumbers in every region. Country names come from phonenumbers' locale table, read without
 the geocoder's prefix database (100 MB a process).
 """
 
 from __future__ import annotations
 
 import importlib.util
-import multiprocessing
 import os
 import re
 from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
-from functools import lru_cache
+from functools import lru_cache, partial
 from pathlib import Path
 from typing import NamedTuple
 
@@ -44,6 +44,7 @@ from phonenumbers import (
 from phonenumbers import phonenumberutil as _pnu
 from phonenumbers.re_util import re_compile
 
+from campaigns import children
 from campaigns.rejections import Code, Rejection
 
 TYPE_NAMES = {
@@ -491,10 +492,11 @@ def _verdicts(cells: list[str], default_country: str) -> list[Verdict]:
 class Normaliser:
     """Normalises batches of cells on ``processes`` cores with a bounded cache of verdicts.
 
-    Use as a context manager: entering forks the workers, leaving stops them.
-    ``normalise_many`` returns one result per input, in order; ``normalise_batches`` does the
-    same for a stream of batches while the next batch is validated in the background, so
-    reading and validating overlap.
+    Use as a context manager: entering forks the workers, leaving stops them (killed and
+    reaped, however they were doing). ``normalise_many`` returns one result per input, in
+    order; ``normalise_batches`` does the same for a stream of batches while the next batch is
+    validated in the background, so reading and validating overlap. Both raise
+    children.ChildLost when a worker dies, or owes an answer for ``stall_seconds``.
     """
 
     def __init__(
@@ -502,12 +504,15 @@ class Normaliser:
         default_country: str,
         allowed: Iterable[str] | None = None,
         processes: int | None = None,
+        *,
+        stall_seconds: float = 60,
     ):
         self.default_country = default_country
         self.allowed = frozenset(allowed) if allowed is not None else None
         self.processes = processes if processes is not None else (os.cpu_count() or 1)
+        self.stall_seconds = stall_seconds
         self._cache: dict[str, Verdict] = {}
-        self._pool = None
+        self._pool: children.Workers | None = None
 
     def __enter__(self) -> Normaliser:
         # Fork the workers now, while this process is small: forked after a big workbook is
@@ -520,8 +525,7 @@ class Normaliser:
 
     def close(self) -> None:
         if self._pool is not None:
-            self._pool.terminate()
-            self._pool.join()
+            self._pool.close()
             self._pool = None
 
     def normalise_many(self, raws: Sequence[str]) -> list[Result]:
@@ -564,10 +568,7 @@ class Normaliser:
             jobs = [_Done(_verdicts(fresh, self.default_country))]
         else:
             size = -(-len(fresh) // (self.processes * 2))
-            jobs = [
-                pool.apply_async(_verdicts, (fresh[i : i + size], self.default_country))
-                for i in range(0, len(fresh), size)
-            ]
+            jobs = [pool.submit(fresh[i : i + size]) for i in range(0, len(fresh), size)]
         return keys, verdicts, fresh, jobs
 
     def _collect(self, keys: list[str], verdicts: dict, fresh: list[str], jobs) -> list[Verdict]:
@@ -579,21 +580,22 @@ class Normaliser:
             found = [_check_allowed(verdict, self.allowed) for verdict in found]
         return found
 
-    def _get_pool(self):
-        """The worker pool, or None to work in this process (one core, or a daemonic process
-        such as a Celery prefork child, which may not have children)."""
+    def _get_pool(self) -> children.Workers | None:
+        """The workers, or None to work in this process (one core)."""
         if self._pool is None and self.processes > 1:
-            # fork: workers inherit the loaded metadata instead of importing it again.
-            method = "fork" if "fork" in multiprocessing.get_all_start_methods() else None
+            # Forked: workers inherit the loaded metadata instead of importing it again.
+            work = partial(_verdicts, default_country=self.default_country)
             try:
-                self._pool = multiprocessing.get_context(method).Pool(self.processes)
-            except (AssertionError, OSError):
+                self._pool = children.Workers(
+                    self.processes, work, stall_seconds=self.stall_seconds
+                )
+            except OSError:  # out of processes or pipes: one core still does the job
                 self.processes = 1
         return self._pool
 
 
 class _Done:
-    """An already computed job with the AsyncResult interface."""
+    """An already computed job with the interface of children.Reply."""
 
     def __init__(self, value):
         self._value = value

@@ -3,9 +3,10 @@ its guards.
 
 calamine is Rust, and a hostile workbook can crash it in ways Python cannot catch: a 10 KB XLS
 makes it ask for 4 GiB (a failed allocation aborts the process), a truncated one panics. So
-the workbook is read in a forked child process with its address space and CPU time capped,
-and its rows come back over a pipe in chunks, marshalled. The child's death or silence turns
-into ImportRejected; the web or Celery process that asked never runs calamine itself.
+the workbook is read in a forked child process (campaigns.children.fork) with its address
+space and CPU time capped, and its rows come back over a pipe in chunks, marshalled. The
+child's death or silence turns into ImportRejected; the web or Celery process that asked never
+runs calamine itself. Waiting for it obeys campaigns.children.interruptible (Cancel).
 
 The pipe also lets reading overlap the import: the child turns cells into text ahead of the
 parent, which normalises and stores them. python-calamine (0.9.1, the newest) has no lazy
@@ -33,7 +34,6 @@ import multiprocessing
 import os
 import re
 import resource
-import signal
 import traceback
 import weakref
 import zipfile
@@ -47,6 +47,7 @@ import python_calamine
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
+from campaigns import children
 from campaigns.recipients import (
     ImportRejected,
     MiB,
@@ -190,7 +191,7 @@ class _Reader:
         receiving, sending = multiprocessing.Pipe(duplex=False)
         with suppress(OSError, AttributeError):  # not Linux: the default 64 KiB
             fcntl.fcntl(sending.fileno(), fcntl.F_SETPIPE_SZ, _PIPE_SIZE)
-        pid = os.fork()
+        pid = children.fork()  # without the worker's signal handlers
         if pid == 0:
             receiving.close()
             _child(sending, source, sheet, kind, names_only, memory_mb, self.seconds)
@@ -202,7 +203,7 @@ class _Reader:
         """The child's next message; ImportRejected when it rejected the file, died or was
         silent for too long (it is stopped then)."""
         try:
-            if not self._connection.poll(self.seconds):
+            if not children.wait(self._connection.poll, self.seconds):
                 self.close()
                 raise ImportRejected(
                     "unreadable",
@@ -242,13 +243,7 @@ class _Reader:
 
 def _stop(pid: int, connection) -> None:
     connection.close()
-    try:
-        if os.waitpid(pid, os.WNOHANG)[0]:
-            return
-        os.kill(pid, signal.SIGKILL)
-        os.waitpid(pid, 0)
-    except ChildProcessError:  # reaped by someone else (a SIGCHLD handler): not ours to kill
-        pass
+    children.stop(pid)
 
 
 def _child(sending, source, sheet, kind: str, names_only: bool, memory_mb: int, seconds: int):
@@ -259,8 +254,6 @@ def _child(sending, source, sheet, kind: str, names_only: bool, memory_mb: int, 
         # takes seconds to symbolise.
         faulthandler.disable()
         os.environ.pop("RUST_BACKTRACE", None)
-        for number in (signal.SIGINT, signal.SIGTERM):  # a worker's or server's handlers
-            signal.signal(number, signal.SIG_DFL)
         _cap(resource.RLIMIT_AS, _address_space() + memory_mb * MiB)
         _cap(resource.RLIMIT_CPU, seconds)
         _send_workbook(sending, source, sheet, names_only)

@@ -235,6 +235,11 @@ CELERY_BEAT_SCHEDULE = {
     # Hands every campaign in flight whose next poll is due to a worker, one poll at a time
     # per campaign (campaigns.tracking); the interval itself is per provider.
     "poll-campaigns": {"task": "campaigns.tasks.poll_campaigns", "schedule": 2.0},
+    # Fails the recipient imports a dead worker left running (campaigns.imports).
+    "fail-abandoned-imports": {
+        "task": "campaigns.tasks.fail_abandoned_imports",
+        "schedule": 30.0,
+    },
 }
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 
