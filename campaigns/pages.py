@@ -15,16 +15,18 @@ from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from urllib.parse import urlencode
 
-from django.db.models import Count, F, FloatField, Q, QuerySet, Sum, Value
+from django.db.models import Count, Exists, F, FloatField, OuterRef, Q, QuerySet, Sum, Value
 from django.db.models.functions import Cast, Coalesce, NullIf, TruncDate
 from django.utils import timezone
 from django.utils.dateparse import parse_date
 
+from campaigns import costs
 from campaigns.models import (
     Campaign,
     CampaignCounters,
     CampaignStatus,
     Channel,
+    Dispatch,
     Message,
     MessageStatus,
 )
@@ -177,13 +179,13 @@ class Figures:
     final: int
     by_status: list[tuple[str, str, int, str]] = field(default_factory=list)
     estimate: str = "—"
-    actual: str = "—"
-    difference: str = ""
+    cost: costs.ActualCost | None = None
     rate: str = "—"
 
 
 def figures(campaign: Campaign, counters: CampaignCounters) -> Figures:
-    """Counts (with their share), progress and cost of a campaign, from its counters row."""
+    """Counts (with their share), progress and cost of a campaign, from its counters row and
+    its batches' reported costs."""
     total = counters.total
     result = Figures(
         total=total,
@@ -197,12 +199,7 @@ def figures(campaign: Campaign, counters: CampaignCounters) -> Figures:
     )
     estimate = campaign.estimate or {}
     result.estimate = money(estimate.get("total"), estimate.get("currency", ""))
-    currency = _currency_of(campaign, counters)
-    result.actual = money(counters.cost, currency)
-    if counters.cost is not None and estimate.get("total") and currency == estimate.get("currency"):
-        planned = Decimal(estimate["total"])
-        if planned:
-            result.difference = f"{(counters.cost - planned) * 100 / planned:+.1f} %"
+    result.cost = costs.actual_cost(campaign, result.handed_over)
     rate = delivery_rate(counters)
     result.rate = "—" if rate is None else f"{rate:.1f} %"
     return result
@@ -337,14 +334,24 @@ def _currency():
 
 def month_spend(workspace, now) -> list[dict]:
     """Actual cost reported this month (in the workspace's time zone), per account and
-    currency, with the estimate of the same campaigns beside it."""
+    currency, with how many of its campaigns are not fully reported yet."""
     start = now.astimezone(zone_of(workspace)).replace(
         day=1, hour=0, minute=0, second=0, microsecond=0
     )
+    # A campaign some batch of which has no cost yet: the month's sum is partial.
+    partial = Exists(
+        Dispatch.objects.filter(costs.BILLABLE, campaign=OuterRef("campaign"), cost=None)
+    )
     rows = (
         _launched_since(workspace, start)
+        .annotate(partial=partial)
         .values("campaign__account__name", cur=_currency())
-        .annotate(spent=Sum("cost"), campaigns=Count("pk"), messages=Sum("total"))
+        .annotate(
+            spent=Sum("cost"),
+            campaigns=Count("pk"),
+            messages=Sum("total"),
+            unreported=Count("pk", filter=Q(partial=True)),
+        )
         .order_by("campaign__account__name", "cur")
     )
     return [
@@ -353,6 +360,7 @@ def month_spend(workspace, now) -> list[dict]:
             "spent": money(row["spent"], row["cur"]) if row["spent"] is not None else "—",
             "campaigns": row["campaigns"],
             "messages": f"{row['messages'] or 0:,}",
+            "unreported": row["unreported"],
         }
         for row in rows
     ]

@@ -40,6 +40,7 @@ from django.db import connection, transaction
 from django.db.models import Count, Q
 from django.utils import timezone
 
+from campaigns import costs
 from campaigns.models import (
     COUNTED_STATUSES,
     Campaign,
@@ -421,12 +422,16 @@ def _update(campaign: Campaign, column: str, rows: list[tuple]) -> int:
 
 
 def sum_cost(campaign: Campaign) -> None:
-    """The actual cost the provider reported for the campaign's batches, onto its counters."""
-    costs = campaign.dispatches.exclude(cost=None).values_list("cost", "currency")
-    if not costs:
+    """The actual cost the provider reported for the campaign's batches, onto its counters.
+    Left alone while nothing is reported; None when the batches were billed in several
+    currencies, as no one figure is true then (the campaign page shows each, and says whether
+    the sum is partial: campaigns.costs)."""
+    bill = costs.billing(campaign)
+    if not bill.reported:
         return
-    total = sum((cost for cost, _currency in costs), Decimal(0))
-    currency = next((currency for _cost, currency in costs if currency), "")
+    stated = [currency for currency in bill.amounts if currency]
+    total = sum(bill.amounts.values(), Decimal(0)) if len(stated) <= 1 else None
+    currency = stated[0] if len(stated) == 1 else ""
     counters = CampaignCounters.objects.filter(campaign=campaign)
     if not counters.filter(cost=total, currency=currency).exists():
         counters.update(cost=total, currency=currency)

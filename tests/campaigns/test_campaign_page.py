@@ -21,6 +21,8 @@ from campaigns.models import (
     CampaignCounters,
     CampaignStatus,
     CounterSnapshot,
+    Dispatch,
+    DispatchStatus,
     Message,
 )
 
@@ -44,6 +46,10 @@ def launched(acme):
         launched_at=timezone.now() - timedelta(hours=1),
         estimate={"total": "4.20", "currency": "EUR", "messages": 120, "segments": 120},
     )
+    Dispatch.objects.create(
+        campaign=campaign, key="d" * 32, status=DispatchStatus.SUBMITTED, size=110, accepted=110,
+        provider_campaign_id="42", cost=Decimal("3.15"), currency="EUR", polled_at=timezone.now(),
+    )  # fmt: skip
     CampaignCounters.objects.filter(campaign=campaign).update(cost=Decimal("3.15"), currency="EUR")
     campaign.refresh_from_db()
     return campaign
@@ -79,7 +85,9 @@ def test_estimated_and_actual_cost_stand_side_by_side(as_role, launched):
     html = live(as_role("viewer"), launched).text
 
     assert 'data-testid="cost-estimate">4.20 EUR<' in html
-    assert re.search(r'data-testid="cost-actual">3\.15 EUR <span[^>]*>\(-25\.0 %\)', html)
+    assert 'data-testid="cost-actual">3.15 EUR<' in html
+    assert re.search(r'data-testid="cost-difference"><span[^>]*>-1\.05 EUR \(-25\.0 %\)', html)
+    assert "1.05 EUR less than estimated" in html  # flagged: more than rounding
     assert 'data-testid="delivery-rate">90.0 %<' in html  # 90 of the 100 with an outcome
 
 

@@ -1,0 +1,204 @@
+"""A campaign's actual cost: what its provider billed for the campaign's batches, set beside
+the price Crier estimated at launch.
+
+The actual cost is only ever the sum of what the provider itself reported for each batch
+(``Dispatch.cost``, written by campaigns.tracking from its statistics or its per-message
+prices). It is *partial* while a batch the provider may have billed has no cost yet, *not
+reported* when the provider gives none (smsdrop reports a delivery percentage only, Conpeek
+nothing), and never compared with an estimate in another currency. A provider campaign Crier
+did not record (a batch resent without a trace) cannot be counted here: the account's own
+statement is the only place it shows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from decimal import Decimal
+
+from django.db.models import Count, Q, Sum
+
+from campaigns.models import Campaign, DispatchStatus
+
+# Batches the provider may have billed: it took them, its answer is not in (or was lost), or
+# it had created a campaign for them before the batch failed.
+BILLABLE = Q(
+    status__in=(DispatchStatus.SUBMITTED, DispatchStatus.SUBMITTING, DispatchStatus.UNKNOWN)
+) | (Q(status=DispatchStatus.FAILED) & ~Q(provider_campaign_id=""))
+
+# A difference from the estimate is rounding while it is at most half a cent for each batch
+# reported. The estimate is exact (rate x parts, never rounded) and a provider rounds at most
+# each batch's total to the cent (BSG and Mobizon report four decimals), so honest rounding
+# stays within this. Anything more is a price or a count that differs: a rate card out of
+# date, a batch billed twice. A share of the total (say 0.5 %) would hide one batch billed
+# twice in a campaign of 200 batches or more.
+ROUNDING_PER_BATCH = Decimal("0.005")
+
+
+@dataclass(frozen=True)
+class Billing:
+    """What the provider reported for a campaign's batches."""
+
+    batches: int  # batches the provider may have billed
+    reported: int  # of them, with a cost
+    asked: int  # of them, asked about at least once
+    amounts: dict[str, Decimal]  # currency as reported ("" when not stated) -> reported cost
+
+    @property
+    def partial(self) -> bool:
+        return 0 < self.reported < self.batches
+
+
+def billing(campaign: Campaign) -> Billing:
+    """One query over the campaign's batches (a few hundred at most), never its messages."""
+    rows = (
+        campaign.dispatches.filter(BILLABLE)
+        .values("currency")
+        .annotate(n=Count("pk"), reported=Count("cost"), asked=Count("polled_at"), cost=Sum("cost"))
+        .order_by("currency")
+    )
+    rows = list(rows)
+    amounts: dict[str, Decimal] = {}
+    for row in rows:
+        if row["cost"] is not None:
+            currency = row["currency"].upper()
+            amounts[currency] = amounts.get(currency, Decimal(0)) + row["cost"]
+    return Billing(
+        batches=sum(row["n"] for row in rows),
+        reported=sum(row["reported"] for row in rows),
+        asked=sum(row["asked"] for row in rows),
+        amounts=amounts,
+    )
+
+
+@dataclass(frozen=True)
+class ActualCost:
+    """The campaign page's words and figures for the actual cost."""
+
+    actual: str  # "3,850.00 EUR", "Not reported by smsdrop", "—"
+    source: str  # where the figure comes from and how much of it is in
+    difference: str = ""  # "+3,150.00 EUR (+450.0 %)", empty when there is none to show
+    verdict: str = ""  # "within rounding", "not comparable: …", "compared once …"
+    flag: str = ""  # a sentence when the difference is beyond rounding
+    partial: bool = False
+    notes: tuple[str, ...] = ()
+
+
+def actual_cost(campaign: Campaign, handed_over: int) -> ActualCost:
+    """The actual cost of ``campaign`` against its estimate; ``handed_over``: its messages the
+    provider took (from the counters)."""
+    account = campaign.account
+    label = account.get_provider_display() if account else "the provider"
+    estimate = campaign.estimate or {}
+    bill = billing(campaign)
+    notes = _estimate_notes(estimate, handed_over)
+    if not bill.batches:
+        return ActualCost("—", "Nothing has been handed to the provider yet.", notes=notes)
+    if not bill.reported:
+        return _not_reported(campaign, label, bill, notes)
+    amounts, assumed = _resolve_currencies(bill.amounts, account.currency if account else "")
+    if assumed:
+        notes += (f"{label} did not state the currency; taken as the account's ({assumed}).",)
+    actual = " + ".join(_money(amount, currency) for currency, amount in amounts.items())
+    so_far = f"{bill.reported:,} of {bill.batches:,} batches reported"
+    source = f"Billed by {label}, {_how(campaign)}: {so_far}"
+    source += "; the total is partial until every batch is reported." if bill.partial else "."
+    result = ActualCost(
+        actual=f"{actual} so far" if bill.partial else actual,
+        source=source,
+        partial=bill.partial,
+        notes=notes,
+    )
+    return _compare(result, amounts, estimate, bill)
+
+
+def _not_reported(campaign: Campaign, label: str, bill: Billing, notes) -> ActualCost:
+    capabilities = campaign.account.adapter_class.capabilities
+    silent = not (capabilities.campaign_stats or capabilities.message_status)
+    if not silent and not bill.asked:
+        source = f"{label} has not been asked about its {bill.batches:,} batches yet."
+        return ActualCost("Not reported yet", source, notes=notes)
+    what = "reports nothing about a batch" if silent else "reports no price for these batches"
+    source = f"{label} {what}: what it charged is in its own account, not here."
+    return ActualCost(f"Not reported by {label}", source, notes=notes)
+
+
+def _resolve_currencies(amounts: dict[str, Decimal], account_currency: str):
+    """The amounts by currency, an unstated currency taken as the account's; and the currency
+    assumed, if any was."""
+    if "" not in amounts:
+        return amounts, ""
+    resolved = {k: v for k, v in amounts.items() if k}
+    assumed = account_currency.upper()
+    resolved[assumed] = resolved.get(assumed, Decimal(0)) + amounts[""]
+    return resolved, assumed or "none"
+
+
+def _compare(result: ActualCost, amounts, estimate: dict, bill: Billing) -> ActualCost:
+    if not estimate.get("total"):
+        return replace(result, verdict="no estimate to compare with")
+    planned = Decimal(estimate["total"])
+    planned_currency = (estimate.get("currency") or "").upper()
+    if len(amounts) > 1:
+        billed_in = " and ".join(amounts)
+        return replace(result, verdict=f"not comparable: billed in {billed_in}")
+    [(currency, amount)] = amounts.items()
+    if currency != planned_currency:
+        verdict = f"not comparable: estimated in {planned_currency}, billed in {currency}"
+        return replace(result, verdict=verdict)
+    difference = amount - planned
+    beyond = abs(difference) > ROUNDING_PER_BATCH * bill.reported
+    shown = f"{_signed(difference, currency)} ({_share(difference, planned)})"
+    if bill.partial:
+        if difference > 0 and beyond:
+            flag = (
+                f"Already {_money(difference, currency)} above the estimate with "
+                f"{bill.reported:,} of {bill.batches:,} batches reported."
+            )
+            return replace(result, difference=shown, flag=flag, verdict="more than rounding")
+        return replace(result, verdict="compared once every batch is reported")
+    if not beyond:
+        return replace(result, difference=shown, verdict="within rounding")
+    direction = "more" if difference > 0 else "less"
+    flag = (
+        f"{_money(abs(difference), currency)} {direction} than estimated: more than rounding "
+        f"(half a cent a batch). Check the rate card and the provider's statement."
+    )
+    return replace(result, difference=shown, flag=flag, verdict="more than rounding")
+
+
+def _how(campaign: Campaign) -> str:
+    if campaign.account.adapter_class.capabilities.campaign_stats:
+        return "from its campaign statistics"
+    return "summed from its per-message prices"
+
+
+def _estimate_notes(estimate: dict, handed_over: int) -> tuple[str, ...]:
+    notes = []
+    if unpriced := estimate.get("unpriced_messages"):
+        notes.append(f"The estimate left {unpriced:,} messages without a rate: it is too low.")
+    priced = estimate.get("messages")
+    if priced is not None and handed_over != priced:
+        notes.append(
+            f"The estimate priced {priced:,} messages; {handed_over:,} were handed to the provider."
+        )
+    return tuple(notes)
+
+
+def _money(amount: Decimal, currency: str) -> str:
+    places = 2 if amount == 0 or abs(amount) >= Decimal("0.01") else 4
+    return f"{amount:,.{places}f} {currency}".strip()
+
+
+def _signed(amount: Decimal, currency: str) -> str:
+    return ("+" if amount > 0 else "") + _money(amount, currency)
+
+
+def _share(difference: Decimal, planned: Decimal) -> str:
+    """The difference as a share of the estimate; never "+0.0 %" for a difference that is
+    there."""
+    if not planned:
+        return "no estimate to take a share of"
+    share = difference * 100 / planned
+    if difference and abs(share) < Decimal("0.05"):
+        return "under 0.1 %"
+    return f"{share:+.1f} %" if difference else "0.0 %"
