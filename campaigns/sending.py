@@ -24,6 +24,7 @@ from __future__ import annotations
 import logging
 import random
 import secrets
+import threading
 import time
 from collections import Counter
 from dataclasses import dataclass
@@ -31,7 +32,7 @@ from datetime import timedelta
 
 import httpx
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import DatabaseError, connection, connections, transaction
 from django.db.models import DateTimeField, F, Q, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
@@ -47,7 +48,7 @@ from campaigns.models import (
     new_reference,
 )
 from campaigns.outgoing import messages_for, spec_for
-from providers.base import DispatchState, ProviderAdapter, Submission
+from providers.base import NEVER_SENT, DispatchState, ProviderAdapter, Submission
 from providers.errors import (
     AuthError,
     DuplicateReference,
@@ -71,8 +72,32 @@ STOP_LISTED = "stop_listed"
 
 
 def lease_seconds() -> float:
-    """How long a batch stays a worker's without a word from it: longer than any one request."""
+    """How long a campaign or a batch stays a worker's without a heartbeat (CRIER_LEASE_SECONDS):
+    a worker killed mid-batch lets go of both within this time."""
+    return settings.CRIER_LEASE_SECONDS
+
+
+def request_seconds() -> float:
+    """The longest one provider request can keep a live worker waiting (write and read
+    timeouts, and connecting): a worker silent for longer is hung, and its heartbeat stops."""
     return 2 * settings.CRIER_PROVIDER_TIMEOUT + 10
+
+
+def settle_seconds(adapter_class: type[ProviderAdapter]) -> float:
+    """How long the provider may still be working on a request it got (its adapter says why),
+    unless CRIER_RECONCILE_SETTLE_SECONDS overrides every provider's."""
+    if settings.CRIER_RECONCILE_SETTLE_SECONDS >= 0:
+        return settings.CRIER_RECONCILE_SETTLE_SECONDS
+    return adapter_class.settle_time.total_seconds()
+
+
+def settled_at(dispatch: Dispatch, adapter_class: type[ProviderAdapter]):
+    """From when a lookup that finds nothing proves that the provider never took the batch:
+    its last sending request may have been on its way for the connect and write timeouts,
+    then in the provider's hands for its settle time."""
+    sent = dispatch.last_request_at or dispatch.updated_at or timezone.now()
+    in_transit = _CONNECT_TIMEOUT + settings.CRIER_PROVIDER_TIMEOUT
+    return sent + timedelta(seconds=in_transit + settle_seconds(adapter_class))
 
 
 def backoff(attempt: int, at_least: float = 0.0) -> float:
@@ -91,7 +116,14 @@ def run(campaign_id: int, budget: float | None = None) -> dict:
     budget = settings.CRIER_SEND_TASK_SECONDS if budget is None else budget
     deadline = time.monotonic() + budget
     summary: Counter[str] = Counter()
+    with Heartbeat(campaign_id) as heartbeat:
+        _run(campaign_id, deadline, summary, heartbeat)
+    return dict(summary)
+
+
+def _run(campaign_id: int, deadline: float, summary: Counter, heartbeat: Heartbeat) -> None:
     while True:
+        heartbeat.touch()
         campaign = Campaign.objects.select_related("account").filter(pk=campaign_id).first()
         if campaign is None or campaign.status != CampaignStatus.SENDING:
             break
@@ -109,10 +141,11 @@ def run(campaign_id: int, budget: float | None = None) -> dict:
             else:
                 _wait_for_open_batches(campaign)
             break
-        summary[Batch(campaign, *taken).process()] += 1
+        batch = Batch(campaign, *taken, heartbeat=heartbeat)
+        with heartbeat.holding(batch.dispatch.pk, batch.token):
+            summary[batch.process()] += 1
         if time.monotonic() >= deadline:
             break
-    return dict(summary)
 
 
 def dispatch_due(enqueue) -> dict:
@@ -131,7 +164,9 @@ def dispatch_due(enqueue) -> dict:
     sending = Campaign.objects.filter(status=CampaignStatus.SENDING)
     handed_out = 0
     for pk in sending.filter(due & free).values_list("pk", flat=True):
-        lease = now + timedelta(seconds=settings.CRIER_SEND_TASK_SECONDS + lease_seconds())
+        # Long enough for the task to wait in the queue and start; once it runs, its heartbeat
+        # keeps the lease at CRIER_LEASE_SECONDS ahead.
+        lease = now + timedelta(seconds=settings.CRIER_SEND_TASK_SECONDS + request_seconds())
         if Campaign.objects.filter(free, pk=pk).update(lease_until=lease):
             enqueue(pk)
             handed_out += 1
@@ -267,6 +302,66 @@ def finish_if_done(campaign: Campaign) -> bool:
 # --- One batch -----------------------------------------------------------------------------
 
 
+class Heartbeat:
+    """Keeps a running task's leases (its campaign's and the batch it holds) a lease ahead,
+    from a thread, so that leases can be short: a worker killed mid-batch lets go within
+    CRIER_LEASE_SECONDS, and beat hands the campaign to another. The beat stops when the task
+    shows no sign of life (``touch``, before every request) for longer than one request can
+    last, so a hung worker lets go too."""
+
+    def __init__(self, campaign_id: int):
+        self.campaign_id = campaign_id
+        self.batch: tuple[int, str] | None = None
+        self.alive_at = time.monotonic()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._beat, name="crier-lease", daemon=True)
+
+    def __enter__(self) -> Heartbeat:
+        self._renew()
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def touch(self) -> None:
+        self.alive_at = time.monotonic()
+
+    def holding(self, dispatch_pk: int, token: str) -> _Holding:
+        return _Holding(self, (dispatch_pk, token))
+
+    def _beat(self) -> None:
+        try:
+            while not self._stop.wait(lease_seconds() / 3):
+                if time.monotonic() - self.alive_at <= request_seconds():
+                    self._renew()
+        finally:
+            connections.close_all()  # this thread's own connection
+
+    def _renew(self) -> None:
+        until = _lease_end()
+        try:
+            Campaign.objects.filter(pk=self.campaign_id, lease_until__isnull=False).update(
+                lease_until=until
+            )
+            if batch := self.batch:
+                Dispatch.objects.filter(pk=batch[0], lease_token=batch[1]).update(lease_until=until)
+        except DatabaseError:  # a busy database: the next beat tries again, well in time
+            logger.warning("Could not renew the leases of campaign %s", self.campaign_id)
+
+
+class _Holding:
+    def __init__(self, heartbeat: Heartbeat, batch: tuple[int, str]):
+        self.heartbeat, self.batch = heartbeat, batch
+
+    def __enter__(self) -> None:
+        self.heartbeat.batch = self.batch
+
+    def __exit__(self, *exc_info) -> None:
+        self.heartbeat.batch = None
+
+
 @dataclass
 class Batch:
     """One dispatch in the hands of this worker, identified by its lease token."""
@@ -274,6 +369,8 @@ class Batch:
     campaign: Campaign
     dispatch: Dispatch
     token: str
+    heartbeat: Heartbeat | None = None
+    sending: bool = False  # inside ``submit``: each request may send
 
     def process(self) -> str:
         """Submit, retry or reconcile the batch; returns what happened, for the summary."""
@@ -298,41 +395,91 @@ class Batch:
             self._update(lease_until=None, lease_token="")  # paused or stopped: let it wait
             return "held back"
         spec, outgoing, state = self._request()
+        self.sending = True
         try:
             submission = adapter.submit(spec, outgoing, state)
-        except (UnknownOutcome, DuplicateReference) as error:
+        except DuplicateReference as error:  # evidence: the provider has the batch already
+            self._update(status=DispatchStatus.UNKNOWN, provider_has_it=True, last_error=str(error))
+            return self._reconcile(adapter)
+        except UnknownOutcome as error:
             self._update(status=DispatchStatus.UNKNOWN, last_error=str(error))
             return self._reconcile(adapter)
         except ProviderError as error:
             return self._failed_call(error, nothing_sent=True)
+        finally:
+            self.sending = False
         return self._record(submission)
 
     def _reconcile(self, adapter: ProviderAdapter) -> str:
+        """Find out from the provider what became of the batch; resend it only on evidence
+        that the provider never took it."""
         spec, outgoing, state = self._request()
         try:
             submission = adapter.reconcile(spec, outgoing, state)
         except NotSupported:
-            return self._unknown_for_good(adapter.label)
+            return self._unknown_for_good(_cannot_look_up(adapter.label))
         except ProviderError as error:
             return self._failed_call(error, nothing_sent=False)
+        if submission is NEVER_SENT:
+            return self._send_again()
         if submission is None:
-            # The provider never took it: the batch may go again as it is, after the backoff a
-            # failed try earns (the call that left it unknown did fail).
-            error = TemporaryError(self.dispatch.last_error or "The provider did not answer.")
-            return self._failed_call(error, nothing_sent=True)
+            return self._found_nothing(type(adapter))
         self._record(submission)
         return "reconciled"
+
+    def _found_nothing(self, adapter_class: type[ProviderAdapter]) -> str:
+        """A lookup found no trace of the batch. That is evidence only once the provider can no
+        longer be working on the last request (``settled_at``), and never after the provider
+        refused the batch as one it has: then Crier looks again, and in the end leaves its
+        messages unknown for a person rather than sending them twice."""
+        now = timezone.now()
+        if self.dispatch.provider_has_it:
+            sent = self.dispatch.last_request_at or self.dispatch.updated_at or now
+            if now - sent > timedelta(seconds=settings.CRIER_RECONCILE_GIVE_UP_SECONDS):
+                return self._unknown_for_good(_said_it_has_them(adapter_class.label))
+            attempts = self.dispatch.attempts + 1
+            wait = backoff(attempts, at_least=min(2.0**attempts, settings.CRIER_SEND_BACKOFF_CAP))
+            self._look_again(now + timedelta(seconds=wait), attempts=attempts)
+            return "looking"
+        if now < (settled := settled_at(self.dispatch, adapter_class)):
+            self._look_again(settled)
+            return "settling"
+        return self._send_again()
+
+    def _send_again(self) -> str:
+        """The provider certainly never took the batch: it goes again as it is, after the
+        backoff a failed try earns (the call that left it unknown did fail)."""
+        error = TemporaryError(self.dispatch.last_error or "The provider did not answer.")
+        return self._failed_call(error, nothing_sent=True)
+
+    def _look_again(self, when, *, attempts: int | None = None) -> None:
+        """Stay unknown and look the batch up again at ``when``; the campaign goes on."""
+        self._update(
+            status=DispatchStatus.UNKNOWN,
+            attempts=self.dispatch.attempts if attempts is None else attempts,
+            next_attempt_at=when,
+            lease_until=None,
+            lease_token="",
+        )
 
     def _request(self):
         dispatch = self.dispatch
         messages = Message.objects.filter(dispatch=dispatch, status=MessageStatus.SUBMITTING)
         state = DispatchState(
             key=dispatch.key,
+            since=dispatch.created_at,
             provider_campaign_id=dispatch.provider_campaign_id,
             launched=dispatch.status == DispatchStatus.SUBMITTED,
             on_created=self._created,
+            progress=dict(dispatch.progress or {}),
+            on_progress=self._advanced,
         )
         return spec_for(self.campaign, sending=True), messages_for(self.campaign, messages), state
+
+    def _advanced(self, progress: dict) -> None:
+        """Saved at once: a retry goes on from here."""
+        self.dispatch.progress = progress
+        self._mine().update(progress=progress)
 
     def _created(self, provider_campaign_id: str) -> None:
         """Saved at once: a batch that dies after this resumes the provider's campaign."""
@@ -343,10 +490,15 @@ class Batch:
         """The account's adapter on a client that renews the lease before every request."""
 
         def renew(request: httpx.Request) -> None:
-            self._mine().update(lease_until=_lease_end())
+            changes = {"lease_until": _lease_end()}
+            if self.sending:  # settled_at counts from the last request that may have sent
+                changes["last_request_at"] = timezone.now()
+            self._mine().update(**changes)
+            if self.heartbeat:
+                self.heartbeat.touch()
 
         account = self.campaign.account
-        timeout = httpx.Timeout(settings.CRIER_PROVIDER_TIMEOUT, connect=5.0)
+        timeout = httpx.Timeout(settings.CRIER_PROVIDER_TIMEOUT, connect=_CONNECT_TIMEOUT)
         client = httpx.Client(timeout=timeout, event_hooks={"request": [renew]})
         return _ClosingAdapter(
             account.adapter_class(
@@ -381,6 +533,7 @@ class Batch:
                 submitted_at=None if held else now,
                 next_attempt_at=now + _held_wait() if held else None,
                 last_error=submission.reason,
+                progress={},
                 lease_until=None,
                 lease_token="",
             )
@@ -422,14 +575,16 @@ class Batch:
                 )
                 return "retrying"
             if not nothing_sent:
-                return self._unknown_for_good(self.campaign.account.adapter_class.label)
+                label = self.campaign.account.adapter_class.label
+                return self._unknown_for_good(_could_not_check(label, error))
             return self._fail(error, f"Gave up after {attempts} tries: {error}")
         if isinstance(error, (InsufficientFunds, AuthError)):
             self._retry_later(waiting, error, 0)
             _pause(self.campaign, str(error), account_error=isinstance(error, AuthError))
             return "paused"
         if not nothing_sent:
-            return self._unknown_for_good(self.campaign.account.adapter_class.label)
+            label = self.campaign.account.adapter_class.label
+            return self._unknown_for_good(_could_not_check(label, error))
         return self._fail(error, str(error))
 
     def _retry_later(self, status, error, wait: float, *, attempts=None, campaign_waits=False):
@@ -454,7 +609,9 @@ class Batch:
                 error_reason=reason[:255],
                 updated_at=timezone.now(),
             )
-            self._update(status=DispatchStatus.FAILED, last_error=reason, lease_token="")
+            self._update(
+                status=DispatchStatus.FAILED, last_error=reason, progress={}, lease_token=""
+            )
             errors = Campaign.objects.filter(pk=self.campaign.pk)
             errors.update(consecutive_errors=F("consecutive_errors") + 1)
         in_a_row = Campaign.objects.values_list("consecutive_errors", flat=True).get(
@@ -464,11 +621,9 @@ class Batch:
             _pause(self.campaign, f"{in_a_row} batches failed in a row. The last: {reason}")
         return "failed"
 
-    def _unknown_for_good(self, provider: str) -> str:
-        reason = (
-            f"{provider} did not confirm whether it took these messages and offers no way to "
-            "look them up. Crier will not send them again: check them at the provider."
-        )
+    def _unknown_for_good(self, reason: str) -> str:
+        """Crier cannot tell whether the provider took the batch: its messages are left
+        ``unknown`` with why, for a person to check; they are never sent again by Crier."""
         with transaction.atomic():
             Message.objects.filter(dispatch=self.dispatch, status=MessageStatus.SUBMITTING).update(
                 status=MessageStatus.UNKNOWN,
@@ -503,6 +658,27 @@ class _ClosingAdapter:
         self.client.close()
 
 
+def _cannot_look_up(provider: str) -> str:
+    return (
+        f"{provider} did not confirm whether it took these messages and offers no way to "
+        "look them up. Crier will not send them again: check them at the provider."
+    )
+
+
+def _said_it_has_them(provider: str) -> str:
+    return (
+        f"{provider} said it already had these messages, but Crier could not find them there. "
+        "Crier will not send them again: check them at the provider."
+    )
+
+
+def _could_not_check(provider: str, error: ProviderError) -> str:
+    return (
+        f"{provider} may have taken these messages, and Crier could not check ({error}). "
+        "Crier will not send them again: check them at the provider."
+    )
+
+
 def _held_wait() -> timedelta:
     return timedelta(seconds=settings.CRIER_SEND_BACKOFF_CAP)
 
@@ -521,6 +697,7 @@ def _pause(campaign: Campaign, reason: str, *, account_error: bool = False) -> N
 
 # --- Writing the provider's answer ---------------------------------------------------------
 
+_CONNECT_TIMEOUT = 5.0
 _RESULT_CHUNK = 1000
 _RESULT_COLUMNS = "reference, status, provider_id, code, reason"
 

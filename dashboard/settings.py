@@ -252,6 +252,16 @@ CRIER_SEND_BATCH_SIZE = env.int("CRIER_SEND_BATCH_SIZE", default=0)  # 0: the pr
 CRIER_SEND_MAX_ATTEMPTS = env.int("CRIER_SEND_MAX_ATTEMPTS", default=10)  # per batch, transient
 CRIER_SEND_PAUSE_AFTER_ERRORS = env.int("CRIER_SEND_PAUSE_AFTER_ERRORS", default=3)
 CRIER_SEND_BACKOFF_CAP = env.float("CRIER_SEND_BACKOFF_CAP", default=60.0)
+# A running task renews its leases every third of this; a worker killed mid-batch lets go of
+# its campaign and batch within it.
+CRIER_LEASE_SECONDS = env.float("CRIER_LEASE_SECONDS", default=15.0)
+# A batch whose answer was lost is sent again only when the provider has no trace of it this
+# long after the last request could have reached it. Below 0: each provider's own figure
+# (ProviderAdapter.settle_time, 10 minutes); tests and the sandbox demo set it lower.
+CRIER_RECONCILE_SETTLE_SECONDS = env.float("CRIER_RECONCILE_SETTLE_SECONDS", default=-1.0)
+# A batch the provider refused as one it has, but that Crier then cannot find, is left
+# "unknown" for a person after this long.
+CRIER_RECONCILE_GIVE_UP_SECONDS = env.int("CRIER_RECONCILE_GIVE_UP_SECONDS", default=24 * 3600)
 
 # Tracking (campaigns.tracking). Each provider polls at its own interval (Capabilities.
 # poll_interval); CRIER_POLL_INTERVAL > 0 overrides it for all of them (seconds).

@@ -113,9 +113,15 @@ class DispatchState:
     """
 
     key: str = ""  # our stable id for this batch; tags the provider campaign's name/title
+    since: datetime | None = None  # nothing of this batch was sent before then
     provider_campaign_id: str = ""
     launched: bool = False
     on_created: Callable[[str], None] | None = field(default=None, compare=False, repr=False)
+    # What a submit made of several calls got done so far (the adapter's own JSON-able notes,
+    # e.g. the recipients Mobizon took): saved by the engine at each ``advanced`` and passed
+    # back on the next try, so a retry after a rate limit goes on instead of starting over.
+    progress: dict = field(default_factory=dict)
+    on_progress: Callable[[dict], None] | None = field(default=None, compare=False, repr=False)
 
     def title(self, name: str) -> str:
         """A provider campaign name that carries our key, for finding it again by hand."""
@@ -125,6 +131,12 @@ class DispatchState:
         self.provider_campaign_id = provider_campaign_id
         if self.on_created:
             self.on_created(provider_campaign_id)
+
+    def advanced(self, **notes) -> None:
+        """Record progress inside the batch (saved before the next request goes)."""
+        self.progress.update(notes)
+        if self.on_progress:
+            self.on_progress(self.progress)
 
 
 # --- What comes out -----------------------------------------------------------------------
@@ -159,6 +171,17 @@ class Submission:
     launched: bool = True
     campaign_status: str = "sending"
     reason: str = ""
+
+
+class NeverSent:
+    """What ``reconcile`` returns when the provider certainly never took the batch (nothing
+    that bills was ever requested): it may go again at once, without waiting ``settle_time``."""
+
+    def __repr__(self) -> str:
+        return "NEVER_SENT"
+
+
+NEVER_SENT = NeverSent()
 
 
 @dataclass(frozen=True)
@@ -314,6 +337,12 @@ class ProviderAdapter:
     capabilities: ClassVar[Capabilities] = Capabilities()
     # Sentence for an HTTP 429 from this provider; blank: "<label> asked Crier to slow down; …".
     rate_limit_message: ClassVar[str] = ""
+    # How long the provider may still be working on a sending request after it arrived. A
+    # lookup that finds nothing proves the batch was never taken only once this has passed
+    # since the request could last have reached the provider (campaigns.sending waits for it
+    # before sending again). Each adapter says why its figure is long enough.
+    # CRIER_RECONCILE_SETTLE_SECONDS overrides it for every provider.
+    settle_time: ClassVar[timedelta] = timedelta(minutes=10)
 
     def __init__(
         self,
@@ -351,8 +380,9 @@ class ProviderAdapter:
 
         Returns a Submission with one SubmitResult per message, in order. Raises
         InvalidRequest/InsufficientFunds/AuthError when nothing was sent, TemporaryError or
-        RateLimited when it is safe to call again, and UnknownOutcome when the provider may
-        have acted: reconcile (``lookup_reference``) before sending again.
+        RateLimited when it is safe to call again, UnknownOutcome when the provider may
+        have acted (reconcile before sending again), and DuplicateReference when the provider
+        says it has the batch already (it was taken: reconcile, never send again).
         """
         raise NotImplementedError
 
@@ -363,9 +393,12 @@ class ProviderAdapter:
         what the provider did with this batch, without sending anything.
 
         Returns a Submission (one result per message, as ``submit`` would have) when the
-        provider took the batch, or None when it did not, so that the same batch and ``state``
-        may be submitted again. Raises NotSupported when the provider offers no way to tell:
-        the messages are then unknown and must never be resent automatically.
+        provider took the batch, NEVER_SENT when it certainly did not, or None when it found
+        no trace of it. None is evidence only
+        once ``settle_time`` has passed since the last sending request: before that the
+        provider may still be working on it, and the engine looks again later. Raises
+        NotSupported when the provider offers no way to tell: the messages are then unknown
+        and must never be resent automatically.
         """
         raise self.unsupported("looking up a batch that may have been sent")
 

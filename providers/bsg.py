@@ -93,6 +93,11 @@ class BSGAdapter(TokenLoginMixin, ProviderAdapter):
         "BSG refused the request: too many identical requests in a short time. "
         "Crier will wait and try again."
     )
+    # [INFERRED] BSG documents no processing time. Its Laravel-style answers say it runs on PHP,
+    # where the server cuts a request off at its execution limit (30 s by default, minutes at
+    # the most): 10 minutes is well past any such limit. Resending after that is safe twice
+    # over: BSG refuses a reference it already has (DuplicateReference).
+    settle_time = timedelta(minutes=10)
 
     def fetch_token(self) -> str:
         body = {"api_key": self.credentials.get("api_key", "")}
@@ -122,8 +127,15 @@ class BSGAdapter(TokenLoginMixin, ProviderAdapter):
         # validation error that names the balance means the same.
         if status == 402 or low_balance:
             raise InsufficientFunds("The BSG balance is too low to send this.", code=status)
-        if status == 409:
-            raise DuplicateReference("BSG already has a message with one of these references.")
+        # 409, or Laravel's 422 "The reference id has already been taken." on any phone: the
+        # batch was taken before (by a request whose answer was lost), never a failure.
+        taken = status == 422 and any("already been taken" in m for m in _error_messages(body))
+        if status == 409 or taken:
+            raise DuplicateReference(
+                "BSG already has a message with one of these references.",
+                code=status,
+                detail=detail,
+            )
         if status == 422 and "tariff" in detail.lower():
             raise InvalidRequest("BSG does not know the account's tariff.", field="tariff_code")
         if status in (400, 422):
@@ -326,15 +338,17 @@ def _country(phone: str) -> str:
         return ""
 
 
-def _error_detail(body: dict) -> str:
-    """The first useful sentence of a Laravel-style {"message", "errors"} body."""
+def _error_messages(body: dict) -> list[str]:
+    """Every sentence of a Laravel-style {"message", "errors"} body's errors."""
     errors = body.get("errors")
     if isinstance(errors, dict):
         errors = [
             msg for msgs in errors.values() for msg in (msgs if isinstance(msgs, list) else [msgs])
         ]
-    for error in errors or []:
-        text = error.get("message") if isinstance(error, dict) else error
-        if text:
-            return str(text)
-    return str(body.get("message") or "no reason given")
+    texts = [error.get("message") if isinstance(error, dict) else error for error in errors or []]
+    return [str(text) for text in texts if text]
+
+
+def _error_detail(body: dict) -> str:
+    """The first useful sentence of a Laravel-style {"message", "errors"} body."""
+    return next(iter(_error_messages(body)), str(body.get("message") or "no reason given"))

@@ -25,6 +25,7 @@ from decimal import Decimal
 from urllib.parse import urlencode
 
 from providers.base import (
+    NEVER_SENT,
     AccountInfo,
     Capabilities,
     CredentialField,
@@ -42,6 +43,7 @@ from providers.base import (
 )
 from providers.errors import (
     AuthError,
+    DuplicateReference,
     InsufficientFunds,
     InvalidRequest,
     NotFound,
@@ -103,6 +105,11 @@ RECIPIENT_ERRORS = {
 MESSAGE_COUNTERS = ("New", "Enqueud", "Acceptd", "Delivrd", "Rejectd", "Expired")
 MESSAGE_COUNTERS += ("Undeliv", "Deleted", "Unknown", "Pdlivrd")
 ADD_LIMIT, STATUS_LIMIT = 500, 100
+# Mobizon runs PHP, whose max_input_vars (1,000 by default) caps the form fields of a request
+# and silently drops the rest: an AddRecipients call with placeholders carries a field per
+# value, so it is sized by its fields, not only by ADD_LIMIT. Two fields are the campaign id
+# and params[placeholdersFlag].
+MAX_FORM_FIELDS, ADD_OVERHEAD = 1000, 2
 
 
 class MobizonAdapter(ProviderAdapter):
@@ -128,6 +135,11 @@ class MobizonAdapter(ProviderAdapter):
         # GetSMSStatus takes 100 ids a call: a 5,000-message batch is 50 calls a poll.
         poll_interval=timedelta(seconds=15),
     )
+    # [INFERRED] Mobizon documents no processing time. It runs PHP (see MAX_FORM_FIELDS), where
+    # the server cuts a request off at its execution limit (30 s by default, minutes at the
+    # most): 10 minutes is well past any such limit. Only Campaign/Send bills, and Mobizon
+    # refuses to send a campaign twice (code 10), so resending after that is safe twice over.
+    settle_time = timedelta(minutes=10)
 
     @classmethod
     def resolve_base_url(cls, credentials: dict[str, str]) -> str:
@@ -181,19 +193,37 @@ class MobizonAdapter(ProviderAdapter):
 
     def submit(self, spec, messages, state):
         self.check_batch(messages, spec)
-        resuming = bool(state.provider_campaign_id)
         mode = _template_mode(messages)
-        if not resuming:
+        if not state.provider_campaign_id:
             state.created(self._create(spec, mode, state.title(spec.name) or "Crier"))
-        results = []
-        for index, part in enumerate(chunks(messages, ADD_LIMIT)):
-            replace = resuming and index == 0  # start the recipient list over after a crash
-            results += self._add(state.provider_campaign_id, spec, part, mode, replace)
+        # Recipients an earlier try of this batch added are not added again: a retry after a
+        # rate limit goes on where the last try stopped instead of starting over.
+        added = {note[0]: SubmitResult(*note) for note in state.progress.get("added", [])}
+        for part in _parts([m for m in messages if m.reference not in added], spec, mode):
+            for result in self._add(state.provider_campaign_id, spec, part, mode):
+                added[result.reference] = result
+            state.advanced(added=[_note(result) for result in added.values()])
+        results = [added[m.reference] for m in messages]
         if not any(result.accepted for result in results):
             return Submission(state.provider_campaign_id, results, campaign_status="failed")
-        sent = self.api("Campaign/Send", {"id": state.provider_campaign_id}, sends=True)
+        state.advanced(send_requested=True)  # from here on a lost answer may hide a send
+        sent = self._api_taken("Campaign/Send", {"id": state.provider_campaign_id})
         status = "moderation" if int(sent) == 1 else "scheduled" if spec.start_at else "sending"
         return Submission(state.provider_campaign_id, results, campaign_status=status)
+
+    def _api_taken(self, method: str, params: dict):
+        """A call on a campaign that may have been sent already: Mobizon's code 10 (its status
+        no longer allows it) then means an earlier try sent it."""
+        try:
+            return self.api(method, params, sends=True)
+        except PermanentError as error:
+            if error.code != "10":
+                raise
+            raise DuplicateReference(
+                "Mobizon says this campaign was sent already; it was not sent again.",
+                code=error.code,
+                detail=error.detail,
+            ) from None
 
     def _create(self, spec, mode: str, name: str) -> str:
         data = {
@@ -209,14 +239,20 @@ class MobizonAdapter(ProviderAdapter):
             data |= _rate(spec.rate_limit, spec.rate_period)
         return str(self.api("Campaign/Create", {"data": data}, sends=True))
 
-    def _add(self, campaign_id, spec, part, mode: str, replace: bool) -> list[SubmitResult]:
+    def _add(self, campaign_id, spec, part, mode: str) -> list[SubmitResult]:
         if mode:
             recipients = [{"recipient": m.digits, **_values(m, spec, mode)} for m in part]
         else:
             recipients = [m.digits for m in part]
-        options = {"replace": 1 if replace else None, "placeholdersFlag": 3 if mode else None}
+        options = {"placeholdersFlag": 3 if mode else None}
         params = {"id": campaign_id, "recipients": recipients, "params": options}
-        items = self.api("Campaign/AddRecipients", params, sends=True) or []
+        if len(flatten_form(params)) > MAX_FORM_FIELDS:
+            raise InvalidRequest(
+                f"A recipient has too many placeholder values for Mobizon (at most "
+                f"{MAX_FORM_FIELDS - ADD_OVERHEAD - 1} per recipient).",
+                field="text",
+            )
+        items = self._api_taken("Campaign/AddRecipients", params) or []
         by_number = {str(item.get("number") or item.get("recipient")): item for item in items}
         results = []
         for index, message in enumerate(part):
@@ -233,14 +269,17 @@ class MobizonAdapter(ProviderAdapter):
     def reconcile(self, spec, messages, state):
         # Mobizon has no per-message reference, but nothing goes out before Campaign/Send: a
         # batch whose campaign was never created, or is still a draft, can be submitted again
-        # into the same campaign. Once sent, every number added was taken; the message ids of
-        # that call are lost, so tracking goes by the campaign's counters.
+        # into the same campaign. A draft is proof only if Send was never asked for; after
+        # that, Mobizon may still be working on the Send (the engine waits settle_time). Once
+        # sent, every number added was taken; ids lost with an answer are left blank, and
+        # tracking goes by the campaign's counters.
         if not state.provider_campaign_id:
-            return None
+            return NEVER_SENT
         remote = self.campaign(state.provider_campaign_id)
         if remote.status == "draft":
-            return None
-        results = [SubmitResult(m.reference, True) for m in messages]
+            return None if state.progress.get("send_requested") else NEVER_SENT
+        ids = {note[0]: note[2] for note in state.progress.get("added", []) if note[1]}
+        results = [SubmitResult(m.reference, True, ids.get(m.reference, "")) for m in messages]
         return Submission(state.provider_campaign_id, results, campaign_status=remote.status)
 
     def quote(self, spec, messages):
@@ -249,8 +288,8 @@ class MobizonAdapter(ProviderAdapter):
         mode = _template_mode(messages)
         campaign_id = self._create(spec, mode, f"Crier price check {spec.name}")
         try:
-            for part in chunks(messages, ADD_LIMIT):
-                self._add(campaign_id, spec, part, mode, replace=False)
+            for part in _parts(messages, spec, mode):
+                self._add(campaign_id, spec, part, mode)
             stats = self.campaign_stats(campaign_id)
         finally:
             self.delete(campaign_id)
@@ -381,6 +420,31 @@ def _template_mode(messages) -> str:
     if any(m.variables for m in messages):
         return "variables"
     return "text" if any(m.text is not None for m in messages) else ""
+
+
+def _parts(messages, spec, mode: str):
+    """AddRecipients-sized parts: at most ADD_LIMIT recipients and MAX_FORM_FIELDS fields."""
+    part, fields = [], ADD_OVERHEAD
+    for message in messages:
+        needs = 1 + (len(_values(message, spec, mode)) if mode else 0)
+        if part and (len(part) == ADD_LIMIT or fields + needs > MAX_FORM_FIELDS):
+            yield part
+            part, fields = [], ADD_OVERHEAD
+        part.append(message)
+        fields += needs
+    if part:
+        yield part
+
+
+def _note(result: SubmitResult) -> list:
+    """A SubmitResult as JSON-able progress (SubmitResult(*note) reads it back)."""
+    return [
+        result.reference,
+        result.accepted,
+        result.provider_message_id,
+        result.error_code,
+        result.reason,
+    ]
 
 
 def _values(message, spec, mode: str) -> dict:

@@ -14,6 +14,8 @@ Wire-format choices on [CONFLICT] items (shared/providers.md §6):
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from providers.base import (
     AccountInfo,
     Capabilities,
@@ -57,6 +59,10 @@ class SmsdropAdapter(TokenLoginMixin, ProviderAdapter):
         flash=True,
         sms_sender_required=True,  # the SDK's campaign model has no default sender
     )
+    # [INFERRED] smsdrop documents no processing time. It is a FastAPI service behind a proxy
+    # (providers.md): one request creates and launches a campaign of up to 10,000 numbers,
+    # which takes seconds; 10 minutes is far past any proxy's cut-off and such a job's length.
+    settle_time = timedelta(minutes=10)
 
     def fetch_token(self) -> str:
         form = {
@@ -112,12 +118,12 @@ class SmsdropAdapter(TokenLoginMixin, ProviderAdapter):
 
     def reconcile(self, spec, messages, state):
         # No reference at smsdrop: our batch key is in the campaign's title [INFERRED], so a
-        # campaign created by a call whose answer was lost is found among the latest ones.
+        # campaign created by a call whose answer was lost is found by reading every page of
+        # the account's campaigns (the API documents no order and no search).
         campaign_id = state.provider_campaign_id
         if not campaign_id and state.key:
-            tag = f"[{state.key}]"
-            found = [c for c in self.list_campaigns() if tag in c.name]
-            campaign_id = found[0].provider_campaign_id if found else ""
+            found = self._find_titled(f"[{state.key}]")
+            campaign_id = found.provider_campaign_id if found else ""
         if not campaign_id:
             return None
         remote = self.campaign(campaign_id)
@@ -161,9 +167,18 @@ class SmsdropAdapter(TokenLoginMixin, ProviderAdapter):
     def campaign(self, provider_campaign_id):
         return self._remote(self.call("GET", f"{self.api_prefix}/campaigns/{provider_campaign_id}"))
 
-    def list_campaigns(self):
-        items = self.call("GET", f"{self.api_prefix}/campaigns/", params={"skip": 0, "limit": 100})
+    def list_campaigns(self, skip: int = 0, limit: int = 100):
+        params = {"skip": skip, "limit": limit}
+        items = self.call("GET", f"{self.api_prefix}/campaigns/", params=params)
         return [self._remote(item) for item in items]
+
+    def _find_titled(self, tag: str) -> RemoteCampaign | None:
+        skip, limit = 0, 50  # each campaign comes with its recipient list: small pages
+        while page := self.list_campaigns(skip, limit):
+            if found := next((c for c in page if tag in c.name), None):
+                return found
+            skip += len(page)
+        return None
 
     def _remote(self, item: dict) -> RemoteCampaign:
         return RemoteCampaign(

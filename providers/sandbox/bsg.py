@@ -13,7 +13,7 @@ import uuid
 from datetime import timedelta
 from decimal import Decimal
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.http import JsonResponse
 from django.urls import path
 
@@ -174,10 +174,14 @@ def _launch(account, *, sender, channel, text, rows, common, params, dry_run=Fal
     )
     if dry_run:
         return JsonResponse({"data": _campaign(campaign, [], now, calculated_price=total)})
-    with transaction.atomic():
-        campaign.save()
-        messages = _create_messages(campaign, priced, now)
-        billing.accept(messages, now)
+    try:
+        with transaction.atomic():
+            campaign.save()
+            messages = _create_messages(campaign, priced, now)
+            billing.accept(messages, now)
+    except IntegrityError:  # a concurrent request took one of these references first
+        error = {"field": "reference_id", "message": "The reference id has already been taken."}
+        raise _invalid([error]) from None
     stages = billing.campaign_stages(campaign, now)
     return JsonResponse({"data": _campaign(campaign, stages, now, calculated_price=total)})
 
@@ -187,6 +191,8 @@ def _create_messages(campaign, priced, now) -> list[SandboxMessage]:
         SandboxMessage(
             campaign=campaign,
             reference=ref or uuid.uuid4().hex,
+            account=campaign.account,
+            client_reference=ref,
             phone=phone,
             text=msg_text,
             segments=parts,
@@ -198,7 +204,7 @@ def _create_messages(campaign, priced, now) -> list[SandboxMessage]:
     )
 
 
-@endpoint(_token_account, _rate_limited, methods=("POST",))
+@endpoint(_token_account, _rate_limited, methods=("POST",), bills=True)
 def campaign_send(request, account):
     body = json_body(request, _bad_json)
     body = body if isinstance(body, dict) else {}
@@ -253,7 +259,7 @@ def _check_voice(voice: dict, errors: list) -> None:
         errors.append({"field": "voice.voice", "message": "The voice.voice is invalid."})
 
 
-@endpoint(_token_account, _rate_limited, methods=("POST",))
+@endpoint(_token_account, _rate_limited, methods=("POST",), bills=True)
 def send_individual(request, account):
     body = json_body(request, _bad_json)
     body = body if isinstance(body, dict) else {}

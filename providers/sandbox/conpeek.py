@@ -68,7 +68,7 @@ def _validate(body) -> tuple[str, str | None, list[dict]]:
     return kind, body.get("announcement_id"), items
 
 
-@endpoint(_authenticate, _rate_limited, methods=("POST",))
+@endpoint(_authenticate, _rate_limited, methods=("POST",), bills=True)
 def request_list(request, account, campaign_id):
     campaign = SandboxCampaign.objects.filter(account=account, external_id=campaign_id).first()
     if campaign is None:

@@ -2,7 +2,10 @@
 
 Applied to every authenticated request of the account, in this order:
 
-1. ``slow_seconds``: sleep, then carry on normally.
+1. ``slow_seconds``: sleep, then carry on normally; ``slow_accept_seconds``: for a request
+   that bills messages only (after the checks below), work on it that long before anything
+   of it is visible, then bill and answer, even if the client has stopped waiting: a slow but
+   correct provider, whose lookups find nothing while it is still working.
 2. ``error_burst``: while above 0, answer 503 without doing anything, counting down by one;
    ``errors_until``: answer 503 to everything until that time.
 3. ``rate_limit_every_n``: every Nth request is refused in the provider's own way (HTTP 429
@@ -37,6 +40,8 @@ def run(
     account: SandboxAccount,
     handle: Callable[[], HttpResponse],
     rate_limited: Callable[[int], HttpResponse],
+    *,
+    bills: bool = False,
 ) -> HttpResponse:
     count = _count_request(account)
     if account.retry_not_before and timezone.now() < account.retry_not_before:
@@ -57,6 +62,8 @@ def run(
         response["Retry-After"] = str(account.retry_after)
         return response
 
+    if bills and account.slow_accept_seconds:
+        time.sleep(account.slow_accept_seconds)
     marker = billing.charged_here.set(0)
     try:
         response = handle()

@@ -28,9 +28,12 @@ def endpoint(
     authenticate: Callable[[HttpRequest], SandboxAccount],
     rate_limited: Callable[[int], HttpResponse],
     methods: tuple[str, ...] = ("GET",),
+    bills: bool | Callable[..., bool] = False,
 ):
     """Decorate a view ``(request, account, **kwargs)``: check the method, authenticate, then
-    run it under the account's fault knobs. API emulators take no CSRF token and no login."""
+    run it under the account's fault knobs. API emulators take no CSRF token and no login.
+    ``bills``: the request may bill messages (or a ``(request, **kwargs)`` test of that), so
+    the "slow accept" knob applies to it."""
 
     def decorator(view):
         @csrf_exempt
@@ -52,7 +55,8 @@ def endpoint(
                 except Reply as reply:
                     return reply.response
 
-            return faults.run(account, handle, rate_limited)
+            billing = bills(request, *args, **kwargs) if callable(bills) else bills
+            return faults.run(account, handle, rate_limited, bills=billing)
 
         return wrapper
 

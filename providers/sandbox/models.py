@@ -45,6 +45,13 @@ class SandboxAccount(models.Model):
         default=0, help_text="The next N requests answer 503; counts down to 0."
     )
     slow_seconds = models.FloatField(default=0, help_text="Sleep this long before answering.")
+    slow_accept_seconds = models.FloatField(
+        default=0,
+        help_text=(
+            "Take a request that bills messages, work on it this long (nothing of it is "
+            "visible yet), then bill and answer: a slow but correct provider."
+        ),
+    )
     hang = models.BooleanField(
         default=False,
         help_text="Do the work, then sleep SANDBOX_HANG_SECONDS (60) to answer.",
@@ -122,6 +129,12 @@ class SandboxCampaign(models.Model):
 class SandboxMessage(models.Model):
     campaign = models.ForeignKey(SandboxCampaign, on_delete=models.CASCADE, related_name="messages")
     reference = models.CharField(max_length=100, db_index=True)  # drives the delivery outcome
+    # The reference the client gave (BSG's reference_id), unique per account as at BSG: the
+    # database refuses a second one atomically, however close together two requests come.
+    account = models.ForeignKey(
+        SandboxAccount, on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+    )
+    client_reference = models.CharField(max_length=100, null=True, blank=True)  # noqa: DJ001
     phone = models.CharField(max_length=20)
     text = models.TextField(blank=True)
     segments = models.PositiveIntegerField(default=1)
@@ -129,6 +142,13 @@ class SandboxMessage(models.Model):
     params = models.JSONField(default=dict, blank=True)  # Conpeek custom, placeholders, ...
     created_at = models.DateTimeField()
     accepted_at = models.DateTimeField(null=True, blank=True)  # None: added, not sent yet
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["account", "client_reference"], name="sandbox_client_reference_once"
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.phone} ({self.reference})"

@@ -189,7 +189,7 @@ def _own(account, external_id) -> SandboxCampaign:
     return campaign
 
 
-@endpoint(_token_account, _rate_limited, methods=("POST",))
+@endpoint(_token_account, _rate_limited, methods=("POST",), bills=True)
 def retry(request, account):
     body = json_body(request, _bad_json)
     campaign_id = body.get("id") if isinstance(body, dict) else None
@@ -198,7 +198,12 @@ def retry(request, account):
     return _try_launch(_own(account, campaign_id), clock.now())
 
 
-@endpoint(_token_account, _rate_limited, methods=("GET", "POST"))
+@endpoint(
+    _token_account,
+    _rate_limited,
+    methods=("GET", "POST"),
+    bills=lambda request: request.method == "POST",
+)
 def campaigns(request, account):
     if request.method == "POST":
         return _launch(request, account)

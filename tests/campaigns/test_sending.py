@@ -28,7 +28,7 @@ from dashboard.celery import app
 from providers import registry
 from providers.base import DispatchState
 from providers.sandbox import clock
-from providers.sandbox.models import SandboxAccount
+from providers.sandbox.models import SandboxAccount, SandboxCampaign
 from tests.sendkit import campaign_for, ledger, sandbox_account, statuses, unsent
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -42,6 +42,7 @@ def _fast_engine(settings):
     settings.CRIER_SEND_BATCH_SIZE = BATCH
     settings.CRIER_SEND_BACKOFF_CAP = 0.2
     settings.CRIER_PROVIDER_TIMEOUT = 5.0
+    settings.CRIER_RECONCILE_SETTLE_SECONDS = 1.0
     clock.reset()
     yield
     clock.reset()
@@ -208,7 +209,11 @@ def test_a_provider_that_cannot_look_a_batch_up_leaves_it_unknown_and_never_rese
 def test_a_worker_that_died_mid_call_is_reconciled_after_its_lease(wire, provider_took_it):
     campaign, remote = wire("bsg", 200)
     dispatch, _token = sending.claim(campaign)
-    Dispatch.objects.filter(pk=dispatch.pk).update(status=DispatchStatus.SUBMITTING)
+    # The dying worker's last request left a minute ago: long enough for a provider that
+    # found nothing to be believed.
+    Dispatch.objects.filter(pk=dispatch.pk).update(
+        status=DispatchStatus.SUBMITTING, last_request_at=timezone.now() - timedelta(minutes=1)
+    )
     if provider_took_it:  # the dying worker's request reached BSG before it was killed
         messages = Message.objects.filter(dispatch=dispatch)
         with campaign.account.adapter() as adapter:
@@ -358,3 +363,125 @@ def test_a_batch_in_flight_at_the_stop_is_stopped_when_it_comes_back(
     campaign.refresh_from_db()
     assert campaign.stop_report == "Nothing else will go out: BSG stopped what it held."
     assert Dispatch.objects.get(pk=batch.dispatch.pk).stopped is True
+
+
+# --- Slow providers, duplicates and retries (issue #13) --------------------------------------
+
+
+def personalise(campaign: Campaign, **more: str) -> None:
+    for message in campaign.messages.all():
+        message.fields = {"name": f"N{message.pk}", **more}
+        message.save(update_fields=["fields"])
+
+
+@pytest.mark.parametrize(
+    ("slug", "text"),
+    [
+        ("bsg", "Hello from Crier"),
+        ("bsg", "Hello {name}"),
+        ("mobizon", "Hello from Crier"),
+        ("mobizon", "Hello {name}"),
+        ("smsdrop", "Hello from Crier"),
+    ],
+)
+def test_a_provider_slower_than_the_timeout_charges_each_message_once(wire, settings, slug, text):
+    """The provider takes each batch, works on it longer than Crier waits, then bills it: a
+    lookup made meanwhile finds nothing, which must not be read as "never taken"."""
+    settings.CRIER_PROVIDER_TIMEOUT = 1.0
+    settings.CRIER_RECONCILE_SETTLE_SECONDS = 3.0  # longer than this provider ever works
+    campaign, remote = wire(slug, 400, text=text)
+    if "{name}" in text:
+        personalise(campaign)
+    knobs(remote, slow_accept_seconds=2.0)
+
+    drain(campaign, seconds=90)
+
+    assert ledger(remote) == {"charges": 400, "phones_charged_twice": 0}
+    assert statuses(campaign) == {MessageStatus.QUEUED: 400}
+    launched = SandboxCampaign.objects.filter(account=remote, launched_at__isnull=False)
+    assert launched.count() == campaign.dispatches.count() == 2  # no batch went twice
+
+
+def test_a_lookup_that_finds_nothing_right_after_a_timeout_sends_nothing_until_settled(
+    wire, settings
+):
+    settings.CRIER_RECONCILE_SETTLE_SECONDS = 600.0
+    campaign, remote = wire("bsg", 200)
+    dispatch, token = sending.claim(campaign)
+    Dispatch.objects.filter(pk=dispatch.pk).update(
+        status=DispatchStatus.UNKNOWN, last_request_at=timezone.now(), lease_until=None
+    )
+
+    sending.run(campaign.pk, budget=1)
+
+    dispatch.refresh_from_db()
+    assert dispatch.status == DispatchStatus.UNKNOWN
+    assert dispatch.next_attempt_at > timezone.now() + timedelta(seconds=600)
+    assert ledger(remote) == {"charges": 0, "phones_charged_twice": 0}
+    assert statuses(campaign) == {MessageStatus.SUBMITTING: 200}
+
+
+def test_bsg_already_having_the_references_is_reconciled_and_retry_resends_nothing(
+    wire, acme, settings
+):
+    """A batch BSG took (its answer lost) goes out again: BSG answers 422 "The reference id has
+    already been taken.", which is evidence that it has them, never a failure."""
+    settings.CRIER_RECONCILE_SETTLE_SECONDS = 0.0  # a negative lookup would be believed
+    campaign, remote = wire("bsg", 200)
+    dispatch, _token = sending.claim(campaign)
+    with campaign.account.adapter() as adapter:  # the earlier try, whose answer was lost
+        adapter.submit(
+            spec_for(campaign, sending=True),
+            messages_for(campaign, Message.objects.filter(dispatch=dispatch)),
+            DispatchState(key=dispatch.key),
+        )
+    Dispatch.objects.filter(pk=dispatch.pk).update(lease_until=None, lease_token="")
+
+    drain(campaign)
+
+    assert ledger(remote) == {"charges": 200, "phones_charged_twice": 0}
+    assert statuses(campaign) == {MessageStatus.QUEUED: 200}
+    dispatch.refresh_from_db()
+    assert dispatch.provider_has_it and dispatch.provider_campaign_id
+    with pytest.raises(services.CampaignRuleError, match="nothing to retry"):
+        services.retry_failed(campaign, acme.user("sender"))
+
+
+def test_personalised_mobizon_batches_fit_phps_form_field_limit(wire, settings):
+    settings.CRIER_SEND_BATCH_SIZE = 5000
+    campaign, remote = wire("mobizon", 1200, text="Hello {name}, see {city}")
+    personalise(campaign, city="Almaty")
+
+    drain(campaign)
+
+    assert ledger(remote) == {"charges": 1200, "phones_charged_twice": 0}
+    assert statuses(campaign) == {MessageStatus.QUEUED: 1200}
+
+
+def test_a_mobizon_batch_goes_on_through_a_rate_limit_instead_of_starting_over(wire, settings):
+    settings.CRIER_SEND_BATCH_SIZE = 5000
+    campaign, remote = wire("mobizon", 2000, text="Hello {name}")
+    personalise(campaign)
+    knobs(remote, rate_limit_every_n=4, retry_after=1)
+
+    drain(campaign, seconds=90)
+
+    assert ledger(remote) == {"charges": 2000, "phones_charged_twice": 0}
+    assert statuses(campaign) == {MessageStatus.QUEUED: 2000}
+    remote.refresh_from_db()
+    assert remote.early_requests == 0
+    assert remote.request_count < 20  # 1 create + 5 adds + 1 send, and the refused ones
+
+
+def test_a_running_task_holds_its_campaign_only_a_short_lease_ahead(wire, settings):
+    settings.CRIER_LEASE_SECONDS = 15
+    campaign, _remote = wire("bsg", 10)
+    handed_out: list[int] = []
+    sending.dispatch_due(handed_out.append)
+    queued_lease = Campaign.objects.get(pk=campaign.pk).lease_until
+
+    with sending.Heartbeat(campaign.pk):
+        running_lease = Campaign.objects.get(pk=campaign.pk).lease_until
+
+    assert running_lease < queued_lease
+    assert running_lease <= timezone.now() + timedelta(seconds=15)

@@ -500,3 +500,33 @@ def test_get_campaign(api, bsg, login):
         "sending",
     )
     assert campaign.created_at == datetime(2030, 1, 2, 3, 4, 5, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    "errors",
+    [
+        [
+            {
+                "field": "messages.3.reference_id",
+                "message": "The reference id has already been taken.",
+            }
+        ],
+        {"recipients.phones.0.reference_id": ["The reference id has already been taken."]},
+        [
+            {"field": "sms.text", "message": "The text field is required."},
+            {
+                "field": "recipients.phones.9.reference_id",
+                "message": "The reference id has already been taken.",
+            },
+        ],
+    ],
+)
+def test_a_reference_already_taken_is_a_duplicate_not_a_refusal(api, bsg, login, errors):
+    """Laravel's 422 for a unique reference_id means BSG has the batch: it was sent before,
+    and must never be written down as failed (and retried) by Crier."""
+    body = {"message": "The given data was invalid.", "errors": errors}
+    api.post(f"{BASE}/api/campaigns/send").respond(422, json=body)
+    with pytest.raises(DuplicateReference):
+        bsg.submit(
+            CampaignSpec(sender="Crier", text="x"), [message("+77011234567")], DispatchState()
+        )

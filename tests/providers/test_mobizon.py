@@ -12,6 +12,7 @@ import pytest
 from providers.base import CampaignSpec, DispatchState
 from providers.errors import (
     AuthError,
+    DuplicateReference,
     InvalidRequest,
     NotFound,
     PermanentError,
@@ -190,14 +191,73 @@ def test_campaign_id_is_reported_before_recipients_are_added(mobizon, flow):
     assert seen == [("70000000006", 0)]
 
 
-def test_resuming_reuses_the_campaign_and_replaces_its_recipients(mobizon, flow):
+def test_resuming_reuses_the_campaign_and_goes_on_where_the_last_try_stopped(mobizon, flow):
     batch = [message(f"+7701{n:07d}") for n in range(600)]
-    state = DispatchState(key="k", provider_campaign_id="70000000006")
+    first_try = DispatchState(key="k")
+    flow["send"].mock(return_value=httpx.Response(429))
+    with pytest.raises(RateLimited):
+        mobizon.submit(CampaignSpec(sender="A", text="x"), batch, first_try)
+    assert flow["add"].call_count == 2  # all 600 added, then Send was refused
+
+    retry = DispatchState(key="k", provider_campaign_id="70000000006", progress=first_try.progress)
+    flow["send"].mock(return_value=ok(2))
+    submission = mobizon.submit(CampaignSpec(sender="A", text="x"), batch, retry)
+
+    assert flow["create"].call_count == 1
+    assert flow["add"].call_count == 2  # none added again: the retry went straight to Send
+    assert all("params[replace]" not in dict(form_fields(c.request)) for c in flow["add"].calls)
+    assert [r.accepted for r in submission.results] == [True] * 600
+    assert len({r.provider_message_id for r in submission.results}) == 600
+
+
+def test_a_retry_after_a_rate_limit_mid_batch_adds_only_the_rest(mobizon, flow):
+    batch = [message(f"+7701{n:07d}") for n in range(1200)]
+    answers = iter([None, httpx.Response(429)])
+    original = flow["add"].side_effect
+
+    def add_then_refuse(request):
+        answer = next(answers, None)
+        return answer if answer is not None else original(request)
+
+    flow["add"].side_effect = add_then_refuse
+    state = DispatchState(key="k")
+    with pytest.raises(RateLimited):
+        mobizon.submit(CampaignSpec(sender="A", text="x"), batch, state)
+    assert len(state.progress["added"]) == 500
+
     mobizon.submit(CampaignSpec(sender="A", text="x"), batch, state)
-    assert flow["create"].call_count == 0
-    first, second = (dict(form_fields(c.request)) for c in flow["add"].calls)
-    assert first["params[replace]"] == "1"
-    assert "params[replace]" not in second
+
+    taken = [call for call in flow["add"].calls if call.response.status_code == 200]
+    added_numbers = [v for c in taken for k, v in form_fields(c.request) if k == "recipients[]"]
+    assert len(added_numbers) == 1200 and len(set(added_numbers)) == 1200
+
+
+@pytest.mark.parametrize("placeholders", [1, 3, 10])
+def test_personalised_recipients_are_added_in_calls_of_at_most_1000_form_fields(
+    mobizon, flow, placeholders
+):
+    values = {f"v{n}": "x" for n in range(placeholders)}
+    batch = [message(f"+7701{n:07d}", variables=values) for n in range(2000)]
+    text = " ".join(f"{{v{n}}}" for n in range(placeholders))
+
+    mobizon.submit(CampaignSpec(sender="A", text=text), batch, DispatchState())
+
+    sizes = [len(form_fields(c.request)) for c in flow["add"].calls]
+    assert max(sizes) <= 1000
+    added_numbers = [
+        v for c in flow["add"].calls for k, v in form_fields(c.request) if k.endswith("[recipient]")
+    ]
+    assert len(added_numbers) == 2000
+
+
+def test_an_answer_that_the_campaign_was_sent_already_is_a_duplicate_not_a_failure(mobizon, flow):
+    flow["send"].mock(
+        return_value=httpx.Response(200, json={"code": 10, "data": "", "message": ""})
+    )
+    with pytest.raises(DuplicateReference):
+        mobizon.submit(
+            CampaignSpec(sender="A", text="x"), [message("+77011234567")], DispatchState()
+        )
 
 
 def test_send_to_moderation(mobizon, flow):
