@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from django.db import connection, transaction
+from django.template.defaultfilters import pluralize
 from django.utils import timezone
 
 from audit.log import record
@@ -375,15 +376,72 @@ def _stop_one(adapter, adapter_class, dispatch) -> tuple[bool, str]:
     return False, f"{label} offers no way to stop a campaign once it has it."
 
 
+@dataclass(frozen=True)
+class RetryPlan:
+    """What Retry would do: ``again``, messages the provider certainly did not take (it
+    refused their batch before taking it, or had no trace of it once it could no longer be
+    working on it); ``checking``, messages whose batch Crier is still looking up at the
+    provider; ``unknown``, messages Crier could not confirm and never sends again."""
+
+    provider: str
+    again: int
+    checking: int
+    unknown: int
+
+    @property
+    def confirmation(self) -> str:
+        sentences = [
+            f"Send {self.again:,} failed message{pluralize(self.again)} again, as a new "
+            f"attempt? {self.provider} refused {'them' if self.again != 1 else 'it'} before "
+            "taking anything, so nothing was charged for them; they will be charged if "
+            f"{self.provider} accepts them now."
+        ]
+        if self.checking:
+            sentences.append(
+                f"{self.checking:,} other message{pluralize(self.checking)} are not included: "
+                f"Crier is still checking with {self.provider} whether it took them, and "
+                "sends them again only if it did not."
+            )
+        if self.unknown:
+            sentences.append(
+                f"{self.unknown:,} message{pluralize(self.unknown)} whose fate "
+                f"{self.provider} could not confirm are not included: check them there."
+            )
+        return " ".join(sentences)
+
+
+def _certainly_not_taken(campaign: Campaign):
+    """Failed messages: their batch was refused before the provider took it. A batch the
+    provider called a duplicate never counts, whatever became of its messages."""
+    failed = Message.objects.filter(campaign=campaign, status=MessageStatus.FAILED)
+    return failed.exclude(dispatch__provider_has_it=True)
+
+
+def retry_plan(campaign: Campaign) -> RetryPlan:
+    checking = Message.objects.filter(
+        campaign=campaign,
+        status=MessageStatus.SUBMITTING,
+        dispatch__status=DispatchStatus.UNKNOWN,
+    )
+    unknown = Message.objects.filter(campaign=campaign, status=MessageStatus.UNKNOWN)
+    return RetryPlan(
+        provider=campaign.account.adapter_class.label,
+        again=_certainly_not_taken(campaign).count(),
+        checking=checking.count(),
+        unknown=unknown.filter(error_code="unconfirmed").count(),
+    )
+
+
 def retry_failed(campaign: Campaign, user) -> int:
-    """Failed messages go again as a new attempt, each under a new reference (the provider
-    may know the old one). Returns how many; the campaign goes back to sending."""
+    """Failed messages the provider certainly did not take go again as a new attempt, each
+    under a new reference (the provider may know the old one). Messages whose fate is still
+    being looked up, or is unknown, never go again from here. Returns how many; the campaign
+    goes back to sending."""
     with transaction.atomic():
         locked = Campaign.objects.select_for_update().filter(pk=campaign.pk).first()
         if locked is None or locked.status not in RETRYABLE:
             raise CampaignRuleError("Only a launched campaign that is not stopped can be retried.")
-        failed = Message.objects.filter(campaign=campaign, status=MessageStatus.FAILED)
-        count = _renew_references(failed)
+        count = _renew_references(_certainly_not_taken(campaign))
         if not count:
             raise CampaignRuleError("No message failed: there is nothing to retry.")
         status = locked.status if locked.status == CampaignStatus.PAUSED else CampaignStatus.SENDING
