@@ -398,17 +398,22 @@ class Batch:
         self.sending = True
         try:
             submission = adapter.submit(spec, outgoing, state)
-        except DuplicateReference as error:  # evidence: the provider has the batch already
-            self._update(status=DispatchStatus.UNKNOWN, provider_has_it=True, last_error=str(error))
-            return self._reconcile(adapter)
-        except UnknownOutcome as error:
-            self._update(status=DispatchStatus.UNKNOWN, last_error=str(error))
-            return self._reconcile(adapter)
         except ProviderError as error:
-            return self._failed_call(error, nothing_sent=True)
-        finally:
-            self.sending = False
-        return self._record(submission)
+            failure = error
+        else:
+            failure = None
+        self.sending = False  # the lookups that may follow send nothing
+        if failure is None:
+            return self._record(submission)
+        if isinstance(failure, DuplicateReference):  # evidence: the provider has it already
+            self._update(
+                status=DispatchStatus.UNKNOWN, provider_has_it=True, last_error=str(failure)
+            )
+            return self._reconcile(adapter)
+        if isinstance(failure, UnknownOutcome):
+            self._update(status=DispatchStatus.UNKNOWN, last_error=str(failure))
+            return self._reconcile(adapter)
+        return self._failed_call(failure, nothing_sent=True)
 
     def _reconcile(self, adapter: ProviderAdapter) -> str:
         """Find out from the provider what became of the batch; resend it only on evidence
