@@ -95,12 +95,16 @@ def stop(pid: int) -> None:
         pass
 
 
-def exit_status(pid: int) -> str:
-    """How a child ended, for a message: "signal 9", "exit code 1" or "still running"."""
+def exit_status(pid: int, seconds: float = 0) -> str:
+    """How a child ended, for a message: "signal 9", "exit code 1" or "still running" (after
+    waiting up to ``seconds`` for it to end: its pipes close a moment before it is gone)."""
+    deadline = time.monotonic() + seconds
     try:
-        done, status = os.waitpid(pid, os.WNOHANG)
+        while not (ended := os.waitpid(pid, os.WNOHANG))[0] and time.monotonic() < deadline:
+            time.sleep(0.01)
     except ChildProcessError:
         return "unknown"
+    done, status = ended
     if not done:
         return "still running"
     if os.WIFSIGNALED(status):
@@ -181,8 +185,8 @@ def _stop_all(children: list[_Child]) -> None:
         stop(child.pid)
 
 
-def _lost(child: _Child, what: str) -> ChildLost:
-    return ChildLost(f"a helper process {what} ({exit_status(child.pid)})")
+def _lost(child: _Child, what: str, *, ended: bool = False) -> ChildLost:
+    return ChildLost(f"a helper process {what} ({exit_status(child.pid, 1 if ended else 0)})")
 
 
 def _send(child: _Child, payload: bytes, stall_seconds: float) -> None:
@@ -196,7 +200,7 @@ def _send(child: _Child, payload: bytes, stall_seconds: float) -> None:
         except BlockingIOError:
             continue
         except OSError as error:  # EPIPE: the child is gone
-            raise _lost(child, "ended unexpectedly") from error
+            raise _lost(child, "ended unexpectedly", ended=True) from error
 
 
 def _receive(child: _Child, stall_seconds: float) -> bytes:
@@ -215,7 +219,7 @@ def _read(child: _Child, size: int, stall_seconds: float) -> bytes:
         except BlockingIOError:
             continue
         if not part:
-            raise _lost(child, "ended unexpectedly")
+            raise _lost(child, "ended unexpectedly", ended=True)
         parts.append(part)
         missing -= len(part)
     return b"".join(parts)

@@ -66,6 +66,17 @@ def finish(imp: RecipientImport, seconds: float, processes) -> RecipientImport:
     return imp
 
 
+def validating(imp: RecipientImport, processes) -> RecipientImport:
+    """Waits for the worker to have checked the import's first batch."""
+    wait_until(
+        lambda: RecipientImport.objects.get(pk=imp.pk).rows_done > 0,
+        30,
+        "the import to be validating",
+        processes,
+    )
+    return imp
+
+
 def validation_children(worker_pid: int) -> list[int]:
     """The worker's grandchildren: what its prefork children forked (the import's helpers)."""
     parents = {}
@@ -103,13 +114,7 @@ def test_a_validation_child_killed_mid_import_fails_it_and_the_next_runs(acme, w
     before = sorted(acme.campaign.messages.values_list("phone", flat=True))
     worker_pid = worker.running["worker"].pid
 
-    imp = start(acme.campaign, numbers_csv(200_000), "big.csv")
-    wait_until(
-        lambda: RecipientImport.objects.get(pk=imp.pk).rows_done > 0,
-        30,
-        "the import to be validating",
-        worker,
-    )
+    imp = validating(start(acme.campaign, numbers_csv(200_000), "big.csv"), worker)
     victims = validation_children(worker_pid)
     assert victims, "no validation child found"
     os.kill(victims[0], signal.SIGKILL)
@@ -126,13 +131,7 @@ def test_a_validation_child_killed_mid_import_fails_it_and_the_next_runs(acme, w
 
 
 def test_cancel_mid_import_takes_seconds(acme, worker):
-    imp = start(acme.campaign, numbers_csv(300_000), "huge.csv")
-    wait_until(
-        lambda: RecipientImport.objects.get(pk=imp.pk).rows_done > 0,
-        30,
-        "the import to be validating",
-        worker,
-    )
+    imp = validating(start(acme.campaign, numbers_csv(300_000), "huge.csv"), worker)
     # Validation frozen: only the once-a-second look at Cancel can end the wait now.
     for pid in validation_children(worker.running["worker"].pid):
         os.kill(pid, signal.SIGSTOP)
