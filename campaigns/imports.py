@@ -218,7 +218,7 @@ def fail_abandoned() -> int:
 
 
 def _abandoned(now):
-    silent_since = now - timedelta(seconds=getattr(settings, "CRIER_IMPORT_STALE_SECONDS", 120))
+    silent_since = now - timedelta(seconds=settings.CRIER_IMPORT_STALE_SECONDS)
     # started_at for an import started before heartbeats were recorded
     silent = Q(heartbeat_at__lt=silent_since) | Q(heartbeat_at=None, started_at__lt=silent_since)
     return RecipientImport.objects.filter(silent, status=ImportStatus.RUNNING)
@@ -381,7 +381,7 @@ def _read_and_check(imp: RecipientImport, writer, report, progress: _Progress) -
 
     # The Normaliser forks its workers first, while this process is small; forked after a
     # workbook is loaded, every worker would carry the whole sheet too.
-    stall_seconds = getattr(settings, "CRIER_IMPORT_STALL_SECONDS", 60)
+    stall_seconds = settings.CRIER_IMPORT_STALL_SECONDS
     normaliser = phones.Normaliser(
         campaign.workspace.default_country, allowed, stall_seconds=stall_seconds
     )

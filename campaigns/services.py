@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from django.db import connection, transaction
+from django.db.models import Sum
 from django.template.defaultfilters import pluralize
 from django.utils import timezone
 
@@ -386,7 +387,7 @@ class RetryPlan:
     provider: str
     again: int
     checking: int
-    unknown: int
+    unknown: int  # shown as Unknown: never confirmed, or no final report
 
     @property
     def confirmation(self) -> str:
@@ -404,8 +405,9 @@ class RetryPlan:
             )
         if self.unknown:
             sentences.append(
-                f"{self.unknown:,} message{pluralize(self.unknown)} whose fate "
-                f"{self.provider} could not confirm are not included: check them there."
+                f"{self.unknown:,} message{pluralize(self.unknown)} shown as Unknown "
+                f"{pluralize(self.unknown, 'is,are')} not included: {self.provider} may have "
+                "taken them; check them there."
             )
         return " ".join(sentences)
 
@@ -417,18 +419,15 @@ def _certainly_not_taken(campaign: Campaign):
     return failed.exclude(dispatch__provider_has_it=True)
 
 
-def retry_plan(campaign: Campaign) -> RetryPlan:
-    checking = Message.objects.filter(
-        campaign=campaign,
-        status=MessageStatus.SUBMITTING,
-        dispatch__status=DispatchStatus.UNKNOWN,
-    )
-    unknown = Message.objects.filter(campaign=campaign, status=MessageStatus.UNKNOWN)
+def retry_plan(campaign: Campaign, counters) -> RetryPlan:
+    """For the campaign page: from the counters and the open batches, never by counting a
+    campaign's messages."""
+    checking = campaign.dispatches.filter(status=DispatchStatus.UNKNOWN)
     return RetryPlan(
         provider=campaign.account.adapter_class.label,
-        again=_certainly_not_taken(campaign).count(),
-        checking=checking.count(),
-        unknown=unknown.filter(error_code="unconfirmed").count(),
+        again=counters.failed,
+        checking=checking.aggregate(n=Sum("size"))["n"] or 0,
+        unknown=counters.unknown,
     )
 
 

@@ -166,7 +166,7 @@ def _limits() -> tuple[int, int]:
             # Address space the child may add to what it inherits from this process.
             int(getattr(settings, "CRIER_SPREADSHEET_MEMORY_MB", _MEMORY_MB)),
             # The longest wait for the child's next message, and its CPU time limit.
-            int(getattr(settings, "CRIER_SPREADSHEET_SECONDS", _SECONDS)),
+            int(settings.CRIER_SPREADSHEET_SECONDS),
         )
     except ImproperlyConfigured:  # a script without Django, such as bench/import_read.py
         return _MEMORY_MB, _SECONDS

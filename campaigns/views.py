@@ -204,7 +204,7 @@ def live_context(campaign: Campaign) -> dict:
         "can_stop": campaign.status in services.STOPPABLE,
         "can_retry": campaign.status in services.RETRYABLE and counters.failed > 0,
         "failed": counters.failed,
-        "retry": services.retry_plan(campaign) if counters.failed else None,
+        "retry": services.retry_plan(campaign, counters) if counters.failed else None,
     }
 
 

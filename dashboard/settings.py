@@ -199,6 +199,11 @@ if not PRODUCTION:
 CRIER_IMPORT_MAX_BYTES = env.int("CRIER_IMPORT_MAX_BYTES", default=50 * 1024 * 1024)
 CRIER_IMPORT_MAX_ROWS = env.int("CRIER_IMPORT_MAX_ROWS", default=2_000_000)
 CRIER_IMPORT_MAX_COLUMNS = env.int("CRIER_IMPORT_MAX_COLUMNS", default=100)
+# A validation helper silent this long fails its import (campaigns/children.py); an import
+# whose worker has been silent this long is failed by beat (fail_abandoned_imports).
+CRIER_IMPORT_STALL_SECONDS = env.float("CRIER_IMPORT_STALL_SECONDS", default=60.0)
+CRIER_IMPORT_STALE_SECONDS = env.float("CRIER_IMPORT_STALE_SECONDS", default=120.0)
+CRIER_SPREADSHEET_SECONDS = env.float("CRIER_SPREADSHEET_SECONDS", default=120.0)
 # Above this many pending recipients the preview prices a campaign in the background.
 CRIER_PREVIEW_SYNC_LIMIT = env.int("CRIER_PREVIEW_SYNC_LIMIT", default=200_000)
 # Let a 50 MB upload through Django to the import's own size check, which explains itself.

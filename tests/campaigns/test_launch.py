@@ -144,27 +144,28 @@ def test_retry_sends_failed_messages_again_under_new_references(draft, acme):
 
 
 def test_retry_resends_only_what_the_provider_certainly_did_not_take(draft, acme, as_role):
-    """Refused batches go again; a batch still being looked up, one the provider called a
-    duplicate and messages left unknown never do, and the confirmation says so."""
+    """Refused batches go again; a batch still being looked up and messages left unknown never
+    do, and the confirmation says so. A batch the provider called a duplicate never goes again,
+    even if its messages were somehow marked failed."""
     Campaign.objects.filter(pk=draft.pk).update(status=CampaignStatus.SENT)
     refused = Dispatch.objects.create(campaign=draft, key="a" * 32, status=DispatchStatus.FAILED)
-    checking = Dispatch.objects.create(campaign=draft, key="b" * 32, status=DispatchStatus.UNKNOWN)
-    duplicate = Dispatch.objects.create(
-        campaign=draft, key="c" * 32, status=DispatchStatus.FAILED, provider_has_it=True
+    checking = Dispatch.objects.create(
+        campaign=draft, key="b" * 32, status=DispatchStatus.UNKNOWN, size=3
     )
     ids = list(draft.messages.values_list("pk", flat=True))
     Message.objects.filter(pk__in=ids[:4]).update(status="failed", dispatch=refused)
     Message.objects.filter(pk__in=ids[4:7]).update(status="submitting", dispatch=checking)
-    Message.objects.filter(pk__in=ids[7:9]).update(status="failed", dispatch=duplicate)
     Message.objects.filter(pk__in=ids[9:10]).update(status="unknown", error_code="unconfirmed")
 
-    plan = services.retry_plan(draft)
-    assert (plan.again, plan.checking, plan.unknown) == (4, 3, 1)
     page = as_role("sender").get(reverse("campaign_detail", args=[draft.pk])).content.decode()
     assert "Send 4 failed messages again" in page
     assert "3 other messages are not included: Crier is still checking" in page
-    assert "1 message whose fate" in page
+    assert "1 message shown as Unknown is not included" in page
 
+    duplicate = Dispatch.objects.create(
+        campaign=draft, key="c" * 32, status=DispatchStatus.FAILED, provider_has_it=True
+    )
+    Message.objects.filter(pk__in=ids[7:9]).update(status="failed", dispatch=duplicate)
     assert services.retry_failed(draft, acme.user("sender")) == 4
     assert set(Message.objects.filter(pk__in=ids[:4]).values_list("status", flat=True)) == {
         "pending"

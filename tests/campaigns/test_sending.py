@@ -407,7 +407,7 @@ def test_a_lookup_that_finds_nothing_right_after_a_timeout_sends_nothing_until_s
 ):
     settings.CRIER_RECONCILE_SETTLE_SECONDS = 600.0
     campaign, remote = wire("bsg", 200)
-    dispatch, token = sending.claim(campaign)
+    dispatch, _token = sending.claim(campaign)
     Dispatch.objects.filter(pk=dispatch.pk).update(
         status=DispatchStatus.UNKNOWN, last_request_at=timezone.now(), lease_until=None
     )
