@@ -183,6 +183,6 @@ def test_personalised_mobizon_sends_all_and_survives_a_429_on_every_fourth_reque
         assert remote.early_requests == 0
         print(f"mobizon {campaign.name}: {figures}, {remote.request_count} requests")
     storm[1].refresh_from_db()
-    # The storm happened: the batch needs 13 calls (create, 11 × AddRecipients at 499 a call,
+    # The storm happened: the batch needs 13 calls (create, 11 AddRecipients at 499 a call,
     # send), and one in four was refused on top of those.
     assert storm[1].request_count >= 16
