@@ -15,6 +15,7 @@ import hashlib
 import json
 import logging
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -319,6 +320,10 @@ class Pace(Protocol):
     def quiet_for(self, seconds: float) -> object:
         """The provider asked for ``seconds`` of quiet from now."""
 
+    def exclusive(self) -> AbstractContextManager:
+        """Held around each request, from the quiet check until the answer is read: one
+        request at a time to the account, in every process (providers.gate)."""
+
 
 class ProviderAdapter:
     """Talks to one provider account. Subclasses are short and mostly declarative.
@@ -356,6 +361,7 @@ class ProviderAdapter:
         self.base_url = (base_url or self.resolve_base_url(self.credentials)).rstrip("/")
         self._client = client
         self.pace = pace
+        self._holding_gate = False
 
     @classmethod
     def resolve_base_url(cls, credentials: dict[str, str]) -> str:
@@ -506,6 +512,26 @@ class ProviderAdapter:
         ``sends`` marks a call that changes something at the provider (creates, adds, sends):
         a lost or garbled answer to it is UnknownOutcome instead of TemporaryError.
         """
+        with self._one_at_a_time():
+            return self._request(method, path, sends=sends, authenticate=authenticate, **kwargs)
+
+    @contextmanager
+    def _one_at_a_time(self) -> Iterator[None]:
+        """The account's gate (``Pace.exclusive``), once per adapter: a login made inside a
+        request is part of it."""
+        if self.pace is None or self._holding_gate:
+            yield
+            return
+        with self.pace.exclusive():
+            self._holding_gate = True
+            try:
+                yield
+            finally:
+                self._holding_gate = False
+
+    def _request(
+        self, method: str, path: str, *, sends: bool, authenticate: bool, **kwargs
+    ) -> httpx.Response:
         if self.pace and (until := self.pace.quiet_left()):
             raise RateLimited(
                 f"{self.label} asked Crier to wait; Crier will try again after that.",

@@ -7,12 +7,13 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 
 import phonenumbers
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
-from providers import crypto, registry
+from providers import crypto, gate, registry
 from providers.base import ProviderAdapter
 
 
@@ -95,6 +96,11 @@ class ProviderAccount(models.Model):
         ).update(quiet_until=until)
         self.quiet_until = max(until, self.quiet_until or until)
         return self.quiet_until
+
+    def exclusive(self):
+        """One request at a time to this account, in every process (providers.gate); a caller
+        waits at most as long as one request can take."""
+        return gate.one_at_a_time(self.pk, wait=2 * settings.CRIER_PROVIDER_TIMEOUT + 10)
 
     def quiet_left(self) -> datetime | None:
         """When the quiet the provider asked for ends, if it has not ended yet (read afresh)."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -251,6 +252,9 @@ class Quiet:
 
     def quiet_for(self, seconds: float):
         self.until = datetime.now(UTC) + timedelta(seconds=seconds)
+
+    def exclusive(self):
+        return contextlib.nullcontext()
 
 
 def test_a_429_asks_every_caller_on_the_account_for_quiet(api):
