@@ -24,7 +24,10 @@ from django.db import connection
 ROOT = Path(__file__).resolve().parents[2]
 # The workers' own broker: never the one .ci/run gives the test process, so a stray publish
 # from the test process cannot reach them. Helpers running suites side by side pick their own.
-BROKER = os.environ.get("CRIER_RELIABILITY_BROKER_URL", "redis://127.0.0.1:6379/14")
+# Under pytest-xdist each runner gets a database of its own, counting down from that one.
+_BASE = os.environ.get("CRIER_RELIABILITY_BROKER_URL", "redis://127.0.0.1:6379/14")
+_RUNNER = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or 0)
+BROKER = _BASE.rsplit("/", 1)[0] + f"/{int(_BASE.rsplit('/', 1)[1]) - _RUNNER}"
 
 
 def pytest_collection_modifyitems(config, items):
