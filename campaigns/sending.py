@@ -22,6 +22,7 @@ hand the campaign out again.
 from __future__ import annotations
 
 import logging
+import math
 import random
 import secrets
 import threading
@@ -256,8 +257,17 @@ def batch_size(campaign: Campaign) -> int:
     if settings.CRIER_SEND_BATCH_SIZE:
         size = min(size, settings.CRIER_SEND_BATCH_SIZE)
     if _paced_by_crier(campaign):
-        size = min(size, campaign.rate_limit)
+        size = min(size, pace(campaign)[0])
     return max(size, 1)
+
+
+def pace(campaign: Campaign) -> tuple[int, timedelta]:
+    """(batch size, time between batches) for "at most N per period", spread evenly: the
+    smallest batch that beat's tick can keep up with, at N / period on average. 100 an hour
+    is one message every 36 s; 600 a minute is 20 messages every 2 s."""
+    limit, period = campaign.rate_limit, float(campaign.rate_period or 60)
+    size = min(limit, max(1, math.ceil(limit * PACE_TICK / period)))
+    return size, timedelta(seconds=period * size / limit)
 
 
 def _paced_by_crier(campaign: Campaign) -> bool:
@@ -553,8 +563,11 @@ class Batch:
                     "next_attempt_at": now + _held_wait(),
                 }
             elif _paced_by_crier(self.campaign):
-                period = timedelta(seconds=self.campaign.rate_period or 60)
-                changes["next_attempt_at"] = now + period
+                # The next batch is due one interval after this one was: a late tick is made
+                # up (never by more than one interval), so the average rate is the one asked.
+                _size, interval = pace(self.campaign)
+                due = self.campaign.next_attempt_at or now
+                changes["next_attempt_at"] = max(due, now - interval) + interval
             Campaign.objects.filter(pk=self.campaign.pk).update(**changes)
             stopped = CampaignStatus.CANCELLED
             if Campaign.objects.filter(pk=self.campaign.pk, status=stopped).exists():
@@ -703,6 +716,9 @@ def _pause(campaign: Campaign, reason: str, *, account_error: bool = False) -> N
 # --- Writing the provider's answer ---------------------------------------------------------
 
 _CONNECT_TIMEOUT = 5.0
+# How often beat hands campaigns out (CELERY_BEAT_SCHEDULE "dispatch-campaigns"): a paced
+# campaign's batches are never closer together than this.
+PACE_TICK = 2.0
 _RESULT_CHUNK = 1000
 _RESULT_COLUMNS = "reference, status, provider_id, code, reason"
 

@@ -291,6 +291,7 @@ def test_stop_listed_numbers_are_caught_at_send(wire):
 
 
 def test_crier_paces_a_campaign_the_provider_cannot_pace(wire):
+    """100 an hour goes one message every 36 s, not 100 at once and then an hour's wait."""
     campaign, remote = wire("bsg", 250, rate_limit=100, rate_period=3600)
 
     handed_out: list[int] = []
@@ -299,8 +300,30 @@ def test_crier_paces_a_campaign_the_provider_cannot_pace(wire):
 
     campaign.refresh_from_db()
     assert summary == {"submitted": 1, "waiting": 1}
-    assert ledger(remote)["charges"] == 100
-    assert campaign.next_attempt_at > timezone.now() + timedelta(minutes=59)
+    assert ledger(remote)["charges"] == 1
+    wait = (campaign.next_attempt_at - timezone.now()).total_seconds()
+    assert 34 < wait <= 36
+
+
+@pytest.mark.parametrize(
+    ("limit", "period", "size", "every"),
+    [(100, 3600, 1, 36.0), (600, 60, 20, 2.0), (60, 60, 2, 2.0), (7, 60, 1, 60 / 7)],
+)
+def test_a_rate_limit_is_spread_evenly_over_its_period(wire, limit, period, size, every):
+    campaign, _remote = wire("bsg", 1, rate_limit=limit, rate_period=period)
+    assert sending.pace(campaign) == (size, timedelta(seconds=every))
+    assert sending.batch_size(campaign) == size
+
+
+def test_paced_batches_keep_the_average_rate_when_beat_ticks_late(wire):
+    """A batch handed out late (beat ticks every 2 s) makes the next one due sooner, so 60 a
+    minute is 60 a minute, not 60 per 64 s."""
+    campaign, _remote = wire("bsg", 10, rate_limit=30, rate_period=60)  # 1 every 2 s
+    due = timezone.now() - timedelta(seconds=1.5)  # the tick came 1.5 s after it was due
+    Campaign.objects.filter(pk=campaign.pk).update(next_attempt_at=due)
+    sending.run(campaign.pk, budget=0.1)
+    campaign.refresh_from_db()
+    assert campaign.next_attempt_at == due + timedelta(seconds=2)
 
 
 def test_scheduled_campaigns_start_at_their_time_and_are_handed_out_once(wire):
