@@ -24,7 +24,8 @@ def test_changelist_opens(staff, model):
 
 def test_fault_knobs_are_editable(staff, bsg_account):
     page = staff.get(reverse("admin:sandbox_sandboxaccount_change", args=[bsg_account.pk]))
-    for knob in ("rate_limit_every_n", "error_burst", "slow_seconds", "hang", "malformed_json"):
+    knobs = ("rate_limit_every_n", "error_burst", "slow_seconds", "slow_accept_seconds", "hang")
+    for knob in (*knobs, "malformed_json"):
         assert f'name="{knob}"' in page.content.decode()
     assert 'name="crash_after_accept"' in page.content.decode()
 

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import threading
 import time
 
 import httpx
 import pytest
 from django.test import override_settings
 
-from providers.sandbox import accounts
+from providers.sandbox import accounts, clock
 from providers.sandbox.models import SandboxAccount
 
 pytestmark = pytest.mark.django_db
@@ -149,3 +150,38 @@ def test_conpeek_crash_after_accept(client, conpeek_account):
     )
     assert response.status_code == 500
     assert accounts.charges("x") == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_slow_accept_works_on_a_billing_request_before_anything_of_it_is_visible(api, bsg_account):
+    """A lookup made while the provider is still at work finds nothing; then it bills once,
+    and a second request with the same reference is refused as taken."""
+    knobs(bsg_account, slow_accept_seconds=0.6)
+    answers = []
+    sender = threading.Thread(target=lambda: answers.append(send(api, "slow1").status_code))
+    sender.start()
+    time.sleep(0.2)
+    looked_up = api.get(f"{BASE}/messages", {"filter[reference_id]": "slow1"}).json()
+    sender.join()
+
+    assert looked_up["data"] == []
+    assert answers == [200]
+    assert accounts.charges("slow1") == 1
+    knobs(bsg_account, slow_accept_seconds=0)
+    again = send(api, "slow1")
+    assert again.status_code == 422
+    assert "already been taken" in again.content.decode()
+    assert accounts.charges("slow1") == 1
+
+
+def test_a_reference_is_taken_once_even_by_requests_that_race(bsg_account):
+    """Uniqueness is the database's (a constraint), not a check before the insert."""
+    from django.db import IntegrityError, transaction
+
+    from providers.sandbox.models import SandboxCampaign, SandboxMessage
+
+    campaign = SandboxCampaign.objects.create(account=bsg_account, created_at=clock.now())
+    fields = {"campaign": campaign, "account": bsg_account, "phone": "1", "created_at": clock.now()}
+    SandboxMessage.objects.create(reference="r1", client_reference="r1", **fields)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        SandboxMessage.objects.create(reference="r1", client_reference="r1", **fields)
