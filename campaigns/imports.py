@@ -255,7 +255,7 @@ def run(import_id: int) -> dict:
         pk=import_id
     )
     try:
-        with tempfile.TemporaryFile("w+", newline="", encoding="utf-8-sig") as report:
+        with tempfile.TemporaryFile("w+", newline="", encoding="utf-8") as report:
             _import(imp, report)
     except Cancelled:
         _finish(imp, ImportStatus.CANCELLED, "")
@@ -526,8 +526,11 @@ def _store(imp: RecipientImport, writer: bulk.MessageWriter, tally: _Tally, repo
         raise Cancelled
     writer.finish()
     if tally.rejected:
-        report.seek(0)
-        imp.rejections_file.save(f"rejected-rows-{imp.pk}.csv", File(report), save=False)
+        # Saved as the bytes written, byte order mark and all: storage would write text
+        # back in the locale's encoding.
+        report.flush()
+        report.buffer.seek(0)
+        imp.rejections_file.save(f"rejected-rows-{imp.pk}.csv", File(report.buffer), save=False)
     imp.status = ImportStatus.DONE
     imp.accepted, imp.rejected = tally.accepted, tally.rejected
     imp.rows_done, imp.rows_total = tally.done, tally.total

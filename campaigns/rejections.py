@@ -9,6 +9,7 @@ rejection seen by Mobizon and one caught by us read the same in the summary.
 from __future__ import annotations
 
 import csv
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TextIO
@@ -89,26 +90,36 @@ class RejectedRow:
     cells: Sequence[str] = ()
 
 
+BOM = "\ufeff"
 # A spreadsheet treats a cell starting with one of these as a formula (OWASP "CSV injection").
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+# A phone number in E.164: a plus and up to 15 digits, the first not 0. Read as a number at
+# worst, never as a formula, so it is written as it is.
+_E164 = re.compile(r"\+[1-9][0-9]{1,14}")
 
 
 def defuse(value: str) -> str:
-    """Return ``value`` so that Excel, LibreOffice and Sheets show it as text, never run it."""
-    return "'" + value if value.startswith(_FORMULA_STARTS) else value
+    """Return ``value`` so that Excel, LibreOffice and Sheets show it as text, never run it:
+    an apostrophe before a cell that starts like a formula, unless it is an E.164 number."""
+    if value.startswith(_FORMULA_STARTS) and not _E164.fullmatch(value):
+        return "'" + value
+    return value
 
 
 def write_rejections_csv(
     rows: Iterable[RejectedRow], file: TextIO, columns: Sequence[str] = (), *, header: bool = True
 ) -> int:
     """Write the report (row, phone, code, reason, then the original cells under ``columns``)
-    to ``file`` opened with ``newline=""``; return the number of rows written.
+    to ``file`` opened with ``newline=""``; return the number of rows written. The header
+    starts with a byte order mark: Excel on Windows reads a CSV as UTF-8 (Cyrillic names,
+    say) only with it.
 
     Every cell is defused, so "+77011234567" reads "'+77011234567": the report is opened in
     Excel by people who did not write it, and a phone column is the classic injection spot.
     """
     writer = csv.writer(file)
     if header:  # a report written batch by batch has its header written once, first
+        file.write(BOM)
         writer.writerow(["row", "phone", "code", "reason", *(defuse(c) for c in columns)])
     written = 0
     for row in rows:
