@@ -8,6 +8,7 @@ from django.utils import timezone
 
 from campaigns import phones, recipients
 from campaigns.models import Campaign, ImportMode
+from dashboard.timezones import ZonedDateTimeField
 from providers.models import ProviderAccount, SenderName
 
 # The reader's own lists are the one source: a label the form offers is one it can read.
@@ -285,11 +286,11 @@ class MessageForm(forms.ModelForm):
 class OptionsForm(forms.ModelForm):
     """Step 4: when, how fast, how long to keep trying, flash."""
 
-    send_at = forms.DateTimeField(
+    send_at = ZonedDateTimeField(
         label="Send at",
         required=False,
         widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
-        help_text="Empty: send as soon as you launch. In the workspace's time zone.",
+        help_text="Empty: send as soon as you launch.",
     )
 
     class Meta:
@@ -310,6 +311,7 @@ class OptionsForm(forms.ModelForm):
     def __init__(self, *args, workspace, **kwargs):
         super().__init__(*args, **kwargs)
         self.zone = zoneinfo.ZoneInfo(workspace.time_zone)
+        self.fields["send_at"].set_zone(self.zone)
         if self.instance.start_at:
             self.initial["send_at"] = self.instance.start_at.astimezone(self.zone).replace(
                 tzinfo=None
@@ -321,9 +323,12 @@ class OptionsForm(forms.ModelForm):
         value = self.cleaned_data["send_at"]
         if value is None:
             return None
-        value = value.replace(tzinfo=self.zone) if timezone.is_naive(value) else value
-        if value <= timezone.now():
-            raise forms.ValidationError("This time has passed; choose a time in the future.")
+        now = timezone.now()
+        if value <= now:
+            raise forms.ValidationError(
+                f"This time has passed: it is {now.astimezone(self.zone):%Y-%m-%d %H:%M} in "
+                f"{self.zone} now. Choose a time in the future."
+            )
         caps = self.capabilities
         if caps.max_lead_time and value - timezone.now() > caps.max_lead_time:
             raise forms.ValidationError(

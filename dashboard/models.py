@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import zoneinfo
+from datetime import UTC, tzinfo
 
 import phonenumbers
 from django.conf import settings
@@ -48,6 +49,14 @@ class Workspace(models.Model):
         self.default_country = self.default_country.upper()
         self.currency = self.currency.upper()
         super().save(*args, **kwargs)
+
+    @property
+    def zone(self) -> tzinfo:
+        """The workspace's time zone, or UTC when this machine's tz database lacks the name."""
+        try:
+            return zoneinfo.ZoneInfo(self.time_zone)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            return UTC
 
 
 class Role(models.TextChoices):

@@ -12,6 +12,7 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import Model, QuerySet
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect
+from django.utils import timezone
 
 from dashboard.models import Membership
 
@@ -19,7 +20,8 @@ SESSION_KEY = "workspace_id"
 
 
 class WorkspaceMiddleware:
-    """Sets ``request.membership`` and ``request.workspace`` (None when the user has none)."""
+    """Sets ``request.membership`` and ``request.workspace`` (None when the user has none), and
+    activates the workspace's time zone: every time shown or typed is in it."""
 
     def __init__(self, get_response):
         self.get_response = get_response
@@ -27,6 +29,12 @@ class WorkspaceMiddleware:
     def __call__(self, request):
         request.membership = _current_membership(request)
         request.workspace = request.membership.workspace if request.membership else None
+        # Activated, not overridden for the call: a streamed export's rows are written after
+        # the middleware returns. Each request sets the zone afresh, so none inherits another's.
+        if request.workspace:
+            timezone.activate(request.workspace.zone)
+        else:
+            timezone.deactivate()
         return self.get_response(request)
 
 
