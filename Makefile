@@ -23,7 +23,7 @@ run: install
 	@echo "  Crier is starting on http://127.0.0.1:8000/  (log in as demo / $(DEMO_PASSWORD))"
 	@echo "  Stop it with Ctrl-C."
 	@echo
-	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho start
+	PATH="$(CURDIR)/$(BIN):$$PATH" DEMO_PASSWORD='$(DEMO_PASSWORD)' $(BIN)/honcho start
 
 ## make test: the whole suite on SQLite, the network blocked (DATABASE_URL switches the database).
 test: install

@@ -55,7 +55,10 @@ class Command(BaseCommand):
                 username=DEMO_USERNAME, defaults={"email": "demo@example.com"}
             )
             user.is_staff = user.is_superuser = True
-            user.set_password(password)
+            # A new hash (even of the same password) changes the session hash and would log the
+            # demo user out on every `make run`.
+            if not user.check_password(password):
+                user.set_password(password)
             user.save()
             workspace, _ = Workspace.objects.get_or_create(
                 name="Demo workspace",
