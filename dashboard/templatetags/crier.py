@@ -1,4 +1,7 @@
 from django import forms, template
+from django.template.defaultfilters import date
+from django.utils import timezone
+from django.utils.html import format_html
 
 register = template.Library()
 
@@ -66,3 +69,24 @@ def minutes(duration) -> str:
     """A timedelta in whole minutes for people: "15 minutes", "1 minute"."""
     count = max(1, round(duration.total_seconds() / 60))
     return f"{count} minute{'' if count == 1 else 's'}"
+
+
+@register.filter
+def zoned(value, fmt: str = "Y-m-d H:i") -> str:
+    """An aware datetime in the active time zone (the workspace's), labelled with it:
+    "2026-12-06 13:52 (Asia/Almaty)", in a <time> element holding the instant with its offset."""
+    if not value:
+        return ""
+    local = timezone.localtime(value)
+    return format_html(
+        '<time datetime="{}">{} ({})</time>',
+        local.isoformat(),
+        date(local, fmt),
+        timezone.get_current_timezone_name(),
+    )
+
+
+@register.simple_tag
+def zone_name() -> str:
+    """The active time zone's name, to label a table or chart of times once."""
+    return timezone.get_current_timezone_name()
