@@ -20,7 +20,7 @@ from django.db.models.functions import Cast, Coalesce, NullIf, TruncDate
 from django.utils import timezone
 from django.utils.dateparse import parse_date
 
-from campaigns import costs
+from campaigns import costs, phones
 from campaigns.models import (
     Campaign,
     CampaignCounters,
@@ -106,21 +106,30 @@ class RecipientPage:
 @dataclass(frozen=True)
 class RecipientFilter:
     status: str = ""  # one MessageStatus value, or "" for all
-    search: str = ""  # digits of a number
+    search: str = ""  # the digits of a number, after a plus if it was typed with one
 
     @classmethod
     def from_query(cls, query) -> RecipientFilter:
         status = query.get("status", "")
-        digits = "".join(c for c in query.get("q", "") if c.isdigit() or c == "+")
-        return cls(status if status in MessageStatus.values else "", digits[:16])
+        typed = query.get("q", "").strip()
+        digits = "".join(c for c in typed if c.isdigit())
+        search = ("+" if typed.startswith("+") and digits else "") + digits
+        return cls(status if status in MessageStatus.values else "", search[:16])
 
     def apply(self, campaign: Campaign) -> QuerySet[Message]:
         messages = Message.objects.filter(campaign=campaign)
         if self.status:
             messages = messages.filter(status=self.status)
         if self.search:
-            messages = messages.filter(phone__contains=self.search)
+            messages = messages.filter(self._number(campaign.workspace.default_country))
         return messages.order_by("pk")
+
+    def _number(self, default_country: str) -> Q:
+        """The number as an import would store it ("8 701 …" is +7701… in Kazakhstan), or any
+        number holding the typed digits, for a part of one."""
+        found = phones.normalise(self.search, default_country)
+        whole = Q(phone=found.e164) if isinstance(found, phones.Normalised) else Q()
+        return whole | Q(phone__contains=self.search)
 
     def count(self, counters: CampaignCounters) -> int | None:
         if self.search:

@@ -299,6 +299,28 @@ def test_a_search_by_number_finds_it_and_keeps_the_filter_in_the_links(as_role, 
     assert "results.csv?status=delivered&amp;q=%2B77010000005" in response.text
 
 
+@pytest.mark.parametrize(
+    "typed",
+    ["8 (701) 000-00-05", "+7 701 000 0005", "87010000005", "7010000005", "+7 (701) 000 00 05"],
+)
+def test_a_search_finds_a_number_however_it_is_typed(as_role, launched, typed):
+    """Normalised like an import, with the workspace's default country (Kazakhstan here)."""
+    url = reverse("campaign_detail", args=[launched.pk])
+
+    html = as_role("viewer").get(url, {"q": typed}).text
+
+    assert table_phones(html) == ["+77010000005"]
+
+
+@pytest.mark.parametrize("typed", ["701 000 011", "701-000-011", "(701) 000011", "+7 701 000 011"])
+def test_a_partial_number_matches_its_digits_whatever_the_punctuation(as_role, launched, typed):
+    url = reverse("campaign_detail", args=[launched.pk])
+
+    html = as_role("viewer").get(url, {"q": typed}).text
+
+    assert table_phones(html) == [f"+7701000011{n}" for n in range(10)]
+
+
 def test_the_filter_is_sent_by_htmx_and_pushed_to_the_address_bar(as_role, launched):
     html = as_role("viewer").get(reverse("campaign_detail", args=[launched.pk])).text
 
