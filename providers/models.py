@@ -38,6 +38,9 @@ class ProviderAccount(models.Model):
         help_text="Two-letter codes separated by commas, e.g. KZ, UZ. Empty: every country.",
     )
     balance = models.DecimalField(max_digits=14, decimal_places=4, null=True, blank=True)
+    # The provider counts SMS credits, not money (AccountInfo.credits, smsdrop): ``balance``
+    # is then a number of credits, never an amount in ``currency``.
+    balance_in_credits = models.BooleanField(default=False, editable=False)
     balance_checked_at = models.DateTimeField(null=True, blank=True)
     is_active = models.BooleanField("active", default=True)
     last_error = models.TextField(blank=True)
@@ -59,6 +62,15 @@ class ProviderAccount(models.Model):
         """The countries recipients may be in, or None when every country is allowed."""
         codes = {c.strip().upper() for c in self.allowed_countries.split(",") if c.strip()}
         return frozenset(codes) or None
+
+    @property
+    def balance_text(self) -> str:
+        """The balance as the provider counts it: "10,000 credits" or "1,234.50 EUR"."""
+        if self.balance is None:
+            return ""
+        if self.balance_in_credits:
+            return f"{int(self.balance):,} credit{'' if self.balance == 1 else 's'}"
+        return f"{self.balance:,.2f} {self.currency}"
 
     @property
     def adapter_class(self) -> type[ProviderAdapter]:
