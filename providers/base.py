@@ -70,6 +70,11 @@ class VoicePayload:
     language: str = ""  # e.g. "en"
     category: str = "marketing"  # BSG: otp, transactional or marketing
 
+    @property
+    def kind(self) -> str:
+        """What the call plays: "announcement", "ssml" or "tts" (Capabilities.voice_kinds)."""
+        return "announcement" if self.announcement_id else "ssml" if self.ssml else "tts"
+
 
 @dataclass(frozen=True)
 class OutgoingMessage:
@@ -212,6 +217,10 @@ class MessageStatusReport:
     cost: Decimal | None = None
     currency: str = ""
     updated_at: datetime | None = None
+    # Why a message was not delivered, in the provider's own words (its error code and text,
+    # or the documented meaning of its status); "" when it says nothing or it was delivered.
+    error_code: str = ""
+    error_reason: str = ""
 
 
 @dataclass(frozen=True)
@@ -275,9 +284,42 @@ class Capabilities:
     rate_limit: bool = False
     flash: bool = False
     sms_sender_required: bool = False  # an SMS must name a sender; no account default exists
+    flash_unicode: bool = True  # a flash SMS may carry text outside the GSM-7 alphabet
+    voice_kinds: frozenset[str] = frozenset()  # of VoicePayload.kind, for a voice channel
+    # The provider's documented voices and languages as (value, label), the default first.
+    # Empty: the provider names none (Conpeek's voice definitions are the tenant's own ids).
+    voices: tuple[tuple[str, str], ...] = ()
+    voice_languages: tuple[tuple[str, str], ...] = ()
     # How often campaigns.tracking asks about a campaign in flight (CRIER_POLL_INTERVAL
     # overrides it for every provider).
     poll_interval: timedelta = timedelta(seconds=10)
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """Why a provider would refuse a campaign before anything is sent: ``field`` names the
+    CampaignSpec or VoicePayload field at fault ("channel", "text", "flash", "voice", …)."""
+
+    field: str
+    message: str
+    unsupported: bool = False  # the provider cannot do it at all (NotSupported)
+
+    def error(self) -> ProviderError:
+        if self.unsupported:
+            return NotSupported(self.message)
+        return InvalidRequest(self.message, field=self.field)
+
+
+# GSM 03.38 basic set and extension table: text outside it needs UCS-2 (a unicode SMS).
+GSM7 = frozenset(
+    "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?¡ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+    "ÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà^{}\\[~]|€"
+)
+VOICE_KINDS = {"tts": "text to speech", "ssml": "SSML", "announcement": "recorded announcements"}
+
+
+def is_gsm7(text: str) -> bool:
+    return set(text) <= GSM7
 
 
 def _span(value: timedelta | None) -> str:
@@ -442,40 +484,100 @@ class ProviderAdapter:
     def check_batch(
         self, messages: Sequence[OutgoingMessage], spec: CampaignSpec | None = None
     ) -> None:
-        """Refuse, before any request, a batch the provider would take wrongly or not at all:
-        too large, or asking for what ``capabilities`` say the provider cannot do (a provider
-        that silently ignores a start time or a personalised text is worse than a refusal)."""
-        caps = self.capabilities
+        """Refuse, before any request, a batch the provider would take wrongly or not at all
+        (the first of ``refusals``): a provider that silently ignores a start time or a
+        personalised text is worse than a refusal."""
+        if problems := self.refusals(messages, spec):
+            raise problems[0].error()
+
+    @classmethod
+    def refusals(
+        cls, messages: Sequence[OutgoingMessage], spec: CampaignSpec | None = None
+    ) -> list[Refusal]:
+        """Every reason ``submit`` would refuse this batch, from ``capabilities`` alone (no
+        request): too large, or asking for what the provider cannot do. Crier checks a
+        campaign with it before launch, so what passes here is what ``submit`` takes."""
+        caps, problems = cls.capabilities, []
         if len(messages) > caps.max_batch_size:
-            raise InvalidRequest(
-                f"{self.label} takes at most {caps.max_batch_size:,} messages "
-                f"per batch; this one has {len(messages):,}.",
-                field="messages",
+            problems.append(
+                Refusal(
+                    "messages",
+                    f"{cls.label} takes at most {caps.max_batch_size:,} messages "
+                    f"per batch; this one has {len(messages):,}.",
+                )
             )
         if spec is None:
-            return
+            return problems
         if spec.channel not in caps.channels:
-            raise self.unsupported(f"{spec.channel} campaigns")
+            return [*problems, cls._no("channel", f"{spec.channel} campaigns")]
         personalised = any(m.text is not None or m.voice or m.variables for m in messages)
         if personalised and not caps.personalised_text:
-            raise self.unsupported("a different text per recipient")
+            problems.append(cls._no("text", "a different text per recipient"))
         if spec.start_at is not None and not caps.scheduling:
-            raise self.unsupported("a scheduled start")
-        if spec.flash and not caps.flash:
-            raise self.unsupported("flash SMS")
+            problems.append(cls._no("start_at", "a scheduled start"))
         if spec.validity is not None:
-            self._check_validity(spec.validity)
+            problems += cls._validity_refusals(spec.validity)
+        if spec.channel == "sms":
+            return problems + cls._sms_refusals(spec, messages)
+        voice = spec.voice or next((m.voice for m in messages if m.voice), None)
+        return problems + (cls._voice_refusals(voice) if voice else [])
 
-    def _check_validity(self, validity: timedelta) -> None:
-        low, high = self.capabilities.min_validity, self.capabilities.max_validity
-        if low is None and high is None:
-            raise self.unsupported("a validity period")
-        if (low and validity < low) or (high and validity > high):
-            raise InvalidRequest(
-                f"{self.label} keeps trying a message for {_span(low)} to {_span(high)}; "
-                f"{_span(validity)} is outside that.",
-                field="validity",
+    @classmethod
+    def _sms_refusals(cls, spec: CampaignSpec, messages) -> list[Refusal]:
+        caps, problems = cls.capabilities, []
+        if caps.sms_sender_required and not spec.sender:
+            problems.append(
+                Refusal("sender", f"{cls.label} needs a sender name on every SMS: choose one.")
             )
+        if spec.flash and not caps.flash:
+            problems.append(cls._no("flash", "flash SMS"))
+        texts = [spec.text or "", *(m.text for m in messages if m.text is not None)]
+        if spec.flash and caps.flash and not caps.flash_unicode and not all(map(is_gsm7, texts)):
+            problems.append(
+                Refusal(
+                    "flash",
+                    f"{cls.label} sends flash SMS in the GSM alphabet only, and this text has "
+                    "other characters (Cyrillic, emoji or typographic quotes, for example): "
+                    "turn flash off or write the text in plain Latin characters.",
+                    unsupported=True,
+                )
+            )
+        return problems
+
+    @classmethod
+    def _voice_refusals(cls, voice: VoicePayload) -> list[Refusal]:
+        caps, problems = cls.capabilities, []
+        if voice.kind not in caps.voice_kinds:
+            problems.append(cls._no("voice_kind", f"voice messages as {VOICE_KINDS[voice.kind]}"))
+        for name, value, choices in (
+            ("voice", voice.voice, caps.voices),
+            ("language", voice.language, caps.voice_languages),
+        ):
+            if choices and value not in dict(choices):
+                known = ", ".join(label for _, label in choices)
+                problems.append(
+                    Refusal(name, f"{cls.label} knows the {name}s {known}: choose one of them.")
+                )
+        return problems
+
+    @classmethod
+    def _validity_refusals(cls, validity: timedelta) -> list[Refusal]:
+        low, high = cls.capabilities.min_validity, cls.capabilities.max_validity
+        if low is None and high is None:
+            return [cls._no("validity", "a validity period")]
+        if (low and validity < low) or (high and validity > high):
+            return [
+                Refusal(
+                    "validity",
+                    f"{cls.label} keeps trying a message for {_span(low)} to {_span(high)}; "
+                    f"{_span(validity)} is outside that.",
+                )
+            ]
+        return []
+
+    @classmethod
+    def _no(cls, field: str, what: str) -> Refusal:
+        return Refusal(field, f"{cls.label} does not offer {what}.", unsupported=True)
 
     def unsupported(self, what: str) -> NotSupported:
         return NotSupported(f"{self.label} does not offer {what}.")
