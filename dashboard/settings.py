@@ -234,6 +234,8 @@ CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 # Installed into django-celery-beat's tables at beat start-up; editable in the admin.
 CELERY_BEAT_SCHEDULE = {
     "refresh-balances": {"task": "providers.tasks.refresh_balances", "schedule": 15 * 60},
+    # Sender names' approval statuses, as each provider reports them (errors on the account).
+    "refresh-sender-names": {"task": "providers.tasks.refresh_sender_names", "schedule": 60 * 60},
     # Starts due campaigns and hands sending campaigns to workers (no ETA tasks: a broker
     # redelivers those twice past its visibility timeout).
     "dispatch-campaigns": {"task": "campaigns.tasks.dispatch_campaigns", "schedule": 2.0},

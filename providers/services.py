@@ -32,13 +32,36 @@ def check_connection(account: ProviderAccount) -> AccountInfo:
         account.save(update_fields=["last_error"])
         logger.info("Connection check failed for account %s: %s", account.pk, exc)
         raise
-    account.balance = info.balance if info.balance is not None else info.credits
+    account.balance_in_credits = info.balance is None and info.credits is not None
+    account.balance = info.credits if account.balance_in_credits else info.balance
     account.balance_checked_at = timezone.now()
     account.last_error = ""
     if info.currency:
         account.currency = info.currency.upper()[:3]
-    account.save(update_fields=["balance", "balance_checked_at", "last_error", "currency"])
+    account.save(
+        update_fields=[
+            "balance", "balance_in_credits", "balance_checked_at", "last_error", "currency"
+        ]
+    )  # fmt: skip
     return info
+
+
+def refresh_sender_statuses(account: ProviderAccount, info: AccountInfo) -> int:
+    """Updates the approval status of the account's sender names the provider listed.
+
+    Returns how many changed. Names the provider lists that the account does not have are left
+    for a person to import (Test connection, then Import); names it does not list are left as
+    they are.
+    """
+    reported = {remote.name.strip()[:20]: remote.status for remote in info.senders}
+    changed = 0
+    with transaction.atomic():
+        for sender in account.senders.filter(value__in=reported).select_for_update():
+            if sender.status != reported[sender.value]:
+                sender.status = reported[sender.value]
+                sender.save(update_fields=["status"])
+                changed += 1
+    return changed
 
 
 def import_senders(account: ProviderAccount, info: AccountInfo) -> tuple[int, int]:
