@@ -88,6 +88,17 @@ class BSGAdapter(TokenLoginMixin, ProviderAdapter):
         min_validity=timedelta(hours=1),
         max_validity=timedelta(hours=72),
         sms_sender_required=True,  # Sms.sender is required (providers.md §2.1.4)
+        voice_kinds=frozenset({"tts"}),  # Voice is text to speech: text, category, voice, lang
+        # Voice.voice is one of these (providers.md §2.1.4), sonya in BSG's own example.
+        voices=(("sonya", "Sonya"), ("dariya", "Dariya"), ("ostap", "Ostap"), ("amala", "Amala")),
+        # [INFERRED] Voice.lang is a free string, "en" in the example: ISO 639-1 codes of the
+        # languages BSG's voices are named for and its markets speak.
+        voice_languages=(
+            ("en", "English"),
+            ("ru", "Russian"),
+            ("uk", "Ukrainian"),
+            ("kk", "Kazakh"),
+        ),
     )
     rate_limit_message = (
         "BSG refused the request: too many identical requests in a short time. "
@@ -165,8 +176,9 @@ class BSGAdapter(TokenLoginMixin, ProviderAdapter):
             voice = spec.voice or next((m.voice for m in messages if m.voice), None)
             if voice is None:
                 raise InvalidRequest("A voice campaign needs a text to read.", field="voice")
-            payload = {"text": voice.text, "category": voice.category, "voice": voice.voice}
-            payload |= {"lang": voice.language} | ({"sender": spec.sender} if spec.sender else {})
+            payload = {"text": voice.text, "category": voice.category}
+            optional = {"voice": voice.voice, "lang": voice.language, "sender": spec.sender}
+            payload |= {key: value for key, value in optional.items() if value}
         else:
             payload = {"sender": spec.sender, "text": spec.text or "", "transliterate": False}
         phones = [{"number": m.digits, "reference_id": m.reference} for m in messages]

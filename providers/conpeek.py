@@ -52,6 +52,8 @@ class ConpeekAdapter(ProviderAdapter):
         campaign_stats=False,
         account_info=False,
         scheduling=False,
+        # type tts (text or ssml) or announcement; voice_definition_id is the tenant's own id.
+        voice_kinds=frozenset({"tts", "ssml", "announcement"}),
         # Nothing to ask: tracking only waits out CRIER_POLL_UNTRACKED_SECONDS, after which
         # the requests still "queued" become "unknown" (Conpeek documents no status API).
         poll_interval=timedelta(seconds=30),

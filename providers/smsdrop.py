@@ -26,17 +26,13 @@ from providers.base import (
     Submission,
     SubmitResult,
     TokenLoginMixin,
+    is_gsm7,
     to_datetime,
 )
 from providers.errors import AuthError, InvalidRequest, NotFound
 from providers.http import json_or_none
 from providers.statuses import campaign_status, empty_counters
 
-# GSM 03.38 basic set and extension table: anything else needs the unicode message type.
-GSM7 = set(
-    "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?¡ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-    "ÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà^{}\\[~]|€"
-)
 PLAIN, FLASH, UNICODE = 0, 1, 2
 NOT_LAUNCHED = (
     "smsdrop created the campaign but did not start it: the account has too few SMS credits. "
@@ -57,6 +53,8 @@ class SmsdropAdapter(TokenLoginMixin, ProviderAdapter):
         max_batch_size=10_000,
         message_status=False,
         flash=True,
+        # message_type is one of plain, flash or unicode: a flash SMS cannot be unicode.
+        flash_unicode=False,
         sms_sender_required=True,  # the SDK's campaign model has no default sender
     )
     # [INFERRED] smsdrop documents no processing time. It is a FastAPI service behind a proxy
@@ -138,7 +136,7 @@ class SmsdropAdapter(TokenLoginMixin, ProviderAdapter):
 
     def _campaign(self, spec, messages, title: str) -> dict:
         text = spec.text or ""
-        message_type = FLASH if spec.flash else PLAIN if set(text) <= GSM7 else UNICODE
+        message_type = FLASH if spec.flash else PLAIN if is_gsm7(text) else UNICODE
         return {
             "title": title or None,  # None: smsdrop picks a random title
             "message": text,

@@ -149,8 +149,10 @@ def campaign_spec(sandbox: Sandboxed, channel: str = "", **options) -> CampaignS
     channel = channel or ("sms" if "sms" in channels else "voice")
     if channel == "voice":
         voice = VoicePayload(text="Your table is ready.", voice="sonya", language="en")
-        return CampaignSpec(sender="", channel="voice", voice=voice, name="Voice", **options)
-    return CampaignSpec(sender="Crier", text="Hello from Crier", name="Promo", **options)
+        return replace(
+            CampaignSpec(sender="", channel="voice", voice=voice, name="Voice"), **options
+        )
+    return replace(CampaignSpec(sender="Crier", text="Hello from Crier", name="Promo"), **options)
 
 
 def ledger_reference(sandbox: Sandboxed, spec, state, message: OutgoingMessage) -> str:
@@ -772,6 +774,60 @@ def check_flash(sandbox, sent, supported):
         send(sandbox, "flash", flash=True)
 
 
+def check_flash_unicode(sandbox, sent, allowed):
+    if not sandbox.adapter.capabilities.flash:
+        return
+    if allowed:
+        send(sandbox, "flashu", flash=True, text="Привет")
+    else:
+        assert_not_supported(sandbox, lambda: send(sandbox, "flashu", flash=True, text="Привет"))
+
+
+VOICES = {
+    "tts": VoicePayload(text="Your table is ready."),
+    "ssml": VoicePayload(ssml="<speak>Your table is ready.</speak>"),
+    "announcement": VoicePayload(announcement_id="5b7c78389fe80f7b60af688989"),
+}
+
+
+def voice_send(sandbox, tag, **payload):
+    caps = sandbox.adapter.capabilities
+    defaults = {"voice": next(iter(caps.voices), ("", ""))[0]}
+    defaults["language"] = next(iter(caps.voice_languages), ("", ""))[0]
+    voice = replace(VOICES[payload.pop("kind", "tts")], **(defaults | payload))
+    return send(sandbox, tag, channel="voice", voice=voice)
+
+
+def check_voice_kinds(sandbox, sent, kinds):
+    if "voice" not in sandbox.adapter.capabilities.channels:
+        return
+    for kind in VOICES:
+        if kind in kinds:
+            voice_send(sandbox, f"kind{kind}", kind=kind)
+        else:
+            assert_not_supported(sandbox, lambda kind=kind: voice_send(sandbox, "k", kind=kind))
+
+
+def check_voices(sandbox, sent, voices):
+    check_voice_choices(sandbox, "voice", voices)
+
+
+def check_voice_languages(sandbox, sent, languages):
+    check_voice_choices(sandbox, "language", languages)
+
+
+def check_voice_choices(sandbox, field: str, choices) -> None:
+    """Every documented value is taken; a blank one is refused before any request."""
+    if "voice" not in sandbox.adapter.capabilities.channels or not choices:
+        return
+    for value, _label in choices:
+        voice_send(sandbox, f"{field}{value}", **{field: value})
+    made = len(sandbox.requests)
+    with pytest.raises(InvalidRequest):
+        voice_send(sandbox, f"{field}x", **{field: ""})
+    assert len(sandbox.requests) == made
+
+
 def check_sms_sender_required(sandbox, sent, required):
     if "sms" not in sandbox.adapter.capabilities.channels:
         return
@@ -815,6 +871,10 @@ CAPABILITY_CHECKS = {
     "rate_limit": check_rate_limit,
     "flash": check_flash,
     "sms_sender_required": check_sms_sender_required,
+    "flash_unicode": check_flash_unicode,
+    "voice_kinds": check_voice_kinds,
+    "voices": check_voices,
+    "voice_languages": check_voice_languages,
     "poll_interval": check_poll_interval,
 }
 

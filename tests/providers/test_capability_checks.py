@@ -66,7 +66,9 @@ def submit(slug, spec, messages):
         ),
         (
             "bsg",
-            CampaignSpec("Crier", channel="voice", voice=VoicePayload(text="Hi")),
+            CampaignSpec(
+                "Crier", channel="voice", voice=VoicePayload("Hi", voice="sonya", language="en")
+            ),
             [message(voice=VoicePayload(text="Hi Ann"))],
             NotSupported,
             "BSG does not offer a different voice message per recipient",
