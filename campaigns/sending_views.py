@@ -12,6 +12,7 @@ from campaigns.models import CampaignStatus
 from campaigns.views import _campaign, _funds, live_context
 from dashboard.models import Role
 from dashboard.tenancy import require_role
+from dashboard.timezones import labelled
 from dashboard.views import done
 
 
@@ -41,7 +42,7 @@ def campaign_launch(request, campaign_pk: int):
             error = str(exc)
         else:
             when = (
-                f"It starts at {campaign.start_at:%Y-%m-%d %H:%M}."
+                f"It starts at {labelled(campaign.start_at)}."
                 if campaign.start_at
                 else "Sending starts within a few seconds."
             )

@@ -11,6 +11,12 @@ from django.utils import timezone
 MINUTE = timedelta(minutes=1)
 
 
+def labelled(value: datetime, fmt: str = "%Y-%m-%d %H:%M") -> str:
+    """An aware datetime in the active time zone (the workspace's), labelled with it:
+    "2026-12-06 13:52 (Asia/Almaty)"."""
+    return f"{timezone.localtime(value):{fmt}} ({timezone.get_current_timezone_name()})"
+
+
 class ZonedDateTimeField(forms.DateTimeField):
     """A wall-clock date and time in ``zone``, cleaned to an aware datetime and shown back in it.
 

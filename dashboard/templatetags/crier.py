@@ -1,7 +1,8 @@
 from django import forms, template
-from django.template.defaultfilters import date
 from django.utils import timezone
 from django.utils.html import format_html
+
+from dashboard.timezones import labelled
 
 register = template.Library()
 
@@ -72,17 +73,13 @@ def minutes(duration) -> str:
 
 
 @register.filter
-def zoned(value, fmt: str = "Y-m-d H:i") -> str:
+def zoned(value) -> str:
     """An aware datetime in the active time zone (the workspace's), labelled with it:
     "2026-12-06 13:52 (Asia/Almaty)", in a <time> element holding the instant with its offset."""
     if not value:
         return ""
-    local = timezone.localtime(value)
     return format_html(
-        '<time datetime="{}">{} ({})</time>',
-        local.isoformat(),
-        date(local, fmt),
-        timezone.get_current_timezone_name(),
+        '<time datetime="{}">{}</time>', timezone.localtime(value).isoformat(), labelled(value)
     )
 
 
