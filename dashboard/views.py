@@ -11,6 +11,7 @@ from django_htmx.http import HttpResponseClientRedirect, HttpResponseClientRefre
 
 from campaigns import charts, pages
 from dashboard import members as member_rules
+from dashboard import overview as overview_figures
 from dashboard import tenancy
 from dashboard.forms import MemberAddForm, MemberRoleForm, WorkspaceForm
 from dashboard.models import Membership, Role
@@ -45,10 +46,11 @@ def overview(request):
             "sender_counts": dict(senders.values_list("status").annotate(Count("pk")).order_by()),
             "member_count": workspace.memberships.count(),
             "spend": pages.month_spend(workspace, now),
+            "spend_totals": overview_figures.month_totals(workspace, now),
             "month": now.astimezone(pages.zone_of(workspace)),
             "daily_chart": charts.daily_chart(daily),
             "legend": charts.legend(shown),
-            "rates": pages.provider_rates(workspace, now),
+            "rates": overview_figures.provider_rates(workspace, now),
             "running": pages.running(workspace),
         },
     )

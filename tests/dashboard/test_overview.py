@@ -166,3 +166,47 @@ def test_another_workspace_is_not_in_the_figures(client, busy, globex):
     html = overview(client)
 
     assert "Theirs" not in html and "7.00" not in html
+
+
+def test_no_total_claims_a_currency_the_money_is_not_in(as_role, busy):
+    acme, _ = busy
+    acme.workspace.currency = "USD"
+    acme.workspace.save()
+
+    html = overview(as_role("viewer"))
+
+    assert "USD" not in html
+    total = re.search(r'data-testid="spend-total".*?</span></div>', html, re.S).group(0)
+    assert re.findall(r"<div>([^<]+)</div>", total) == ["3.75 EUR", "300.00 KZT"]
+
+
+def test_a_credit_balance_reads_as_credits(as_role, busy):
+    acme, _ = busy
+    ProviderAccount.objects.create(
+        workspace=acme.workspace, provider="smsdrop", name="Acme smsdrop", currency="XOF",
+        balance=Decimal("10000"), balance_in_credits=True,
+    )  # fmt: skip
+
+    html = overview(as_role("viewer"))
+
+    balances = re.findall(r'data-testid="balance">([^<]+)<', html)
+    assert "10,000 credits" in balances and "100.00 EUR" in balances
+    assert "XOF" not in html
+
+
+def test_a_stopped_campaign_s_cancelled_messages_are_not_in_the_delivery_rate(as_role, acme):
+    statuses = ["delivered"] * 3 + ["cancelled"] * 2 + ["failed"]
+    launch(acme.workspace, acme.account, "Stopped", statuses=statuses, status="stopped")
+
+    html = overview(as_role("viewer"))
+
+    row = re.search(r'data-testid="provider-rate">.*?</progress>', html, re.S).group(0)
+    assert "<b>100.0 %</b>" in row and "of 3 handed over" in row
+
+
+def test_a_provider_nothing_was_handed_to_has_no_rate(as_role, acme):
+    launch(acme.workspace, acme.account, "Refused", statuses=["failed"] * 4)
+
+    html = overview(as_role("viewer"))
+
+    assert 'data-testid="provider-rate"' not in html and "No delivery reports yet." in html

@@ -1,0 +1,67 @@
+"""Overview figures that must not mislead: money is summed per currency (never added across
+currencies, never labelled with a currency it is not in), and a delivery rate counts only the
+messages the provider was handed (a stopped campaign's cancelled messages are not in it)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.db.models import Sum, Value
+from django.db.models.functions import Coalesce, NullIf
+
+from campaigns import pages
+from campaigns.models import CampaignCounters
+from providers.models import ProviderAccount
+
+# Handed to the provider, with an outcome it reported: the delivery rate's denominator.
+REPORTED = tuple(s for s in pages.HANDED_OVER if s in pages.FINAL)
+
+
+def _counters_since(workspace, since):
+    return CampaignCounters.objects.filter(
+        campaign__workspace=workspace, campaign__launched_at__gte=since
+    )
+
+
+def month_totals(workspace, now) -> list[str]:
+    """This month's reported cost, one total per currency ("12.50 EUR", "3,000.00 KZT")."""
+    start = now.astimezone(pages.zone_of(workspace)).replace(
+        day=1, hour=0, minute=0, second=0, microsecond=0
+    )
+    currency = Coalesce(NullIf("currency", Value("")), "campaign__account__currency")
+    rows = (
+        _counters_since(workspace, start)
+        .filter(cost__isnull=False)
+        .values(cur=currency)
+        .annotate(spent=Sum("cost"))
+        .order_by("cur")
+    )
+    return [pages.money(row["spent"], row["cur"]) for row in rows]
+
+
+def provider_rates(workspace, now) -> list[dict]:
+    """Delivery rate per provider over the campaigns launched in the last DAYS days: delivered
+    among the messages handed over whose outcome is known, shown "of" those handed over."""
+    rows = (
+        _counters_since(workspace, now - timedelta(days=pages.DAYS))
+        .values("campaign__account__provider")
+        .annotate(**{s: Sum(s) for s in pages.HANDED_OVER})
+        .order_by("campaign__account__provider")
+    )
+    result = []
+    for row in rows:
+        handed_over = sum(row[s] or 0 for s in pages.HANDED_OVER)
+        if not handed_over:
+            continue  # nothing reached this provider: no rate to speak of
+        reported = sum(row[s] or 0 for s in REPORTED)
+        delivered = row["delivered"] or 0
+        slug = row["campaign__account__provider"]
+        result.append(
+            {
+                "provider": ProviderAccount(provider=slug).get_provider_display() if slug else "—",
+                "messages": f"{handed_over:,}",
+                "rate": pages.percent(delivered, reported),
+                "value": round(delivered * 100 / reported) if reported else 0,
+            }
+        )
+    return result
