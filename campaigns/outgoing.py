@@ -12,9 +12,9 @@ from datetime import timedelta
 from django.db.models import QuerySet
 from django.db.models.fields.json import KeyTextTransform, compile_json_path
 
-from campaigns.models import Campaign, Channel
+from campaigns.models import Campaign, Channel, VoiceKind
 from campaigns.templating import Template, has_placeholders
-from providers.base import CampaignSpec, OutgoingMessage, VoicePayload
+from providers.base import CampaignSpec, OutgoingMessage, Refusal, VoicePayload
 
 
 def spec_for(campaign: Campaign, *, sending: bool = False) -> CampaignSpec:
@@ -23,10 +23,12 @@ def spec_for(campaign: Campaign, *, sending: bool = False) -> CampaignSpec:
     time is ever passed to the provider."""
     spec = CampaignSpec(sender=campaign.sender, channel=campaign.channel, name=campaign.name)
     if campaign.channel == Channel.VOICE:
+        # Only the chosen kind's content: a recording left from an earlier choice is not sent.
+        kind = campaign.voice_kind or VoiceKind.TTS
         voice = VoicePayload(
-            text=campaign.text,
-            ssml=campaign.ssml,
-            announcement_id=campaign.announcement_id,
+            text=campaign.text if kind == VoiceKind.TTS else "",
+            ssml=campaign.ssml if kind == VoiceKind.SSML else "",
+            announcement_id=campaign.announcement_id if kind == VoiceKind.ANNOUNCEMENT else "",
             voice=campaign.voice,
             language=campaign.language,
             category=campaign.voice_category or "marketing",
@@ -38,12 +40,25 @@ def spec_for(campaign: Campaign, *, sending: bool = False) -> CampaignSpec:
         return spec
     if campaign.validity_minutes:
         spec = replace(spec, validity=timedelta(minutes=campaign.validity_minutes))
-    if campaign.flash:
+    if campaign.flash and campaign.channel == Channel.SMS:
         spec = replace(spec, flash=True)
     if campaign.rate_limit and campaign.account.adapter_class.capabilities.rate_limit:
         period = timedelta(seconds=campaign.rate_period or 60)
         spec = replace(spec, rate_limit=campaign.rate_limit, rate_period=period)
     return spec
+
+
+def refusals(campaign: Campaign) -> list[Refusal]:
+    """Why the account's provider would refuse this campaign's batches, by the adapter's own
+    rules (ProviderAdapter.refusals, which ``submit`` applies) on the campaign as it would be
+    sent. The compose forms, the preview, the launch page and the launch all ask here, so a
+    campaign they let through is one the provider takes."""
+    if campaign.account is None:
+        return []
+    personalised = campaign.channel == Channel.SMS and has_placeholders(campaign.text)
+    # One recipient stands for all: a template makes each one's text its own.
+    probe = OutgoingMessage("0" * 32, "", text=campaign.text if personalised else None)
+    return campaign.account.adapter_class.refusals([probe], spec_for(campaign, sending=True))
 
 
 def messages_for(campaign: Campaign, messages: QuerySet) -> list[OutgoingMessage]:

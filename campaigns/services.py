@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from audit.log import record
 from audit.models import Action
-from campaigns import pricing, tracking
+from campaigns import outgoing, pricing, tracking
 from campaigns.models import (
     Campaign,
     CampaignStatus,
@@ -22,6 +22,7 @@ from campaigns.models import (
     Message,
     MessageStatus,
     StopListEntry,
+    VoiceKind,
 )
 from providers.errors import NotSupported, PermanentError, ProviderError
 
@@ -119,7 +120,7 @@ def readiness(campaign: Campaign, *, funds=None) -> Readiness:
     """Checks everything a launch checks, without changing anything. ``funds`` is the
     provider's AccountInfo when the caller already asked for it; otherwise it is asked here
     (an HTTP call)."""
-    problems = list(_content_problems(campaign))
+    problems = content_problems(campaign)
     estimate = balance = None
     if campaign.account is not None and campaign.account.is_active:
         estimate = pricing.estimate(campaign)
@@ -134,6 +135,17 @@ def readiness(campaign: Campaign, *, funds=None) -> Readiness:
     return Readiness(tuple(problems), estimate, balance, _stop_listed(campaign).count())
 
 
+# The compose step where each field a provider may refuse (providers.base.Refusal) is set.
+STEP_OF = {"channel": 1, "sender": 1, "flash": 4, "validity": 4, "start_at": 4}
+
+
+def content_problems(campaign: Campaign) -> list[str]:
+    """What blocks the launch in the campaign itself, its recipients and what its provider
+    takes (outgoing.refusals), without asking the provider anything: the preview shows
+    these, the launch page adds the balance."""
+    return list(_content_problems(campaign))
+
+
 def _content_problems(campaign: Campaign):
     account = campaign.account
     if campaign.status != CampaignStatus.DRAFT:
@@ -143,16 +155,15 @@ def _content_problems(campaign: Campaign):
         return
     if not account.is_active:
         yield f"The account {account.name} is disabled: enable it or choose another."
-    capabilities = account.adapter_class.capabilities
-    if campaign.channel not in capabilities.channels:
-        yield f"{account.get_provider_display()} does not send {campaign.get_channel_display()}."
     if campaign.channel == Channel.SMS:
         if not campaign.text.strip():
             yield "Write the message in step 2."
-        if capabilities.sms_sender_required and not campaign.sender:
-            yield "Choose a sender name in step 1."
-    elif not (campaign.text.strip() or campaign.ssml.strip() or campaign.announcement_id):
-        yield "Write the text to speak, the SSML or the announcement in step 2."
+    else:
+        content = {VoiceKind.SSML: campaign.ssml, VoiceKind.ANNOUNCEMENT: campaign.announcement_id}
+        if not content.get(campaign.voice_kind, campaign.text).strip():
+            yield "Write the text to speak, the SSML or the announcement in step 2."
+    for refusal in outgoing.refusals(campaign):
+        yield f"Step {STEP_OF.get(refusal.field, 2)}: {refusal.message}"
     if campaign.start_at and campaign.start_at < timezone.now():
         yield "The start time has passed: choose a later one in step 4, or send now."
     if not campaign.messages.filter(status=MessageStatus.PENDING).exists():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import threading
 from decimal import Decimal
 
@@ -20,6 +21,7 @@ from campaigns.models import (
     MessageStatus,
 )
 from providers.base import AccountInfo
+from providers.models import ProviderAccount
 
 RICH = AccountInfo(currency="EUR", balance=Decimal("1000"))
 POOR = AccountInfo(currency="EUR", balance=Decimal("0.01"))
@@ -83,7 +85,7 @@ def test_destinations_without_a_rate_need_the_users_confirmation(draft, acme):
     ("change", "problem"),
     [
         ({"text": ""}, "Write the message in step 2."),
-        ({"sender": ""}, "Choose a sender name in step 1."),
+        ({"sender": ""}, "Step 1: BSG needs a sender name on every SMS: choose one."),
         ({"account": None}, "Choose a provider account in step 1."),
     ],
 )
@@ -92,6 +94,59 @@ def test_an_incomplete_draft_says_what_is_missing(draft, acme, change, problem):
     draft.refresh_from_db()
 
     assert problem in services.readiness(draft, funds=RICH).problems
+
+
+def on_provider(campaign, slug: str, credentials: dict) -> Campaign:
+    account = ProviderAccount(workspace=campaign.workspace, provider=slug, name=slug)
+    account.credentials = credentials
+    account.save()
+    campaign.account = account
+    campaign.save()
+    return campaign
+
+
+SMSDROP = {"email": "a@example.com", "password": "p"}
+
+
+@pytest.mark.parametrize(
+    ("slug", "credentials", "change", "problem"),
+    [
+        (
+            "smsdrop",
+            SMSDROP,
+            {"text": "Hi {name}"},
+            "Step 2: smsdrop does not offer a different text per recipient.",
+        ),
+        (
+            "smsdrop",
+            SMSDROP,
+            {"text": "Привет", "flash": True},
+            "Step 4: smsdrop sends flash SMS in the GSM alphabet only",
+        ),
+        (
+            "bsg",
+            {"api_key": "live_k"},
+            {"channel": "voice", "voice_kind": "tts", "voice": "", "language": "en"},
+            "Step 2: BSG knows the voices Sonya, Dariya, Ostap, Amala: choose one of them.",
+        ),
+        (
+            "bsg",
+            {"api_key": "live_k"},
+            {"channel": "voice", "voice_kind": "ssml", "ssml": "<speak>Hi</speak>"},
+            "Step 2: BSG does not offer voice messages as SSML.",
+        ),
+    ],
+)
+def test_what_the_provider_would_refuse_blocks_the_launch(
+    draft, acme, slug, credentials, change, problem
+):
+    campaign = on_provider(draft, slug, credentials)
+    Campaign.objects.filter(pk=campaign.pk).update(**change)
+    campaign.refresh_from_db()
+
+    with pytest.raises(services.CampaignRuleError, match=re.escape(problem)):
+        services.launch(campaign, acme.user("sender"), funds=RICH)
+    assert Campaign.objects.get(pk=campaign.pk).status == CampaignStatus.DRAFT
 
 
 def test_stop_listed_numbers_are_left_out_at_launch(draft, acme):
