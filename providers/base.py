@@ -640,7 +640,7 @@ class ProviderAdapter:
                 retry_after=max((until - datetime.now(until.tzinfo)).total_seconds(), 0.1),
                 detail="waiting out an earlier Retry-After",
             )
-        url = self.base_url + path
+        url = path if "://" in path else self.base_url + path  # a second host of the provider
         extra_headers = kwargs.pop("headers", {})
         for attempt in (1, 2):
             headers = {"Accept": "application/json", **extra_headers}
