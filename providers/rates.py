@@ -19,6 +19,9 @@ from django.template.defaultfilters import pluralize
 from django.utils import timezone
 from django.views.decorators.http import require_POST, require_safe
 
+from audit.log import record
+from audit.models import Action
+
 # The one table reader, with its encoding and delimiter detection. It lives with the
 # recipient import, which makes this module the one place where providers reads campaigns.
 from campaigns.recipients import ImportRejected, ReadOptions, Row, Table, open_table
@@ -186,6 +189,12 @@ def _page(account, **extra) -> dict:
     }
 
 
+def _audit(request, rate: Rate, **changes) -> None:
+    """A rate added (old price None), edited or removed (new price None): what changed."""
+    record(request.workspace, request.user, Action.RATE_CARD_CHANGED,
+           f"account {rate.account.name}", destination=rate.destination, **changes)  # fmt: skip
+
+
 @require_safe
 @role_required(Role.VIEWER)
 def rate_list(request, account_pk: int):
@@ -199,7 +208,9 @@ def rate_add(request, account_pk: int):
     require_role(request, Role.ADMIN)
     form = RateForm(request.POST, account=account)
     if form.is_valid():
-        rate = form.save()
+        with transaction.atomic():
+            rate = form.save()
+            _audit(request, rate, price={"old": None, "new": rate.price_text})
         if not request.htmx:
             messages.success(request, f"Added the rate for {rate.destination}.")
             return done(request, "rate_list", account.pk)
@@ -212,9 +223,15 @@ def rate_add(request, account_pk: int):
 def rate_edit(request, rate_pk: int):
     rate = get_for_workspace(request, Rate, "account__workspace", pk=rate_pk)
     require_role(request, Role.ADMIN)
+    old_price, old_note = rate.price_text, rate.note
     form = RateForm(request.POST or None, instance=rate, account=rate.account)
     if request.method == "POST" and form.is_valid():
-        rate = form.save()
+        with transaction.atomic():
+            rate = form.save()
+            changes = {"price": {"old": old_price, "new": rate.price_text},
+                       "note": {"old": old_note, "new": rate.note}}  # fmt: skip
+            if changed := {k: v for k, v in changes.items() if v["old"] != v["new"]}:
+                _audit(request, rate, **changed)
         if not request.htmx:
             return done(request, "rate_list", rate.account_id)
         return render(request, "providers/rate_card.html#rate-row", {"rate": rate})
@@ -229,7 +246,9 @@ def rate_edit(request, rate_pk: int):
 def rate_delete(request, rate_pk: int):
     rate = get_for_workspace(request, Rate, "account__workspace", pk=rate_pk)
     require_role(request, Role.ADMIN)
-    rate.delete()
+    with transaction.atomic():
+        rate.delete()
+        _audit(request, rate, price={"old": rate.price_text, "new": None})
     if request.htmx:
         return render(request, "providers/rate_card.html#rates", _page(rate.account))
     messages.success(request, f"Deleted the rate for {rate.destination}.")
@@ -252,6 +271,9 @@ def rate_import(request, account_pk: int):
             form.add_error("file", f"Nothing was imported: {exc.message}")
         else:
             if not result.errors:
+                record(request.workspace, request.user, Action.RATE_CARD_IMPORTED,
+                       f"account {account.name}", file=upload.name, added=result.created,
+                       changed=result.updated, removed=result.deleted)  # fmt: skip
                 messages.success(request, _summary(result, upload.name))
                 return done(request, "rate_list", account.pk)
     context = _page(account, import_form=form, import_result=result)
