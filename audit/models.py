@@ -5,6 +5,11 @@ from __future__ import annotations
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+from django.utils.formats import date_format
+
+from dashboard.models import Role
 
 
 class Action(models.TextChoices):
@@ -19,6 +24,9 @@ class Action(models.TextChoices):
     CAMPAIGN_STOPPED = "campaign_stopped", "Campaign stopped"
     CAMPAIGN_RETRIED = "campaign_retried", "Campaign retried"
     CAMPAIGN_DELETED = "campaign_deleted", "Campaign deleted"
+    WORKSPACE_CHANGED = "workspace_changed", "Workspace settings changed"  # each field old → new
+    RATE_CARD_CHANGED = "rate_card_changed", "Rate card changed"  # a rate added, edited, removed
+    RATE_CARD_IMPORTED = "rate_card_imported", "Rate card imported"  # a file: how many rates
 
 
 class AuditEvent(models.Model):
@@ -45,17 +53,42 @@ class AuditEvent(models.Model):
         return f"{self.created_at:%Y-%m-%d %H:%M} {self.actor_name or 'Crier'}: {self.action}"
 
     def detail_lines(self) -> list[tuple[str, str]]:
-        """The details as (label, text) pairs for display."""
-        return [(key.replace("_", " "), _as_text(value)) for key, value in self.details.items()]
+        """The details as (label, text) pairs for display: ids left out (the target names the
+        object), ``old_x``/``new_x`` and ``{"old", "new"}`` pairs as "old → new", roles by
+        their names, times in the reader's time zone."""
+        details = dict(self.details)
+        lines = []
+        for key, value in details.items():
+            if key.endswith("_id") or key.startswith("new_") and f"old_{key[4:]}" in details:
+                continue
+            if key.startswith("old_") and f"new_{key[4:]}" in details:
+                key, value = key[4:], {"old": value, "new": details[f"new_{key[4:]}"]}
+            lines.append((_label(key), _as_text(value, key)))
+        return lines
 
 
-def _as_text(value) -> str:
+LABELS = {"api_base_url": "API host", "fields": "credentials", "start_at": "starts"}
+
+
+def _label(key: str) -> str:
+    return LABELS.get(key, key.replace("_", " "))
+
+
+def _as_text(value, key: str = "") -> str:
     if value is None or value == "":
         return "—"
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, list):
-        return ", ".join(map(_as_text, value)) or "none"
+        return ", ".join(_as_text(v, key) for v in value) or "none"
     if isinstance(value, dict):
-        return "; ".join(f"{k} {_as_text(v)}" for k, v in value.items())
+        if set(value) == {"old", "new"}:
+            return f"{_as_text(value['old'], key)} → {_as_text(value['new'], key)}"
+        return "; ".join(f"{_label(k)} {_as_text(v, k)}" for k, v in value.items())
+    if key.endswith("role") and value in Role.values:
+        return Role(value).label
+    if key == "fields":
+        return str(value).replace("_", " ")
+    if key.endswith("_at") and (moment := parse_datetime(str(value))) is not None:
+        return date_format(timezone.localtime(moment), "j M Y, H:i")
     return str(value)

@@ -9,6 +9,8 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST, require_safe
 from django_htmx.http import HttpResponseClientRedirect, HttpResponseClientRefresh
 
+from audit.log import record
+from audit.models import Action
 from campaigns import charts, pages
 from dashboard import members as member_rules
 from dashboard import overview as overview_figures
@@ -80,7 +82,16 @@ def workspace_create(request):
 def workspace_settings(request):
     form = WorkspaceForm(request.POST or None, instance=request.workspace)
     if request.method == "POST" and form.is_valid():
-        form.save()
+        changes = {
+            name: {"old": form.initial.get(name), "new": form.cleaned_data[name]}
+            for name in form.changed_data
+            if form.initial.get(name) != form.cleaned_data[name]
+        }
+        with transaction.atomic():
+            workspace = form.save()
+            if changes:
+                record(workspace, request.user, Action.WORKSPACE_CHANGED, f"workspace {workspace}",
+                       **changes)  # fmt: skip
         messages.success(request, "Workspace settings saved.")
         return done(request, "workspace_settings")
     template = "workspace_form.html#form" if request.htmx else "workspace_form.html"
