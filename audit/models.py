@@ -59,7 +59,7 @@ class AuditEvent(models.Model):
         details = dict(self.details)
         lines = []
         for key, value in details.items():
-            if key.endswith("_id") or key.startswith("new_") and f"old_{key[4:]}" in details:
+            if key.endswith("_id") or (key.startswith("new_") and f"old_{key[4:]}" in details):
                 continue
             if key.startswith("old_") and f"new_{key[4:]}" in details:
                 key, value = key[4:], {"old": value, "new": details[f"new_{key[4:]}"]}

@@ -84,10 +84,12 @@ def test_details_read_as_words(as_role, acme):
     olivia = acme.user(Role.OWNER)
     record(acme.workspace, olivia, Action.MEMBER_ROLE_CHANGED, "member sam",
            old_role="sender", new_role="admin")  # fmt: skip
+    host = {"old": "", "new": "https://api.example.com"}
     record(acme.workspace, olivia, Action.CREDENTIALS_CHANGED, "account Acme BSG",
-           fields=["api_key"], api_base_url={"old": "", "new": "https://api.example.com"})  # fmt: skip
+           fields=["api_key"], api_base_url=host)  # fmt: skip
+    start = datetime(2026, 3, 1, 9, 30, tzinfo=UTC)
     record(acme.workspace, olivia, Action.CAMPAIGN_LAUNCHED, "campaign X", campaign_id=7,
-           recipients=40, start_at=datetime(2026, 3, 1, 9, 30, tzinfo=UTC), new_user=False)  # fmt: skip
+           recipients=40, start_at=start, new_user=False)  # fmt: skip
 
     rows = shown(as_role(Role.OWNER))
 
