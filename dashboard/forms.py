@@ -6,22 +6,48 @@ from django import forms
 from django.contrib.auth import get_user_model
 from django.db.models import Q
 
+from dashboard import choices
 from dashboard.models import Membership, Role, Workspace
 
 
+class CodeChoiceField(forms.ChoiceField):
+    """A choice of upper-case codes that also takes one sent in lower case."""
+
+    def to_python(self, value):
+        value = super().to_python(value).strip()
+        return value.upper() if self.valid_value(value.upper()) else value
+
+
 class WorkspaceForm(forms.ModelForm):
+    default_country = CodeChoiceField(
+        label="Default country",
+        choices=choices.countries,
+        help_text=Workspace._meta.get_field("default_country").help_text,
+        error_messages={
+            "invalid_choice": "“%(value)s” is not a country code Crier knows. "
+            "Choose the country from the list."
+        },
+    )
+    time_zone = forms.ChoiceField(
+        choices=choices.time_zones,
+        help_text="Send times are typed, and every time is shown, in this zone.",
+        error_messages={
+            "invalid_choice": "“%(value)s” is not a time zone. "
+            "Choose one from the list, such as Europe/London or Asia/Almaty."
+        },
+    )
+    currency = CodeChoiceField(
+        choices=choices.currencies,
+        help_text=Workspace._meta.get_field("currency").help_text,
+        error_messages={
+            "invalid_choice": "“%(value)s” is not the three-letter currency code of a "
+            "currency in use. Choose one from the list."
+        },
+    )
+
     class Meta:
         model = Workspace
         fields = ["name", "default_country", "time_zone", "currency"]
-
-    def clean_currency(self):
-        currency = self.cleaned_data["currency"].strip().upper()
-        if len(currency) != 3 or not currency.isalpha():
-            raise forms.ValidationError("Use a three-letter currency code such as USD, KZT or BRL.")
-        return currency
-
-    def clean_default_country(self):
-        return self.cleaned_data["default_country"].strip().upper()
 
 
 class MemberAddForm(forms.Form):
