@@ -84,23 +84,24 @@ def test_send_at_follows_daylight_saving_time(sender, acme):
     assert start_of(acme.campaign) == datetime(2030, 7, 10, 10, 0, tzinfo=UTC)
 
 
-def test_a_send_at_skipped_by_the_clocks_going_forward_is_refused(sender, acme):
+@pytest.mark.parametrize(
+    ("typed", "why"),
+    [
+        (
+            "2030-03-31T02:30",
+            "02:30 on 31 March 2030 does not exist in Europe/Warsaw: the clocks go forward",
+        ),
+        (
+            "2030-10-27T02:30",
+            "02:30 on 27 October 2030 happens twice in Europe/Warsaw: the clocks go back",
+        ),
+    ],
+)
+def test_a_send_at_the_clocks_skip_or_repeat_is_refused(sender, acme, typed, why):
     in_zone(acme, "Europe/Warsaw")
-    response = send_at(sender, acme.campaign, "2030-03-31T02:30")
-    assert (
-        "Send at: 02:30 on 31 March 2030 does not exist in Europe/Warsaw: the clocks go "
-        "forward an hour that day. Choose a time before 02:00 or from 03:00."
-    ) in response.text
-    assert start_of(acme.campaign) is None
-
-
-def test_a_send_at_repeated_by_the_clocks_going_back_is_refused(sender, acme):
-    in_zone(acme, "Europe/Warsaw")
-    response = send_at(sender, acme.campaign, "2030-10-27T02:30")
-    assert (
-        "Send at: 02:30 on 27 October 2030 happens twice in Europe/Warsaw: the clocks go back "
-        "an hour that day. Choose a time before 02:00 or from 03:00."
-    ) in response.text
+    response = send_at(sender, acme.campaign, typed)
+    message = f"Send at: {why} an hour that day. Choose a time before 02:00 or from 03:00."
+    assert message in response.text
     assert start_of(acme.campaign) is None
 
 
@@ -212,3 +213,13 @@ def test_the_zone_follows_the_workspace_switched_to(client, acme, globex):
 def _text(html: str) -> str:
     """The page without its tags, for sentences that a <time> element splits."""
     return re.sub(r"<[^>]+>", "", html)
+
+
+def test_the_overview_names_the_zone_and_when_balances_were_checked(as_role, acme):
+    in_zone(acme, "Asia/Almaty")
+    checked = timezone.now() - timedelta(hours=1)
+    acme.account.balance, acme.account.balance_checked_at = Decimal(5), checked
+    acme.account.save()
+    page = as_role(Role.OWNER).get(reverse("overview")).text
+    assert "times in Asia/Almaty" in page
+    assert f'title="{checked.astimezone(ALMATY):%Y-%m-%d %H:%M} (Asia/Almaty)"' in page
