@@ -6,6 +6,9 @@ import re
 
 from django.views.debug import SafeExceptionReporterFilter
 
+# The password of a URL such as postgres://crier:secret@db/crier or redis://:secret@cache:6379.
+_URL_PASSWORD = re.compile(r"(?P<head>\b[a-z][a-z0-9+.-]*://[^:/@\s]*:)[^@\s]+(?=@)", re.I)
+
 
 class CredentialSafeReporterFilter(SafeExceptionReporterFilter):
     """Cleanses local variables and POST fields by name, as Django cleanses settings.
@@ -23,6 +26,14 @@ class CredentialSafeReporterFilter(SafeExceptionReporterFilter):
 
     def is_active(self, request) -> bool:
         return True
+
+    def cleanse_setting(self, key, value):
+        """Also hides the password inside any URL, whatever its name: CELERY_BROKER_URL,
+        CACHES' LOCATION, DATABASE_URL in the environment the debug page lists."""
+        value = super().cleanse_setting(key, value)
+        if isinstance(value, str) and "://" in value:
+            return _URL_PASSWORD.sub(lambda m: m["head"] + self.cleansed_substitute, value)
+        return value
 
     def get_traceback_frame_variables(self, request, tb_frame):
         variables = super().get_traceback_frame_variables(request, tb_frame)
