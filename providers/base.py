@@ -26,6 +26,7 @@ import httpx
 from django.core.cache import cache
 from django.utils.dateparse import parse_datetime
 
+from providers import crypto
 from providers.errors import (
     AuthError,
     InvalidRequest,
@@ -744,7 +745,9 @@ class ProviderAdapter:
 
 class TokenLoginMixin:
     """For providers that trade credentials for a bearer token: cached in Django's cache under a
-    hash of the credentials and base URL (never the secrets themselves), renewed on a 401."""
+    hash of the credentials and base URL (never the secrets themselves), encrypted with the
+    same keys as the credentials (a token in Redis is as good as the password), renewed on a
+    401."""
 
     token_ttl: ClassVar[int] = 50 * 60  # [INFERRED] neither provider documents a lifetime
 
@@ -758,11 +761,18 @@ class TokenLoginMixin:
 
     def auth_headers(self) -> dict[str, str]:
         key = self.token_cache_key()
-        token = cache.get(key)
+        token = self._cached_token(key)
         if not token:
             token = self.fetch_token()
-            cache.set(key, token, self.token_ttl)
+            cache.set(key, crypto.encrypt({"token": token}), self.token_ttl)
         return {"Authorization": f"Bearer {token}"}
+
+    @staticmethod
+    def _cached_token(key: str) -> str:
+        try:
+            return crypto.decrypt(cache.get(key) or "").get("token", "")
+        except crypto.CredentialsUnreadable:  # cached before a key rotation: log in again
+            return ""
 
     def refresh_auth(self) -> bool:
         cache.delete(self.token_cache_key())

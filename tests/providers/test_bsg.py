@@ -77,6 +77,21 @@ def test_token_is_cached_and_sent_as_bearer(api, bsg, login):
     assert all(c.request.headers["Authorization"] == f"Bearer {JWT}" for c in route.calls)
 
 
+def test_the_cached_token_is_encrypted_and_survives_a_key_rotation(api, bsg, login, settings):
+    """A bearer token in Redis is as good as the API key: it is stored encrypted (#15)."""
+    from cryptography.fernet import Fernet
+    from django.core.cache import cache
+
+    api.get(f"{BASE}/api/campaigns").respond(200, json={"data": [], "meta": {}})
+    bsg.list_campaigns()
+    stored = cache.get(bsg.token_cache_key())
+    assert stored and JWT not in stored
+
+    settings.CRIER_ENCRYPTION_KEYS = [Fernet.generate_key().decode()]  # the old key is gone
+    bsg.list_campaigns()
+    assert login.call_count == 2  # logged in again instead of failing
+
+
 def test_token_cache_key_is_a_hash_not_the_key(bsg):
     key = bsg.token_cache_key()
     assert BSG_KEY not in key
