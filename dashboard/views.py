@@ -1,9 +1,11 @@
 from __future__ import annotations
 
 from django.contrib import messages
+from django.contrib.auth.decorators import login_not_required
 from django.db import transaction
 from django.db.models import Count
 from django.shortcuts import redirect, render
+from django.templatetags.static import static
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST, require_safe
@@ -26,6 +28,14 @@ def done(request, url_name: str, *args):
     if request.htmx:
         return HttpResponseClientRedirect(reverse(url_name, args=args))
     return redirect(url_name, *args)
+
+
+@require_safe
+@login_not_required
+def favicon(request):
+    """Browsers ask for /favicon.ico whatever the page links; the icon lives with the static
+    files (hashed in production), so this points there."""
+    return redirect(static("favicon.ico"))
 
 
 @require_safe

@@ -25,8 +25,8 @@ OBJECT_FACTORIES = {
 }
 
 # Routes outside the dashboard's tenancy: the admin (staff only), the provider sandbox (an API
-# emulator with its own authentication), authentication itself.
-EXEMPT_PREFIXES = ("admin", "sandbox")
+# emulator with its own authentication), the public favicon, authentication itself.
+EXEMPT_PREFIXES = ("admin", "sandbox", "favicon.ico")
 AUTH_NAMES = {"login", "logout", "password_change", "password_change_done"}
 
 
