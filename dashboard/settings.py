@@ -27,6 +27,21 @@ MODE = env.str("CRIER_MODE", default="development")
 if MODE not in {"development", "production"}:
     raise environ.ImproperlyConfigured("CRIER_MODE must be 'development' or 'production'.")
 PRODUCTION = MODE == "production"
+# Production never falls back to the laptop defaults (SQLite, the embedded broker, a cache per
+# process, secrets generated into var/): it refuses to start, naming everything missing.
+PRODUCTION_NEEDS = (
+    "SECRET_KEY",
+    "CRIER_ENCRYPTION_KEYS",
+    "ALLOWED_HOSTS",
+    "DATABASE_URL",
+    "CELERY_BROKER_URL",
+    "CACHE_URL",
+)
+if PRODUCTION and (missing := [n for n in PRODUCTION_NEEDS if not env.str(n, default="").strip()]):
+    raise environ.ImproperlyConfigured(
+        f"CRIER_MODE=production needs {', '.join(missing)} in the environment (or .env); "
+        "see the README's section on PostgreSQL and Redis."
+    )
 
 VAR_DIR = Path(env.str("CRIER_VAR_DIR", default=str(BASE_DIR / "var")))
 

@@ -16,7 +16,8 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def manage(tmp_path, *args, **env):
-    base = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "SANDBOX"}}
+    services = {"DATABASE_URL", "CELERY_BROKER_URL", "CACHE_URL", "SANDBOX"}
+    base = {k: v for k, v in os.environ.items() if k not in services}
     return subprocess.run(
         [sys.executable, "manage.py", *args],
         cwd=ROOT,
@@ -32,6 +33,10 @@ PRODUCTION = {
     "SECRET_KEY": "p" * 20 + "Q9!x" * 10,
     "CRIER_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
     "ALLOWED_HOSTS": "crier.example.com",
+    # Never connected to by these commands; production only insists that they are given.
+    "DATABASE_URL": "postgres://crier:pw@db.invalid:5432/crier",
+    "CELERY_BROKER_URL": "redis://broker.invalid:6379/0",
+    "CACHE_URL": "redis://cache.invalid:6379/1",
 }
 
 
@@ -42,12 +47,33 @@ def test_check_deploy_is_clean_in_production_mode(tmp_path):
     assert "identified no issues" in result.stdout
 
 
-@pytest.mark.parametrize("missing", ["SECRET_KEY", "CRIER_ENCRYPTION_KEYS"])
-def test_production_refuses_to_start_without_its_secrets(tmp_path, missing):
+@pytest.mark.parametrize(
+    "missing",
+    [
+        "SECRET_KEY",
+        "CRIER_ENCRYPTION_KEYS",
+        "ALLOWED_HOSTS",
+        "DATABASE_URL",
+        "CELERY_BROKER_URL",
+        "CACHE_URL",
+    ],
+)
+def test_production_refuses_to_start_without_its_secrets_and_services(tmp_path, missing):
     env = {k: v for k, v in PRODUCTION.items() if k != missing}
     result = manage(tmp_path, "check", **env)
     assert result.returncode != 0
-    assert missing in result.stderr
+    assert f"CRIER_MODE=production needs {missing} in the environment" in result.stderr
+
+
+def test_production_names_everything_missing_at_once(tmp_path):
+    """Half-configured production once ran quietly on SQLite, a folder broker and a
+    per-process cache, and `check --deploy` was clean."""
+    result = manage(tmp_path, "check", "--deploy", CRIER_MODE="production")
+    assert result.returncode != 0
+    assert (
+        "needs SECRET_KEY, CRIER_ENCRYPTION_KEYS, ALLOWED_HOSTS, DATABASE_URL, "
+        "CELERY_BROKER_URL, CACHE_URL in the environment"
+    ) in result.stderr
 
 
 def test_production_turns_the_sandbox_off(tmp_path):
