@@ -10,12 +10,14 @@ bob, who owns it and has objects of his own. Every persona's password is PASSWOR
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from decimal import Decimal
 
 import pytest
 from cryptography.fernet import Fernet
 from django.core.files.base import ContentFile
+from hypothesis import settings as hypothesis_profiles
 
 from campaigns.models import Campaign, RecipientImport, StopListEntry
 from dashboard.celery import app
@@ -23,6 +25,12 @@ from dashboard.models import Membership, Role, Workspace
 from providers.models import ProviderAccount, Rate, SenderName
 
 PASSWORD = "correct horse battery staple"
+
+# CI runs every hypothesis test derandomized (the same examples on every run, so a red build
+# is reproducible and never flaky) and without the example database; set CI to do the same.
+hypothesis_profiles.register_profile("ci", derandomize=True, database=None, print_blob=True)
+if os.environ.get("CI"):
+    hypothesis_profiles.load_profile("ci")
 
 
 @pytest.fixture(autouse=True, scope="session")

@@ -10,6 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 from cryptography.fernet import Fernet
+from hypothesis import settings as hypothesis_settings
 from pytest_socket import SocketConnectBlockedError
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -99,3 +100,20 @@ def test_development_generates_its_keys_once(tmp_path):
 def test_the_internet_is_blocked_for_the_suite():
     with pytest.raises(SocketConnectBlockedError):
         httpx.get("http://93.184.215.14/", timeout=1)
+
+
+def test_ci_runs_hypothesis_derandomized():
+    # tests/conftest.py registers the profile and loads it when CI is set, which .ci/run does.
+    profile = hypothesis_settings.get_profile("ci")
+    assert profile.derandomize is True and profile.database is None
+    assert 'export CI="${CI:-true}"' in (ROOT / ".ci" / "run").read_text()
+
+
+def test_ci_checks_for_missing_migrations():
+    lint = (ROOT / ".ci" / "run").read_text().split('step "lint"')[1]
+    assert "manage.py makemigrations --check" in lint
+
+
+def test_no_model_change_lacks_its_migration(tmp_path):
+    result = manage(tmp_path, "makemigrations", "--check", "--dry-run")
+    assert result.returncode == 0, result.stdout + result.stderr
