@@ -1,13 +1,15 @@
 from __future__ import annotations
 
+import copy
 import zoneinfo
 from xml.etree import ElementTree
 
 from django import forms
+from django.forms.models import construct_instance
 from django.utils import timezone
 
-from campaigns import phones, recipients
-from campaigns.models import Campaign, ImportMode
+from campaigns import outgoing, phones, recipients
+from campaigns.models import Campaign, Channel, ImportMode, VoiceKind
 from dashboard.timezones import ZonedDateTimeField
 from providers.models import ProviderAccount, SenderName
 
@@ -154,15 +156,25 @@ class SetupForm(forms.ModelForm):
         self.fields["account"].empty_label = None
         account = self._chosen_account(accounts)
         senders = account.senders.order_by("value") if account else SenderName.objects.none()
+        approved = [s.value for s in senders if s.status == SenderName.Status.APPROVED]
+        channel = self.data.get("channel") or self.initial.get("channel") or self.instance.channel
+        required = account and account.adapter_class.capabilities.sms_sender_required
+        # "The account's default" only where the provider has one; where it has none, the first
+        # approved name is chosen for you.
+        if required and channel == Channel.SMS:
+            blank = [] if approved else [("", "Choose a sender name")]
+            if not self.initial.get("sender") and approved:
+                self.initial["sender"] = approved[0]
+        else:
+            blank = [("", "The account's default")]
         # Pending and rejected names are listed, disabled, with the reason, so nobody wonders
         # where their sender went; only approved ones can be chosen.
         self.fields["sender"] = forms.ChoiceField(
             label="Sender name",
             required=False,
-            choices=[("", "The account's default")]
-            + [(s.value, _sender_label(s)) for s in senders],
+            choices=blank + [(s.value, _sender_label(s)) for s in senders],
         )
-        self.disabled_senders = {s.value for s in senders if s.status != SenderName.Status.APPROVED}
+        self.disabled_senders = {s.value for s in senders if s.value not in approved}
         self.fields["sender"].widget = SelectWithDisabled(disabled=self.disabled_senders)
         self.fields["sender"].widget.choices = self.fields["sender"].choices
 
@@ -180,21 +192,19 @@ class SetupForm(forms.ModelForm):
 
     def clean(self):
         data = super().clean()
-        account, channel = data.get("account"), data.get("channel")
-        caps = account.adapter_class.capabilities if account else None
-        if caps and channel == "sms" and caps.sms_sender_required and not data.get("sender"):
-            self.add_error(
-                "sender",
-                f"{account.get_provider_display()} needs a sender name on every SMS: "
-                "choose an approved one.",
-            )
-        if account and channel and channel not in account.adapter_class.capabilities.channels:
-            self.add_error(
-                "channel",
-                f"{account.get_provider_display()} does not send {channel} campaigns; "
-                "choose another account or channel.",
-            )
+        add_refusals(self, {"channel": "channel", "sender": "sender"})
         return data
+
+
+def add_refusals(form: forms.ModelForm, fields: dict[str, str]) -> None:
+    """What the provider would refuse of the campaign as ``form`` would save it
+    (outgoing.refusals, the launch's own check), as errors on the form's fields: ``fields``
+    maps a Refusal.field to one. Refusals about other steps are left to the preview."""
+    campaign = construct_instance(form, copy.copy(form.instance))
+    for refusal in outgoing.refusals(campaign):
+        name = fields.get(refusal.field)
+        if name in form.fields and name not in form.errors:
+            form.add_error(name, refusal.message)
 
 
 class SelectWithDisabled(forms.Select):
@@ -250,6 +260,34 @@ class MessageForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         self.fields["placeholder_policy"].required = False  # voice pages do not show it
         self.fields["placeholder_policy"].label = "When a recipient has no value for a placeholder"
+        if self.instance.account is not None and self.instance.channel == Channel.VOICE:
+            self._offer_only_what_the_provider_does()
+
+    def _offer_only_what_the_provider_does(self):
+        """The provider's voice kinds, and its documented voices and languages as choices with
+        the first (its default) chosen; a provider that names none takes its own voice ids."""
+        account = self.instance.account
+        caps = account.adapter_class.capabilities
+        kinds = [(k, label) for k, label in VoiceKind.choices if k in caps.voice_kinds]
+        self.fields["voice_kind"] = forms.ChoiceField(
+            label="Kind of message", choices=kinds, initial=kinds[0][0] if kinds else ""
+        )
+        for name, choices, label in (
+            ("voice", caps.voices, "Voice"),
+            ("language", caps.voice_languages, "Language"),
+        ):
+            if choices:
+                self.fields[name] = forms.ChoiceField(label=label, choices=choices)
+                if getattr(self.instance, name) not in dict(choices):
+                    self.initial[name] = choices[0][0]
+            elif name == "language":
+                del self.fields[name]
+        if not caps.voices:
+            self.fields["voice"].label = "Voice definition id"
+            self.fields["voice"].help_text = (
+                f"Optional: the id of a {account.get_provider_display()} voice definition; "
+                "blank uses the campaign's own voice there."
+            )
 
     def clean_placeholder_policy(self):
         return self.cleaned_data["placeholder_policy"] or self.instance.placeholder_policy
@@ -271,15 +309,17 @@ class MessageForm(forms.ModelForm):
 
     def clean(self):
         data = super().clean()
-        if self.instance.channel == "sms":
+        if self.instance.channel == Channel.SMS:
             if not (data.get("text") or "").strip():
                 self.add_error("text", "Write the message to send.")
-            return data
-        kind = data.get("voice_kind") or "tts"
-        needed = {"tts": "text", "ssml": "ssml", "announcement": "announcement_id"}[kind]
-        if not (data.get(needed) or "").strip():
-            self.add_error(needed, "Fill this in for the kind of voice message you chose.")
-        data["voice_kind"] = kind
+        else:
+            kind = data.get("voice_kind") or VoiceKind.TTS
+            needed = {"tts": "text", "ssml": "ssml", "announcement": "announcement_id"}[kind]
+            if not (data.get(needed) or "").strip():
+                self.add_error(needed, "Fill this in for the kind of voice message you chose.")
+            data["voice_kind"] = kind
+        fields = ("text", "voice_kind", "voice", "language")
+        add_refusals(self, {name: name for name in fields} | {"flash": "text"})
         return data
 
 
@@ -318,6 +358,22 @@ class OptionsForm(forms.ModelForm):
             )
         self.capabilities = self.instance.account.adapter_class.capabilities
         self.provider = self.instance.account.get_provider_display()
+        self._offer_only_what_the_provider_does()
+
+    def _offer_only_what_the_provider_does(self):
+        caps = self.capabilities
+        if not caps.flash or self.instance.channel != Channel.SMS:
+            del self.fields["flash"]
+        low, high = caps.min_validity, caps.max_validity
+        if low is None and high is None:
+            del self.fields["validity_minutes"]
+            return
+        field = self.fields["validity_minutes"]
+        low_minutes = int(low.total_seconds() // 60) if low else 1
+        field.widget.attrs["min"] = low_minutes
+        if high:
+            field.widget.attrs["max"] = int(high.total_seconds() // 60)
+            field.help_text = f"{self.provider}: {low_minutes} to {field.widget.attrs['max']}."
 
     def clean_send_at(self):
         value = self.cleaned_data["send_at"]
@@ -336,30 +392,9 @@ class OptionsForm(forms.ModelForm):
             )
         return value
 
-    def clean_validity_minutes(self):
-        minutes = self.cleaned_data["validity_minutes"]
-        if minutes is None:
-            return None
-        low, high = self.capabilities.min_validity, self.capabilities.max_validity
-        if low is None and high is None:
-            raise forms.ValidationError(f"{self.provider} does not let you set a validity.")
-        if (low and minutes * 60 < low.total_seconds()) or (
-            high and minutes * 60 > high.total_seconds()
-        ):
-            raise forms.ValidationError(
-                f"{self.provider} keeps trying for {int(low.total_seconds() // 60)} to "
-                f"{int(high.total_seconds() // 60)} minutes."
-            )
-        return minutes
-
-    def clean_flash(self):
-        flash = self.cleaned_data["flash"]
-        if flash and not self.capabilities.flash:
-            raise forms.ValidationError(f"{self.provider} does not send flash SMS.")
-        return flash
-
     def clean(self):
         data = super().clean()
+        add_refusals(self, {"validity": "validity_minutes", "flash": "flash"})
         if bool(data.get("rate_limit")) != bool(data.get("rate_period")):
             raise forms.ValidationError(
                 "A rate limit needs both a number of messages and a period."

@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+import math
+import re
+
 from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
@@ -10,7 +13,7 @@ from django.shortcuts import render
 from django.template.defaultfilters import pluralize
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
-from django_htmx.http import HttpResponseStopPolling
+from django_htmx.http import HttpResponseStopPolling, trigger_client_event
 
 from campaigns import charts, exports, imports, pages, pricing, segments, services, stoplist
 from campaigns.forms import (
@@ -33,6 +36,7 @@ from campaigns.models import (
     MessageStatus,
     RecipientImport,
     StopListEntry,
+    VoiceKind,
 )
 from campaigns.recipients import (
     ImportRejected,
@@ -431,7 +435,11 @@ def _step(request, campaign_pk: int, form_class, part: str, **form_kwargs):
         form.save()
     context = {"campaign": campaign, f"{part}_form": form, "saved": saved}
     context.update(_message_context(campaign))
-    return render(request, f"campaigns/campaign_detail.html#{part}", context)
+    response = render(request, f"campaigns/campaign_detail.html#{part}", context)
+    if saved:  # the preview and the price reload; a new account or channel reshapes steps 2, 4
+        trigger_client_event(response, "draft-changed")
+        trigger_client_event(response, f"{part}-saved")
+    return response
 
 
 @require_http_methods(["GET", "POST"])
@@ -439,7 +447,7 @@ def campaign_setup(request, campaign_pk: int):
     if "refresh" in request.POST:
         # Another account was picked: show its sender names, save nothing yet.
         campaign = _draft(request, campaign_pk)
-        initial = {k: request.POST.get(k) for k in ("name", "channel", "account")}
+        initial = {k: request.POST.get(k) for k in ("name", "channel", "account", "sender")}
         form = SetupForm(initial=initial, instance=campaign, workspace=request.workspace)
         return render(
             request,
@@ -481,7 +489,8 @@ def campaign_replace(request, campaign_pk: int):
     form = MessageForm(instance=campaign)
     context = {"campaign": campaign, "message_form": form, "saved": True}
     context.update(_message_context(campaign))
-    return render(request, "campaigns/campaign_detail.html#message", context)
+    response = render(request, "campaigns/campaign_detail.html#message", context)
+    return trigger_client_event(response, "draft-changed")
 
 
 def _count_context(campaign: Campaign, text: str) -> dict:
@@ -520,7 +529,7 @@ def campaign_preview(request, campaign_pk: int):
     campaign too big to price now is priced by a worker, and the price part polls for it."""
     campaign = _campaign(request, campaign_pk)
     require_role(request, Role.VIEWER)
-    template = Template(campaign.text, campaign.placeholder_policy)
+    template = Template(_what_is_said(campaign), campaign.placeholder_policy)
     sample = [
         (m.phone, template.render(m.fields))
         for m in campaign.messages.filter(status=MessageStatus.PENDING).order_by("pk")[
@@ -529,11 +538,36 @@ def campaign_preview(request, campaign_pk: int):
     ]
     context = {
         "campaign": campaign,
-        "sample": [(phone, text, segments.count(text)) for phone, text in sample],
+        "sample": [(phone, text, _measure(campaign, text)) for phone, text in sample],
+        # What the launch would refuse, found the launch's way (services.content_problems).
+        "problems": services.content_problems(campaign),
     }
     if sample and campaign.account:
         context.update(_estimate_context(campaign, pricing.estimate_or_job(campaign)))
     return render(request, "campaigns/campaign_detail.html#preview", context)
+
+
+def _what_is_said(campaign: Campaign) -> str:
+    """The SMS text, or what a voice call plays (outgoing.spec_for sends the chosen kind)."""
+    if campaign.channel == Channel.SMS:
+        return campaign.text
+    kind = campaign.voice_kind or VoiceKind.TTS
+    if kind == VoiceKind.ANNOUNCEMENT:
+        return f"The recorded announcement {campaign.announcement_id}"
+    return campaign.ssml if kind == VoiceKind.SSML else campaign.text
+
+
+WORDS_PER_SECOND = 2.5  # text to speech at about 150 words a minute
+
+
+def _measure(campaign: Campaign, text: str):
+    """SMS: encoding and parts. Voice: how long the text takes to say, when it is spoken."""
+    if campaign.channel == Channel.SMS:
+        return segments.count(text)
+    if campaign.voice_kind == VoiceKind.ANNOUNCEMENT:
+        return {"seconds": None}
+    words = len(re.sub(r"<[^>]+>", " ", text).split())
+    return {"seconds": max(1, math.ceil(words / WORDS_PER_SECOND))}
 
 
 @require_safe

@@ -48,7 +48,7 @@ def test_voice_on_an_sms_only_provider_is_explained(as_role, acme):
         acme.campaign,
         {"name": "Call", "channel": "voice", "account": mobizon.pk, "sender": ""},
     )
-    assert "Mobizon does not send voice campaigns" in response.text
+    assert "Mobizon does not offer voice campaigns." in response.text
     assert fresh(acme.campaign).channel == "sms"
 
 
@@ -78,10 +78,19 @@ def test_an_empty_message_is_refused(as_role, acme):
     assert "Write the message to send." in response.text
 
 
+def on_account(campaign, provider: str, credentials: dict, **fields) -> Campaign:
+    account = ProviderAccount(workspace=campaign.workspace, provider=provider, name=provider)
+    account.credentials = credentials
+    account.save()
+    Campaign.objects.filter(pk=campaign.pk).update(account=account, **fields)
+    return fresh(campaign)
+
+
+CONPEEK = {"api_key": "k", "tenant_url": "https://t.example.com", "voice_campaign_id": "1"}
+
+
 def test_ssml_must_be_well_formed(as_role, acme):
-    campaign = acme.campaign
-    campaign.channel = "voice"
-    campaign.save()
+    campaign = on_account(acme.campaign, "conpeek", CONPEEK, channel="voice", sender="")
     client = as_role(Role.SENDER)
     bad = post(client, "campaign_message", campaign, {"voice_kind": "ssml", "ssml": "<speak>Hi"})
     assert "The SSML is not well-formed XML" in bad.text
@@ -106,8 +115,10 @@ def test_options_are_checked_against_the_provider(as_role, acme):
         {"send_at": past, "validity_minutes": 5000, "flash": "on", "rate_limit": 10},
     )
     assert "This time has passed" in response.text
-    assert "BSG keeps trying for 60 to 4320 minutes." in response.text
-    assert "BSG does not send flash SMS." in response.text
+    assert "BSG keeps trying a message for 1 h to 72 h; 83 h 20 min is outside that." in (
+        response.text
+    )
+    assert 'name="flash"' not in response.text  # BSG sends no flash SMS: not offered
     assert "A rate limit needs both" in response.text
 
     later = (timezone.now() + timedelta(days=2)).astimezone(timezone.get_fixed_timezone(0))
@@ -218,3 +229,81 @@ def test_only_a_draft_is_deleted(as_role, acme):
     response = client.post(reverse("campaign_delete", args=[acme.campaign.pk]))
     assert response.url == reverse("campaign_list")
     assert not Campaign.objects.filter(pk=acme.campaign.pk).exists()
+
+
+SMSDROP = {"email": "a@example.com", "password": "p"}
+
+
+def test_a_template_on_smsdrop_is_refused_in_the_message_step(as_role, acme):
+    campaign = on_account(acme.campaign, "smsdrop", SMSDROP, text="Hello")
+    response = post(as_role(Role.SENDER), "campaign_message", campaign, {"text": "Hi {name}"})
+
+    assert "smsdrop does not offer a different text per recipient." in response.text
+    assert fresh(campaign).text == "Hello"
+
+
+def test_flash_with_cyrillic_on_smsdrop_is_refused_in_the_options(as_role, acme):
+    campaign = on_account(acme.campaign, "smsdrop", SMSDROP, text="Привет")
+    response = post(as_role(Role.SENDER), "campaign_options", campaign, {"flash": "on"})
+
+    assert "smsdrop sends flash SMS in the GSM alphabet only" in response.text
+    assert not fresh(campaign).flash
+    response = post(as_role(Role.SENDER), "campaign_options", campaign, {"rate_limit": ""})
+    assert 'data-testid="saved"' in response.text
+
+
+def test_the_accounts_default_sender_is_offered_only_where_the_provider_has_one(as_role, acme):
+    client = as_role(Role.SENDER)
+    page = client.get(reverse("campaign_detail", args=[acme.campaign.pk])).text
+    assert "The account&#x27;s default" not in page  # BSG: every SMS names a sender
+    assert '<option value="AcmeInfo" selected>' in page
+
+    campaign = on_account(acme.campaign, "mobizon", {"api_key": "k" * 40, "domain": "mobizon.kz"})
+    page = client.get(reverse("campaign_detail", args=[campaign.pk])).text
+    assert "The account&#x27;s default" in page
+
+
+def test_bsg_voice_offers_text_to_speech_with_its_documented_voices(as_role, acme):
+    campaign = on_account(acme.campaign, "bsg", {"api_key": "live_k"}, channel="voice")
+    page = as_role(Role.SENDER).get(reverse("campaign_message", args=[campaign.pk])).text
+
+    kinds = page[
+        page.index('name="voice_kind"') : page.index("</select>", page.index("voice_kind"))
+    ]
+    assert 'value="tts"' in kinds and 'value="ssml"' not in kinds
+    assert '<option value="sonya" selected>Sonya</option>' in page
+    assert '<option value="en" selected>English</option>' in page
+
+    response = post(
+        as_role(Role.SENDER),
+        "campaign_message",
+        campaign,
+        {"voice_kind": "tts", "text": "Your table is ready", "voice": "sonya", "language": "en"},
+    )
+    assert 'data-testid="saved"' in response.text
+    assert (fresh(campaign).voice, fresh(campaign).language) == ("sonya", "en")
+
+
+def test_conpeek_voice_offers_its_three_kinds_and_a_voice_definition_id(as_role, acme):
+    campaign = on_account(acme.campaign, "conpeek", CONPEEK, channel="voice", sender="")
+    page = as_role(Role.SENDER).get(reverse("campaign_message", args=[campaign.pk])).text
+
+    for kind in ("tts", "ssml", "announcement"):
+        assert f'value="{kind}"' in page
+    assert "Voice definition id" in page
+    assert 'name="language"' not in page
+
+
+def test_a_saved_step_tells_the_preview_to_refresh(as_role, acme):
+    response = post(as_role(Role.SENDER), "campaign_message", acme.campaign, {"text": "Hello"})
+
+    assert "draft-changed" in response.headers["HX-Trigger"]
+    page = as_role(Role.SENDER).get(reverse("campaign_detail", args=[acme.campaign.pk])).text
+    assert "draft-changed from:body" in page
+
+
+def test_the_preview_lists_what_the_launch_would_refuse(as_role, acme):
+    campaign = on_account(acme.campaign, "smsdrop", SMSDROP, text="Hi {name}", sender="AcmeInfo")
+    page = as_role(Role.SENDER).get(reverse("campaign_preview", args=[campaign.pk])).text
+
+    assert "Step 2: smsdrop does not offer a different text per recipient." in page
