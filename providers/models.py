@@ -216,13 +216,19 @@ def validate_country(code: str) -> None:
 
 
 class Rate(models.Model):
-    """One line of an account's rate card: the price of one SMS part (one voice message) to a
-    country or to numbers starting with a dialling prefix, in the account's currency.
+    """One line of an account's rate card: the price of one SMS part, or of one voice call, to
+    a country or to numbers starting with a dialling prefix, in the account's currency.
 
-    A prefix beats a country and the longest matching prefix wins (see RateCard).
+    A prefix beats a country and the longest matching prefix wins (see RateCard); SMS and voice
+    have rates of their own, as providers bill a call differently from a text.
     """
 
+    class Channel(models.TextChoices):
+        SMS = "sms", "SMS"
+        VOICE = "voice", "Voice"
+
     account = models.ForeignKey(ProviderAccount, on_delete=models.CASCADE, related_name="rates")
+    channel = models.CharField(max_length=5, choices=Channel.choices, default=Channel.SMS)
     country = models.CharField(
         max_length=2,
         blank=True,
@@ -236,16 +242,16 @@ class Rate(models.Model):
         help_text="Digits with the country code, e.g. 7701 for Kcell in Kazakhstan.",
     )
     price = models.DecimalField(
-        "price per part",
+        "price per part or call",
         max_digits=14,
         decimal_places=6,
-        help_text="In the account's currency, for one SMS part or one voice message.",
+        help_text="In the account's currency, for one SMS part or one voice call.",
     )
     note = models.CharField(max_length=255, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
-        ordering = ["country", "prefix"]
+        ordering = ["channel", "country", "prefix"]
         constraints = [
             models.CheckConstraint(
                 condition=(models.Q(country="") & ~models.Q(prefix=""))
@@ -260,15 +266,15 @@ class Rate(models.Model):
                 violation_error_message="A price cannot be negative.",
             ),
             models.UniqueConstraint(
-                fields=["account", "country"],
+                fields=["account", "channel", "country"],
                 condition=~models.Q(country=""),
-                name="rate_country_once_per_account",
+                name="rate_country_once_per_account_channel",
                 violation_error_message="This account already has a rate for this country.",
             ),
             models.UniqueConstraint(
-                fields=["account", "prefix"],
+                fields=["account", "channel", "prefix"],
                 condition=~models.Q(prefix=""),
-                name="rate_prefix_once_per_account",
+                name="rate_prefix_once_per_account_channel",
                 violation_error_message="This account already has a rate for this prefix.",
             ),
         ]
@@ -331,8 +337,9 @@ class RateCard:
         self._lengths = sorted(lengths, reverse=True)
 
     @classmethod
-    def of(cls, account: ProviderAccount | None) -> RateCard:
-        return cls(account.rates.all() if account is not None else ())
+    def of(cls, account: ProviderAccount | None, channel: str = Rate.Channel.SMS) -> RateCard:
+        """The account's rates for one channel (an SMS part or a voice call)."""
+        return cls(account.rates.filter(channel=channel) if account is not None else ())
 
     def __bool__(self) -> bool:
         return bool(self.by_country or self.by_prefix)
