@@ -125,10 +125,10 @@ def price(campaign: Campaign, progress: Callable[[int], None] | None = None) -> 
 
     A plain SMS text is counted once; a template is rendered and counted per recipient under
     the campaign's placeholder policy, ``CHUNK`` recipients at a time, calling
-    ``progress(messages done)`` after each. A voice message counts as one segment: every
-    provider we support bills a voice message per call, not per minute of text.
+    ``progress(messages done)`` after each. A voice call counts as one segment priced by the
+    card's voice rates: every provider we support bills a call, not a minute of text.
     """
-    destinations = _Destinations(RateCard.of(campaign.account))
+    destinations = _Destinations(RateCard.of(campaign.account, campaign.channel))
     pending = _pending(campaign)
     if campaign.channel == Channel.VOICE or not has_placeholders(campaign.text):
         per_message = 1 if campaign.channel == Channel.VOICE else count(campaign.text).parts
@@ -244,7 +244,11 @@ def fingerprint(campaign: Campaign) -> tuple[str, int]:
     ids = _pending(campaign).aggregate(n=Count("*"), sum=Sum("pk"))
     account = campaign.account
     rates = (
-        account.rates.order_by("pk").values_list("country", "prefix", "price") if account else ()
+        account.rates.filter(channel=campaign.channel)
+        .order_by("pk")
+        .values_list("country", "prefix", "price")
+        if account
+        else ()
     )
     inputs = [
         [ids["n"], ids["sum"]],

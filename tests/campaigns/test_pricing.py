@@ -23,13 +23,15 @@ KZ_KCELL, KZ_BEELINE, KZ_ALTEL = "+77011234567", "+77771234567", "+77001234567"
 UZ, RU = "+998901234567", "+79161234567"
 
 
-def set_rates(account: ProviderAccount, **by_destination: str) -> None:
+def set_rates(account: ProviderAccount, channel: str = "sms", **by_destination: str) -> None:
     """``set_rates(account, KZ="0.035", p7701="0.031")``: countries by code, prefixes as pNNN."""
-    account.rates.all().delete()
+    account.rates.filter(channel=channel).delete()
     for key, value in by_destination.items():
         prefix = key.removeprefix("p") if key.startswith("p") else ""
         country = "" if prefix else key
-        Rate.objects.create(account=account, country=country, prefix=prefix, price=D(value))
+        Rate.objects.create(
+            account=account, channel=channel, country=country, prefix=prefix, price=D(value)
+        )
 
 
 def add_recipients(campaign: Campaign, *recipients, **common) -> None:
@@ -153,15 +155,35 @@ def test_a_full_rate_card_needs_no_confirmation(campaign):
     assert not price(campaign).needs_confirmation
 
 
-def test_voice_is_priced_per_message(campaign):
+def test_voice_is_priced_per_call_from_the_voice_rates(campaign):
     campaign.channel = "voice"
     campaign.text = "This is a long announcement. " * 20  # many SMS parts, one call
-    set_rates(campaign.account, KZ="0.06")
-    add_recipients(campaign, KZ_KCELL, KZ_BEELINE)
+    set_rates(campaign.account, KZ="0.035")
+    set_rates(campaign.account, "voice", KZ="0.06")
+    add_recipients(campaign, KZ_KCELL, KZ_BEELINE, KZ_ALTEL)
 
     (line,) = price(campaign).lines
 
-    assert (line.messages, line.segments, line.subtotal) == (2, 2, D("0.12"))
+    # Priced at the SMS rate, these three calls were estimated 0.105 and billed 0.18 (#14).
+    assert (line.messages, line.segments, line.subtotal) == (3, 3, D("0.18"))
+
+
+def test_a_voice_campaign_without_voice_rates_is_unpriced(campaign):
+    campaign.channel = "voice"
+    set_rates(campaign.account, KZ="0.035")
+    add_recipients(campaign, KZ_KCELL)
+
+    estimate = price(campaign)
+
+    assert (estimate.lines, estimate.unpriced_messages) == ((), 1)
+
+
+def test_an_sms_campaign_ignores_the_voice_rates(campaign):
+    set_rates(campaign.account, KZ="0.035")
+    set_rates(campaign.account, "voice", KZ="0.06")
+    add_recipients(campaign, KZ_KCELL)
+
+    assert price(campaign).total == D("0.035")
 
 
 def test_only_messages_still_to_send_are_priced(campaign):
