@@ -3,7 +3,7 @@
 A campaign is Create -> AddRecipients (at most 500 per call) -> Send. Every answer is the
 envelope {code, data, message}; numbers arrive as strings and are coerced here, once.
 
-Wire-format choices on [CONFLICT] items (shared/providers.md §6):
+Wire-format choices on [CONFLICT] items (docs/providers.md §6):
 - #16 the body is always application/x-www-form-urlencoded with PHP bracket keys, never JSON;
   flat lists use the documented ``recipients[]=…`` / ``ids[]=…`` form.
 - #17 module and method in the documented CamelCase: ``/service/Campaign/Create``.

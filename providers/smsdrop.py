@@ -4,7 +4,7 @@ HTTP 200 on create means launched; 201 means created but not launched for lack o
 we return ``launched=False`` with the campaign id, and the next ``submit`` for that dispatch
 calls ``/campaigns/retry`` instead of creating the campaign again.
 
-Wire-format choices on [CONFLICT] items (shared/providers.md §6):
+Wire-format choices on [CONFLICT] items (docs/providers.md §6):
 - #27 host smsdrop.edevtecapps.com with the SDK 1.0.0 ``/api`` prefix (``api_prefix``).
 - #28 [INFERRED] FastAPI defaults: login 400 = bad credentials, retry 200 = launched.
 - The create body is SDK 1.0.0's minus its output-only fields (id, status, counters); the unused
