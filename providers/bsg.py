@@ -1,6 +1,6 @@
 """BSG One-API (v2): JWT from the API key, JSON campaigns with a reference_id per phone.
 
-Wire-format choices on [CONFLICT] items (shared/providers.md §6):
+Wire-format choices on [CONFLICT] items (docs/providers.md §6):
 - #1 ``Authorization: Bearer <jwt>`` (the SDK form, not ``Bearer: <jwt>``).
 - #2 the JWT lifetime is undocumented: cached 50 minutes, login again once on a 401.
 - #3 ``page[limit]`` 50 for campaigns, 500 for messages, 15 (the minimum) for a reference lookup.

@@ -1,4 +1,4 @@
-"""Raw provider statuses -> the common vocabulary (shared/provider-status-map.md).
+"""Raw provider statuses -> the common vocabulary (docs/provider-status-map.md).
 
 Matching ignores case and surrounding spaces. A raw status not in these tables maps to
 "unknown" (not final, so tracking keeps polling) and is logged as a warning.

@@ -1,4 +1,4 @@
-"""BSG One-API adapter against the documented example payloads (shared/providers.md §2.1)."""
+"""BSG One-API adapter against the documented example payloads (docs/providers.md §2.1)."""
 
 from __future__ import annotations
 
