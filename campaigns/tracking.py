@@ -339,7 +339,9 @@ def apply_statuses(campaign: Campaign, reports: Iterable[MessageStatusReport]) -
     forever), else by the provider's message id; one naming no message of the campaign is
     ignored. A message moves only to a higher RANK, so repeated, late and out-of-order reports
     change nothing; of several reports on one message the most advanced wins (the first of
-    equals). Status, raw status and updated_at are set; the counters follow by trigger."""
+    equals). Status, raw status and updated_at are set, and the provider's error code and
+    reason where the report gives them (a report without one keeps the reason already stored);
+    the counters follow by trigger."""
     by_reference: dict[str, tuple] = {}
     by_id: dict[str, tuple] = {}
     for report in reports:
@@ -353,7 +355,8 @@ def apply_statuses(campaign: Campaign, reports: Iterable[MessageStatusReport]) -
         else:
             continue
         if key not in rows or rows[key][3] < rank:
-            rows[key] = (key, report.status, (report.raw_status or "")[:24], rank)
+            raw, code = (report.raw_status or "")[:24], (report.error_code or "")[:32]
+            rows[key] = (key, report.status, raw, rank, code, (report.error_reason or "")[:255])
     changed = 0
     # One UPDATE a transaction: the counters trigger locks the campaign's counters row, which
     # the sending engine updates too.
@@ -364,7 +367,7 @@ def apply_statuses(campaign: Campaign, reports: Iterable[MessageStatusReport]) -
     return changed
 
 
-_COLUMNS = "key, status, raw, rank"
+_COLUMNS = "key, status, raw, rank, code, reason"
 
 
 def _update(campaign: Campaign, column: str, rows: list[tuple]) -> int:
@@ -375,7 +378,9 @@ def _update(campaign: Campaign, column: str, rows: list[tuple]) -> int:
     ranks = " ".join(f"WHEN '{status}' THEN {rank}" for status, rank in RANK.items())
     current = f"CASE {table}.status {ranks} ELSE 99 END"  # 99: our own, never touched
     join = (
-        f"UPDATE {table} SET status = v.status, raw_status = v.raw, updated_at = %s "
+        f"UPDATE {table} SET status = v.status, raw_status = v.raw, updated_at = %s, "
+        f"error_code = CASE WHEN v.code <> '' THEN v.code ELSE {table}.error_code END, "
+        f"error_reason = CASE WHEN v.reason <> '' THEN v.reason ELSE {table}.error_reason END "
         f"FROM {{source}} WHERE {table}.{column} = v.key AND {table}.campaign_id = %s "
         f"AND v.rank > {current}"
     )
@@ -385,15 +390,17 @@ def _update(campaign: Campaign, column: str, rows: list[tuple]) -> int:
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             cursor.execute(
-                "CREATE TEMPORARY TABLE IF NOT EXISTS crier_reports (key varchar(64), "
-                "status varchar(12), raw varchar(24), rank smallint) ON COMMIT DELETE ROWS"
+                "CREATE TEMPORARY TABLE IF NOT EXISTS crier_status_reports (key varchar(64), "
+                "status varchar(12), raw varchar(24), rank smallint, code varchar(32), "
+                "reason varchar(255)) ON COMMIT DELETE ROWS"
             )
             # Emptied at commit, but a caller's outer transaction may have used it already.
-            cursor.execute("TRUNCATE crier_reports")
-            with cursor.cursor.copy(f"COPY crier_reports ({_COLUMNS}) FROM STDIN") as copy:
+            cursor.execute("TRUNCATE crier_status_reports")
+            copy_sql = f"COPY crier_status_reports ({_COLUMNS}) FROM STDIN"
+            with cursor.cursor.copy(copy_sql) as copy:
                 for row in rows:
                     copy.write_row(row)
-            cursor.execute("ANALYZE crier_reports")
+            cursor.execute("ANALYZE crier_status_reports")
             cursor.execute("SET LOCAL random_page_cost = 1.1")
             cursor.execute("SET LOCAL jit = off")
             # Each report finds its message through a unique index. Left to itself, the
@@ -401,16 +408,16 @@ def _update(campaign: Campaign, column: str, rows: list[tuple]) -> int:
             # million rows read for 100,000 reports (3.7 s against 2.5 s in bench/dashboard.py).
             cursor.execute("SET LOCAL enable_hashjoin = off")
             cursor.execute("SET LOCAL enable_mergejoin = off")
-            cursor.execute(join.format(source="crier_reports v"), [now, campaign.pk])
+            cursor.execute(join.format(source="crier_status_reports v"), [now, campaign.pk])
             return cursor.rowcount
         changed = 0
         for start in range(0, len(rows), _CHUNK):
             chunk = rows[start : start + _CHUNK]
-            values = ", ".join(["(%s, %s, %s, %s)"] * len(chunk))
+            values = ", ".join(["(%s, %s, %s, %s, %s, %s)"] * len(chunk))
             # A subquery, not a WITH: sqlite3 reports no row count for a statement opening so.
             source = (
-                "(SELECT column1 AS key, column2 AS status, column3 AS raw, column4 AS rank "
-                f"FROM (VALUES {values})) v"
+                "(SELECT column1 AS key, column2 AS status, column3 AS raw, column4 AS rank, "
+                f"column5 AS code, column6 AS reason FROM (VALUES {values})) v"
             )
             sql = join.format(source=source)
             cursor.execute(sql, [now, *(value for row in chunk for value in row), campaign.pk])

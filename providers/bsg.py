@@ -1,4 +1,6 @@
-"""BSG One-API (v2): JWT from the API key, JSON campaigns with a reference_id per phone.
+"""BSG One-API (v2): JWT from the API key, JSON campaigns with a reference_id per phone; and
+BSG's REST SMS status API (v1, ``X-API-KEY``; provider-docs/bsg-rest-sms-status.txt) for a
+message by id or by reference and a bulk task's counters.
 
 Wire-format choices on [CONFLICT] items (docs/providers.md §6):
 - #1 ``Authorization: Bearer <jwt>`` (the SDK form, not ``Bearer: <jwt>``).
@@ -9,6 +11,9 @@ Wire-format choices on [CONFLICT] items (docs/providers.md §6):
 - #8 the counter ``not_rcs_user`` maps like the status ``not_service_user`` (undelivered).
 - #9 send-individual ``start_at`` is sent as an ISO datetime, not the SDK's int.
 - #10 senders are listed with ``type=sms``.
+- #11 the REST API's host is ``https://api.bsg.world`` beside the One-API's; any other base URL
+  (the sandbox) serves both. A task's status is read at ``/rest/sms/task/{id}`` (both clients),
+  not the seed's ``/rest/sms/{task_id}``, which is also a message's path.
 Longer than 150 lines because BSG offers every operation of the contract, plus its error table.
 """
 
@@ -48,7 +53,15 @@ from providers.errors import (
     PermanentError,
 )
 from providers.http import json_or_none
-from providers.statuses import campaign_status, empty_counters, message_status, sender_status
+from providers.statuses import (
+    campaign_status,
+    empty_counters,
+    message_reason,
+    message_status,
+    sender_status,
+)
+
+REST_HOST = "https://api.bsg.world"
 
 # BSG's legacy error codes (body {"error": n}): code -> (error class, field, sentence).
 LEGACY_ERRORS = {
@@ -211,13 +224,14 @@ class BSGAdapter(TokenLoginMixin, ProviderAdapter):
     def reconcile(self, spec, messages, state):
         # One request creates a BSG campaign with every phone of the batch, so the batch was
         # taken whole or not at all [INFERRED: the API describes no partial acceptance]; the
-        # first reference tells which, and names the campaign when the answer was lost.
+        # first reference tells which (REST), and its message names the campaign when the
+        # answer was lost (One-API: the REST answer has no campaign).
         campaign_id = state.provider_campaign_id
         if not campaign_id:
             found = self.lookup_reference(messages[0].reference)
             if found is None:
                 return None
-            campaign_id = found.provider_campaign_id
+            campaign_id = self._campaign_of(found.provider_message_id)
         ids = {r.reference: r.provider_message_id for r in self.message_statuses(campaign_id)}
         results = [SubmitResult(m.reference, True, ids.get(m.reference, "")) for m in messages]
         return Submission(provider_campaign_id=campaign_id, results=results)
@@ -269,9 +283,59 @@ class BSGAdapter(TokenLoginMixin, ProviderAdapter):
                 return reports
 
     def lookup_reference(self, reference):
-        params = {"filter[reference_id]": reference} | _page(0, 15)
+        """BSG's REST lookup by reference: the message's status and price; None when BSG has
+        no message with it (error 20). The report names no campaign (the API gives none)."""
+        try:
+            return self._rest_report(self._rest(f"/rest/sms/reference/{reference}"))
+        except NotFound:
+            return None
+
+    def message(self, provider_message_id) -> MessageStatusReport:
+        """One message's status by BSG's id (REST ``/rest/sms/{id}``); NotFound (20) if none."""
+        return self._rest_report(self._rest(f"/rest/sms/{provider_message_id}"))
+
+    def task_stats(self, task_id) -> RemoteStats:
+        """A bulk task's counters (REST ``/rest/sms/task/{id}``): ``expired`` (the phone was
+        off), ``undeliverable`` (a bad number) and ``unknown`` (no report), as documented."""
+        task = self._rest(f"/rest/sms/task/{task_id}")
+        counters = empty_counters()
+        for raw in ("sent", "delivered", "expired", "undeliverable", "unknown"):
+            counters[message_status(self.slug, raw)[0]] += int(task.get(raw) or 0)
+        return RemoteStats(
+            counters=counters,
+            campaign_status="unknown",  # the task has counters only (status-map §2)
+            raw_status="",
+            cost=to_decimal(task.get("totalprice")),
+            currency=task.get("currency") or "",
+            total=sum(counters.values()),
+        )
+
+    def _rest(self, path: str) -> dict:
+        """A REST API call: the API key in ``X-API-KEY``, on the REST host."""
+        host = REST_HOST if self.base_url == self.default_base_url else self.base_url
+        headers = {"X-API-KEY": self.credentials.get("api_key", "")}
+        return self.call("GET", host + path, authenticate=False, headers=headers)
+
+    def _rest_report(self, item: dict) -> MessageStatusReport:
+        status, final = message_status(self.slug, item.get("status"))
+        return MessageStatusReport(
+            status=status,
+            raw_status=str(item.get("status", "")),
+            final=final,
+            reference=item.get("reference") or "",
+            provider_message_id=str(item.get("id") or ""),
+            cost=to_decimal(item.get("price")),
+            currency=item.get("currency") or "",
+            updated_at=to_datetime(item.get("time_dr") or item.get("time_sent")),
+            error_reason=message_reason(self.slug, item.get("status")),
+        )
+
+    def _campaign_of(self, provider_message_id: str) -> str:
+        params = {"filter[id]": provider_message_id} | _page(0, 15)
         items = self.call("GET", "/api/messages", params=params)["data"]
-        return self._report(items[0]) if items else None
+        if not items:
+            raise NotFound("BSG could not find that message.", detail=provider_message_id)
+        return str(items[0].get("campaign_id") or "")
 
     def _report(self, item: dict) -> MessageStatusReport:
         status, final = message_status(self.slug, item.get("status"))
@@ -288,6 +352,7 @@ class BSGAdapter(TokenLoginMixin, ProviderAdapter):
             updated_at=to_datetime(
                 item.get("delivered_at") or item.get("sent_at") or item.get("created_at")
             ),
+            error_reason=message_reason(self.slug, item.get("status")),
         )
 
     def stop(self, provider_campaign_id):

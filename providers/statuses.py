@@ -58,6 +58,30 @@ _MESSAGE: dict[str, dict[str, tuple[str, bool]]] = {
     "conpeek": {"queued": ("queued", False)},
 }
 
+# provider -> raw (lower case) -> what the provider says a message in it did not get, in its
+# documents' words (provider-status-map.md; BSG's REST status page for "expired" and
+# "undeliverable"). The reason shown for an undelivered, expired or rejected message when the
+# provider sends no error text of its own.
+_REASON: dict[str, dict[str, str]] = {
+    "bsg": {
+        "undelivered": "Not delivered",
+        "expired": "Not delivered: the recipient's phone is turned off or validity ran out",
+        "failed": "The platform could not send it",
+        "not_viber_user": "The recipient has no Viber",
+        "not_service_user": "The recipient is not on the channel's service",
+        "not_rcs_user": "The recipient is not on RCS",
+        "rejected": "Rejected",
+        "undeliverable": "Not delivered: incorrect recipient phone number",
+    },
+    "mobizon": {
+        "undeliv": "Not delivered",
+        "rejectd": "Rejected by the operator",
+        "expired": "The waiting period ran out (up to 1 day)",
+        "expird": "The waiting period ran out (up to 1 day)",
+        "deleted": "Removed by operator restrictions",
+    },
+}
+
 _CAMPAIGN: dict[str, dict[str, str]] = {
     "bsg": {
         "creation": "draft",
@@ -118,6 +142,12 @@ def message_status(provider: str, raw: object) -> tuple[str, bool]:
         logger.warning("Unknown %s message status %r mapped to 'unknown'", provider, raw)
         return "unknown", False
     return found
+
+
+def message_reason(provider: str, raw: object) -> str:
+    """Why a message in ``raw`` was not delivered, in the provider's words; "" for a status
+    that is not a failure."""
+    return _REASON.get(provider, {}).get(_key(raw), "")
 
 
 def campaign_status(provider: str, raw: object) -> str:

@@ -1,8 +1,11 @@
-"""BSG One-API (v2) emulator, mounted at /sandbox/bsg/api/… (providers.md §2.1).
+"""BSG One-API (v2) emulator, mounted at /sandbox/bsg/api/… (providers.md §2.1), and BSG's
+REST SMS status API (v1) at /sandbox/bsg/rest/sms/… (provider-docs/bsg-rest-sms-status.txt).
 
-JWT-like bearer tokens from ``POST /api/auth/login``; bodies wrapped in ``{"data": …}``;
-Laravel-style errors ``{"message", "errors"}``. Where the documents are silent the choice is
-marked [INFERRED]. Longer than the other emulators: twelve endpoints, each with the documented
+One-API: JWT-like bearer tokens from ``POST /api/auth/login``; bodies wrapped in
+``{"data": …}``; Laravel-style errors ``{"message", "errors"}``. REST: the API key in
+``X-API-KEY``; flat bodies with ``error`` and ``errorDescription``. Any other path answers a
+JSON 404 in the style of its API. Where the documents are silent the choice is marked
+[INFERRED]. Longer than the other emulators: fifteen endpoints, each with the documented
 validation, and splitting them would scatter one wire format over several files.
 """
 
@@ -10,6 +13,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections import Counter
 from datetime import timedelta
 from decimal import Decimal
 
@@ -18,7 +22,7 @@ from django.http import JsonResponse
 from django.urls import path
 
 from providers.sandbox import accounts, billing, clock, delivery
-from providers.sandbox.http import Reply, bearer, endpoint, json_body, parse_when
+from providers.sandbox.http import Reply, bearer, endpoint, json_body, not_found, parse_when
 from providers.sandbox.models import SandboxAccount, SandboxCampaign, SandboxMessage, SenderName
 
 MAX_PHONES = 10_000
@@ -31,6 +35,12 @@ SENDER = re.compile(r"^(?:[A-Za-z0-9 ]{3,11}|\d{3,15})$")
 # "unknown" ("no report") is the closest status [INFERRED].
 STATUS = {"scheduled": "scheduled", "queued": "accepted", "sent": "sent", "rejected": "failed"}
 STATUS |= {"cancelled": "unknown"}
+# Stage -> the REST API's SMS status ("view an SMS status" page): a message not yet handed over
+# is "scheduled" [INFERRED], one cut off by a stop has no report ("unknown").
+REST_STATUS = {"queued": "scheduled", "undelivered": "undeliverable", "cancelled": "unknown"}
+# The documented MessageType values; a campaign on another channel (voice, telegram) says "sms",
+# the type its messages are billed as [INFERRED].
+MESSAGE_TYPES = {"sms", "viber", "hlr", "rcs", "whatsapp"}
 COUNTERS = ("delivered", "sent", "scheduled", "moderation", "accepted", "sending", "expired")
 COUNTERS += ("failed", "undelivered", "unknown", "read", "not_viber_user", "not_rcs_user")
 
@@ -341,8 +351,7 @@ def _campaign(campaign, stages, now, calculated_price=None) -> dict:
         "name": campaign.name,
         "sender": campaign.sender,
         "status": _status(campaign, stages, now),
-        # MessageType has no "voice"; a voice campaign says so [INFERRED].
-        "message_type": campaign.channel,
+        "message_type": _message_type(campaign),
         "start_at": _ts(campaign.start_at),
         "real_start_at": _ts(real_start if real_start and real_start <= now else None),
         "finished_at": _ts(_finished_at(campaign, stages)),
@@ -352,6 +361,10 @@ def _campaign(campaign, stages, now, calculated_price=None) -> dict:
         "calculated_price": float(calculated_price) if calculated_price is not None else None,
         "currency": campaign.account.currency,
     }
+
+
+def _message_type(campaign) -> str:
+    return campaign.channel if campaign.channel in MESSAGE_TYPES else "sms"
 
 
 def _own_campaign(account, pk) -> SandboxCampaign:
@@ -378,7 +391,7 @@ def campaign_detail(request, account, pk):
         "name": campaign.name,
         "sender": campaign.sender,
         "status": summary["status"],
-        "type": campaign.channel,
+        "type": _message_type(campaign),
         "started_at": summary["start_at"],
         "actual_start_at": summary["real_start_at"],
         "finished_at": summary["finished_at"],
@@ -532,7 +545,103 @@ def senders(request, account):
     return JsonResponse({"data": data, "total": len(data)})
 
 
+# --- REST SMS status API (v1) ----------------------------------------------------------------
+
+
+def _rest_error(status: int, code: int, description: str) -> JsonResponse:
+    # [INFERRED] HTTP statuses: the page documents only the body.
+    return JsonResponse({"error": str(code), "errorDescription": description}, status=status)
+
+
+def _rest_account(request) -> SandboxAccount:
+    key = request.headers.get("X-API-KEY", "")
+    account = SandboxAccount.objects.filter(provider="bsg", api_key=key).first() if key else None
+    if account is None:
+        raise Reply(_rest_error(401, 401, "Invalid API key"))  # [INFERRED] code and wording
+    return account
+
+
+def _rest_rate_limited(_retry_after: int) -> JsonResponse:
+    return JsonResponse({"message": "Too Many Attempts."}, status=429)
+
+
+rest = endpoint(_rest_account, _rest_rate_limited)
+
+
+def _rest_sms(message, campaign, now) -> dict:
+    stage = billing.message_stage(message, campaign, now)
+    start = billing.message_start(message, campaign)
+    sent = stage in ("sent", "delivered", "undelivered", "expired")
+    final = stage in delivery.FINAL and start is not None
+    return {
+        "error": 0,
+        "errorDescription": "No errors",
+        "id": str(message.pk),
+        "msisdn": message.phone.lstrip("+"),
+        "reference": message.reference,
+        "time_in": _rest_ts(message.created_at),
+        "time_sent": _rest_ts(start if sent else None),
+        "time_dr": _rest_ts(delivery.final_at(message.reference, start) if final else None),
+        "status": REST_STATUS.get(stage, stage),
+        "price": f"{message.price:.7f}",
+        "currency": campaign.account.currency,
+    }
+
+
+def _rest_ts(value) -> str | None:
+    return f"{value:%Y-%m-%d %H:%M:%S}" if value else None
+
+
+def _rest_message(account, **lookup) -> JsonResponse:
+    messages = SandboxMessage.objects.filter(campaign__account=account, **lookup)
+    message = messages.select_related("campaign__account").first()
+    if message is None:
+        return _rest_error(404, 20, "SMS not found")
+    return JsonResponse(_rest_sms(message, message.campaign, clock.now()))
+
+
+@rest
+def rest_sms(request, account, pk):
+    return _rest_message(account, pk=pk)
+
+
+@rest
+def rest_sms_by_reference(request, account, reference):
+    if not REFERENCE.match(reference):
+        return _rest_error(400, 27, "Invalid external ID")
+    return _rest_message(account, reference=reference)
+
+
+@rest
+def rest_task(request, account, pk):
+    campaign = SandboxCampaign.objects.filter(account=account, pk=pk).first()
+    if campaign is None:
+        return _rest_error(404, 30, "Task not found")
+    stages = billing.campaign_stages(campaign, clock.now())
+    counts = Counter(REST_STATUS.get(stage, stage) for _m, stage in stages)
+    total = sum(billing.charged(campaign).values(), Decimal("0"))
+    body = {
+        "originator": campaign.sender,
+        "body": stages[0][0].text if stages else "",
+        "validity": campaign.params.get("validity", 72),
+        "totalprice": float(total),
+        "currency": account.currency,
+    }
+    body |= {raw: counts[raw] for raw in ("sent", "delivered", "expired", "undeliverable")}
+    # "unknown": no delivery report, which a message not yet handed over has not either.
+    return JsonResponse(body | {"unknown": counts["unknown"] + counts["scheduled"]})
+
+
+def _not_found(path: str) -> JsonResponse:
+    if path.startswith("rest/"):
+        return _rest_error(404, 404, "Not found")  # [INFERRED]
+    return _error(404, "Not found.")
+
+
 urlpatterns = [
+    path("rest/sms/task/<int:pk>", rest_task),
+    path("rest/sms/reference/<str:reference>", rest_sms_by_reference),
+    path("rest/sms/<int:pk>", rest_sms),
     path("api/auth/login", login),
     path("api/auth/refresh", refresh),
     path("api/campaigns/send", campaign_send),
@@ -545,4 +654,5 @@ urlpatterns = [
     path("api/messages", messages),
     path("api/accounts/balance", balance),
     path("api/senders", senders),
+    not_found(_not_found),
 ]

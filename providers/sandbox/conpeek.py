@@ -17,7 +17,7 @@ from django.http import JsonResponse
 from django.urls import path
 
 from providers.sandbox import accounts, billing, clock
-from providers.sandbox.http import Reply, endpoint, json_body
+from providers.sandbox.http import Reply, endpoint, json_body, not_found
 from providers.sandbox.models import SandboxAccount, SandboxCampaign, SandboxMessage
 
 TYPES = {"announcement", "tts", "none"}
@@ -109,4 +109,5 @@ def _request(campaign, message) -> dict:
 
 urlpatterns = [
     path("voice_sms_campaign/<str:campaign_id>/request_list", request_list),
+    not_found(lambda path: _error(404, "Not found.")),  # [INFERRED] its error body
 ]

@@ -9,6 +9,7 @@ from functools import wraps
 
 from django.contrib.auth.decorators import login_not_required
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.urls import re_path
 from django.utils.dateparse import parse_datetime
 from django.views.decorators.csrf import csrf_exempt
 
@@ -92,3 +93,15 @@ def parse_when(value: str) -> datetime:
     if parsed is None:
         raise ValueError(value)
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def not_found(answer: Callable[[str], HttpResponse]):
+    """The last URL pattern of an emulator: any other path gets ``answer(path)``, a JSON 404 in
+    the API's own style as the real one gives, never Django's HTML page."""
+
+    @csrf_exempt
+    @login_not_required
+    def view(request, path):
+        return answer(path)
+
+    return re_path(r"^(?P<path>.*)$", view)

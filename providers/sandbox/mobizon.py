@@ -24,7 +24,7 @@ from django.urls import path
 
 from providers.sandbox import accounts, billing, clock, delivery
 from providers.sandbox.brackets import parse_brackets
-from providers.sandbox.http import Reply, endpoint
+from providers.sandbox.http import Reply, endpoint, not_found
 from providers.sandbox.models import SandboxAccount, SandboxCampaign, SandboxMessage, SenderName
 
 API_KEY = re.compile(r"^(?:[A-Za-z0-9]{40}|[A-Za-z0-9]{70})$")
@@ -527,4 +527,9 @@ HANDLERS = {
 urlpatterns = [
     path("service/<str:module>/<str:method>", service),
     path("<str:host>/service/<str:module>/<str:method>", service),
+    # [INFERRED] A path outside /service/ never reaches Mobizon's API: its web server's 404,
+    # in the envelope so that a client reads it like any answer.
+    not_found(
+        lambda path: JsonResponse({"code": 404, "data": "", "message": "Not found."}, status=404)
+    ),
 ]

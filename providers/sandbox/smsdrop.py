@@ -20,7 +20,7 @@ from django.http import JsonResponse
 from django.urls import path, re_path
 
 from providers.sandbox import accounts, billing, clock, delivery
-from providers.sandbox.http import Reply, bearer, endpoint, json_body, parse_when
+from providers.sandbox.http import Reply, bearer, endpoint, json_body, not_found, parse_when
 from providers.sandbox.models import SandboxAccount, SandboxCampaign, SandboxMessage
 
 PHONE = re.compile(r"^\+?\d{8,15}$")
@@ -256,4 +256,5 @@ urlpatterns = [
     re_path(r"^api/campaigns/(?P<external_id>[^/]+)/?$", campaign),
     re_path(r"^api/users/me/?$", me),
     re_path(r"^api/subscriptions/?$", subscription),
+    not_found(lambda path: JsonResponse({"detail": "Not Found"}, status=404)),  # FastAPI's
 ]

@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from providers.base import CampaignSpec, DispatchState, VoicePayload
-from providers.bsg import LEGACY_ERRORS
+from providers.bsg import LEGACY_ERRORS, BSGAdapter
 from providers.errors import (
     AuthError,
     DuplicateReference,
@@ -383,22 +383,105 @@ def test_messages_by_campaign_are_paged_500_at_a_time(api, bsg, login):
     assert (last.status, last.final) == ("sent", False)
 
 
-def test_lookup_reference(api, bsg, login):
-    route = api.get(f"{BASE}/api/messages").respond(
-        200, json={"data": [{"id": 9, "reference_id": "abc1", "status": "undelivered"}]}
-    )
+REST = "https://api.bsg.world/rest/sms"
+# The documented answer of /rest/sms/{id} and /rest/sms/reference/{reference}
+# (provider-docs/bsg-rest-sms-status.txt), with a failed message's status.
+REST_SMS = {
+    "error": 0,
+    "errorDescription": "No errors",
+    "id": "211",
+    "msisdn": "380972000001",
+    "reference": "abc1",
+    "time_in": "2017-01-17 09:11:41",
+    "time_sent": "2017-01-17 09:11:41",
+    "time_dr": "2017-01-17 09:11:41",
+    "status": "undeliverable",
+    "price": 0.23,
+    "currency": "EUR",
+}
+
+
+def test_lookup_reference_asks_the_rest_api_with_the_api_key(api, bsg):
+    route = api.get(f"{REST}/reference/abc1").respond(200, json=REST_SMS)
+
     report = bsg.lookup_reference("abc1")
-    assert dict(route.calls[0].request.url.params) == {
-        "filter[reference_id]": "abc1",
-        "page[offset]": "0",
-        "page[limit]": "15",
-    }
-    assert (report.provider_message_id, report.status, report.final) == ("9", "undelivered", True)
+
+    assert route.calls[0].request.headers["X-API-KEY"] == BSG_KEY
+    assert "Authorization" not in route.calls[0].request.headers
+    assert (report.provider_message_id, report.reference) == ("211", "abc1")
+    assert (report.status, report.final, report.raw_status) == (
+        "undelivered",
+        True,
+        "undeliverable",
+    )
+    assert (report.cost, report.currency) == (Decimal("0.23"), "EUR")
+    assert report.updated_at == datetime(2017, 1, 17, 9, 11, 41)
+    assert report.error_reason == "Not delivered: incorrect recipient phone number"
 
 
-def test_lookup_of_a_reference_bsg_never_got_is_none(api, bsg, login):
-    api.get(f"{BASE}/api/messages").respond(200, json={"data": [], "meta": {}})
+def test_lookup_of_a_reference_bsg_never_got_is_none(api, bsg):
+    api.get(f"{REST}/reference/nope").respond(
+        404, json={"error": "20", "errorDescription": "SMS not found"}
+    )
     assert bsg.lookup_reference("nope") is None
+
+
+def test_a_message_by_id_through_the_rest_api(api, bsg):
+    api.get(f"{REST}/211").respond(200, json=REST_SMS | {"status": "delivered"})
+
+    report = bsg.message("211")
+
+    assert (report.status, report.final, report.error_reason) == ("delivered", True, "")
+
+
+def test_task_stats_read_the_documented_counters(api, bsg):
+    task = {"originator": "alpha_name", "body": "message text", "validity": 72}
+    task |= {"totalprice": 0.23, "currency": "EUR", "sent": 1, "delivered": 4, "expired": 2}
+    api.get(f"{REST}/task/77").respond(200, json=task | {"undeliverable": 3, "unknown": 1})
+
+    stats = bsg.task_stats("77")
+
+    assert {k: v for k, v in stats.counters.items() if v} == {
+        "sent": 1, "delivered": 4, "expired": 2, "undelivered": 3, "unknown": 1,
+    }  # fmt: skip
+    assert (stats.total, stats.cost, stats.currency) == (11, Decimal("0.23"), "EUR")
+
+
+def test_reconcile_finds_the_batch_by_its_first_reference_then_its_campaign(api, bsg, login):
+    api.get(f"{REST}/reference/abc1").respond(200, json=REST_SMS | {"status": "sent"})
+    api.get(f"{BASE}/api/messages", params={"filter[id]": "211"}).respond(
+        200, json={"data": [{"id": 211, "campaign_id": 56, "reference_id": "abc1"}]}
+    )
+    api.get(f"{BASE}/api/messages", params={"filter[campaign_id]": "56"}).respond(
+        200,
+        json={
+            "data": [{"id": 211, "campaign_id": 56, "reference_id": "abc1", "status": "sent"}],
+            "meta": {"page": {"total": 1}},
+        },
+    )
+
+    found = bsg.reconcile(sms(), [message("+380972000001", "abc1")], DispatchState())
+
+    assert found.provider_campaign_id == "56"
+    assert [(r.reference, r.accepted, r.provider_message_id) for r in found.results] == [
+        ("abc1", True, "211")
+    ]
+
+
+def test_reconcile_of_a_batch_bsg_never_got_is_none(api, bsg):
+    api.get(f"{REST}/reference/abc1").respond(
+        404, json={"error": "20", "errorDescription": "SMS not found"}
+    )
+    assert bsg.reconcile(sms(), [message("+380972000001", "abc1")], DispatchState()) is None
+
+
+def test_a_sandbox_base_url_serves_the_rest_api_too(api):
+    sandbox = BSGAdapter(credentials={"api_key": BSG_KEY}, base_url="http://testserver/sandbox/bsg")
+    route = api.get("http://testserver/sandbox/bsg/rest/sms/reference/abc1").respond(
+        200, json=REST_SMS
+    )
+    sandbox.lookup_reference("abc1")
+    assert route.called
 
 
 def test_stop(api, bsg, login):

@@ -120,7 +120,8 @@ def test_voice_variant_is_accepted(api):
     }
     response = send(api, body)
     assert response.status_code == 200
-    assert response.json()["data"]["message_type"] == "voice"
+    # MessageType is sms, viber, hlr, rcs or whatsapp (providers.md §2.1.6): never "voice".
+    assert response.json()["data"]["message_type"] == "sms"
     assert accounts.charges("v1") == 1
 
 
@@ -403,3 +404,101 @@ def test_balance_and_senders(api):
     assert by_name["Crier"] == "active" and by_name["CrierNew"] == "registering"
     assert senders["total"] == len(senders["data"])
     assert api.get(f"{BASE}/senders").status_code == 422
+
+
+# --- The REST SMS status API (provider-docs/bsg-rest-sms-status.txt) --------------------------
+
+REST = "/sandbox/bsg/rest/sms"
+# The documented answer's fields (a message by id or reference; a bulk task).
+SMS_FIELDS = {"error", "errorDescription", "id", "msisdn", "reference", "time_in", "time_sent"}
+SMS_FIELDS |= {"time_dr", "status", "price", "currency"}
+TASK_FIELDS = {"originator", "body", "validity", "totalprice", "currency", "sent", "delivered"}
+TASK_FIELDS |= {"expired", "undeliverable", "unknown"}
+# The REST API's SMS statuses ("view an SMS status" page, providers.md §2.2).
+REST_STATUSES = {"scheduled", "sent", "delivered", "expired", "undeliverable", "rejected"}
+REST_STATUSES |= {"unknown"}
+
+
+@pytest.fixture
+def rest(client, bsg_account):
+    client.defaults["HTTP_X_API_KEY"] = bsg_account.api_key
+    return client
+
+
+def test_rest_sms_by_reference_has_the_documented_fields(api, rest):
+    send(api, sms_body(phones(20)))
+    clock.advance(130)
+
+    answer = rest.get(f"{REST}/reference/abc3").json()
+
+    assert set(answer) == SMS_FIELDS
+    assert (answer["error"], answer["reference"], answer["msisdn"]) == (0, "abc3", "380661000003")
+    assert answer["status"] in REST_STATUSES - {"scheduled"}
+    assert answer["time_dr"] is not None and answer["currency"] == "EUR"
+    assert rest.get(f"{REST}/{answer['id']}").json() == answer
+
+
+def test_rest_sms_before_it_is_sent_is_scheduled(api, rest):
+    send(api, sms_body(phones(1)) | {"start_at": "2099-01-01T00:00:00+00:00"})
+
+    answer = rest.get(f"{REST}/reference/abc0").json()
+
+    assert (answer["status"], answer["time_sent"], answer["time_dr"]) == ("scheduled", None, None)
+
+
+def test_rest_statuses_stay_within_the_documented_set(api, rest):
+    send(api, sms_body(phones(60)))
+    clock.advance(130)
+
+    found = {rest.get(f"{REST}/reference/abc{i}").json()["status"] for i in range(60)}
+
+    assert found <= REST_STATUSES and "delivered" in found
+
+
+def test_rest_unknown_message_is_error_20(rest):
+    for url in (f"{REST}/reference/nosuch1", f"{REST}/987654"):
+        response = rest.get(url)
+        assert response.status_code == 404
+        assert response.json() == {"error": "20", "errorDescription": "SMS not found"}
+
+
+def test_rest_malformed_reference_is_error_27(rest):
+    response = rest.get(f"{REST}/reference/not-alnum")
+    assert (response.status_code, response.json()["error"]) == (400, "27")
+
+
+def test_rest_needs_the_api_key(client, bsg_account):
+    response = client.get(f"{REST}/reference/abc0", HTTP_X_API_KEY="live_wrong")
+    assert response.status_code == 401
+    assert response["Content-Type"] == "application/json"
+
+
+def test_rest_task_counts_its_messages(api, rest):
+    campaign_id = send(api, sms_body(phones(30))).json()["data"]["id"]
+    clock.advance(130)
+
+    task = rest.get(f"{REST}/task/{campaign_id}").json()
+
+    assert set(task) == TASK_FIELDS
+    assert (task["originator"], task["body"], task["currency"]) == ("Best Seller", "test", "EUR")
+    assert sum(task[k] for k in ("sent", "delivered", "expired", "undeliverable", "unknown")) == 30
+    assert rest.get(f"{REST}/task/99999").json() == {
+        "error": "30",
+        "errorDescription": "Task not found",
+    }
+
+
+@pytest.mark.parametrize(
+    ("url", "body"),
+    [
+        ("/sandbox/bsg/api/nothing/here", {"message": "Not found.", "errors": []}),
+        ("/sandbox/bsg/rest/sms/x/y", {"error": "404", "errorDescription": "Not found"}),
+        ("/sandbox/bsg/", {"message": "Not found.", "errors": []}),
+    ],
+)
+def test_an_unknown_path_is_a_json_404_like_the_api(client, url, body):
+    response = client.get(url)
+
+    assert response.status_code == 404
+    assert response["Content-Type"] == "application/json"
+    assert response.json() == body
