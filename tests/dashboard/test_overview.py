@@ -196,7 +196,7 @@ def test_a_credit_balance_reads_as_credits(as_role, busy):
 
 def test_a_stopped_campaign_s_cancelled_messages_are_not_in_the_delivery_rate(as_role, acme):
     statuses = ["delivered"] * 3 + ["cancelled"] * 2 + ["failed"]
-    launch(acme.workspace, acme.account, "Stopped", statuses=statuses, status="stopped")
+    launch(acme.workspace, acme.account, "Stopped", statuses=statuses, status="cancelled")
 
     html = overview(as_role("viewer"))
 
