@@ -8,7 +8,9 @@ Wire-format choices on [CONFLICT] items (docs/providers.md §6):
   flat lists use the documented ``recipients[]=…`` / ``ids[]=…`` form.
 - #17 module and method in the documented CamelCase: ``/service/Campaign/Create``.
 - #18 API errors are read from ``code`` whatever the HTTP status (documented as HTTP 200).
-- #19 Campaign/List sends the current ``criteria[createTsFrom|createTsTo]`` (last 30 days).
+- #19 Campaign/List sends the document's own criteria (provider-docs/mobizon-campaign-api.txt):
+  ``criteria[createDateFrom]`` + ``[createTimeFrom]`` and ``[createDateTo]`` + ``[createTimeTo]``
+  (the last 30 days), not the captured ``createTsFrom/To``.
 - #21 ``getFilledTplCampaignText=0`` is always sent explicitly.
 - #22 template campaigns send ``params[placeholdersFlag]=3`` (reject a recipient with missing
   values), the current docs' value.
@@ -53,7 +55,13 @@ from providers.errors import (
     UnknownOutcome,
 )
 from providers.http import flatten_form, json_or_none, parse_retry_after
-from providers.statuses import campaign_status, empty_counters, message_status, sender_status
+from providers.statuses import (
+    campaign_status,
+    empty_counters,
+    message_reason,
+    message_status,
+    sender_status,
+)
 
 DOMAINS = (
     ("mobizon.kz", "Kazakhstan (api.mobizon.kz)"),
@@ -339,9 +347,12 @@ class MobizonAdapter(ProviderAdapter):
 
     def list_campaigns(self):
         now = datetime.now(UTC)
+        since = now - timedelta(days=30)
         criteria = {
-            "createTsFrom": _mobizon_time(now - timedelta(days=30)),
-            "createTsTo": _mobizon_time(now),
+            "createDateFrom": f"{since:%Y-%m-%d}",
+            "createTimeFrom": f"{since:%H:%M:%S}",
+            "createDateTo": f"{now:%Y-%m-%d}",
+            "createTimeTo": f"{now:%H:%M:%S}",
         }
         params = {
             "criteria": criteria,
@@ -389,6 +400,7 @@ class MobizonAdapter(ProviderAdapter):
                         final=final,
                         provider_message_id=str(item.get("id")),
                         updated_at=to_datetime(item.get("statusUpdateTs")),
+                        error_reason=message_reason(self.slug, item.get("status")),
                     )
                 )
         return reports

@@ -423,6 +423,24 @@ def test_get_sms_status_100_ids_per_call(api, mobizon):
         "ACCEPTD",
     )
     assert reports[0].updated_at == datetime(2026, 6, 24, 23, 13, 16)
+    assert reports[0].error_reason == ""
+
+
+@pytest.mark.parametrize(
+    ("raw", "reason"),
+    [
+        ("REJECTD", "Rejected by the operator"),
+        ("UNDELIV", "Not delivered"),
+        ("DELETED", "Removed by operator restrictions"),
+        ("DELIVRD", ""),
+    ],
+)
+def test_a_message_not_delivered_says_why_in_mobizon_s_words(api, mobizon, raw, reason):
+    route(api, "Message/GetSMSStatus").mock(return_value=ok([{"id": "7", "status": raw}]))
+
+    [report] = mobizon.message_statuses("1", ["7"])
+
+    assert report.error_reason == reason
 
 
 def test_list_campaigns(api, mobizon):
@@ -442,15 +460,25 @@ def test_list_campaigns(api, mobizon):
         )
     )
     [campaign] = mobizon.list_campaigns()
-    keys = [k for k, _ in form_fields(listing.calls[0].request)]
-    assert keys == [
-        "criteria[createTsFrom]",
-        "criteria[createTsTo]",
+    fields = form_fields(listing.calls[0].request)
+    # The criteria names of provider-docs/mobizon-campaign-api.txt ("Receipt of the campaigns
+    # list"): a date and a time of day each way.
+    assert [k for k, _ in fields] == [
+        "criteria[createDateFrom]",
+        "criteria[createTimeFrom]",
+        "criteria[createDateTo]",
+        "criteria[createTimeTo]",
         "pagination[pageSize]",
         "pagination[currentPage]",
         "sort[id]",
     ]
     assert (campaign.provider_campaign_id, campaign.status) == ("7", "completed")
+    criteria = dict(fields[:4])
+    since = datetime.strptime(
+        f"{criteria['criteria[createDateFrom]']} {criteria['criteria[createTimeFrom]']}",
+        "%Y-%m-%d %H:%M:%S",
+    ).replace(tzinfo=UTC)
+    assert timedelta(days=30) <= datetime.now(UTC) - since < timedelta(days=30, minutes=1)
 
 
 def test_get_and_get_links(api, mobizon):

@@ -10,6 +10,7 @@ from providers.statuses import (
     CAMPAIGN_STATUSES,
     MESSAGE_STATUSES,
     campaign_status,
+    message_reason,
     message_status,
     sender_status,
 )
@@ -119,3 +120,102 @@ def test_unknown_campaign_status_is_unknown_and_logged(caplog):
 )
 def test_sender_statuses(raw, common):
     assert sender_status(raw) == common
+
+
+# --- Every documented status, per provider ---------------------------------------------------
+# Each list is transcribed from the document named beside it; the tests check that every value
+# maps (no "unknown" fallback, no warning), so a status added to a document fails here first.
+
+DOCUMENTED_MESSAGE = {
+    "bsg": [
+        # providers.md §2.1.6 MessageStatus (BSG One-API SDK, bsg_api/models/message_status.py)
+        *("scheduled", "moderation", "accepted", "sending", "sent", "delivered", "expired"),
+        *("failed", "undelivered", "unknown", "read", "not_viber_user", "not_service_user"),
+        # providers.md §2.1.6 StatisticsData counter keys, read as statuses by campaign_stats
+        "not_rcs_user",
+        # providers.md §2.1.6 stat-job status filter
+        *("Delivered", "Rejected", "Scheduled", "Moderation", "Accepted", "Sending", "Sent"),
+        *("Expired", "Failed", "Undelivered", "Unknown"),
+        # provider-docs/bsg-rest-sms-status.txt and providers.md §2.2: the REST SMS statuses
+        # and the task's counters
+        *("scheduled", "sent", "delivered", "expired", "undeliverable", "rejected", "unknown"),
+    ],
+    "mobizon": [
+        # providers.md §3 SMS status vocabulary (Mobizon _other/smsStatus.md), the counters'
+        # UNKNOWN, and Mobizon.Net's EXPIRD and SCHEDUL
+        *("NEW", "ENQUEUD", "ACCEPTD", "UNDELIV", "REJECTD", "PDLIVRD", "DELIVRD", "EXPIRED"),
+        *("DELETED", "UNKNOWN", "EXPIRD", "SCHEDUL"),
+        # provider-docs/mobizon-campaign-api.txt, Campaign/GetInfo counters total<S>MsgNum
+        *("New", "Enqueud", "Acceptd", "Delivrd", "Rejectd", "Expired", "Undeliv", "Deleted"),
+        *("Unknown", "Pdlivrd"),
+    ],
+    # smsdrop documents no per-message status (providers.md §4); Conpeek none at all
+    # (provider-docs/conpeek-voice-sms-request-list.txt): the adapter's own "queued".
+    "conpeek": ["queued"],
+}
+
+DOCUMENTED_CAMPAIGN = {
+    # providers.md §2.1.6 CampaignStatus (BSG One-API)
+    "bsg": ["creation", "scheduled", "sending", "done", "paused", "stopped", "spam", "moderation"],
+    # provider-docs/mobizon-campaign-api.txt and providers.md §3: commonStatus, moderationStatus
+    # and sendStatus values, and NEW of a campaign just created
+    "mobizon": [
+        *("MODERATION", "DECLINED", "READY_FOR_SEND", "RUNNING", "SENT", "DONE"),
+        *("AUTO_READY_FOR_SEND", "NEW"),
+    ],
+    # providers.md §4 smsdrop CampaignSchema status (smsdrop-python constants.py)
+    "smsdrop": ["PENDING", "SENDING", "COMPLETED", "ABORTED", "SCHEDULED"],
+}
+
+
+@pytest.mark.parametrize(
+    ("provider", "raw"), [(p, raw) for p, raws in DOCUMENTED_MESSAGE.items() for raw in raws]
+)
+def test_every_documented_message_status_maps(caplog, provider, raw):
+    with caplog.at_level(logging.WARNING, logger="providers.statuses"):
+        common, _final = message_status(provider, raw)
+    assert caplog.text == ""
+    assert common in MESSAGE_STATUSES
+    assert common != "unknown" or raw.lower() == "unknown"
+
+
+@pytest.mark.parametrize(
+    ("provider", "raw"), [(p, raw) for p, raws in DOCUMENTED_CAMPAIGN.items() for raw in raws]
+)
+def test_every_documented_campaign_status_maps(caplog, provider, raw):
+    with caplog.at_level(logging.WARNING, logger="providers.statuses"):
+        common = campaign_status(provider, raw)
+    assert caplog.text == ""
+    assert common in CAMPAIGN_STATUSES
+
+
+@pytest.mark.parametrize(
+    "raw",
+    # providers.md §2.1.6 SenderSchema status and SenderRequestStatus (BSG)
+    [
+        "active",
+        "blocked",
+        "registering",
+        "new",
+        "accepted",
+        "in_progress",
+        "registered",
+        "rejected",
+    ],
+)
+def test_every_documented_sender_status_maps(caplog, raw):
+    with caplog.at_level(logging.WARNING, logger="providers.statuses"):
+        sender_status(raw)
+    assert caplog.text == ""
+
+
+@pytest.mark.parametrize(
+    ("provider", "raw"),
+    [("bsg", "undeliverable"), ("bsg", "failed"), ("mobizon", "REJECTD"), ("mobizon", "EXPIRD")],
+)
+def test_a_failure_status_has_the_provider_s_reason(provider, raw):
+    assert message_reason(provider, raw)
+
+
+def test_a_delivery_has_no_reason():
+    assert message_reason("bsg", "delivered") == message_reason("mobizon", "DELIVRD") == ""
