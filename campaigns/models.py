@@ -273,6 +273,10 @@ class Dispatch(models.Model):
     final = models.BooleanField(default=False, db_default=False)
     cost = models.DecimalField(max_digits=14, decimal_places=4, null=True, blank=True)  # actual
     currency = models.CharField(max_length=3, blank=True)
+    # The short links of the batch's text with their clicks, as the provider last counted them
+    # (providers.base.ShortLink as dicts; Mobizon's Campaign/GetLinks), and when it was asked.
+    links = models.JSONField(default=list, blank=True, db_default=[])
+    links_checked_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     submitted_at = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
