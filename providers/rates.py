@@ -41,7 +41,7 @@ class RateForm(forms.ModelForm):
 
     class Meta:
         model = Rate
-        fields = ["country", "prefix", "price", "note"]
+        fields = ["channel", "country", "prefix", "price", "note"]
         widgets = {
             "prefix": forms.TextInput(attrs={"placeholder": "7701", "inputmode": "numeric"}),
             "price": forms.NumberInput(attrs={"step": "any", "min": "0"}),
@@ -54,6 +54,10 @@ class RateForm(forms.ModelForm):
             self.initial["price"] = self.instance.price_text
         for name in self.fields:  # no room in an inline row; a line under the form explains
             self.fields[name].help_text = ""
+        self.fields["channel"].required = False
+
+    def clean_channel(self):
+        return self.cleaned_data["channel"] or Rate.Channel.SMS  # SMS unless told otherwise
 
     def clean_country(self):
         # Before the model's two-character limit, so "KAZ" hears which rule it broke.
@@ -73,8 +77,15 @@ class ImportForm(forms.Form):
         help_text="CSV, TXT, XLSX or XLS. Columns: country code or dialling prefix, price, "
         "and an optional note; a header row is optional."
     )
+    channel = forms.ChoiceField(
+        choices=Rate.Channel.choices,
+        initial=Rate.Channel.SMS,
+        required=False,  # SMS unless told otherwise
+        label="The prices are for",
+        help_text="SMS: one part. Voice: one call.",
+    )
     replace = forms.BooleanField(
-        label="Replace the whole rate card",
+        label="Replace the whole rate card of this channel",
         required=False,
         help_text="Unticked, the file adds rates and updates the ones it names.",
     )
@@ -91,20 +102,28 @@ class ImportResult:
     errors: list[str] = field(default_factory=list)  # "Row 3: …", in file order
 
 
-def import_rates(account: ProviderAccount, table: Table, *, replace: bool = False) -> ImportResult:
-    """Sets the rates the table lists (a row: destination, price, note), all or nothing.
+def import_rates(
+    account: ProviderAccount,
+    table: Table,
+    *,
+    replace: bool = False,
+    channel: str = Rate.Channel.SMS,
+) -> ImportResult:
+    """Sets the ``channel`` rates the table lists (a row: destination, price, note), all or
+    nothing.
 
-    Nothing is written unless every row is good. ``replace`` deletes the rates the file does
-    not list. Raises ImportRejected for a file that cannot be read at all.
+    Nothing is written unless every row is good. ``replace`` deletes the channel's rates the
+    file does not list. Raises ImportRejected for a file that cannot be read at all.
     """
     result = ImportResult()
-    existing = {(r.country, r.prefix): r for r in account.rates.all()}
+    card = account.rates.filter(channel=channel)
+    existing = {(r.country, r.prefix): r for r in card}
     seen: dict[tuple[str, str], int] = {}
     rates: list[Rate] = []
     for position, row in enumerate(table):
         if position == 0 and _is_header(row):
             continue
-        rate, error = _rate_from_row(account, row, existing)
+        rate, error = _rate_from_row(account, row, existing, channel)
         if error is None and rate is not None:
             key = (rate.country, rate.prefix)
             if key in seen:
@@ -119,7 +138,7 @@ def import_rates(account: ProviderAccount, table: Table, *, replace: bool = Fals
     with transaction.atomic():
         if replace:
             keep = [r.pk for r in rates if r.pk]
-            result.deleted, _ = account.rates.exclude(pk__in=keep).delete()
+            result.deleted, _ = card.exclude(pk__in=keep).delete()
         changed = [r for r in rates if r.pk]
         for rate in changed:  # bulk_update skips auto_now
             rate.updated_at = timezone.now()
@@ -129,7 +148,7 @@ def import_rates(account: ProviderAccount, table: Table, *, replace: bool = Fals
     return result
 
 
-def _rate_from_row(account, row: Row, existing) -> tuple[Rate | None, str | None]:
+def _rate_from_row(account, row: Row, existing, channel: str) -> tuple[Rate | None, str | None]:
     cells = [c.strip() for c in row.cells]
     destination, price_text, note = [*cells, "", "", ""][:3]
     if not destination and not price_text:
@@ -146,7 +165,9 @@ def _rate_from_row(account, row: Row, existing) -> tuple[Rate | None, str | None
         return None, (
             f"“{destination}” is neither a two-letter country code nor a dialling prefix."
         )
-    rate = existing.get((country, prefix)) or Rate(account=account, country=country, prefix=prefix)
+    rate = existing.get((country, prefix)) or Rate(
+        account=account, channel=channel, country=country, prefix=prefix
+    )
     rate.price, rate.note = price, note[:255]
     try:
         rate.full_clean(exclude=["account"], validate_unique=False)
@@ -266,7 +287,12 @@ def rate_import(request, account_pk: int):
         options = ReadOptions(has_header=False, max_rows=MAX_RATE_ROWS, max_columns=20)
         try:
             with open_table(upload, filename=upload.name, options=options) as table:
-                result = import_rates(account, table, replace=form.cleaned_data["replace"])
+                result = import_rates(
+                    account,
+                    table,
+                    replace=form.cleaned_data["replace"],
+                    channel=form.cleaned_data["channel"] or Rate.Channel.SMS,
+                )
         except ImportRejected as exc:
             form.add_error("file", f"Nothing was imported: {exc.message}")
         else:

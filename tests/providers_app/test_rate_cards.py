@@ -209,3 +209,20 @@ def test_a_round_price_reads_as_people_write_it(as_role, acme):
     response = as_role(Role.ADMIN).post(url, {"country": "KZ", "price": "10"}, headers=HTMX)
     assert "10 USD" in response.text
     assert 'value="10"' in as_role(Role.ADMIN).get(url, headers=HTMX).text
+
+
+def test_voice_has_rates_of_its_own_beside_the_sms_ones(as_role, acme):
+    client = as_role(Role.ADMIN)
+    acme.account.rates.all().delete()
+    add_rate(client, acme.account, country="KZ", price="0.035")
+    data = {"channel": "voice", "country": "KZ", "price": "0.06"}
+    response = client.post(reverse("rate_add", args=[acme.account.pk]), data, headers=HTMX)
+
+    assert "0.06 USD" in response.text and "/ call" in response.text
+    channels = dict(acme.account.rates.values_list("channel", "price"))
+    assert channels == {"sms": Decimal("0.035"), "voice": Decimal("0.06")}
+
+    data = {"file": SimpleUploadedFile("v.csv", b"KZ;0.07\n"), "channel": "voice", "replace": "on"}
+    client.post(reverse("rate_import", args=[acme.account.pk]), data, headers=HTMX)
+    channels = dict(acme.account.rates.values_list("channel", "price"))
+    assert channels == {"sms": Decimal("0.035"), "voice": Decimal("0.07")}
