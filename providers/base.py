@@ -225,6 +225,17 @@ class MessageStatusReport:
 
 
 @dataclass(frozen=True)
+class ShortLink:
+    """A short link the provider made for a campaign's text, with its visits so far."""
+
+    code: str
+    full_link: str
+    short_link: str
+    clicks: int = 0
+    redirects: int = 0
+
+
+@dataclass(frozen=True)
 class QuoteLine:
     destination: str  # ISO country code, "" when the provider does not say
     messages: int
@@ -275,6 +286,7 @@ class Capabilities:
     delete_before_start: bool = False
     status_by_reference: bool = False  # ``lookup_reference`` works
     message_status: bool = False  # ``message_statuses`` works
+    short_links: bool = False  # ``links`` works
     campaign_stats: bool = True
     account_info: bool = True
     scheduling: bool = True
@@ -469,6 +481,10 @@ class ProviderAdapter:
     def lookup_reference(self, reference: str) -> MessageStatusReport | None:
         """The message we submitted with ``reference``, or None if the provider never got it."""
         raise self.unsupported("looking messages up by reference")
+
+    def links(self, provider_campaign_id: str) -> list[ShortLink]:
+        """The short links of a campaign's text with their clicks ([] for none)."""
+        raise self.unsupported("short link statistics")
 
     def stop(self, provider_campaign_id: str) -> str:
         """Stop a running or scheduled campaign; returns the common campaign status after it."""
