@@ -87,13 +87,19 @@ class Command(BaseCommand):
         account.api_base_url = f"{origin.rstrip('/')}/sandbox/{slug}"
         account.credentials = provision(slug, name=name)
         account.save()
-        from providers.sandbox.billing import MOBIZON_PRICES, SEGMENT_PRICES
+        from providers.sandbox.billing import BSG_VOICE_PRICE, MOBIZON_PRICES, SEGMENT_PRICES
 
-        # The sandbox's price per segment, so the demo's estimate matches what it bills; smsdrop
-        # counts credits, which no money rate describes.
-        price = {"mobizon": MOBIZON_PRICES["mobizon.kz"], **SEGMENT_PRICES}.get(slug)
-        if slug != "smsdrop" and price is not None:
-            Rate.objects.update_or_create(account=account, country="KZ", defaults={"price": price})
+        # The sandbox's price per segment and per call, so the demo's estimate matches what it
+        # bills; smsdrop counts credits, which no money rate describes.
+        prices = {
+            "bsg": {"sms": SEGMENT_PRICES["bsg"], "voice": BSG_VOICE_PRICE},
+            "mobizon": {"sms": MOBIZON_PRICES["mobizon.kz"]},
+            "conpeek": {"voice": SEGMENT_PRICES["conpeek"]},
+        }
+        for channel, price in prices.get(slug, {}).items():
+            Rate.objects.update_or_create(
+                account=account, channel=channel, country="KZ", defaults={"price": price}
+            )
         for value in ("Crier", "CrierDemo"):
             SenderName.objects.update_or_create(
                 account=account,
