@@ -254,7 +254,8 @@ def _open_text(stream: BinaryIO, head: bytes, options: ReadOptions, resources: E
     if options.encoding:
         encoding = codec_name(options.encoding)
     else:
-        encoding = detect_encoding(_first_non_ascii(stream) if head.isascii() else head)
+        nul_free_ascii = head.isascii() and b"\x00" not in head
+        encoding = detect_encoding(_first_non_ascii(stream) if nul_free_ascii else head)
     if b"\x00" in head and not encoding.startswith("utf-16"):
         raise ImportRejected(
             "wrong_type",
@@ -321,9 +322,8 @@ def detect_encoding(head: bytes) -> str:
         return "utf-8-sig"
     if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         return "utf-16"
-    if head.count(b"\x00") * 3 > len(head):
-        # UTF-16 without a BOM: ASCII characters leave a zero in every other byte.
-        return "utf-16-le" if head[1::2].count(0) > head[::2].count(0) else "utf-16-be"
+    if utf16 := _utf16_without_bom(head):
+        return utf16
     try:
         # The sample may end inside a multibyte character: decode incrementally, not final.
         codecs.getincrementaldecoder("utf-8")().decode(head, final=False)
@@ -336,6 +336,24 @@ def detect_encoding(head: bytes) -> str:
     if best is None:
         return "cp1252"
     return codecs.lookup(best.encoding).name
+
+
+def _utf16_without_bom(head: bytes) -> str:
+    """ "utf-16-le" or "-be" when the sample reads as UTF-16 without a BOM, else "". Digits,
+    commas and line ends leave a zero byte beside each of them, all on one side: odd offsets
+    for little-endian, even for big-endian (Cyrillic letters leave none, so the share of
+    zeros alone says little)."""
+    odd, even = head[1::2].count(0), head[::2].count(0)
+    # A zero beside at least one character in five, and (nearly) all on one side.
+    most = max(odd, even)
+    if not most or most * 10 < len(head) or min(odd, even) * 10 > most:
+        return ""
+    encoding = "utf-16-le" if odd > even else "utf-16-be"
+    try:
+        head[: len(head) // 2 * 2].decode(encoding)  # surrogates split at the end are rare
+    except UnicodeDecodeError:
+        return ""
+    return encoding
 
 
 def _bad_encoding(encoding: str, near_row: int) -> ImportRejected:

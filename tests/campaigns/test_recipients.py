@@ -60,6 +60,22 @@ def test_csv_in_each_encoding_is_detected_with_exact_rows(encoding, delimiter):
     assert [r.number for r in rows] == list(range(2, 102))
 
 
+@pytest.mark.parametrize("encoding", ["utf-16-le", "utf-16-be"])
+@pytest.mark.parametrize("text", ["phone,name\n+77011234567,Ann\n+77011234568,Bob\n", None])
+def test_utf16_without_a_bom_is_read_not_refused_as_binary(encoding, text):
+    """Plain Latin text in UTF-16 without a BOM was refused as "binary data" before the user
+    could choose an encoding (#15)."""
+    if text is None:  # the corpus, Cyrillic names and all
+        text = corpus.csv_bytes("utf-8").decode("utf-8")
+    data = text.encode(encoding)
+    with open_table(io.BytesIO(data), filename="contacts.csv") as table:
+        assert table.encoding == encoding
+        rows = list(table)
+    lines = [line for line in text.splitlines()[1:] if line]
+    assert len(rows) == len(lines)
+    assert lines[0].startswith(rows[0].cells[0]) and "+7" in rows[0].cells[0]
+
+
 def test_encoding_override_wins_over_detection():
     data = corpus.csv_bytes("cp1251")
     # Read as KOI8-R on purpose: the user chose it, so the names come out as KOI8-R says.
