@@ -209,6 +209,8 @@ def live_context(campaign: Campaign) -> dict:
         "can_retry": campaign.status in services.RETRYABLE and counters.failed > 0,
         "failed": counters.failed,
         "retry": services.retry_plan(campaign, counters) if counters.failed else None,
+        "links": pages.short_links(campaign),
+        "personalised": exports.personalised(campaign),
     }
 
 
