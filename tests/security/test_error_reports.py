@@ -42,3 +42,16 @@ def test_urls_with_passwords_are_masked_in_settings_and_the_environment(settings
     assert SECRET not in html
     assert "postgres://crier:********************@db.internal" in html
     assert "cache.internal:6379/0" in html  # the rest of the URL stays readable
+
+
+def test_credential_fields_posted_by_the_account_form_are_hidden(settings):
+    """The account form posts cred_* fields; the report shows their names, not their values."""
+    settings.DEBUG = True
+    request = RequestFactory().post(
+        "/accounts/new/", {"name": "Main", "cred_api_key": f"live_{SECRET}", "currency": "EUR"}
+    )
+
+    html = report(request)
+
+    assert SECRET not in html
+    assert "cred_api_key" in html and "Main" in html

@@ -3,7 +3,12 @@ pair out, and the lockout says nothing about whether the account exists."""
 
 from __future__ import annotations
 
+import json
+import os
 import re
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 from django.conf import settings
@@ -116,11 +121,41 @@ def test_the_users_own_login_through_the_page_works(acme):
     assert client.get(reverse("overview")).status_code == 200
 
 
-def test_behind_a_trusted_proxy_the_client_address_is_locked_not_the_proxy(acme, settings):
-    # What CRIER_TRUSTED_PROXIES=1 sets (dashboard/settings.py).
-    settings.AXES_IPWARE_PROXY_COUNT = 0
-    settings.IPWARE_STRICT = False
-    settings.AXES_IPWARE_META_PRECEDENCE_ORDER = ("HTTP_X_FORWARDED_FOR", "REMOTE_ADDR")
+PROXY_SETTINGS = ("AXES_IPWARE_PROXY_COUNT", "IPWARE_STRICT", "AXES_IPWARE_META_PRECEDENCE_ORDER")
+
+
+def configured_with(tmp_path, **environment) -> dict:
+    """The proxy settings dashboard/settings.py makes of the environment, in a fresh process,
+    as a deployment would configure them."""
+    script = (
+        "import json; from django.conf import settings; "
+        f"print(json.dumps({{name: getattr(settings, name, None) for name in {PROXY_SETTINGS}}}))"
+    )
+    result = subprocess.run(
+        [sys.executable, "manage.py", "shell", "-c", script],
+        cwd=Path(__file__).resolve().parents[2],
+        env={**os.environ, "CRIER_VAR_DIR": str(tmp_path), **environment},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def test_no_trusted_proxy_by_default(tmp_path):
+    """Clients that reach Django directly are known by the connecting address alone: an
+    X-Forwarded-For they write themselves is never read."""
+    configured = configured_with(tmp_path)
+    assert configured["AXES_IPWARE_PROXY_COUNT"] is None
+    assert configured["AXES_IPWARE_META_PRECEDENCE_ORDER"] == ["REMOTE_ADDR"]
+
+
+def test_behind_a_trusted_proxy_the_client_address_is_locked_not_the_proxy(
+    acme, settings, tmp_path
+):
+    for name, value in configured_with(tmp_path, CRIER_TRUSTED_PROXIES="1").items():
+        setattr(settings, name, tuple(value) if isinstance(value, list) else value)
     proxy = "10.0.0.2"
 
     def via_proxy(password: str, client_address: str):
