@@ -12,8 +12,11 @@ from __future__ import annotations
 
 import ast
 import logging
+import re
 
 from django.conf import settings
+
+from providers.http import SECRET_QUERY_KEYS
 
 FREQUENT_SECONDS = 60
 
@@ -47,4 +50,25 @@ class QuietTicks(logging.Filter):
             return "return_value" in args and not _did_nothing(str(args["return_value"]))
         if isinstance(args, tuple) and len(args) == 2:  # beat: "Sending due task %s (%s)"
             return args[1] not in frequent_tasks()
+        return True
+
+
+_SECRET_QUERY = re.compile(
+    rf"([?&](?:{'|'.join(map(re.escape, SECRET_QUERY_KEYS))})=)[^&\s]*", re.IGNORECASE
+)
+
+
+class RedactSecrets(logging.Filter):
+    """Access logs write each request line with its query string, and Mobizon's API key
+    travels there (``apiKey=…``, also to the built-in sandbox): its value is masked, like
+    every credential-looking query value (providers.http.SECRET_QUERY_KEYS)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple) and record.args:
+            record.args = tuple(
+                _SECRET_QUERY.sub(r"\1***", arg) if isinstance(arg, str) else arg
+                for arg in record.args
+            )
+        if isinstance(record.msg, str) and "=" in record.msg:
+            record.msg = _SECRET_QUERY.sub(r"\1***", record.msg)
         return True

@@ -312,13 +312,19 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "filters": {"quiet_ticks": {"()": "dashboard.logs.QuietTicks"}},
+    "filters": {
+        "quiet_ticks": {"()": "dashboard.logs.QuietTicks"},
+        "redact_secrets": {"()": "dashboard.logs.RedactSecrets"},
+    },
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     # httpx logs every request URL at INFO; Mobizon carries its API key in the query string.
     # django-axes logs every login at INFO; its WARNING for a failed login is the useful part.
     "loggers": {
         "django.db.backends": {"level": "WARNING"},
+        # runserver's access log: the request line carries Mobizon's apiKey query value.
+        "django.server": {"filters": ["redact_secrets"]},
+        "django.request": {"filters": ["redact_secrets"]},
         "httpx": {"level": "WARNING"},
         "axes": {"level": "WARNING"},
         # Beat's every-2-second ticks say nothing unless they did something (dashboard.logs).

@@ -163,3 +163,15 @@ def test_no_credential_escapes_anywhere(
         with subtests.test(where=where):
             leaked = [f"{secret[:4]}…" for secret in secrets if secret in text]
             assert leaked == [], f"credentials in the {where}"
+
+
+def test_the_access_log_masks_mobizons_api_key(caplog):
+    """runserver logs each request line, query string and all; Mobizon (and the sandbox's
+    Mobizon) carry the API key there (#15)."""
+    secret = "".join(reversed("YEKNOZIBOM-terces"))
+    line = f"GET /sandbox/mobizon/service/User/GetOwnBalance?output=json&apiKey={secret} HTTP/1.1"
+    with caplog.at_level(logging.INFO, logger="django.server"):
+        logging.getLogger("django.server").info('"%s" %s %s', line, "200", "81")
+
+    assert secret not in caplog.text
+    assert "apiKey=***" in caplog.text and "output=json" in caplog.text
