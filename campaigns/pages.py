@@ -181,6 +181,20 @@ def recipient_page(campaign, counters, filter: RecipientFilter, page: str | None
 # --- A campaign's live figures -------------------------------------------------------------
 
 
+def short_links(campaign: Campaign) -> list[dict]:
+    """The campaign's short links over all its batches (tracking.refresh_links), clicks added
+    up, most clicked first."""
+    totals: dict[str, dict] = {}
+    for links in campaign.dispatches.order_by("pk").values_list("links", flat=True):
+        for link in links or []:
+            url = link["full_link"]
+            safe = url if url.lower().startswith(("https://", "http://")) else ""  # never js:
+            total = totals.setdefault(url, link | {"clicks": 0, "redirects": 0, "href": safe})
+            total["clicks"] += link["clicks"]
+            total["redirects"] += link["redirects"]
+    return sorted(totals.values(), key=lambda link: -link["clicks"])
+
+
 @dataclass
 class Figures:
     total: int

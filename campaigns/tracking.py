@@ -29,9 +29,10 @@ campaign whose batches are all final is ``completed`` and no longer polled.
 from __future__ import annotations
 
 import logging
+import re
 from collections import Counter
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 
@@ -74,6 +75,10 @@ POLLED = (
 )
 CLOSED_REASON = "No delivery report came from the provider before the campaign closed."
 _CHUNK = 1000
+# Short links' clicks are asked for at most this often per batch, and once more as it ends.
+LINKS_EVERY = timedelta(minutes=5)
+# Something a provider could have shortened: a URL, or a domain followed by a path.
+_LINK = re.compile(r"https?://|www\.|\b[\w-]+\.[a-z]{2,}/\S", re.IGNORECASE)
 
 
 # --- Beat and task ---------------------------------------------------------------------------
@@ -168,6 +173,7 @@ def poll(campaign: Campaign) -> dict:
     for answer in answers:
         summary["changed"] += settle(campaign, answer, capabilities, now)
         summary["final"] += answer.dispatch.final
+    summary["links"] = refresh_links(campaign, [a.dispatch for a in answers], now)
     sum_cost(campaign)
     summary["snapshot"] = int(snapshot_if_changed(campaign, now))
     completed = complete_if_done(campaign, now)
@@ -176,6 +182,36 @@ def poll(campaign: Campaign) -> dict:
     Campaign.objects.filter(pk=campaign.pk).update(next_poll_at=next_poll, last_polled_at=now)
     campaign.next_poll_at, campaign.last_polled_at = next_poll, now
     return {"campaign": campaign.pk, **summary}
+
+
+def refresh_links(campaign: Campaign, dispatches: list[Dispatch], now: datetime) -> int:
+    """Stores the short links of each batch with their clicks, where the provider counts them
+    and the text has a link: every LINKS_EVERY, and once more when the batch turns final.
+    Returns how many batches were asked; a provider error leaves the last counts shown and
+    the rest for the next poll."""
+    if not campaign.account.adapter_class.capabilities.short_links:
+        return 0
+    if campaign.channel != "sms" or not _LINK.search(campaign.text):
+        return 0
+    due = [
+        d
+        for d in dispatches
+        if d.provider_campaign_id
+        and (d.final or d.links_checked_at is None or now - d.links_checked_at >= LINKS_EVERY)
+    ]
+    if not due:
+        return 0
+    asked = 0
+    with campaign.account.adapter() as adapter:
+        for dispatch in due:
+            try:
+                links = [asdict(link) for link in adapter.links(dispatch.provider_campaign_id)]
+            except ProviderError as error:
+                logger.warning("Short links of batch %s: %s", dispatch.pk, error)
+                break  # asked again next poll
+            Dispatch.objects.filter(pk=dispatch.pk).update(links=links, links_checked_at=now)
+            asked += 1
+    return asked
 
 
 def _sender_only(account, now: datetime) -> bool:

@@ -37,6 +37,7 @@ from providers.base import (
     RemoteCampaign,
     RemoteStats,
     SenderName,
+    ShortLink,
     Submission,
     SubmitResult,
     chunks,
@@ -134,6 +135,7 @@ class MobizonAdapter(ProviderAdapter):
         quote=True,
         delete_before_start=True,
         message_status=True,
+        short_links=True,
         min_lead_time=timedelta(hours=1),
         max_lead_time=timedelta(days=14),
         min_validity=timedelta(minutes=60),
@@ -361,16 +363,15 @@ class MobizonAdapter(ProviderAdapter):
         }
         return [self._remote(item) for item in self.api("Campaign/List", params)["items"]]
 
-    def links(self, provider_campaign_id) -> list[dict]:
-        """Short-link click counts: [{code, full_link, short_link, clicks, redirects}]."""
+    def links(self, provider_campaign_id):
         return [
-            {
-                "code": link.get("code") or "",
-                "full_link": link.get("fullLink") or "",
-                "short_link": link.get("shortLink") or "",
-                "clicks": _int(link.get("clickCnt")),
-                "redirects": _int(link.get("redirectCnt")),
-            }
+            ShortLink(
+                code=link.get("code") or "",
+                full_link=link.get("fullLink") or "",
+                short_link=link.get("shortLink") or "",
+                clicks=_int(link.get("clickCnt")),
+                redirects=_int(link.get("redirectCnt")),
+            )
             for link in self.api("Campaign/GetLinks", {"campaignId": provider_campaign_id}) or []
         ]
 

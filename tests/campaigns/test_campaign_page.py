@@ -335,3 +335,27 @@ def test_a_campaign_without_counters_yet_shows_zeros(launched):
     figures = pages.figures(launched, pages.counters_of(launched))
 
     assert (figures.total, figures.final, figures.by_status) == (0, 0, [])
+
+
+# --- The message sent ------------------------------------------------------------------------
+
+
+def test_a_completed_campaign_shows_the_text_it_sent(as_role, launched):
+    Campaign.objects.filter(pk=launched.pk).update(
+        status=CampaignStatus.COMPLETED, text="Spring sale <b>today</b>\nSee you"
+    )
+
+    html = as_role("viewer").get(reverse("campaign_detail", args=[launched.pk])).text
+
+    sent = re.search(r'data-testid="sent-message">.*?</h3>(.*?)</div>', html, re.S)
+    assert "Message sent" in sent.group(0)
+    assert "Spring sale &lt;b&gt;today&lt;/b&gt;\nSee you" in sent.group(1)
+    assert "personalised" not in sent.group(0)
+
+
+def test_a_personalised_text_says_where_each_recipient_s_text_is(as_role, launched):
+    html = as_role("viewer").get(reverse("campaign_detail", args=[launched.pk])).text
+
+    sent = re.search(r'data-testid="sent-message">.*?</p>', html, re.S).group(0)
+    assert "Hi {name}" in sent and "personalised" in sent
+    assert "exports hold every recipient's text" in sent

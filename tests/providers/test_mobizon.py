@@ -9,7 +9,7 @@ from decimal import Decimal
 import httpx
 import pytest
 
-from providers.base import CampaignSpec, DispatchState
+from providers.base import CampaignSpec, DispatchState, ShortLink
 from providers.errors import (
     AuthError,
     DuplicateReference,
@@ -502,13 +502,7 @@ def test_get_and_get_links(api, mobizon):
     )
     assert mobizon.campaign("7").status == "sent"
     assert mobizon.links("7") == [
-        {
-            "code": "ab",
-            "full_link": "https://x.kz",
-            "short_link": "https://mbz.kz/ab",
-            "clicks": 12,
-            "redirects": 10,
-        }
+        ShortLink("ab", "https://x.kz", "https://mbz.kz/ab", clicks=12, redirects=10)
     ]
     assert form_fields(links.calls[0].request) == [("campaignId", "7")]
 
