@@ -55,8 +55,11 @@ class AuditEvent(models.Model):
     def detail_lines(self) -> list[tuple[str, str]]:
         """The details as (label, text) pairs for display: ids left out (the target names the
         object), ``old_x``/``new_x`` and ``{"old", "new"}`` pairs as "old → new", roles by
-        their names, times in the reader's time zone."""
+        their names, counts with thousands separators, an estimate with its currency, times
+        in the reader's time zone."""
         details = dict(self.details)
+        if "estimate" in details and "currency" in details:  # one amount, not two lines
+            details["estimate"] = f"{details['estimate']} {details.pop('currency')}"
         lines = []
         for key, value in details.items():
             if key.endswith("_id") or (key.startswith("new_") and f"old_{key[4:]}" in details):
@@ -79,6 +82,8 @@ def _as_text(value, key: str = "") -> str:
         return "—"
     if isinstance(value, bool):
         return "yes" if value else "no"
+    if isinstance(value, int):
+        return f"{value:,}"
     if isinstance(value, list):
         return ", ".join(_as_text(v, key) for v in value) or "none"
     if isinstance(value, dict):

@@ -89,12 +89,13 @@ def test_details_read_as_words(as_role, acme):
            fields=["api_key"], api_base_url=host)  # fmt: skip
     start = datetime(2026, 3, 1, 9, 30, tzinfo=UTC)
     record(acme.workspace, olivia, Action.CAMPAIGN_LAUNCHED, "campaign X", campaign_id=7,
-           recipients=40, start_at=start, new_user=False)  # fmt: skip
+           recipients=1200, estimate="42.00", currency="EUR", start_at=start,
+           new_user=False)  # fmt: skip
 
     rows = shown(as_role(Role.OWNER))
 
     assert rows == [
-        ["recipients: 40", "starts: 1 Mar 2026, 09:30", "new user: no"],
+        ["recipients: 1,200", "estimate: 42.00 EUR", "starts: 1 Mar 2026, 09:30", "new user: no"],
         ["credentials: api key", "API host: — → https://api.example.com"],
         ["role: Sender → Admin"],
     ]
