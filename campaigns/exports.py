@@ -18,6 +18,7 @@ from numbers import Number
 import xlsxwriter
 from django.http import FileResponse, StreamingHttpResponse
 from django.utils import timezone
+from django.utils.http import content_disposition_header
 
 from campaigns import templating
 from campaigns.models import Campaign
@@ -96,7 +97,8 @@ def csv_response(campaign: Campaign, filter: RecipientFilter) -> StreamingHttpRe
     writer = csv.writer(_Line())
     lines = (writer.writerow(row) for row in rows(campaign, filter))
     response = StreamingHttpResponse(_with_bom(lines), content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="{filename(campaign, "csv")}"'
+    # RFC 6266's filename* for a name in Cyrillic, say, as FileResponse does for the XLSX.
+    response["Content-Disposition"] = content_disposition_header(True, filename(campaign, "csv"))
     return response
 
 

@@ -401,7 +401,10 @@ def get_links(account, params):
     stages = billing.campaign_stages(campaign, clock.now())
     delivered = [m.reference for m, stage in stages if stage == "delivered"]
     items = []
-    for n, url in enumerate(dict.fromkeys(LINK.findall(campaign.text))):
+    # A template campaign's links are in its recipients' own texts.
+    texts = [campaign.text, *dict.fromkeys(m.text for m, _stage in stages)]
+    urls = dict.fromkeys(url for text in texts for url in LINK.findall(text))
+    for n, url in enumerate(urls):
         code = f"{_digest(f'{campaign.pk}:{url}'):x}"[:6]
         # About one recipient in three follows a link, decided by its reference; one in ten
         # of those is not redirected (a preview bot).

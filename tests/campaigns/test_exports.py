@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+from urllib.parse import quote
 
 import pytest
 from django.http import FileResponse, StreamingHttpResponse
@@ -177,3 +178,12 @@ def test_an_export_imports_again_with_the_same_counts(acme, as_role, finished, e
     exported = set(finished.messages.values_list("phone", flat=True))
     assert set(draft.messages.values_list("phone", flat=True)) == exported
     assert imports.placeholders(imp)["status"] == 3
+
+
+def test_a_cyrillic_campaign_name_survives_in_the_file_name(as_role, finished):
+    Campaign.objects.filter(pk=finished.pk).update(name="Весна")
+
+    response = as_role("viewer").get(reverse("campaign_export_csv", args=[finished.pk]))
+
+    name = f"Весна-{finished.pk}-results.csv"
+    assert response["Content-Disposition"] == (f"attachment; filename*=utf-8''{quote(name)}")

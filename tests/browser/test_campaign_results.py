@@ -1,0 +1,87 @@
+"""A completed, personalised Mobizon campaign: its page shows the text it sent, the short
+links with their clicks, Mobizon's reason in the Error column, finds a number however it is
+typed, and its exports download. Screenshots at desktop and phone width."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import pytest
+
+from campaigns import sending, tracking
+from campaigns.models import CampaignStatus, Message
+from dashboard.models import Workspace
+from providers.models import ProviderAccount
+from providers.sandbox import clock
+from tests.sendkit import campaign_for
+
+SHOTS = Path(os.environ.get("CRIER_SHOTS", Path(__file__).parent / "screenshots"))
+TEXT = "Привет, {name}! Весенняя распродажа: https://shop.example.kz/spring"
+
+
+@pytest.fixture
+def completed(demo, settings):
+    settings.CRIER_SEND_BATCH_SIZE = 20
+    clock.reset()
+    workspace = Workspace.objects.get(name="Demo workspace")
+    account = ProviderAccount.objects.get(workspace=workspace, provider="mobizon")
+    campaign = campaign_for(workspace, account, 40, name="Весна", text=TEXT)
+    Message.objects.filter(campaign=campaign).update(fields={"name": "Дана"})
+    deadline = time.monotonic() + 60
+    while campaign.status == CampaignStatus.SENDING and time.monotonic() < deadline:
+        try:
+            sending.run(campaign.pk, budget=5)
+        finally:
+            sending.release(campaign.pk)
+        campaign.refresh_from_db()
+    for _ in range(40):
+        clock.advance(30)
+        tracking.poll(campaign)
+        campaign.refresh_from_db()
+        if campaign.status == CampaignStatus.COMPLETED:
+            break
+    assert campaign.status == CampaignStatus.COMPLETED
+    yield campaign
+    clock.reset()
+
+
+def test_a_completed_campaign_shows_what_it_sent_and_what_became_of_it(logged_in, completed, demo):
+    page = logged_in
+    page.goto(f"{demo.url}/campaigns/{completed.pk}/")
+
+    sent = page.locator("[data-testid=sent-text]")
+    assert sent.inner_text() == TEXT
+    assert page.locator("[data-testid=short-links] tbody tr").count() == 1
+    failed = completed.messages.exclude(status="delivered").exclude(error_reason="").first()
+    assert failed is not None
+    row = page.locator("[data-testid=recipients-table] tr", has_text=failed.phone)
+    search_failed(page, failed.phone)
+    assert failed.error_reason in row.inner_text()
+    page.fill("#q", "")
+    page.wait_for_function(
+        "() => document.querySelectorAll('[data-testid=recipients-table] tbody tr').length > 1"
+    )
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=SHOTS / "campaign-results-desktop.png", full_page=True)
+    page.locator("#live").screenshot(path=SHOTS / "campaign-results-live-desktop.png")
+    with page.expect_download() as download:
+        page.click("[data-testid=export-csv]")
+    assert download.value.suggested_filename.endswith("-results.csv")
+
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.reload()
+    page.wait_for_selector("[data-testid=short-links]")
+    page.screenshot(path=SHOTS / "campaign-results-390.png", full_page=True)
+    page.locator("#live").screenshot(path=SHOTS / "campaign-results-live-390.png")
+    search_failed(page, failed.phone)
+    page.locator("#recipients").screenshot(path=SHOTS / "campaign-results-search-390.png")
+
+
+def search_failed(page, phone: str) -> None:
+    """Types the number as people do at home: "8 (701) 000-0024" for +77010000024."""
+    page.fill("#q", f"8 ({phone[2:5]}) {phone[5:8]}-{phone[8:]}")
+    page.wait_for_function(
+        "() => document.querySelectorAll('[data-testid=recipients-table] tbody tr').length === 1"
+    )
