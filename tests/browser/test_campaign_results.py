@@ -5,16 +5,16 @@ typed, and its exports download. Screenshots at desktop and phone width."""
 from __future__ import annotations
 
 import os
-import time
 from pathlib import Path
 
 import pytest
 
-from campaigns import sending, tracking
+from campaigns import tracking
 from campaigns.models import CampaignStatus, Message
 from dashboard.models import Workspace
 from providers.models import ProviderAccount
 from providers.sandbox import clock
+from tests.campaigns.test_tracking import _send
 from tests.sendkit import campaign_for
 
 SHOTS = Path(os.environ.get("CRIER_SHOTS", Path(__file__).parent / "screenshots"))
@@ -29,13 +29,7 @@ def completed(demo, settings):
     account = ProviderAccount.objects.get(workspace=workspace, provider="mobizon")
     campaign = campaign_for(workspace, account, 40, name="Весна", text=TEXT)
     Message.objects.filter(campaign=campaign).update(fields={"name": "Дана"})
-    deadline = time.monotonic() + 60
-    while campaign.status == CampaignStatus.SENDING and time.monotonic() < deadline:
-        try:
-            sending.run(campaign.pk, budget=5)
-        finally:
-            sending.release(campaign.pk)
-        campaign.refresh_from_db()
+    _send(campaign)
     for _ in range(40):
         clock.advance(30)
         tracking.poll(campaign)
