@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 from django.conf import settings
+from django.urls import reverse
 
 from dashboard.celery import app
 from providers import tasks
@@ -102,3 +103,12 @@ def test_a_credit_provider_s_balance_is_recorded_as_credits(account_on, eager):
     credits = int(SandboxAccount.objects.get(name="refresh-smsdrop").balance)
     assert smsdrop.balance_in_credits and smsdrop.balance_text == f"{credits:,} credits"
     assert not bsg.balance_in_credits and bsg.balance_text.endswith(f" {bsg.currency}")
+
+
+def test_account_pages_show_credits_as_credits(as_role, acme):
+    acme.account.balance, acme.account.balance_in_credits = 10000, True
+    acme.account.save()
+    client = as_role("viewer")
+    for url in (reverse("account_list"), reverse("account_detail", args=[acme.account.pk])):
+        html = client.get(url).text
+        assert "10,000 credits" in html and "10,000.00" not in html
