@@ -246,7 +246,6 @@ class MessageForm(forms.ModelForm):
         widgets = {
             "voice_category": forms.Select(
                 choices=[
-                    ("", "—"),
                     ("marketing", "Marketing"),
                     ("transactional", "Transactional"),
                     ("otp", "One-time password"),
@@ -255,6 +254,7 @@ class MessageForm(forms.ModelForm):
             "text": forms.Textarea(attrs={"rows": 5}),
             "ssml": forms.Textarea(attrs={"rows": 5, "class": "font-monospace"}),
         }
+        labels = {"ssml": "SSML", "announcement_id": "Recorded announcement id"}
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -269,6 +269,10 @@ class MessageForm(forms.ModelForm):
         account = self.instance.account
         caps = account.adapter_class.capabilities
         kinds = [(k, label) for k, label in VoiceKind.choices if k in caps.voice_kinds]
+        for kind, name in ((VoiceKind.SSML, "ssml"), (VoiceKind.ANNOUNCEMENT, "announcement_id")):
+            if kind not in caps.voice_kinds:
+                del self.fields[name]
+        self.fields["text"].help_text = "What the voice reads out, for text to speech."
         self.fields["voice_kind"] = forms.ChoiceField(
             label="Kind of message", choices=kinds, initial=kinds[0][0] if kinds else ""
         )

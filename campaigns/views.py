@@ -592,7 +592,9 @@ def _estimate_context(campaign: Campaign, result: pricing.PriceEstimate | Estima
         return {"job": result}
     context = {
         "estimate": result,
-        "can_quote": campaign.account.adapter_class.capabilities.quote,
+        # No provider we support quotes a voice campaign (BSG prices SMS only).
+        "can_quote": campaign.account.adapter_class.capabilities.quote
+        and campaign.channel == Channel.SMS,
     }
     if result.messages:
         context["balance"] = pricing.check_balance(result, _funds(campaign))

@@ -322,3 +322,16 @@ def test_two_concurrent_launches_launch_once(acme):
 
     assert sorted(results) == ["launched", "refused"]
     assert AuditEvent.objects.filter(action="campaign_launched").count() == 1
+
+
+def test_the_launch_page_says_what_the_provider_would_refuse_and_offers_no_launch(
+    draft, acme, client
+):
+    campaign = on_provider(draft, "smsdrop", SMSDROP)
+    Campaign.objects.filter(pk=campaign.pk).update(text="Hi {name}")
+    client.force_login(acme.user("sender"))
+
+    page = client.get(reverse("campaign_launch", args=[campaign.pk])).text
+
+    assert "Step 2: smsdrop does not offer a different text per recipient." in page
+    assert 'data-testid="launch-form"' not in page
