@@ -55,6 +55,7 @@ class RateForm(forms.ModelForm):
         for name in self.fields:  # no room in an inline row; a line under the form explains
             self.fields[name].help_text = ""
         self.fields["channel"].required = False
+        self.fields["price"].label = "Price"  # per part or per call: the channel says which
 
     def clean_channel(self):
         return self.cleaned_data["channel"] or Rate.Channel.SMS  # SMS unless told otherwise
