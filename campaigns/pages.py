@@ -408,30 +408,6 @@ def daily_counts(workspace, now) -> list[tuple[date, dict[str, int]]]:
     ]
 
 
-def provider_rates(workspace, now) -> list[dict]:
-    """Delivery rate per provider over the campaigns launched in the last DAYS days."""
-    rows = (
-        _launched_since(workspace, now - timedelta(days=DAYS))
-        .values("campaign__account__provider")
-        .annotate(**{s: Sum(s) for s in OUTCOMES}, messages=Sum("total"))
-        .order_by("campaign__account__provider")
-    )
-    result = []
-    for row in rows:
-        known = sum(row[s] or 0 for s in OUTCOMES)
-        slug = row["campaign__account__provider"]
-        result.append(
-            {
-                "provider": ProviderAccount(provider=slug).get_provider_display() if slug else "—",
-                "messages": f"{row['messages'] or 0:,}",
-                "delivered": f"{row['delivered'] or 0:,}",
-                "rate": percent(row["delivered"] or 0, known),
-                "value": round((row["delivered"] or 0) * 100 / known) if known else 0,
-            }
-        )
-    return result
-
-
 def running(workspace, limit: int = 10) -> list[dict]:
     campaigns = (
         Campaign.objects.filter(workspace=workspace, status__in=LIVE)
