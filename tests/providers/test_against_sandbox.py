@@ -668,6 +668,15 @@ def check_message_status(sandbox, sent, supported):
     assert len(call()) == len(sent.batch)
 
 
+def check_short_links(sandbox, sent, supported):
+    def call():
+        return sandbox.adapter.links(sent.campaign_id)
+
+    if not supported:
+        return assert_not_supported(sandbox, call)
+    assert call() == []  # the text sent has no link, and a campaign it knows is no error
+
+
 def check_campaign_stats(sandbox, sent, supported):
     def call():
         return sandbox.adapter.campaign_stats(sent.campaign_id)
@@ -861,6 +870,7 @@ CAPABILITY_CHECKS = {
     "delete_before_start": check_delete_before_start,
     "status_by_reference": check_status_by_reference,
     "message_status": check_message_status,
+    "short_links": check_short_links,
     "campaign_stats": check_campaign_stats,
     "account_info": check_account_info,
     "scheduling": check_scheduling,
