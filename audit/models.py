@@ -61,13 +61,22 @@ class AuditEvent(models.Model):
         if "estimate" in details and "currency" in details:  # one amount, not two lines
             details["estimate"] = f"{details['estimate']} {details.pop('currency')}"
         lines = []
-        for key, value in details.items():
+        for key, value in sorted(details.items(), key=_reading_order):
             if key.endswith("_id") or (key.startswith("new_") and f"old_{key[4:]}" in details):
                 continue
             if key.startswith("old_") and f"new_{key[4:]}" in details:
                 key, value = key[4:], {"old": value, "new": details[f"new_{key[4:]}"]}
             lines.append((_label(key), _as_text(value, key)))
         return lines
+
+
+# PostgreSQL's jsonb keeps no key order: what an event is about first, the rest alphabetically.
+FIRST = ("destination", "provider", "role", "fields", "recipients", "messages", "estimate")
+
+
+def _reading_order(item) -> tuple[int, str]:
+    key = item[0].removeprefix("old_")
+    return (FIRST.index(key) if key in FIRST else len(FIRST), key)
 
 
 LABELS = {"api_base_url": "API host", "fields": "credentials", "start_at": "starts"}

@@ -95,7 +95,7 @@ def test_details_read_as_words(as_role, acme):
     rows = shown(as_role(Role.OWNER))
 
     assert rows == [
-        ["recipients: 1,200", "estimate: 42.00 EUR", "starts: 1 Mar 2026, 09:30", "new user: no"],
+        ["recipients: 1,200", "estimate: 42.00 EUR", "new user: no", "starts: 1 Mar 2026, 09:30"],
         ["credentials: api key", "API host: — → https://api.example.com"],
         ["role: Sender → Admin"],
     ]
