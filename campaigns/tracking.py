@@ -12,7 +12,7 @@ every batch (Dispatch) not yet final, at the provider's own interval
   provider's counters differ from ours;
 - where it has none (smsdrop: a delivery percentage only), or for messages it cannot name
   (Mobizon ids lost to a reconciliation), the counters are spread over our messages, highest
-  ranked first (``derive``), per shared/provider-status-map.md.
+  ranked first (``derive``), per docs/provider-status-map.md.
 
 Statuses only move forward (``RANK``): queued < sent < unknown < a final outcome. A final
 outcome never changes, so a repeated or late report changes nothing. The counters follow by

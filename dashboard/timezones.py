@@ -29,7 +29,7 @@ class ZonedDateTimeField(forms.DateTimeField):
 
     def set_zone(self, zone: tzinfo) -> None:
         self.zone = zone
-        self.help_text = f"{self.help_text} In the workspace’s time zone, {zone}.".strip()
+        self.help_text = f"{self.help_text} In the workspace’s time zone, {zone}.".strip()  # noqa: RUF001 - typographic
 
     def prepare_value(self, value):
         if isinstance(value, datetime) and timezone.is_aware(value):

@@ -36,11 +36,6 @@ def test_the_documents_the_code_refers_to_are_here():
     assert relative_links(ROOT / "README.md"), "the link pattern found nothing"
 
 
-# campaigns/tracking.py is being changed by another hand in issue #14: its one comment that
-# still says shared/provider-status-map.md moves to docs/ with that change.
-PENDING = {"campaigns/tracking.py"}
-
-
 def test_no_file_refers_to_the_shared_folder():
     offenders = [
         str(path.relative_to(ROOT))
@@ -50,4 +45,4 @@ def test_no_file_refers_to_the_shared_folder():
         and path != Path(__file__)
         and re.search(r"\bshared/(?:[A-Za-z-]+\.md|provider-docs)", path.read_text(errors="ignore"))
     ]
-    assert set(offenders) <= PENDING, offenders
+    assert offenders == []

@@ -356,7 +356,9 @@ def test_rejection_report_rows_can_be_read_back():
     out = io.StringIO(newline="")
     rows = [RejectedRow(11, "abc", Rejection(Code.NOT_A_NUMBER), ["abc", "Иван", "=1+1"])]
     write_rejections_csv(rows, out, HEADER)
-    back = list(csv.reader(io.StringIO(out.getvalue())))
+    text = out.getvalue()
+    assert text.startswith("\ufeff")  # so Excel on Windows reads it as UTF-8
+    back = list(csv.reader(io.StringIO(text.removeprefix("\ufeff"))))
     assert back == [
         ["row", "phone", "code", "reason", *HEADER],
         ["11", "abc", "not_a_number", "This is not a phone number.", "abc", "Иван", "'=1+1"],
@@ -400,7 +402,9 @@ def test_report_rows_can_be_appended_without_a_second_header():
     write_rejections_csv([], out, HEADER)
     rows = [RejectedRow(5, "", Rejection(Code.DUPLICATE_IN_FILE, "3"), ["", "a", "b"])]
     assert write_rejections_csv(rows, out, header=False) == 1
-    lines = list(csv.reader(io.StringIO(out.getvalue())))
+    text = out.getvalue()
+    assert text.count("\ufeff") == 1 and text.startswith("\ufeff")  # no second BOM either
+    lines = list(csv.reader(io.StringIO(text.removeprefix("\ufeff"))))
     assert [line[0] for line in lines] == ["row", "5"]
     assert (
         lines[1][3]

@@ -111,7 +111,7 @@ def test_the_send_at_field_shows_the_saved_time_in_the_workspace_zone(sender, ac
     acme.campaign.save()
     page = sender.get(reverse("campaign_detail", args=[acme.campaign.pk])).text
     assert 'value="2030-12-06 13:52:00"' in page
-    assert "In the workspace’s time zone, Asia/Almaty." in page
+    assert "In the workspace’s time zone, Asia/Almaty." in page  # noqa: RUF001
 
 
 # --- Times shown ------------------------------------------------------------------------------
