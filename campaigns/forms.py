@@ -244,13 +244,6 @@ class MessageForm(forms.ModelForm):
             "voice_category",
         ]
         widgets = {
-            "voice_category": forms.Select(
-                choices=[
-                    ("marketing", "Marketing"),
-                    ("transactional", "Transactional"),
-                    ("otp", "One-time password"),
-                ]
-            ),
             "text": forms.Textarea(attrs={"rows": 5}),
             "ssml": forms.Textarea(attrs={"rows": 5, "class": "font-monospace"}),
         }
@@ -279,12 +272,18 @@ class MessageForm(forms.ModelForm):
         for name, choices, label in (
             ("voice", caps.voices, "Voice"),
             ("language", caps.voice_languages, "Language"),
+            ("voice_category", caps.voice_categories, "What the call is for"),
         ):
             if choices:
-                self.fields[name] = forms.ChoiceField(label=label, choices=choices)
+                # A blank category goes as marketing (campaigns.outgoing); voice and language
+                # have no safe default at the provider, so they are required.
+                required = name != "voice_category"
+                self.fields[name] = forms.ChoiceField(
+                    label=label, choices=choices, required=required
+                )
                 if getattr(self.instance, name) not in dict(choices):
                     self.initial[name] = choices[0][0]
-            elif name == "language":
+            elif name != "voice":
                 del self.fields[name]
         if not caps.voices:
             self.fields["voice"].label = "Voice definition id"

@@ -303,6 +303,8 @@ class Capabilities:
     # Empty: the provider names none (Conpeek's voice definitions are the tenant's own ids).
     voices: tuple[tuple[str, str], ...] = ()
     voice_languages: tuple[tuple[str, str], ...] = ()
+    # What a call is for, where the provider asks (BSG's Voice.category); empty: never sent.
+    voice_categories: tuple[tuple[str, str], ...] = ()
     # How often campaigns.tracking asks about a campaign in flight (CRIER_POLL_INTERVAL
     # overrides it for every provider).
     poll_interval: timedelta = timedelta(seconds=10)
@@ -569,6 +571,7 @@ class ProviderAdapter:
         for name, value, choices in (
             ("voice", voice.voice, caps.voices),
             ("language", voice.language, caps.voice_languages),
+            ("category", voice.category, caps.voice_categories),
         ):
             if choices and value not in dict(choices):
                 known = ", ".join(label for _, label in choices)

@@ -112,6 +112,12 @@ class BSGAdapter(TokenLoginMixin, ProviderAdapter):
             ("uk", "Ukrainian"),
             ("kk", "Kazakh"),
         ),
+        # Voice.category (providers.md §2.1.4), marketing unless the campaign says otherwise.
+        voice_categories=(
+            ("marketing", "Marketing"),
+            ("transactional", "Transactional"),
+            ("otp", "One-time password"),
+        ),
     )
     rate_limit_message = (
         "BSG refused the request: too many identical requests in a short time. "

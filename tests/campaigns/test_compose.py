@@ -273,6 +273,7 @@ def test_bsg_voice_offers_text_to_speech_with_its_documented_voices(as_role, acm
     assert 'value="tts"' in kinds and 'value="ssml"' not in kinds
     assert '<option value="sonya" selected>Sonya</option>' in page
     assert '<option value="en" selected>English</option>' in page
+    assert '<option value="marketing" selected>Marketing</option>' in page
 
     response = post(
         as_role(Role.SENDER),
@@ -292,6 +293,7 @@ def test_conpeek_voice_offers_its_three_kinds_and_a_voice_definition_id(as_role,
         assert f'value="{kind}"' in page
     assert "Voice definition id" in page
     assert 'name="language"' not in page
+    assert 'name="voice_category"' not in page  # BSG's field, which Conpeek does not take
 
 
 def test_a_saved_step_tells_the_preview_to_refresh(as_role, acme):

@@ -837,6 +837,10 @@ def check_voice_choices(sandbox, field: str, choices) -> None:
     assert len(sandbox.requests) == made
 
 
+def check_voice_categories(sandbox, sent, categories):
+    check_voice_choices(sandbox, "category", categories)
+
+
 def check_sms_sender_required(sandbox, sent, required):
     if "sms" not in sandbox.adapter.capabilities.channels:
         return
@@ -885,6 +889,7 @@ CAPABILITY_CHECKS = {
     "voice_kinds": check_voice_kinds,
     "voices": check_voices,
     "voice_languages": check_voice_languages,
+    "voice_categories": check_voice_categories,
     "poll_interval": check_poll_interval,
 }
 
