@@ -36,6 +36,7 @@ from django.conf import settings
 from django.db import DatabaseError, connection, connections, transaction
 from django.db.models import DateTimeField, F, Q, Value
 from django.db.models.functions import Coalesce
+from django.template.defaultfilters import pluralize
 from django.utils import timezone
 
 from campaigns.models import (
@@ -595,7 +596,10 @@ class Batch:
             if not nothing_sent:
                 label = self.campaign.account.adapter_class.label
                 return self._unknown_for_good(_could_not_check(label, error))
-            return self._fail(error, f"Gave up after {attempts} tries: {error}")
+            last = str(error).replace(" Crier will try again.", "")  # it has stopped trying
+            return self._fail(
+                error, f"Gave up after {attempts} {pluralize(attempts, 'try,tries')}: {last}"
+            )
         if isinstance(error, (InsufficientFunds, AuthError)):
             self._retry_later(waiting, error, 0)
             _pause(self.campaign, str(error), account_error=isinstance(error, AuthError))

@@ -85,9 +85,13 @@ def test_launch_watch_pause_resume_retry_and_stop(logged_in, demo, eager, small_
     SandboxAccount.objects.filter(pk=remote.pk).update(error_burst=0)
     page.wait_for_selector("[data-testid=retry]")
     shot(page, f"failed-batch-{slug}")
-    confirm_next_dialog(page)
+    asked = []
+    page.once("dialog", lambda dialog: (asked.append(dialog.message), dialog.accept()))
     page.click("[data-testid=retry]")
     page.wait_for_selector(f"text={BATCH} failed messages will be sent again")
+    # The confirmation says how many go again and why they are safe to send (#13).
+    assert asked and asked[0].startswith(f"Send {BATCH} failed messages again, as a new attempt?")
+    assert "refused them before taking anything, so nothing was charged" in asked[0]
     pump(campaign)
     page.wait_for_selector(f"[data-testid=handed-over]:has-text('{2 * BATCH} of {RECIPIENTS}')")
 

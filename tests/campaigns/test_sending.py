@@ -137,7 +137,7 @@ def test_a_batch_that_keeps_failing_fails_with_the_last_error_and_pauses_the_cam
     assert campaign.status == CampaignStatus.PAUSED
     assert "batches failed in a row" in campaign.status_reason
     failed = campaign.dispatches.get(status=DispatchStatus.FAILED)
-    assert failed.last_error.startswith("Gave up after 3 tries: smsdrop had an internal error")
+    assert failed.last_error == "Gave up after 3 tries: smsdrop had an internal error."
     assert statuses(campaign) == {MessageStatus.FAILED: 200, MessageStatus.PENDING: 100}
     assert ledger(remote)["charges"] == 0
 
