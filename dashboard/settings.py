@@ -113,6 +113,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "dashboard.tenancy.WorkspaceMiddleware",
+    "dashboard.security.SignedInMiddleware",
     "dashboard.uploads.UploadLimitMiddleware",
     "csp.middleware.CSPMiddleware",
     # Last, as django-axes asks: it turns a locked-out login into the lockout page.
@@ -340,6 +341,11 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 SESSION_COOKIE_HTTPONLY = True
+# A session ends after this long without a request (dashboard.security.SignedInMiddleware
+# moves the end forward at most once a minute, so polling pages do not write every time).
+SESSION_COOKIE_AGE = env.int("CRIER_SESSION_IDLE_SECONDS", default=8 * 3600)
+# Workspaces a user may create (own); a superuser may create any number.
+CRIER_MAX_WORKSPACES_PER_USER = env.int("CRIER_MAX_WORKSPACES_PER_USER", default=5)
 if PRODUCTION:
     SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
     SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31_536_000)

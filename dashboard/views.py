@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required
 from django.db import transaction
@@ -77,6 +78,15 @@ def switch_workspace(request):
 
 def workspace_create(request):
     form = WorkspaceForm(request.POST or None)
+    limit = settings.CRIER_MAX_WORKSPACES_PER_USER
+    owned = Membership.objects.filter(user=request.user, role=Role.OWNER).count()
+    if request.method == "POST" and owned >= limit and not request.user.is_superuser:
+        form.add_error(
+            None,
+            f"You own {owned} workspaces, the most one person may create here ({limit}). "
+            "Delete one you no longer use, or ask an administrator to raise "
+            "CRIER_MAX_WORKSPACES_PER_USER.",
+        )
     if request.method == "POST" and form.is_valid():
         with transaction.atomic():
             workspace = form.save()
