@@ -49,6 +49,18 @@ class WorkspaceForm(forms.ModelForm):
         model = Workspace
         fields = ["name", "default_country", "time_zone", "currency"]
 
+    def __init__(self, *args, like: Workspace | None = None, **kwargs):
+        """A new workspace starts with the country, zone and currency of ``like`` (the one the
+        user is in), else the model's defaults, never the first entry of each list."""
+        super().__init__(*args, **kwargs)
+        if self.instance.pk is None:
+            model = like or Workspace()
+            for name in ("default_country", "time_zone", "currency"):
+                self.initial.setdefault(name, getattr(model, name))
+        self.fields[
+            "currency"
+        ].help_text = "New provider accounts start in this currency; each account keeps its own."
+
 
 class MemberAddForm(forms.Form):
     """Adds an existing user by username or e-mail, or creates the user with a one-time password."""

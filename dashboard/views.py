@@ -6,6 +6,7 @@ from django.contrib.auth.decorators import login_not_required
 from django.db import transaction
 from django.db.models import Count
 from django.shortcuts import redirect, render
+from django.template.defaultfilters import pluralize
 from django.templatetags.static import static
 from django.urls import reverse
 from django.utils import timezone
@@ -77,13 +78,14 @@ def switch_workspace(request):
 
 
 def workspace_create(request):
-    form = WorkspaceForm(request.POST or None)
+    form = WorkspaceForm(request.POST or None, like=request.workspace)
     limit = settings.CRIER_MAX_WORKSPACES_PER_USER
     owned = Membership.objects.filter(user=request.user, role=Role.OWNER).count()
     if request.method == "POST" and owned >= limit and not request.user.is_superuser:
         form.add_error(
             None,
-            f"You own {owned} workspaces, the most one person may create here ({limit}). "
+            f"You own {owned} workspace{pluralize(owned)}, the most one person may create "
+            f"here ({limit}). "
             "Delete one you no longer use, or ask an administrator to raise "
             "CRIER_MAX_WORKSPACES_PER_USER.",
         )

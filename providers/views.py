@@ -51,7 +51,9 @@ def _account_form(request, account: ProviderAccount):
         request.POST or None,
         instance=account,
         workspace=request.workspace,
-        initial={"provider": request.GET["provider"]} if "provider" in request.GET else None,
+        # A new account starts in the workspace's currency; its provider's own is set after.
+        initial={"currency": request.workspace.currency}
+        | ({"provider": request.GET["provider"]} if "provider" in request.GET else {}),
     )
     if request.method == "POST" and form.is_valid():
         with transaction.atomic():

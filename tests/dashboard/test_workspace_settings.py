@@ -58,3 +58,13 @@ def test_a_value_not_on_a_list_is_refused_not_cut(as_role, acme, field, value, m
         "UTC",
         "USD",
     )
+
+
+def test_a_new_workspace_starts_like_the_one_the_user_is_in(as_role, acme):
+    """Not with the first entry of each list (Afghanistan, Africa/Abidjan, AED)."""
+    acme.workspace.time_zone, acme.workspace.currency = "Asia/Almaty", "KZT"
+    acme.workspace.save()
+    page = as_role(Role.OWNER).get(reverse("workspace_create")).content.decode()
+    assert '<option value="KZ" selected>' in page
+    assert '<option value="Asia/Almaty" selected>' in page
+    assert '<option value="KZT" selected>' in page
