@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from campaigns import outgoing, phones, recipients
 from campaigns.models import Campaign, Channel, ImportMode, VoiceKind
+from dashboard import params
 from dashboard.timezones import ZonedDateTimeField
 from providers.models import ProviderAccount, SenderName
 
@@ -180,7 +181,8 @@ class SetupForm(forms.ModelForm):
 
     def _chosen_account(self, accounts):
         key = self.data.get("account") or self.initial.get("account") or self.instance.account_id
-        return accounts.filter(pk=key).first() if str(key or "").isdigit() else accounts.first()
+        pk = params.whole_number(key)
+        return accounts.filter(pk=pk).first() if pk else accounts.first()
 
     def clean_sender(self):
         sender = self.cleaned_data["sender"]

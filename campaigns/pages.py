@@ -30,6 +30,7 @@ from campaigns.models import (
     Message,
     MessageStatus,
 )
+from dashboard import params
 from dashboard.templatetags.crier import badge
 from providers.models import ProviderAccount
 
@@ -111,8 +112,8 @@ class RecipientFilter:
     @classmethod
     def from_query(cls, query) -> RecipientFilter:
         status = query.get("status", "")
-        typed = query.get("q", "").strip()
-        digits = "".join(c for c in typed if c.isdigit())
+        typed = params.text(query.get("q", ""))
+        digits = params.ascii_digits(typed)
         search = ("+" if typed.startswith("+") and digits else "") + digits
         return cls(status if status in MessageStatus.values else "", search[:16])
 
@@ -142,7 +143,7 @@ class RecipientFilter:
 
 def recipient_page(campaign, counters, filter: RecipientFilter, page: str | None) -> RecipientPage:
     total = filter.count(counters)
-    number = int(page) if (page or "").isdigit() and int(page) > 0 else 1
+    number = params.whole_number(page) or 1
     if total is not None:
         number = min(number, max(1, -(-total // PAGE_SIZE)))
     offset = (number - 1) * PAGE_SIZE
@@ -255,10 +256,10 @@ class CampaignFilter:
         account = query.get("account", "")
         sort = query.get("sort", "")
         return cls(
-            search=query.get("q", "").strip()[:100],
+            search=params.text(query.get("q", "")),
             status=query.get("status", "") if query.get("status") in CampaignStatus.values else "",
             channel=query.get("channel", "") if query.get("channel") in Channel.values else "",
-            account=int(account) if account.isdigit() else None,
+            account=params.whole_number(account),
             since=_date(query.get("since")),
             until=_date(query.get("until")),
             sort=sort if sort.lstrip("-") in SORTS else "-created",

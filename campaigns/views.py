@@ -47,6 +47,7 @@ from campaigns.recipients import (
 )
 from campaigns.rejections import Code
 from campaigns.templating import Template
+from dashboard import params
 from dashboard.models import Role
 from dashboard.tenancy import get_for_workspace, require_role, role_required
 from dashboard.views import done
@@ -347,7 +348,7 @@ def import_rejections(request, import_pk: int):
 @role_required(Role.VIEWER)
 def stop_list(request):
     entries = StopListEntry.objects.filter(workspace=request.workspace)
-    search = request.GET.get("q", "").strip()
+    search = params.text(request.GET.get("q", ""))
     if search:
         entries = entries.filter(phone__contains=search.replace(" ", ""))
     form = StopListAddForm(request.POST or None, workspace=request.workspace)

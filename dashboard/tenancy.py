@@ -14,6 +14,7 @@ from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect
 from django.utils import timezone
 
+from dashboard import params
 from dashboard.models import Membership
 
 SESSION_KEY = "workspace_id"
@@ -52,7 +53,7 @@ def _current_membership(request) -> Membership | None:
 
 
 def switch(request, workspace_id) -> Membership:
-    if not str(workspace_id).isdigit():
+    if params.whole_number(workspace_id) is None:
         raise Http404
     membership = get_object_or_404(Membership, user=request.user, workspace_id=workspace_id)
     request.session[SESSION_KEY] = membership.workspace_id

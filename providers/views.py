@@ -7,6 +7,7 @@ from django.views.decorators.http import require_POST, require_safe
 
 from audit.log import record
 from audit.models import Action
+from dashboard import params
 from dashboard.models import Role
 from dashboard.tenancy import get_for_workspace, require_role, role_required
 from dashboard.views import done
@@ -152,9 +153,9 @@ def sender_list(request):
         .order_by("account__name", "value")
     )
     accounts = ProviderAccount.objects.filter(workspace=request.workspace)
-    account_id = request.GET.get("account", "")
+    account_id = params.whole_number(request.GET.get("account"))
     status = request.GET.get("status", "")
-    if account_id.isdigit():
+    if account_id:
         senders = senders.filter(account_id=account_id)
     if status in SenderName.Status.values:
         senders = senders.filter(status=status)
@@ -162,7 +163,7 @@ def sender_list(request):
         "senders": senders,
         "accounts": accounts,
         "statuses": SenderName.Status.choices,
-        "selected_account": account_id,
+        "selected_account": str(account_id or ""),
         "selected_status": status,
     }
     template = "providers/sender_list.html#table" if request.htmx else "providers/sender_list.html"
@@ -171,7 +172,7 @@ def sender_list(request):
 
 @role_required(Role.ADMIN)
 def sender_add(request):
-    initial = {"account": request.GET.get("account")}
+    initial = {"account": params.whole_number(request.GET.get("account"))}
     return _sender_form(request, SenderName(), initial)
 
 
