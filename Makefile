@@ -36,7 +36,7 @@ browser-test: install
 reliability-test: install
 	DATABASE_URL=$${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/test} \
 	CELERY_BROKER_URL=$${CELERY_BROKER_URL:-redis://127.0.0.1:6379/15} \
-	$(BIN)/python -m pytest tests/reliability -p no:randomly -v -n 3 --dist loadfile
+	$(BIN)/python -m pytest tests/reliability -p no:randomly -v -rP -n 3 --dist loadfile
 
 lint: install
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .
