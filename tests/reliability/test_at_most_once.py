@@ -157,7 +157,8 @@ def test_bsg_already_taken_is_reconciled_and_retry_from_the_page_sends_nothing_t
         )
     assert "nothing to retry" in answer.text
     time.sleep(5)  # anything a retry had queued would have gone by now
-    assert_sent_once(campaign, remote, RECIPIENTS)
+    figures = assert_sent_once(campaign, remote, RECIPIENTS)
+    print(f"already taken, then Retry: {figures}, billed {billed(remote)}")
     assert not campaign.dispatches.filter(status=DispatchStatus.FAILED).exists()
 
 
