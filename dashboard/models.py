@@ -37,6 +37,12 @@ class Workspace(models.Model):
     currency = models.CharField(
         max_length=3, default="USD", help_text="Currency used to display totals."
     )
+    # Members without a confirmed authenticator app are sent to set one up (dashboard.twofactor).
+    require_two_factor = models.BooleanField(
+        "Require two-factor login for members",
+        default=False,
+        help_text="Members log in with a code from an authenticator app to use this workspace.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
