@@ -18,6 +18,9 @@ class Action(models.TextChoices):
     MEMBER_ADDED = "member_added", "Member added"
     MEMBER_REMOVED = "member_removed", "Member removed"
     MEMBER_ROLE_CHANGED = "member_role_changed", "Member role changed"
+    MEMBER_INVITED = "member_invited", "Member invited"  # an e-mail with a link went out
+    INVITATION_REVOKED = "invitation_revoked", "Invitation revoked"  # its link stopped working
+    INVITATION_ACCEPTED = "invitation_accepted", "Invitation accepted"  # the invitee joined
     CAMPAIGN_LAUNCHED = "campaign_launched", "Campaign launched"
     CAMPAIGN_PAUSED = "campaign_paused", "Campaign paused"
     CAMPAIGN_RESUMED = "campaign_resumed", "Campaign resumed"
@@ -71,7 +74,7 @@ class AuditEvent(models.Model):
 
 
 # PostgreSQL's jsonb keeps no key order: what an event is about first, the rest alphabetically.
-FIRST = ("destination", "provider", "role", "fields", "recipients", "messages", "estimate")
+FIRST = ("destination", "provider", "email", "role", "fields", "recipients", "messages", "estimate")
 
 
 def _reading_order(item) -> tuple[int, str]:
