@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import hashlib
+import secrets
 import zoneinfo
-from datetime import UTC, tzinfo
+from datetime import UTC, timedelta, tzinfo
 
 import phonenumbers
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
+from django.db.models.functions import Lower
+from django.utils import timezone
 
 
 def _validate_country(value: str) -> None:
@@ -96,3 +100,85 @@ class Membership(models.Model):
     def can(self, role: str) -> bool:
         """True when this member's role is ``role`` or a more powerful one."""
         return _RANK[self.role] >= _RANK[role]
+
+
+def hash_token(token: str) -> str:
+    """What an invitation keeps of its link's token: the SHA-256, so a copy of the database
+    holds no working link."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class InvitationQuerySet(models.QuerySet):
+    def open(self):
+        """Neither accepted nor revoked (expired ones included: they still list as such)."""
+        return self.filter(accepted_at__isnull=True, revoked_at__isnull=True)
+
+    def usable(self):
+        return self.open().filter(expires_at__gt=timezone.now())
+
+
+class Invitation(models.Model):
+    """An e-mailed link that lets whoever holds it join a workspace with a role, once.
+
+    The token is shown only in the e-mail; the row keeps its SHA-256. Accepting and revoking
+    are conditional updates on an open row (members.py), so a link is used at most once.
+    """
+
+    class State(models.TextChoices):
+        PENDING = "pending", "Pending"  # open and not yet expired: the link works
+        EXPIRED = "expired", "Expired"  # open, but past expires_at: the link no longer works
+        ACCEPTED = "accepted", "Accepted"  # used: accepted_by joined at accepted_at
+        REVOKED = "revoked", "Revoked"  # an admin withdrew it, or a newer invitation replaced it
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="invitations")
+    email = models.EmailField()
+    role = models.CharField(max_length=10, choices=Role.choices, default=Role.SENDER)
+    invited_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    token_hash = models.CharField(max_length=64, unique=True, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    accepted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    objects = InvitationQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        constraints = [
+            # A newer invitation to the same address revokes the open one first.
+            models.UniqueConstraint(
+                Lower("email"),
+                "workspace",
+                condition=models.Q(accepted_at__isnull=True, revoked_at__isnull=True),
+                name="one_open_invitation_per_address",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.email} to {self.workspace} ({self.role})"
+
+    @classmethod
+    def issue(cls, **fields) -> tuple[Invitation, str]:
+        """Saves a new invitation valid for CRIER_INVITATION_DAYS; returns it with its token,
+        which exists nowhere else once the e-mail is sent."""
+        token = secrets.token_urlsafe(32)
+        expires_at = timezone.now() + timedelta(days=settings.CRIER_INVITATION_DAYS)
+        invitation = cls.objects.create(
+            token_hash=hash_token(token), expires_at=expires_at, **fields
+        )
+        return invitation, token
+
+    @property
+    def state(self) -> str:
+        if self.accepted_at:
+            return self.State.ACCEPTED
+        if self.revoked_at:
+            return self.State.REVOKED
+        if self.expires_at <= timezone.now():
+            return self.State.EXPIRED
+        return self.State.PENDING
