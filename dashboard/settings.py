@@ -377,3 +377,14 @@ CONTENT_SECURITY_POLICY = {
 DEFAULT_EXCEPTION_REPORTER_FILTER = "dashboard.reporting.CredentialSafeReporterFilter"
 
 FORM_RENDERER = "dashboard.forms_renderer.BootstrapFormRenderer"
+
+# E-mail (invitations). Development prints every message on the console; production sends
+# through EMAIL_URL (smtp+tls://user:password@smtp.example.com:587), by default a relay on
+# localhost, never the console: an invitation's link must not land in a log.
+vars().update(
+    env.email_url("EMAIL_URL", default="smtp://localhost:25" if PRODUCTION else "consolemail://")
+)
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Crier <crier@localhost>")
+EMAIL_TIMEOUT = 10
+# How long an invitation's link works.
+CRIER_INVITATION_DAYS = env.int("CRIER_INVITATION_DAYS", default=7)
