@@ -164,6 +164,10 @@ AUTHENTICATION_BACKENDS = [
 # pair out for the cool-off. A username that does not exist is counted and locked the same way,
 # and the lockout page names no user, so neither tells whether an account exists.
 AXES_FAILURE_LIMIT = env.int("CRIER_LOGIN_FAILURE_LIMIT", default=5)
+# ...and this many from one address, whatever the usernames, lock the address out
+# (dashboard/throttling.py: axes has a single limit for all its lockout parameters).
+CRIER_LOGIN_ADDRESS_FAILURE_LIMIT = env.int("CRIER_LOGIN_ADDRESS_FAILURE_LIMIT", default=20)
+AXES_HANDLER = "dashboard.throttling.AddressLimitHandler"
 AXES_COOLOFF_TIME = timedelta(minutes=env.int("CRIER_LOGIN_COOLOFF_MINUTES", default=15))
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True

@@ -1,5 +1,6 @@
 """Login throttling (django-axes): repeated failures for one username from one address lock that
-pair out, and the lockout says nothing about whether the account exists."""
+pair out, many failures from one address lock the address whatever the usernames, and the
+lockout says nothing about whether the account exists."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from dashboard.models import Role
 from tests.conftest import PASSWORD
 
 LIMIT = settings.AXES_FAILURE_LIMIT
+ADDRESS_LIMIT = settings.CRIER_LOGIN_ADDRESS_FAILURE_LIMIT
 
 
 def attempt(username: str, password: str, address: str = "203.0.113.7", client=None):
@@ -88,6 +90,35 @@ def test_the_lockout_is_per_address(acme):
     """Someone guessing olivia's password elsewhere does not lock olivia out of her office."""
     fail("olivia", LIMIT, address="198.51.100.66")
     assert attempt("olivia", PASSWORD, address="203.0.113.7").status_code == 302
+
+
+def test_the_address_limit_is_larger_than_the_username_limit(acme):
+    """Colleagues behind one office address do not lock each other out by a few typos."""
+    assert 2 * LIMIT <= ADDRESS_LIMIT <= 50
+
+
+def test_many_usernames_from_one_address_lock_the_address_out(acme):
+    responses = [attempt(f"guess-{n}", "wrong password") for n in range(ADDRESS_LIMIT)]
+    assert [r.status_code for r in responses[:-1]] == [200] * (ADDRESS_LIMIT - 1)
+    assert responses[-1].status_code == 429
+    assert "Too many failed attempts" in responses[-1].text
+    assert attempt("olivia", PASSWORD).status_code == 429
+    assert attempt("olivia", PASSWORD, address="198.51.100.66").status_code == 302
+
+
+def test_an_address_below_its_limit_still_lets_everyone_in(acme):
+    for n in range(ADDRESS_LIMIT - 1):
+        attempt(f"guess-{n}", "wrong password")
+    assert attempt("olivia", PASSWORD).status_code == 302
+
+
+def test_one_users_failures_from_many_addresses_lock_that_username_on_each(acme):
+    addresses = [f"198.51.100.{n}" for n in range(1, 4)]
+    for address in addresses:
+        assert fail("olivia", LIMIT, address=address).status_code == 429
+    for address in addresses:
+        assert attempt("olivia", PASSWORD, address=address).status_code == 429
+    assert attempt("olivia", PASSWORD, address="192.0.2.44").status_code == 302
 
 
 def test_a_success_clears_earlier_failures(acme):
