@@ -1,12 +1,11 @@
 from __future__ import annotations
 
-import secrets
-
 from django import forms
-from django.contrib.auth import get_user_model
-from django.db.models import Q
+from django.conf import settings
+from django.contrib.auth.forms import UserCreationForm
+from django.template.defaultfilters import pluralize
 
-from dashboard import choices
+from dashboard import choices, members
 from dashboard.models import Membership, Role, Workspace
 
 
@@ -62,13 +61,15 @@ class WorkspaceForm(forms.ModelForm):
         ].help_text = "New provider accounts start in this currency; each account keeps its own."
 
 
-class MemberAddForm(forms.Form):
-    """Adds an existing user by username or e-mail, or creates the user with a one-time password."""
+class InvitationForm(forms.Form):
+    """An address to e-mail an invitation to, and the role it grants."""
 
-    identifier = forms.CharField(
-        label="Username or e-mail",
-        max_length=150,
-        help_text="A new address gets an account; you will see its first password once.",
+    email = forms.EmailField(
+        label="E-mail address",
+        error_messages={
+            "required": "Enter the e-mail address to send the invitation to.",
+            "invalid": "Enter a whole e-mail address, such as name@example.com.",
+        },
     )
     role = forms.ChoiceField(choices=Role.choices, initial=Role.SENDER)
 
@@ -76,34 +77,29 @@ class MemberAddForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.workspace = workspace
         self.fields["role"].choices = [c for c in Role.choices if c[0] in grantable_roles]
-        self.new_password: str | None = None
-
-    def clean_identifier(self):
-        identifier = self.cleaned_data["identifier"].strip()
-        user = (
-            get_user_model()
-            .objects.filter(Q(username__iexact=identifier) | Q(email__iexact=identifier))
-            .first()
+        days = settings.CRIER_INVITATION_DAYS
+        self.fields["email"].help_text = (
+            f"They get a link to join, valid for {days} day{pluralize(days)}; "
+            "without a Crier account they create one from it."
         )
-        if user and Membership.objects.filter(user=user, workspace=self.workspace).exists():
-            raise forms.ValidationError(f"{user.username} is already a member of this workspace.")
-        if user is None and "@" not in identifier:
-            raise forms.ValidationError(
-                f"No user is called “{identifier}”. Enter their e-mail address to create one."
-            )
-        self.user = user
-        return identifier
 
-    def save(self) -> Membership:
-        if self.user is None:
-            email = self.cleaned_data["identifier"]
-            self.new_password = secrets.token_urlsafe(12)
-            self.user = get_user_model().objects.create_user(
-                username=email.lower(), email=email, password=self.new_password
-            )
-        return Membership.objects.create(
-            user=self.user, workspace=self.workspace, role=self.cleaned_data["role"]
-        )
+    def clean_email(self):
+        email = self.cleaned_data["email"]
+        if members.is_member_address(self.workspace, email):
+            raise forms.ValidationError(f"{email} is already a member of this workspace.")
+        return email
+
+
+class SignUpForm(UserCreationForm):
+    """A new account made from an invitation link: a username, the e-mail (the invited one to
+    start with) and a password held to AUTH_PASSWORD_VALIDATORS."""
+
+    class Meta(UserCreationForm.Meta):
+        fields = ["username", "email"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["email"].required = True
 
 
 class MemberRoleForm(forms.ModelForm):

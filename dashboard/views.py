@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.contrib import messages
+from django.contrib.auth import login
 from django.contrib.auth.decorators import login_not_required
 from django.db import transaction
 from django.db.models import Count
@@ -10,6 +11,8 @@ from django.template.defaultfilters import pluralize
 from django.templatetags.static import static
 from django.urls import reverse
 from django.utils import timezone
+from django.views.decorators.cache import never_cache
+from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_POST, require_safe
 from django_htmx.http import HttpResponseClientRedirect, HttpResponseClientRefresh
 
@@ -19,8 +22,8 @@ from campaigns import charts, pages
 from dashboard import members as member_rules
 from dashboard import overview as overview_figures
 from dashboard import tenancy
-from dashboard.forms import MemberAddForm, MemberRoleForm, WorkspaceForm
-from dashboard.models import Membership, Role
+from dashboard.forms import InvitationForm, MemberRoleForm, SignUpForm, WorkspaceForm
+from dashboard.models import Invitation, Membership, Role
 from dashboard.tenancy import get_for_workspace, require_role, role_required
 from providers.models import SenderName
 
@@ -120,45 +123,136 @@ def workspace_settings(request):
     return render(request, template, {"form": form, "creating": False})
 
 
-@require_safe
-@role_required(Role.VIEWER)
-def members(request):
-    memberships = request.workspace.memberships.select_related("user").order_by("user__username")
-    return render(
-        request,
-        "members.html",
-        {
-            "memberships": memberships,
-            "grantable": member_rules.grantable_roles(request.membership),
-            "add_form": MemberAddForm(
-                workspace=request.workspace,
-                grantable_roles=member_rules.grantable_roles(request.membership),
-            ),
-        },
-    )
-
-
-@role_required(Role.ADMIN)
-def member_add(request):
-    form = MemberAddForm(
-        request.POST or None,
+def _invitation_form(request, data=None) -> InvitationForm:
+    return InvitationForm(
+        data,
         workspace=request.workspace,
         grantable_roles=member_rules.grantable_roles(request.membership),
     )
+
+
+def _members_page(request, invite_form: InvitationForm):
+    memberships = request.workspace.memberships.select_related("user").order_by("user__username")
+    invitations = request.workspace.invitations.open().select_related("invited_by")
+    context = {
+        "memberships": memberships,
+        "grantable": member_rules.grantable_roles(request.membership),
+        "invite_form": invite_form,
+        "invitations": invitations if request.membership.can(Role.ADMIN) else [],
+    }
+    return render(request, "members.html", context)
+
+
+@require_safe
+@role_required(Role.VIEWER)
+def members(request):
+    return _members_page(request, _invitation_form(request))
+
+
+@role_required(Role.ADMIN)
+def member_invite(request):
+    """E-mails an invitation; the page reads the same whether the address has an account."""
+    form = _invitation_form(request, request.POST or None)
     if request.method == "POST" and form.is_valid():
-        with transaction.atomic():
-            membership = form.save()
-            member_rules.added(request.membership, membership, created_user=bool(form.new_password))
-        if form.new_password:
-            messages.warning(
-                request,
-                f"Created {membership.user.username} with the password {form.new_password} — "
-                "pass it on now; it will not be shown again.",
+        email = form.cleaned_data["email"]
+        try:
+            member_rules.invite(
+                request.membership,
+                email,
+                form.cleaned_data["role"],
+                link=lambda token: request.build_absolute_uri(reverse("invitation", args=[token])),
             )
+        except member_rules.MembershipRuleError as exc:
+            form.add_error(None, str(exc))
         else:
-            messages.success(request, f"{membership.user.username} joined as {membership.role}.")
-        return done(request, "members")
-    return render(request, "members.html#add-form", {"add_form": form})
+            messages.success(request, f"Invitation sent to {email}.")
+            return done(request, "members")
+    if request.htmx:
+        return render(request, "members.html#invite-form", {"invite_form": form})
+    return _members_page(request, form)
+
+
+@require_POST
+def member_invitation_revoke(request, invitation_pk: int):
+    invitation = get_for_workspace(request, Invitation, pk=invitation_pk)
+    require_role(request, Role.ADMIN)
+    return _apply_rule(
+        request,
+        lambda: member_rules.revoke(request.membership, invitation),
+        f"The invitation to {invitation.email} no longer works.",
+    )
+
+
+def _apply_rule(request, change, success: str):
+    """Runs a membership rule's change; a refusal is shown in place of the success message."""
+    try:
+        change()
+        messages.success(request, success)
+    except member_rules.MembershipRuleError as exc:
+        messages.error(request, str(exc))
+    return HttpResponseClientRefresh() if request.htmx else redirect("members")
+
+
+def _unusable(request, exc: member_rules.InvitationUnusable):
+    status = 404 if exc.state is None else 410
+    return render(request, "invitations/unusable.html", {"state": exc.state}, status=status)
+
+
+def _joined(request, membership: Membership):
+    tenancy.switch(request, membership.workspace_id)
+    messages.success(
+        request, f"You joined {membership.workspace} as {membership.get_role_display()}."
+    )
+    return redirect("overview")
+
+
+@never_cache
+@login_not_required
+def invitation(request, token: str):
+    """An invitation's link: signed in, the user joins by accepting it (a POST, so a mail
+    scanner that opens links uses nothing up); signed out, they sign in or sign up."""
+    try:
+        invitation = member_rules.invitation_for(token)
+    except member_rules.InvitationUnusable as exc:
+        return _unusable(request, exc)
+    member = (
+        request.user.is_authenticated
+        and Membership.objects.filter(user=request.user, workspace=invitation.workspace).first()
+    )
+    if request.method == "POST" and request.user.is_authenticated:
+        try:
+            return _joined(request, member_rules.accept(invitation, request.user))
+        except member_rules.InvitationUnusable as exc:
+            return _unusable(request, exc)
+        except member_rules.MembershipRuleError:
+            pass  # already a member: the page says so
+    context = {"invitation": invitation, "token": token, "member": member}
+    return render(request, "invitations/invitation.html", context)
+
+
+@never_cache
+@sensitive_post_parameters("password1", "password2")
+@login_not_required
+def invitation_sign_up(request, token: str):
+    """Creates an account from an invitation's link and joins with it, in one step."""
+    try:
+        invitation = member_rules.invitation_for(token)
+    except member_rules.InvitationUnusable as exc:
+        return _unusable(request, exc)
+    if request.user.is_authenticated:
+        return redirect("invitation", token)
+    form = SignUpForm(request.POST or None, initial={"email": invitation.email})
+    if request.method == "POST" and form.is_valid():
+        try:
+            with transaction.atomic():
+                user = form.save()
+                membership = member_rules.accept(invitation, user)
+        except member_rules.InvitationUnusable as exc:
+            return _unusable(request, exc)
+        login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+        return _joined(request, membership)
+    context = {"invitation": invitation, "token": token, "form": form}
+    return render(request, "invitations/sign_up.html", context)
 
 
 @require_POST
@@ -180,9 +274,8 @@ def member_role(request, member_pk: int):
 def member_remove(request, member_pk: int):
     target = get_for_workspace(request, Membership, pk=member_pk)
     require_role(request, Role.ADMIN)
-    try:
-        member_rules.remove(request.membership, target)
-        messages.success(request, f"{target.user.username} no longer has access.")
-    except member_rules.MembershipRuleError as exc:
-        messages.error(request, str(exc))
-    return HttpResponseClientRefresh() if request.htmx else redirect("members")
+    return _apply_rule(
+        request,
+        lambda: member_rules.remove(request.membership, target),
+        f"{target.user.username} no longer has access.",
+    )

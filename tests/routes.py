@@ -11,7 +11,17 @@ from __future__ import annotations
 
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
-from dashboard.models import Role
+from dashboard.models import Invitation, Role
+
+
+def _open_invitation(tenant) -> Invitation:
+    invitation = tenant.workspace.invitations.open().first()
+    if invitation is None:
+        invitation, _ = Invitation.issue(
+            workspace=tenant.workspace, email="invited@example.com", role=Role.VIEWER
+        )
+    return invitation
+
 
 # kwarg name -> how to get an object of a tenant (tests/conftest.py::Tenant) for it.
 OBJECT_FACTORIES = {
@@ -22,12 +32,23 @@ OBJECT_FACTORIES = {
     "import_pk": lambda tenant: tenant.recipient_import.pk,
     "entry_pk": lambda tenant: tenant.stop_entry.pk,
     "rate_pk": lambda tenant: tenant.rate.pk,
+    "invitation_pk": lambda tenant: _open_invitation(tenant).pk,
+    # An invitation link's token belongs to no tenant: it is the permission itself.
+    "token": lambda tenant: "no-such-invitation",
 }
 
 # Routes outside the dashboard's tenancy: the admin (staff only), the provider sandbox (an API
-# emulator with its own authentication), the public favicon, authentication itself.
+# emulator with its own authentication), the public favicon, authentication itself, and an
+# invitation's link, which anyone holding it may open (tests/dashboard/test_invitations.py).
 EXEMPT_PREFIXES = ("admin", "sandbox", "favicon.ico")
-AUTH_NAMES = {"login", "logout", "password_change", "password_change_done"}
+AUTH_NAMES = {
+    "login",
+    "logout",
+    "password_change",
+    "password_change_done",
+    "invitation",
+    "invitation_sign_up",
+}
 
 
 def walk(patterns=None, prefix="", namespace=""):

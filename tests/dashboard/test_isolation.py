@@ -148,7 +148,7 @@ def test_sender_and_viewer_cannot_manage_accounts_senders_or_members(client, acm
         reverse("account_edit", args=[acme.account.pk]),
         reverse("sender_add"),
         reverse("sender_edit", args=[acme.sender.pk]),
-        reverse("member_add"),
+        reverse("member_invite"),
         reverse("workspace_settings"),
     ]:
         assert client.get(url).status_code == 403, url
