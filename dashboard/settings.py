@@ -219,6 +219,10 @@ if not PRODUCTION:
 CRIER_IMPORT_MAX_BYTES = env.int("CRIER_IMPORT_MAX_BYTES", default=50 * 1024 * 1024)
 CRIER_IMPORT_MAX_ROWS = env.int("CRIER_IMPORT_MAX_ROWS", default=2_000_000)
 CRIER_IMPORT_MAX_COLUMNS = env.int("CRIER_IMPORT_MAX_COLUMNS", default=100)
+# Uploads read at once, in one web process and in one workspace (dashboard/uploads.py); each
+# costs a few MB of memory while its first rows are read, whatever the file.
+CRIER_UPLOADS_PER_PROCESS = env.int("CRIER_UPLOADS_PER_PROCESS", default=4)
+CRIER_UPLOADS_PER_WORKSPACE = env.int("CRIER_UPLOADS_PER_WORKSPACE", default=3)
 # A validation helper silent this long fails its import (campaigns/children.py); an import
 # whose worker has been silent this long is failed by beat (fail_abandoned_imports).
 CRIER_IMPORT_STALL_SECONDS = env.float("CRIER_IMPORT_STALL_SECONDS", default=60.0)
