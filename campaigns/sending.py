@@ -93,11 +93,19 @@ def settle_seconds(adapter_class: type[ProviderAdapter]) -> float:
     return adapter_class.settle_time.total_seconds()
 
 
+def _sent_at(dispatch: Dispatch):
+    """When the batch's last sending request left. Every such request records it first, so a
+    batch without it never sent one (or predates the record): its claim is the anchor then, a
+    fixed one. (Its last update is no anchor: each look-up moves it, and the settle time would
+    never pass.)"""
+    return dispatch.last_request_at or dispatch.created_at
+
+
 def settled_at(dispatch: Dispatch, adapter_class: type[ProviderAdapter]):
     """From when a lookup that finds nothing proves that the provider never took the batch:
     its last sending request may have been on its way for the connect and write timeouts,
     then in the provider's hands for its settle time."""
-    sent = dispatch.last_request_at or dispatch.updated_at or timezone.now()
+    sent = _sent_at(dispatch)
     in_transit = _CONNECT_TIMEOUT + settings.CRIER_PROVIDER_TIMEOUT
     return sent + timedelta(seconds=in_transit + settle_seconds(adapter_class))
 
@@ -450,7 +458,7 @@ class Batch:
         messages unknown for a person rather than sending them twice."""
         now = timezone.now()
         if self.dispatch.provider_has_it:
-            sent = self.dispatch.last_request_at or self.dispatch.updated_at or now
+            sent = _sent_at(self.dispatch)
             if now - sent > timedelta(seconds=settings.CRIER_RECONCILE_GIVE_UP_SECONDS):
                 return self._unknown_for_good(_said_it_has_them(adapter_class.label))
             attempts = self.dispatch.attempts + 1

@@ -444,6 +444,26 @@ def test_a_lookup_that_finds_nothing_right_after_a_timeout_sends_nothing_until_s
     assert statuses(campaign) == {MessageStatus.SUBMITTING: 200}
 
 
+def test_a_batch_abandoned_before_its_first_request_is_sent_once_settled_not_looked_up_forever(
+    wire, settings
+):
+    """A worker killed after it marked the batch submitting but before any request: nothing
+    records a request, and each look-up that finds nothing must not push the settle time on
+    (the chaos run once left such a batch looking itself up for good)."""
+    settings.CRIER_RECONCILE_SETTLE_SECONDS = 1.0
+    campaign, remote = wire("bsg", 200)
+    dispatch, _token = sending.claim(campaign)
+    claimed = timezone.now() - timedelta(seconds=30)
+    Dispatch.objects.filter(pk=dispatch.pk).update(
+        status=DispatchStatus.SUBMITTING, created_at=claimed, lease_until=timezone.now()
+    )
+
+    drain(campaign)
+
+    assert ledger(remote) == {"charges": 200, "phones_charged_twice": 0}
+    assert statuses(campaign) == {MessageStatus.QUEUED: 200}
+
+
 def test_bsg_already_having_the_references_is_reconciled_and_retry_resends_nothing(
     wire, acme, settings
 ):
