@@ -20,7 +20,7 @@ import re
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from contextlib import ExitStack
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from itertools import chain, islice
 from typing import BinaryIO, NamedTuple
 
@@ -66,6 +66,7 @@ class ReadOptions:
     max_rows: int = 2_000_000
     max_columns: int = 100
     max_bytes: int = 50 * MiB
+    max_row_chars: int = MiB  # a CSV record, line ends included: one line is never read whole
     max_unzipped_bytes: int = 2048 * MiB  # declared total of an XLSX's parts
     max_zip_ratio: int = 100  # declared uncompressed/compressed, for parts over 1 MiB
 
@@ -141,15 +142,16 @@ def open_table(
 def read_pasted(text: str, options: ReadOptions | None = None) -> Table:
     """A Table from text pasted into the form: one number a line, numbers separated by commas
     or semicolons, or lines with columns (optionally under a header such as "phone;name")."""
-    options = options or ReadOptions()
+    # Pasted text is in memory already, and numbers on one long line are one of its forms.
+    options = replace(options or ReadOptions(), max_row_chars=len(text) + 1)
     size = len(text.encode())
     if size > options.max_bytes:
         raise _too_large(size, options)
     if not text.strip():
         raise ImportRejected("empty", "Nothing was pasted. Paste phone numbers, one a line.")
-    sample = "\n".join(text.splitlines()[:50])
+    sample = _pasted_sample(text)
     delimiter = options.delimiter or _sniff_delimiter(sample, options.quotechar)
-    numbered = _csv_rows(io.StringIO(text, newline=""), delimiter, options.quotechar)
+    numbered = _csv_rows(io.StringIO(text, newline=""), delimiter, options)
     peek = _peek_rows(sample, delimiter, options.quotechar)
     if options.has_header is None and not _is_header(peek[0], peek[1:]):
         cells = [c for row in peek for cell in row for c in _LIST_SPLIT.split(cell)]
@@ -166,6 +168,15 @@ def read_pasted(text: str, options: ReadOptions | None = None) -> Table:
 
 
 _LIST_SPLIT = re.compile(r"[,;\t|]")
+
+
+def _pasted_sample(text: str) -> str:
+    """The first 50 lines within the first 64 KiB, ended between two cells: detection never
+    reads a whole paste (csv refuses a field over 128 KiB) nor sees half a number."""
+    sample = text[:_SAMPLE]
+    if len(text) > _SAMPLE and (end := max(sample.rfind(c) for c in "\n,;\t|")) > 0:
+        sample = sample[:end]
+    return "\n".join(sample.splitlines()[:50])
 
 
 # --- dispatch and guards ------------------------------------------------------------------
@@ -271,7 +282,7 @@ def _open_text(stream: BinaryIO, head: bytes, options: ReadOptions, resources: E
     text = io.TextIOWrapper(stream, encoding=encoding, newline="", errors="strict")
     # Closing a wrapper closes its stream, which may be the caller's: detach it instead.
     resources.callback(text.detach)
-    rows = _csv_rows(text, delimiter, options.quotechar, encoding)
+    rows = _csv_rows(text, delimiter, options, encoding)
     return make_table(rows, options, encoding=encoding, delimiter=delimiter)
 
 
@@ -383,24 +394,51 @@ def _sniff_delimiter(sample: str, quotechar: str = '"') -> str | None:
 
 
 def _csv_rows(
-    text: Iterable[str], delimiter: str | None, quotechar: str, encoding: str = "utf-8"
+    text: io.TextIOBase, delimiter: str | None, options: ReadOptions, encoding: str = "utf-8"
 ) -> Iterator[tuple[int, list[str]]]:
     # Without a delimiter the file is one column; a character that cannot occur keeps csv
     # handling quotes and line endings for us.
-    reader = csv.reader(text, delimiter=delimiter or "\x00", quotechar=quotechar)
+    spent = [0]  # characters of the record being read
+    lines = _bounded_lines(text, options.max_row_chars, spent)
+    reader = csv.reader(lines, delimiter=delimiter or "\x00", quotechar=options.quotechar)
     start = 1
     try:
         for cells in reader:
             yield start, cells
             start = reader.line_num + 1
+            spent[0] = 0
     except UnicodeDecodeError as error:
         raise _bad_encoding(encoding, start) from error
+    except _RowTooLong:
+        raise ImportRejected(
+            "row_too_long",
+            f"Row {start} is longer than {options.max_row_chars / MiB:.0f} MB: is this really a "
+            "list of phone numbers? Each recipient needs a line of its own; export the list "
+            "again as CSV or XLSX.",
+        ) from None
     except csv.Error as error:
         raise ImportRejected(
             "unreadable",
             f"Row {start} could not be read ({error}). Check its quotes, or choose another "
             "delimiter or quote character in the form.",
         ) from error
+
+
+class _RowTooLong(Exception):
+    pass
+
+
+def _bounded_lines(text: io.TextIOBase, limit: int, spent: list[int]) -> Iterator[str]:
+    """The lines of ``text``, never more than ``limit`` characters read at once: a file that is
+    one 50 MB line would otherwise become one 50 MB string, and csv would make millions of
+    cells of it. Raises _RowTooLong once the record being read (``spent[0]`` characters, which
+    the caller resets after each record) passes ``limit``."""
+    readline = text.readline
+    while line := readline(limit + 1):
+        spent[0] += len(line)
+        if spent[0] > limit:
+            raise _RowTooLong
+        yield line
 
 
 def _peek_rows(sample: str, delimiter: str | None, quotechar: str) -> list[list[str]]:
@@ -423,8 +461,7 @@ def make_table(
     detected (unless ``options`` say), the columns named, the row and column caps enforced
     as the rows stream."""
     numbered = iter(numbered)
-    # The first rows with something in them; the rest is filtered as it streams.
-    head = list(islice(((n, cells) for n, cells in numbered if _has_text(cells)), 11))
+    head = _head(numbered, options)
     if not head:
         raise ImportRejected("empty", "The file has no rows.")
     has_header = options.has_header
@@ -441,6 +478,22 @@ def make_table(
         raise too_many_columns(width, options)
     rows = _capped(chain(head, numbered), len(columns), options)
     return Table(columns, has_header, rows, encoding=encoding, delimiter=delimiter)
+
+
+def _head(numbered: Iterator[tuple[int, list[str]]], options: ReadOptions) -> list:
+    """The first 11 rows with something in them (the rest is filtered as it streams), each
+    within the column cap: a first row of a million cells is refused before ten more like it
+    are read."""
+    head = []
+    for number, cells in numbered:
+        if not _has_text(cells):
+            continue
+        if len(cells) > options.max_columns and len(_trim(cells)) > options.max_columns:
+            raise too_many_columns(len(_trim(cells)), options)
+        head.append((number, cells))
+        if len(head) == 11:
+            break
+    return head
 
 
 def _has_text(cells: list[str]) -> bool:
