@@ -100,6 +100,7 @@ class SignUpForm(UserCreationForm):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["email"].required = True
+        self.fields["email"].label = "E-mail address"
 
 
 class MemberRoleForm(forms.ModelForm):
