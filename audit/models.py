@@ -82,7 +82,13 @@ def _reading_order(item) -> tuple[int, str]:
     return (FIRST.index(key) if key in FIRST else len(FIRST), key)
 
 
-LABELS = {"api_base_url": "API host", "fields": "credentials", "start_at": "starts"}
+LABELS = {
+    "api_base_url": "API host",
+    "fields": "credentials",
+    "start_at": "starts",
+    "email": "e-mail address",
+    "expires_at": "link works until",
+}
 
 
 def _label(key: str) -> str:

@@ -15,6 +15,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from audit.models import Action, AuditEvent
+from dashboard import members
 from dashboard.models import Invitation, Membership, Role, hash_token
 from tests.conftest import PASSWORD
 
@@ -265,3 +266,28 @@ def test_an_email_that_cannot_be_sent_leaves_no_invitation(as_role, settings):
     assert "could not be sent (SMTPRecipientsRefused)" in response.text
     assert not Invitation.objects.exists()
     assert not AuditEvent.objects.exists()
+
+
+def test_of_two_people_accepting_at_once_one_gets_in(invited, globex, django_user_model):
+    """Both found the invitation pending; the conditional update lets one of them through."""
+    first, second = Invitation.objects.get(), Invitation.objects.get()
+    members.accept(first, globex.user(Role.OWNER))
+    with pytest.raises(members.InvitationUnusable) as refused:
+        members.accept(second, django_user_model.objects.create_user("mallory"))
+    assert refused.value.state == Invitation.State.ACCEPTED
+    assert not Membership.objects.filter(user__username="mallory").exists()
+
+
+def test_an_invitation_accepted_meanwhile_cannot_be_revoked(invited, acme, globex):
+    stale = Invitation.objects.get()
+    members.accept(Invitation.objects.get(), globex.user(Role.OWNER))
+    with pytest.raises(members.MembershipRuleError):
+        members.revoke(acme.members[Role.ADMIN], stale)
+    assert Invitation.objects.get().state == Invitation.State.ACCEPTED
+
+
+def test_the_audit_log_reads_an_invitation_plainly(as_role, invited):
+    page = as_role(Role.ADMIN).get(reverse("audit_log")).text
+    assert "Member invited" in page
+    assert "e-mail address" in page and "newbie@example.com" in page
+    assert "link works until" in page
