@@ -93,6 +93,9 @@ INSTALLED_APPS = [
     "django_celery_beat",
     "csp",
     "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
     "dashboard",
     "providers",
     "campaigns",
@@ -109,10 +112,12 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
+    "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "dashboard.tenancy.WorkspaceMiddleware",
+    "dashboard.twofactor.RequireTwoFactorMiddleware",
     "dashboard.security.SignedInMiddleware",
     "dashboard.uploads.UploadLimitMiddleware",
     "csp.middleware.CSPMiddleware",
@@ -186,6 +191,8 @@ if _TRUSTED_PROXIES:
     # Not strict: a client that sends an X-Forwarded-For of its own lengthens the list, and
     # strict mode would then fall back to the proxy's address, one lockout for everybody.
     IPWARE_STRICT = False
+# Two-factor login (django-otp, dashboard/twofactor.py): the name authenticator apps show.
+OTP_TOTP_ISSUER = "Crier"
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "overview"
 LOGOUT_REDIRECT_URL = "login"

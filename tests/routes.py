@@ -35,6 +35,8 @@ OBJECT_FACTORIES = {
     "invitation_pk": lambda tenant: _open_invitation(tenant).pk,
     # An invitation link's token belongs to no tenant: it is the permission itself.
     "token": lambda tenant: "no-such-invitation",
+    # A password reset link's user, base64: it belongs to no tenant either.
+    "uidb64": lambda tenant: "MQ",
 }
 
 # Routes outside the dashboard's tenancy: the admin (staff only), the provider sandbox (an API
@@ -48,6 +50,16 @@ AUTH_NAMES = {
     "password_change_done",
     "invitation",
     "invitation_sign_up",
+    "password_reset",
+    "password_reset_done",
+    "password_reset_confirm",
+    "password_reset_complete",
+    "login_code",
+    "two_factor",
+    "two_factor_setup",
+    "two_factor_codes",
+    "two_factor_recovery",
+    "two_factor_disable",
 }
 
 
