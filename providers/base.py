@@ -38,10 +38,19 @@ from providers.errors import (
     TemporaryError,
     UnknownOutcome,
 )
+from providers.hosts import GuardedTransport
 from providers.http import TIMEOUT, parse_retry_after, redact_url
 
 logger = logging.getLogger(__name__)
 
+# Failures before a byte of the request left (a refused address is a ConnectError).
+NOTHING_SENT = (
+    httpx.ConnectError,
+    httpx.ConnectTimeout,
+    httpx.PoolTimeout,
+    httpx.UnsupportedProtocol,
+    httpx.InvalidURL,
+)
 FINISHED_CAMPAIGN_STATUSES = frozenset({"completed", "cancelled", "rejected", "failed"})
 
 
@@ -55,6 +64,7 @@ class CredentialField:
     required: bool = True
     help_text: str = ""
     choices: tuple[tuple[str, str], ...] = ()
+    url: bool = False  # the value is where requests go: checked like a base URL (providers.hosts)
 
 
 # --- What goes in -------------------------------------------------------------------------
@@ -366,6 +376,14 @@ def to_datetime(value: object) -> datetime | None:
         return None
 
 
+def _safe_url(url: str, params: Any) -> str:
+    """The request's URL for logs, credentials hidden (a malformed one is refused later)."""
+    try:
+        return redact_url(httpx.URL(url, params=params))
+    except httpx.InvalidURL:
+        return "(a malformed URL)"
+
+
 class Pace(Protocol):
     """Where an adapter keeps the quiet a provider asked for (HTTP 429 with Retry-After), so
     that every adapter on the same account, in any process, waits it out. ProviderAccount is
@@ -395,6 +413,10 @@ class ProviderAdapter:
     # The provider's documented production host; ``resolve_base_url`` may refine it from the
     # credentials (Mobizon's regional domain, Conpeek's tenant URL).
     default_base_url: ClassVar[str] = ""
+    # Hosts a workspace may point the account at (its base URL, a credential field with
+    # ``url=True``) without the server's leave (providers.hosts): "host" or "host:port", and
+    # "*.example.com" for any subdomain. Empty: default_base_url's host.
+    documented_hosts: ClassVar[tuple[str, ...]] = ()
     credential_fields: ClassVar[tuple[CredentialField, ...]] = ()
     capabilities: ClassVar[Capabilities] = Capabilities()
     # Sentence for an HTTP 429 from this provider; blank: "<label> asked Crier to slow down; …".
@@ -424,6 +446,11 @@ class ProviderAdapter:
     def resolve_base_url(cls, credentials: dict[str, str]) -> str:
         """The documented host for these credentials when the account sets no base URL."""
         return cls.default_base_url
+
+    @classmethod
+    def hosts(cls) -> tuple[str, ...]:
+        """``documented_hosts``, or the host of ``default_base_url``."""
+        return cls.documented_hosts or (httpx.URL(cls.default_base_url).host,)
 
     # --- The contract. Each raises NotSupported unless the provider overrides it. ------------
 
@@ -606,7 +633,14 @@ class ProviderAdapter:
 
     @cached_property
     def http(self) -> httpx.Client:
-        return self._client or httpx.Client(timeout=TIMEOUT)
+        # Redirects are never followed (the credentials would go wherever they point), and no
+        # proxy from the environment stands between the guard and the provider.
+        return self._client or httpx.Client(
+            timeout=TIMEOUT,
+            transport=GuardedTransport(self.slug),
+            follow_redirects=False,
+            trust_env=False,
+        )
 
     def close(self) -> None:
         if self._client is None and "http" in self.__dict__:
@@ -690,20 +724,29 @@ class ProviderAdapter:
         return response
 
     def _send(self, method: str, url: str, *, sends: bool, **kwargs) -> httpx.Response:
-        safe_url = redact_url(httpx.URL(url, params=kwargs.get("params")))
+        """One request. Whatever went wrong on the way, the user reads only that the provider
+        could not be reached (never whether a port was closed, silent or refused by
+        providers.hosts); only a call that ``sends`` and lost its answer says it may have been
+        taken, which the engine needs (UnknownOutcome)."""
+        safe_url = _safe_url(url, kwargs.get("params"))
         try:
             response = self.http.request(method, url, **kwargs)
-        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
-            raise TemporaryError(
-                f"Could not reach {self.label}; nothing was sent. Crier will try again.",
-                detail=f"{method} {safe_url}: {type(exc).__name__}",
-            ) from None
-        except httpx.TransportError as exc:  # read timeout, dropped connection, …
-            error_class = UnknownOutcome if sends else TemporaryError
-            raise error_class(
-                f"{self.label} did not answer in time."
-                + (" It may have accepted the request; Crier will check." if sends else ""),
-                detail=f"{method} {safe_url}: {type(exc).__name__}",
+        except (httpx.TransportError, httpx.InvalidURL) as exc:
+            detail = f"{method} {safe_url}: {type(exc).__name__}: {exc}"
+            if not sends:
+                raise TemporaryError(
+                    f"Could not reach {self.label}. Crier will try again.", detail=detail
+                ) from None
+            if isinstance(exc, NOTHING_SENT):
+                raise TemporaryError(
+                    f"Could not reach {self.label}; nothing was sent. Crier will try again.",
+                    detail=detail,
+                ) from None
+            # A timeout or a dropped connection once the request may have gone out.
+            raise UnknownOutcome(
+                f"{self.label} did not answer in time. It may have accepted the request; "
+                "Crier will check.",
+                detail=detail,
             ) from None
         logger.debug("%s %s -> %s", method, safe_url, response.status_code)
         return response
@@ -726,6 +769,10 @@ class ProviderAdapter:
                 f"{self.label} had an internal error. Crier will try again.",
                 code=status,
                 detail=detail,
+            )
+        if 300 <= status < 400:  # redirects are not followed: the credentials stay here
+            raise TemporaryError(
+                f"Could not reach {self.label}. Crier will try again.", code=status, detail=detail
             )
         if status < 400:
             return

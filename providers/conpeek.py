@@ -35,12 +35,14 @@ class ConpeekAdapter(ProviderAdapter):
     label = "Conpeek"
     # Conpeek has no shared host: every tenant has its own URL.
     default_base_url = ""
+    documented_hosts = ("*.conpeek.com",)  # https://<tenant>.conpeek.com, as its docs show
     credential_fields = (
         CredentialField("api_key", "API key"),
         CredentialField(
             "tenant_url",
             "Tenant URL",
             secret=False,
+            url=True,
             help_text="Your Conpeek address, for example https://yourcompany.conpeek.com",
         ),
         CredentialField("voice_campaign_id", "Voice SMS campaign id", secret=False),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import phonenumbers
 from django import forms
 
-from providers import crypto, registry
+from providers import crypto, hosts, registry
 from providers.models import ProviderAccount, SenderName
 
 
@@ -27,9 +27,12 @@ class ProviderAccountForm(forms.ModelForm):
         model = ProviderAccount
         fields = ["provider", "name", "api_base_url", "currency", "allowed_countries"]
 
-    def __init__(self, *args, workspace, **kwargs):
+    def __init__(self, *args, workspace, user=None, **kwargs):
         super().__init__(*args, **kwargs)
         self.workspace = workspace
+        # Only a superuser may send an account's credentials to a host no one listed
+        # (providers.hosts): a workspace is open to anyone who signs up.
+        self.superuser = bool(user and user.is_superuser)
         self.instance.workspace = workspace
         editing = self.instance.pk is not None
         self.fields["provider"].choices = registry.choices()
@@ -89,6 +92,24 @@ class ProviderAccountForm(forms.ModelForm):
                 f"This workspace already has an account named “{name}”. Choose another name."
             )
         return name
+
+    def clean_api_base_url(self):
+        url = self.cleaned_data["api_base_url"].strip()
+        hosts.check_base_url(url, self.adapter_class, superuser=self.superuser)
+        return url
+
+    def clean(self):
+        cleaned = super().clean()
+        for field in self.adapter_class.credential_fields:
+            name = f"cred_{field.name}"
+            if field.url and cleaned.get(name):
+                try:
+                    hosts.check_base_url(
+                        cleaned[name], self.adapter_class, superuser=self.superuser
+                    )
+                except forms.ValidationError as error:
+                    self.add_error(name, error)
+        return cleaned
 
     def clean_currency(self):
         currency = self.cleaned_data["currency"].strip().upper()

@@ -52,6 +52,7 @@ def _account_form(request, account: ProviderAccount):
         request.POST or None,
         instance=account,
         workspace=request.workspace,
+        user=request.user,
         # A new account starts in the workspace's currency; its provider's own is set after.
         initial={"currency": request.workspace.currency}
         | ({"provider": request.GET["provider"]} if "provider" in request.GET else {}),

@@ -44,13 +44,17 @@ def _no_real_broker():
 
 
 @pytest.fixture(autouse=True)
-def _test_settings(settings, tmp_path):
+def _test_settings(request, settings, tmp_path):
     # Uploads and reports go to a throw-away folder, never into a developer's var/.
     settings.MEDIA_ROOT = tmp_path / "media"
     # A fresh key per test, so no test depends on a developer's var/encryption_key.
     settings.CRIER_ENCRYPTION_KEYS = [Fernet.generate_key().decode()]
     # Real hashing costs ~0.3 s a user; the personas would make the suite crawl.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    if "live_server" in request.fixturenames:
+        # Accounts may call the live server's /sandbox/ over http: Crier serves it itself.
+        url = request.getfixturevalue("live_server").url
+        settings.CRIER_SANDBOX_ORIGINS = [*settings.CRIER_SANDBOX_ORIGINS, url]
 
 
 @dataclass

@@ -475,7 +475,8 @@ def test_reconcile_of_a_batch_bsg_never_got_is_none(api, bsg):
     assert bsg.reconcile(sms(), [message("+380972000001", "abc1")], DispatchState()) is None
 
 
-def test_a_sandbox_base_url_serves_the_rest_api_too(api):
+def test_a_sandbox_base_url_serves_the_rest_api_too(api, settings):
+    settings.CRIER_SANDBOX_ORIGINS = ["http://testserver"]  # providers.hosts: our own sandbox
     sandbox = BSGAdapter(credentials={"api_key": BSG_KEY}, base_url="http://testserver/sandbox/bsg")
     route = api.get("http://testserver/sandbox/bsg/rest/sms/reference/abc1").respond(
         200, json=REST_SMS

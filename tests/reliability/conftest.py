@@ -65,6 +65,7 @@ class Processes:
             "CRIER_SEND_BACKOFF_CAP": "2",
             "CRIER_SEND_MAX_ATTEMPTS": "100",
             "LOG_LEVEL": "WARNING",
+            "CRIER_SANDBOX_ORIGINS": self.url,  # the accounts call this web server's sandbox
             **environment,
         }
         self.logs = tmp_path
@@ -138,6 +139,7 @@ def processes(transactional_db, tmp_path, settings):
     redis.Redis.from_url(BROKER).flushdb()
     settings.CRIER_SEND_BATCH_SIZE = 500
     running = Processes(tmp_path, _free_port())
+    settings.CRIER_SANDBOX_ORIGINS = [running.url]
     running.web()
     yield running
     running.stop_all()
