@@ -61,11 +61,20 @@ def qr_svg(device: TOTPDevice) -> SafeString:
     return mark_safe(ElementTree.tostring(svg, encoding="unicode"))
 
 
-def confirm(device: TOTPDevice, code: str) -> list[str] | None:
-    """Confirms the app being set up if ``code`` is one it shows now; returns the new recovery
-    codes, or None for a wrong code."""
-    if not device.verify_token(normalise(code)):
-        return None
+class CodeRefused(Exception):
+    """A code was not accepted; ``wait_until`` is set when the device is throttled."""
+
+    def __init__(self, wait_until: datetime | None = None):
+        super().__init__()
+        self.wait_until = wait_until
+
+
+def confirm(device: TOTPDevice, code: str) -> list[str]:
+    """Confirms the app being set up if ``code`` is one it shows now and returns the new
+    recovery codes; raises CodeRefused otherwise (with the end of the wait when throttled)."""
+    allowed, details = device.verify_is_allowed()
+    if not (allowed and device.verify_token(normalise(code))):
+        raise CodeRefused((details or {}).get("locked_until"))
     with transaction.atomic():
         TOTPDevice.objects.filter(user=device.user).exclude(pk=device.pk).delete()
         device.confirmed = True
@@ -96,14 +105,6 @@ def disable(user) -> None:
 def normalise(code: str) -> str:
     """Codes as people type them: spaces and dashes dropped, letters in lower case."""
     return re.sub(r"[\s-]", "", code or "").lower()
-
-
-class CodeRefused(Exception):
-    """A code was not accepted; ``wait_until`` is set when the device is throttled."""
-
-    def __init__(self, wait_until: datetime | None = None):
-        super().__init__()
-        self.wait_until = wait_until
 
 
 def verify(user, code: str):

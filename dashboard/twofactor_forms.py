@@ -33,18 +33,20 @@ class LoginCodeForm(forms.Form):
         try:
             self.device = twofactor.verify(self.user, code)
         except twofactor.CodeRefused as refused:
-            raise forms.ValidationError(_refusal(refused)) from None
+            raise forms.ValidationError(
+                wait_message(refused)
+                or "That code is not right. Enter the 6-digit code your authenticator app shows "
+                "now (check the phone's clock is right), or one of your recovery codes."
+            ) from None
         return code
 
 
-def _refusal(refused: twofactor.CodeRefused) -> str:
-    if refused.wait_until:
-        seconds = max(1, round((refused.wait_until - timezone.now()).total_seconds()))
-        return f"Too many wrong codes: wait {seconds} s, then enter the code your app shows."
-    return (
-        "That code is not right. Enter the 6-digit code your authenticator app shows now "
-        "(check the phone's clock is right), or one of your recovery codes."
-    )
+def wait_message(refused: twofactor.CodeRefused) -> str | None:
+    """What to say when the code was not even checked: the device is throttled."""
+    if refused.wait_until is None:
+        return None
+    seconds = max(1, round((refused.wait_until - timezone.now()).total_seconds()))
+    return f"Too many wrong codes: wait {seconds} s, then enter the code your app shows."
 
 
 class SetupCodeForm(forms.Form):

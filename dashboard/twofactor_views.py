@@ -29,6 +29,7 @@ from dashboard.twofactor_forms import (
     PasswordAndCodeForm,
     SetupCodeForm,
     WorkspaceTwoFactorForm,
+    wait_message,
 )
 
 PENDING_KEY = "two_factor_pending"
@@ -133,17 +134,20 @@ def two_factor_setup(request):
     device = twofactor.unconfirmed_authenticator(request.user)
     form = SetupCodeForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        codes = twofactor.confirm(device, form.cleaned_data["code"])
-        if codes is not None:
+        try:
+            codes = twofactor.confirm(device, form.cleaned_data["code"])
+        except twofactor.CodeRefused as refused:
+            form.add_error(
+                "code",
+                wait_message(refused)
+                or "That is not the code the app shows for Crier now. Check that you added this "
+                "key and that the phone's clock is right, then enter the newest code.",
+            )
+        else:
             otp_login(request, device)
             request.session[NEW_CODES_KEY] = codes
             messages.success(request, "Two-factor login is on: the next login asks for a code.")
             return redirect("two_factor_codes")
-        form.add_error(
-            "code",
-            "That is not the code the app shows for Crier now. Check that you added this key "
-            "and that the phone's clock is right, then enter the newest code.",
-        )
     context = {
         "form": form,
         "qr_svg": twofactor.qr_svg(device),

@@ -195,6 +195,19 @@ def test_a_wrong_first_code_leaves_it_off(as_role, acme):
     assert password_step(Client(), "sam").url == reverse("overview")
 
 
+def test_a_quick_second_try_at_setup_is_told_to_wait(as_role, acme, settings):
+    settings.OTP_TOTP_THROTTLE_FACTOR = 60
+    client = as_role(Role.SENDER)
+    client.get(reverse("two_factor_setup"))
+    device = TOTPDevice.objects.get(user=acme.user(Role.SENDER))
+    client.post(
+        reverse("two_factor_setup"), {"code": "000000" if code(device) != "000000" else "111111"}
+    )
+    response = client.post(reverse("two_factor_setup"), {"code": code(device)})
+    assert "Too many wrong codes: wait" in response.text
+    assert not twofactor.is_enabled(acme.user(Role.SENDER))
+
+
 def test_a_first_code_that_is_not_six_digits_says_so(as_role):
     response = as_role(Role.SENDER).post(reverse("two_factor_setup"), {"code": "12ab"})
     assert response.status_code == 200
