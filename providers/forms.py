@@ -20,7 +20,8 @@ class ProviderAccountForm(forms.ModelForm):
         label="API base URL",
         required=False,
         assume_scheme="https",
-        help_text="Leave empty for the provider's documented host.",
+        help_text="Leave empty for the provider's documented host. Another host needs the leave "
+        "of whoever runs this Crier.",
     )
 
     class Meta:

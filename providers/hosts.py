@@ -109,7 +109,10 @@ def check_base_url(url: str, adapter_class: type[ProviderAdapter], *, superuser:
         raise ValidationError("Use an https:// address: the account's credentials travel there.")
     if configured(parsed):
         return
-    documented = ", ".join(host.removesuffix(":443") for host in adapter_class.hosts())
+    documented = " or ".join(
+        host.removesuffix(":443").replace("*.", "an address under ")
+        for host in adapter_class.hosts()
+    )
     if not superuser and not _matches(parsed, adapter_class.hosts()):
         raise ValidationError(
             f"An account calls {adapter_class.label} at {documented}. Leave this empty for "

@@ -367,3 +367,22 @@ def test_the_adapters_client_follows_no_redirect_and_no_environment_proxy():
     client = BSGAdapter(credentials={}).http
     assert client.follow_redirects is False
     assert client.trust_env is False
+
+
+def test_conpeeks_refusal_names_its_documented_hosts(acme):
+    bound = ProviderAccountForm(
+        {
+            "provider": "conpeek",
+            "name": "Voice",
+            "currency": "PLN",
+            "cred_api_key": "k" * 20,
+            "cred_tenant_url": "https://evilconpeek.com",
+            "cred_voice_campaign_id": "5b7c389fe8df7b60af688989",
+        },
+        workspace=acme.workspace,
+        user=acme.user(Role.OWNER),
+    )
+    assert not bound.is_valid()
+    assert bound.errors["cred_tenant_url"][0].startswith(
+        "An account calls Conpeek at an address under conpeek.com."
+    )
