@@ -28,7 +28,9 @@ IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 
 def _host_port(url: httpx.URL) -> str:
-    return f"{url.host.rstrip('.').lower()}:{url.port or (443 if url.scheme == 'https' else 80)}"
+    host = url.host.rstrip(".").lower()
+    host = f"[{host}]" if ":" in host else host  # IPv6, written as in a URL
+    return f"{host}:{url.port or (443 if url.scheme == 'https' else 80)}"
 
 
 def _matches(url: httpx.URL, patterns: list[str] | tuple[str, ...]) -> bool:

@@ -183,8 +183,12 @@ def test_the_documented_host_is_always_allowed(acme, url):
 
 
 def test_a_host_the_server_lists_is_allowed_to_anyone(acme, settings):
-    settings.CRIER_PROVIDER_HOSTS = ["*.partner.example", "relay.internal:8443"]
-    for url in ("https://eu.partner.example/api", "https://relay.internal:8443/"):
+    settings.CRIER_PROVIDER_HOSTS = ["*.partner.example", "relay.internal:8443", "[fd00::5]"]
+    for url in (
+        "https://eu.partner.example/api",
+        "https://relay.internal:8443/",
+        "https://[fd00::5]/",
+    ):
         assert form(acme, acme.user(Role.ADMIN), api_base_url=url).is_valid(), url
     assert not form(acme, acme.user(Role.ADMIN), api_base_url="https://relay.internal/").is_valid()
 
