@@ -61,6 +61,7 @@ from providers.errors import (
     TemporaryError,
     UnknownOutcome,
 )
+from providers.hosts import guarded_client
 
 logger = logging.getLogger(__name__)
 
@@ -523,7 +524,7 @@ class Batch:
 
         account = self.campaign.account
         timeout = httpx.Timeout(settings.CRIER_PROVIDER_TIMEOUT, connect=_CONNECT_TIMEOUT)
-        client = httpx.Client(timeout=timeout, event_hooks={"request": [renew]})
+        client = guarded_client(account.provider, timeout=timeout, event_hooks={"request": [renew]})
         return _ClosingAdapter(
             account.adapter_class(
                 base_url=account.api_base_url,
