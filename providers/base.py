@@ -38,7 +38,7 @@ from providers.errors import (
     TemporaryError,
     UnknownOutcome,
 )
-from providers.hosts import GuardedTransport
+from providers.hosts import guarded_client
 from providers.http import TIMEOUT, parse_retry_after, redact_url
 
 logger = logging.getLogger(__name__)
@@ -633,14 +633,7 @@ class ProviderAdapter:
 
     @cached_property
     def http(self) -> httpx.Client:
-        # Redirects are never followed (the credentials would go wherever they point), and no
-        # proxy from the environment stands between the guard and the provider.
-        return self._client or httpx.Client(
-            timeout=TIMEOUT,
-            transport=GuardedTransport(self.slug),
-            follow_redirects=False,
-            trust_env=False,
-        )
+        return self._client or guarded_client(self.slug, timeout=TIMEOUT)
 
     def close(self) -> None:
         if self._client is None and "http" in self.__dict__:

@@ -153,6 +153,15 @@ class _PublicOnlyBackend(httpcore.SyncBackend):
         return super().connect_tcp(address, port, timeout, local_address, socket_options)
 
 
+def guarded_client(slug: str, **kwargs) -> httpx.Client:
+    """The httpx client for one provider's requests, whoever makes them: the guard as its
+    transport, redirects never followed (the credentials would go wherever they point), and no
+    proxy from the environment between the guard and the provider."""
+    return httpx.Client(
+        transport=GuardedTransport(slug), follow_redirects=False, trust_env=False, **kwargs
+    )
+
+
 class GuardedTransport(httpx.BaseTransport):
     """The transport of every provider request (``ProviderAdapter.http``), for one provider.
 

@@ -16,12 +16,14 @@ import threading
 import pytest
 from django.urls import reverse
 
+from campaigns import sending
 from dashboard.models import Role
 from providers.bsg import BSGAdapter
 from providers.errors import TemporaryError
 from providers.forms import ProviderAccountForm
 from providers.models import ProviderAccount
 from providers.sandbox.accounts import provision
+from tests.sendkit import campaign_for, unsent
 
 LOOPBACK_FORMS = [
     "127.0.0.1",
@@ -390,3 +392,20 @@ def test_conpeeks_refusal_names_its_documented_hosts(acme):
     assert bound.errors["cred_tenant_url"][0].startswith(
         "An account calls Conpeek at an address under conpeek.com."
     )
+
+
+def test_a_campaign_on_an_inward_account_sends_nothing_there(acme, listener, settings):
+    # The sending engine makes its own client (to renew its lease on every request): the
+    # guard is in it too.
+    settings.CRIER_SEND_BACKOFF_CAP = 0.1
+    account = account_at(acme.workspace, f"http://127.0.0.1:{listener.port}/")
+    campaign = campaign_for(acme.workspace, account, 3)
+    handed_out: list[int] = []
+    sending.dispatch_due(handed_out.append)
+    assert handed_out == [campaign.pk]
+    try:
+        sending.run(campaign.pk, budget=2)
+    finally:
+        sending.release(campaign.pk)
+    assert listener.received == []
+    assert unsent(campaign) == 3
