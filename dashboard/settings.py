@@ -79,11 +79,12 @@ SANDBOX = env.bool("SANDBOX", default=not PRODUCTION)
 # only these: "host" or "host:port" (443 when left out), "*.example.com" for its subdomains; a
 # regional domain, a test host, a relay. Trusted by whoever runs Crier: even a private address.
 CRIER_PROVIDER_HOSTS = env.list("CRIER_PROVIDER_HOSTS", default=[])
-# Origins this Crier is served at, whose /sandbox/<provider> an account may call over http.
+# Origins this Crier is served at, whose /sandbox/<provider> an account may call over http;
+# by default the development server's (production names its own, if it runs a sandbox at all).
 _port = env.int("CRIER_PORT", default=8000)  # the Procfile's web port
 CRIER_SANDBOX_ORIGINS = env.list(
     "CRIER_SANDBOX_ORIGINS",
-    default=[f"http://127.0.0.1:{_port}", f"http://localhost:{_port}"] if SANDBOX else [],
+    default=[] if PRODUCTION else [f"http://127.0.0.1:{_port}", f"http://localhost:{_port}"],
 )
 # How long the sandbox's "hang" fault knob holds a response (longer than an adapter's read timeout).
 SANDBOX_HANG_SECONDS = env.float("SANDBOX_HANG_SECONDS", default=60)
