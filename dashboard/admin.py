@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from dashboard.models import Membership, Workspace
+from dashboard.models import Invitation, Membership, Workspace
 
 
 class MembershipInline(admin.TabularInline):
@@ -24,3 +24,20 @@ class MembershipAdmin(admin.ModelAdmin):
     search_fields = ["user__username", "user__email", "workspace__name"]
     list_select_related = ["user", "workspace"]
     autocomplete_fields = ["user", "workspace"]
+
+
+@admin.register(Invitation)
+class InvitationAdmin(admin.ModelAdmin):
+    """Read-only: an invitation is made and answered through its link, never here (the admin
+    cannot show the link, only its hash)."""
+
+    list_display = ["email", "workspace", "role", "created_at", "expires_at", "accepted_at"]
+    list_filter = ["role", "workspace"]
+    search_fields = ["email", "workspace__name"]
+    list_select_related = ["workspace"]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False

@@ -1,10 +1,36 @@
 """Admin for accounts and sender names. Credentials are never listed, and the change form
 shows them masked; to change them, use the account page in the dashboard."""
 
+from django import forms
 from django.contrib import admin
 from django.db import models
 
+from providers import hosts, registry
 from providers.models import ProviderAccount, Rate, SenderName
+
+
+class ProviderAccountAdminForm(forms.ModelForm):
+    """Staff pick an API host under the same rule as the dashboard's account form: the
+    documented host, one the server lists (CRIER_PROVIDER_HOSTS), the built-in sandbox, or,
+    for a superuser, any public https host (providers.hosts)."""
+
+    superuser = False  # set per request by ProviderAccountAdmin.get_form
+
+    class Meta:
+        model = ProviderAccount
+        fields = ["workspace", "provider", "name", "api_base_url", "currency"]
+        fields += ["is_active", "last_error"]
+
+    def clean(self):
+        cleaned = super().clean()
+        url = (cleaned.get("api_base_url") or "").strip()
+        provider = cleaned.get("provider") or self.instance.provider
+        if url and provider in registry.PROVIDERS:
+            try:
+                hosts.check_base_url(url, registry.get(provider), superuser=self.superuser)
+            except forms.ValidationError as error:
+                self.add_error("api_base_url", error)
+        return cleaned
 
 
 class SenderNameInline(admin.TabularInline):
@@ -34,6 +60,11 @@ class ProviderAccountAdmin(admin.ModelAdmin):
     ]
     inlines = [SenderNameInline]
     formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
+    form = ProviderAccountAdminForm
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change, **kwargs)
+        return type(form.__name__, (form,), {"superuser": request.user.is_superuser})
 
     def save_model(self, request, obj, form, change) -> None:
         """A new API host is where the credentials go next: audited as on the dashboard."""

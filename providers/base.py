@@ -809,6 +809,18 @@ class TokenLoginMixin:
     401."""
 
     token_ttl: ClassVar[int] = 50 * 60  # [INFERRED] neither provider documents a lifetime
+    token_key: ClassVar[str] = ""  # where the login answer carries the token
+
+    def token_in(self, body: Any) -> str:
+        """The token of a login answer; a provider that answers a login without one has
+        failed, and says so instead of a KeyError (a 500 on Test connection)."""
+        token = body.get(self.token_key) if isinstance(body, dict) else None
+        if not isinstance(token, str) or not token:
+            raise TemporaryError(
+                f"{self.label} answered the login without a token. Crier will try again.",
+                detail=f"no {self.token_key!r} in the login answer",
+            )
+        return token
 
     def fetch_token(self) -> str:
         raise NotImplementedError

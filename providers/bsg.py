@@ -129,9 +129,11 @@ class BSGAdapter(TokenLoginMixin, ProviderAdapter):
     # over: BSG refuses a reference it already has (DuplicateReference).
     settle_time = timedelta(minutes=10)
 
+    token_key = "bearer"
+
     def fetch_token(self) -> str:
         body = {"api_key": self.credentials.get("api_key", "")}
-        return self.call("POST", "/api/auth/login", json=body, authenticate=False)["bearer"]
+        return self.token_in(self.call("POST", "/api/auth/login", json=body, authenticate=False))
 
     def raise_for_response(self, response):
         body = json_or_none(response)

@@ -62,13 +62,15 @@ class SmsdropAdapter(TokenLoginMixin, ProviderAdapter):
     # which takes seconds; 10 minutes is far past any proxy's cut-off and such a job's length.
     settle_time = timedelta(minutes=10)
 
+    token_key = "access_token"
+
     def fetch_token(self) -> str:
         form = {
             "username": self.credentials.get("email", ""),
             "password": self.credentials.get("password", ""),
         }
         path = f"{self.api_prefix}/auth/login"
-        return self.call("POST", path, data=form, authenticate=False)["access_token"]
+        return self.token_in(self.call("POST", path, data=form, authenticate=False))
 
     def raise_for_response(self, response):
         status = response.status_code

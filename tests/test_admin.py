@@ -74,3 +74,49 @@ def test_deleting_campaigns_in_the_admin_deletes_their_messages(admin_client, ac
 
     assert not Campaign.objects.filter(pk__in=[acme.campaign.pk, other.pk]).exists()
     assert not Message.objects.exists()  # no message outlives its campaign
+
+
+@pytest.mark.parametrize(
+    ("superuser", "url", "allowed"),
+    [
+        (True, "https://api.other-provider.example", True),  # a superuser: any public host
+        (True, "http://127.0.0.1:8219/", False),  # never inward, never http
+        (True, "https://10.0.0.5/", False),
+        (False, "https://evil.example.com", False),  # staff: the documented host only
+        (False, "https://one-api.bsg.world", True),
+    ],
+)
+def test_the_admin_keeps_to_the_same_provider_hosts_as_the_dashboard(
+    client, acme, django_user_model, superuser, url, allowed
+):
+    """The Django admin once let staff point an account anywhere (#15)."""
+    make = django_user_model.objects.create_superuser if superuser else None
+    if make:
+        user = make("root", "root@example.com", "pw")
+    else:
+        from django.contrib.auth.models import Permission
+
+        user = django_user_model.objects.create_user("staff", "s@example.com", "pw")
+        user.is_staff = True
+        user.save()
+        user.user_permissions.add(*Permission.objects.filter(codename__endswith="provideraccount"))
+    client.force_login(user)
+    account = acme.account
+    account.provider = "bsg"
+    account.save()
+    response = client.post(
+        reverse("admin:providers_provideraccount_change", args=[account.pk]),
+        {
+            "workspace": account.workspace_id,
+            "provider": "bsg",
+            "name": account.name,
+            "api_base_url": url,
+            "currency": account.currency,
+            "is_active": "on",
+            "last_error": "",
+            "senders-TOTAL_FORMS": "0",
+            "senders-INITIAL_FORMS": "0",
+        },
+    )
+    account.refresh_from_db()
+    assert (account.api_base_url == url) is allowed, response.content.decode()[:1500]

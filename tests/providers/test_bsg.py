@@ -629,3 +629,10 @@ def test_a_reference_already_taken_is_a_duplicate_not_a_refusal(api, bsg, login,
         bsg.submit(
             CampaignSpec(sender="Crier", text="x"), [message("+77011234567")], DispatchState()
         )
+
+
+@pytest.mark.parametrize("answer", [{}, {"bearer": ""}, {"bearer": None}, [], "ok"])
+def test_a_login_answer_without_a_token_is_a_provider_error_not_a_crash(api, bsg, answer):
+    api.post(f"{BASE}/api/auth/login").respond(200, json=answer)
+    with pytest.raises(TemporaryError, match="answered the login without a token"):
+        bsg.account_info()
