@@ -49,16 +49,17 @@ def test_a_new_key_is_recorded_by_name_only(as_role, acme):
     assert_no_secret_anywhere()
 
 
-def test_a_new_api_host_is_recorded_because_the_key_goes_there(as_role, acme):
+def test_a_new_api_host_is_recorded_because_the_key_goes_there(as_role, acme, settings):
+    settings.CRIER_PROVIDER_HOSTS = ["relay.example"]  # a host the operator allows (#15)
     as_role(Role.ADMIN).post(
         reverse("account_edit", args=[acme.account.pk]),
-        {"name": acme.account.name, "api_base_url": "https://evil.example", "currency": "USD"},
+        {"name": acme.account.name, "api_base_url": "https://relay.example", "currency": "USD"},
     )
     event = only_event()
     assert event.action == Action.CREDENTIALS_CHANGED
     assert event.details == {
         "fields": [],
-        "api_base_url": {"old": "", "new": "https://evil.example"},
+        "api_base_url": {"old": "", "new": "https://relay.example"},
     }
 
 
