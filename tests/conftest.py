@@ -33,6 +33,23 @@ if os.environ.get("CI"):
     hypothesis_profiles.load_profile("ci")
 
 
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix, tmp_path_factory):
+    """SQLite's test database is a file, not Django's in-memory default: on an in-memory
+    database the live server is handed the test thread's own connection, so the sandbox and
+    the engine would share one transaction and one side's rollback could undo the other's
+    writes. Durability is not what a test needs, so no fsync."""
+    from django.conf import settings as django_settings
+
+    for database in django_settings.DATABASES.values():
+        if database["ENGINE"] == "django.db.backends.sqlite3":
+            database.setdefault("TEST", {})["NAME"] = str(
+                tmp_path_factory.mktemp("database") / "test.sqlite3"
+            )
+            options = database.setdefault("OPTIONS", {})
+            options["init_command"] = f"{options.get('init_command', '')}PRAGMA synchronous=OFF;"
+
+
 @pytest.fixture(autouse=True, scope="session")
 def _no_real_broker():
     # A task a test publishes without running it eagerly stays in this process (kombu's memory

@@ -117,3 +117,25 @@ def test_ci_checks_for_missing_migrations():
 def test_no_model_change_lacks_its_migration(tmp_path):
     result = manage(tmp_path, "makemigrations", "--check", "--dry-run")
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_live_server_answers_from_its_own_database_connection(transactional_db, live_server):
+    """With an in-memory SQLite test database, Django hands the live server the test thread's
+    own connection: a sandbox request and the engine then share one transaction, and either
+    side's rollback undoes the other's writes (CI once lost a Mobizon campaign's launch, and
+    its charge, that way). The suite's SQLite database is a file: each thread has its own."""
+    from django.core.signals import request_finished
+    from django.db import connections
+
+    seen = []
+
+    def record(**_kwargs):
+        seen.append(connections["default"])
+
+    request_finished.connect(record)
+    try:
+        httpx.get(f"{live_server.url}/accounts/login/", timeout=10)
+    finally:
+        request_finished.disconnect(record)
+    assert seen, "the live server answered no request"
+    assert seen[0] is not connections["default"]
