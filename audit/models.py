@@ -9,7 +9,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.formats import date_format
 
-from dashboard.models import Role
+from workspaces.models import Role
 
 
 class Action(models.TextChoices):

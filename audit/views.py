@@ -7,8 +7,8 @@ from django.shortcuts import render
 from django.views.decorators.http import require_safe
 
 from audit.models import Action, AuditEvent
-from dashboard.models import Role
-from dashboard.tenancy import role_required
+from workspaces.models import Role
+from workspaces.tenancy import role_required
 
 EVENTS_PER_PAGE = 50
 

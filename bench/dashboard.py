@@ -67,8 +67,8 @@ def seed() -> None:
     from django.utils import timezone
 
     from campaigns.models import Campaign, CampaignStatus, CounterSnapshot, Message
-    from dashboard.models import Membership, Role, Workspace
     from providers.models import ProviderAccount
+    from workspaces.models import Membership, Role, Workspace
 
     started = time.perf_counter()
     user = get_user_model().objects.create_user(USERNAME, password="bench")
@@ -245,7 +245,7 @@ def main() -> None:
     parser.add_argument("--poll", action="store_true")
     args = parser.parse_args()
     os.environ.update(
-        DJANGO_SETTINGS_MODULE="dashboard.settings",
+        DJANGO_SETTINGS_MODULE="crier.settings",
         CRIER_VAR_DIR=str(Path(tempfile.gettempdir()) / "crier-bench-dash"),
         LOG_LEVEL="WARNING",
         DEBUG="false",

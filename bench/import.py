@@ -47,7 +47,7 @@ def run_one(path: Path) -> dict:
     django.setup()
     from campaigns import imports
     from campaigns.models import Campaign
-    from dashboard.models import Workspace
+    from workspaces.models import Workspace
 
     call_command("migrate", verbosity=0)
     workspace = Workspace.objects.create(name="Bench", default_country="KZ")
@@ -154,7 +154,7 @@ def _run_child(db: str, path: Path) -> dict:
             **os.environ,
             "DATABASE_URL": url,
             "CRIER_VAR_DIR": var,
-            "DJANGO_SETTINGS_MODULE": "dashboard.settings",
+            "DJANGO_SETTINGS_MODULE": "crier.settings",
             "LOG_LEVEL": "WARNING",
             "DEBUG": "false",
         }

@@ -44,7 +44,7 @@ def main() -> None:
 
     var = Path(tempfile.mkdtemp(prefix="crier-bench-poll-"))
     os.environ.update(
-        DJANGO_SETTINGS_MODULE="dashboard.settings",
+        DJANGO_SETTINGS_MODULE="crier.settings",
         CRIER_VAR_DIR=str(var),
         LOG_LEVEL="WARNING",
         DATABASE_URL=POSTGRES,
@@ -114,8 +114,8 @@ def _seed(count: int, batch: int):
     from django.db import connection
 
     from campaigns.models import Campaign, CampaignStatus, Dispatch, DispatchStatus, references
-    from dashboard.models import Workspace
     from providers.models import ProviderAccount
+    from workspaces.models import Workspace
 
     workspace = Workspace.objects.create(name="Bench poll", default_country="KZ")
     account = ProviderAccount(workspace=workspace, provider="bsg", name="Bench BSG")

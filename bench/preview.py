@@ -179,7 +179,7 @@ def time_background_preview(client, campaign_pk: int, repeat: int) -> None:
 
 def start_worker(var: str) -> subprocess.Popen:
     log = Path(var) / "worker.log"
-    command = [str(ROOT / ".venv/bin/celery"), "-A", "dashboard", "worker", "--concurrency=1"]
+    command = [str(ROOT / ".venv/bin/celery"), "-A", "crier", "worker", "--concurrency=1"]
     command += ["-l", "INFO", "--without-heartbeat", "--without-gossip", "--without-mingle"]
     worker = subprocess.Popen(
         command,
@@ -205,7 +205,7 @@ def main() -> None:
         os.environ.update(
             DATABASE_URL=args.database_url or f"sqlite:///{var}/bench.sqlite3",
             CRIER_VAR_DIR=var,
-            DJANGO_SETTINGS_MODULE="dashboard.settings",
+            DJANGO_SETTINGS_MODULE="crier.settings",
             LOG_LEVEL="WARNING",
             DEBUG="false",
             ALLOWED_HOSTS="testserver",
@@ -216,7 +216,7 @@ def main() -> None:
         django.setup()
         from django.db import connection
 
-        from dashboard.models import Workspace
+        from workspaces.models import Workspace
 
         call_command("migrate", verbosity=0)
         print(f"database: {connection.vendor}; {os.cpu_count()} cores; load {os.getloadavg()}")
@@ -246,7 +246,7 @@ def login(workspace):
     from django.contrib.auth import get_user_model
     from django.test import Client
 
-    from dashboard.models import Membership, Role
+    from workspaces.models import Membership, Role
 
     user = get_user_model().objects.create_user(f"bench-{workspace.pk}")
     Membership.objects.create(user=user, workspace=workspace, role=Role.SENDER)

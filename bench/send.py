@@ -69,7 +69,7 @@ def main() -> None:
 
     var = Path(tempfile.mkdtemp(prefix="crier-bench-send-"))
     os.environ.update(
-        DJANGO_SETTINGS_MODULE="dashboard.settings",
+        DJANGO_SETTINGS_MODULE="crier.settings",
         CRIER_VAR_DIR=str(var),
         LOG_LEVEL="WARNING",
         DATABASE_URL=POSTGRES if args.db == "postgres" else f"sqlite:///{var / 'bench.sqlite3'}",
@@ -98,9 +98,9 @@ def _bench(slug: str, count: int, latency: float, url: str) -> None:
 
     from campaigns import sending
     from campaigns.models import MessageStatus
-    from dashboard.models import Workspace
     from providers.sandbox.models import SandboxAccount
     from tests.sendkit import campaign_for, ledger, sandbox_account
+    from workspaces.models import Workspace
 
     workspace = Workspace.objects.create(name=f"Bench {slug}", default_country="KZ")
     account, remote = sandbox_account(workspace, slug, url, name=f"Bench {time.time_ns()}")

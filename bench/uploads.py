@@ -42,7 +42,7 @@ USERNAME, PASSWORD = "bench-uploads", "bench-uploads-password"
 SEED = f"""
 from django.contrib.auth import get_user_model
 from campaigns.models import Campaign
-from dashboard.models import Membership, Role, Workspace
+from workspaces.models import Membership, Role, Workspace
 user = get_user_model().objects.create_user({USERNAME!r}, password={PASSWORD!r})
 workspace = Workspace.objects.create(name="Bench", default_country="KZ")
 Membership.objects.create(user=user, workspace=workspace, role=Role.OWNER)
@@ -93,7 +93,7 @@ class Sampler(threading.Thread):
 def server(tree: Path, port: int, database_url: str, var: Path):
     env = {
         **os.environ,
-        "DJANGO_SETTINGS_MODULE": "dashboard.settings",
+        "DJANGO_SETTINGS_MODULE": "crier.settings",
         "DATABASE_URL": database_url,
         "CRIER_VAR_DIR": str(var),
         "CRIER_PORT": str(port),

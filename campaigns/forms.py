@@ -10,8 +10,8 @@ from django.utils import timezone
 
 from campaigns import outgoing, phones, recipients
 from campaigns.models import Campaign, Channel, ImportMode, VoiceKind
-from dashboard import params
-from dashboard.timezones import ZonedDateTimeField
+from core import params
+from core.timezones import ZonedDateTimeField
 from providers.models import ProviderAccount, SenderName
 
 # The reader's own lists are the one source: a label the form offers is one it can read.

@@ -30,8 +30,8 @@ from campaigns.models import (
     Message,
     MessageStatus,
 )
-from dashboard import params
-from dashboard.templatetags.crier import badge
+from core import params
+from core.templatetags.crier import badge
 from providers.models import ProviderAccount
 
 PAGE_SIZE = 50

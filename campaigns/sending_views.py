@@ -10,10 +10,10 @@ from django_htmx.http import HttpResponseStopPolling, trigger_client_event
 from campaigns import services
 from campaigns.models import CampaignStatus
 from campaigns.views import _campaign, _funds, live_context
-from dashboard.models import Role
-from dashboard.tenancy import require_role
-from dashboard.timezones import labelled
-from dashboard.views import done
+from core.timezones import labelled
+from workspaces.models import Role
+from workspaces.tenancy import require_role
+from workspaces.views import done
 
 
 @require_http_methods(["GET", "POST"])

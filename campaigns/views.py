@@ -47,13 +47,13 @@ from campaigns.recipients import (
 )
 from campaigns.rejections import Code
 from campaigns.templating import Template
-from dashboard import params
-from dashboard.models import Role
-from dashboard.tenancy import get_for_workspace, require_role, role_required
-from dashboard.views import done
+from core import params
 from providers.crypto import CredentialsUnreadable
 from providers.errors import ProviderError
 from providers.models import ProviderAccount
+from workspaces.models import Role
+from workspaces.tenancy import get_for_workspace, require_role, role_required
+from workspaces.views import done
 
 RECIPIENTS_PER_PAGE = 50
 

@@ -25,10 +25,10 @@ from audit.models import Action
 # The one table reader, with its encoding and delimiter detection. It lives with the
 # recipient import, which makes this module the one place where providers reads campaigns.
 from campaigns.recipients import ImportRejected, ReadOptions, Row, Table, open_table
-from dashboard.models import Role
-from dashboard.tenancy import get_for_workspace, require_role, role_required
-from dashboard.views import done
 from providers.models import ProviderAccount, Rate, split_destination, validate_country
+from workspaces.models import Role
+from workspaces.tenancy import get_for_workspace, require_role, role_required
+from workspaces.views import done
 
 MAX_RATE_ROWS = 50_000
 

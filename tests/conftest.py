@@ -20,9 +20,9 @@ from django.core.files.base import ContentFile
 from hypothesis import settings as hypothesis_profiles
 
 from campaigns.models import Campaign, RecipientImport, StopListEntry
-from dashboard.celery import app
-from dashboard.models import Membership, Role, Workspace
+from crier.celery import app
 from providers.models import ProviderAccount, Rate, SenderName
+from workspaces.models import Membership, Role, Workspace
 
 PASSWORD = "correct horse battery staple"
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
-from dashboard.models import Invitation, Role
+from workspaces.models import Invitation, Role
 
 
 def _open_invitation(tenant) -> Invitation:

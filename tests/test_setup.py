@@ -124,7 +124,7 @@ def test_the_live_server_answers_from_its_own_database_connection(transactional_
     own connection: a sandbox request and the engine then share one transaction, and either
     side's rollback undoes the other's writes (CI once lost a Mobizon campaign's launch, and
     its charge, that way). The suite's SQLite database is a file: each thread has its own."""
-    from django.core.signals import request_finished
+    from django.core.signals import request_started
     from django.db import connections
 
     seen = []
@@ -132,10 +132,10 @@ def test_the_live_server_answers_from_its_own_database_connection(transactional_
     def record(**_kwargs):
         seen.append(connections["default"])
 
-    request_finished.connect(record)
+    request_started.connect(record)
     try:
         httpx.get(f"{live_server.url}/accounts/login/", timeout=10)
     finally:
-        request_finished.disconnect(record)
+        request_started.disconnect(record)
     assert seen, "the live server answered no request"
     assert seen[0] is not connections["default"]

@@ -8,7 +8,7 @@ from django.urls import reverse
 from audit.log import record
 from audit.models import Action, AuditEvent
 from audit.views import EVENTS_PER_PAGE
-from dashboard.models import Role
+from workspaces.models import Role
 
 
 @pytest.mark.parametrize("role", [Role.OWNER, Role.ADMIN])

@@ -8,7 +8,7 @@ from django.urls import reverse
 
 from audit.models import Action, AuditEvent
 from campaigns.models import Campaign, CampaignStatus, Message
-from dashboard.models import Role
+from workspaces.models import Role
 
 
 def act(client, name: str, campaign) -> AuditEvent:

@@ -7,8 +7,8 @@ import json
 from django.urls import reverse
 
 from audit.models import Action, AuditEvent
-from dashboard.models import Membership, Role
 from providers.models import ProviderAccount
+from workspaces.models import Membership, Role
 
 SECRET = "live_Audit_TOPSECRET_7731"
 

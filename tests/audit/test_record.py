@@ -9,7 +9,7 @@ from django.contrib.auth.models import AnonymousUser
 
 from audit.log import record
 from audit.models import Action, AuditEvent
-from dashboard.models import Role
+from workspaces.models import Role
 
 
 def test_record_keeps_who_what_and_details(acme):

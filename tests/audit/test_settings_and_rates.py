@@ -11,7 +11,7 @@ from django.urls import reverse
 
 from audit.log import record
 from audit.models import Action, AuditEvent
-from dashboard.models import Role
+from workspaces.models import Role
 
 HTMX = {"HX-Request": "true"}
 

@@ -11,11 +11,11 @@ import pytest
 
 from campaigns import tracking
 from campaigns.models import CampaignStatus, Message
-from dashboard.models import Workspace
 from providers.models import ProviderAccount
 from providers.sandbox import clock
 from tests.campaigns.test_tracking import _send
 from tests.sendkit import campaign_for
+from workspaces.models import Workspace
 
 SHOTS = Path(os.environ.get("CRIER_SHOTS", Path(__file__).parent / "screenshots"))
 TEXT = "Привет, {name}! Весенняя распродажа: https://shop.example.kz/spring"

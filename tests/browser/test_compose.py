@@ -9,10 +9,10 @@ import pytest
 from campaigns import pricing
 from campaigns.models import Campaign, Estimate, EstimateStatus, Message
 from campaigns.tasks import price_campaign
-from dashboard.celery import app
-from dashboard.models import Workspace
+from crier.celery import app
 from providers.models import Rate
 from tests.browser.conftest import SCREENSHOTS, shot
+from workspaces.models import Workspace
 
 
 @pytest.fixture

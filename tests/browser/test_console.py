@@ -12,10 +12,10 @@ from django.urls import reverse
 from audit.log import record
 from audit.models import Action
 from campaigns.models import Campaign, CampaignStatus, RecipientImport
-from dashboard.models import Workspace
 from providers import services
 from providers.models import ProviderAccount
 from providers.sandbox.models import SandboxAccount
+from workspaces.models import Workspace
 
 SHOTS = Path("/tmp/shots-house")
 

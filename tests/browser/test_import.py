@@ -8,7 +8,7 @@ import re
 import pytest
 
 from campaigns.models import Campaign
-from dashboard.celery import app
+from crier.celery import app
 from tests.browser.conftest import shot
 
 # The phone is in the second column under a header auto-detection cannot know ("contact").

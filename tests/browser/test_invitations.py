@@ -10,8 +10,8 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.core import mail
 
-from dashboard.models import Membership, Role
 from tests.browser.conftest import shot
+from workspaces.models import Membership, Role
 
 
 @pytest.fixture

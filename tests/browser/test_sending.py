@@ -13,13 +13,13 @@ import pytest
 
 from campaigns import sending
 from campaigns.models import Campaign, MessageStatus
-from dashboard.models import Workspace
 from providers import registry
 from providers.models import ProviderAccount
 from providers.sandbox.models import SandboxAccount
 from tests.browser.conftest import shot
 from tests.browser.test_compose import eager  # noqa: F401 - fixture
 from tests.sendkit import campaign_for, ledger
+from workspaces.models import Workspace
 
 RECIPIENTS = 20
 BATCH = 5

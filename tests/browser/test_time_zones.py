@@ -5,9 +5,9 @@ from __future__ import annotations
 import re
 
 from campaigns.models import Campaign
-from dashboard.models import Workspace
 from providers.models import ProviderAccount
 from tests.browser.conftest import shot
+from workspaces.models import Workspace
 
 
 def test_a_send_time_typed_in_almaty_is_kept_and_shown_as_typed(logged_in, demo):

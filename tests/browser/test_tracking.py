@@ -15,7 +15,6 @@ import pytest
 
 from campaigns import sending, tracking
 from campaigns.models import CampaignCounters, CampaignStatus, CounterSnapshot
-from dashboard.models import Workspace
 from providers import registry
 from providers.models import ProviderAccount
 from providers.sandbox import clock
@@ -24,6 +23,7 @@ from tests.browser.conftest import SCREENSHOTS, shot
 from tests.browser.test_compose import eager  # noqa: F401 - fixture
 from tests.campaigns.test_tracking import sandbox_figures
 from tests.sendkit import campaign_for
+from workspaces.models import Workspace
 
 RECIPIENTS = 30
 # The sandboxes whose own records say what became of each message (smsdrop reports a delivery

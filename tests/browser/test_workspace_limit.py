@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from django.contrib.auth import get_user_model
 
-from dashboard.models import Membership, Role, Workspace
 from tests.browser.conftest import shot
+from workspaces.models import Membership, Role, Workspace
 
 
 @pytest.mark.parametrize("width", [1280, 390])

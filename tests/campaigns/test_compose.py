@@ -8,8 +8,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from campaigns.models import Campaign, CampaignStatus
-from dashboard.models import Role
 from providers.models import ProviderAccount, SenderName
+from workspaces.models import Role
 
 
 def post(client, name, campaign, data):

@@ -20,8 +20,8 @@ from campaigns.models import (
     StopListEntry,
 )
 from campaigns.recipients import ImportRejected
-from dashboard.celery import app
-from dashboard.models import Role
+from crier.celery import app
+from workspaces.models import Role
 
 CSV = (
     "phone;name;city\r\n"

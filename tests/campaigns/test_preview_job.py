@@ -14,10 +14,10 @@ from django.utils import timezone
 from campaigns import pricing, services
 from campaigns.models import Campaign, Estimate, EstimateStatus, Message, MessageStatus
 from campaigns.tasks import price_campaign
-from dashboard.models import Role
 from providers.base import AccountInfo
 from providers.models import ProviderAccount
 from tests.campaigns.test_pricing import KZ_BEELINE, KZ_KCELL, UZ, add_recipients, set_rates
+from workspaces.models import Role
 
 HTMX = {"HX-Request": "true"}
 

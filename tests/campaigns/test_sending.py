@@ -24,7 +24,7 @@ from campaigns.models import (
     StopListEntry,
 )
 from campaigns.outgoing import messages_for, spec_for
-from dashboard.celery import app
+from crier.celery import app
 from providers import registry
 from providers.base import DispatchState
 from providers.sandbox import clock

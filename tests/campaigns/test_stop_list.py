@@ -4,7 +4,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
 from campaigns.models import StopListEntry
-from dashboard.models import Role
+from workspaces.models import Role
 
 
 def numbers(tenant):

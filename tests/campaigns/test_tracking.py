@@ -379,7 +379,7 @@ def test_a_stopped_campaign_is_polled_until_its_batches_out_are_final(sandbox, a
 @pytest.mark.django_db(transaction=True)
 def test_the_beat_task_polls_due_campaigns_through_the_worker_task(sandbox):
     from campaigns import tasks
-    from dashboard.celery import app
+    from crier.celery import app
 
     campaign, _remote = sandbox("bsg", 40)
     Campaign.objects.filter(pk=campaign.pk).update(next_poll_at=timezone.now())
@@ -405,7 +405,7 @@ def _admin_action(admin_client, action: str, campaign: Campaign):
 
 @pytest.mark.django_db(transaction=True)
 def test_admin_poll_now_polls_the_campaign_at_once(sandbox, admin_client):
-    from dashboard.celery import app
+    from crier.celery import app
 
     campaign, _remote = sandbox("bsg", 40)
     app.conf.task_always_eager = True

@@ -1,4 +1,4 @@
-"""The embedded broker (dashboard/broker.py): SQLite shared by several processes."""
+"""The embedded broker (crier/broker.py): SQLite shared by several processes."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ BODY = "x" * 64 * 1024  # big enough that a torn write would show
 
 
 def connect(path) -> Connection:
-    return Connection(f"sqlite:///{path}", transport="dashboard.broker:Transport")
+    return Connection(f"sqlite:///{path}", transport="crier.broker:Transport")
 
 
 def publish(path, publisher: int) -> None:

@@ -15,9 +15,9 @@ from django.urls import reverse
 from django.utils import timezone
 
 from audit.models import Action, AuditEvent
-from dashboard import members
-from dashboard.models import Invitation, Membership, Role, hash_token
 from tests.conftest import PASSWORD
+from workspaces import members
+from workspaces.models import Invitation, Membership, Role, hash_token
 
 
 def invite(client, email, role=Role.SENDER, **kwargs):

@@ -12,8 +12,8 @@ from django.apps import apps
 from django.test import Client
 from django.urls import reverse
 
-from dashboard.models import Membership, Role, Workspace
 from tests.routes import OBJECT_FACTORIES, dashboard_routes, url_for
+from workspaces.models import Membership, Role, Workspace
 
 # Routes any member may POST to, because they change only the user's own state.
 VIEWER_MAY_POST = {"switch_workspace", "workspace_create"}

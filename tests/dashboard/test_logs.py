@@ -8,7 +8,7 @@ import logging
 import pytest
 from celery.app.trace import LOG_RECEIVED, LOG_SUCCESS
 
-from dashboard.logs import QuietTicks, frequent_tasks
+from crier.logs import QuietTicks, frequent_tasks
 
 TICK = "campaigns.tasks.dispatch_campaigns"
 

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import reverse
 
-from dashboard.models import Membership, Role
+from workspaces.models import Membership, Role
 
 
 def role_of(tenant, role):

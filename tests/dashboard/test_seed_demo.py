@@ -11,8 +11,8 @@ from django.core.management import call_command
 from django.urls import reverse
 
 from campaigns.models import Campaign, Message
-from dashboard.models import Membership, Role, Workspace
 from providers.models import ProviderAccount, Rate, SenderName
+from workspaces.models import Membership, Role, Workspace
 
 
 def seed():

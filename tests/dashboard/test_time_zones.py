@@ -17,8 +17,8 @@ from django.utils import timezone
 
 from audit.models import AuditEvent
 from campaigns.models import Campaign, CampaignStatus, CounterSnapshot, Message
-from dashboard.models import Role
 from providers.base import AccountInfo
+from workspaces.models import Role
 
 ALMATY = zoneinfo.ZoneInfo("Asia/Almaty")
 
@@ -197,7 +197,7 @@ def test_an_import_shows_when_it_was_uploaded_in_the_workspace_zone(sender, acme
 
 
 def test_the_zone_follows_the_workspace_switched_to(client, acme, globex):
-    from dashboard.models import Membership
+    from workspaces.models import Membership
 
     in_zone(acme, "Asia/Almaty")
     globex.workspace.time_zone = "America/New_York"

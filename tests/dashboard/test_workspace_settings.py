@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
-from dashboard.models import Role, Workspace
+from workspaces.models import Role, Workspace
 
 SETTINGS = {"name": "Acme", "default_country": "KZ", "time_zone": "Asia/Almaty", "currency": "KZT"}
 

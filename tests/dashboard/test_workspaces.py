@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import reverse
 
-from dashboard.models import Membership, Role, Workspace
+from workspaces.models import Membership, Role, Workspace
 
 
 def test_a_user_switches_between_workspaces(client, acme, globex):

@@ -6,8 +6,8 @@ import pytest
 from django.core.management import call_command
 from django.urls import reverse
 
-from dashboard.models import Role
 from providers.models import ProviderAccount
+from workspaces.models import Role
 
 SECRET = "live_Zq8TOPSECRETkey4242"
 

@@ -6,12 +6,12 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
-from dashboard.celery import app
-from dashboard.models import Role
+from crier.celery import app
 from providers.models import ProviderAccount, SenderName
 from providers.sandbox.accounts import provision
 from providers.sandbox.models import SandboxAccount
 from providers.tasks import refresh_balances
+from workspaces.models import Role
 
 
 @pytest.fixture

@@ -9,8 +9,8 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
-from dashboard.models import Role
 from providers.models import Rate
+from workspaces.models import Role
 
 HTMX = {"HX-Request": "true"}
 

@@ -7,7 +7,7 @@ import pytest
 from django.conf import settings
 from django.urls import reverse
 
-from dashboard.celery import app
+from crier.celery import app
 from providers import tasks
 from providers.models import ProviderAccount, SenderName
 from providers.sandbox.accounts import provision

@@ -3,8 +3,8 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
-from dashboard.models import Role
 from providers.models import SenderName
+from workspaces.models import Role
 
 
 def post_sender(client, account, value, kind="alphanumeric", **extra):

@@ -103,7 +103,7 @@ class Processes:
             name,
             celery,
             "-A",
-            "dashboard",
+            "crier",
             "worker",
             "--pool=prefork",
             "--concurrency=2",
@@ -113,7 +113,7 @@ class Processes:
 
     def beat(self) -> None:
         celery = str(Path(sys.executable).with_name("celery"))
-        self.start("beat", celery, "-A", "dashboard", "beat", "--loglevel=WARNING")
+        self.start("beat", celery, "-A", "crier", "beat", "--loglevel=WARNING")
 
     def kill(self, name: str) -> None:
         """kill -9 the process and everything it started."""

@@ -2,7 +2,7 @@
 
 The filesystem broker's worker died after 7.5 minutes of the demo, reading a message file beat
 had not finished writing. Here web, worker and beat run as `make run` starts them, on SQLite
-and the embedded broker (dashboard/broker.py) in a fresh var/, while a feeder creates, imports
+and the embedded broker (crier/broker.py) in a fresh var/, while a feeder creates, imports
 and launches a campaign every two seconds for three minutes on top of beat's own two tasks
 every two seconds; then every process must be alive, every log clean and all the work done.
 """
@@ -54,7 +54,7 @@ def test_three_minutes_of_imports_and_sends_leave_the_embedded_worker_alive(tmp_
     try:
         running.web()
         # As the Procfile starts it, at INFO so that every task it took is in its log.
-        running.start("worker", celery, "-A", "dashboard", "worker", "--loglevel=INFO",
+        running.start("worker", celery, "-A", "crier", "worker", "--loglevel=INFO",
                       "--pool=prefork", "--concurrency=2")  # fmt: skip
         running.beat()
         started = time.monotonic()

@@ -19,7 +19,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from campaigns import imports
 from campaigns.models import ImportStatus, RecipientImport
 from campaigns.tasks import run_import
-from dashboard.celery import app
+from crier.celery import app
 from tests.campaigns.corpus import CONTACTS, Contact, xlsx_bytes
 from tests.reliability.conftest import BROKER
 from tests.reliability.test_sending import wait_until

@@ -1,5 +1,5 @@
 """Error reports never show a credential: the debug page and the mails to ADMINS run through
-dashboard.reporting.CredentialSafeReporterFilter (#15: the debug page once showed
+crier.reporting.CredentialSafeReporterFilter (#15: the debug page once showed
 DATABASE_URL and CELERY_BROKER_URL with their passwords)."""
 
 from __future__ import annotations

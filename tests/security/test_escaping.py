@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from django.urls import reverse
 
-from dashboard.models import Role
+from workspaces.models import Role
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
 

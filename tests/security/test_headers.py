@@ -11,8 +11,8 @@ import pytest
 from django.conf import settings
 from django.urls import reverse
 
-from dashboard.models import Role
 from tests.test_setup import PRODUCTION, manage
+from workspaces.models import Role
 
 TEMPLATES = Path(settings.BASE_DIR) / "templates"
 

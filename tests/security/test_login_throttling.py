@@ -17,8 +17,8 @@ from django.contrib.auth import authenticate
 from django.test import Client
 from django.urls import reverse
 
-from dashboard.models import Role
 from tests.conftest import PASSWORD
+from workspaces.models import Role
 
 LIMIT = settings.AXES_FAILURE_LIMIT
 ADDRESS_LIMIT = settings.CRIER_LOGIN_ADDRESS_FAILURE_LIMIT
@@ -156,7 +156,7 @@ PROXY_SETTINGS = ("AXES_IPWARE_PROXY_COUNT", "IPWARE_STRICT", "AXES_IPWARE_META_
 
 
 def configured_with(tmp_path, **environment) -> dict:
-    """The proxy settings dashboard/settings.py makes of the environment, in a fresh process,
+    """The proxy settings crier/settings.py makes of the environment, in a fresh process,
     as a deployment would configure them."""
     script = (
         "import json; from django.conf import settings; "

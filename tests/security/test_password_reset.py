@@ -9,9 +9,9 @@ from django.core import mail
 from django.test import Client
 from django.urls import reverse
 
-from dashboard.models import Role
 from tests.conftest import PASSWORD
 from tests.security.test_two_factor import with_app
+from workspaces.models import Role
 
 NEW_PASSWORD = "a brand new passphrase 42"
 

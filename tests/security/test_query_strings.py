@@ -11,9 +11,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from dashboard.models import Role
-from dashboard.params import ascii_digits, text, whole_number
+from core.params import ascii_digits, text, whole_number
 from tests.routes import dashboard_routes, url_for
+from workspaces.models import Role
 
 # Every query parameter a view reads (grep request.GET / query.get over the apps).
 PARAMETERS = ["page", "account", "q", "status", "channel", "since", "until", "sort", "action"]

@@ -19,8 +19,7 @@ from django.core.management import call_command
 from django.test import Client
 from django.urls import reverse
 
-from dashboard.celery import app
-from dashboard.models import Role
+from crier.celery import app
 from providers import registry
 from providers.base import ProviderAdapter
 from providers.models import ProviderAccount
@@ -28,6 +27,7 @@ from providers.sandbox.accounts import provision
 from providers.sandbox.models import SandboxAccount
 from providers.tasks import refresh_balances
 from tests.conftest import PASSWORD
+from workspaces.models import Role
 
 PROVIDERS = ["bsg", "mobizon", "smsdrop", "conpeek"]
 WRONG_KEY = "live_wrong_0123456789abcdef"

@@ -10,7 +10,7 @@ from django.contrib.sessions.models import Session
 from django.urls import reverse
 from django.utils import timezone
 
-from dashboard.models import Membership, Role, Workspace
+from workspaces.models import Membership, Role, Workspace
 
 pytestmark = pytest.mark.django_db
 

@@ -17,13 +17,13 @@ import pytest
 from django.urls import reverse
 
 from campaigns import sending
-from dashboard.models import Role
 from providers.bsg import BSGAdapter
 from providers.errors import TemporaryError
 from providers.forms import ProviderAccountForm
 from providers.models import ProviderAccount
 from providers.sandbox.accounts import provision
 from tests.sendkit import campaign_for, unsent
+from workspaces.models import Role
 
 LOOPBACK_FORMS = [
     "127.0.0.1",

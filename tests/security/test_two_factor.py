@@ -1,4 +1,4 @@
-"""Two-factor login (dashboard.twofactor): an authenticator app and recovery codes, the code
+"""Two-factor login (workspaces.twofactor): an authenticator app and recovery codes, the code
 step of logging in, and a workspace owner's requirement of it for the members."""
 
 from __future__ import annotations
@@ -12,10 +12,10 @@ from django_otp.oath import totp
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from audit.models import AuditEvent
-from dashboard import twofactor
-from dashboard.models import Role
-from dashboard.twofactor_views import PENDING_KEY, PENDING_TRIES
 from tests.conftest import PASSWORD
+from workspaces import twofactor
+from workspaces.models import Role
+from workspaces.twofactor_views import PENDING_KEY, PENDING_TRIES
 
 
 def code(device: TOTPDevice, ahead: int = 0) -> str:

@@ -11,8 +11,8 @@ from django.urls import reverse
 
 from campaigns.models import Message, RecipientImport, StopListEntry
 from campaigns.recipients import ImportRejected, ReadOptions, open_table, read_pasted
-from dashboard.models import Role
-from dashboard.uploads import process_slots, upload_slot
+from core.uploads import process_slots, upload_slot
+from workspaces.models import Role
 
 LIMIT = 1024 * 1024
 

@@ -21,7 +21,7 @@ from django.utils import timezone
 
 from audit.log import record
 from audit.models import Action
-from dashboard.models import Invitation, Membership, Role, hash_token
+from workspaces.models import Invitation, Membership, Role, hash_token
 
 
 class MembershipRuleError(Exception):

@@ -21,9 +21,9 @@ from campaigns.models import (
     CounterSnapshot,
     Message,
 )
-from dashboard.models import Membership, Role, Workspace
 from providers import registry
 from providers.models import ProviderAccount, Rate, SenderName
+from workspaces.models import Membership, Role, Workspace
 
 DEMO_USERNAME = "demo"
 DEMO_ACCOUNTS = {

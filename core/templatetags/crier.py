@@ -2,7 +2,7 @@ from django import forms, template
 from django.utils import timezone
 from django.utils.html import format_html
 
-from dashboard.timezones import labelled
+from core.timezones import labelled
 
 register = template.Library()
 

@@ -15,7 +15,7 @@ prefork children and beat:
   message as an invisible row for ever, so the file and the search for the next message stay
   small on a laptop left running.
 
-Settings select it with ``CELERY_BROKER_TRANSPORT = "dashboard.broker:Transport"`` and an
+Settings select it with ``CELERY_BROKER_TRANSPORT = "crier.broker:Transport"`` and an
 ``sqlite:///path`` broker URL. Production uses Redis or RabbitMQ instead.
 """
 

@@ -4,7 +4,7 @@ import os
 
 from celery import Celery
 
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "dashboard.settings")
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "crier.settings")
 
 app = Celery("crier")
 app.config_from_object("django.conf:settings", namespace="CELERY")

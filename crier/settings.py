@@ -1,7 +1,7 @@
 """Crier settings: everything comes from the environment (django-environ).
 
 Two modes. The embedded default (CRIER_MODE=development) runs on a laptop with no services:
-SQLite files under var/ for the data and for Celery's queue (dashboard/broker.py), keys
+SQLite files under var/ for the data and for Celery's queue (crier/broker.py), keys
 generated into var/ on the first run, the provider sandbox on. Production
 (CRIER_MODE=production) requires SECRET_KEY, CRIER_ENCRYPTION_KEYS, ALLOWED_HOSTS and real
 services, turns the sandbox off and hardens HTTP so that ``manage.py check --deploy
@@ -107,10 +107,12 @@ INSTALLED_APPS = [
     "django_otp",
     "django_otp.plugins.otp_totp",
     "django_otp.plugins.otp_static",
-    "dashboard",
+    "core",
+    "workspaces",
+    "audit",
     "providers",
     "campaigns",
-    "audit",
+    "overview",
 ]
 if SANDBOX:
     INSTALLED_APPS.append("providers.sandbox")
@@ -127,17 +129,17 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
-    "dashboard.tenancy.WorkspaceMiddleware",
-    "dashboard.twofactor.RequireTwoFactorMiddleware",
-    "dashboard.security.SignedInMiddleware",
-    "dashboard.uploads.UploadLimitMiddleware",
+    "workspaces.tenancy.WorkspaceMiddleware",
+    "workspaces.twofactor.RequireTwoFactorMiddleware",
+    "core.security.SignedInMiddleware",
+    "core.uploads.UploadLimitMiddleware",
     "csp.middleware.CSPMiddleware",
     # Last, as django-axes asks: it turns a locked-out login into the lockout page.
     "axes.middleware.AxesMiddleware",
 ]
 
-ROOT_URLCONF = "dashboard.urls"
-WSGI_APPLICATION = "dashboard.wsgi.application"
+ROOT_URLCONF = "crier.urls"
+WSGI_APPLICATION = "crier.wsgi.application"
 
 TEMPLATES = [
     {
@@ -149,7 +151,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
-                "dashboard.tenancy.workspace_context",
+                "workspaces.tenancy.workspace_context",
             ],
         },
     },
@@ -181,9 +183,9 @@ AUTHENTICATION_BACKENDS = [
 # and the lockout page names no user, so neither tells whether an account exists.
 AXES_FAILURE_LIMIT = env.int("CRIER_LOGIN_FAILURE_LIMIT", default=5)
 # ...and this many from one address, whatever the usernames, lock the address out
-# (dashboard/throttling.py: axes has a single limit for all its lockout parameters).
+# (workspaces/throttling.py: axes has a single limit for all its lockout parameters).
 CRIER_LOGIN_ADDRESS_FAILURE_LIMIT = env.int("CRIER_LOGIN_ADDRESS_FAILURE_LIMIT", default=20)
-AXES_HANDLER = "dashboard.throttling.AddressLimitHandler"
+AXES_HANDLER = "workspaces.throttling.AddressLimitHandler"
 AXES_COOLOFF_TIME = timedelta(minutes=env.int("CRIER_LOGIN_COOLOFF_MINUTES", default=15))
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
@@ -202,7 +204,7 @@ if _TRUSTED_PROXIES:
     # Not strict: a client that sends an X-Forwarded-For of its own lengthens the list, and
     # strict mode would then fall back to the proxy's address, one lockout for everybody.
     IPWARE_STRICT = False
-# Two-factor login (django-otp, dashboard/twofactor.py): the name authenticator apps show.
+# Two-factor login (django-otp, workspaces/twofactor.py): the name authenticator apps show.
 OTP_TOTP_ISSUER = "Crier"
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "overview"
@@ -237,7 +239,7 @@ if not PRODUCTION:
 CRIER_IMPORT_MAX_BYTES = env.int("CRIER_IMPORT_MAX_BYTES", default=50 * 1024 * 1024)
 CRIER_IMPORT_MAX_ROWS = env.int("CRIER_IMPORT_MAX_ROWS", default=2_000_000)
 CRIER_IMPORT_MAX_COLUMNS = env.int("CRIER_IMPORT_MAX_COLUMNS", default=100)
-# Uploads read at once, in one web process and in one workspace (dashboard/uploads.py); each
+# Uploads read at once, in one web process and in one workspace (core/uploads.py); each
 # costs a few MB of memory while its first rows are read, whatever the file.
 CRIER_UPLOADS_PER_PROCESS = env.int("CRIER_UPLOADS_PER_PROCESS", default=4)
 CRIER_UPLOADS_PER_WORKSPACE = env.int("CRIER_UPLOADS_PER_WORKSPACE", default=3)
@@ -251,18 +253,18 @@ CRIER_PREVIEW_SYNC_LIMIT = env.int("CRIER_PREVIEW_SYNC_LIMIT", default=200_000)
 # Let a 50 MB upload through Django to the import's own size check, which explains itself.
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
-# An upload over CRIER_IMPORT_MAX_BYTES is dropped while it streams in (dashboard/uploads.py).
+# An upload over CRIER_IMPORT_MAX_BYTES is dropped while it streams in (core/uploads.py).
 FILE_UPLOAD_HANDLERS = [
-    "dashboard.uploads.LimitedUploadHandler",
+    "core.uploads.LimitedUploadHandler",
     "django.core.files.uploadhandler.MemoryFileUploadHandler",
     "django.core.files.uploadhandler.TemporaryFileUploadHandler",
 ]
 
-# Celery. The embedded default keeps the queue in an SQLite file under var/ (dashboard/broker.py),
+# Celery. The embedded default keeps the queue in an SQLite file under var/ (crier/broker.py),
 # so a laptop needs neither Redis nor RabbitMQ; production points CELERY_BROKER_URL at one.
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=f"sqlite:///{VAR_DIR / 'broker.sqlite3'}")
 if CELERY_BROKER_URL.startswith("sqlite:"):
-    CELERY_BROKER_TRANSPORT = "dashboard.broker:Transport"
+    CELERY_BROKER_TRANSPORT = "crier.broker:Transport"
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
@@ -340,8 +342,8 @@ LOGGING = {
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     "filters": {
-        "quiet_ticks": {"()": "dashboard.logs.QuietTicks"},
-        "redact_secrets": {"()": "dashboard.logs.RedactSecrets"},
+        "quiet_ticks": {"()": "crier.logs.QuietTicks"},
+        "redact_secrets": {"()": "crier.logs.RedactSecrets"},
     },
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
@@ -354,7 +356,7 @@ LOGGING = {
         "django.request": {"filters": ["redact_secrets"]},
         "httpx": {"level": "WARNING"},
         "axes": {"level": "WARNING"},
-        # Beat's every-2-second ticks say nothing unless they did something (dashboard.logs).
+        # Beat's every-2-second ticks say nothing unless they did something (crier.logs).
         "celery.beat": {"filters": ["quiet_ticks"]},
         "celery.app.trace": {"filters": ["quiet_ticks"]},
         "celery.worker.strategy": {"filters": ["quiet_ticks"]},
@@ -367,7 +369,7 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 SESSION_COOKIE_HTTPONLY = True
-# A session ends after this long without a request (dashboard.security.SignedInMiddleware
+# A session ends after this long without a request (core.security.SignedInMiddleware
 # moves the end forward at most once a minute, so polling pages do not write every time).
 SESSION_COOKIE_AGE = env.int("CRIER_SESSION_IDLE_SECONDS", default=8 * 3600)
 # Workspaces a user may create (own); a superuser may create any number.
@@ -400,9 +402,9 @@ CONTENT_SECURITY_POLICY = {
 }
 
 # Error reports (the debug page, mails to ADMINS) hide credentials even while DEBUG is on.
-DEFAULT_EXCEPTION_REPORTER_FILTER = "dashboard.reporting.CredentialSafeReporterFilter"
+DEFAULT_EXCEPTION_REPORTER_FILTER = "crier.reporting.CredentialSafeReporterFilter"
 
-FORM_RENDERER = "dashboard.forms_renderer.BootstrapFormRenderer"
+FORM_RENDERER = "core.forms_renderer.BootstrapFormRenderer"
 
 # E-mail (invitations). Development prints every message on the console; production sends
 # through EMAIL_URL (smtp+tls://user:password@smtp.example.com:587), by default a relay on

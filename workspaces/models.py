@@ -41,7 +41,7 @@ class Workspace(models.Model):
     currency = models.CharField(
         max_length=3, default="USD", help_text="Currency used to display totals."
     )
-    # Members without a confirmed authenticator app are sent to set one up (dashboard.twofactor).
+    # Members without a confirmed authenticator app are sent to set one up (workspaces.twofactor).
     require_two_factor = models.BooleanField(
         "Require two-factor login for members",
         default=False,

@@ -21,10 +21,10 @@ from django_otp.plugins.otp_static.models import StaticDevice
 
 from audit.log import record
 from audit.models import Action
-from dashboard import twofactor
-from dashboard.models import Role
-from dashboard.tenancy import role_required
-from dashboard.twofactor_forms import (
+from workspaces import twofactor
+from workspaces.models import Role
+from workspaces.tenancy import role_required
+from workspaces.twofactor_forms import (
     LoginCodeForm,
     PasswordAndCodeForm,
     SetupCodeForm,

@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from dashboard.models import Invitation, Membership, Workspace
+from workspaces.models import Invitation, Membership, Workspace
 
 
 class MembershipInline(admin.TabularInline):

@@ -1,4 +1,4 @@
-"""Forms of two-factor login (dashboard.twofactor): a code at login, the first code of a new
+"""Forms of two-factor login (workspaces.twofactor): a code at login, the first code of a new
 app, the password and a code to change anything, and the workspace's requirement."""
 
 from __future__ import annotations
@@ -6,8 +6,8 @@ from __future__ import annotations
 from django import forms
 from django.utils import timezone
 
-from dashboard import twofactor
-from dashboard.models import Workspace
+from workspaces import twofactor
+from workspaces.models import Workspace
 
 CODE_HELP = "The 6-digit code your authenticator app shows now, or one of your recovery codes."
 

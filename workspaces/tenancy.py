@@ -14,8 +14,8 @@ from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect
 from django.utils import timezone
 
-from dashboard import params
-from dashboard.models import Membership
+from core import params
+from workspaces.models import Membership
 
 SESSION_KEY = "workspace_id"
 

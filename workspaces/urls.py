@@ -1,13 +1,11 @@
-from django.conf import settings
-from django.contrib import admin
-from django.contrib.auth import views as auth_views
-from django.urls import include, path
+"""Sign-in, two-factor, workspaces, members and invitations."""
 
-from dashboard import twofactor_views, views
+from django.contrib.auth import views as auth_views
+from django.urls import path
+
+from workspaces import twofactor_views, views
 
 urlpatterns = [
-    path("", views.overview, name="overview"),
-    path("favicon.ico", views.favicon, name="favicon"),
     path("login/", twofactor_views.LoginView.as_view(), name="login"),
     path("login/code/", twofactor_views.login_code, name="login_code"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
@@ -57,11 +55,4 @@ urlpatterns = [
     path("invitations/<str:token>/sign-up/", views.invitation_sign_up, name="invitation_sign_up"),
     path("members/<int:member_pk>/role/", views.member_role, name="member_role"),
     path("members/<int:member_pk>/remove/", views.member_remove, name="member_remove"),
-    path("", include("providers.urls")),
-    path("", include("campaigns.urls")),
-    path("", include("audit.urls")),
-    path("admin/", admin.site.urls),
 ]
-
-if settings.SANDBOX:
-    urlpatterns.append(path("sandbox/", include("providers.sandbox.urls")))

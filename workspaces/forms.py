@@ -5,8 +5,9 @@ from django.conf import settings
 from django.contrib.auth.forms import UserCreationForm
 from django.template.defaultfilters import pluralize
 
-from dashboard import choices, members
-from dashboard.models import Membership, Role, Workspace
+from core import choices
+from workspaces import members
+from workspaces.models import Membership, Role, Workspace
 
 
 class CodeChoiceField(forms.ChoiceField):

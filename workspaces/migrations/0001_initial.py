@@ -4,7 +4,7 @@ import django.db.models.deletion
 from django.conf import settings
 from django.db import migrations, models
 
-import dashboard.models
+import workspaces.models
 
 
 class Migration(migrations.Migration):
@@ -31,7 +31,7 @@ class Migration(migrations.Migration):
                         default="KZ",
                         help_text="Numbers written without a country code are read as numbers of this country.",
                         max_length=2,
-                        validators=[dashboard.models._validate_country],
+                        validators=[workspaces.models._validate_country],
                     ),
                 ),
                 (
@@ -39,7 +39,7 @@ class Migration(migrations.Migration):
                     models.CharField(
                         default="UTC",
                         max_length=64,
-                        validators=[dashboard.models._validate_time_zone],
+                        validators=[workspaces.models._validate_time_zone],
                     ),
                 ),
                 (

@@ -5,72 +5,22 @@ from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_not_required
 from django.db import transaction
-from django.db.models import Count
 from django.shortcuts import redirect, render
 from django.template.defaultfilters import pluralize
-from django.templatetags.static import static
 from django.urls import reverse
-from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_POST, require_safe
-from django_htmx.http import HttpResponseClientRedirect, HttpResponseClientRefresh
+from django_htmx.http import HttpResponseClientRefresh
 
 from audit.log import record
 from audit.models import Action
-from campaigns import charts, pages
-from dashboard import members as member_rules
-from dashboard import overview as overview_figures
-from dashboard import tenancy
-from dashboard.forms import InvitationForm, MemberRoleForm, SignUpForm, WorkspaceForm
-from dashboard.models import Invitation, Membership, Role
-from dashboard.tenancy import get_for_workspace, require_role, role_required
-from providers.models import SenderName
-
-
-def done(request, url_name: str, *args):
-    """After a successful form: HTMX is told to load the page, a plain POST is redirected."""
-    if request.htmx:
-        return HttpResponseClientRedirect(reverse(url_name, args=args))
-    return redirect(url_name, *args)
-
-
-@require_safe
-@login_not_required
-def favicon(request):
-    """Browsers ask for /favicon.ico whatever the page links; the icon lives with the static
-    files (hashed in production), so this points there."""
-    return redirect(static("favicon.ico"))
-
-
-@require_safe
-@role_required(Role.VIEWER)
-def overview(request):
-    """The workspace at a glance: this month's spend, the last 30 days' messages by status,
-    delivery rate per provider, what is running now and the balances. Every figure comes from
-    the campaigns' counters rows, never from their messages."""
-    workspace, now = request.workspace, timezone.now()
-    accounts = pages.balances(workspace, now)
-    senders = SenderName.objects.filter(account__workspace=workspace)
-    daily = pages.daily_counts(workspace, now)
-    shown = {s for _, counts in daily for s, n in counts.items() if n}
-    return render(
-        request,
-        "overview.html",
-        {
-            "accounts": accounts,
-            "low_balances": [row for row in accounts if row["low"]],
-            "sender_counts": dict(senders.values_list("status").annotate(Count("pk")).order_by()),
-            "member_count": workspace.memberships.count(),
-            "spend": pages.month_spend(workspace, now),
-            "spend_totals": overview_figures.month_totals(workspace, now),
-            "month": now.astimezone(pages.zone_of(workspace)),
-            "daily_chart": charts.daily_chart(daily),
-            "legend": charts.legend(shown),
-            "rates": overview_figures.provider_rates(workspace, now),
-            "running": pages.running(workspace),
-        },
-    )
+from core.web import done
+from workspaces import members as member_rules
+from workspaces import tenancy
+from workspaces.forms import InvitationForm, MemberRoleForm, SignUpForm, WorkspaceForm
+from workspaces.models import Invitation, Membership, Role
+from workspaces.tenancy import get_for_workspace, require_role, role_required
 
 
 @require_POST

@@ -1,0 +1,42 @@
+from __future__ import annotations
+
+from django.db.models import Count
+from django.shortcuts import render
+from django.utils import timezone
+from django.views.decorators.http import require_safe
+
+from campaigns import charts, pages
+from overview import figures
+from providers.models import SenderName
+from workspaces.models import Role
+from workspaces.tenancy import role_required
+
+
+@require_safe
+@role_required(Role.VIEWER)
+def overview(request):
+    """The workspace at a glance: this month's spend, the last 30 days' messages by status,
+    delivery rate per provider, what is running now and the balances. Every figure comes from
+    the campaigns' counters rows, never from their messages."""
+    workspace, now = request.workspace, timezone.now()
+    accounts = pages.balances(workspace, now)
+    senders = SenderName.objects.filter(account__workspace=workspace)
+    daily = pages.daily_counts(workspace, now)
+    shown = {s for _, counts in daily for s, n in counts.items() if n}
+    return render(
+        request,
+        "overview.html",
+        {
+            "accounts": accounts,
+            "low_balances": [row for row in accounts if row["low"]],
+            "sender_counts": dict(senders.values_list("status").annotate(Count("pk")).order_by()),
+            "member_count": workspace.memberships.count(),
+            "spend": pages.month_spend(workspace, now),
+            "spend_totals": figures.month_totals(workspace, now),
+            "month": now.astimezone(pages.zone_of(workspace)),
+            "daily_chart": charts.daily_chart(daily),
+            "legend": charts.legend(shown),
+            "rates": figures.provider_rates(workspace, now),
+            "running": pages.running(workspace),
+        },
+    )
