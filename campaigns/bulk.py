@@ -22,7 +22,8 @@ from typing import TextIO
 from django.db import connection
 from django.utils import timezone
 
-from campaigns.models import Message, MessageStatus
+from campaigns.models import Message
+from core.statuses import MessageStatus
 
 _COLUMNS = (
     "reference",

@@ -17,21 +17,9 @@ from django.utils.dateparse import parse_datetime
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString, mark_safe
 
-from campaigns.models import Campaign, CounterSnapshot, MessageStatus
+from campaigns.models import Campaign, CounterSnapshot
+from core.statuses import CHART_ORDER, MessageStatus
 
-STACK_ORDER = (
-    MessageStatus.DELIVERED,
-    MessageStatus.SENT,
-    MessageStatus.QUEUED,
-    MessageStatus.SUBMITTING,
-    MessageStatus.PENDING,
-    MessageStatus.UNKNOWN,
-    MessageStatus.EXPIRED,
-    MessageStatus.UNDELIVERED,
-    MessageStatus.REJECTED,
-    MessageStatus.FAILED,
-    MessageStatus.CANCELLED,
-)
 # A chart has no use for more points than it has pixels across.
 MAX_POINTS = 120
 WIDTH, HEIGHT = 720, 220
@@ -76,7 +64,7 @@ def _aware(value) -> datetime:
 
 def _statuses(points: Sequence[Point]) -> list[MessageStatus]:
     """The statuses that hold a message at some point, in stacking order."""
-    return [s for s in STACK_ORDER if any(p.counts.get(s.value) for p in points)]
+    return [s for s in CHART_ORDER if any(p.counts.get(s.value) for p in points)]
 
 
 def _y_scale(top: int):
@@ -183,4 +171,4 @@ def daily_chart(days: Sequence[tuple[date, dict[str, int]]]) -> SafeString:
 
 def legend(statuses: Sequence[str]) -> list[tuple[str, str]]:
     """(status, label) for the statuses shown, in stacking order."""
-    return [(s.value, s.label) for s in STACK_ORDER if s.value in statuses]
+    return [(s.value, s.label) for s in CHART_ORDER if s.value in statuses]

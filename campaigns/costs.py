@@ -17,13 +17,14 @@ from decimal import Decimal
 
 from django.db.models import Count, Q, Sum
 
-from campaigns.models import Campaign, DispatchStatus
+from campaigns.models import Campaign
+from core.statuses import BatchStatus
 
 # Batches the provider may have billed: it took them, its answer is not in (or was lost), or
 # it had created a campaign for them before the batch failed.
-BILLABLE = Q(
-    status__in=(DispatchStatus.SUBMITTED, DispatchStatus.SUBMITTING, DispatchStatus.UNKNOWN)
-) | (Q(status=DispatchStatus.FAILED) & ~Q(provider_campaign_id=""))
+BILLABLE = Q(status__in=(BatchStatus.SUBMITTED, BatchStatus.SUBMITTING, BatchStatus.UNKNOWN)) | (
+    Q(status=BatchStatus.FAILED) & ~Q(provider_campaign_id="")
+)
 
 # A difference from the estimate is rounding while it is at most half a cent for each batch
 # reported. The estimate is exact (rate x parts, never rounded) and a provider rounds at most

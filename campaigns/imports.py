@@ -39,7 +39,6 @@ from django.utils import timezone
 from campaigns import bulk, children, phones, spreadsheets
 from campaigns.models import (
     Campaign,
-    CampaignStatus,
     ImportMode,
     ImportStatus,
     PlaceholderPolicy,
@@ -60,6 +59,7 @@ from campaigns.recipients import (
     read_pasted,
 )
 from campaigns.rejections import Code, RejectedRow, Rejection, write_rejections_csv
+from core.statuses import CampaignStatus
 
 logger = logging.getLogger(__name__)
 

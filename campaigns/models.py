@@ -9,6 +9,8 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
+from core.statuses import BatchStatus, CampaignStatus, MessageStatus
+
 
 def new_reference() -> str:
     """A per-message reference unique forever, 32 hex characters (fits BSG's limit)."""
@@ -31,19 +33,6 @@ def references(count: int) -> list[str]:
 class Channel(models.TextChoices):
     SMS = "sms", "SMS"
     VOICE = "voice", "Voice"
-
-
-class CampaignStatus(models.TextChoices):
-    DRAFT = "draft", "Draft"  # being composed; nothing was sent
-    SCHEDULED = "scheduled", "Scheduled"  # launched; waits for its start time
-    MODERATION = "moderation", "Moderation"  # the provider reviews it before sending
-    SENDING = "sending", "Sending"  # messages are being submitted
-    PAUSED = "paused", "Paused"  # submission held by a user or by an error; resumable
-    SENT = "sent", "Sent"  # everything submitted; waiting for delivery reports
-    COMPLETED = "completed", "Completed"  # every message is final
-    CANCELLED = "cancelled", "Cancelled"  # stopped by a user; pending messages were cancelled
-    REJECTED = "rejected", "Rejected"  # the provider declined it (moderation, spam)
-    FAILED = "failed", "Failed"  # could not be sent; the reason says why
 
 
 class PlaceholderPolicy(models.TextChoices):
@@ -137,20 +126,6 @@ class Campaign(models.Model):
         return self.status != CampaignStatus.CANCELLED or bool(self.stop_report)
 
 
-class MessageStatus(models.TextChoices):
-    PENDING = "pending", "Pending"  # ours: not submitted yet
-    SUBMITTING = "submitting", "Submitting"  # ours: claimed by a worker, outcome not recorded
-    QUEUED = "queued", "Queued"  # accepted by the provider, not yet handed to an operator
-    SENT = "sent", "Sent"  # handed to the operator; no delivery report yet
-    DELIVERED = "delivered", "Delivered"
-    UNDELIVERED = "undelivered", "Undelivered"
-    EXPIRED = "expired", "Expired"  # validity ran out before delivery
-    REJECTED = "rejected", "Rejected"  # refused by the provider or the operator
-    FAILED = "failed", "Failed"  # ours: could not be submitted
-    CANCELLED = "cancelled", "Cancelled"  # ours: stopped before it was submitted
-    UNKNOWN = "unknown", "Unknown"  # no report, or an outcome that could not be reconciled
-
-
 class Message(models.Model):
     """One recipient of a campaign. ``reference`` is what makes a submission idempotent."""
 
@@ -222,16 +197,6 @@ class Message(models.Model):
         return self.phone
 
 
-class DispatchStatus(models.TextChoices):
-    CLAIMED = "claimed", "Claimed"  # messages set aside for this batch; nothing was sent yet
-    SUBMITTING = "submitting", "Submitting"  # a worker is calling the provider until lease_until
-    UNKNOWN = "unknown", "Outcome unknown"  # the provider may have acted: reconcile, never resend
-    HELD = "held", "Held by the provider"  # created but not started (smsdrop: no credits)
-    SUBMITTED = "submitted", "Submitted"  # the provider took the batch; results are recorded
-    FAILED = "failed", "Failed"  # refused, or unknown for good; its messages say why
-    CANCELLED = "cancelled", "Cancelled"  # the campaign was stopped before this batch went out
-
-
 class Dispatch(models.Model):
     """One batch of a campaign's messages handed to the provider as one provider-side campaign
     (a BSG campaign of up to 10,000 phones, a Mobizon campaign, an smsdrop campaign, one
@@ -240,7 +205,7 @@ class Dispatch(models.Model):
     campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="dispatches")
     key = models.CharField(max_length=32, unique=True)  # ours; tags the provider campaign's name
     status = models.CharField(
-        max_length=12, choices=DispatchStatus.choices, default=DispatchStatus.CLAIMED
+        max_length=12, choices=BatchStatus.choices, default=BatchStatus.CLAIMED
     )
     provider_campaign_id = models.CharField(max_length=64, blank=True)
     remote_status = models.CharField(max_length=12, blank=True)  # common campaign status

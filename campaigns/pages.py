@@ -21,35 +21,13 @@ from django.utils import timezone
 from django.utils.dateparse import parse_date
 
 from campaigns import costs, phones
-from campaigns.models import (
-    Campaign,
-    CampaignCounters,
-    CampaignStatus,
-    Channel,
-    Dispatch,
-    Message,
-    MessageStatus,
-)
-from core import params
-from core.templatetags.crier import badge
+from campaigns.models import Campaign, CampaignCounters, Channel, Dispatch, Message
+from core import params, statuses
+from core.statuses import CampaignStatus, MessageStatus, badge
 from providers.models import ProviderAccount
 
 PAGE_SIZE = 50
 CAMPAIGNS_PER_PAGE = 25
-# Outcomes a delivery rate is taken over: the message's fate is known.
-OUTCOMES = ("delivered", "undelivered", "expired", "rejected", "failed")
-# Statuses in which a campaign's figures still move: its page keeps polling.
-LIVE = {
-    CampaignStatus.SCHEDULED,
-    CampaignStatus.MODERATION,
-    CampaignStatus.SENDING,
-    CampaignStatus.PAUSED,
-    CampaignStatus.SENT,
-}
-# Messages the provider took (whatever became of them since).
-HANDED_OVER = ("queued", "sent", "delivered", "undelivered", "expired", "rejected", "unknown")
-# Messages whose status will not change any more.
-FINAL = ("delivered", "undelivered", "expired", "rejected", "failed", "cancelled")
 
 
 def counters_of(campaign: Campaign) -> CampaignCounters:
@@ -62,7 +40,7 @@ def counters_of(campaign: Campaign) -> CampaignCounters:
 
 def delivery_rate(counts) -> float | None:
     """Delivered among the messages whose outcome is known, in percent; None before any."""
-    known = sum(getattr(counts, s) for s in OUTCOMES)
+    known = sum(getattr(counts, s) for s in statuses.OUTCOMES)
     return counts.delivered * 100 / known if known else None
 
 
@@ -213,8 +191,8 @@ def figures(campaign: Campaign, counters: CampaignCounters) -> Figures:
     total = counters.total
     result = Figures(
         total=total,
-        handed_over=sum(getattr(counters, s) for s in HANDED_OVER),
-        final=sum(getattr(counters, s) for s in FINAL),
+        handed_over=sum(getattr(counters, s) for s in statuses.HANDED_OVER),
+        final=sum(getattr(counters, s) for s in statuses.FINAL),
         by_status=[
             (value, label, getattr(counters, value), percent(getattr(counters, value), total))
             for value, label in MessageStatus.choices
@@ -300,7 +278,7 @@ def _date(value) -> date | None:
 
 
 def _rate_expression():
-    known = sum((F(f"counters__{s}") for s in OUTCOMES[1:]), F("counters__delivered"))
+    known = sum((F(f"counters__{s}") for s in statuses.OUTCOMES[1:]), F("counters__delivered"))
     return Cast("counters__delivered", FloatField()) / Cast(NullIf(known, 0), FloatField())
 
 
@@ -411,14 +389,14 @@ def daily_counts(workspace, now) -> list[tuple[date, dict[str, int]]]:
 
 def running(workspace, limit: int = 10) -> list[dict]:
     campaigns = (
-        Campaign.objects.filter(workspace=workspace, status__in=LIVE)
+        Campaign.objects.filter(workspace=workspace, status__in=statuses.LIVE)
         .select_related("account", "counters")
         .order_by("-launched_at", "-pk")[:limit]
     )
     rows = []
     for c in campaigns:
         counters = counters_of(c)
-        done = sum(getattr(counters, s) for s in FINAL)
+        done = sum(getattr(counters, s) for s in statuses.FINAL)
         rows.append(
             {
                 "pk": c.pk,

@@ -29,10 +29,11 @@ from django.db.models import Count, QuerySet, Sum
 from django.db.models.functions import Substr
 from django.utils import timezone
 
-from campaigns.models import Campaign, Channel, Estimate, EstimateStatus, MessageStatus
+from campaigns.models import Campaign, Channel, Estimate, EstimateStatus
 from campaigns.outgoing import JsonText, messages_for, spec_for
 from campaigns.segments import count, count_rendered, plain_parts
 from campaigns.templating import Template, has_placeholders
+from core.statuses import MessageStatus
 from providers.base import AccountInfo, Quote
 from providers.errors import NotSupported
 from providers.models import Rate, RateCard

@@ -39,17 +39,9 @@ from django.db.models.functions import Coalesce
 from django.template.defaultfilters import pluralize
 from django.utils import timezone
 
-from campaigns.models import (
-    Campaign,
-    CampaignStatus,
-    Dispatch,
-    DispatchStatus,
-    Message,
-    MessageStatus,
-    StopListEntry,
-    new_reference,
-)
+from campaigns.models import Campaign, Dispatch, Message, StopListEntry, new_reference
 from campaigns.outgoing import messages_for, spec_for
+from core.statuses import BatchStatus, CampaignStatus, MessageStatus
 from providers.base import NEVER_SENT, DispatchState, ProviderAdapter, Submission
 from providers.errors import (
     AuthError,
@@ -66,10 +58,10 @@ from providers.hosts import guarded_client
 logger = logging.getLogger(__name__)
 
 OPEN_DISPATCHES = (
-    DispatchStatus.CLAIMED,
-    DispatchStatus.SUBMITTING,
-    DispatchStatus.UNKNOWN,
-    DispatchStatus.HELD,
+    BatchStatus.CLAIMED,
+    BatchStatus.SUBMITTING,
+    BatchStatus.UNKNOWN,
+    BatchStatus.HELD,
 )
 STOP_LISTED = "stop_listed"
 
@@ -206,15 +198,13 @@ def take_open(campaign: Campaign) -> tuple[Dispatch, str] | None:
     now = timezone.now()
     free = Q(lease_until__isnull=True) | Q(lease_until__lt=now)
     due = Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now)
-    waiting = Q(status__in=[DispatchStatus.CLAIMED, DispatchStatus.UNKNOWN, DispatchStatus.HELD])
-    abandoned = Q(status=DispatchStatus.SUBMITTING)
+    waiting = Q(status__in=[BatchStatus.CLAIMED, BatchStatus.UNKNOWN, BatchStatus.HELD])
+    abandoned = Q(status=BatchStatus.SUBMITTING)
     candidates = campaign.dispatches.filter((waiting & due & free) | (abandoned & free))
     for dispatch in candidates.order_by("pk")[:10]:
         token = secrets.token_hex(16)
         status = (
-            DispatchStatus.UNKNOWN
-            if dispatch.status == DispatchStatus.SUBMITTING
-            else dispatch.status
+            BatchStatus.UNKNOWN if dispatch.status == BatchStatus.SUBMITTING else dispatch.status
         )
         taken = (
             Dispatch.objects.filter(pk=dispatch.pk, status=dispatch.status)
@@ -255,7 +245,7 @@ def claim(campaign: Campaign) -> tuple[Dispatch, str] | None:
         stopped = _cancel_stop_listed(campaign, dispatch)
         dispatch.size = taken - stopped
         if not dispatch.size:
-            dispatch.status = DispatchStatus.CANCELLED
+            dispatch.status = BatchStatus.CANCELLED
         dispatch.save(update_fields=["size", "status"])
     return dispatch, token
 
@@ -302,7 +292,7 @@ def finish_if_done(campaign: Campaign) -> bool:
         return False
     if campaign.dispatches.filter(status__in=OPEN_DISPATCHES).exists():
         return False
-    handed_over = campaign.dispatches.filter(status=DispatchStatus.SUBMITTED, accepted__gt=0)
+    handed_over = campaign.dispatches.filter(status=BatchStatus.SUBMITTED, accepted__gt=0)
     if handed_over.exists():
         status, reason = CampaignStatus.SENT, ""
     else:
@@ -395,10 +385,10 @@ class Batch:
     def process(self) -> str:
         """Submit, retry or reconcile the batch; returns what happened, for the summary."""
         status = self.dispatch.status
-        if status == DispatchStatus.CANCELLED:
+        if status == BatchStatus.CANCELLED:
             return "cancelled"
         with self._adapter() as adapter:
-            if status == DispatchStatus.UNKNOWN:
+            if status == BatchStatus.UNKNOWN:
                 return self._reconcile(adapter)
             return self._submit(adapter)
 
@@ -408,10 +398,10 @@ class Batch:
         # The commit that makes the batch "submitting" comes before the call, and only happens
         # while the campaign is still sending: a pause or stop holds every batch not yet out.
         flipped = self._mine().filter(
-            status__in=[DispatchStatus.CLAIMED, DispatchStatus.HELD],
+            status__in=[BatchStatus.CLAIMED, BatchStatus.HELD],
             campaign__status=CampaignStatus.SENDING,
         )
-        if not flipped.update(status=DispatchStatus.SUBMITTING, lease_until=_lease_end()):
+        if not flipped.update(status=BatchStatus.SUBMITTING, lease_until=_lease_end()):
             self._update(lease_until=None, lease_token="")  # paused or stopped: let it wait
             return "held back"
         spec, outgoing, state = self._request()
@@ -426,12 +416,10 @@ class Batch:
         if failure is None:
             return self._record(submission)
         if isinstance(failure, DuplicateReference):  # evidence: the provider has it already
-            self._update(
-                status=DispatchStatus.UNKNOWN, provider_has_it=True, last_error=str(failure)
-            )
+            self._update(status=BatchStatus.UNKNOWN, provider_has_it=True, last_error=str(failure))
             return self._reconcile(adapter)
         if isinstance(failure, UnknownOutcome):
-            self._update(status=DispatchStatus.UNKNOWN, last_error=str(failure))
+            self._update(status=BatchStatus.UNKNOWN, last_error=str(failure))
             return self._reconcile(adapter)
         return self._failed_call(failure, nothing_sent=True)
 
@@ -480,7 +468,7 @@ class Batch:
     def _look_again(self, when, *, attempts: int | None = None) -> None:
         """Stay unknown and look the batch up again at ``when``; the campaign goes on."""
         self._update(
-            status=DispatchStatus.UNKNOWN,
+            status=BatchStatus.UNKNOWN,
             attempts=self.dispatch.attempts if attempts is None else attempts,
             next_attempt_at=when,
             lease_until=None,
@@ -494,7 +482,7 @@ class Batch:
             key=dispatch.key,
             since=dispatch.created_at,
             provider_campaign_id=dispatch.provider_campaign_id,
-            launched=dispatch.status == DispatchStatus.SUBMITTED,
+            launched=dispatch.status == BatchStatus.SUBMITTED,
             on_created=self._created,
             progress=dict(dispatch.progress or {}),
             on_progress=self._advanced,
@@ -550,7 +538,7 @@ class Batch:
             if not held:
                 _write_results(self.dispatch, accepted, rejected, now)
             self._update(
-                status=DispatchStatus.HELD if held else DispatchStatus.SUBMITTED,
+                status=BatchStatus.HELD if held else BatchStatus.SUBMITTED,
                 provider_campaign_id=submission.provider_campaign_id,
                 remote_status=submission.campaign_status,
                 accepted=len(accepted),
@@ -590,7 +578,7 @@ class Batch:
     def _failed_call(self, error: ProviderError, *, nothing_sent: bool) -> str:
         """A call that raised. ``nothing_sent``: the batch goes back to waiting (its messages
         are untouched at the provider); otherwise it stays unknown until looked up."""
-        waiting = DispatchStatus.CLAIMED if nothing_sent else DispatchStatus.UNKNOWN
+        waiting = BatchStatus.CLAIMED if nothing_sent else BatchStatus.UNKNOWN
         if isinstance(error, RateLimited):
             wait = backoff(self.dispatch.attempts, at_least=error.retry_after or 1.0)
             self._retry_later(waiting, error, wait, campaign_waits=True)
@@ -640,9 +628,7 @@ class Batch:
                 error_reason=reason[:255],
                 updated_at=timezone.now(),
             )
-            self._update(
-                status=DispatchStatus.FAILED, last_error=reason, progress={}, lease_token=""
-            )
+            self._update(status=BatchStatus.FAILED, last_error=reason, progress={}, lease_token="")
             errors = Campaign.objects.filter(pk=self.campaign.pk)
             errors.update(consecutive_errors=F("consecutive_errors") + 1)
         in_a_row = Campaign.objects.values_list("consecutive_errors", flat=True).get(
@@ -662,7 +648,7 @@ class Batch:
                 error_reason=reason[:255],
                 updated_at=timezone.now(),
             )
-            self._update(status=DispatchStatus.FAILED, last_error=reason, lease_token="")
+            self._update(status=BatchStatus.FAILED, last_error=reason, lease_token="")
         return "unknown"
 
     # --- Lease helpers ---

@@ -8,8 +8,8 @@ from django.views.decorators.http import require_http_methods, require_POST, req
 from django_htmx.http import HttpResponseStopPolling, trigger_client_event
 
 from campaigns import services
-from campaigns.models import CampaignStatus
 from campaigns.views import _campaign, _funds, live_context
+from core.statuses import CampaignStatus
 from core.timezones import labelled
 from workspaces.models import Role
 from workspaces.tenancy import require_role

@@ -13,17 +13,9 @@ from django.utils import timezone
 from audit.log import record
 from audit.models import Action
 from campaigns import outgoing, pricing, tracking
-from campaigns.models import (
-    Campaign,
-    CampaignStatus,
-    Channel,
-    Dispatch,
-    DispatchStatus,
-    Message,
-    MessageStatus,
-    StopListEntry,
-    VoiceKind,
-)
+from campaigns.models import Campaign, Channel, Dispatch, Message, StopListEntry, VoiceKind
+from core import statuses
+from core.statuses import BatchStatus, CampaignStatus, MessageStatus
 from providers.errors import NotSupported, PermanentError, ProviderError
 
 # Fields a clone copies; everything about sending (status, reasons, times) starts afresh.
@@ -305,10 +297,10 @@ def stop(campaign: Campaign, user) -> int:
             raise CampaignRuleError("Only a scheduled, sending or paused campaign can be stopped.")
         # Claimed batches never left; held ones (smsdrop without credits) are never relaunched.
         held = Dispatch.objects.filter(
-            campaign=campaign, status__in=[DispatchStatus.CLAIMED, DispatchStatus.HELD]
+            campaign=campaign, status__in=[BatchStatus.CLAIMED, BatchStatus.HELD]
         )
         held_ids = list(held.values_list("pk", flat=True))
-        held.update(status=DispatchStatus.CANCELLED, updated_at=now)
+        held.update(status=BatchStatus.CANCELLED, updated_at=now)
         cancelled = Message.objects.filter(campaign=campaign, status=MessageStatus.PENDING)
         count = cancelled.update(
             status=MessageStatus.CANCELLED,
@@ -346,14 +338,14 @@ def stop_provider_side(campaign_id: int) -> dict:
     asked = 0
     with campaign.account.adapter() as adapter:
         for dispatch in campaign.dispatches.filter(
-            status=DispatchStatus.SUBMITTED, stopped__isnull=True
+            status=BatchStatus.SUBMITTED, stopped__isnull=True
         ).exclude(provider_campaign_id=""):
             stopped, result = _stop_one(adapter, adapter_class, dispatch)
             Dispatch.objects.filter(pk=dispatch.pk).update(stopped=stopped, stop_result=result)
             asked += 1
-    out = campaign.dispatches.filter(status=DispatchStatus.SUBMITTED)
+    out = campaign.dispatches.filter(status=BatchStatus.SUBMITTED)
     still_going = sum(out.filter(stopped=False).values_list("accepted", flat=True))
-    in_flight = campaign.dispatches.filter(status=DispatchStatus.SUBMITTING).exists()
+    in_flight = campaign.dispatches.filter(status=BatchStatus.SUBMITTING).exists()
     if still_going:
         report = (
             f"{still_going:,} messages already handed to {adapter_class.label} will still go out."
@@ -370,7 +362,7 @@ def stop_provider_side(campaign_id: int) -> dict:
 
 def _stop_one(adapter, adapter_class, dispatch) -> tuple[bool, str]:
     capabilities, label = adapter_class.capabilities, adapter_class.label
-    if dispatch.remote_status in ("completed", "cancelled", "failed", "rejected"):
+    if dispatch.remote_status in statuses.FINISHED:
         return False, f"{label} had already finished this batch."
     try:
         if capabilities.stop:
@@ -433,7 +425,7 @@ def _certainly_not_taken(campaign: Campaign):
 def retry_plan(campaign: Campaign, counters) -> RetryPlan:
     """For the campaign page: from the counters and the open batches, never by counting a
     campaign's messages."""
-    checking = campaign.dispatches.filter(status=DispatchStatus.UNKNOWN)
+    checking = campaign.dispatches.filter(status=BatchStatus.UNKNOWN)
     return RetryPlan(
         provider=campaign.account.adapter_class.label,
         again=counters.failed,

@@ -14,7 +14,7 @@ every batch (Dispatch) not yet final, at the provider's own interval
   (Mobizon ids lost to a reconciliation), the counters are spread over our messages, highest
   ranked first (``derive``), per docs/provider-status-map.md.
 
-Statuses only move forward (``RANK``): queued < sent < unknown < a final outcome. A final
+Statuses only move forward (``statuses.RANK``): queued < sent < unknown < a final outcome. A final
 outcome never changes, so a repeated or late report changes nothing. The counters follow by
 database triggers (migration 0007); this module only writes the summed actual cost, and a
 CounterSnapshot whenever the figures moved.
@@ -46,25 +46,17 @@ from campaigns.models import (
     COUNTED_STATUSES,
     Campaign,
     CampaignCounters,
-    CampaignStatus,
     CounterSnapshot,
     Dispatch,
-    DispatchStatus,
     Message,
-    MessageStatus,
 )
+from core import statuses
+from core.statuses import BatchStatus, CampaignStatus, MessageStatus
 from providers.base import Capabilities, MessageStatusReport, ProviderAdapter, RemoteStats
 from providers.errors import ProviderError, RateLimited
 
 logger = logging.getLogger(__name__)
 
-FINAL = ("delivered", "undelivered", "expired", "rejected")
-# How far along a message is. A report moves a message only to a higher rank; final outcomes
-# share the top rank, so the first one reported stays. Our own statuses (pending, submitting,
-# failed, cancelled) are not here: no report ever touches them.
-RANK = {"queued": 1, "sent": 2, "unknown": 3} | dict.fromkeys(FINAL, 4)
-OPEN = ("queued", "sent")
-TRACKED = (*OPEN, "unknown")  # statuses a report may still move
 # Batches out at the provider keep delivering whatever happens to the campaign afterwards, so a
 # paused or stopped campaign is polled until its batches are final (it is never "completed").
 POLLED = (
@@ -156,7 +148,7 @@ def poll(campaign: Campaign) -> dict:
         Campaign.objects.filter(pk=campaign.pk).update(next_poll_at=later)
         campaign.next_poll_at = later
         return {"campaign": campaign.pk, **summary, "quiet": 1}
-    batches = campaign.dispatches.filter(status=DispatchStatus.SUBMITTED, final=False)
+    batches = campaign.dispatches.filter(status=BatchStatus.SUBMITTED, final=False)
     answers: list[Answer] = []
     with campaign.account.adapter() as adapter:
         for dispatch in batches.order_by("pk"):
@@ -289,7 +281,7 @@ def settle(campaign: Campaign, answer: Answer, capabilities: Capabilities, now: 
 
 
 def _tracked(dispatch: Dispatch):
-    return Message.objects.filter(dispatch=dispatch, status__in=TRACKED)
+    return Message.objects.filter(dispatch=dispatch, status__in=statuses.TRACKED)
 
 
 def _counts(dispatch: Dispatch) -> Counter:
@@ -302,7 +294,7 @@ def _counts(dispatch: Dispatch) -> Counter:
 
 
 def _differs(counts: Counter, stats: RemoteStats) -> bool:
-    return any(stats.counters.get(status, 0) != counts[status] for status in RANK)
+    return any(stats.counters.get(status, 0) != counts[status] for status in statuses.RANK)
 
 
 def derive(
@@ -319,20 +311,22 @@ def derive(
     fixed = counts.copy()
     fixed.subtract(Counter(status for _pk, _ref, status in candidates))
     wanted: list[str] = []
-    for status in sorted(RANK, key=RANK.get, reverse=True):  # finals, unknown, sent, queued
+    for status in sorted(
+        statuses.RANK, key=statuses.RANK.get, reverse=True
+    ):  # finals, unknown, sent, queued
         wanted += [status] * max(0, stats.counters.get(status, 0) - fixed[status])
-    candidates.sort(key=lambda c: (-RANK[c[2]], c[0]))
+    candidates.sort(key=lambda c: (-statuses.RANK[c[2]], c[0]))
     final = stats.finished
     return [
         MessageStatusReport(status=status, raw_status="", final=final, reference=reference)
         for (_pk, reference, current), status in zip(candidates, wanted, strict=False)
-        if RANK[status] > RANK[current]
+        if statuses.RANK[status] > statuses.RANK[current]
     ]
 
 
 def _finish(campaign, dispatch, capabilities, stats, counts, now) -> int:
     """Marks the batch final when it is; returns the messages closed as unknown."""
-    still_open = sum(counts[s] for s in (*OPEN, MessageStatus.PENDING, MessageStatus.SUBMITTING))
+    still_open = sum(counts[s] for s in (*statuses.OPEN, *statuses.PENDING))
     tracked = capabilities.campaign_stats or capabilities.message_status
     done = stats.finished if stats is not None else not tracked
     if not still_open and (not counts["unknown"] or done):
@@ -361,7 +355,7 @@ def _validity(campaign: Campaign, capabilities: Capabilities) -> timedelta:
 
 def _close(dispatch: Dispatch, now: datetime) -> int:
     """What is still open in a batch past its window will never be reported: unknown."""
-    return Message.objects.filter(dispatch=dispatch, status__in=OPEN).update(
+    return Message.objects.filter(dispatch=dispatch, status__in=statuses.OPEN).update(
         status=MessageStatus.UNKNOWN, error_reason=CLOSED_REASON, updated_at=now
     )
 
@@ -373,7 +367,7 @@ def apply_statuses(campaign: Campaign, reports: Iterable[MessageStatusReport]) -
     """Applies per-message reports to ``campaign``'s messages in bulk and returns how many
     messages changed. A report names its message by our reference when it carries one (unique
     forever), else by the provider's message id; one naming no message of the campaign is
-    ignored. A message moves only to a higher RANK, so repeated, late and out-of-order reports
+    ignored. A message moves only to a higher rank, so repeated, late and out-of-order reports
     change nothing; of several reports on one message the most advanced wins (the first of
     equals). Status, raw status and updated_at are set, and the provider's error code and
     reason where the report gives them (a report without one keeps the reason already stored);
@@ -381,7 +375,7 @@ def apply_statuses(campaign: Campaign, reports: Iterable[MessageStatusReport]) -
     by_reference: dict[str, tuple] = {}
     by_id: dict[str, tuple] = {}
     for report in reports:
-        rank = RANK.get(report.status)
+        rank = statuses.RANK.get(report.status)
         if rank is None:
             continue
         if report.reference:
@@ -411,7 +405,7 @@ def _update(campaign: Campaign, column: str, rows: list[tuple]) -> int:
     a temporary table, analysed, and joined with an index nested loop (~100k rows/s, against
     3-13k with VALUES lists); elsewhere VALUES chunks. Must run inside a transaction."""
     table = Message._meta.db_table
-    ranks = " ".join(f"WHEN '{status}' THEN {rank}" for status, rank in RANK.items())
+    ranks = " ".join(f"WHEN '{status}' THEN {rank}" for status, rank in statuses.RANK.items())
     current = f"CASE {table}.status {ranks} ELSE 99 END"  # 99: our own, never touched
     join = (
         f"UPDATE {table} SET status = v.status, raw_status = v.raw, updated_at = %s, "
@@ -500,7 +494,7 @@ def complete_if_done(campaign: Campaign, now: datetime) -> bool:
     ``completed``."""
     if campaign.dispatches.exclude(status__in=_CLOSED_BATCHES).exists():
         return False
-    if campaign.dispatches.filter(status=DispatchStatus.SUBMITTED, final=False).exists():
+    if campaign.dispatches.filter(status=BatchStatus.SUBMITTED, final=False).exists():
         return False
     counters = CampaignCounters.objects.filter(campaign=campaign).first()
     if counters and counters.pending + counters.submitting + counters.queued + counters.sent:
@@ -513,7 +507,7 @@ def complete_if_done(campaign: Campaign, now: datetime) -> bool:
     return bool(completed)
 
 
-_CLOSED_BATCHES = (DispatchStatus.SUBMITTED, DispatchStatus.FAILED, DispatchStatus.CANCELLED)
+_CLOSED_BATCHES = (BatchStatus.SUBMITTED, BatchStatus.FAILED, BatchStatus.CANCELLED)
 
 
 def _still_polled(campaign: Campaign) -> bool:
@@ -524,4 +518,4 @@ def _still_polled(campaign: Campaign) -> bool:
         return True
     if status not in POLLED:
         return False
-    return campaign.dispatches.filter(status=DispatchStatus.SUBMITTED, final=False).exists()
+    return campaign.dispatches.filter(status=BatchStatus.SUBMITTED, final=False).exists()

@@ -28,12 +28,10 @@ from campaigns.forms import (
 )
 from campaigns.models import (
     Campaign,
-    CampaignStatus,
     Channel,
     Estimate,
     ImportMode,
     ImportStatus,
-    MessageStatus,
     RecipientImport,
     StopListEntry,
     VoiceKind,
@@ -47,7 +45,8 @@ from campaigns.recipients import (
 )
 from campaigns.rejections import Code
 from campaigns.templating import Template
-from core import params
+from core import params, statuses
+from core.statuses import CampaignStatus, MessageStatus
 from providers.crypto import CredentialsUnreadable
 from providers.errors import ProviderError
 from providers.models import ProviderAccount
@@ -197,7 +196,7 @@ def live_context(campaign: Campaign) -> dict:
         "version": f"{campaign.status}:{counters.total}:{counters.cost}:"
         + ".".join(str(n) for n in counters.as_dict().values()),
         # A stopped campaign's batches already out keep delivering, and the tracker polls them.
-        "live": campaign.status in pages.LIVE
+        "live": campaign.status in statuses.LIVE
         or campaign.next_poll_at is not None
         or not campaign.stop_report_done,
         "figures": pages.figures(campaign, counters),

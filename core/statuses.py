@@ -59,6 +59,8 @@ HANDED_OVER = (M.QUEUED, M.SENT, M.DELIVERED, M.UNDELIVERED, M.EXPIRED, M.REJECT
 REPORTABLE = HANDED_OVER
 # Outcomes a provider reported; the first one reported stays.
 REPORTED_FINAL = (M.DELIVERED, M.UNDELIVERED, M.EXPIRED, M.REJECTED)
+# The fate is known, whoever decided it: a delivery rate is taken over these (delivered first).
+OUTCOMES = (*REPORTED_FINAL, M.FAILED)
 # Will not change any more: a reported outcome, or ours (could not be sent, or stopped first).
 FINAL = (*REPORTED_FINAL, M.FAILED, M.CANCELLED)
 # Did not reach the phone, for whatever reason.

@@ -11,10 +11,11 @@ from django.db.models.functions import Coalesce, NullIf
 
 from campaigns import pages
 from campaigns.models import CampaignCounters
+from core import statuses
 from providers.models import ProviderAccount
 
 # Handed to the provider, with an outcome it reported: the delivery rate's denominator.
-REPORTED = tuple(s for s in pages.HANDED_OVER if s in pages.FINAL)
+REPORTED = statuses.REPORTED_FINAL
 
 
 def _counters_since(workspace, since):
@@ -45,12 +46,12 @@ def provider_rates(workspace, now) -> list[dict]:
     rows = (
         _counters_since(workspace, now - timedelta(days=pages.DAYS))
         .values("campaign__account__provider")
-        .annotate(**{s: Sum(s) for s in pages.HANDED_OVER})
+        .annotate(**{s: Sum(s) for s in statuses.HANDED_OVER})
         .order_by("campaign__account__provider")
     )
     result = []
     for row in rows:
-        handed_over = sum(row[s] or 0 for s in pages.HANDED_OVER)
+        handed_over = sum(row[s] or 0 for s in statuses.HANDED_OVER)
         if not handed_over:
             continue  # nothing reached this provider: no rate to speak of
         reported = sum(row[s] or 0 for s in REPORTED)

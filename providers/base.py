@@ -26,6 +26,7 @@ import httpx
 from django.core.cache import cache
 from django.utils.dateparse import parse_datetime
 
+from core import statuses
 from providers import crypto
 from providers.errors import (
     AuthError,
@@ -51,7 +52,6 @@ NOTHING_SENT = (
     httpx.UnsupportedProtocol,
     httpx.InvalidURL,
 )
-FINISHED_CAMPAIGN_STATUSES = frozenset({"completed", "cancelled", "rejected", "failed"})
 
 
 @dataclass(frozen=True)
@@ -214,7 +214,7 @@ class RemoteStats:
 
     @property
     def finished(self) -> bool:
-        return self.campaign_status in FINISHED_CAMPAIGN_STATUSES
+        return self.campaign_status in statuses.FINISHED
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,8 @@ from decimal import Decimal
 
 from django.db.models import Count
 
-from campaigns.models import Campaign, Channel, Message, MessageStatus
+from campaigns.models import Campaign, Channel, Message
+from core.statuses import MessageStatus
 from providers.models import ProviderAccount
 from providers.sandbox import accounts
 from providers.sandbox.models import Charge, SandboxAccount

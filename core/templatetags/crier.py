@@ -2,6 +2,7 @@ from django import forms, template
 from django.utils import timezone
 from django.utils.html import format_html
 
+from core import statuses
 from core.timezones import labelled
 
 register = template.Library()
@@ -24,36 +25,15 @@ def with_class(bound_field, css_class: str):
     return bound_field.as_widget(attrs=attrs)
 
 
+# Badge colours: every status from core.statuses, and the words other badges show.
 STATUS_BADGES = {
-    "approved": "success",
-    "pending": "warning",
-    "rejected": "danger",
-    "owner": "dark",
+    **statuses.BADGE,
+    "approved": "success",  # sender names
+    "owner": "dark",  # roles
     "admin": "primary",
     "sender": "info",
     "viewer": "secondary",
-    # campaigns
-    "draft": "secondary",
-    "scheduled": "info",
-    "moderation": "info",
-    "sending": "primary",
-    "paused": "warning",
-    "sent": "primary",
-    "completed": "success",
-    "cancelled": "dark",
-    "failed": "danger",
-    # messages and batches
-    "submitting": "primary",
-    "delivered": "success",
-    "undelivered": "danger",
-    "expired": "warning",
-    "unknown": "warning",
-    "claimed": "secondary",
-    "submitted": "success",
-    "held": "warning",
-    # imports
-    "uploaded": "secondary",
-    "queued": "info",
+    "uploaded": "secondary",  # imports
     "running": "primary",
     "done": "success",
 }

@@ -7,7 +7,8 @@ import pytest
 from django.urls import reverse
 
 from audit.models import Action, AuditEvent
-from campaigns.models import Campaign, CampaignStatus, Message
+from campaigns.models import Campaign, Message
+from core.statuses import CampaignStatus
 from workspaces.models import Role
 
 

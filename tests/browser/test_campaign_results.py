@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from campaigns import tracking
-from campaigns.models import CampaignStatus, Message
+from campaigns.models import Message
+from core.statuses import CampaignStatus
 from providers.models import ProviderAccount
 from providers.sandbox import clock
 from tests.campaigns.test_tracking import _send

@@ -11,7 +11,8 @@ from django.urls import reverse
 
 from audit.log import record
 from audit.models import Action
-from campaigns.models import Campaign, CampaignStatus, RecipientImport
+from campaigns.models import Campaign, RecipientImport
+from core.statuses import CampaignStatus
 from providers import services
 from providers.models import ProviderAccount
 from providers.sandbox.models import SandboxAccount

@@ -12,7 +12,8 @@ import re
 import pytest
 
 from campaigns import sending
-from campaigns.models import Campaign, MessageStatus
+from campaigns.models import Campaign
+from core.statuses import MessageStatus
 from providers import registry
 from providers.models import ProviderAccount
 from providers.sandbox.models import SandboxAccount

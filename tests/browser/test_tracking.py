@@ -14,7 +14,8 @@ import time
 import pytest
 
 from campaigns import sending, tracking
-from campaigns.models import CampaignCounters, CampaignStatus, CounterSnapshot
+from campaigns.models import CampaignCounters, CounterSnapshot
+from core.statuses import CampaignStatus
 from providers import registry
 from providers.models import ProviderAccount
 from providers.sandbox import clock

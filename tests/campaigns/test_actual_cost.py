@@ -17,14 +17,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from campaigns import costs, pages, sending, tracking
-from campaigns.models import (
-    Campaign,
-    CampaignCounters,
-    CampaignStatus,
-    Dispatch,
-    DispatchStatus,
-    Message,
-)
+from campaigns.models import Campaign, CampaignCounters, Dispatch, Message
+from core.statuses import BatchStatus, CampaignStatus
 from providers.models import ProviderAccount
 from providers.sandbox import clock
 from providers.sandbox.models import Charge
@@ -55,7 +49,7 @@ def sent_campaign(acme, *, estimate="700.00", currency="EUR", messages=200, acco
     return campaign
 
 
-def batch(campaign, cost=None, currency="EUR", *, polled=True, status=DispatchStatus.SUBMITTED):
+def batch(campaign, cost=None, currency="EUR", *, polled=True, status=BatchStatus.SUBMITTED):
     """One batch of ``campaign`` with the cost the provider reported for it (None: none)."""
     return Dispatch.objects.create(
         campaign=campaign,
@@ -193,7 +187,7 @@ def test_a_partial_report_says_partial_and_is_not_compared_yet(as_role, acme):
     campaign = sent_campaign(acme)
     batch(campaign, "350.0000")
     batch(campaign)  # asked, no price yet
-    batch(campaign, status=DispatchStatus.UNKNOWN, polled=False)  # the provider may have it
+    batch(campaign, status=BatchStatus.UNKNOWN, polled=False)  # the provider may have it
 
     html = cost_part(as_role("viewer"), campaign)
 
@@ -221,8 +215,8 @@ def test_a_partial_report_above_the_estimate_already_is_flagged(as_role, acme):
 def test_batches_that_never_went_out_are_not_waited_for(as_role, acme):
     campaign = sent_campaign(acme)
     batch(campaign, "700.0000")
-    batch(campaign, status=DispatchStatus.CANCELLED, polled=False)
-    Dispatch.objects.create(campaign=campaign, key=uuid4().hex, status=DispatchStatus.FAILED)
+    batch(campaign, status=BatchStatus.CANCELLED, polled=False)
+    Dispatch.objects.create(campaign=campaign, key=uuid4().hex, status=BatchStatus.FAILED)
 
     html = cost_part(as_role("viewer"), campaign)
 

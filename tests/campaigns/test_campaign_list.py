@@ -10,7 +10,8 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from campaigns.models import Campaign, CampaignCounters, CampaignStatus, Channel, Message
+from campaigns.models import Campaign, CampaignCounters, Channel, Message
+from core.statuses import CampaignStatus
 from providers.models import ProviderAccount
 
 HTMX = {"HX-Request": "true"}

@@ -19,12 +19,11 @@ from campaigns.models import (
     COUNTED_STATUSES,
     Campaign,
     CampaignCounters,
-    CampaignStatus,
     CounterSnapshot,
     Dispatch,
-    DispatchStatus,
     Message,
 )
+from core.statuses import BatchStatus, CampaignStatus
 
 HTMX = {"HX-Request": "true"}
 
@@ -47,7 +46,7 @@ def launched(acme):
         estimate={"total": "4.20", "currency": "EUR", "messages": 120, "segments": 120},
     )
     Dispatch.objects.create(
-        campaign=campaign, key="d" * 32, status=DispatchStatus.SUBMITTED, size=110, accepted=110,
+        campaign=campaign, key="d" * 32, status=BatchStatus.SUBMITTED, size=110, accepted=110,
         provider_campaign_id="42", cost=Decimal("3.15"), currency="EUR", polled_at=timezone.now(),
     )  # fmt: skip
     CampaignCounters.objects.filter(campaign=campaign).update(cost=Decimal("3.15"), currency="EUR")

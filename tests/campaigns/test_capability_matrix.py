@@ -14,8 +14,9 @@ from decimal import Decimal
 import pytest
 
 from campaigns import pricing, services
-from campaigns.models import Campaign, Channel, Message, MessageStatus
+from campaigns.models import Campaign, Channel, Message
 from campaigns.outgoing import messages_for, refusals, spec_for
+from core.statuses import MessageStatus
 from providers import registry
 from providers.base import DispatchState, VoicePayload
 from providers.errors import InvalidRequest, NotSupported

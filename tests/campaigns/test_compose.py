@@ -7,7 +7,8 @@ from datetime import timedelta
 from django.urls import reverse
 from django.utils import timezone
 
-from campaigns.models import Campaign, CampaignStatus
+from campaigns.models import Campaign
+from core.statuses import CampaignStatus
 from providers.models import ProviderAccount, SenderName
 from workspaces.models import Role
 

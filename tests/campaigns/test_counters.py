@@ -9,14 +9,8 @@ from django.db.models import Count
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from campaigns.models import (
-    COUNTED_STATUSES,
-    Campaign,
-    CampaignCounters,
-    Message,
-    MessageStatus,
-    references,
-)
+from campaigns.models import COUNTED_STATUSES, Campaign, CampaignCounters, Message, references
+from core.statuses import MessageStatus
 
 pytestmark = pytest.mark.django_db
 

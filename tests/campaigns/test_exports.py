@@ -14,7 +14,8 @@ from django.urls import reverse
 from python_calamine import CalamineWorkbook
 
 from campaigns import exports, imports
-from campaigns.models import Campaign, CampaignStatus, Message
+from campaigns.models import Campaign, Message
+from core.statuses import CampaignStatus
 from tests.campaigns.test_campaign_page import table_phones
 from tests.campaigns.test_imports import run, upload
 

@@ -12,7 +12,6 @@ from django.urls import reverse
 
 from campaigns import imports
 from campaigns.models import (
-    CampaignStatus,
     ImportStatus,
     Message,
     PlaceholderPolicy,
@@ -20,6 +19,7 @@ from campaigns.models import (
     StopListEntry,
 )
 from campaigns.recipients import ImportRejected
+from core.statuses import CampaignStatus
 from crier.celery import app
 from workspaces.models import Role
 

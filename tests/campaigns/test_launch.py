@@ -12,14 +12,8 @@ from django.urls import reverse
 
 from audit.models import AuditEvent
 from campaigns import services
-from campaigns.models import (
-    Campaign,
-    CampaignStatus,
-    Dispatch,
-    DispatchStatus,
-    Message,
-    MessageStatus,
-)
+from campaigns.models import Campaign, Dispatch, Message
+from core.statuses import BatchStatus, CampaignStatus, MessageStatus
 from providers.base import AccountInfo
 from providers.models import ProviderAccount
 
@@ -163,7 +157,7 @@ def test_stop_cancels_what_has_not_gone_out_and_asks_the_provider_for_the_rest(
     draft, acme, django_capture_on_commit_callbacks
 ):
     Campaign.objects.filter(pk=draft.pk).update(status=CampaignStatus.SENDING)
-    out = Dispatch.objects.create(campaign=draft, key="a" * 32, status=DispatchStatus.SUBMITTED)
+    out = Dispatch.objects.create(campaign=draft, key="a" * 32, status=BatchStatus.SUBMITTED)
     waiting = Dispatch.objects.create(campaign=draft, key="b" * 32)
     ids = list(draft.messages.values_list("pk", flat=True))
     Message.objects.filter(pk__in=ids[:5]).update(status="queued", dispatch=out)
@@ -175,7 +169,7 @@ def test_stop_cancels_what_has_not_gone_out_and_asks_the_provider_for_the_rest(
     assert cancelled == 15
     assert len(callbacks) == 1  # the provider side is stopped by a task, after the commit
     waiting.refresh_from_db()
-    assert waiting.status == DispatchStatus.CANCELLED
+    assert waiting.status == BatchStatus.CANCELLED
     assert draft.messages.filter(status="queued").count() == 5
     assert AuditEvent.objects.get(action="campaign_stopped").details["cancelled"] == 15
 
@@ -203,9 +197,9 @@ def test_retry_resends_only_what_the_provider_certainly_did_not_take(draft, acme
     do, and the confirmation says so. A batch the provider called a duplicate never goes again,
     even if its messages were somehow marked failed."""
     Campaign.objects.filter(pk=draft.pk).update(status=CampaignStatus.SENT)
-    refused = Dispatch.objects.create(campaign=draft, key="a" * 32, status=DispatchStatus.FAILED)
+    refused = Dispatch.objects.create(campaign=draft, key="a" * 32, status=BatchStatus.FAILED)
     checking = Dispatch.objects.create(
-        campaign=draft, key="b" * 32, status=DispatchStatus.UNKNOWN, size=3
+        campaign=draft, key="b" * 32, status=BatchStatus.UNKNOWN, size=3
     )
     ids = list(draft.messages.values_list("pk", flat=True))
     Message.objects.filter(pk__in=ids[:4]).update(status="failed", dispatch=refused)
@@ -218,7 +212,7 @@ def test_retry_resends_only_what_the_provider_certainly_did_not_take(draft, acme
     assert "1 message shown as Unknown is not included" in page
 
     duplicate = Dispatch.objects.create(
-        campaign=draft, key="c" * 32, status=DispatchStatus.FAILED, provider_has_it=True
+        campaign=draft, key="c" * 32, status=BatchStatus.FAILED, provider_has_it=True
     )
     Message.objects.filter(pk__in=ids[7:9]).update(status="failed", dispatch=duplicate)
     assert services.retry_failed(draft, acme.user("sender")) == 4

@@ -12,8 +12,9 @@ from django.urls import reverse
 from django.utils import timezone
 
 from campaigns import pricing, services
-from campaigns.models import Campaign, Estimate, EstimateStatus, Message, MessageStatus
+from campaigns.models import Campaign, Estimate, EstimateStatus, Message
 from campaigns.tasks import price_campaign
+from core.statuses import MessageStatus
 from providers.base import AccountInfo
 from providers.models import ProviderAccount
 from tests.campaigns.test_pricing import KZ_BEELINE, KZ_KCELL, UZ, add_recipients, set_rates

@@ -10,10 +10,11 @@ from decimal import Decimal
 import pytest
 
 from campaigns import pricing
-from campaigns.models import Campaign, Message, MessageStatus, PlaceholderPolicy
+from campaigns.models import Campaign, Message, PlaceholderPolicy
 from campaigns.pricing import PriceLine, UnpricedLine, check_balance, price, quote_differs
 from campaigns.segments import count
 from campaigns.templating import render
+from core.statuses import MessageStatus
 from providers.base import AccountInfo, Quote
 from providers.models import ProviderAccount, Rate, RateCard
 from providers.sandbox.accounts import provision

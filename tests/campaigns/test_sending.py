@@ -14,16 +14,9 @@ import pytest
 from django.utils import timezone
 
 from campaigns import sending, services, tracking
-from campaigns.models import (
-    Campaign,
-    CampaignStatus,
-    Dispatch,
-    DispatchStatus,
-    Message,
-    MessageStatus,
-    StopListEntry,
-)
+from campaigns.models import Campaign, Dispatch, Message, StopListEntry
 from campaigns.outgoing import messages_for, spec_for
+from core.statuses import BatchStatus, CampaignStatus, MessageStatus
 from crier.celery import app
 from providers import registry
 from providers.base import DispatchState
@@ -136,7 +129,7 @@ def test_a_batch_that_keeps_failing_fails_with_the_last_error_and_pauses_the_cam
 
     assert campaign.status == CampaignStatus.PAUSED
     assert "batches failed in a row" in campaign.status_reason
-    failed = campaign.dispatches.get(status=DispatchStatus.FAILED)
+    failed = campaign.dispatches.get(status=BatchStatus.FAILED)
     assert failed.last_error == "Gave up after 3 tries: smsdrop had an internal error."
     assert statuses(campaign) == {MessageStatus.FAILED: 200, MessageStatus.PENDING: 100}
     assert ledger(remote)["charges"] == 0
@@ -212,7 +205,7 @@ def test_a_worker_that_died_mid_call_is_reconciled_after_its_lease(wire, provide
     # The dying worker's last request left a minute ago: long enough for a provider that
     # found nothing to be believed.
     Dispatch.objects.filter(pk=dispatch.pk).update(
-        status=DispatchStatus.SUBMITTING, last_request_at=timezone.now() - timedelta(minutes=1)
+        status=BatchStatus.SUBMITTING, last_request_at=timezone.now() - timedelta(minutes=1)
     )
     if provider_took_it:  # the dying worker's request reached BSG before it was killed
         messages = Message.objects.filter(dispatch=dispatch)
@@ -224,7 +217,7 @@ def test_a_worker_that_died_mid_call_is_reconciled_after_its_lease(wire, provide
             )
 
     sending.run(campaign.pk, budget=1)  # the lease still runs: nothing is touched
-    assert Dispatch.objects.get(pk=dispatch.pk).status == DispatchStatus.SUBMITTING
+    assert Dispatch.objects.get(pk=dispatch.pk).status == BatchStatus.SUBMITTING
     Dispatch.objects.filter(pk=dispatch.pk).update(lease_until=timezone.now())
     drain(campaign)
 
@@ -371,8 +364,8 @@ def test_a_batch_in_flight_at_the_stop_is_stopped_when_it_comes_back(
 ):
     campaign, _remote = wire("bsg", 200)
     batch = sending.Batch(campaign, *sending.claim(campaign))
-    Dispatch.objects.filter(pk=batch.dispatch.pk).update(status=DispatchStatus.SUBMITTING)
-    batch.dispatch.status = DispatchStatus.SUBMITTING
+    Dispatch.objects.filter(pk=batch.dispatch.pk).update(status=BatchStatus.SUBMITTING)
+    batch.dispatch.status = BatchStatus.SUBMITTING
     services.stop(campaign, acme.user("sender"))  # while its worker is calling the provider
     services.stop_provider_side(campaign.pk)
     assert "Crier will report on it" in Campaign.objects.get(pk=campaign.pk).stop_report
@@ -432,13 +425,13 @@ def test_a_lookup_that_finds_nothing_right_after_a_timeout_sends_nothing_until_s
     campaign, remote = wire("bsg", 200)
     dispatch, _token = sending.claim(campaign)
     Dispatch.objects.filter(pk=dispatch.pk).update(
-        status=DispatchStatus.UNKNOWN, last_request_at=timezone.now(), lease_until=None
+        status=BatchStatus.UNKNOWN, last_request_at=timezone.now(), lease_until=None
     )
 
     sending.run(campaign.pk, budget=1)
 
     dispatch.refresh_from_db()
-    assert dispatch.status == DispatchStatus.UNKNOWN
+    assert dispatch.status == BatchStatus.UNKNOWN
     assert dispatch.next_attempt_at > timezone.now() + timedelta(seconds=600)
     assert ledger(remote) == {"charges": 0, "phones_charged_twice": 0}
     assert statuses(campaign) == {MessageStatus.SUBMITTING: 200}
@@ -455,7 +448,7 @@ def test_a_batch_abandoned_before_its_first_request_is_sent_once_settled_not_loo
     dispatch, _token = sending.claim(campaign)
     claimed = timezone.now() - timedelta(seconds=30)
     Dispatch.objects.filter(pk=dispatch.pk).update(
-        status=DispatchStatus.SUBMITTING, created_at=claimed, lease_until=timezone.now()
+        status=BatchStatus.SUBMITTING, created_at=claimed, lease_until=timezone.now()
     )
 
     drain(campaign)

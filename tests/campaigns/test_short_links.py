@@ -12,7 +12,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from campaigns import pages, tracking
-from campaigns.models import CampaignStatus, Dispatch
+from campaigns.models import Dispatch
+from core.statuses import CampaignStatus
 from providers.sandbox import clock
 from tests.campaigns.test_tracking import _poll_until_completed, _send
 from tests.sendkit import campaign_for, sandbox_account

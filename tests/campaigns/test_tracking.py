@@ -20,27 +20,21 @@ from hypothesis import strategies as st
 
 from audit.models import Action, AuditEvent
 from campaigns import sending, services, tracking
-from campaigns.models import (
-    Campaign,
-    CampaignCounters,
-    CampaignStatus,
-    CounterSnapshot,
-    Message,
-    MessageStatus,
-)
+from campaigns.models import Campaign, CampaignCounters, CounterSnapshot, Message
+from core.statuses import RANK, REPORTED_FINAL, CampaignStatus, MessageStatus
 from providers.base import MessageStatusReport
 from providers.sandbox import billing, clock
 from providers.sandbox.models import Charge, SandboxMessage
 from tests.sendkit import campaign_for, sandbox_account, statuses
 
-REPORTED = list(tracking.RANK)
+REPORTED = list(RANK)
 
 
 def report(status: str, *, reference: str = "", provider_id: str = "", raw: str = ""):
     return MessageStatusReport(
         status=status,
         raw_status=raw or status.upper(),
-        final=status in tracking.FINAL,
+        final=status in REPORTED_FINAL,
         reference=reference,
         provider_message_id=provider_id,
     )
@@ -149,17 +143,17 @@ def test_statuses_only_move_forward_whatever_the_order_of_reports(queued, sequen
     ]
     # Applied in polls of random sizes, as reports trickle in.
     bounds = sorted({0, len(reports), *(c for c in cuts if c < len(reports))})
-    ranks = [tracking.RANK["queued"]] * 5
+    ranks = [RANK["queued"]] * 5
     for start, end in itertools.pairwise(bounds):
         tracking.apply_statuses(queued, reports[start:end])
-        now = [tracking.RANK[m.status] for m in _messages(queued)]
+        now = [RANK[m.status] for m in _messages(queued)]
         assert all(after >= before for before, after in zip(ranks, now, strict=True))
         ranks = now
 
     highest = Counter()
     for i, status, _by_reference in sequence:
-        highest[i] = max(highest[i], tracking.RANK[status])
-    assert ranks == [max(highest[i], tracking.RANK["queued"]) for i in range(5)]
+        highest[i] = max(highest[i], RANK[status])
+    assert ranks == [max(highest[i], RANK["queued"]) for i in range(5)]
     # The whole story told again, in any order, changes nothing.
     assert tracking.apply_statuses(queued, reversed(reports)) == 0
     assert tracking.apply_statuses(queued, reports) == 0

@@ -15,7 +15,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from campaigns import pages
-from campaigns.models import Campaign, CampaignCounters, CampaignStatus, Message
+from campaigns.models import Campaign, CampaignCounters, Message
+from core.statuses import CampaignStatus
 from providers.models import ProviderAccount
 
 

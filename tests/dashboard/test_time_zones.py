@@ -16,7 +16,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from audit.models import AuditEvent
-from campaigns.models import Campaign, CampaignStatus, CounterSnapshot, Message
+from campaigns.models import Campaign, CounterSnapshot, Message
+from core.statuses import CampaignStatus
 from providers.base import AccountInfo
 from workspaces.models import Role
 

@@ -19,8 +19,9 @@ from django.test import Client
 from django.urls import reverse
 
 from campaigns import sending
-from campaigns.models import Campaign, CampaignStatus, Dispatch, DispatchStatus, Message
+from campaigns.models import Campaign, Dispatch, Message
 from campaigns.outgoing import messages_for, spec_for
+from core.statuses import BatchStatus, CampaignStatus
 from providers.base import DispatchState
 from providers.sandbox.models import Charge, SandboxAccount
 from tests.reliability.test_sending import (
@@ -159,7 +160,7 @@ def test_bsg_already_taken_is_reconciled_and_retry_from_the_page_sends_nothing_t
     time.sleep(5)  # anything a retry had queued would have gone by now
     figures = assert_sent_once(campaign, remote, RECIPIENTS)
     print(f"already taken, then Retry: {figures}, billed {billed(remote)}")
-    assert not campaign.dispatches.filter(status=DispatchStatus.FAILED).exists()
+    assert not campaign.dispatches.filter(status=BatchStatus.FAILED).exists()
 
 
 def test_personalised_mobizon_sends_all_and_survives_a_429_on_every_fourth_request(acme, processes):

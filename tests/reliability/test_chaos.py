@@ -20,8 +20,9 @@ from urllib.parse import urlsplit
 import pytest
 import redis
 
-from campaigns.models import Campaign, CampaignStatus, Dispatch
+from campaigns.models import Campaign, Dispatch
 from campaigns.sending import OPEN_DISPATCHES
+from core.statuses import CampaignStatus
 from providers.sandbox.models import SandboxAccount
 from tests.reliability.conftest import BROKER
 from tests.sendkit import campaign_for, ledger, sandbox_account, statuses, unsent

@@ -19,7 +19,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from audit.models import AuditEvent
-from campaigns.models import Campaign, CampaignStatus, MessageStatus
+from campaigns.models import Campaign
+from core.statuses import CampaignStatus, MessageStatus
 from providers.sandbox.models import SandboxAccount
 from tests.sendkit import campaign_for, ledger, sandbox_account, statuses, unsent
 

@@ -14,13 +14,8 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django.utils import timezone
 
-from campaigns.models import (
-    Campaign,
-    CampaignCounters,
-    CampaignStatus,
-    CounterSnapshot,
-    Message,
-)
+from campaigns.models import Campaign, CampaignCounters, CounterSnapshot, Message
+from core.statuses import CampaignStatus
 from providers import registry
 from providers.models import ProviderAccount, Rate, SenderName
 from workspaces.models import Membership, Role, Workspace
