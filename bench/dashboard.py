@@ -66,7 +66,8 @@ def seed() -> None:
     from django.db import connection, transaction
     from django.utils import timezone
 
-    from campaigns.models import Campaign, CampaignStatus, CounterSnapshot, Message
+    from campaigns.models import Campaign, CounterSnapshot, Message
+    from core.statuses import CampaignStatus
     from providers.models import ProviderAccount
     from workspaces.models import Membership, Role, Workspace
 

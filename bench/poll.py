@@ -113,7 +113,8 @@ def _load() -> str:
 def _seed(count: int, batch: int):
     from django.db import connection
 
-    from campaigns.models import Campaign, CampaignStatus, Dispatch, DispatchStatus, references
+    from campaigns.models import Campaign, Dispatch, references
+    from core.statuses import BatchStatus, CampaignStatus
     from providers.models import ProviderAccount
     from workspaces.models import Workspace
 
@@ -130,7 +131,7 @@ def _seed(count: int, batch: int):
         dispatch = Dispatch.objects.create(
             campaign=campaign,
             key=references(1)[0],
-            status=DispatchStatus.SUBMITTED,
+            status=BatchStatus.SUBMITTED,
             provider_campaign_id=str(start // batch + 1),
             size=size,
             accepted=size,
@@ -202,7 +203,8 @@ def _apply(campaign, reports) -> int:
 def _reset(campaign) -> None:
     from django.db import connection
 
-    from campaigns.models import Campaign, CampaignStatus, Dispatch
+    from campaigns.models import Campaign, Dispatch
+    from core.statuses import CampaignStatus
 
     with connection.cursor() as cursor:
         cursor.execute(

@@ -97,7 +97,7 @@ def _bench(slug: str, count: int, latency: float, url: str) -> None:
     import httpx
 
     from campaigns import sending
-    from campaigns.models import MessageStatus
+    from core.statuses import MessageStatus
     from providers.sandbox.models import SandboxAccount
     from tests.sendkit import campaign_for, ledger, sandbox_account
     from workspaces.models import Workspace
