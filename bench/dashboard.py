@@ -6,7 +6,7 @@ campaign of 1,000,000 by itself (2,000,000 message rows) in PostgreSQL.
 Prints p50 and p95 for the campaign list (plain, searched and sorted by delivery rate), a
 campaign page (a small one, the big one, the big one filtered by status), the live partial
 and the overview. Targets: <= 100 ms at p95 for the pages, <= 30 ms for the live partial.
-With --poll it also times one tracking cycle: campaigns.tracking.apply_statuses() applying
+With --poll it also times one tracking cycle: campaigns.tracking.polling.apply_statuses() applying
 100,000 status reports to the big campaign.
 
 The database (postgres://postgres@127.0.0.1:5432/crier_bench_dash; BENCH_POSTGRES_URL overrides
@@ -220,9 +220,9 @@ def measure(rounds: int) -> None:
 def poll_cycle() -> None:
     """One tracking cycle: 100,000 reports applied to the big campaign."""
     try:
-        from campaigns.tracking import apply_statuses
+        from campaigns.tracking.polling import apply_statuses
     except ImportError:
-        print("poll cycle: campaigns.tracking.apply_statuses is not there yet")
+        print("poll cycle: campaigns.tracking.polling.apply_statuses is not there yet")
         return
     from campaigns.models import Campaign
     from providers.base import MessageStatusReport

@@ -45,8 +45,8 @@ def run_one(path: Path) -> dict:
     from django.core.management import call_command
 
     django.setup()
-    from campaigns import imports
     from campaigns.models import Campaign
+    from campaigns.recipients import imports
     from workspaces.models import Workspace
 
     call_command("migrate", verbosity=0)

@@ -6,7 +6,7 @@ Writes a CSV and an XLSX of ``--rows`` recipients (KZ, BR, UZ, RU, GB, US number
 formatting noise, 5 % duplicates, 3 % invalid, two placeholder columns) plus a 100,000-row CSV,
 then times each in a fresh process, so peak RSS is that of one import, not of the generator.
 Files already in ``--dir`` are reused. For an XLSX, "workers" includes the child process that
-reads the workbook (see campaigns/spreadsheets.py): its peak is the largest by far.
+reads the workbook (see core/tables/workbooks.py): its peak is the largest by far.
 """
 
 from __future__ import annotations
@@ -104,8 +104,9 @@ def write_xlsx(path: Path, count: int) -> None:
 
 def run_import(path: Path) -> dict:
     """Read, normalise and de-duplicate one file as the import task will; return counts."""
-    from campaigns.phones import Normalised, Normaliser
-    from campaigns.recipients import detect_phone_column, open_table
+    from campaigns.recipients.columns import detect_phone_column
+    from campaigns.recipients.phones import Normalised, Normaliser
+    from core.tables.reader import open_table
 
     started = time.perf_counter()
     rejected: collections.Counter[str] = collections.Counter()

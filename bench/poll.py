@@ -178,7 +178,7 @@ def _answers(campaign) -> dict:
 def _poll(campaign, answers) -> dict:
     from unittest import mock
 
-    from campaigns import tracking
+    from campaigns.tracking import polling as tracking
     from providers.bsg import BSGAdapter
 
     class AnsweringBSG(BSGAdapter):
@@ -195,7 +195,7 @@ def _poll(campaign, answers) -> dict:
 
 
 def _apply(campaign, reports) -> int:
-    from campaigns import tracking
+    from campaigns.tracking import polling as tracking
 
     return tracking.apply_statuses(campaign, reports)
 

@@ -51,8 +51,8 @@ HTMX = {"HX-Request": "true"}
 def build(workspace, recipients: int) -> int:
     from django.db import connection, transaction
 
-    from campaigns import bulk
     from campaigns.models import Campaign, references
+    from campaigns.recipients import bulk
     from providers.models import ProviderAccount, Rate
 
     # A closed port: the preview's balance check fails at once instead of calling BSG.
@@ -101,8 +101,8 @@ def figures(timings: list[float]) -> str:
 
 
 def time_price(campaign_pk: int, repeat: int) -> None:
+    from campaigns.compose.pricing import price
     from campaigns.models import Campaign
-    from campaigns.pricing import price
 
     timings = []
     for _ in range(repeat):

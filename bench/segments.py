@@ -1,4 +1,4 @@
-"""Time campaigns.segments on 100,000 rendered texts: `.venv/bin/python bench/segments.py`.
+"""Time campaigns.compose.segments on 100,000 rendered texts: `.venv/bin/python bench/segments.py`.
 
 The mix is a template campaign's: mostly 1-part GSM renders, some with an extension character,
 some UCS-2 (Cyrillic, a pasted curly quote, an emoji) and some multipart. Prints the time of
@@ -13,7 +13,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # runnable as a plain script
 
-from campaigns.segments import count, count_rendered
+from campaigns.compose.segments import count, count_rendered
 
 N = 100_000
 NAMES = ["Anna", "Bob", "Dmitry", "Aigerim", "José", "Erlan", "Mariya", "Timur", "Li", "Saule"]

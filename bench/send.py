@@ -96,7 +96,7 @@ def main() -> None:
 def _bench(slug: str, count: int, latency: float, url: str) -> None:
     import httpx
 
-    from campaigns import sending
+    from campaigns.sending import engine as sending
     from core.statuses import MessageStatus
     from providers.sandbox.models import SandboxAccount
     from tests.sendkit import campaign_for, ledger, sandbox_account

@@ -2,7 +2,7 @@ from django.contrib import admin, messages
 from django.db import transaction
 from django.utils import timezone
 
-from campaigns import services, tracking
+from campaigns import services
 from campaigns.models import (
     Campaign,
     CampaignCounters,
@@ -13,6 +13,7 @@ from campaigns.models import (
     RecipientImport,
     StopListEntry,
 )
+from campaigns.tracking import polling as tracking
 
 
 class DispatchInline(admin.TabularInline):

@@ -87,7 +87,7 @@ class Campaign(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
-    # --- Sending (see campaigns.sending) ---
+    # --- Sending (see campaigns.sending.engine) ---
     launched_at = models.DateTimeField(null=True, blank=True)
     launched_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
@@ -103,7 +103,7 @@ class Campaign(models.Model):
     submitted_at = models.DateTimeField(null=True, blank=True)  # every message handed over
     stop_report = models.TextField(blank=True)  # what the provider side said when stopped
 
-    # --- Tracking (see campaigns.tracking) ---
+    # --- Tracking (see campaigns.tracking.polling) ---
     next_poll_at = models.DateTimeField(null=True, blank=True)  # beat polls it from then on
     poll_lease_until = models.DateTimeField(null=True, blank=True)  # one poll at a time
     last_polled_at = models.DateTimeField(null=True, blank=True)
@@ -325,7 +325,7 @@ class RecipientImport(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     # The running worker's last sign of life (every batch, and every second it waits); a
-    # running import silent for long is failed by campaigns.imports.fail_abandoned.
+    # running import silent for long is failed by campaigns.recipients.imports.fail_abandoned.
     heartbeat_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 
@@ -356,9 +356,9 @@ class EstimateStatus(models.TextChoices):
 
 
 class Estimate(models.Model):
-    """A campaign's price estimate (campaigns.pricing), stored with the fingerprint of what it was
-    computed from: a fresh one is reused, a stale one computed again. A big campaign is priced
-    by a worker, which reports its progress here. One a campaign; a new computation replaces
+    """A campaign's price estimate (campaigns.compose.pricing), stored with the fingerprint of what
+    it was computed from: a fresh one is reused, a stale one computed again. A big campaign is
+    priced by a worker, which reports its progress here. One a campaign; a new computation replaces
     the last, and ``token`` tells a worker whether the computation it runs is still wanted."""
 
     campaign = models.OneToOneField(
@@ -401,7 +401,8 @@ class CampaignCounters(models.Model):
     """How many of a campaign's messages are in each status, kept by database triggers on
     campaigns_message (migration 0007) on every insert, status change and delete, whoever makes
     it: reading a campaign's figures costs one row, where a GROUP BY over a million messages
-    costs seconds. ``cost`` is the actual cost the provider reported (campaigns.tracking)."""
+    costs seconds. ``cost`` is the actual cost the provider reported
+    (campaigns.tracking.polling)."""
 
     campaign = models.OneToOneField(
         Campaign, on_delete=models.CASCADE, primary_key=True, related_name="counters"
@@ -432,8 +433,8 @@ class CampaignCounters(models.Model):
 
 
 class CounterSnapshot(models.Model):
-    """A campaign's counters at one moment, written by campaigns.tracking whenever they changed:
-    the campaign page charts them."""
+    """A campaign's counters at one moment, written by campaigns.tracking.polling whenever they
+    changed: the campaign page charts them."""
 
     campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="snapshots")
     taken_at = models.DateTimeField()

@@ -12,8 +12,9 @@ from django.utils import timezone
 
 from audit.log import record
 from audit.models import Action
-from campaigns import outgoing, pricing, tracking
+from campaigns.compose import outgoing, pricing
 from campaigns.models import Campaign, Channel, Dispatch, Message, StopListEntry, VoiceKind
+from campaigns.tracking import polling as tracking
 from core import statuses
 from core.statuses import BatchStatus, CampaignStatus, MessageStatus
 from providers.errors import NotSupported, PermanentError, ProviderError

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from campaigns import imports, pricing, sending, services, tracking
+from campaigns import services
+from campaigns.compose import pricing
+from campaigns.recipients import imports
+from campaigns.sending import engine as sending
+from campaigns.tracking import polling as tracking
 
 
 @shared_task

@@ -1,6 +1,7 @@
 from django.urls import path
 
-from campaigns import sending_views, views
+from campaigns.pages import views
+from campaigns.sending import views as sending_views
 
 urlpatterns = [
     path("campaigns/", views.campaign_list, name="campaign_list"),

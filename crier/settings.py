@@ -243,7 +243,7 @@ CRIER_IMPORT_MAX_COLUMNS = env.int("CRIER_IMPORT_MAX_COLUMNS", default=100)
 # costs a few MB of memory while its first rows are read, whatever the file.
 CRIER_UPLOADS_PER_PROCESS = env.int("CRIER_UPLOADS_PER_PROCESS", default=4)
 CRIER_UPLOADS_PER_WORKSPACE = env.int("CRIER_UPLOADS_PER_WORKSPACE", default=3)
-# A validation helper silent this long fails its import (campaigns/children.py); an import
+# A validation helper silent this long fails its import (core/children.py); an import
 # whose worker has been silent this long is failed by beat (fail_abandoned_imports).
 CRIER_IMPORT_STALL_SECONDS = env.float("CRIER_IMPORT_STALL_SECONDS", default=60.0)
 CRIER_IMPORT_STALE_SECONDS = env.float("CRIER_IMPORT_STALE_SECONDS", default=120.0)
@@ -284,9 +284,9 @@ CELERY_BEAT_SCHEDULE = {
     # redelivers those twice past its visibility timeout).
     "dispatch-campaigns": {"task": "campaigns.tasks.dispatch_campaigns", "schedule": 2.0},
     # Hands every campaign in flight whose next poll is due to a worker, one poll at a time
-    # per campaign (campaigns.tracking); the interval itself is per provider.
+    # per campaign (campaigns.tracking.polling); the interval itself is per provider.
     "poll-campaigns": {"task": "campaigns.tasks.poll_campaigns", "schedule": 2.0},
-    # Fails the recipient imports a dead worker left running (campaigns.imports).
+    # Fails the recipient imports a dead worker left running (campaigns.recipients.imports).
     "fail-abandoned-imports": {
         "task": "campaigns.tasks.fail_abandoned_imports",
         "schedule": 30.0,
@@ -294,8 +294,8 @@ CELERY_BEAT_SCHEDULE = {
 }
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 
-# Sending (campaigns.sending). A worker keeps a campaign for CRIER_SEND_TASK_SECONDS, then hands
-# it back to the beat task; a batch whose worker vanished is reconciled once its lease (the
+# Sending (campaigns.sending.engine). A worker keeps a campaign for CRIER_SEND_TASK_SECONDS, then
+# hands it back to the beat task; a batch whose worker vanished is reconciled once its lease (the
 # provider timeout plus a margin, renewed before every request) has run out.
 CRIER_PROVIDER_TIMEOUT = env.float("CRIER_PROVIDER_TIMEOUT", default=30.0)
 CRIER_SEND_TASK_SECONDS = env.float("CRIER_SEND_TASK_SECONDS", default=60.0)
@@ -314,7 +314,7 @@ CRIER_RECONCILE_SETTLE_SECONDS = env.float("CRIER_RECONCILE_SETTLE_SECONDS", def
 # "unknown" for a person after this long.
 CRIER_RECONCILE_GIVE_UP_SECONDS = env.int("CRIER_RECONCILE_GIVE_UP_SECONDS", default=24 * 3600)
 
-# Tracking (campaigns.tracking). Each provider polls at its own interval (Capabilities.
+# Tracking (campaigns.tracking.polling). Each provider polls at its own interval (Capabilities.
 # poll_interval); CRIER_POLL_INTERVAL > 0 overrides it for all of them (seconds).
 CRIER_POLL_INTERVAL = env.float("CRIER_POLL_INTERVAL", default=0.0)
 # A poll holds its campaign this long at most; a worker that died frees it after that.

@@ -9,8 +9,8 @@ from datetime import timedelta
 from django.db.models import Sum, Value
 from django.db.models.functions import Coalesce, NullIf
 
-from campaigns import pages
 from campaigns.models import CampaignCounters
+from campaigns.pages import queries as pages
 from core import statuses
 from providers.models import ProviderAccount
 

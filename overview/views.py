@@ -5,7 +5,8 @@ from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.http import require_safe
 
-from campaigns import charts, pages
+from campaigns.pages import queries as pages
+from campaigns.tracking import charts
 from overview import figures
 from providers.models import SenderName
 from workspaces.models import Role

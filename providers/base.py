@@ -315,7 +315,7 @@ class Capabilities:
     voice_languages: tuple[tuple[str, str], ...] = ()
     # What a call is for, where the provider asks (BSG's Voice.category); empty: never sent.
     voice_categories: tuple[tuple[str, str], ...] = ()
-    # How often campaigns.tracking asks about a campaign in flight (CRIER_POLL_INTERVAL
+    # How often campaigns.tracking.polling asks about a campaign in flight (CRIER_POLL_INTERVAL
     # overrides it for every provider).
     poll_interval: timedelta = timedelta(seconds=10)
 
@@ -423,7 +423,7 @@ class ProviderAdapter:
     rate_limit_message: ClassVar[str] = ""
     # How long the provider may still be working on a sending request after it arrived. A
     # lookup that finds nothing proves the batch was never taken only once this has passed
-    # since the request could last have reached the provider (campaigns.sending waits for it
+    # since the request could last have reached the provider (campaigns.sending.engine waits for it
     # before sending again). Each adapter says why its figure is long enough.
     # CRIER_RECONCILE_SETTLE_SECONDS overrides it for every provider.
     settle_time: ClassVar[timedelta] = timedelta(minutes=10)

@@ -11,7 +11,7 @@ this adapter submits and nothing else: no balance, statistics or per-request sta
   present (the VoiceSMSCampaignRequest schema is undocumented).
 - 401 is treated like the documented 403.
 - Tracking: no statistics and no per-request status, so every accepted request stays "queued";
-  once CRIER_POLL_UNTRACKED_SECONDS have passed since the batch went out, campaigns.tracking
+  once CRIER_POLL_UNTRACKED_SECONDS have passed since the batch went out, campaigns.tracking.polling
   writes the ones still open down as "unknown" (we cannot tell a delivered call from a missed
   one) and completes the campaign. Honest, not hopeful: the figures never claim a delivery.
 """

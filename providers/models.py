@@ -45,7 +45,8 @@ class ProviderAccount(models.Model):
     is_active = models.BooleanField("active", default=True)
     last_error = models.TextField(blank=True)
     # The provider answered 429 with a Retry-After: no request goes to it before then, whether
-    # it sends (campaigns.sending) or polls (campaigns.tracking). Rate limits are per account.
+    # it sends (campaigns.sending.engine) or polls (campaigns.tracking.polling). Rate limits
+    # are per account.
     quiet_until = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 

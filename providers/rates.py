@@ -24,7 +24,8 @@ from audit.models import Action
 
 # The one table reader, with its encoding and delimiter detection. It lives with the
 # recipient import, which makes this module the one place where providers reads campaigns.
-from campaigns.recipients import ImportRejected, ReadOptions, Row, Table, open_table
+from core.tables.reader import open_table
+from core.tables.table import ImportRejected, ReadOptions, Row, Table
 from providers.models import ProviderAccount, Rate, split_destination, validate_country
 from workspaces.models import Role
 from workspaces.tenancy import get_for_workspace, require_role, role_required

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from campaigns import tracking
 from campaigns.models import Message
+from campaigns.tracking import polling as tracking
 from core.statuses import CampaignStatus
 from providers.models import ProviderAccount
 from providers.sandbox import clock

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from campaigns import pricing
+from campaigns.compose import pricing
 from campaigns.models import Campaign, Estimate, EstimateStatus, Message
 from campaigns.tasks import price_campaign
 from crier.celery import app

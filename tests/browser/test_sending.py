@@ -11,8 +11,8 @@ import re
 
 import pytest
 
-from campaigns import sending
 from campaigns.models import Campaign
+from campaigns.sending import engine as sending
 from core.statuses import MessageStatus
 from providers import registry
 from providers.models import ProviderAccount

@@ -13,8 +13,9 @@ import time
 
 import pytest
 
-from campaigns import sending, tracking
 from campaigns.models import CampaignCounters, CounterSnapshot
+from campaigns.sending import engine as sending
+from campaigns.tracking import polling as tracking
 from core.statuses import CampaignStatus
 from providers import registry
 from providers.models import ProviderAccount

@@ -16,8 +16,11 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from campaigns import costs, pages, sending, tracking
 from campaigns.models import Campaign, CampaignCounters, Dispatch, Message
+from campaigns.pages import queries as pages
+from campaigns.sending import engine as sending
+from campaigns.tracking import costs
+from campaigns.tracking import polling as tracking
 from core.statuses import BatchStatus, CampaignStatus
 from providers.models import ProviderAccount
 from providers.sandbox import clock

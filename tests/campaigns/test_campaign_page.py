@@ -14,7 +14,6 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from campaigns import charts, pages
 from campaigns.models import (
     COUNTED_STATUSES,
     Campaign,
@@ -23,6 +22,8 @@ from campaigns.models import (
     Dispatch,
     Message,
 )
+from campaigns.pages import queries as pages
+from campaigns.tracking import charts
 from core.statuses import BatchStatus, CampaignStatus
 
 HTMX = {"HX-Request": "true"}

@@ -13,9 +13,10 @@ from decimal import Decimal
 
 import pytest
 
-from campaigns import pricing, services
+from campaigns import services
+from campaigns.compose import pricing
+from campaigns.compose.outgoing import messages_for, refusals, spec_for
 from campaigns.models import Campaign, Channel, Message
-from campaigns.outgoing import messages_for, refusals, spec_for
 from core.statuses import MessageStatus
 from providers import registry
 from providers.base import DispatchState, VoicePayload

@@ -148,7 +148,7 @@ def test_only_a_draft_can_be_edited(as_role, acme):
 
 
 def test_placeholders_offered_are_those_of_the_current_recipients(as_role, acme):
-    from campaigns import imports
+    from campaigns.recipients import imports
 
     for text, mode in [
         ("phone,city\n+77011234567,Almaty\n", "add"),
@@ -163,7 +163,8 @@ def test_placeholders_offered_are_those_of_the_current_recipients(as_role, acme)
 
 
 def test_a_clone_offers_the_placeholders_its_recipients_came_with(as_role, acme):
-    from campaigns import imports, services
+    from campaigns import services
+    from campaigns.recipients import imports
 
     imp = imports.create(acme.campaign, None, text="phone,name\n+77011234567,Ann\n")
     imports.confirm(imp, "add")
@@ -177,7 +178,7 @@ def test_a_clone_offers_the_placeholders_its_recipients_came_with(as_role, acme)
 
 
 def test_preview_renders_real_recipients_and_prices_them(as_role, acme):
-    from campaigns import imports
+    from campaigns.recipients import imports
 
     imp = imports.create(
         acme.campaign, None, text="phone,name\n+77011234567,Ann\n+5511912345678,\n"
@@ -192,8 +193,8 @@ def test_preview_renders_real_recipients_and_prices_them(as_role, acme):
 
 
 def test_clone_copies_content_options_and_recipients_with_new_references(as_role, acme):
-    from campaigns import imports
     from campaigns.models import Message
+    from campaigns.recipients import imports
 
     imp = imports.create(
         acme.campaign, None, text="phone,name\n+77011234567,Ann\n+77012223344,Bo\n"

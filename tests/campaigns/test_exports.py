@@ -13,8 +13,9 @@ from django.http import FileResponse, StreamingHttpResponse
 from django.urls import reverse
 from python_calamine import CalamineWorkbook
 
-from campaigns import exports, imports
 from campaigns.models import Campaign, Message
+from campaigns.pages import exports
+from campaigns.recipients import imports
 from core.statuses import CampaignStatus
 from tests.campaigns.test_campaign_page import table_phones
 from tests.campaigns.test_imports import run, upload

@@ -21,8 +21,9 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
 from django.utils import timezone
 
-from campaigns import children, imports, phones
 from campaigns.models import ImportStatus, RecipientImport
+from campaigns.recipients import imports, phones
+from core import children
 
 NUMBERS = [f"+7701{n:07d}" for n in range(3_000)]  # above the Normaliser's pool threshold
 BIG_BATCH = [f"+7701{n:07d}" for n in range(50_000)]

@@ -10,8 +10,9 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection, connections
 
-from campaigns import bulk, imports, services
+from campaigns import services
 from campaigns.models import Campaign, CampaignCounters, Message
+from campaigns.recipients import bulk, imports
 
 PHONES = "phone\n" + "".join(f"+7701{n:07d}\n" for n in range(1, 2_501))
 

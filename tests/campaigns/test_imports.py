@@ -10,7 +10,6 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
-from campaigns import imports
 from campaigns.models import (
     ImportStatus,
     Message,
@@ -18,8 +17,9 @@ from campaigns.models import (
     RecipientImport,
     StopListEntry,
 )
-from campaigns.recipients import ImportRejected
+from campaigns.recipients import imports
 from core.statuses import CampaignStatus
+from core.tables.table import ImportRejected
 from crier.celery import app
 from workspaces.models import Role
 

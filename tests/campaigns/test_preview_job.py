@@ -1,6 +1,6 @@
-"""The stored price estimate (campaigns.pricing.estimate, estimate_or_job and run): reused while
-it is fresh, computed again once anything it depends on changes, and computed by a worker, with
-its progress, for a campaign too big to price during a request; the preview card polling it."""
+"""The stored price estimate (campaigns.compose.pricing.estimate, estimate_or_job and run): reused
+while it is fresh, computed again once anything it depends on changes, and computed by a worker,
+with its progress, for a campaign too big to price during a request; the preview card polling it."""
 
 from __future__ import annotations
 
@@ -11,7 +11,8 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from campaigns import pricing, services
+from campaigns import services
+from campaigns.compose import pricing
 from campaigns.models import Campaign, Estimate, EstimateStatus, Message
 from campaigns.tasks import price_campaign
 from core.statuses import MessageStatus

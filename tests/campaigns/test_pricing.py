@@ -1,5 +1,5 @@
-"""campaigns.pricing: parts x the account's rate per destination, the provider's own quote beside
-it, and whether the balance or the credits cover it."""
+"""campaigns.compose.pricing: parts x the account's rate per destination, the provider's own
+quote beside it, and whether the balance or the credits cover it."""
 
 from __future__ import annotations
 
@@ -9,11 +9,11 @@ from decimal import Decimal
 
 import pytest
 
-from campaigns import pricing
+from campaigns.compose import pricing
+from campaigns.compose.pricing import PriceLine, UnpricedLine, check_balance, price, quote_differs
+from campaigns.compose.segments import count
+from campaigns.compose.templating import render
 from campaigns.models import Campaign, Message, PlaceholderPolicy
-from campaigns.pricing import PriceLine, UnpricedLine, check_balance, price, quote_differs
-from campaigns.segments import count
-from campaigns.templating import render
 from core.statuses import MessageStatus
 from providers.base import AccountInfo, Quote
 from providers.models import ProviderAccount, Rate, RateCard

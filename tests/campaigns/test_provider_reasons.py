@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from campaigns import tracking
+from campaigns.tracking import polling as tracking
 from providers.base import MessageStatusReport
 from tests.campaigns import test_tracking
 

@@ -10,17 +10,12 @@ from collections import Counter
 
 import pytest
 
-from campaigns.phones import Normalised, normalise_many
-from campaigns.recipients import (
-    ImportRejected,
-    ReadOptions,
-    detect_phone_column,
-    missing_placeholders,
-    open_table,
-    placeholder_names,
-    read_pasted,
-)
-from campaigns.rejections import Code, Rejection
+from campaigns.compose.templating import missing_placeholders
+from campaigns.recipients.columns import detect_phone_column, placeholder_names
+from campaigns.recipients.phones import Normalised, normalise_many
+from campaigns.recipients.rejections import Code, Rejection
+from core.tables.reader import open_table, read_pasted
+from core.tables.table import ImportRejected, ReadOptions
 from tests.campaigns import corpus
 from tests.campaigns.corpus import BAD, CONTACTS, HEADER
 
@@ -351,7 +346,7 @@ def test_corpus_zip_bomb_really_is_one():
 
 
 def test_rejection_report_rows_can_be_read_back():
-    from campaigns.rejections import RejectedRow, write_rejections_csv
+    from campaigns.recipients.rejections import RejectedRow, write_rejections_csv
 
     out = io.StringIO(newline="")
     rows = [RejectedRow(11, "abc", Rejection(Code.NOT_A_NUMBER), ["abc", "Иван", "=1+1"])]
@@ -384,7 +379,7 @@ def test_a_django_upload_is_read_and_left_open(filename, data):
 
 @pytest.mark.parametrize("start", ["=", "+", "-", "@", "\t", "\r"])
 def test_report_cells_that_a_spreadsheet_would_run_are_defused(start):
-    from campaigns.rejections import RejectedRow, write_rejections_csv
+    from campaigns.recipients.rejections import RejectedRow, write_rejections_csv
 
     out = io.StringIO(newline="")
     value = f"{start}HYPERLINK(1)"
@@ -396,7 +391,7 @@ def test_report_cells_that_a_spreadsheet_would_run_are_defused(start):
 
 
 def test_report_rows_can_be_appended_without_a_second_header():
-    from campaigns.rejections import RejectedRow, write_rejections_csv
+    from campaigns.recipients.rejections import RejectedRow, write_rejections_csv
 
     out = io.StringIO(newline="")
     write_rejections_csv([], out, HEADER)

@@ -7,7 +7,13 @@ from __future__ import annotations
 import csv
 import io
 
-from campaigns.rejections import Code, RejectedRow, Rejection, defuse, write_rejections_csv
+from campaigns.recipients.rejections import (
+    Code,
+    RejectedRow,
+    Rejection,
+    defuse,
+    write_rejections_csv,
+)
 from tests.campaigns.test_imports import run, upload
 
 

@@ -13,9 +13,11 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from campaigns import sending, services, tracking
+from campaigns import services
+from campaigns.compose.outgoing import messages_for, spec_for
 from campaigns.models import Campaign, Dispatch, Message, StopListEntry
-from campaigns.outgoing import messages_for, spec_for
+from campaigns.sending import engine as sending
+from campaigns.tracking import polling as tracking
 from core.statuses import BatchStatus, CampaignStatus, MessageStatus
 from crier.celery import app
 from providers import registry

@@ -11,8 +11,9 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from campaigns import pages, tracking
 from campaigns.models import Dispatch
+from campaigns.pages import queries as pages
+from campaigns.tracking import polling as tracking
 from core.statuses import CampaignStatus
 from providers.sandbox import clock
 from tests.campaigns.test_tracking import _poll_until_completed, _send

@@ -6,9 +6,9 @@ from __future__ import annotations
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from campaigns import imports
 from campaigns.models import ImportStatus
-from campaigns.recipients import ImportRejected
+from campaigns.recipients import imports
+from core.tables.table import ImportRejected
 from tests.campaigns import corpus
 from tests.campaigns.test_spreadsheet_reader import XLS_ASKING_FOR_4_GIB, children
 

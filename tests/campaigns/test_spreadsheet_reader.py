@@ -13,8 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from campaigns import spreadsheets
-from campaigns.recipients import ImportRejected, open_table
+from core.tables import workbooks as spreadsheets
+from core.tables.reader import open_table
+from core.tables.table import ImportRejected
 from tests.campaigns import corpus
 from tests.campaigns.corpus import CONTACTS
 

@@ -19,8 +19,10 @@ from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
 from audit.models import Action, AuditEvent
-from campaigns import sending, services, tracking
+from campaigns import services
 from campaigns.models import Campaign, CampaignCounters, CounterSnapshot, Message
+from campaigns.sending import engine as sending
+from campaigns.tracking import polling as tracking
 from core.statuses import RANK, REPORTED_FINAL, CampaignStatus, MessageStatus
 from providers.base import MessageStatusReport
 from providers.sandbox import billing, clock

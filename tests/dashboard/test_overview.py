@@ -14,8 +14,8 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from campaigns import pages
 from campaigns.models import Campaign, CampaignCounters, Message
+from campaigns.pages import queries as pages
 from core.statuses import CampaignStatus
 from providers.models import ProviderAccount
 

@@ -28,8 +28,9 @@ django.setup()
 
 from django.contrib.auth import get_user_model  # noqa: E402
 
-from campaigns import imports, services  # noqa: E402
+from campaigns import services  # noqa: E402
 from campaigns.models import Campaign, Channel, ImportStatus, RecipientImport  # noqa: E402
+from campaigns.recipients import imports  # noqa: E402
 from core.statuses import CampaignStatus  # noqa: E402
 from providers.models import ProviderAccount, SenderName  # noqa: E402
 

@@ -18,9 +18,9 @@ from django.db import connection
 from django.test import Client
 from django.urls import reverse
 
-from campaigns import sending
+from campaigns.compose.outgoing import messages_for, spec_for
 from campaigns.models import Campaign, Dispatch, Message
-from campaigns.outgoing import messages_for, spec_for
+from campaigns.sending import engine as sending
 from core.statuses import BatchStatus, CampaignStatus
 from providers.base import DispatchState
 from providers.sandbox.models import Charge, SandboxAccount

@@ -21,7 +21,7 @@ import pytest
 import redis
 
 from campaigns.models import Campaign, Dispatch
-from campaigns.sending import OPEN_DISPATCHES
+from campaigns.sending.engine import OPEN_DISPATCHES
 from core.statuses import CampaignStatus
 from providers.sandbox.models import SandboxAccount
 from tests.reliability.conftest import BROKER

@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from campaigns import imports
 from campaigns.models import ImportStatus, RecipientImport
+from campaigns.recipients import imports
 from campaigns.tasks import run_import
 from crier.celery import app
 from tests.campaigns.corpus import CONTACTS, Contact, xlsx_bytes

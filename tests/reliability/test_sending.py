@@ -26,8 +26,8 @@ from tests.sendkit import campaign_for, ledger, sandbox_account, statuses, unsen
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-# Beat polls delivery statuses meanwhile (campaigns.tracking), so a campaign whose messages all
-# went may have moved on to completed, and its messages from queued to later statuses.
+# Beat polls delivery statuses meanwhile (campaigns.tracking.polling), so a campaign whose
+# messages all went may have moved on to completed, and its messages from queued to later statuses.
 FINISHED = {
     CampaignStatus.SENT,
     CampaignStatus.COMPLETED,

@@ -1,4 +1,4 @@
-"""Hostile recipient files: whatever the bytes, the readers in campaigns/recipients.py answer
+"""Hostile recipient files: whatever the bytes, the readers in core/tables/reader.py answer
 with Crier's own ImportRejected or with rows, within 2 s and a bounded amount of memory.
 
 Hypothesis runs derandomized (a fixed seed, the same examples in CI as on a laptop) with an
@@ -27,7 +27,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from campaigns.recipients import ImportRejected, ReadOptions, open_table, read_pasted
+from core.tables.reader import open_table, read_pasted
+from core.tables.table import ImportRejected, ReadOptions
 from tests.campaigns import corpus
 
 SECONDS = 2.0

@@ -16,7 +16,7 @@ import threading
 import pytest
 from django.urls import reverse
 
-from campaigns import sending
+from campaigns.sending import engine as sending
 from providers.bsg import BSGAdapter
 from providers.errors import TemporaryError
 from providers.forms import ProviderAccountForm

@@ -10,7 +10,8 @@ from django.core.files.uploadhandler import TemporaryFileUploadHandler
 from django.urls import reverse
 
 from campaigns.models import Message, RecipientImport, StopListEntry
-from campaigns.recipients import ImportRejected, ReadOptions, open_table, read_pasted
+from core.tables.reader import open_table, read_pasted
+from core.tables.table import ImportRejected, ReadOptions
 from core.uploads import process_slots, upload_slot
 from workspaces.models import Role
 

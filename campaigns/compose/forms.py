@@ -8,9 +8,11 @@ from django import forms
 from django.forms.models import construct_instance
 from django.utils import timezone
 
-from campaigns import outgoing, phones, recipients
+from campaigns.compose import outgoing
 from campaigns.models import Campaign, Channel, ImportMode, VoiceKind
+from campaigns.recipients import phones
 from core import params
+from core.tables import reader as recipients
 from core.timezones import ZonedDateTimeField
 from providers.models import ProviderAccount, SenderName
 
@@ -277,8 +279,8 @@ class MessageForm(forms.ModelForm):
             ("voice_category", caps.voice_categories, "What the call is for"),
         ):
             if choices:
-                # A blank category goes as marketing (campaigns.outgoing); voice and language
-                # have no safe default at the provider, so they are required.
+                # A blank category goes as marketing (campaigns.compose.outgoing); voice and
+                # language have no safe default at the provider, so they are required.
                 required = name != "voice_category"
                 self.fields[name] = forms.ChoiceField(
                     label=label, choices=choices, required=required

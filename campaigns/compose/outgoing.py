@@ -12,8 +12,8 @@ from datetime import timedelta
 from django.db.models import QuerySet
 from django.db.models.fields.json import KeyTextTransform, compile_json_path
 
+from campaigns.compose.templating import Template, has_placeholders
 from campaigns.models import Campaign, Channel, VoiceKind
-from campaigns.templating import Template, has_placeholders
 from providers.base import CampaignSpec, OutgoingMessage, Refusal, VoicePayload
 
 

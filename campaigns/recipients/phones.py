@@ -13,7 +13,7 @@ both). Two deliberate additions, both proven against plain phonenumbers in the t
   phonenumbers' own verdict wins whenever it accepts the digits as they are.
 
 For a batch, each distinct cell is validated once, on all cores (forked children, see
-campaigns.children: one that dies or stalls raises ChildLost rather than hang the import),
+core.children: one that dies or stalls raises ChildLost rather than hang the import),
 since phonenumbers costs ~45 µs a number in pure Python. Plain "+<digits>" and national
 digits, the common cases, take a fast path (~8 µs) that runs phonenumbers' own parsing and
 validation steps without its free-text handling, on each region's metadata compiled once (one
@@ -44,8 +44,8 @@ from phonenumbers import (
 from phonenumbers import phonenumberutil as _pnu
 from phonenumbers.re_util import re_compile
 
-from campaigns import children
-from campaigns.rejections import Code, Rejection
+from campaigns.recipients.rejections import Code, Rejection
+from core import children
 
 TYPE_NAMES = {
     PhoneNumberType.FIXED_LINE: "fixed_line",

@@ -2,7 +2,7 @@
 the price Crier estimated at launch.
 
 The actual cost is only ever the sum of what the provider itself reported for each batch
-(``Dispatch.cost``, written by campaigns.tracking from its statistics or its per-message
+(``Dispatch.cost``, written by campaigns.tracking.polling from its statistics or its per-message
 prices). It is *partial* while a batch the provider may have billed has no cost yet, *not
 reported* when the provider gives none (smsdrop reports a delivery percentage only, Conpeek
 nothing), and never compared with an estimate in another currency. A provider campaign Crier

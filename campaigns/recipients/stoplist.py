@@ -5,9 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from itertools import islice
 
-from campaigns import phones
 from campaigns.models import StopListEntry
-from campaigns.recipients import Table, detect_phone_column
+from campaigns.recipients import phones
+from campaigns.recipients.columns import detect_phone_column
+from core.tables.table import Table
 
 _BATCH = 5_000
 

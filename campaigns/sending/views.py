@@ -1,4 +1,5 @@
-"""Launch, watch, pause, resume, stop and retry a campaign: the pages around campaigns.sending."""
+"""Launch, watch, pause, resume, stop and retry a campaign: the pages around the sending
+engine (campaigns.sending.engine)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from django.views.decorators.http import require_http_methods, require_POST, req
 from django_htmx.http import HttpResponseStopPolling, trigger_client_event
 
 from campaigns import services
-from campaigns.views import _campaign, _funds, live_context
+from campaigns.pages.views import _campaign, _funds, live_context
 from core.statuses import CampaignStatus
 from core.timezones import labelled
 from workspaces.models import Role

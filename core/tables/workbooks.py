@@ -3,10 +3,10 @@ its guards.
 
 calamine is Rust, and a hostile workbook can crash it in ways Python cannot catch: a 10 KB XLS
 makes it ask for 4 GiB (a failed allocation aborts the process), a truncated one panics. So
-the workbook is read in a forked child process (campaigns.children.fork) with its address
+the workbook is read in a forked child process (core.children.fork) with its address
 space and CPU time capped, and its rows come back over a pipe in chunks, marshalled. The
 child's death or silence turns into ImportRejected; the web or Celery process that asked never
-runs calamine itself. Waiting for it obeys campaigns.children.interruptible (Cancel).
+runs calamine itself. Waiting for it obeys core.children.interruptible (Cancel).
 
 The pipe also lets reading overlap the import: the child turns cells into text ahead of the
 parent, which normalises and stores them. python-calamine (0.9.1, the newest) has no lazy
@@ -47,8 +47,8 @@ import python_calamine
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
-from campaigns import children
-from campaigns.recipients import (
+from core import children
+from core.tables.table import (
     ImportRejected,
     MiB,
     ReadOptions,

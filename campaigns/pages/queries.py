@@ -20,8 +20,9 @@ from django.db.models.functions import Cast, Coalesce, NullIf, TruncDate
 from django.utils import timezone
 from django.utils.dateparse import parse_date
 
-from campaigns import costs, phones
 from campaigns.models import Campaign, CampaignCounters, Channel, Dispatch, Message
+from campaigns.recipients import phones
+from campaigns.tracking import costs
 from core import params, statuses
 from core.statuses import CampaignStatus, MessageStatus, badge
 from providers.models import ProviderAccount

@@ -29,10 +29,10 @@ from django.db.models import Count, QuerySet, Sum
 from django.db.models.functions import Substr
 from django.utils import timezone
 
+from campaigns.compose.outgoing import JsonText, messages_for, spec_for
+from campaigns.compose.segments import count, count_rendered, plain_parts
+from campaigns.compose.templating import Template, has_placeholders
 from campaigns.models import Campaign, Channel, Estimate, EstimateStatus
-from campaigns.outgoing import JsonText, messages_for, spec_for
-from campaigns.segments import count, count_rendered, plain_parts
-from campaigns.templating import Template, has_placeholders
 from core.statuses import MessageStatus
 from providers.base import AccountInfo, Quote
 from providers.errors import NotSupported

@@ -41,7 +41,6 @@ from django.db import connection, transaction
 from django.db.models import Count, Q
 from django.utils import timezone
 
-from campaigns import costs
 from campaigns.models import (
     COUNTED_STATUSES,
     Campaign,
@@ -50,6 +49,7 @@ from campaigns.models import (
     Dispatch,
     Message,
 )
+from campaigns.tracking import costs
 from core import statuses
 from core.statuses import BatchStatus, CampaignStatus, MessageStatus
 from providers.base import Capabilities, MessageStatusReport, ProviderAdapter, RemoteStats
@@ -462,7 +462,7 @@ def sum_cost(campaign: Campaign) -> None:
     """The actual cost the provider reported for the campaign's batches, onto its counters.
     Left alone while nothing is reported; None when the batches were billed in several
     currencies, as no one figure is true then (the campaign page shows each, and says whether
-    the sum is partial: campaigns.costs)."""
+    the sum is partial: campaigns.tracking.costs)."""
     bill = costs.billing(campaign)
     if not bill.reported:
         return

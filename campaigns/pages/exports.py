@@ -20,10 +20,10 @@ from django.http import FileResponse, StreamingHttpResponse
 from django.utils import timezone
 from django.utils.http import content_disposition_header
 
-from campaigns import templating
+from campaigns.compose import templating
 from campaigns.models import Campaign
-from campaigns.pages import RecipientFilter
-from campaigns.rejections import BOM, defuse
+from campaigns.pages.queries import RecipientFilter
+from campaigns.recipients.rejections import BOM, defuse
 
 HEADER = [
     "row",

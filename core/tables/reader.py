@@ -1,10 +1,11 @@
-"""Recipient lists from CSV/TXT, XLSX, legacy XLS or pasted text, as numbered rows of text.
+"""Tables from CSV/TXT, XLSX, legacy XLS or pasted text, as numbered rows of text: recipient
+lists (campaigns.recipients) and rate cards (providers.rates) are both read here.
 
 ``open_table`` checks a file before parsing it (size, type, zip bomb, XML entities), then
 streams it: CSV is decoded incrementally, spreadsheets go through python-calamine in a child
-process (see spreadsheets.py). Anything wrong with the file as a whole raises
+process (see workbooks.py). Anything wrong with the file as a whole raises
 ``ImportRejected`` with a message for the user; problems with single rows are not this
-module's business (see phones.py and rejections.py).
+module's business (see campaigns.recipients).
 
 Row numbers are the ones the user sees: 1-based, counting the header, the first physical line
 for a CSV record with quoted newlines, the spreadsheet row for XLSX/XLS.
@@ -18,15 +19,22 @@ import io
 import os
 import re
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from contextlib import ExitStack
-from dataclasses import dataclass, field, replace
-from itertools import chain, islice
-from typing import BinaryIO, NamedTuple
+from dataclasses import replace
+from typing import BinaryIO
 
 import charset_normalizer
 
-from campaigns import phones
+from core.tables.table import (
+    ImportRejected,
+    MiB,
+    ReadOptions,
+    Table,
+    is_header,
+    looks_like_phone,
+    make_table,
+)
 
 # Codec name (as codecs.lookup spells it) -> the label the import form shows.
 ENCODINGS = {
@@ -41,80 +49,7 @@ ENCODINGS = {
     "ascii": "ASCII",
 }
 DELIMITERS = (";", ",", "\t", "|")  # ties go to the first: Excel in most locales writes ";"
-MiB = 1024 * 1024
 _SAMPLE = 64 * 1024
-
-
-class ImportRejected(Exception):
-    """The file as a whole cannot be imported; ``message`` tells the user why and what to do."""
-
-    def __init__(self, code: str, message: str):
-        super().__init__(message)
-        self.code = code
-        self.message = message
-
-
-@dataclass(frozen=True)
-class ReadOptions:
-    """How to read a file. ``None`` means detect. ``sheet`` is a name or 0-based index."""
-
-    encoding: str | None = None
-    delimiter: str | None = None
-    quotechar: str = '"'
-    has_header: bool | None = None
-    sheet: str | int | None = None
-    max_rows: int = 2_000_000
-    max_columns: int = 100
-    max_bytes: int = 50 * MiB
-    max_row_chars: int = MiB  # a CSV record, line ends included: one line is never read whole
-    max_unzipped_bytes: int = 2048 * MiB  # declared total of an XLSX's parts
-    max_zip_ratio: int = 100  # declared uncompressed/compressed, for parts over 1 MiB
-
-
-class Row(NamedTuple):
-    """One data row: ``number`` as the user sees it, ``cells`` as text (padded to the header
-    width; a row wider than the header keeps its extra cells)."""
-
-    number: int
-    cells: list[str]
-
-
-_new_row = tuple.__new__  # Row's own __new__ without the Python-level call, per row
-
-
-@dataclass
-class Table:
-    """A file being read. Iterate it once for the data rows (the header is not among them).
-
-    ``encoding`` and ``delimiter`` say what detection chose, so the form can show them.
-    """
-
-    columns: list[str]
-    has_header: bool
-    _rows: Iterator[Row]
-    _buffer: list[Row] = field(default_factory=list)
-    encoding: str | None = None
-    delimiter: str | None = None
-    _resources: ExitStack = field(default_factory=ExitStack)  # closed with the table
-
-    def preview(self, n: int = 10) -> list[Row]:
-        """The first ``n`` data rows, without consuming them."""
-        if len(self._buffer) < n:
-            self._buffer.extend(islice(self._rows, n - len(self._buffer)))
-        return self._buffer[:n]
-
-    def __iter__(self) -> Iterator[Row]:
-        buffered, self._buffer = self._buffer, []
-        return chain(buffered, self._rows)
-
-    def close(self) -> None:
-        self._resources.close()
-
-    def __enter__(self) -> Table:
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
 
 
 def open_table(
@@ -153,9 +88,9 @@ def read_pasted(text: str, options: ReadOptions | None = None) -> Table:
     delimiter = options.delimiter or _sniff_delimiter(sample, options.quotechar)
     numbered = _csv_rows(io.StringIO(text, newline=""), delimiter, options)
     peek = _peek_rows(sample, delimiter, options.quotechar)
-    if options.has_header is None and not _is_header(peek[0], peek[1:]):
+    if options.has_header is None and not is_header(peek[0], peek[1:]):
         cells = [c for row in peek for cell in row for c in _LIST_SPLIT.split(cell)]
-        if all(_looks_like_phone(c) for c in cells if c.strip()):
+        if all(looks_like_phone(c) for c in cells if c.strip()):
             # A list of numbers, however it was split: one recipient per number.
             numbered = (
                 (n, [c.strip()])
@@ -199,14 +134,14 @@ def _open_stream(
     ext = os.path.splitext(filename)[1].lower()
     kind = _content_kind(head)
     if ext in (".xlsx", ".xls"):
-        from campaigns import spreadsheets  # python-calamine only when a workbook comes
+        from core.tables import workbooks  # python-calamine only when a workbook comes
 
         if kind != ("zip" if ext == ".xlsx" else "ole"):
             raise _wrong_type(filename, kind)
         if ext == ".xlsx":
-            spreadsheets.check_zip(stream, options)
+            workbooks.check_zip(stream, options)
         kind = ext[1:].upper()
-        return spreadsheets.open_workbook(path or stream, options, resources, kind=kind)
+        return workbooks.open_workbook(path or stream, options, resources, kind=kind)
     if ext in (".csv", ".txt", ""):
         if kind in ("zip", "ole"):
             raise _wrong_type(filename, kind)
@@ -247,14 +182,6 @@ def _too_large(size: int, options: ReadOptions) -> ImportRejected:
         "too_large",
         f"The file is {size / MiB:.1f} MB; the limit is {options.max_bytes / MiB:.0f} MB. "
         "Split it into smaller files or remove unused columns.",
-    )
-
-
-def unreadable(kind: str) -> ImportRejected:
-    return ImportRejected(
-        "unreadable",
-        f"The file could not be read as {kind}; it may be damaged or password-protected. "
-        "Open it in Excel and save it again, or export it as CSV.",
     )
 
 
@@ -448,181 +375,3 @@ def _peek_rows(sample: str, delimiter: str | None, quotechar: str) -> list[list[
 
 
 # --- header, columns and placeholders -----------------------------------------------------
-
-
-def make_table(
-    numbered: Iterator[tuple[int, list[str]]],
-    options: ReadOptions,
-    *,
-    encoding: str | None,
-    delimiter: str | None,
-) -> Table:
-    """The Table of numbered rows of text cells, whatever they were read from: the header
-    detected (unless ``options`` say), the columns named, the row and column caps enforced
-    as the rows stream."""
-    numbered = iter(numbered)
-    head = _head(numbered, options)
-    if not head:
-        raise ImportRejected("empty", "The file has no rows.")
-    has_header = options.has_header
-    if has_header is None:
-        has_header = _is_header(head[0][1], [cells for _, cells in head[1:]])
-    width = max(len(_trim(cells)) for _, cells in head)
-    if has_header:
-        width = max(width, len(_trim(head[0][1])))
-        columns = [c.strip() or f"Column {i}" for i, c in enumerate(_pad(head[0][1], width), 1)]
-        head = head[1:]
-    else:
-        columns = [f"Column {i}" for i in range(1, width + 1)]
-    if width > options.max_columns:
-        raise too_many_columns(width, options)
-    rows = _capped(chain(head, numbered), len(columns), options)
-    return Table(columns, has_header, rows, encoding=encoding, delimiter=delimiter)
-
-
-def _head(numbered: Iterator[tuple[int, list[str]]], options: ReadOptions) -> list:
-    """The first 11 rows with something in them (the rest is filtered as it streams), each
-    within the column cap: a first row of a million cells is refused before ten more like it
-    are read."""
-    head = []
-    for number, cells in numbered:
-        if not _has_text(cells):
-            continue
-        if len(cells) > options.max_columns and len(_trim(cells)) > options.max_columns:
-            raise too_many_columns(len(_trim(cells)), options)
-        head.append((number, cells))
-        if len(head) == 11:
-            break
-    return head
-
-
-def _has_text(cells: list[str]) -> bool:
-    # Rows with nothing at all in them are layout, not recipients.
-    return bool(cells and cells[0].strip()) or bool("".join(cells).strip())
-
-
-def _capped(numbered, width: int, options: ReadOptions) -> Iterator[Row]:
-    # Every row of a file passes here: the checks of _has_text and _pad are inlined.
-    max_rows, max_columns = options.max_rows, options.max_columns
-    count = 0
-    for number, cells in numbered:
-        if not (cells and cells[0].strip()) and not "".join(cells).strip():
-            continue
-        count += 1
-        if count > max_rows:
-            raise ImportRejected(
-                "too_many_rows",
-                f"The file has more than {max_rows:,} rows. Split it into smaller files.",
-            )
-        length = len(cells)
-        if length < width:
-            cells += [""] * (width - length)
-        elif length > max_columns and len(_trim(cells)) > max_columns:
-            raise too_many_columns(len(_trim(cells)), options, number)
-        yield _new_row(Row, (number, cells))
-
-
-def too_many_columns(width: int, options: ReadOptions, row: int | None = None):
-    where = f"Row {row} has" if row else "The file has"
-    return ImportRejected(
-        "too_many_columns",
-        f"{where} {width} columns; the limit is {options.max_columns}. "
-        "Delete the columns you do not need and upload it again.",
-    )
-
-
-def _trim(cells: list[str]) -> list[str]:
-    end = len(cells)
-    while end and not cells[end - 1].strip():
-        end -= 1
-    return cells[:end]
-
-
-def _pad(cells: list[str], width: int) -> list[str]:
-    return cells + [""] * (width - len(cells)) if len(cells) < width else cells
-
-
-_PHONE_LIKE = re.compile(r"[\s\d+\-().]*")
-
-
-def _looks_like_phone(cell: str) -> bool:
-    return sum(ch.isdigit() for ch in cell) >= 5 and bool(_PHONE_LIKE.fullmatch(cell.strip()))
-
-
-def _is_header(first: list[str], following: list[list[str]]) -> bool:
-    """A first row is a header when it names a phone column, or when it has no phone-like
-    cell while a later row does."""
-    if any(_header_key(c) in PHONE_HEADERS for c in first):
-        return True
-    if any(_looks_like_phone(c) for c in first):
-        return False
-    return any(_looks_like_phone(c) for row in following for c in row)
-
-
-PHONE_HEADERS = frozenset(
-    {
-        "phone", "phones", "phonenumber", "phoneno", "number", "msisdn", "recipient",
-        "recipients", "mobile", "mobilephone", "mobilenumber", "tel", "telephone", "cell",
-        "cellphone", "телефон", "номер", "номертелефона", "мобильный", "telefone", "telefono",
-        "numer", "celular", "whatsapp",
-    }
-)  # fmt: skip
-
-
-def _header_key(header: str) -> str:
-    return re.sub(r"[\W_]+", "", header.casefold())
-
-
-def detect_phone_column(columns: list[str], preview: list[Row], default_country: str) -> int | None:
-    """Index of the phone column: the first header naming one (see PHONE_HEADERS, or
-    containing "phone"/"телефон"), else the column whose preview values mostly (over half)
-    normalise to valid numbers; None when nothing qualifies."""
-    keys = [_header_key(c) for c in columns]
-    for index, key in enumerate(keys):
-        if key in PHONE_HEADERS:
-            return index
-    for index, key in enumerate(keys):
-        if "phone" in key or "телефон" in key:
-            return index
-    best, best_hits = None, 0
-    for index in range(len(columns)):
-        values = [row.cells[index] for row in preview if row.cells[index].strip()]
-        results = (phones.normalise(v, default_country) for v in values)
-        hits = sum(isinstance(r, phones.Normalised) for r in results)
-        if values and hits * 2 > len(values) and hits > best_hits:
-            best, best_hits = index, hits
-    return best
-
-
-def placeholder_names(columns: list[str], phone_column: int | None) -> dict[str, int]:
-    """Placeholder name -> column index for every column but the phone one. Names are the
-    headers lowercased with runs of other characters turned into "_" ("First name" ->
-    "first_name", "Имя" -> "имя"); blanks become column_N and repeats get _2, _3."""
-    names: dict[str, int] = {}
-    for index, header in enumerate(columns):
-        if index == phone_column:
-            continue
-        name = re.sub(r"\W+", "_", header.strip().casefold()).strip("_")
-        if not name or re.fullmatch(r"column_\d+", name):
-            name = f"column_{index + 1}"
-        elif name[0].isdigit():
-            name = f"column_{name}"
-        unique, n = name, 2
-        while unique in names:
-            unique, n = f"{name}_{n}", n + 1
-        names[unique] = index
-    return names
-
-
-_PLACEHOLDER = re.compile(r"\{(\w+)\}")
-
-
-def placeholders_in(text: str) -> list[str]:
-    """The {placeholder} names ``text`` uses, in order of first use."""
-    return list(dict.fromkeys(_PLACEHOLDER.findall(text)))
-
-
-def missing_placeholders(text: str, available: Iterable[str]) -> list[str]:
-    """The placeholders ``text`` uses that no column provides, in order of first use."""
-    have = set(available)
-    return [name for name in placeholders_in(text) if name not in have]

@@ -9,7 +9,7 @@ accepted rows wait in a temporary file for a short transaction at the end (see
 bulk.MessageWriter).
 
 An import never hangs: the helper processes that read workbooks and validate numbers are
-stopped however they behave (campaigns.children), one that dies or stalls fails the import
+stopped however they behave (core.children), one that dies or stalls fails the import
 with a plain reason, and every wait on them looks at Cancel at least once a second. A running
 import gives a sign of life (``heartbeat_at``) after every batch and while it waits; one whose
 worker died is failed by ``fail_abandoned`` (beat, every 30 s) once it has been silent for
@@ -36,7 +36,7 @@ from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from campaigns import bulk, children, phones, spreadsheets
+from campaigns.compose.templating import placeholders_in
 from campaigns.models import (
     Campaign,
     ImportMode,
@@ -46,20 +46,14 @@ from campaigns.models import (
     StopListEntry,
     references,
 )
-from campaigns.recipients import (
-    ENCODINGS,
-    ImportRejected,
-    ReadOptions,
-    Row,
-    Table,
-    detect_phone_column,
-    open_table,
-    placeholder_names,
-    placeholders_in,
-    read_pasted,
-)
-from campaigns.rejections import Code, RejectedRow, Rejection, write_rejections_csv
+from campaigns.recipients import bulk, phones
+from campaigns.recipients.columns import detect_phone_column, placeholder_names
+from campaigns.recipients.rejections import Code, RejectedRow, Rejection, write_rejections_csv
+from core import children
 from core.statuses import CampaignStatus
+from core.tables import workbooks as spreadsheets
+from core.tables.reader import ENCODINGS, open_table, read_pasted
+from core.tables.table import ImportRejected, ReadOptions, Row, Table
 
 logger = logging.getLogger(__name__)
 

@@ -15,8 +15,9 @@ from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 from django_htmx.http import HttpResponseStopPolling, trigger_client_event
 
-from campaigns import charts, exports, imports, pages, pricing, segments, services, stoplist
-from campaigns.forms import (
+from campaigns import services
+from campaigns.compose import pricing, segments
+from campaigns.compose.forms import (
     CampaignCreateForm,
     MappingForm,
     MessageForm,
@@ -26,6 +27,7 @@ from campaigns.forms import (
     StopListUploadForm,
     UploadForm,
 )
+from campaigns.compose.templating import Template, missing_placeholders, placeholders_in
 from campaigns.models import (
     Campaign,
     Channel,
@@ -36,17 +38,15 @@ from campaigns.models import (
     StopListEntry,
     VoiceKind,
 )
-from campaigns.recipients import (
-    ImportRejected,
-    ReadOptions,
-    missing_placeholders,
-    open_table,
-    placeholders_in,
-)
-from campaigns.rejections import Code
-from campaigns.templating import Template
+from campaigns.pages import exports
+from campaigns.pages import queries as pages
+from campaigns.recipients import imports, stoplist
+from campaigns.recipients.rejections import Code
+from campaigns.tracking import charts
 from core import params, statuses
 from core.statuses import CampaignStatus, MessageStatus
+from core.tables.reader import open_table
+from core.tables.table import ImportRejected, ReadOptions
 from providers.crypto import CredentialsUnreadable
 from providers.errors import ProviderError
 from providers.models import ProviderAccount

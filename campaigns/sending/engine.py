@@ -39,8 +39,8 @@ from django.db.models.functions import Coalesce
 from django.template.defaultfilters import pluralize
 from django.utils import timezone
 
+from campaigns.compose.outgoing import messages_for, spec_for
 from campaigns.models import Campaign, Dispatch, Message, StopListEntry, new_reference
-from campaigns.outgoing import messages_for, spec_for
 from core.statuses import BatchStatus, CampaignStatus, MessageStatus
 from providers.base import NEVER_SENT, DispatchState, ProviderAdapter, Submission
 from providers.errors import (
