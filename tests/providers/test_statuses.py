@@ -128,20 +128,20 @@ def test_sender_statuses(raw, common):
 
 DOCUMENTED_MESSAGE = {
     "bsg": [
-        # providers.md §2.1.6 MessageStatus (BSG One-API SDK, bsg_api/models/message_status.py)
+        # bsg README §2.1.6 MessageStatus (BSG One-API SDK, bsg_api/models/message_status.py)
         *("scheduled", "moderation", "accepted", "sending", "sent", "delivered", "expired"),
         *("failed", "undelivered", "unknown", "read", "not_viber_user", "not_service_user"),
-        # providers.md §2.1.6 StatisticsData counter keys, read as statuses by campaign_stats
+        # bsg README §2.1.6 StatisticsData counter keys, read as statuses by campaign_stats
         "not_rcs_user",
-        # providers.md §2.1.6 stat-job status filter
+        # bsg README §2.1.6 stat-job status filter
         *("Delivered", "Rejected", "Scheduled", "Moderation", "Accepted", "Sending", "Sent"),
         *("Expired", "Failed", "Undelivered", "Unknown"),
-        # provider-docs/bsg-rest-sms-status.txt and providers.md §2.2: the REST SMS statuses
+        # provider-docs/bsg-rest-sms-status.txt and bsg README §2.2: the REST SMS statuses
         # and the task's counters
         *("scheduled", "sent", "delivered", "expired", "undeliverable", "rejected", "unknown"),
     ],
     "mobizon": [
-        # providers.md §3 SMS status vocabulary (Mobizon _other/smsStatus.md), the counters'
+        # mobizon README §3 SMS status vocabulary (Mobizon _other/smsStatus.md), the counters'
         # UNKNOWN, and Mobizon.Net's EXPIRD and SCHEDUL
         *("NEW", "ENQUEUD", "ACCEPTD", "UNDELIV", "REJECTD", "PDLIVRD", "DELIVRD", "EXPIRED"),
         *("DELETED", "UNKNOWN", "EXPIRD", "SCHEDUL"),
@@ -149,21 +149,21 @@ DOCUMENTED_MESSAGE = {
         *("New", "Enqueud", "Acceptd", "Delivrd", "Rejectd", "Expired", "Undeliv", "Deleted"),
         *("Unknown", "Pdlivrd"),
     ],
-    # smsdrop documents no per-message status (providers.md §4); Conpeek none at all
+    # smsdrop documents no per-message status (smsdrop README §4); Conpeek none at all
     # (provider-docs/conpeek-voice-sms-request-list.txt): the adapter's own "queued".
     "conpeek": ["queued"],
 }
 
 DOCUMENTED_CAMPAIGN = {
-    # providers.md §2.1.6 CampaignStatus (BSG One-API)
+    # bsg README §2.1.6 CampaignStatus (BSG One-API)
     "bsg": ["creation", "scheduled", "sending", "done", "paused", "stopped", "spam", "moderation"],
-    # provider-docs/mobizon-campaign-api.txt and providers.md §3: commonStatus, moderationStatus
+    # provider-docs/mobizon-campaign-api.txt and mobizon README §3: commonStatus, moderationStatus
     # and sendStatus values, and NEW of a campaign just created
     "mobizon": [
         *("MODERATION", "DECLINED", "READY_FOR_SEND", "RUNNING", "SENT", "DONE"),
         *("AUTO_READY_FOR_SEND", "NEW"),
     ],
-    # providers.md §4 smsdrop CampaignSchema status (smsdrop-python constants.py)
+    # smsdrop README §4 smsdrop CampaignSchema status (smsdrop-python constants.py)
     "smsdrop": ["PENDING", "SENDING", "COMPLETED", "ABORTED", "SCHEDULED"],
 }
 
@@ -191,7 +191,7 @@ def test_every_documented_campaign_status_maps(caplog, provider, raw):
 
 @pytest.mark.parametrize(
     "raw",
-    # providers.md §2.1.6 SenderSchema status and SenderRequestStatus (BSG)
+    # bsg README §2.1.6 SenderSchema status and SenderRequestStatus (BSG)
     [
         "active",
         "blocked",

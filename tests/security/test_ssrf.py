@@ -18,7 +18,7 @@ from django.urls import reverse
 
 from campaigns import sending
 from dashboard.models import Role
-from providers.bsg import BSGAdapter
+from providers.bsg.adapter import BSGAdapter
 from providers.errors import TemporaryError
 from providers.forms import ProviderAccountForm
 from providers.models import ProviderAccount
