@@ -179,7 +179,7 @@ def _poll(campaign, answers) -> dict:
     from unittest import mock
 
     from campaigns.tracking import polling as tracking
-    from providers.bsg import BSGAdapter
+    from providers.bsg.adapter import BSGAdapter
 
     class AnsweringBSG(BSGAdapter):
         """BSG whose answers were fetched already (the provider's time is not Crier's)."""

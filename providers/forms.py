@@ -42,13 +42,10 @@ class ProviderAccountForm(forms.ModelForm):
             stored = self._stored_credentials()
         else:
             stored = {}
-        slug = (
-            self.instance.provider
-            or self.data.get("provider")
-            or self.initial.get("provider")
-            or registry.choices()[0][0]
-        )
-        self.adapter_class = registry.get(slug if slug in registry.PROVIDERS else "bsg")
+        slug = self.instance.provider or self.data.get("provider") or self.initial.get("provider")
+        if slug not in registry.PROVIDERS:
+            slug = next(iter(registry.PROVIDERS))  # the first's fields; validation refuses it
+        self.adapter_class = registry.get(slug)
         self.fields["api_base_url"].widget.attrs["placeholder"] = (
             self.adapter_class.default_base_url or "Your tenant URL"
         )

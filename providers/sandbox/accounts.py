@@ -6,24 +6,13 @@ against the sandbox; ``charges(reference)`` says how many times a reference was 
 
 from __future__ import annotations
 
-import secrets
-from decimal import Decimal
-
 from django.core import signing
 from django.db import transaction
 from django.db.models import Count
-from django.utils.text import slugify
 
-from providers.sandbox import clock
-from providers.sandbox.models import Charge, Provider, SandboxAccount, SandboxCampaign, SenderName
+from providers import registry
+from providers.sandbox.models import Charge, SandboxAccount, SenderName
 
-CURRENCIES = {"mobizon.kz": "KZT", "mobizon.com.br": "BRL", "mobizon.uz": "UZS"}
-STARTING_BALANCE = {
-    "bsg": Decimal("100.0000"),
-    "mobizon": Decimal("50000.0000"),
-    "smsdrop": Decimal("10000"),
-    "conpeek": Decimal("100.0000"),
-}
 DEMO_SENDERS = (
     ("Crier", SenderName.Status.APPROVED),
     ("CrierDemo", SenderName.Status.APPROVED),
@@ -35,11 +24,19 @@ TOKEN_MAX_AGE = 3600  # seconds; BSG and smsdrop document no lifetime, an hour i
 def provision(slug: str, *, name: str = "Demo") -> dict[str, str]:
     """The credentials of the sandbox account ``name`` at provider ``slug``, creating it (with a
     healthy balance, two approved sender names and one pending) if needed."""
-    if slug not in Provider.values:
-        raise ValueError(f"The sandbox has no provider {slug!r}.")
+    try:
+        emulator = registry.emulator(slug)
+    except registry.UnknownProvider:
+        raise ValueError(f"The sandbox has no provider {slug!r}.") from None
     with transaction.atomic():
         account, created = SandboxAccount.objects.get_or_create(
-            provider=slug, name=name, defaults=_new_account_fields(slug, name)
+            provider=slug,
+            name=name,
+            defaults={
+                "balance": emulator.starting_balance,
+                "currency": emulator.currency,
+                **emulator.new_account(name),
+            },
         )
         if created:
             SenderName.objects.bulk_create(
@@ -49,49 +46,9 @@ def provision(slug: str, *, name: str = "Demo") -> dict[str, str]:
     return credentials(account)
 
 
-def _new_account_fields(slug: str, name: str) -> dict:
-    fields = {"balance": STARTING_BALANCE[slug], "currency": "EUR"}
-    if slug == "bsg":
-        fields["api_key"] = "live_" + secrets.token_hex(10)
-    elif slug == "mobizon":
-        fields.update(api_key=secrets.token_hex(20), domain="mobizon.kz", currency="KZT")
-    elif slug == "smsdrop":
-        local = slugify(name) or "account"
-        fields.update(
-            email=f"{local}@smsdrop.sandbox.test", password=secrets.token_urlsafe(12), currency=""
-        )
-    else:
-        fields.update(api_key=secrets.token_hex(16), currency="PLN")
-    return fields
-
-
 def credentials(account: SandboxAccount) -> dict[str, str]:
     """The credentials dict for ``account``, keyed as the adapter's credential fields are."""
-    if account.provider == "bsg":
-        return {"api_key": account.api_key}
-    if account.provider == "mobizon":
-        return {"api_key": account.api_key, "domain": account.domain}
-    if account.provider == "smsdrop":
-        return {"email": account.email, "password": account.password}
-    campaign = voice_campaign(account)
-    # The adapter's base URL is the sandbox mount (…/sandbox/conpeek), so no tenant URL.
-    return {"api_key": account.api_key, "tenant_url": "", "voice_campaign_id": campaign.external_id}
-
-
-def voice_campaign(account: SandboxAccount) -> SandboxCampaign:
-    """The Conpeek voice SMS campaign requests are added to (Conpeek campaigns pre-exist)."""
-    campaign = account.campaigns.order_by("pk").first()
-    if campaign is None:
-        now = clock.now()
-        campaign = SandboxCampaign.objects.create(
-            account=account,
-            external_id=secrets.token_hex(12),
-            name=f"{account.name} voice campaign",
-            channel="voice",
-            launched_at=now,
-            created_at=now,
-        )
-    return campaign
+    return registry.emulator(account.provider).credentials(account)
 
 
 def charges(reference: str, *, account: SandboxAccount | None = None) -> int:

@@ -11,22 +11,9 @@ from decimal import Decimal
 from django.db import transaction
 from django.db.models import F
 
+from providers import registry
 from providers.sandbox import delivery
 from providers.sandbox.models import Charge, SandboxAccount, SandboxCampaign, SandboxMessage
-
-# Price of one segment (one voice message for Conpeek), in the account's currency.
-SEGMENT_PRICES = {
-    "bsg": Decimal("0.0350"),
-    "smsdrop": Decimal("1"),  # credits
-    "conpeek": Decimal("0.1000"),
-}
-# By regional domain; 16.2 KZT is the captured GetInfo totalCost of one segment.
-MOBIZON_PRICES = {
-    "mobizon.kz": Decimal("16.2000"),
-    "mobizon.com.br": Decimal("0.1500"),
-    "mobizon.uz": Decimal("90.0000"),
-}
-BSG_VOICE_PRICE = Decimal("0.0600")
 
 GSM7 = set(
     "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?¡ABCDEFGHIJKLMNOPQRSTUVWXYZ"
@@ -51,18 +38,13 @@ def segments(text: str) -> int:
     return 1 if length <= single else math.ceil(length / multi)
 
 
-def segment_price(account: SandboxAccount) -> Decimal:
-    if account.provider == "mobizon":
-        return MOBIZON_PRICES.get(account.domain, MOBIZON_PRICES["mobizon.kz"])
-    return SEGMENT_PRICES[account.provider]
-
-
 def price(account: SandboxAccount, text: str, channel: str = "sms") -> tuple[int, Decimal]:
-    """(segments, price) of one message."""
+    """(segments, price) of one message, at the account's provider's prices."""
+    emulator = registry.emulator(account.provider)
     if channel == "voice":
-        return 1, BSG_VOICE_PRICE if account.provider == "bsg" else segment_price(account)
+        return 1, emulator.voice_price(account)
     parts = segments(text)
-    return parts, parts * segment_price(account)
+    return parts, parts * emulator.segment_price(account)
 
 
 # How many charges the request being handled wrote (faults.run reads it): counting the ledger

@@ -11,25 +11,22 @@ from decimal import Decimal
 from django.db import models
 from django.db.models import Q
 
-
-class Provider(models.TextChoices):
-    BSG = "bsg", "BSG"
-    MOBIZON = "mobizon", "Mobizon"
-    SMSDROP = "smsdrop", "smsdrop"
-    CONPEEK = "conpeek", "Conpeek"
+from providers import registry
 
 
 class SandboxAccount(models.Model):
     """One account at one emulated provider, with the credentials that provider checks."""
 
-    provider = models.CharField(max_length=20, choices=Provider.choices)
+    # Choices are a callable, so a provider added to the registry needs no migration.
+    provider = models.CharField(max_length=20, choices=registry.choices)
     name = models.CharField(max_length=100)
-    api_key = models.CharField(max_length=100, blank=True, db_index=True)  # BSG, Mobizon, Conpeek
-    domain = models.CharField(max_length=40, blank=True)  # Mobizon regional domain
-    email = models.CharField(max_length=254, blank=True)  # smsdrop
-    password = models.CharField(max_length=100, blank=True)  # smsdrop
+    # Credentials: what the provider's emulator checks (Emulator.credentials says which).
+    api_key = models.CharField(max_length=100, blank=True, db_index=True)
+    domain = models.CharField(max_length=40, blank=True)  # a regional API domain
+    email = models.CharField(max_length=254, blank=True)
+    password = models.CharField(max_length=100, blank=True)
     balance = models.DecimalField(max_digits=14, decimal_places=4, default=Decimal("0"))
-    currency = models.CharField(max_length=3, blank=True)  # blank for smsdrop: credits
+    currency = models.CharField(max_length=3, blank=True)  # blank: the provider counts credits
     # Bumping this invalidates every bearer token issued so far (forces a new login).
     token_version = models.PositiveIntegerField(default=0)
     request_count = models.PositiveIntegerField(default=0, editable=False)
@@ -110,7 +107,7 @@ class SandboxCampaign(models.Model):
     """A provider-side campaign. Its running status is derived; only decisions are stored."""
 
     account = models.ForeignKey(SandboxAccount, on_delete=models.CASCADE, related_name="campaigns")
-    external_id = models.CharField(max_length=40, blank=True, db_index=True)  # smsdrop, Conpeek
+    external_id = models.CharField(max_length=40, blank=True, db_index=True)  # the provider's id
     name = models.CharField(max_length=255, blank=True)
     sender = models.CharField(max_length=40, blank=True)
     text = models.TextField(blank=True)

@@ -20,9 +20,9 @@ from campaigns.models import Campaign, Channel, Message
 from core.statuses import MessageStatus
 from providers import registry
 from providers.base import DispatchState, VoicePayload
+from providers.bsg.emulator import VOICE_PRICE
 from providers.errors import InvalidRequest, NotSupported
 from providers.models import Rate
-from providers.sandbox.billing import BSG_VOICE_PRICE
 from providers.sandbox.models import Charge
 from tests.sendkit import SENDER, sandbox_account
 
@@ -122,9 +122,7 @@ def test_a_bsg_voice_estimate_is_what_the_sandbox_bills(draft):
     campaign.language = "en"
     campaign.save()
     Rate.objects.create(account=campaign.account, country="KZ", price=Decimal("0.035"))
-    Rate.objects.create(
-        account=campaign.account, channel="voice", country="KZ", price=BSG_VOICE_PRICE
-    )
+    Rate.objects.create(account=campaign.account, channel="voice", country="KZ", price=VOICE_PRICE)
     spec, batch = first_batch(campaign)
 
     with campaign.account.adapter() as adapter:
@@ -134,7 +132,7 @@ def test_a_bsg_voice_estimate_is_what_the_sandbox_bills(draft):
         Charge.objects.filter(phone__in=[m.digits for m in batch]).values_list("amount", flat=True),
         Decimal(0),
     )
-    assert pricing.price(campaign).total == billed == 3 * BSG_VOICE_PRICE
+    assert pricing.price(campaign).total == billed == 3 * VOICE_PRICE
 
 
 def test_every_provider_and_channel_is_covered():

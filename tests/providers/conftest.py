@@ -14,10 +14,10 @@ import respx
 from django.core.cache import cache
 
 from providers.base import OutgoingMessage
-from providers.bsg import BSGAdapter
-from providers.conpeek import ConpeekAdapter
-from providers.mobizon import MobizonAdapter
-from providers.smsdrop import SmsdropAdapter
+from providers.bsg.adapter import BSGAdapter
+from providers.conpeek.adapter import ConpeekAdapter
+from providers.mobizon.adapter import MobizonAdapter
+from providers.smsdrop.adapter import SmsdropAdapter
 
 BSG_KEY = "live_BSGSECRETKEY0000000001"
 MOBIZON_KEY = "K" * 38 + "Zz"

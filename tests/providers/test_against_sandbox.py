@@ -38,7 +38,7 @@ from providers.errors import (
     UnknownOutcome,
 )
 from providers.http import TIMEOUT
-from providers.mobizon import ADD_LIMIT
+from providers.mobizon.adapter import ADD_LIMIT
 from providers.sandbox import accounts, billing, clock, delivery
 from providers.sandbox.models import Charge, SandboxAccount, SandboxCampaign
 from providers.statuses import empty_counters
@@ -355,7 +355,7 @@ def test_bsg_stops_a_sending_campaign_and_refunds_what_was_not_handed_over(conne
         assert accounts.charges(message.reference) == (stage_of[message.reference] != "cancelled")
     sandbox.account.refresh_from_db()
     billed = sandbox.billed(campaign_id)
-    assert sandbox.account.balance == accounts.STARTING_BALANCE["bsg"] - billed
+    assert sandbox.account.balance == registry.emulator("bsg").starting_balance - billed
     clock.advance(delivery.LAST_FINAL_AFTER)
     stats = sandbox.adapter.campaign_stats(campaign_id)
     stages = Counter(stage for _m, stage in sandbox.stages(campaign_id))
@@ -376,7 +376,7 @@ def test_bsg_stopping_a_scheduled_campaign_refunds_every_message(connect):
 
     assert all(accounts.charges(m.reference) == 0 for m in batch)
     sandbox.account.refresh_from_db()
-    assert sandbox.account.balance == accounts.STARTING_BALANCE["bsg"]
+    assert sandbox.account.balance == registry.emulator("bsg").starting_balance
     assert sandbox.adapter.campaign_stats(submission.provider_campaign_id).cost == 0
 
 
@@ -410,7 +410,7 @@ def test_mobizon_deletes_a_campaign_at_least_5_minutes_before_its_start(connect,
     assert stats.cost == sandbox.billed(submission.provider_campaign_id) == 0
     assert {accounts.charges(ledger_reference(sandbox, spec, state, m)) for m in batch} == {0}
     sandbox.account.refresh_from_db()
-    assert sandbox.account.balance == accounts.STARTING_BALANCE["mobizon"]
+    assert sandbox.account.balance == registry.emulator("mobizon").starting_balance
 
 
 def test_mobizon_refuses_to_delete_less_than_5_minutes_before_the_start_and_says_why(connect):

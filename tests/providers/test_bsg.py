@@ -1,4 +1,4 @@
-"""BSG One-API adapter against the documented example payloads (docs/providers.md §2.1)."""
+"""BSG One-API adapter against the documented example payloads (providers/bsg/README.md §2.1)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ import httpx
 import pytest
 
 from providers.base import CampaignSpec, DispatchState, VoicePayload
-from providers.bsg import LEGACY_ERRORS, BSGAdapter
+from providers.bsg.adapter import BSGAdapter
+from providers.bsg.errors import LEGACY_ERRORS
 from providers.errors import (
     AuthError,
     DuplicateReference,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from providers.base import CampaignSpec, DispatchState, VoicePayload
-from providers.conpeek import ConpeekAdapter
+from providers.conpeek.adapter import ConpeekAdapter
 from providers.errors import AuthError, InvalidRequest, NotFound, NotSupported
 from tests.providers.conftest import CONPEEK_KEY, body_json, message
 

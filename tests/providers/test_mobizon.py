@@ -20,7 +20,8 @@ from providers.errors import (
     TemporaryError,
     UnknownOutcome,
 )
-from providers.mobizon import API_ERRORS, RECIPIENT_ERRORS, MobizonAdapter
+from providers.mobizon.adapter import MobizonAdapter
+from providers.mobizon.errors import API_ERRORS, RECIPIENT_ERRORS
 from tests.providers.conftest import MOBIZON_KEY, form_fields, message
 
 HOST = "api.mobizon.kz"

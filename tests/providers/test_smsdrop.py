@@ -10,7 +10,7 @@ import pytest
 
 from providers.base import CampaignSpec, DispatchState
 from providers.errors import AuthError, InvalidRequest, NotFound, NotSupported, UnknownOutcome
-from providers.smsdrop import SmsdropAdapter
+from providers.smsdrop.adapter import SmsdropAdapter
 from tests.providers.conftest import SMSDROP_PASSWORD, body_json, message
 
 BASE = "https://smsdrop.edevtecapps.com/api"

@@ -6,9 +6,9 @@ import logging
 
 import pytest
 
+from core.statuses import REPORTABLE, REPORTED_FINAL, CampaignStatus, MessageStatus
+from providers import registry
 from providers.statuses import (
-    CAMPAIGN_STATUSES,
-    MESSAGE_STATUSES,
     campaign_status,
     message_reason,
     message_status,
@@ -53,7 +53,7 @@ MESSAGE_TABLE = [
 @pytest.mark.parametrize(("provider", "raw", "common", "final"), MESSAGE_TABLE)
 def test_message_status_table(provider, raw, common, final):
     assert message_status(provider, raw) == (common, final)
-    assert common in MESSAGE_STATUSES
+    assert common in REPORTABLE
 
 
 @pytest.mark.parametrize("raw", [" delivrd ", "Delivrd", "DELIVRD\n"])
@@ -105,7 +105,7 @@ CAMPAIGN_TABLE = [
 @pytest.mark.parametrize(("provider", "raw", "common"), CAMPAIGN_TABLE)
 def test_campaign_status_table(provider, raw, common):
     assert campaign_status(provider, raw) == common
-    assert common in CAMPAIGN_STATUSES
+    assert common in CampaignStatus.values
 
 
 def test_unknown_campaign_status_is_unknown_and_logged(caplog):
@@ -128,20 +128,20 @@ def test_sender_statuses(raw, common):
 
 DOCUMENTED_MESSAGE = {
     "bsg": [
-        # providers.md §2.1.6 MessageStatus (BSG One-API SDK, bsg_api/models/message_status.py)
+        # bsg README §2.1.6 MessageStatus (BSG One-API SDK, bsg_api/models/message_status.py)
         *("scheduled", "moderation", "accepted", "sending", "sent", "delivered", "expired"),
         *("failed", "undelivered", "unknown", "read", "not_viber_user", "not_service_user"),
-        # providers.md §2.1.6 StatisticsData counter keys, read as statuses by campaign_stats
+        # bsg README §2.1.6 StatisticsData counter keys, read as statuses by campaign_stats
         "not_rcs_user",
-        # providers.md §2.1.6 stat-job status filter
+        # bsg README §2.1.6 stat-job status filter
         *("Delivered", "Rejected", "Scheduled", "Moderation", "Accepted", "Sending", "Sent"),
         *("Expired", "Failed", "Undelivered", "Unknown"),
-        # provider-docs/bsg-rest-sms-status.txt and providers.md §2.2: the REST SMS statuses
+        # provider-docs/bsg-rest-sms-status.txt and bsg README §2.2: the REST SMS statuses
         # and the task's counters
         *("scheduled", "sent", "delivered", "expired", "undeliverable", "rejected", "unknown"),
     ],
     "mobizon": [
-        # providers.md §3 SMS status vocabulary (Mobizon _other/smsStatus.md), the counters'
+        # mobizon README §3 SMS status vocabulary (Mobizon _other/smsStatus.md), the counters'
         # UNKNOWN, and Mobizon.Net's EXPIRD and SCHEDUL
         *("NEW", "ENQUEUD", "ACCEPTD", "UNDELIV", "REJECTD", "PDLIVRD", "DELIVRD", "EXPIRED"),
         *("DELETED", "UNKNOWN", "EXPIRD", "SCHEDUL"),
@@ -149,21 +149,21 @@ DOCUMENTED_MESSAGE = {
         *("New", "Enqueud", "Acceptd", "Delivrd", "Rejectd", "Expired", "Undeliv", "Deleted"),
         *("Unknown", "Pdlivrd"),
     ],
-    # smsdrop documents no per-message status (providers.md §4); Conpeek none at all
+    # smsdrop documents no per-message status (smsdrop README §4); Conpeek none at all
     # (provider-docs/conpeek-voice-sms-request-list.txt): the adapter's own "queued".
     "conpeek": ["queued"],
 }
 
 DOCUMENTED_CAMPAIGN = {
-    # providers.md §2.1.6 CampaignStatus (BSG One-API)
+    # bsg README §2.1.6 CampaignStatus (BSG One-API)
     "bsg": ["creation", "scheduled", "sending", "done", "paused", "stopped", "spam", "moderation"],
-    # provider-docs/mobizon-campaign-api.txt and providers.md §3: commonStatus, moderationStatus
+    # provider-docs/mobizon-campaign-api.txt and mobizon README §3: commonStatus, moderationStatus
     # and sendStatus values, and NEW of a campaign just created
     "mobizon": [
         *("MODERATION", "DECLINED", "READY_FOR_SEND", "RUNNING", "SENT", "DONE"),
         *("AUTO_READY_FOR_SEND", "NEW"),
     ],
-    # providers.md §4 smsdrop CampaignSchema status (smsdrop-python constants.py)
+    # smsdrop README §4 smsdrop CampaignSchema status (smsdrop-python constants.py)
     "smsdrop": ["PENDING", "SENDING", "COMPLETED", "ABORTED", "SCHEDULED"],
 }
 
@@ -175,7 +175,7 @@ def test_every_documented_message_status_maps(caplog, provider, raw):
     with caplog.at_level(logging.WARNING, logger="providers.statuses"):
         common, _final = message_status(provider, raw)
     assert caplog.text == ""
-    assert common in MESSAGE_STATUSES
+    assert common in REPORTABLE
     assert common != "unknown" or raw.lower() == "unknown"
 
 
@@ -186,12 +186,12 @@ def test_every_documented_campaign_status_maps(caplog, provider, raw):
     with caplog.at_level(logging.WARNING, logger="providers.statuses"):
         common = campaign_status(provider, raw)
     assert caplog.text == ""
-    assert common in CAMPAIGN_STATUSES
+    assert common in CampaignStatus.values
 
 
 @pytest.mark.parametrize(
     "raw",
-    # providers.md §2.1.6 SenderSchema status and SenderRequestStatus (BSG)
+    # bsg README §2.1.6 SenderSchema status and SenderRequestStatus (BSG)
     [
         "active",
         "blocked",
@@ -219,3 +219,16 @@ def test_a_failure_status_has_the_provider_s_reason(provider, raw):
 
 def test_a_delivery_has_no_reason():
     assert message_reason("bsg", "delivered") == message_reason("mobizon", "DELIVRD") == ""
+
+
+@pytest.mark.parametrize("slug", list(registry.PROVIDERS))
+def test_every_registered_providers_tables_map_into_the_common_vocabulary(slug):
+    """Each provider package's tables name only statuses core.statuses defines: a message
+    status a provider can report, and a campaign status."""
+    tables = registry.statuses(slug)
+    for common, final in tables.MESSAGE.values():
+        assert common in REPORTABLE
+        # Final at the provider: an outcome, or unknown for good.
+        assert not final or common in (*REPORTED_FINAL, MessageStatus.UNKNOWN)
+    for common in tables.CAMPAIGN.values():
+        assert common in CampaignStatus.values

@@ -7,6 +7,7 @@ from decimal import Decimal
 
 import pytest
 
+from providers.bsg.emulator import BSGEmulator
 from providers.sandbox import accounts, billing, clock, delivery
 from providers.sandbox.models import Charge, SandboxCampaign, SandboxMessage
 
@@ -70,7 +71,7 @@ def test_stop_refunds_exactly_the_messages_it_cancelled(bsg_account):
     assert refunded == len(cancelled) * Decimal("0.0350")
     bsg_account.refresh_from_db()
     kept = Charge.objects.active().filter(account=bsg_account).total()
-    assert bsg_account.balance == accounts.STARTING_BALANCE["bsg"] - kept
+    assert bsg_account.balance == BSGEmulator.starting_balance - kept
 
 
 def test_nothing_is_refunded_while_a_campaign_runs(bsg_account):

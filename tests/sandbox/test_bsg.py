@@ -1,4 +1,4 @@
-"""BSG One-API emulator, driven with the example requests of providers.md §2.1."""
+"""BSG One-API emulator, driven with the example requests of bsg README §2.1."""
 
 from __future__ import annotations
 
@@ -7,12 +7,13 @@ from decimal import Decimal
 
 import pytest
 
+from providers.bsg.emulator import BSGEmulator
 from providers.sandbox import accounts, clock
 from providers.sandbox.models import Charge, SenderName
 
 pytestmark = pytest.mark.django_db
 BASE = "/sandbox/bsg/api"
-# The captured SDK body for POST /api/campaigns/send (providers.md §2.1.4).
+# The captured SDK body for POST /api/campaigns/send (bsg README §2.1.4).
 CAPTURED_SEND = {
     "validity": 72,
     "add_to_contact_book": True,
@@ -120,7 +121,7 @@ def test_voice_variant_is_accepted(api):
     }
     response = send(api, body)
     assert response.status_code == 200
-    # MessageType is sms, viber, hlr, rcs or whatsapp (providers.md §2.1.6): never "voice".
+    # MessageType is sms, viber, hlr, rcs or whatsapp (bsg README §2.1.6): never "voice".
     assert response.json()["data"]["message_type"] == "sms"
     assert accounts.charges("v1") == 1
 
@@ -348,7 +349,7 @@ def test_detail_total_price_is_what_stays_charged_after_a_stop(api, bsg_account)
     assert 0 < kept < Decimal("7")
     assert detail["total_price"] == f"{kept:.4f}"
     bsg_account.refresh_from_db()
-    assert bsg_account.balance == accounts.STARTING_BALANCE["bsg"] - kept
+    assert bsg_account.balance == BSGEmulator.starting_balance - kept
 
 
 def test_finished_campaign_cannot_be_stopped(api):
@@ -414,7 +415,7 @@ SMS_FIELDS = {"error", "errorDescription", "id", "msisdn", "reference", "time_in
 SMS_FIELDS |= {"time_dr", "status", "price", "currency"}
 TASK_FIELDS = {"originator", "body", "validity", "totalprice", "currency", "sent", "delivered"}
 TASK_FIELDS |= {"expired", "undeliverable", "unknown"}
-# The REST API's SMS statuses ("view an SMS status" page, providers.md §2.2).
+# The REST API's SMS statuses ("view an SMS status" page, bsg README §2.2).
 REST_STATUSES = {"scheduled", "sent", "delivered", "expired", "undeliverable", "rejected"}
 REST_STATUSES |= {"unknown"}
 

@@ -7,7 +7,7 @@ import pytest
 from providers.sandbox import accounts
 
 pytestmark = pytest.mark.django_db
-# The docs' example request (providers.md §5).
+# The docs' example request (providers/conpeek/README.md §5).
 EXAMPLE = {
     "type": "announcement",
     "announcement_id": "5b7c78389fe80f7b60af688989",

@@ -9,7 +9,7 @@ from providers.sandbox import accounts, clock
 pytestmark = pytest.mark.django_db
 BASE = "/sandbox/smsdrop/api"
 JSON = "application/json"
-# The body smsdrop-python 1.0.0 sends (providers.md §4.3): output-only fields included.
+# The body smsdrop-python 1.0.0 sends (smsdrop README §4.3): output-only fields included.
 CAPTURED_V1 = {
     "message": "hi",
     "sender": "Max",

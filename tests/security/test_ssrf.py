@@ -17,7 +17,7 @@ import pytest
 from django.urls import reverse
 
 from campaigns.sending import engine as sending
-from providers.bsg import BSGAdapter
+from providers.bsg.adapter import BSGAdapter
 from providers.errors import TemporaryError
 from providers.forms import ProviderAccountForm
 from providers.models import ProviderAccount

@@ -1,7 +1,8 @@
 """Creates (or refreshes) the demo: a user, a workspace and one sandbox-backed account per
 provider with approved sender names and, where the sandbox bills money, a rate for Kazakhstan
 at the sandbox's own price, and a few finished campaigns (messages, cost and counter snapshots) so
-the overview and the campaign pages have something to show. Safe to run on every start: it
+the overview and the campaign pages have something to show. What each provider contributes is
+its emulator's ``demo`` (providers.sandbox.emulator.Demo). Safe to run on every start: it
 never duplicates anything."""
 
 from datetime import timedelta
@@ -21,12 +22,6 @@ from providers.models import ProviderAccount, Rate, SenderName
 from workspaces.models import Membership, Role, Workspace
 
 DEMO_USERNAME = "demo"
-DEMO_ACCOUNTS = {
-    "bsg": ("BSG (sandbox)", "EUR"),
-    "mobizon": ("Mobizon (sandbox)", "KZT"),
-    "smsdrop": ("smsdrop (sandbox)", "XOF"),
-    "conpeek": ("Conpeek voice (sandbox)", "PLN"),
-}
 
 
 class Command(BaseCommand):
@@ -62,36 +57,31 @@ class Command(BaseCommand):
             Membership.objects.update_or_create(
                 user=user, workspace=workspace, defaults={"role": Role.OWNER}
             )
+            demos = {slug: registry.emulator(slug).demo for slug in registry.PROVIDERS}
             accounts = {
-                slug: self._account(workspace, slug, name, currency, origin, provision)
-                for slug, (name, currency) in DEMO_ACCOUNTS.items()
+                slug: self._account(workspace, slug, demo, origin, provision)
+                for slug, demo in demos.items()
             }
-            for spec in DEMO_HISTORY:
-                _finished_campaign(workspace, user, accounts, *spec)
+            # Oldest first, so the campaigns' ids follow their dates.
+            history = [(h, slug) for slug, demo in demos.items() for h in demo.history]
+            for campaign, slug in sorted(history, key=lambda item: -item[0].days_ago):
+                _finished_campaign(workspace, user, accounts[slug], campaign)
         self.stdout.write(
             self.style.SUCCESS(
                 f"Demo ready: open {origin}/ and log in as {DEMO_USERNAME} / {password}"
             )
         )
 
-    def _account(self, workspace, slug, name, currency, origin, provision):
-        registry.get(slug)  # fails loudly on a slug the registry does not know
+    def _account(self, workspace, slug, demo, origin, provision):
         account, _ = ProviderAccount.objects.get_or_create(
-            workspace=workspace, name=name, defaults={"provider": slug, "currency": currency}
+            workspace=workspace,
+            name=demo.account_name,
+            defaults={"provider": slug, "currency": demo.currency},
         )
         account.api_base_url = f"{origin.rstrip('/')}/sandbox/{slug}"
-        account.credentials = provision(slug, name=name)
+        account.credentials = provision(slug, name=demo.account_name)
         account.save()
-        from providers.sandbox.billing import BSG_VOICE_PRICE, MOBIZON_PRICES, SEGMENT_PRICES
-
-        # The sandbox's price per segment and per call, so the demo's estimate matches what it
-        # bills; smsdrop counts credits, which no money rate describes.
-        prices = {
-            "bsg": {"sms": SEGMENT_PRICES["bsg"], "voice": BSG_VOICE_PRICE},
-            "mobizon": {"sms": MOBIZON_PRICES["mobizon.kz"]},
-            "conpeek": {"voice": SEGMENT_PRICES["conpeek"]},
-        }
-        for channel, price in prices.get(slug, {}).items():
+        for channel, price in demo.rates.items():
             Rate.objects.update_or_create(
                 account=account, channel=channel, country="KZ", defaults={"price": price}
             )
@@ -104,22 +94,16 @@ class Command(BaseCommand):
         return account
 
 
-# Finished campaigns, so the overview and the campaign pages have figures and charts to show:
-# name, account, days ago, recipients, share delivered (per cent), price per message.
-DEMO_HISTORY = [
-    ("Autumn sale (demo)", "bsg", 9, 600, 92, "0.035"),
-    ("Service notice (demo)", "mobizon", 4, 400, 81, "9.50"),
-    ("Loyalty reminder (demo)", "bsg", 1, 900, 88, "0.035"),
-]
 SNAPSHOTS = 24  # one every 5 minutes over the first two hours
 
 
-def _finished_campaign(workspace, user, accounts, name, slug, days_ago, size, share, price):
-    """A completed campaign with its messages, cost and counter snapshots; made once."""
+def _finished_campaign(workspace, user, account, demo):
+    """A completed campaign with its messages, cost and counter snapshots; made once: so the
+    overview and the campaign pages have figures and charts to show."""
+    name, size, share, price = demo.name, demo.recipients, demo.delivered_percent, demo.price
     if Campaign.objects.filter(workspace=workspace, name=name).exists():
         return
-    account = accounts[slug]
-    launched = timezone.now() - timedelta(days=days_ago)
+    launched = timezone.now() - timedelta(days=demo.days_ago)
     campaign = Campaign.objects.create(
         workspace=workspace, name=name, account=account, sender="Crier", created_by=user,
         text="Hello {name}, thank you for being with us.", status=CampaignStatus.COMPLETED,

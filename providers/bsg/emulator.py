@@ -1,4 +1,4 @@
-"""BSG One-API (v2) emulator, mounted at /sandbox/bsg/api/… (providers.md §2.1), and BSG's
+"""BSG One-API (v2) emulator, mounted at /sandbox/bsg/api/… (README.md §2.1), and BSG's
 REST SMS status API (v1) at /sandbox/bsg/rest/sms/… (provider-docs/bsg-rest-sms-status.txt).
 
 One-API: JWT-like bearer tokens from ``POST /api/auth/login``; bodies wrapped in
@@ -12,6 +12,7 @@ validation, and splitting them would scatter one wire format over several files.
 from __future__ import annotations
 
 import re
+import secrets
 import uuid
 from collections import Counter
 from datetime import timedelta
@@ -22,6 +23,7 @@ from django.http import JsonResponse
 from django.urls import path
 
 from providers.sandbox import accounts, billing, clock, delivery
+from providers.sandbox.emulator import Demo, DemoCampaign, Emulator
 from providers.sandbox.http import Reply, bearer, endpoint, json_body, not_found, parse_when
 from providers.sandbox.models import SandboxAccount, SandboxCampaign, SandboxMessage, SenderName
 
@@ -50,7 +52,7 @@ def _error(status: int, message: str, errors: list | None = None) -> JsonRespons
 
 
 def _invalid(errors: list[dict]) -> Reply:
-    # [INFERRED] errors as a list of {field, message} objects (providers.md §2.1.2).
+    # [INFERRED] errors as a list of {field, message} objects (README.md §2.1.2).
     return Reply(_error(422, "The given data was invalid.", errors))
 
 
@@ -656,3 +658,28 @@ urlpatterns = [
     path("api/senders", senders),
     not_found(_not_found),
 ]
+
+
+VOICE_PRICE = Decimal("0.0600")  # one call
+
+
+class BSGEmulator(Emulator):
+    starting_balance = Decimal("100.0000")
+    price = Decimal("0.0350")
+    demo = Demo(
+        "BSG (sandbox)",
+        "EUR",
+        rates={"sms": price, "voice": VOICE_PRICE},
+        history=(
+            DemoCampaign("Autumn sale (demo)", 9, 600, 92, "0.035"),
+            DemoCampaign("Loyalty reminder (demo)", 1, 900, 88, "0.035"),
+        ),
+    )
+
+    @classmethod
+    def new_account(cls, name: str) -> dict:
+        return {"api_key": "live_" + secrets.token_hex(10)}
+
+    @classmethod
+    def voice_price(cls, account: SandboxAccount) -> Decimal:
+        return VOICE_PRICE

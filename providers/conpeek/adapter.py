@@ -1,6 +1,6 @@
 """Conpeek voice SMS: the raw key in Authorization, requests added to an existing campaign.
 
-Only ``POST /voice_sms_campaign/{id}/request_list`` is documented (docs/providers.md §5), so
+Only ``POST /voice_sms_campaign/{id}/request_list`` is documented (README.md §5), so
 this adapter submits and nothing else: no balance, statistics or per-request status.
 [INFERRED] choices where the document is silent:
 - The request ``type`` is per call: ``announcement`` when there is an announcement id, ``tts``

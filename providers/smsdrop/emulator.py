@@ -1,4 +1,4 @@
-"""smsdrop emulator, mounted at /sandbox/smsdrop/api/… (SDK 1.0.0 paths, providers.md §4).
+"""smsdrop emulator, mounted at /sandbox/smsdrop/api/… (SDK 1.0.0 paths, README.md §4).
 
 The server behind the SDK looks like FastAPI + fastapi-users, so the undocumented shapes follow
 those defaults [INFERRED]: login answers ``{"access_token", "token_type"}`` or
@@ -13,13 +13,17 @@ smsdrop carries no per-message reference: the ledger uses ``title:phone``.
 from __future__ import annotations
 
 import re
+import secrets
 import uuid
 from datetime import timedelta
+from decimal import Decimal
 
 from django.http import JsonResponse
 from django.urls import path, re_path
+from django.utils.text import slugify
 
 from providers.sandbox import accounts, billing, clock, delivery
+from providers.sandbox.emulator import Demo, Emulator
 from providers.sandbox.http import Reply, bearer, endpoint, json_body, not_found, parse_when
 from providers.sandbox.models import SandboxAccount, SandboxCampaign, SandboxMessage
 
@@ -258,3 +262,20 @@ urlpatterns = [
     re_path(r"^api/subscriptions/?$", subscription),
     not_found(lambda path: JsonResponse({"detail": "Not Found"}, status=404)),  # FastAPI's
 ]
+
+
+class SmsdropEmulator(Emulator):
+    starting_balance = Decimal("10000")  # credits
+    currency = ""
+    price = Decimal("1")  # credit per SMS part
+    # Credits: no money rate describes them, so the demo account has none.
+    demo = Demo("smsdrop (sandbox)", "XOF")
+
+    @classmethod
+    def new_account(cls, name: str) -> dict:
+        local = slugify(name) or "account"
+        return {"email": f"{local}@smsdrop.sandbox.test", "password": secrets.token_urlsafe(12)}
+
+    @classmethod
+    def credentials(cls, account: SandboxAccount) -> dict[str, str]:
+        return {"email": account.email, "password": account.password}

@@ -1,5 +1,5 @@
 """Conpeek voice SMS emulator, mounted at /sandbox/conpeek/voice_sms_campaign/<id>/request_list
-(providers.md §5, the only documented Conpeek endpoint).
+(README.md §5, the only documented Conpeek endpoint).
 
 The documented answers are 200 (accepted), 403 (not allowed: here a missing or wrong key) and
 404 (unknown campaign). Everything else is [INFERRED]: a malformed request answers
@@ -12,11 +12,14 @@ Our reference travels in ``custom["reference"]``; without one the ledger uses
 from __future__ import annotations
 
 import re
+import secrets
+from decimal import Decimal
 
 from django.http import JsonResponse
 from django.urls import path
 
 from providers.sandbox import accounts, billing, clock
+from providers.sandbox.emulator import Demo, Emulator
 from providers.sandbox.http import Reply, endpoint, json_body, not_found
 from providers.sandbox.models import SandboxAccount, SandboxCampaign, SandboxMessage
 
@@ -111,3 +114,32 @@ urlpatterns = [
     path("voice_sms_campaign/<str:campaign_id>/request_list", request_list),
     not_found(lambda path: _error(404, "Not found.")),  # [INFERRED] its error body
 ]
+
+
+class ConpeekEmulator(Emulator):
+    starting_balance = Decimal("100.0000")
+    currency = "PLN"
+    price = Decimal("0.1000")  # one voice message
+    demo = Demo("Conpeek voice (sandbox)", "PLN", rates={"voice": price})
+
+    @classmethod
+    def credentials(cls, account: SandboxAccount) -> dict[str, str]:
+        campaign_id = voice_campaign(account).external_id
+        # The adapter's base URL is the sandbox mount (…/sandbox/conpeek), so no tenant URL.
+        return {"api_key": account.api_key, "tenant_url": "", "voice_campaign_id": campaign_id}
+
+
+def voice_campaign(account: SandboxAccount) -> SandboxCampaign:
+    """The Conpeek voice SMS campaign requests are added to (Conpeek campaigns pre-exist)."""
+    campaign = account.campaigns.order_by("pk").first()
+    if campaign is None:
+        now = clock.now()
+        campaign = SandboxCampaign.objects.create(
+            account=account,
+            external_id=secrets.token_hex(12),
+            name=f"{account.name} voice campaign",
+            channel="voice",
+            launched_at=now,
+            created_at=now,
+        )
+    return campaign

@@ -16,8 +16,9 @@ Wire-format choices on [CONFLICT] items (docs/providers.md §6):
   values), the current docs' value.
 - #25 User/GetOwnBalance is a GET.
 [INFERRED] Mobizon reads ``deferredToTs`` in the account's timezone, which the API does not
-expose; Crier sends UTC. Longer than 150 lines: the campaign takes three calls, and Mobizon has
-two error tables (API codes and per-recipient codes).
+expose; Crier sends UTC. Longer than 400 lines: the campaign takes three calls, each batch is
+sized by PHP's form-field cap, and numbers-as-strings are coerced here (its error tables are
+errors.py).
 """
 
 from __future__ import annotations
@@ -45,17 +46,16 @@ from providers.base import (
     to_decimal,
 )
 from providers.errors import (
-    AuthError,
     DuplicateReference,
     InsufficientFunds,
     InvalidRequest,
-    NotFound,
     PermanentError,
     RateLimited,
     TemporaryError,
     UnknownOutcome,
 )
 from providers.http import flatten_form, json_or_none, parse_retry_after
+from providers.mobizon.errors import API_ERRORS, OK_CODES, RECIPIENT_ERRORS
 from providers.statuses import (
     campaign_status,
     empty_counters,
@@ -70,47 +70,6 @@ DOMAINS = (
     ("mobizon.uz", "Uzbekistan (api.mobizon.uz)"),
 )
 
-OK_CODES = {0, 98, 99, 100}  # 98/99: AddRecipients partly/not done, details per recipient
-API_ERRORS = {
-    1: (InvalidRequest, "Mobizon rejected some of the campaign's values."),
-    2: (NotFound, "Mobizon could not find that campaign or message for this API key."),
-    3: (TemporaryError, "Mobizon had an unexpected error. Crier will try again."),
-    4: (PermanentError, "Mobizon does not know this API module (a bug in Crier)."),
-    5: (PermanentError, "Mobizon does not know this API method (a bug in Crier)."),
-    6: (PermanentError, "Mobizon does not offer the requested answer format (a bug in Crier)."),
-    8: (AuthError, "Mobizon did not accept the API key. Copy it again from your Mobizon account."),
-    9: (AuthError, "This Mobizon API key is not allowed to use this function."),
-    10: (
-        PermanentError,
-        "Mobizon could not save the change: the campaign is busy with another operation "
-        "or its status no longer allows it.",
-    ),
-    11: (InvalidRequest, "Mobizon says a required value is missing."),
-    12: (
-        InvalidRequest,
-        "Mobizon refused the request because it exceeds one of its limits "
-        "(for example more than 500 recipients or 100 message ids at once).",
-    ),
-    14: (AuthError, "The Mobizon account is blocked or deleted. Contact Mobizon support."),
-    15: (PermanentError, "Mobizon could not complete the operation."),
-    999: (TemporaryError, "Mobizon's service had an error. Crier will try again."),
-}
-RECIPIENT_ERRORS = {
-    1: "The phone number is empty.",
-    2: "Mobizon found no phone number for this recipient.",
-    3: "The number is not in international format.",
-    4: "The number is already in this campaign.",
-    5: "The number is on the stop list.",
-    6: "Sending to this country is blocked in the Mobizon account settings.",
-    7: "Mobizon does not know the operator or country of this number.",
-    8: "Mobizon does not deliver to this mobile operator.",
-    20: "The message template needs values this recipient does not have.",
-    30: "The contact card was not found.",
-    31: "The contact card has no mobile number.",
-    32: "The contact was not found.",
-    51: "Mobizon could not create a short link for this message.",
-    99: "Mobizon had a system error while adding this number.",
-}
 MESSAGE_COUNTERS = ("New", "Enqueud", "Acceptd", "Delivrd", "Rejectd", "Expired")
 MESSAGE_COUNTERS += ("Undeliv", "Deleted", "Unknown", "Pdlivrd")
 ADD_LIMIT, STATUS_LIMIT = 500, 100

@@ -58,7 +58,7 @@ class SmsdropAdapter(TokenLoginMixin, ProviderAdapter):
         sms_sender_required=True,  # the SDK's campaign model has no default sender
     )
     # [INFERRED] smsdrop documents no processing time. It is a FastAPI service behind a proxy
-    # (providers.md): one request creates and launches a campaign of up to 10,000 numbers,
+    # (README.md): one request creates and launches a campaign of up to 10,000 numbers,
     # which takes seconds; 10 minutes is far past any proxy's cut-off and such a job's length.
     settle_time = timedelta(minutes=10)
 
