@@ -13,6 +13,7 @@ from campaigns.models import (
     RecipientImport,
     StopListEntry,
 )
+from campaigns.tasks import poll_campaign
 from campaigns.tracking import polling as tracking
 
 
@@ -97,8 +98,6 @@ class CampaignAdmin(admin.ModelAdmin):
 
     @admin.action(description="Poll the provider now")
     def poll_now(self, request, queryset) -> None:
-        from campaigns.tasks import poll_campaign
-
         asked = busy = 0
         for campaign in queryset.filter(status__in=tracking.POLLED):
             Campaign.objects.filter(pk=campaign.pk).update(next_poll_at=timezone.now())

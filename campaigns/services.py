@@ -16,6 +16,7 @@ from campaigns.compose import outgoing, pricing
 from campaigns.models import Campaign, Channel, Dispatch, Message, StopListEntry, VoiceKind
 from campaigns.tracking import polling as tracking
 from core import statuses
+from core.queue import enqueue
 from core.statuses import BatchStatus, CampaignStatus, MessageStatus
 from providers.errors import NotSupported, PermanentError, ProviderError
 
@@ -285,8 +286,6 @@ def stop(campaign: Campaign, user) -> int:
     """Stops for good: pending messages and batches not yet handed over are cancelled at
     once, and a task asks the provider to stop what it holds. Returns the messages cancelled
     here."""
-    from campaigns.tasks import stop_provider_side  # tasks import this module
-
     now = timezone.now()
     with transaction.atomic():
         moved = Campaign.objects.filter(pk=campaign.pk, status__in=STOPPABLE).update(
@@ -323,7 +322,7 @@ def stop(campaign: Campaign, user) -> int:
             campaign_id=campaign.pk,
             cancelled=count,
         )
-        stop_provider_side.delay_on_commit(campaign.pk)
+        enqueue("campaigns.tasks.stop_provider_side", campaign.pk)
     campaign.refresh_from_db()
     return count
 

@@ -26,10 +26,10 @@ from audit.models import Action
 # recipient import, which makes this module the one place where providers reads campaigns.
 from core.tables.reader import open_table
 from core.tables.table import ImportRejected, ReadOptions, Row, Table
+from core.web import done
 from providers.models import ProviderAccount, Rate, split_destination, validate_country
 from workspaces.models import Role
 from workspaces.tenancy import get_for_workspace, require_role, role_required
-from workspaces.views import done
 
 MAX_RATE_ROWS = 50_000
 

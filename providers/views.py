@@ -8,6 +8,7 @@ from django.views.decorators.http import require_POST, require_safe
 from audit.log import record
 from audit.models import Action
 from core import params
+from core.web import done
 from providers import services
 from providers.crypto import CredentialsUnreadable
 from providers.errors import ProviderError
@@ -15,7 +16,6 @@ from providers.forms import ProviderAccountForm, SenderNameForm
 from providers.models import ProviderAccount, SenderName
 from workspaces.models import Role
 from workspaces.tenancy import get_for_workspace, require_role, role_required
-from workspaces.views import done
 
 
 @require_safe

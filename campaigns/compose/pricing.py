@@ -33,6 +33,7 @@ from campaigns.compose.outgoing import JsonText, messages_for, spec_for
 from campaigns.compose.segments import count, count_rendered, plain_parts
 from campaigns.compose.templating import Template, has_placeholders
 from campaigns.models import Campaign, Channel, Estimate, EstimateStatus
+from core.queue import enqueue
 from core.statuses import MessageStatus
 from providers.base import AccountInfo, Quote
 from providers.errors import NotSupported
@@ -329,9 +330,7 @@ def _start(campaign: Campaign, digest: str, pending: int) -> Estimate:
         "finished_at": None,
     }
     record, _ = Estimate.objects.update_or_create(campaign=campaign, defaults=fields)
-    from campaigns.tasks import price_campaign
-
-    price_campaign.delay_on_commit(record.pk, record.token)
+    enqueue("campaigns.tasks.price_campaign", record.pk, record.token)
     return record
 
 

@@ -6,14 +6,11 @@ A Template parses the text once; ``fill`` then costs about a microsecond a recip
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 from campaigns.compose.segments import is_plain
 from campaigns.models import PlaceholderPolicy
-
-# The same syntax recipients.placeholders_in reads: {name}, letters, digits and "_".
-PLACEHOLDER = re.compile(r"\{(\w+)\}")
+from campaigns.recipients.columns import PLACEHOLDER
 
 
 def has_placeholders(text: str) -> bool:
@@ -87,14 +84,3 @@ class Template:
 def render(text: str, fields: Mapping, policy: str = PlaceholderPolicy.KEEP) -> str:
     """One recipient's text; build a Template once for many."""
     return Template(text, policy).render(fields)
-
-
-def placeholders_in(text: str) -> list[str]:
-    """The {placeholder} names ``text`` uses, in order of first use."""
-    return list(dict.fromkeys(PLACEHOLDER.findall(text)))
-
-
-def missing_placeholders(text: str, available: Iterable[str]) -> list[str]:
-    """The placeholders ``text`` uses that no column provides, in order of first use."""
-    have = set(available)
-    return [name for name in placeholders_in(text) if name not in have]

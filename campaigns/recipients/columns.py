@@ -4,9 +4,13 @@ called as {placeholders}."""
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 
 from campaigns.recipients import phones
 from core.tables.table import PHONE_HEADERS, Row, header_key
+
+# A {placeholder}: letters, digits and "_", the names placeholder_names gives the columns.
+PLACEHOLDER = re.compile(r"\{(\w+)\}")
 
 
 def detect_phone_column(columns: list[str], preview: list[Row], default_country: str) -> int | None:
@@ -48,3 +52,14 @@ def placeholder_names(columns: list[str], phone_column: int | None) -> dict[str,
             unique, n = f"{name}_{n}", n + 1
         names[unique] = index
     return names
+
+
+def placeholders_in(text: str) -> list[str]:
+    """The {placeholder} names ``text`` uses, in order of first use."""
+    return list(dict.fromkeys(PLACEHOLDER.findall(text)))
+
+
+def missing_placeholders(text: str, available: Iterable[str]) -> list[str]:
+    """The placeholders ``text`` uses that no column provides, in order of first use."""
+    have = set(available)
+    return [name for name in placeholders_in(text) if name not in have]

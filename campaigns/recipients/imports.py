@@ -36,7 +36,6 @@ from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from campaigns.compose.templating import placeholders_in
 from campaigns.models import (
     Campaign,
     ImportMode,
@@ -47,9 +46,10 @@ from campaigns.models import (
     references,
 )
 from campaigns.recipients import bulk, phones
-from campaigns.recipients.columns import detect_phone_column, placeholder_names
+from campaigns.recipients.columns import detect_phone_column, placeholder_names, placeholders_in
 from campaigns.recipients.rejections import Code, RejectedRow, Rejection, write_rejections_csv
 from core import children
+from core.queue import enqueue
 from core.statuses import CampaignStatus
 from core.tables import workbooks as spreadsheets
 from core.tables.reader import ENCODINGS, open_table, read_pasted
@@ -175,9 +175,7 @@ def confirm(imp: RecipientImport, mode: str) -> bool:
         status=ImportStatus.QUEUED, mode=mode, phone_column=imp.phone_column
     )
     if updated:
-        from campaigns.tasks import run_import
-
-        run_import.delay_on_commit(imp.pk)
+        enqueue("campaigns.tasks.run_import", imp.pk)
     return bool(updated)
 
 

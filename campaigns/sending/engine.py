@@ -28,6 +28,7 @@ import secrets
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -41,6 +42,7 @@ from django.utils import timezone
 
 from campaigns.compose.outgoing import messages_for, spec_for
 from campaigns.models import Campaign, Dispatch, Message, StopListEntry, new_reference
+from core.queue import enqueue
 from core.statuses import BatchStatus, CampaignStatus, MessageStatus
 from providers.base import NEVER_SENT, DispatchState, ProviderAdapter, Submission
 from providers.errors import (
@@ -151,9 +153,9 @@ def _run(campaign_id: int, deadline: float, summary: Counter, heartbeat: Heartbe
             break
 
 
-def dispatch_due(enqueue) -> dict:
+def dispatch_due(hand_over: Callable[[int], object]) -> dict:
     """The beat task's work: start scheduled campaigns whose time has come, then hand every
-    sending campaign that is due and in no worker's hands to ``enqueue`` (its id), once: the
+    sending campaign that is due and in no worker's hands to ``hand_over`` (its id), once: the
     campaign is leased for as long as a task may keep it."""
     now = timezone.now()
     started = (
@@ -171,7 +173,7 @@ def dispatch_due(enqueue) -> dict:
         # keeps the lease at CRIER_LEASE_SECONDS ahead.
         lease = now + timedelta(seconds=settings.CRIER_SEND_TASK_SECONDS + request_seconds())
         if Campaign.objects.filter(free, pk=pk).update(lease_until=lease):
-            enqueue(pk)
+            hand_over(pk)
             handed_out += 1
     return {"started": started, "handed_out": handed_out}
 
@@ -570,9 +572,7 @@ class Batch:
             stopped = CampaignStatus.CANCELLED
             if Campaign.objects.filter(pk=self.campaign.pk, status=stopped).exists():
                 # Stopped while this batch was on its way: ask the provider to stop it too.
-                from campaigns.tasks import stop_provider_side
-
-                stop_provider_side.delay_on_commit(self.campaign.pk)
+                enqueue("campaigns.tasks.stop_provider_side", self.campaign.pk)
         return "held" if held else "submitted"
 
     def _failed_call(self, error: ProviderError, *, nothing_sent: bool) -> str:

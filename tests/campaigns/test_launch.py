@@ -238,7 +238,7 @@ def test_pause_and_resume_check_where_they_start(draft, acme):
 
 
 def test_the_launch_page_shows_recipients_price_and_problems(as_role, draft, monkeypatch):
-    monkeypatch.setattr("campaigns.sending.views._funds", lambda campaign: POOR)
+    monkeypatch.setattr("campaigns.pages.sending.account_funds", lambda campaign: POOR)
     response = as_role("sender").get(reverse("campaign_launch", args=[draft.pk]))
 
     page = response.content.decode()
@@ -250,7 +250,7 @@ def test_the_launch_page_shows_recipients_price_and_problems(as_role, draft, mon
 
 
 def test_launching_from_the_page_redirects_to_the_campaign(as_role, draft, monkeypatch):
-    monkeypatch.setattr("campaigns.sending.views._funds", lambda campaign: RICH)
+    monkeypatch.setattr("campaigns.pages.sending.account_funds", lambda campaign: RICH)
     client = as_role("sender")
 
     response = client.post(reverse("campaign_launch", args=[draft.pk]))

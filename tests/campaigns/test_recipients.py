@@ -10,8 +10,11 @@ from collections import Counter
 
 import pytest
 
-from campaigns.compose.templating import missing_placeholders
-from campaigns.recipients.columns import detect_phone_column, placeholder_names
+from campaigns.recipients.columns import (
+    detect_phone_column,
+    missing_placeholders,
+    placeholder_names,
+)
 from campaigns.recipients.phones import Normalised, normalise_many
 from campaigns.recipients.rejections import Code, Rejection
 from core.tables.reader import open_table, read_pasted

@@ -132,7 +132,7 @@ def test_the_campaign_page_shows_every_time_in_the_workspace_zone(sender, acme):
 
 def test_the_launch_confirmation_gives_the_start_in_the_workspace_zone(sender, acme, monkeypatch):
     funds = AccountInfo(currency=acme.account.currency, balance=Decimal(1000))
-    monkeypatch.setattr("campaigns.sending.views._funds", lambda campaign: funds)
+    monkeypatch.setattr("campaigns.pages.sending.account_funds", lambda campaign: funds)
     in_zone(acme, "Asia/Almaty")
     Campaign.objects.filter(pk=acme.campaign.pk).update(
         text="Hello", sender=acme.sender.value, start_at=datetime(2030, 12, 6, 8, 52, tzinfo=UTC)

@@ -9,23 +9,23 @@ from django.views.decorators.http import require_http_methods, require_POST, req
 from django_htmx.http import HttpResponseStopPolling, trigger_client_event
 
 from campaigns import services
-from campaigns.pages.views import _campaign, _funds, live_context
+from campaigns.pages.access import get_campaign_for_user
+from campaigns.pages.campaigns import live_context
+from campaigns.pages.compose import account_funds
 from core.statuses import CampaignStatus
 from core.timezones import labelled
+from core.web import done
 from workspaces.models import Role
-from workspaces.tenancy import require_role
-from workspaces.views import done
 
 
 @require_http_methods(["GET", "POST"])
 def campaign_launch(request, campaign_pk: int):
     """The confirmation step: what will be sent, to how many, for how much; then the launch."""
-    campaign = _campaign(request, campaign_pk)
-    require_role(request, Role.SENDER)
+    campaign = get_campaign_for_user(request, campaign_pk, Role.SENDER)
     if campaign.status != CampaignStatus.DRAFT:
         messages.info(request, "This campaign was launched already.")
         return done(request, "campaign_detail", campaign.pk)
-    funds = _funds(campaign) if campaign.account else None
+    funds = account_funds(campaign) if campaign.account else None
     error = ""
     if request.method == "POST":
         try:
@@ -65,8 +65,7 @@ def campaign_progress(request, campaign_pk: int):
     """The campaign page's live part: status, progress, counters, cost, the chart, the batches
     and the actions. Polled every 5 s while the campaign's figures can still move; once they
     cannot, the answer tells htmx to stop (status 286)."""
-    campaign = _campaign(request, campaign_pk)
-    require_role(request, Role.VIEWER)
+    campaign = get_campaign_for_user(request, campaign_pk, Role.VIEWER)
     context = live_context(campaign)
     response = render(request, "campaigns/campaign_detail.html#live", context)
     if request.htmx and not context["live"]:
@@ -77,8 +76,7 @@ def campaign_progress(request, campaign_pk: int):
 
 
 def _act(request, campaign_pk: int, act, success: str):
-    campaign = _campaign(request, campaign_pk)
-    require_role(request, Role.SENDER)
+    campaign = get_campaign_for_user(request, campaign_pk, Role.SENDER)
     try:
         result = act(campaign, request.user)
     except services.CampaignRuleError as exc:
