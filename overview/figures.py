@@ -26,9 +26,7 @@ def _counters_since(workspace, since):
 
 def month_totals(workspace, now) -> list[str]:
     """This month's reported cost, one total per currency ("12.50 EUR", "3,000.00 KZT")."""
-    start = now.astimezone(pages.zone_of(workspace)).replace(
-        day=1, hour=0, minute=0, second=0, microsecond=0
-    )
+    start = now.astimezone(workspace.zone).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
     currency = Coalesce(NullIf("currency", Value("")), "campaign__account__currency")
     rows = (
         _counters_since(workspace, start)

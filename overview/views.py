@@ -34,7 +34,7 @@ def overview(request):
             "member_count": workspace.memberships.count(),
             "spend": pages.month_spend(workspace, now),
             "spend_totals": figures.month_totals(workspace, now),
-            "month": now.astimezone(pages.zone_of(workspace)),
+            "month": now.astimezone(workspace.zone),
             "daily_chart": charts.daily_chart(daily),
             "legend": charts.legend(shown),
             "rates": figures.provider_rates(workspace, now),

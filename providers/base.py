@@ -40,7 +40,7 @@ from providers.errors import (
     UnknownOutcome,
 )
 from providers.hosts import guarded_client
-from providers.http import TIMEOUT, parse_retry_after, redact_url
+from providers.http import parse_retry_after, redact_url, timeout
 
 logger = logging.getLogger(__name__)
 
@@ -435,11 +435,16 @@ class ProviderAdapter:
         credentials: dict[str, str] | None = None,
         client: httpx.Client | None = None,
         pace: Pace | None = None,
+        on_request: Callable[[httpx.Request], None] | None = None,
     ):
+        """``client``: one the caller owns and closes (tests); otherwise the adapter builds its
+        own on first use (guarded, CRIER_PROVIDER_TIMEOUT) and closes it on ``close``.
+        ``on_request`` is called before every request leaves (the engine renews its lease)."""
         self.credentials = dict(credentials or {})
         self.base_url = (base_url or self.resolve_base_url(self.credentials)).rstrip("/")
         self._client = client
         self.pace = pace
+        self.on_request = on_request
         self._holding_gate = False
 
     @classmethod
@@ -633,7 +638,8 @@ class ProviderAdapter:
 
     @cached_property
     def http(self) -> httpx.Client:
-        return self._client or guarded_client(self.slug, timeout=TIMEOUT)
+        hooks = {"request": [self.on_request]} if self.on_request else None
+        return self._client or guarded_client(self.slug, timeout=timeout(), event_hooks=hooks)
 
     def close(self) -> None:
         if self._client is None and "http" in self.__dict__:

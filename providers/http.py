@@ -12,9 +12,18 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import httpx
+from django.conf import settings
 
-# Connect quickly or give up (nothing was sent); give a provider 30 s to answer.
-TIMEOUT = httpx.Timeout(30.0, connect=5.0)
+# Connect quickly or give up: a request that never connected sent nothing.
+CONNECT_TIMEOUT = 5.0
+
+
+def timeout() -> httpx.Timeout:
+    """How long a provider request may take: CRIER_PROVIDER_TIMEOUT for the answer (read when a
+    client is built, so every request of every kind obeys the setting), CONNECT_TIMEOUT to
+    connect."""
+    return httpx.Timeout(settings.CRIER_PROVIDER_TIMEOUT, connect=CONNECT_TIMEOUT)
+
 
 # Query keys whose values are credentials (Mobizon puts apiKey in the query string).
 SECRET_QUERY_KEYS = frozenset({"apikey", "api_key", "token", "access_token", "password", "key"})

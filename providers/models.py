@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 
+import httpx
 import phonenumbers
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -121,9 +122,15 @@ class ProviderAccount(models.Model):
         until = until.first()
         return until if until and until > timezone.now() else None
 
-    def adapter(self) -> ProviderAdapter:
+    def adapter(self, on_request: Callable[[httpx.Request], None] | None = None) -> ProviderAdapter:
+        """The one way to build this account's adapter: its provider's class with the account's
+        credentials and pace (see ProviderAdapter.__init__ for ``on_request``). Use it in a
+        ``with`` block: the adapter closes its HTTP client on exit."""
         return self.adapter_class(
-            base_url=self.api_base_url, credentials=self.credentials, pace=self
+            base_url=self.api_base_url,
+            credentials=self.credentials,
+            pace=self,
+            on_request=on_request,
         )
 
 

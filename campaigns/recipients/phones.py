@@ -20,6 +20,10 @@ validation steps without its free-text handling, on each region's metadata compi
 regex tries all the number types in phonenumbers' order); test_phones.py proves it equal to
 plain phonenumbers in every region. Country names come from phonenumbers' locale table, read without
 the geocoder's prefix database (100 MB a process).
+
+Longer than 400 lines because the fast path and the forked pool that make a million rows quick
+sit beside the plain phonenumbers path they must agree with, which the tests compare them
+against.
 """
 
 from __future__ import annotations
@@ -442,12 +446,6 @@ def _region_and_type(calling_code: int, nsn: str) -> tuple[str | None, int]:
 def _region_of(calling_code: int, nsn: str) -> str | None:
     """``phonenumbers.region_code_for_number`` given the national significant number."""
     return _region_and_type(calling_code, nsn)[0]
-
-
-def classify(key: str, default_country: str) -> Result:
-    """The verdict for a ``cache_key``: phonenumbers on ``key``; then, for digits only that it
-    rejects, phonenumbers on "+" and the digits (after dropping a leading 00)."""
-    return _result(_verdict(key, default_country))
 
 
 def _verdict(key: str, default_country: str) -> Verdict:

@@ -1,9 +1,7 @@
 """Why a recipient row was not imported: stable codes, plain reasons, and the report CSV.
 
 The codes are stored (``Code.choices`` for model fields) and appear in the downloadable report,
-so they never change meaning. Where Mobizon reports the same condition per recipient in
-``Campaign/AddRecipients`` (docs/providers.md §3.2), ``MOBIZON_CODES`` gives its number, so a
-rejection seen by Mobizon and one caught by us read the same in the summary.
+so they never change meaning.
 """
 
 from __future__ import annotations
@@ -36,19 +34,6 @@ class Code(models.TextChoices):
     MISSING_PLACEHOLDER = "missing_placeholder", "Missing placeholder value"
 
 
-# Mobizon's per-recipient AddRecipients codes for the same condition. Mobizon reports a number
-# repeated within one upload as 4 too, since the first copy is already in the campaign by then.
-MOBIZON_CODES: dict[Code, int | None] = {
-    Code.EMPTY: 1,
-    Code.NOT_A_NUMBER: 2,
-    Code.INVALID_FOR_COUNTRY: 7,
-    Code.DUPLICATE_IN_FILE: 4,
-    Code.DUPLICATE_IN_CAMPAIGN: 4,
-    Code.STOP_LISTED: 5,
-    Code.COUNTRY_NOT_ALLOWED: 6,
-    Code.MISSING_PLACEHOLDER: 20,
-}
-
 # One sentence a marketing person understands. ``{detail}`` is filled from Rejection.detail.
 REASONS: dict[Code, str] = {
     Code.EMPTY: "The phone cell is empty.",
@@ -74,10 +59,6 @@ class Rejection:
     @property
     def reason(self) -> str:
         return REASONS[self.code].format(detail=self.detail)
-
-    @property
-    def mobizon_code(self) -> int | None:
-        return MOBIZON_CODES[self.code]
 
 
 @dataclass(frozen=True, slots=True)

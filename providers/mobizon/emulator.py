@@ -79,10 +79,6 @@ def _requested_host(request) -> str:
     return request.resolver_match.kwargs.get("host", "")
 
 
-def _s(value) -> str | None:
-    return None if value is None else str(value)
-
-
 def _ts(value) -> str | None:
     return value.strftime("%Y-%m-%d %H:%M:%S") if value else None
 

@@ -37,7 +37,7 @@ from providers.errors import (
     TemporaryError,
     UnknownOutcome,
 )
-from providers.http import TIMEOUT
+from providers.http import timeout as provider_timeout
 from providers.mobizon.adapter import ADD_LIMIT
 from providers.sandbox import accounts, billing, clock, delivery
 from providers.sandbox.models import Charge, SandboxAccount, SandboxCampaign
@@ -121,10 +121,12 @@ def connect(live_server):
     """``connect(slug)``: the registered adapter for ``slug`` on a fresh sandbox account."""
     clients = []
 
-    def connect(slug, *, name="Test", credentials=None, timeout=TIMEOUT) -> Sandboxed:
+    def connect(slug, *, name="Test", credentials=None, timeout=None) -> Sandboxed:
         given = accounts.provision(slug, name=name)
         requests: list[httpx.Request] = []
-        client = httpx.Client(timeout=timeout, event_hooks={"request": [requests.append]})
+        client = httpx.Client(
+            timeout=timeout or provider_timeout(), event_hooks={"request": [requests.append]}
+        )
         clients.append(client)
         adapter = registry.get(slug)(
             base_url=f"{live_server.url}/sandbox/{slug}",

@@ -22,7 +22,7 @@ from providers.errors import (
     TemporaryError,
     UnknownOutcome,
 )
-from providers.http import flatten_form, parse_retry_after, redact_url
+from providers.http import CONNECT_TIMEOUT, flatten_form, parse_retry_after, redact_url
 from tests.providers.conftest import MOBIZON_KEY
 
 BASE = "https://provider.test"
@@ -278,3 +278,13 @@ def test_no_request_goes_out_while_the_provider_asked_for_quiet(api):
     assert 4 < caught.value.retry_after <= 5
     pace.until = None
     assert Plain(pace=pace).call("GET", "/x") == []
+
+
+def test_every_adapter_request_obeys_the_provider_timeout_setting(acme, settings):
+    """Tracking, pricing, stop and Test connection build their adapter the same way sending
+    does (ProviderAccount.adapter), so CRIER_PROVIDER_TIMEOUT reaches them all; it once only
+    reached sending, the others waited a hard-coded 30 s."""
+    settings.CRIER_PROVIDER_TIMEOUT = 2.5
+    with acme.account.adapter() as adapter:
+        assert adapter.http.timeout.read == 2.5
+        assert adapter.http.timeout.connect == CONNECT_TIMEOUT

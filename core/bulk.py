@@ -1,0 +1,65 @@
+"""One UPDATE over many rows Python has in hand: results of a batch, status reports of a poll.
+
+On PostgreSQL the rows are COPYed into a temporary table, analysed, and joined once (~10 µs a
+row, against ~130 µs with VALUES lists); elsewhere the join runs over chunks of VALUES.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from django.db import connection
+
+
+def update_from_rows(
+    join: str,
+    columns: Sequence[tuple[str, str]],
+    rows: Sequence[tuple],
+    *,
+    table: str,
+    before: Sequence = (),
+    after: Sequence = (),
+    hints: Sequence[str] = (),
+    chunk: int = 1000,
+) -> int:
+    """Run ``join``, an ``UPDATE ... FROM {source} ...`` whose source ``v`` has ``columns``
+    ((name, SQL type) pairs, in the order of each row's values), over ``rows``; returns the
+    number of rows updated.
+
+    ``before`` and ``after`` are the join's own parameters placed before and after
+    ``{source}``. On PostgreSQL ``table`` names the temporary table (emptied at commit) and
+    ``hints`` (``SET LOCAL ...`` statements) steer the planner first. Must run inside a
+    transaction.
+    """
+    if not rows:
+        return 0
+    names = ", ".join(name for name, _type in columns)
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            typed = ", ".join(f"{name} {sql_type}" for name, sql_type in columns)
+            cursor.execute(
+                f"CREATE TEMPORARY TABLE IF NOT EXISTS {table} ({typed}) ON COMMIT DELETE ROWS"
+            )
+            # Emptied at commit, but a caller's outer transaction may have used it already.
+            cursor.execute(f"TRUNCATE {table}")
+            with cursor.cursor.copy(f"COPY {table} ({names}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+            cursor.execute(f"ANALYZE {table}")  # so the join walks the index it should
+            for hint in hints:
+                cursor.execute(hint)
+            cursor.execute(join.format(source=f"{table} v"), [*before, *after])
+            return cursor.rowcount
+        changed = 0
+        aliases = ", ".join(f"column{i} AS {name}" for i, (name, _t) in enumerate(columns, 1))
+        placeholders = "(" + ", ".join(["%s"] * len(columns)) + ")"
+        for start in range(0, len(rows), chunk):
+            part = rows[start : start + chunk]
+            values = ", ".join([placeholders] * len(part))
+            # A subquery, not a WITH: sqlite3 reports no row count for a statement opening so.
+            source = f"(SELECT {aliases} FROM (VALUES {values})) v"
+            cursor.execute(
+                join.format(source=source), [*before, *(v for row in part for v in row), *after]
+            )
+            changed += cursor.rowcount
+        return changed
