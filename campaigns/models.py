@@ -1,4 +1,9 @@
-"""Campaigns, their messages (one row per recipient), recipient imports and the stop list."""
+"""Campaigns, their messages (one row per recipient), recipient imports and the stop list.
+
+Longer than 400 lines because the campaign's rows (campaign, messages, batches, imports,
+counters, snapshots, estimate, stop list) and their state comments belong together: every
+sub-package reads them.
+"""
 
 from __future__ import annotations
 

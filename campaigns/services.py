@@ -1,5 +1,9 @@
 """Use cases on campaigns shared by views and tasks: clone, delete, launch, pause, resume,
-stop and retry. Each checks the state it starts from and leaves an audit event."""
+stop and retry. Each checks the state it starts from and leaves an audit event.
+
+Longer than 400 lines because each use case checks the state it starts from against the same
+rules (readiness, funds, the stop list) and leaves its audit event.
+"""
 
 from __future__ import annotations
 

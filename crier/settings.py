@@ -6,6 +6,8 @@ generated into var/ on the first run, the provider sandbox on. Production
 (CRIER_MODE=production) requires SECRET_KEY, CRIER_ENCRYPTION_KEYS, ALLOWED_HOSTS and real
 services, turns the sandbox off and hardens HTTP so that ``manage.py check --deploy
 --fail-level WARNING`` is clean.
+
+Longer than 400 lines because every setting says where it comes from and why it has its default.
 """
 
 from __future__ import annotations

@@ -8,6 +8,9 @@ too big to price during a request to a worker, which reports its progress.
 ``provider_quote(campaign)`` asks the provider for its own figure where it gives one, and
 ``quote_differs`` flags a gap over 1 %. ``check_balance`` compares the estimate with the
 balance or the credits the provider reports. Money is Decimal in the account's currency.
+
+Longer than 400 lines because the estimate, its stored and background form, the provider's quote
+and the balance check are read together on the preview and at launch.
 """
 
 from __future__ import annotations

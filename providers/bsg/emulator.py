@@ -5,7 +5,7 @@ One-API: JWT-like bearer tokens from ``POST /api/auth/login``; bodies wrapped in
 ``{"data": …}``; Laravel-style errors ``{"message", "errors"}``. REST: the API key in
 ``X-API-KEY``; flat bodies with ``error`` and ``errorDescription``. Any other path answers a
 JSON 404 in the style of its API. Where the documents are silent the choice is marked
-[INFERRED]. Longer than the other emulators: fifteen endpoints, each with the documented
+[INFERRED]. Longer than 400 lines because BSG has fifteen endpoints, each with the documented
 validation, and splitting them would scatter one wire format over several files.
 """
 
