@@ -1,6 +1,6 @@
 """Every dashboard route, found by walking the URL resolver, and how to fill in its object ids.
 
-The isolation matrix (tests/dashboard/test_isolation.py) and the CSRF test
+The isolation matrix (tests/workspaces/test_isolation.py) and the CSRF test
 (tests/security/test_csrf.py) are generated from this list, so a new route is covered by both
 without editing them. A route whose URL carries an object id needs a factory for that kwarg in
 OBJECT_FACTORIES; a new kwarg name fails ``test_every_object_kwarg_has_a_factory`` until one is
@@ -41,7 +41,7 @@ OBJECT_FACTORIES = {
 
 # Routes outside the dashboard's tenancy: the admin (staff only), the provider sandbox (an API
 # emulator with its own authentication), the public favicon, authentication itself, and an
-# invitation's link, which anyone holding it may open (tests/dashboard/test_invitations.py).
+# invitation's link, which anyone holding it may open (tests/workspaces/test_invitations.py).
 EXEMPT_PREFIXES = ("admin", "sandbox", "favicon.ico")
 AUTH_NAMES = {
     "login",

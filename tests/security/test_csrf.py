@@ -16,8 +16,8 @@ from django.middleware.csrf import _get_new_csrf_string, _mask_cipher_secret
 from django.test import Client
 from django.urls import reverse
 
-from tests.dashboard.test_isolation import snapshot
 from tests.routes import dashboard_routes, url_for, walk
+from tests.workspaces.test_isolation import snapshot
 from workspaces.models import Membership, Role
 
 ROUTES = dashboard_routes(include_auth=True)

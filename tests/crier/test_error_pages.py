@@ -28,7 +28,7 @@ def test_the_server_error_page_needs_no_request():
     assert "/static/css/crier.css" in html and "<script" not in html
 
 
-@pytest.mark.urls("tests.dashboard.failing_urls")
+@pytest.mark.urls("tests.crier.failing_urls")
 def test_an_exception_shows_the_server_error_page(db, settings):
     settings.DEBUG = False
     response = Client(raise_request_exception=False).get("/boom/")
