@@ -68,8 +68,11 @@ def main() -> None:
     args = parser.parse_args()
 
     var = Path(tempfile.mkdtemp(prefix="crier-bench-send-"))
+    port = _free_port()
     os.environ.update(
         DJANGO_SETTINGS_MODULE="crier.settings",
+        # The accounts call this server's sandbox, which the provider-host rule must allow.
+        CRIER_SANDBOX_ORIGINS=f"http://127.0.0.1:{port}",
         CRIER_VAR_DIR=str(var),
         LOG_LEVEL="WARNING",
         DATABASE_URL=POSTGRES if args.db == "postgres" else f"sqlite:///{var / 'bench.sqlite3'}",
@@ -82,7 +85,6 @@ def main() -> None:
     from django.core.management import call_command
 
     call_command("migrate", verbosity=0)
-    port = _free_port()
     server = _serve(port)
     try:
         print(f"{args.messages:,} messages, {args.latency * 1000:.0f} ms a request, {args.db}")
