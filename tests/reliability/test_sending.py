@@ -71,6 +71,11 @@ def assert_each_sent_once(campaign: Campaign, remote: SandboxAccount, recipients
 
 
 def test_killing_a_worker_three_times_mid_send_loses_and_duplicates_nothing(acme, processes):
+    # A kill that lands after a batch was claimed but before its request left records no
+    # request: the batch then waits out the settle time before it may go (at most once), and
+    # BSG's default 10 minutes would outlast this test. This provider works 0.4 s on a batch,
+    # so 2 s more than the 3 s in transit is settle time enough (CI once hit that window).
+    processes.env["CRIER_RECONCILE_SETTLE_SECONDS"] = "2"
     account, remote = sandbox_account(acme.workspace, "bsg", processes.url)
     knobs(remote, slow_seconds=0.4)  # each batch of 500 spends 0.4 s at the provider
     campaign = campaign_for(acme.workspace, account, 10_000, status="scheduled")
