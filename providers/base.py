@@ -260,8 +260,10 @@ class Quote:
 
 
 @dataclass(frozen=True)
-class SenderName:
-    name: str
+class ReportedSender:
+    """A sender name as the provider reports it (the model is providers.models.SenderName)."""
+
+    value: str
     status: str  # approved, pending or rejected (SenderName.Status)
     raw_status: str = ""
 
@@ -271,7 +273,7 @@ class AccountInfo:
     currency: str = ""
     balance: Decimal | None = None  # money providers
     credits: int | None = None  # credit providers (smsdrop)
-    senders: tuple[SenderName, ...] = ()
+    senders: tuple[ReportedSender, ...] = ()
     login: str = ""  # who we are logged in as, when the provider says
 
 

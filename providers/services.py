@@ -53,7 +53,7 @@ def refresh_sender_statuses(account: ProviderAccount, info: AccountInfo) -> int:
     for a person to import (Test connection, then Import); names it does not list are left as
     they are.
     """
-    reported = {remote.name.strip()[:20]: remote.status for remote in info.senders}
+    reported = {remote.value.strip()[:20]: remote.status for remote in info.senders}
     changed = 0
     with transaction.atomic():
         for sender in account.senders.filter(value__in=reported).select_for_update():
@@ -73,7 +73,7 @@ def import_senders(account: ProviderAccount, info: AccountInfo) -> tuple[int, in
     created = updated = 0
     with transaction.atomic():
         for remote in info.senders:
-            value = remote.name.strip()[:20]
+            value = remote.value.strip()[:20]
             if not value:
                 continue
             kind = (

@@ -112,7 +112,7 @@ def account_test(request, account_pk: int):
     else:
         known = set(account.senders.values_list("value", "status"))
         context["info"] = info
-        context["new_senders"] = [s for s in info.senders if (s.name, s.status) not in known]
+        context["new_senders"] = [s for s in info.senders if (s.value, s.status) not in known]
     # The balance card is stale now: the fragment carries a fresh copy swapped in out of band.
     context["refresh_card"] = True
     return render(request, "providers/account_detail.html#connection", context)

@@ -37,7 +37,7 @@ from providers.base import (
     QuoteLine,
     RemoteCampaign,
     RemoteStats,
-    SenderName,
+    ReportedSender,
     Submission,
     SubmitResult,
     TokenLoginMixin,
@@ -381,7 +381,7 @@ class BSGAdapter(TokenLoginMixin, ProviderAdapter):
             currency=balance.get("currency") or "",
             balance=to_decimal(balance.get("balance")),
             senders=tuple(
-                SenderName(s["sender"], sender_status(s.get("status")), s.get("status") or "")
+                ReportedSender(s["sender"], sender_status(s.get("status")), s.get("status") or "")
                 for s in senders
             ),
         )

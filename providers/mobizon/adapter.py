@@ -37,7 +37,7 @@ from providers.base import (
     Quote,
     RemoteCampaign,
     RemoteStats,
-    SenderName,
+    ReportedSender,
     ShortLink,
     Submission,
     SubmitResult,
@@ -372,7 +372,7 @@ class MobizonAdapter(ProviderAdapter):
             currency=balance.get("currency") or "",
             balance=to_decimal(balance.get("balance")),
             senders=tuple(
-                SenderName(
+                ReportedSender(
                     (item.get("alphaname") or {}).get("name") or "",
                     sender_status(item.get("globalStatus")),
                     str(item.get("globalStatus") or ""),

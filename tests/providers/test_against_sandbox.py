@@ -210,7 +210,7 @@ def test_connection_test_shows_the_sandbox_balance_and_sender_names(connect, slu
     info = sandbox.adapter.account_info()
 
     assert (info.balance, info.currency) == (sandbox.account.balance, sandbox.account.currency)
-    assert {(s.name, s.status) for s in info.senders} == {
+    assert {(s.value, s.status) for s in info.senders} == {
         (s.name, SENDER_STATUSES[s.status]) for s in sandbox.account.senders.all()
     }
 

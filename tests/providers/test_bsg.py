@@ -542,7 +542,7 @@ def test_account_info_balance_and_senders(api, bsg, login):
     assert route.calls[0].request.url.params["type"] == "sms"
     assert info.balance == Decimal("104.3275")
     assert info.currency == "EUR"
-    assert [(s.name, s.status) for s in info.senders] == [
+    assert [(s.value, s.status) for s in info.senders] == [
         ("Acme", "approved"),
         ("AcmeNew", "pending"),
         ("Old", "rejected"),

@@ -545,7 +545,7 @@ def test_account_info(api, mobizon):
     assert balance.calls[0].request.url.query.decode() == f"output=json&api=v1&apiKey={MOBIZON_KEY}"
     assert info.balance == Decimal("1520.5000")
     assert info.currency == "KZT"
-    assert [(s.name, s.status) for s in info.senders] == [("ACME", "approved")]
+    assert [(s.value, s.status) for s in info.senders] == [("ACME", "approved")]
 
 
 def test_quote_builds_a_draft_reads_its_cost_and_deletes_it(api, mobizon, flow):

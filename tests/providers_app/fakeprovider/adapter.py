@@ -10,7 +10,7 @@ from providers.base import (
     CredentialField,
     MessageStatusReport,
     ProviderAdapter,
-    SenderName,
+    ReportedSender,
     Submission,
     SubmitResult,
 )
@@ -32,7 +32,8 @@ class FakeAdapter(ProviderAdapter):
     def account_info(self) -> AccountInfo:
         body = self.call("GET", "/account")
         senders = tuple(
-            SenderName(s["name"], sender_status(s["status"]), s["status"]) for s in body["senders"]
+            ReportedSender(s["name"], sender_status(s["status"]), s["status"])
+            for s in body["senders"]
         )
         return AccountInfo(body["currency"], Decimal(body["balance"]), senders=senders)
 
