@@ -116,14 +116,13 @@ def campaign_detail(request, campaign_pk: int):
             (value, label, getattr(counters, value)) for value, label in MessageStatus.choices
         ],
     }
+    draft = campaign.status == CampaignStatus.DRAFT
+    template = "campaigns/campaign_draft.html" if draft else "campaigns/campaign_live.html"
     if request.htmx and request.htmx.target == "recipients":
-        return render(request, "campaigns/campaign_detail.html#recipients", context)
+        return render(request, template + "#recipients", context)
     context["imports"] = campaign.imports.all()[:10]
-    if campaign.status == CampaignStatus.DRAFT:
-        context.update(compose_context(request, campaign))
-    else:
-        context.update(live_context(campaign))
-    return render(request, "campaigns/campaign_detail.html", context)
+    context.update(compose_context(request, campaign) if draft else live_context(campaign))
+    return render(request, template, context)
 
 
 def live_context(campaign: Campaign) -> dict:
@@ -144,6 +143,11 @@ def live_context(campaign: Campaign) -> dict:
         "chart": charts.counters_chart(points, timezone.localtime),
         "legend": charts.legend({k for p in points for k, v in p.counts.items() if v}),
         "batches": campaign.dispatches.order_by("-pk")[:20],
+        # Sending is held up: the reason is a warning and the batches open.
+        "held_up": campaign.status in (CampaignStatus.PAUSED, CampaignStatus.FAILED),
+        "stopped": campaign.status == CampaignStatus.CANCELLED,
+        "completed": campaign.status == CampaignStatus.COMPLETED,
+        "starts_at": campaign.start_at if campaign.status == CampaignStatus.SCHEDULED else None,
         "can_pause": campaign.status in services.PAUSABLE,
         "can_resume": campaign.status == CampaignStatus.PAUSED,
         "can_stop": campaign.status in services.STOPPABLE,

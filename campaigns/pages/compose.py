@@ -63,7 +63,7 @@ def _step(request, campaign_pk: int, form_class, part: str, **form_kwargs):
         form.save()
     context = {"campaign": campaign, f"{part}_form": form, "saved": saved}
     context.update(message_context(campaign))
-    response = render(request, f"campaigns/campaign_detail.html#{part}", context)
+    response = render(request, f"campaigns/campaign_draft.html#{part}", context)
     if saved:  # the preview and the price reload; a new account or channel reshapes steps 2, 4
         trigger_client_event(response, "draft-changed")
         trigger_client_event(response, f"{part}-saved")
@@ -79,7 +79,7 @@ def campaign_setup(request, campaign_pk: int):
         form = SetupForm(initial=initial, instance=campaign, workspace=request.workspace)
         return render(
             request,
-            "campaigns/campaign_detail.html#setup",
+            "campaigns/campaign_draft.html#setup",
             {"campaign": campaign, "setup_form": form},
         )
     return _step(request, campaign_pk, SetupForm, "setup", workspace=request.workspace)
@@ -102,7 +102,7 @@ def campaign_count(request, campaign_pk: int):
     text = request.POST.get("text", "")
     return render(
         request,
-        "campaigns/campaign_detail.html#counter",
+        "campaigns/campaign_draft.html#counter",
         {"campaign": campaign, **_count_context(campaign, text)},
     )
 
@@ -116,7 +116,7 @@ def campaign_replace(request, campaign_pk: int):
     form = MessageForm(instance=campaign)
     context = {"campaign": campaign, "message_form": form, "saved": True}
     context.update(message_context(campaign))
-    response = render(request, "campaigns/campaign_detail.html#message", context)
+    response = render(request, "campaigns/campaign_draft.html#message", context)
     return trigger_client_event(response, "draft-changed")
 
 
@@ -170,7 +170,7 @@ def campaign_preview(request, campaign_pk: int):
     }
     if sample and campaign.account:
         context.update(_estimate_context(campaign, pricing.estimate_or_job(campaign)))
-    return render(request, "campaigns/campaign_detail.html#preview", context)
+    return render(request, "campaigns/campaign_draft.html#preview", context)
 
 
 def _what_is_said(campaign: Campaign) -> str:
@@ -204,7 +204,7 @@ def campaign_estimate(request, campaign_pk: int):
     if campaign.account:
         result = pricing.job_to_report(campaign) or pricing.estimate_or_job(campaign)
         context.update(_estimate_context(campaign, result))
-    response = render(request, "campaigns/campaign_detail.html#estimate", context)
+    response = render(request, "campaigns/campaign_draft.html#estimate", context)
     if request.htmx and not (context.get("job") and context["job"].busy):
         response.status_code = HttpResponseStopPolling.status_code
     return response
@@ -243,4 +243,4 @@ def campaign_quote(request, campaign_pk: int):
         context["quote_error"] = str(exc)
     if context.get("quote"):
         context["quote_differs"] = pricing.quote_differs(estimate, context["quote"])
-    return render(request, "campaigns/campaign_detail.html#quote", context)
+    return render(request, "campaigns/campaign_draft.html#quote", context)

@@ -43,7 +43,7 @@ def import_create(request, campaign_pk: int):
             return done(request, "import_detail", imp.pk)
     return render(
         request,
-        "campaigns/campaign_detail.html#upload",
+        "campaigns/campaign_draft.html#upload",
         {"campaign": campaign, "upload_form": form},
         status=200 if request.htmx else 400,
     )

@@ -67,7 +67,7 @@ def campaign_progress(request, campaign_pk: int):
     cannot, the answer tells htmx to stop (status 286)."""
     campaign = get_campaign_for_user(request, campaign_pk, Role.VIEWER)
     context = live_context(campaign)
-    response = render(request, "campaigns/campaign_detail.html#live", context)
+    response = render(request, "campaigns/campaign_live.html#live", context)
     if request.htmx and not context["live"]:
         response = HttpResponseStopPolling(response.content)
     if request.htmx and request.GET.get("seen") != context["version"]:
