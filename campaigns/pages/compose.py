@@ -64,9 +64,12 @@ def _step(request, campaign_pk: int, form_class, part: str, **form_kwargs):
     context = {"campaign": campaign, f"{part}_form": form, "saved": saved}
     context.update(message_context(campaign))
     response = render(request, f"campaigns/campaign_draft.html#{part}", context)
-    if saved:  # the preview and the price reload; a new account or channel reshapes steps 2, 4
-        trigger_client_event(response, "draft-changed")
-        trigger_client_event(response, f"{part}-saved")
+    if saved:
+        trigger_client_event(response, "draft-changed")  # the preview and the price reload
+        if {"account", "channel"} & set(form.changed_data):
+            # Steps 2 and 4 take another shape. A new sender or name leaves them as they are,
+            # and reloading them would drop what is being typed in step 2.
+            trigger_client_event(response, "setup-reshaped")
     return response
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
 from django.urls import reverse
@@ -311,3 +312,19 @@ def test_the_preview_lists_what_the_launch_would_refuse(as_role, acme):
     page = as_role(Role.SENDER).get(reverse("campaign_preview", args=[campaign.pk])).text
 
     assert "Step 2: smsdrop does not offer a different text per recipient." in page
+
+
+def test_saving_a_new_sender_leaves_the_message_step_alone(as_role, acme):
+    """Steps 2 and 4 reload when step 1 changes their shape (another account or channel), not
+    when it changes a sender or the name: a reload would drop what is being typed in step 2
+    (a browser test lost its text that way)."""
+    client = as_role(Role.SENDER)
+    data = {"name": "Sale", "channel": "sms", "account": acme.account.pk, "sender": "AcmeInfo"}
+    post(client, "campaign_setup", acme.campaign, data)
+
+    renamed = post(client, "campaign_setup", acme.campaign, data | {"name": "Sale 2"})
+    assert set(json.loads(renamed.headers["HX-Trigger"])) == {"draft-changed"}
+    voice = post(client, "campaign_setup", acme.campaign, data | {"channel": "voice"})
+    assert set(json.loads(voice.headers["HX-Trigger"])) == {"draft-changed", "setup-reshaped"}
+    page = client.get(reverse("campaign_detail", args=[acme.campaign.pk])).text
+    assert page.count('hx-trigger="setup-reshaped from:body"') == 2  # steps 2 and 4
