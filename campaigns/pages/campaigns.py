@@ -143,7 +143,7 @@ def live_context(campaign: Campaign) -> dict:
         "figures": pages.figures(campaign, counters),
         "chart": charts.counters_chart(points, timezone.localtime),
         "legend": charts.legend({k for p in points for k, v in p.counts.items() if v}),
-        "batches": campaign.dispatches.order_by("-pk")[:20],
+        "batches": campaign.batches.order_by("-pk")[:20],
         "can_pause": campaign.status in services.PAUSABLE,
         "can_resume": campaign.status == CampaignStatus.PAUSED,
         "can_stop": campaign.status in services.STOPPABLE,
