@@ -110,10 +110,10 @@ def _load() -> str:
     return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
-def _seed(count: int, batch: int):
+def _seed(count: int, batch_size: int):
     from django.db import connection
 
-    from campaigns.models import Campaign, Dispatch, references
+    from campaigns.models import Batch, Campaign, references
     from core.statuses import BatchStatus, CampaignStatus
     from providers.models import ProviderAccount
     from workspaces.models import Workspace
@@ -126,13 +126,13 @@ def _seed(count: int, batch: int):
         workspace=workspace, account=account, name="Bench", text="Hi", sender="Crier"
     )
     Campaign.objects.filter(pk=campaign.pk).update(status=CampaignStatus.SENT)
-    for start in range(0, count, batch):
-        size = min(batch, count - start)
-        dispatch = Dispatch.objects.create(
+    for start in range(0, count, batch_size):
+        size = min(batch_size, count - start)
+        batch = Batch.objects.create(
             campaign=campaign,
             key=references(1)[0],
             status=BatchStatus.SUBMITTED,
-            provider_campaign_id=str(start // batch + 1),
+            provider_campaign_id=str(start // batch_size + 1),
             size=size,
             accepted=size,
         )
@@ -140,12 +140,12 @@ def _seed(count: int, batch: int):
             # One INSERT ... SELECT a batch: seeding is not what is measured.
             cursor.execute(
                 "INSERT INTO campaigns_message (campaign_id, reference, phone, country, "
-                "number_type, fields, status, dispatch_id, attempt, provider_message_id, "
+                "number_type, fields, status, batch_id, attempt, provider_message_id, "
                 "raw_status, error_code, error_reason, created_at, updated_at) "
                 "SELECT %s, md5(%s || '-' || n), '+7701' || lpad(n::text, 7, '0'), 'KZ', '', "
                 "'{}', 'queued', %s, 1, '', 'accepted', '', '', now(), now() "
                 "FROM generate_series(%s, %s) AS n",
-                [campaign.pk, campaign.pk, dispatch.pk, start, start + size - 1],
+                [campaign.pk, campaign.pk, batch.pk, start, start + size - 1],
             )
         with connection.cursor() as cursor:
             cursor.execute("ANALYZE campaigns_message")
@@ -160,8 +160,8 @@ def _answers(campaign) -> dict:
     from providers.statuses import empty_counters
 
     answers = {}
-    for dispatch in campaign.dispatches.all():
-        references = dispatch.messages.values_list("reference", flat=True)
+    for batch in campaign.batches.all():
+        references = batch.messages.values_list("reference", flat=True)
         reports = [
             MessageStatusReport(
                 status="delivered", raw_status="delivered", final=True, reference=reference
@@ -171,7 +171,7 @@ def _answers(campaign) -> dict:
         counters = empty_counters() | {"delivered": len(reports)}
         cost = Decimal("0.0350") * len(reports)
         stats = RemoteStats(counters, "completed", "done", cost, "EUR", len(reports))
-        answers[dispatch.provider_campaign_id] = (stats, reports)
+        answers[batch.provider_campaign_id] = (stats, reports)
     return answers
 
 
@@ -203,7 +203,7 @@ def _apply(campaign, reports) -> int:
 def _reset(campaign) -> None:
     from django.db import connection
 
-    from campaigns.models import Campaign, Dispatch
+    from campaigns.models import Batch, Campaign
     from core.statuses import CampaignStatus
 
     with connection.cursor() as cursor:
@@ -213,7 +213,7 @@ def _reset(campaign) -> None:
             [campaign.pk],
         )
         cursor.execute("VACUUM ANALYZE campaigns_message")
-    Dispatch.objects.filter(campaign=campaign).update(final=False)
+    Batch.objects.filter(campaign=campaign).update(final=False)
     Campaign.objects.filter(pk=campaign.pk).update(status=CampaignStatus.SENT, completed_at=None)
     campaign.refresh_from_db()
 

@@ -4,10 +4,10 @@ from django.utils import timezone
 
 from campaigns import services
 from campaigns.models import (
+    Batch,
     Campaign,
     CampaignCounters,
     CounterSnapshot,
-    Dispatch,
     Estimate,
     Message,
     RecipientImport,
@@ -17,8 +17,8 @@ from campaigns.tasks import poll_campaign
 from campaigns.tracking import polling as tracking
 
 
-class DispatchInline(admin.TabularInline):
-    model = Dispatch
+class BatchInline(admin.TabularInline):
+    model = Batch
     fields = ["key", "status", "provider_campaign_id", "size", "accepted", "rejected", "attempts"]
     fields += ["remote_status", "polled_at", "final", "cost", "currency"]
     readonly_fields = fields
@@ -50,7 +50,7 @@ class SnapshotInline(admin.TabularInline):
 
 @admin.register(Campaign)
 class CampaignAdmin(admin.ModelAdmin):
-    inlines = [DispatchInline, SnapshotInline]
+    inlines = [BatchInline, SnapshotInline]
     list_display = [
         "name",
         "workspace",
@@ -148,8 +148,8 @@ class MessageAdmin(admin.ModelAdmin):
     show_full_result_count = False
 
 
-@admin.register(Dispatch)
-class DispatchAdmin(admin.ModelAdmin):
+@admin.register(Batch)
+class BatchAdmin(admin.ModelAdmin):
     """The record of what went to a provider: read it, never edit it."""
 
     list_display = ["key", "campaign", "status", "provider_campaign_id", "size", "accepted"]

@@ -159,8 +159,8 @@ class Message(models.Model):
         max_length=12, choices=MessageStatus.choices, default=MessageStatus.PENDING
     )
     # The batch that carried it to the provider; set when a worker claims it.
-    dispatch = models.ForeignKey(
-        "Dispatch",
+    batch = models.ForeignKey(
+        "Batch",
         on_delete=models.SET_NULL,
         null=True,
         blank=True,
@@ -180,10 +180,8 @@ class Message(models.Model):
         ordering = ["pk"]
         indexes = [
             models.Index(fields=["campaign", "status"]),
-            # Partial: an imported message has no dispatch yet, so the import pays nothing.
-            models.Index(
-                fields=["dispatch"], condition=Q(dispatch__isnull=False), name="message_dispatch"
-            ),
+            # Partial: an imported message has no batch yet, so the import pays nothing.
+            models.Index(fields=["batch"], condition=Q(batch__isnull=False), name="message_batch"),
             # Tracking matches Mobizon's reports by its message id; partial for the same reason.
             models.Index(
                 fields=["provider_message_id"],
@@ -202,16 +200,17 @@ class Message(models.Model):
         return self.phone
 
 
-class Dispatch(models.Model):
+class Batch(models.Model):
     """One batch of a campaign's messages handed to the provider as one provider-side campaign
     (a BSG campaign of up to 10,000 phones, a Mobizon campaign, an smsdrop campaign, one
     Conpeek request list). It is the unit of claiming, retrying and reconciling."""
 
-    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="dispatches")
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="batches")
     key = models.CharField(max_length=32, unique=True)  # ours; tags the provider campaign's name
     status = models.CharField(
         max_length=12, choices=BatchStatus.choices, default=BatchStatus.CLAIMED
     )
+    # The provider's own id for this batch: to the provider, each batch is a campaign.
     provider_campaign_id = models.CharField(max_length=64, blank=True)
     remote_status = models.CharField(max_length=12, blank=True)  # common campaign status
     size = models.PositiveIntegerField(default=0)
@@ -253,7 +252,7 @@ class Dispatch(models.Model):
 
     class Meta:
         ordering = ["pk"]
-        verbose_name_plural = "dispatches"
+        verbose_name_plural = "batches"
         indexes = [models.Index(fields=["campaign", "status"])]
 
     def __str__(self) -> str:

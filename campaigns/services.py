@@ -17,7 +17,7 @@ from django.utils import timezone
 from audit.log import record
 from audit.models import Action
 from campaigns.compose import outgoing, pricing
-from campaigns.models import Campaign, Channel, Dispatch, Message, StopListEntry, VoiceKind
+from campaigns.models import Batch, Campaign, Channel, Message, StopListEntry, VoiceKind
 from campaigns.tracking import polling as tracking
 from core import statuses
 from core.queue import enqueue
@@ -300,7 +300,7 @@ def stop(campaign: Campaign, user) -> int:
         if not moved:
             raise CampaignRuleError("Only a scheduled, sending or paused campaign can be stopped.")
         # Claimed batches never left; held ones (smsdrop without credits) are never relaunched.
-        held = Dispatch.objects.filter(
+        held = Batch.objects.filter(
             campaign=campaign, status__in=[BatchStatus.CLAIMED, BatchStatus.HELD]
         )
         held_ids = list(held.values_list("pk", flat=True))
@@ -311,9 +311,7 @@ def stop(campaign: Campaign, user) -> int:
             error_reason="The campaign was stopped before this message was sent.",
             updated_at=now,
         )
-        count += Message.objects.filter(
-            dispatch__in=held_ids, status=MessageStatus.SUBMITTING
-        ).update(
+        count += Message.objects.filter(batch__in=held_ids, status=MessageStatus.SUBMITTING).update(
             status=MessageStatus.CANCELLED,
             error_reason="The campaign was stopped before this message was sent.",
             updated_at=now,
@@ -341,15 +339,15 @@ def stop_provider_side(campaign_id: int) -> dict:
     adapter_class = campaign.account.adapter_class
     asked = 0
     with campaign.account.adapter() as adapter:
-        for dispatch in campaign.dispatches.filter(
+        for batch in campaign.batches.filter(
             status=BatchStatus.SUBMITTED, stopped__isnull=True
         ).exclude(provider_campaign_id=""):
-            stopped, result = _stop_one(adapter, adapter_class, dispatch)
-            Dispatch.objects.filter(pk=dispatch.pk).update(stopped=stopped, stop_result=result)
+            stopped, result = _stop_one(adapter, adapter_class, batch)
+            Batch.objects.filter(pk=batch.pk).update(stopped=stopped, stop_result=result)
             asked += 1
-    out = campaign.dispatches.filter(status=BatchStatus.SUBMITTED)
+    out = campaign.batches.filter(status=BatchStatus.SUBMITTED)
     still_going = sum(out.filter(stopped=False).values_list("accepted", flat=True))
-    in_flight = campaign.dispatches.filter(status=BatchStatus.SUBMITTING).exists()
+    in_flight = campaign.batches.filter(status=BatchStatus.SUBMITTING).exists()
     if still_going:
         report = (
             f"{still_going:,} messages already handed to {adapter_class.label} will still go out."
@@ -364,16 +362,16 @@ def stop_provider_side(campaign_id: int) -> dict:
     return {"asked": asked, "still_going": still_going}
 
 
-def _stop_one(adapter, adapter_class, dispatch) -> tuple[bool, str]:
+def _stop_one(adapter, adapter_class, batch) -> tuple[bool, str]:
     capabilities, label = adapter_class.capabilities, adapter_class.label
-    if dispatch.remote_status in statuses.FINISHED:
+    if batch.remote_status in statuses.FINISHED:
         return False, f"{label} had already finished this batch."
     try:
         if capabilities.stop:
-            adapter.stop(dispatch.provider_campaign_id)
+            adapter.stop(batch.provider_campaign_id)
             return True, f"Stopped at {label}."
         if capabilities.delete_before_start:
-            adapter.delete(dispatch.provider_campaign_id)
+            adapter.delete(batch.provider_campaign_id)
             return True, f"Deleted at {label} before it started."
     except NotSupported:
         pass
@@ -423,13 +421,13 @@ def _certainly_not_taken(campaign: Campaign):
     """Failed messages: their batch was refused before the provider took it. A batch the
     provider called a duplicate never counts, whatever became of its messages."""
     failed = Message.objects.filter(campaign=campaign, status=MessageStatus.FAILED)
-    return failed.exclude(dispatch__provider_has_it=True)
+    return failed.exclude(batch__provider_has_it=True)
 
 
 def retry_plan(campaign: Campaign, counters) -> RetryPlan:
     """For the campaign page: from the counters and the open batches, never by counting a
     campaign's messages."""
-    checking = campaign.dispatches.filter(status=BatchStatus.UNKNOWN)
+    checking = campaign.batches.filter(status=BatchStatus.UNKNOWN)
     return RetryPlan(
         provider=campaign.account.adapter_class.label,
         again=counters.failed,
@@ -479,7 +477,7 @@ def _renew_references(messages) -> int:
         with connection.cursor() as cursor:
             cursor.execute(
                 f"UPDATE {table} AS m SET reference = {_NEW_REFERENCE[connection.vendor]}, "
-                f"status = %s, dispatch_id = NULL, provider_message_id = '', error_code = '', "
+                f"status = %s, batch_id = NULL, provider_message_id = '', error_code = '', "
                 f"error_reason = '', attempt = attempt + 1, updated_at = %s "
                 f"WHERE id IN ({', '.join(['%s'] * len(chunk))})",
                 [

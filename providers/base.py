@@ -120,10 +120,10 @@ class CampaignSpec:
 
 
 @dataclass
-class DispatchState:
+class BatchState:
     """What the engine recorded about one provider-side campaign (one batch).
 
-    Pass ``DispatchState(key=…)`` for a new batch. An adapter that creates the provider campaign
+    Pass ``BatchState(key=…)`` for a new batch. An adapter that creates the provider campaign
     in several steps calls ``on_created(provider_campaign_id)`` as soon as it exists, so the
     engine can save it before anything is sent. Pass the saved id back (``launched=False``) to
     finish or relaunch that campaign instead of creating another one.
@@ -131,7 +131,7 @@ class DispatchState:
 
     key: str = ""  # our stable id for this batch; tags the provider campaign's name/title
     since: datetime | None = None  # nothing of this batch was sent before then
-    provider_campaign_id: str = ""
+    provider_campaign_id: str = ""  # the provider's id: to it, the batch is a campaign
     launched: bool = False
     on_created: Callable[[str], None] | None = field(default=None, compare=False, repr=False)
     # What a submit made of several calls got done so far (the adapter's own JSON-able notes,
@@ -470,7 +470,7 @@ class ProviderAdapter:
         raise self.unsupported("price quotes")
 
     def submit(
-        self, spec: CampaignSpec, messages: Sequence[OutgoingMessage], state: DispatchState
+        self, spec: CampaignSpec, messages: Sequence[OutgoingMessage], state: BatchState
     ) -> Submission:
         """Send one batch (at most ``capabilities.max_batch_size`` messages) as one provider
         campaign, or finish/relaunch the one named by ``state.provider_campaign_id``.
@@ -484,7 +484,7 @@ class ProviderAdapter:
         raise NotImplementedError
 
     def reconcile(
-        self, spec: CampaignSpec, messages: Sequence[OutgoingMessage], state: DispatchState
+        self, spec: CampaignSpec, messages: Sequence[OutgoingMessage], state: BatchState
     ) -> Submission | None:
         """After an UnknownOutcome, or a worker that died in the middle of ``submit``, find out
         what the provider did with this batch, without sending anything.

@@ -142,7 +142,7 @@ def live_context(campaign: Campaign) -> dict:
         "figures": pages.figures(campaign, counters),
         "chart": charts.counters_chart(points, timezone.localtime),
         "legend": charts.legend({k for p in points for k, v in p.counts.items() if v}),
-        "batches": campaign.dispatches.order_by("-pk")[:20],
+        "batches": campaign.batches.order_by("-pk")[:20],
         # Sending is held up: the reason is a warning and the batches open.
         "held_up": campaign.status in (CampaignStatus.PAUSED, CampaignStatus.FAILED),
         "stopped": campaign.status == CampaignStatus.CANCELLED,

@@ -22,7 +22,7 @@ from django.db.models.functions import Cast, Coalesce, NullIf, TruncDate
 from django.utils import timezone
 from django.utils.dateparse import parse_date
 
-from campaigns.models import Campaign, CampaignCounters, Channel, Dispatch, Message
+from campaigns.models import Batch, Campaign, CampaignCounters, Channel, Message
 from campaigns.recipients import phones
 from campaigns.tracking import costs
 from core import params, statuses
@@ -167,7 +167,7 @@ def short_links(campaign: Campaign) -> list[dict]:
     """The campaign's short links over all its batches (tracking.refresh_links), clicks added
     up, most clicked first."""
     totals: dict[str, dict] = {}
-    for links in campaign.dispatches.order_by("pk").values_list("links", flat=True):
+    for links in campaign.batches.order_by("pk").values_list("links", flat=True):
         for link in links or []:
             url = link["full_link"]
             safe = url if url.lower().startswith(("https://", "http://")) else ""  # never js:
@@ -342,9 +342,7 @@ def month_spend(workspace, now) -> list[dict]:
     currency, with how many of its campaigns are not fully reported yet."""
     start = now.astimezone(workspace.zone).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
     # A campaign some batch of which has no cost yet: the month's sum is partial.
-    partial = Exists(
-        Dispatch.objects.filter(costs.BILLABLE, campaign=OuterRef("campaign"), cost=None)
-    )
+    partial = Exists(Batch.objects.filter(costs.BILLABLE, campaign=OuterRef("campaign"), cost=None))
     rows = (
         _launched_since(workspace, start)
         .annotate(partial=partial)

@@ -1,9 +1,9 @@
 """Claim -> submit -> record: every message handed to the provider at most once, none lost.
 
-The database is the record of what was sent. A worker claims a batch of pending messages as a
-``Dispatch`` (row locks with SKIP LOCKED on PostgreSQL; elsewhere a conditional UPDATE checked
-by its row count), marks it ``submitting`` and commits *before* calling the provider, then
-records the outcome. Every message carries its reference to the provider.
+The database is the record of what was sent. A worker claims pending messages as a ``Batch``
+(row locks with SKIP LOCKED on PostgreSQL; elsewhere a conditional UPDATE checked by its row
+count), marks it ``submitting`` and commits *before* calling the provider, then records the
+outcome. Every message carries its reference to the provider.
 
 A worker holds a batch under a lease that it renews before every request; the lease outlasts
 the provider timeout, so a batch whose lease ran out was abandoned (the worker died). Such a
@@ -45,11 +45,11 @@ from django.template.defaultfilters import pluralize
 from django.utils import timezone
 
 from campaigns.compose.outgoing import messages_for, spec_for
-from campaigns.models import Campaign, Dispatch, Message, StopListEntry, new_reference
+from campaigns.models import Batch, Campaign, Message, StopListEntry, new_reference
 from core import bulk
 from core.queue import enqueue
 from core.statuses import BatchStatus, CampaignStatus, MessageStatus
-from providers.base import NEVER_SENT, DispatchState, ProviderAdapter, Submission
+from providers.base import NEVER_SENT, BatchState, ProviderAdapter, Submission
 from providers.errors import (
     AuthError,
     DuplicateReference,
@@ -64,7 +64,7 @@ from providers.http import CONNECT_TIMEOUT
 
 logger = logging.getLogger(__name__)
 
-OPEN_DISPATCHES = (
+OPEN_BATCHES = (
     BatchStatus.CLAIMED,
     BatchStatus.SUBMITTING,
     BatchStatus.UNKNOWN,
@@ -93,19 +93,19 @@ def settle_seconds(adapter_class: type[ProviderAdapter]) -> float:
     return adapter_class.settle_time.total_seconds()
 
 
-def _sent_at(dispatch: Dispatch):
+def _sent_at(batch: Batch):
     """When the batch's last sending request left. Every such request records it first, so a
     batch without it never sent one (or predates the record): its claim is the anchor then, a
     fixed one. (Its last update is no anchor: each look-up moves it, and the settle time would
     never pass.)"""
-    return dispatch.last_request_at or dispatch.created_at
+    return batch.last_request_at or batch.created_at
 
 
-def settled_at(dispatch: Dispatch, adapter_class: type[ProviderAdapter]):
+def settled_at(batch: Batch, adapter_class: type[ProviderAdapter]):
     """From when a lookup that finds nothing proves that the provider never took the batch:
     its last sending request may have been on its way for the connect and write timeouts,
     then in the provider's hands for its settle time."""
-    sent = _sent_at(dispatch)
+    sent = _sent_at(batch)
     in_transit = CONNECT_TIMEOUT + settings.CRIER_PROVIDER_TIMEOUT
     return sent + timedelta(seconds=in_transit + settle_seconds(adapter_class))
 
@@ -151,9 +151,9 @@ def _run(campaign_id: int, deadline: float, summary: Counter, heartbeat: Heartbe
             else:
                 _wait_for_open_batches(campaign)
             break
-        batch = Batch(campaign, *taken, heartbeat=heartbeat)
-        with heartbeat.holding(batch.dispatch.pk, batch.token):
-            summary[batch.process()] += 1
+        held = HeldBatch(campaign, *taken, heartbeat=heartbeat)
+        with heartbeat.holding(held.batch.pk, held.token):
+            summary[held.process()] += 1
         if time.monotonic() >= deadline:
             break
 
@@ -190,13 +190,13 @@ def release(campaign_id: int) -> None:
 
 def _wait_for_open_batches(campaign: Campaign) -> None:
     """Nothing to do now: sleep the campaign until its earliest open batch is due."""
-    waiting = campaign.dispatches.filter(status__in=OPEN_DISPATCHES)
+    waiting = campaign.batches.filter(status__in=OPEN_BATCHES)
     times = [t for pair in waiting.values_list("next_attempt_at", "lease_until") for t in pair]
     if times := [t for t in times if t is not None]:
         Campaign.objects.filter(pk=campaign.pk).update(next_attempt_at=min(times))
 
 
-def take_open(campaign: Campaign) -> tuple[Dispatch, str] | None:
+def take_open(campaign: Campaign) -> tuple[Batch, str] | None:
     """An open batch of the campaign that is due, taken under a fresh lease (or None).
 
     A ``submitting`` batch whose lease ran out was abandoned mid-call, so it is taken as
@@ -207,25 +207,23 @@ def take_open(campaign: Campaign) -> tuple[Dispatch, str] | None:
     due = Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now)
     waiting = Q(status__in=[BatchStatus.CLAIMED, BatchStatus.UNKNOWN, BatchStatus.HELD])
     abandoned = Q(status=BatchStatus.SUBMITTING)
-    candidates = campaign.dispatches.filter((waiting & due & free) | (abandoned & free))
-    for dispatch in candidates.order_by("pk")[:10]:
+    candidates = campaign.batches.filter((waiting & due & free) | (abandoned & free))
+    for batch in candidates.order_by("pk")[:10]:
         token = secrets.token_hex(16)
-        status = (
-            BatchStatus.UNKNOWN if dispatch.status == BatchStatus.SUBMITTING else dispatch.status
-        )
+        status = BatchStatus.UNKNOWN if batch.status == BatchStatus.SUBMITTING else batch.status
         taken = (
-            Dispatch.objects.filter(pk=dispatch.pk, status=dispatch.status)
+            Batch.objects.filter(pk=batch.pk, status=batch.status)
             .filter(free)
             .update(status=status, lease_until=_lease_end(), lease_token=token)
         )
         if taken:
-            dispatch.refresh_from_db()
-            return dispatch, token
+            batch.refresh_from_db()
+            return batch, token
     return None
 
 
-def claim(campaign: Campaign) -> tuple[Dispatch, str] | None:
-    """Set aside the next batch of pending messages as a new Dispatch (or None: none left).
+def claim(campaign: Campaign) -> tuple[Batch, str] | None:
+    """Set aside the next batch of pending messages as a new Batch (or None: none left).
 
     Stop-listed numbers are caught here, at the last moment, and cancelled instead.
     """
@@ -239,7 +237,7 @@ def claim(campaign: Campaign) -> tuple[Dispatch, str] | None:
         ids = list(pending[:size])
         if not ids:
             return None
-        dispatch = Dispatch.objects.create(
+        batch = Batch.objects.create(
             campaign=campaign,
             key=new_reference(),
             lease_until=_lease_end(),
@@ -247,14 +245,14 @@ def claim(campaign: Campaign) -> tuple[Dispatch, str] | None:
         )
         # The status condition makes a claim without row locks (SQLite) exclusive as well.
         taken = Message.objects.filter(pk__in=ids, status=MessageStatus.PENDING).update(
-            status=MessageStatus.SUBMITTING, dispatch=dispatch, updated_at=timezone.now()
+            status=MessageStatus.SUBMITTING, batch=batch, updated_at=timezone.now()
         )
-        stopped = _cancel_stop_listed(campaign, dispatch)
-        dispatch.size = taken - stopped
-        if not dispatch.size:
-            dispatch.status = BatchStatus.CANCELLED
-        dispatch.save(update_fields=["size", "status"])
-    return dispatch, token
+        stopped = _cancel_stop_listed(campaign, batch)
+        batch.size = taken - stopped
+        if not batch.size:
+            batch.status = BatchStatus.CANCELLED
+        batch.save(update_fields=["size", "status"])
+    return batch, token
 
 
 def batch_size(campaign: Campaign) -> int:
@@ -282,9 +280,9 @@ def _paced_by_crier(campaign: Campaign) -> bool:
     return bool(campaign.rate_limit) and not capabilities.rate_limit
 
 
-def _cancel_stop_listed(campaign: Campaign, dispatch: Dispatch) -> int:
+def _cancel_stop_listed(campaign: Campaign, batch: Batch) -> int:
     stop_list = StopListEntry.objects.filter(workspace_id=campaign.workspace_id).values("phone")
-    return Message.objects.filter(dispatch=dispatch, phone__in=stop_list).update(
+    return Message.objects.filter(batch=batch, phone__in=stop_list).update(
         status=MessageStatus.CANCELLED,
         error_code=STOP_LISTED,
         error_reason="The number was added to the stop list before it was sent.",
@@ -297,14 +295,14 @@ def finish_if_done(campaign: Campaign) -> bool:
     unsent = [MessageStatus.PENDING, MessageStatus.SUBMITTING]
     if campaign.messages.filter(status__in=unsent).exists():
         return False
-    if campaign.dispatches.filter(status__in=OPEN_DISPATCHES).exists():
+    if campaign.batches.filter(status__in=OPEN_BATCHES).exists():
         return False
-    handed_over = campaign.dispatches.filter(status=BatchStatus.SUBMITTED, accepted__gt=0)
+    handed_over = campaign.batches.filter(status=BatchStatus.SUBMITTED, accepted__gt=0)
     if handed_over.exists():
         status, reason = CampaignStatus.SENT, ""
     else:
         status = CampaignStatus.FAILED
-        last = campaign.dispatches.exclude(last_error="").order_by("-pk").first()
+        last = campaign.batches.exclude(last_error="").order_by("-pk").first()
         reason = last.last_error if last else "No message could be sent."
     return bool(
         Campaign.objects.filter(pk=campaign.pk, status=CampaignStatus.SENDING).update(
@@ -345,8 +343,8 @@ class Heartbeat:
     def touch(self) -> None:
         self.alive_at = time.monotonic()
 
-    def holding(self, dispatch_pk: int, token: str) -> _Holding:
-        return _Holding(self, (dispatch_pk, token))
+    def holding(self, batch_pk: int, token: str) -> _Holding:
+        return _Holding(self, (batch_pk, token))
 
     def _beat(self) -> None:
         try:
@@ -363,7 +361,7 @@ class Heartbeat:
                 lease_until=until
             )
             if batch := self.batch:
-                Dispatch.objects.filter(pk=batch[0], lease_token=batch[1]).update(lease_until=until)
+                Batch.objects.filter(pk=batch[0], lease_token=batch[1]).update(lease_until=until)
         except DatabaseError:  # a busy database: the next beat tries again, well in time
             logger.warning("Could not renew the leases of campaign %s", self.campaign_id)
 
@@ -380,18 +378,18 @@ class _Holding:
 
 
 @dataclass
-class Batch:
-    """One dispatch in the hands of this worker, identified by its lease token."""
+class HeldBatch:
+    """One batch in the hands of this worker, identified by its lease token."""
 
     campaign: Campaign
-    dispatch: Dispatch
+    batch: Batch
     token: str
     heartbeat: Heartbeat | None = None
     sending: bool = False  # inside ``submit``: each request may send
 
     def process(self) -> str:
         """Submit, retry or reconcile the batch; returns what happened, for the summary."""
-        status = self.dispatch.status
+        status = self.batch.status
         if status == BatchStatus.CANCELLED:
             return "cancelled"
         with self._adapter() as adapter:
@@ -453,15 +451,15 @@ class Batch:
         refused the batch as one it has: then Crier looks again, and in the end leaves its
         messages unknown for a person rather than sending them twice."""
         now = timezone.now()
-        if self.dispatch.provider_has_it:
-            sent = _sent_at(self.dispatch)
+        if self.batch.provider_has_it:
+            sent = _sent_at(self.batch)
             if now - sent > timedelta(seconds=settings.CRIER_RECONCILE_GIVE_UP_SECONDS):
                 return self._unknown_for_good(_said_it_has_them(adapter_class.label))
-            attempts = self.dispatch.attempts + 1
+            attempts = self.batch.attempts + 1
             wait = backoff(attempts, at_least=min(2.0**attempts, settings.CRIER_SEND_BACKOFF_CAP))
             self._look_again(now + timedelta(seconds=wait), attempts=attempts)
             return "looking"
-        if now < (settled := settled_at(self.dispatch, adapter_class)):
+        if now < (settled := settled_at(self.batch, adapter_class)):
             self._look_again(settled)
             return "settling"
         return self._send_again()
@@ -469,41 +467,41 @@ class Batch:
     def _send_again(self) -> str:
         """The provider certainly never took the batch: it goes again as it is, after the
         backoff a failed try earns (the call that left it unknown did fail)."""
-        error = TemporaryError(self.dispatch.last_error or "The provider did not answer.")
+        error = TemporaryError(self.batch.last_error or "The provider did not answer.")
         return self._failed_call(error, nothing_sent=True)
 
     def _look_again(self, when, *, attempts: int | None = None) -> None:
         """Stay unknown and look the batch up again at ``when``; the campaign goes on."""
         self._update(
             status=BatchStatus.UNKNOWN,
-            attempts=self.dispatch.attempts if attempts is None else attempts,
+            attempts=self.batch.attempts if attempts is None else attempts,
             next_attempt_at=when,
             lease_until=None,
             lease_token="",
         )
 
     def _request(self):
-        dispatch = self.dispatch
-        messages = Message.objects.filter(dispatch=dispatch, status=MessageStatus.SUBMITTING)
-        state = DispatchState(
-            key=dispatch.key,
-            since=dispatch.created_at,
-            provider_campaign_id=dispatch.provider_campaign_id,
-            launched=dispatch.status == BatchStatus.SUBMITTED,
+        batch = self.batch
+        messages = Message.objects.filter(batch=batch, status=MessageStatus.SUBMITTING)
+        state = BatchState(
+            key=batch.key,
+            since=batch.created_at,
+            provider_campaign_id=batch.provider_campaign_id,
+            launched=batch.status == BatchStatus.SUBMITTED,
             on_created=self._created,
-            progress=dict(dispatch.progress or {}),
+            progress=dict(batch.progress or {}),
             on_progress=self._advanced,
         )
         return spec_for(self.campaign, sending=True), messages_for(self.campaign, messages), state
 
     def _advanced(self, progress: dict) -> None:
         """Saved at once: a retry goes on from here."""
-        self.dispatch.progress = progress
+        self.batch.progress = progress
         self._mine().update(progress=progress)
 
     def _created(self, provider_campaign_id: str) -> None:
         """Saved at once: a batch that dies after this resumes the provider's campaign."""
-        self.dispatch.provider_campaign_id = provider_campaign_id
+        self.batch.provider_campaign_id = provider_campaign_id
         self._mine().update(provider_campaign_id=provider_campaign_id, lease_until=_lease_end())
 
     def _adapter(self) -> ProviderAdapter:
@@ -532,7 +530,7 @@ class Batch:
             if not self._mine().select_for_update().exists():
                 return "lost lease"
             if not held:
-                _write_results(self.dispatch, accepted, rejected, now)
+                _write_results(self.batch, accepted, rejected, now)
             self._update(
                 status=BatchStatus.HELD if held else BatchStatus.SUBMITTED,
                 provider_campaign_id=submission.provider_campaign_id,
@@ -574,11 +572,11 @@ class Batch:
         are untouched at the provider); otherwise it stays unknown until looked up."""
         waiting = BatchStatus.CLAIMED if nothing_sent else BatchStatus.UNKNOWN
         if isinstance(error, RateLimited):
-            wait = backoff(self.dispatch.attempts, at_least=error.retry_after or 1.0)
+            wait = backoff(self.batch.attempts, at_least=error.retry_after or 1.0)
             self._retry_later(waiting, error, wait, campaign_waits=True)
             return "rate limited"
         if isinstance(error, TemporaryError):
-            attempts = self.dispatch.attempts + 1
+            attempts = self.batch.attempts + 1
             if attempts < settings.CRIER_SEND_MAX_ATTEMPTS:
                 self._retry_later(
                     waiting, error, backoff(attempts), attempts=attempts, campaign_waits=True
@@ -604,7 +602,7 @@ class Batch:
         when = timezone.now() + timedelta(seconds=wait)
         self._update(
             status=status,
-            attempts=self.dispatch.attempts if attempts is None else attempts,
+            attempts=self.batch.attempts if attempts is None else attempts,
             next_attempt_at=when,
             last_error=str(error),
             lease_until=None,
@@ -616,7 +614,7 @@ class Batch:
     def _fail(self, error: ProviderError, reason: str) -> str:
         """The provider refused the batch: its messages failed, and may be retried by hand."""
         with transaction.atomic():
-            Message.objects.filter(dispatch=self.dispatch, status=MessageStatus.SUBMITTING).update(
+            Message.objects.filter(batch=self.batch, status=MessageStatus.SUBMITTING).update(
                 status=MessageStatus.FAILED,
                 error_code=(error.code or type(error).__name__)[:32],
                 error_reason=reason[:255],
@@ -636,7 +634,7 @@ class Batch:
         """Crier cannot tell whether the provider took the batch: its messages are left
         ``unknown`` with why, for a person to check; they are never sent again by Crier."""
         with transaction.atomic():
-            Message.objects.filter(dispatch=self.dispatch, status=MessageStatus.SUBMITTING).update(
+            Message.objects.filter(batch=self.batch, status=MessageStatus.SUBMITTING).update(
                 status=MessageStatus.UNKNOWN,
                 error_code="unconfirmed",
                 error_reason=reason[:255],
@@ -648,12 +646,12 @@ class Batch:
     # --- Lease helpers ---
 
     def _mine(self):
-        return Dispatch.objects.filter(pk=self.dispatch.pk, lease_token=self.token)
+        return Batch.objects.filter(pk=self.batch.pk, lease_token=self.token)
 
     def _update(self, **changes) -> None:
         self._mine().update(**changes, updated_at=timezone.now())
         for name, value in changes.items():
-            setattr(self.dispatch, name, value)
+            setattr(self.batch, name, value)
 
 
 def _cannot_look_up(provider: str) -> str:
@@ -707,13 +705,13 @@ _RESULT_COLUMNS = (
 )
 
 
-def _write_results(dispatch: Dispatch, accepted, rejected, now) -> None:
+def _write_results(batch: Batch, accepted, rejected, now) -> None:
     """Accepted messages become queued (with the provider's id), rejected ones rejected.
 
     A batch accepted whole without ids is one UPDATE; otherwise the results are joined on the
     reference (core.bulk). Must run inside a transaction.
     """
-    mine = Message.objects.filter(dispatch=dispatch, status=MessageStatus.SUBMITTING)
+    mine = Message.objects.filter(batch=batch, status=MessageStatus.SUBMITTING)
     if not rejected and not any(r.provider_message_id for r in accepted):
         mine.update(status=MessageStatus.QUEUED, updated_at=now)
         return
@@ -728,7 +726,7 @@ def _write_results(dispatch: Dispatch, accepted, rejected, now) -> None:
     join = (
         f"UPDATE {table} SET status = v.status, provider_message_id = v.provider_id, "
         f"error_code = v.code, error_reason = v.reason, updated_at = %s "
-        f"FROM {{source}} WHERE {table}.reference = v.reference AND {table}.dispatch_id = %s "
+        f"FROM {{source}} WHERE {table}.reference = v.reference AND {table}.batch_id = %s "
         f"AND {table}.status = %s"
     )
     bulk.update_from_rows(
@@ -737,5 +735,5 @@ def _write_results(dispatch: Dispatch, accepted, rejected, now) -> None:
         rows,
         table="crier_results",
         before=[connection.ops.adapt_datetimefield_value(now)],
-        after=[dispatch.pk, MessageStatus.SUBMITTING.value],
+        after=[batch.pk, MessageStatus.SUBMITTING.value],
     )

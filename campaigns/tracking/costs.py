@@ -2,7 +2,7 @@
 the price Crier estimated at launch.
 
 The actual cost is only ever the sum of what the provider itself reported for each batch
-(``Dispatch.cost``, written by campaigns.tracking.polling from its statistics or its per-message
+(``Batch.cost``, written by campaigns.tracking.polling from its statistics or its per-message
 prices). It is *partial* while a batch the provider may have billed has no cost yet, *not
 reported* when the provider gives none (smsdrop reports a delivery percentage only, Conpeek
 nothing), and never compared with an estimate in another currency. A provider campaign Crier
@@ -52,7 +52,7 @@ class Billing:
 def billing(campaign: Campaign) -> Billing:
     """One query over the campaign's batches (a few hundred at most), never its messages."""
     rows = (
-        campaign.dispatches.filter(BILLABLE)
+        campaign.batches.filter(BILLABLE)
         .values("currency")
         .annotate(n=Count("pk"), reported=Count("cost"), asked=Count("polled_at"), cost=Sum("cost"))
         .order_by("currency")

@@ -3,7 +3,7 @@
 The beat task (``poll_due``) hands each campaign in flight whose ``next_poll_at`` has come to a
 worker under a lease (``poll_lease_until``), so one poll runs per campaign at a time and a tick
 that finds it leased skips it instead of queueing another. ``poll`` asks the provider about
-every batch (Dispatch) not yet final, at the provider's own interval
+every ``Batch`` not yet final, at the provider's own interval
 (``Capabilities.poll_interval``):
 
 - the batch's statistics (counters, status, actual cost), where the provider has them;
@@ -46,10 +46,10 @@ from django.utils import timezone
 
 from campaigns.models import (
     COUNTED_STATUSES,
+    Batch,
     Campaign,
     CampaignCounters,
     CounterSnapshot,
-    Dispatch,
     Message,
 )
 from campaigns.tracking import costs
@@ -151,24 +151,24 @@ def poll(campaign: Campaign) -> dict:
         Campaign.objects.filter(pk=campaign.pk).update(next_poll_at=later)
         campaign.next_poll_at = later
         return {"campaign": campaign.pk, **summary, "quiet": 1}
-    batches = campaign.dispatches.filter(status=BatchStatus.SUBMITTED, final=False)
+    batches = campaign.batches.filter(status=BatchStatus.SUBMITTED, final=False)
     answers: list[Answer] = []
     with campaign.account.adapter() as adapter:
-        for dispatch in batches.order_by("pk"):
+        for batch in batches.order_by("pk"):
             summary["batches"] += 1
             try:
-                answers.append(ask(dispatch, adapter))
+                answers.append(ask(batch, adapter))
             except ProviderError as error:
                 summary["errors"] += 1
-                logger.warning("Polling batch %s failed: %s", dispatch.pk, error)
+                logger.warning("Polling batch %s failed: %s", batch.pk, error)
                 if isinstance(error, RateLimited) and error.retry_after:
                     wait = max(wait, timedelta(seconds=error.retry_after))
                     break  # nothing more goes to the provider before the quiet ends
     summary["changed"] += apply_statuses(campaign, (r for a in answers for r in a.reports))
     for answer in answers:
         summary["changed"] += settle(campaign, answer, capabilities, now)
-        summary["final"] += answer.dispatch.final
-    summary["links"] = refresh_links(campaign, [a.dispatch for a in answers], now)
+        summary["final"] += answer.batch.final
+    summary["links"] = refresh_links(campaign, [a.batch for a in answers], now)
     sum_cost(campaign)
     summary["snapshot"] = int(snapshot_if_changed(campaign, now))
     completed = complete_if_done(campaign, now)
@@ -179,7 +179,7 @@ def poll(campaign: Campaign) -> dict:
     return {"campaign": campaign.pk, **summary}
 
 
-def refresh_links(campaign: Campaign, dispatches: list[Dispatch], now: datetime) -> int:
+def refresh_links(campaign: Campaign, batches: list[Batch], now: datetime) -> int:
     """Stores the short links of each batch with their clicks, where the provider counts them
     and the text has a link: every LINKS_EVERY, and once more when the batch turns final.
     Returns how many batches were asked; a provider error leaves the last counts shown and
@@ -190,7 +190,7 @@ def refresh_links(campaign: Campaign, dispatches: list[Dispatch], now: datetime)
         return 0
     due = [
         d
-        for d in dispatches
+        for d in batches
         if d.provider_campaign_id
         and (d.final or d.links_checked_at is None or now - d.links_checked_at >= LINKS_EVERY)
     ]
@@ -198,13 +198,13 @@ def refresh_links(campaign: Campaign, dispatches: list[Dispatch], now: datetime)
         return 0
     asked = 0
     with campaign.account.adapter() as adapter:
-        for dispatch in due:
+        for batch in due:
             try:
-                links = [asdict(link) for link in adapter.links(dispatch.provider_campaign_id)]
+                links = [asdict(link) for link in adapter.links(batch.provider_campaign_id)]
             except ProviderError as error:
-                logger.warning("Short links of batch %s: %s", dispatch.pk, error)
+                logger.warning("Short links of batch %s: %s", batch.pk, error)
                 break  # asked again next poll
-            Dispatch.objects.filter(pk=dispatch.pk).update(links=links, links_checked_at=now)
+            Batch.objects.filter(pk=batch.pk).update(links=links, links_checked_at=now)
             asked += 1
     return asked
 
@@ -225,74 +225,74 @@ def _sender_only(account, now: datetime) -> bool:
 class Answer:
     """What the provider said about one batch."""
 
-    dispatch: Dispatch
+    batch: Batch
     stats: RemoteStats | None
     reports: list[MessageStatusReport]
 
 
-def ask(dispatch: Dispatch, adapter: ProviderAdapter) -> Answer:
+def ask(batch: Batch, adapter: ProviderAdapter) -> Answer:
     """The batch's statistics, where the provider keeps them, and its per-message statuses
     where it gives them and its counters differ from ours (nothing moved: nothing to fetch)."""
     capabilities = adapter.capabilities
-    remote_id = dispatch.provider_campaign_id
+    remote_id = batch.provider_campaign_id
     stats = adapter.campaign_stats(remote_id) if capabilities.campaign_stats and remote_id else None
     reports: list[MessageStatusReport] = []
-    wanted = stats is None or _differs(_counts(dispatch), stats)
+    wanted = stats is None or _differs(_counts(batch), stats)
     if capabilities.message_status and remote_id and wanted:
-        ids = _tracked(dispatch).exclude(provider_message_id="")
+        ids = _tracked(batch).exclude(provider_message_id="")
         ids = list(ids.values_list("provider_message_id", flat=True))
         reports = adapter.message_statuses(remote_id, ids)
-    return Answer(dispatch, stats, reports)
+    return Answer(batch, stats, reports)
 
 
 def settle(campaign: Campaign, answer: Answer, capabilities: Capabilities, now: datetime) -> int:
     """After the reports were applied: derives what the provider could not say message by
     message, records the batch's cost and status, and decides whether it is final. Returns how
     many messages changed."""
-    dispatch, stats = answer.dispatch, answer.stats
-    counts = _counts(dispatch)
+    batch, stats = answer.batch, answer.stats
+    counts = _counts(batch)
     changed = 0
     if stats is not None and _differs(counts, stats):
         # What the provider cannot name message by message: all of them where it has no
         # per-message status, else those without its id that it did not report by reference.
-        among = _tracked(dispatch)
+        among = _tracked(batch)
         if capabilities.message_status:
             among = among.filter(provider_message_id="")
         reported = {r.reference for r in answer.reports if r.reference}
-        derived = derive(dispatch, stats, among, counts, skip=reported)
+        derived = derive(batch, stats, among, counts, skip=reported)
         if applied := apply_statuses(campaign, derived):
-            changed, counts = applied, _counts(dispatch)
+            changed, counts = applied, _counts(batch)
     if stats is not None:
-        dispatch.cost = stats.cost if stats.cost is not None else dispatch.cost
-        dispatch.currency = stats.currency or dispatch.currency
+        batch.cost = stats.cost if stats.cost is not None else batch.cost
+        batch.currency = stats.currency or batch.currency
         if stats.campaign_status != "unknown":
-            dispatch.remote_status = stats.campaign_status
+            batch.remote_status = stats.campaign_status
     elif costs := [r.cost for r in answer.reports if r.cost is not None]:
-        dispatch.cost = sum(costs, Decimal(0))
-        dispatch.currency = next((r.currency for r in answer.reports if r.currency), "")
-    changed += _finish(campaign, dispatch, capabilities, stats, counts, now)
-    dispatch.polled_at = now
-    Dispatch.objects.filter(pk=dispatch.pk).update(
+        batch.cost = sum(costs, Decimal(0))
+        batch.currency = next((r.currency for r in answer.reports if r.currency), "")
+    changed += _finish(campaign, batch, capabilities, stats, counts, now)
+    batch.polled_at = now
+    Batch.objects.filter(pk=batch.pk).update(
         polled_at=now,
-        final=dispatch.final,
-        cost=dispatch.cost,
-        currency=dispatch.currency,
-        remote_status=dispatch.remote_status,
+        final=batch.final,
+        cost=batch.cost,
+        currency=batch.currency,
+        remote_status=batch.remote_status,
         updated_at=now,
     )
     return changed
 
 
-def _tracked(dispatch: Dispatch):
-    return Message.objects.filter(dispatch=dispatch, status__in=statuses.TRACKED)
+def _tracked(batch: Batch):
+    return Message.objects.filter(batch=batch, status__in=statuses.TRACKED)
 
 
-def _counts(dispatch: Dispatch) -> Counter:
+def _counts(batch: Batch) -> Counter:
     """The batch's messages per status; the ones it refused at submission are ours alone, so
     they are left out of "rejected" to compare with the provider's counters."""
-    rows = Message.objects.filter(dispatch=dispatch).values_list("status").annotate(n=Count("pk"))
+    rows = Message.objects.filter(batch=batch).values_list("status").annotate(n=Count("pk"))
     counts = Counter(dict(rows))
-    counts["rejected"] -= dispatch.rejected
+    counts["rejected"] -= batch.rejected
     return counts
 
 
@@ -301,7 +301,7 @@ def _differs(counts: Counter, stats: RemoteStats) -> bool:
 
 
 def derive(
-    dispatch: Dispatch, stats: RemoteStats, among, counts: Counter, skip: set[str] = frozenset()
+    batch: Batch, stats: RemoteStats, among, counts: Counter, skip: set[str] = frozenset()
 ) -> list[MessageStatusReport]:
     """Reports that make our ``counts`` of the batch match the provider's counters, spreading
     them over the messages ``among`` (its open ones the provider cannot name; ``skip``: the
@@ -327,15 +327,15 @@ def derive(
     ]
 
 
-def _finish(campaign, dispatch, capabilities, stats, counts, now) -> int:
+def _finish(campaign, batch, capabilities, stats, counts, now) -> int:
     """Marks the batch final when it is; returns the messages closed as unknown."""
     still_open = sum(counts[s] for s in (*statuses.OPEN, *statuses.PENDING))
     tracked = capabilities.campaign_stats or capabilities.message_status
     done = stats.finished if stats is not None else not tracked
     if not still_open and (not counts["unknown"] or done):
-        dispatch.final = True
+        batch.final = True
         return 0
-    started = dispatch.submitted_at or dispatch.created_at
+    started = batch.submitted_at or batch.created_at
     if tracked:
         window = _validity(campaign, capabilities)
         window += timedelta(seconds=settings.CRIER_POLL_SETTLE_SECONDS)
@@ -343,8 +343,8 @@ def _finish(campaign, dispatch, capabilities, stats, counts, now) -> int:
         window = timedelta(seconds=settings.CRIER_POLL_UNTRACKED_SECONDS)
     give_up = window + timedelta(seconds=settings.CRIER_POLL_GIVE_UP_SECONDS)
     if (done and now >= started + window) or now >= started + give_up:
-        dispatch.final = True
-        return _close(dispatch, now)
+        batch.final = True
+        return _close(batch, now)
     return 0
 
 
@@ -356,9 +356,9 @@ def _validity(campaign: Campaign, capabilities: Capabilities) -> timedelta:
     return timedelta(seconds=settings.CRIER_POLL_DEFAULT_VALIDITY)
 
 
-def _close(dispatch: Dispatch, now: datetime) -> int:
+def _close(batch: Batch, now: datetime) -> int:
     """What is still open in a batch past its window will never be reported: unknown."""
-    return Message.objects.filter(dispatch=dispatch, status__in=statuses.OPEN).update(
+    return Message.objects.filter(batch=batch, status__in=statuses.OPEN).update(
         status=MessageStatus.UNKNOWN, error_reason=CLOSED_REASON, updated_at=now
     )
 
@@ -483,9 +483,9 @@ def snapshot_if_changed(campaign: Campaign, now: datetime | None = None) -> bool
 def complete_if_done(campaign: Campaign, now: datetime) -> bool:
     """A ``sent`` campaign whose batches are all final, with no message still open, becomes
     ``completed``."""
-    if campaign.dispatches.exclude(status__in=_CLOSED_BATCHES).exists():
+    if campaign.batches.exclude(status__in=_CLOSED_BATCHES).exists():
         return False
-    if campaign.dispatches.filter(status=BatchStatus.SUBMITTED, final=False).exists():
+    if campaign.batches.filter(status=BatchStatus.SUBMITTED, final=False).exists():
         return False
     counters = CampaignCounters.objects.filter(campaign=campaign).first()
     if counters and counters.pending + counters.submitting + counters.queued + counters.sent:
@@ -509,4 +509,4 @@ def _still_polled(campaign: Campaign) -> bool:
         return True
     if status not in POLLED:
         return False
-    return campaign.dispatches.filter(status=BatchStatus.SUBMITTED, final=False).exists()
+    return campaign.batches.filter(status=BatchStatus.SUBMITTED, final=False).exists()

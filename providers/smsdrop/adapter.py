@@ -1,7 +1,7 @@
 """smsdrop: form login for a bearer token, one call creates and launches a campaign.
 
 HTTP 200 on create means launched; 201 means created but not launched for lack of SMS credits:
-we return ``launched=False`` with the campaign id, and the next ``submit`` for that dispatch
+we return ``launched=False`` with the campaign id, and the next ``submit`` for that batch
 calls ``/campaigns/retry`` instead of creating the campaign again.
 
 Wire-format choices on [CONFLICT] items (docs/providers.md §6):
@@ -9,7 +9,7 @@ Wire-format choices on [CONFLICT] items (docs/providers.md §6):
 - #28 [INFERRED] FastAPI defaults: login 400 = bad credentials, retry 200 = launched.
 - The create body is SDK 1.0.0's minus its output-only fields (id, status, counters); the unused
   one of ``defer_until``/``defer_by`` is sent as null, as 1.0.0 does.
-- [INFERRED] ``title`` carries the dispatch key, the only place to put our correlation id.
+- [INFERRED] ``title`` carries the batch key, the only place to put our correlation id.
 """
 
 from __future__ import annotations

@@ -16,7 +16,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from campaigns.models import Campaign, CampaignCounters, Dispatch, Message
+from campaigns.models import Batch, Campaign, CampaignCounters, Message
 from campaigns.pages import queries as pages
 from campaigns.sending import engine as sending
 from campaigns.tracking import costs
@@ -54,7 +54,7 @@ def sent_campaign(acme, *, estimate="700.00", currency="EUR", messages=200, acco
 
 def batch(campaign, cost=None, currency="EUR", *, polled=True, status=BatchStatus.SUBMITTED):
     """One batch of ``campaign`` with the cost the provider reported for it (None: none)."""
-    return Dispatch.objects.create(
+    return Batch.objects.create(
         campaign=campaign,
         key=uuid4().hex,
         status=status,
@@ -219,7 +219,7 @@ def test_batches_that_never_went_out_are_not_waited_for(as_role, acme):
     campaign = sent_campaign(acme)
     batch(campaign, "700.0000")
     batch(campaign, status=BatchStatus.CANCELLED, polled=False)
-    Dispatch.objects.create(campaign=campaign, key=uuid4().hex, status=BatchStatus.FAILED)
+    Batch.objects.create(campaign=campaign, key=uuid4().hex, status=BatchStatus.FAILED)
 
     html = cost_part(as_role("viewer"), campaign)
 
@@ -326,7 +326,7 @@ def test_the_actual_cost_is_what_the_sandbox_billed(settings, acme, live_server,
     for _ in range(20):
         clock.advance(60)
         tracking.poll(campaign)
-        if not campaign.dispatches.filter(cost=None).exists():
+        if not campaign.batches.filter(cost=None).exists():
             break
     clock.reset()
 

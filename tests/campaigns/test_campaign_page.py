@@ -16,10 +16,10 @@ from django.utils import timezone
 
 from campaigns.models import (
     COUNTED_STATUSES,
+    Batch,
     Campaign,
     CampaignCounters,
     CounterSnapshot,
-    Dispatch,
     Message,
 )
 from campaigns.pages import queries as pages
@@ -46,7 +46,7 @@ def launched(acme):
         launched_at=timezone.now() - timedelta(hours=1),
         estimate={"total": "4.20", "currency": "EUR", "messages": 120, "segments": 120},
     )
-    Dispatch.objects.create(
+    Batch.objects.create(
         campaign=campaign, key="d" * 32, status=BatchStatus.SUBMITTED, size=110, accepted=110,
         provider_campaign_id="42", cost=Decimal("3.15"), currency="EUR", polled_at=timezone.now(),
     )  # fmt: skip

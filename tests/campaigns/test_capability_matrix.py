@@ -19,7 +19,7 @@ from campaigns.compose.outgoing import messages_for, refusals, spec_for
 from campaigns.models import Campaign, Channel, Message
 from core.statuses import MessageStatus
 from providers import registry
-from providers.base import DispatchState, VoicePayload
+from providers.base import BatchState, VoicePayload
 from providers.bsg.emulator import VOICE_PRICE
 from providers.errors import InvalidRequest, NotSupported
 from providers.models import Rate
@@ -107,13 +107,13 @@ def test_what_passes_the_launch_checks_is_accepted_and_what_fails_is_refused(
     with campaign.account.adapter() as adapter:
         if not refused:
             assert services.content_problems(campaign) == []
-            submission = adapter.submit(spec, batch, DispatchState(key=f"m{campaign.pk}"))
+            submission = adapter.submit(spec, batch, BatchState(key=f"m{campaign.pk}"))
             assert [r.accepted for r in submission.results] == [True] * len(batch)
         else:
             problems = services.content_problems(campaign)
             assert all(any(r.message in p for p in problems) for r in refused)
             with pytest.raises((InvalidRequest, NotSupported)) as error:
-                adapter.submit(spec, batch, DispatchState(key=f"m{campaign.pk}"))
+                adapter.submit(spec, batch, BatchState(key=f"m{campaign.pk}"))
             assert str(error.value) == refused[0].message
 
 
@@ -126,7 +126,7 @@ def test_a_bsg_voice_estimate_is_what_the_sandbox_bills(draft):
     spec, batch = first_batch(campaign)
 
     with campaign.account.adapter() as adapter:
-        adapter.submit(spec, batch, DispatchState(key="bill"))
+        adapter.submit(spec, batch, BatchState(key="bill"))
 
     billed = sum(
         Charge.objects.filter(phone__in=[m.digits for m in batch]).values_list("amount", flat=True),

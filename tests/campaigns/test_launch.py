@@ -12,7 +12,7 @@ from django.urls import reverse
 
 from audit.models import AuditEvent
 from campaigns import services
-from campaigns.models import Campaign, Dispatch, Message
+from campaigns.models import Batch, Campaign, Message
 from core.statuses import BatchStatus, CampaignStatus, MessageStatus
 from providers.base import AccountInfo
 from providers.models import ProviderAccount
@@ -157,11 +157,11 @@ def test_stop_cancels_what_has_not_gone_out_and_asks_the_provider_for_the_rest(
     draft, acme, django_capture_on_commit_callbacks
 ):
     Campaign.objects.filter(pk=draft.pk).update(status=CampaignStatus.SENDING)
-    out = Dispatch.objects.create(campaign=draft, key="a" * 32, status=BatchStatus.SUBMITTED)
-    waiting = Dispatch.objects.create(campaign=draft, key="b" * 32)
+    out = Batch.objects.create(campaign=draft, key="a" * 32, status=BatchStatus.SUBMITTED)
+    waiting = Batch.objects.create(campaign=draft, key="b" * 32)
     ids = list(draft.messages.values_list("pk", flat=True))
-    Message.objects.filter(pk__in=ids[:5]).update(status="queued", dispatch=out)
-    Message.objects.filter(pk__in=ids[5:10]).update(status="submitting", dispatch=waiting)
+    Message.objects.filter(pk__in=ids[:5]).update(status="queued", batch=out)
+    Message.objects.filter(pk__in=ids[5:10]).update(status="submitting", batch=waiting)
 
     with django_capture_on_commit_callbacks() as callbacks:
         cancelled = services.stop(draft, acme.user("sender"))
@@ -197,13 +197,13 @@ def test_retry_resends_only_what_the_provider_certainly_did_not_take(draft, acme
     do, and the confirmation says so. A batch the provider called a duplicate never goes again,
     even if its messages were somehow marked failed."""
     Campaign.objects.filter(pk=draft.pk).update(status=CampaignStatus.SENT)
-    refused = Dispatch.objects.create(campaign=draft, key="a" * 32, status=BatchStatus.FAILED)
-    checking = Dispatch.objects.create(
+    refused = Batch.objects.create(campaign=draft, key="a" * 32, status=BatchStatus.FAILED)
+    checking = Batch.objects.create(
         campaign=draft, key="b" * 32, status=BatchStatus.UNKNOWN, size=3
     )
     ids = list(draft.messages.values_list("pk", flat=True))
-    Message.objects.filter(pk__in=ids[:4]).update(status="failed", dispatch=refused)
-    Message.objects.filter(pk__in=ids[4:7]).update(status="submitting", dispatch=checking)
+    Message.objects.filter(pk__in=ids[:4]).update(status="failed", batch=refused)
+    Message.objects.filter(pk__in=ids[4:7]).update(status="submitting", batch=checking)
     Message.objects.filter(pk__in=ids[9:10]).update(status="unknown", error_code="unconfirmed")
 
     page = as_role("sender").get(reverse("campaign_detail", args=[draft.pk])).content.decode()
@@ -211,10 +211,10 @@ def test_retry_resends_only_what_the_provider_certainly_did_not_take(draft, acme
     assert "3 other messages are not included: Crier is still checking" in page
     assert "1 message shown as Unknown is not included" in page
 
-    duplicate = Dispatch.objects.create(
+    duplicate = Batch.objects.create(
         campaign=draft, key="c" * 32, status=BatchStatus.FAILED, provider_has_it=True
     )
-    Message.objects.filter(pk__in=ids[7:9]).update(status="failed", dispatch=duplicate)
+    Message.objects.filter(pk__in=ids[7:9]).update(status="failed", batch=duplicate)
     assert services.retry_failed(draft, acme.user("sender")) == 4
     assert set(Message.objects.filter(pk__in=ids[:4]).values_list("status", flat=True)) == {
         "pending"

@@ -15,13 +15,13 @@ from django.utils import timezone
 
 from campaigns import services
 from campaigns.compose.outgoing import messages_for, spec_for
-from campaigns.models import Campaign, Dispatch, Message, StopListEntry
+from campaigns.models import Batch, Campaign, Message, StopListEntry
 from campaigns.sending import engine as sending
 from campaigns.tracking import polling as tracking
 from core.statuses import BatchStatus, CampaignStatus, MessageStatus
 from crier.celery import app
 from providers import registry
-from providers.base import DispatchState
+from providers.base import BatchState
 from providers.sandbox import clock
 from providers.sandbox.models import SandboxAccount, SandboxCampaign
 from tests.sendkit import campaign_for, ledger, sandbox_account, statuses, unsent
@@ -92,9 +92,9 @@ def test_every_message_is_handed_over_once_in_provider_batches(wire, slug):
     assert campaign.status == CampaignStatus.SENT
     assert statuses(campaign) == {MessageStatus.QUEUED: 500}
     assert ledger(remote) == {"charges": 500, "phones_charged_twice": 0}
-    batches = list(campaign.dispatches.values_list("status", "size", "accepted"))
+    batches = list(campaign.batches.values_list("status", "size", "accepted"))
     assert batches == [("submitted", 200, 200), ("submitted", 200, 200), ("submitted", 100, 100)]
-    assert all(campaign.dispatches.values_list("provider_campaign_id", flat=True))
+    assert all(campaign.batches.values_list("provider_campaign_id", flat=True))
     assert campaign.submitted_at is not None
 
 
@@ -116,7 +116,7 @@ def test_temporary_errors_retry_the_same_batch_then_succeed(wire):
     assert ledger(remote) == {"charges": 300, "phones_charged_twice": 0}
     assert statuses(campaign) == {MessageStatus.QUEUED: 300}
     # Logging in took the three 503s and retried inside the same batch.
-    assert campaign.dispatches.count() == 2
+    assert campaign.batches.count() == 2
 
 
 def test_a_batch_that_keeps_failing_fails_with_the_last_error_and_pauses_the_campaign(
@@ -131,7 +131,7 @@ def test_a_batch_that_keeps_failing_fails_with_the_last_error_and_pauses_the_cam
 
     assert campaign.status == CampaignStatus.PAUSED
     assert "batches failed in a row" in campaign.status_reason
-    failed = campaign.dispatches.get(status=BatchStatus.FAILED)
+    failed = campaign.batches.get(status=BatchStatus.FAILED)
     assert failed.last_error == "Gave up after 3 tries: smsdrop had an internal error."
     assert statuses(campaign) == {MessageStatus.FAILED: 200, MessageStatus.PENDING: 100}
     assert ledger(remote)["charges"] == 0
@@ -203,29 +203,29 @@ def test_a_provider_that_cannot_look_a_batch_up_leaves_it_unknown_and_never_rese
 @pytest.mark.parametrize("provider_took_it", [True, False])
 def test_a_worker_that_died_mid_call_is_reconciled_after_its_lease(wire, provider_took_it):
     campaign, remote = wire("bsg", 200)
-    dispatch, _token = sending.claim(campaign)
+    batch, _token = sending.claim(campaign)
     # The dying worker's last request left a minute ago: long enough for a provider that
     # found nothing to be believed.
-    Dispatch.objects.filter(pk=dispatch.pk).update(
+    Batch.objects.filter(pk=batch.pk).update(
         status=BatchStatus.SUBMITTING, last_request_at=timezone.now() - timedelta(minutes=1)
     )
     if provider_took_it:  # the dying worker's request reached BSG before it was killed
-        messages = Message.objects.filter(dispatch=dispatch)
+        messages = Message.objects.filter(batch=batch)
         with campaign.account.adapter() as adapter:
             adapter.submit(
                 spec_for(campaign, sending=True),
                 messages_for(campaign, messages),
-                DispatchState(key=dispatch.key),
+                BatchState(key=batch.key),
             )
 
     sending.run(campaign.pk, budget=1)  # the lease still runs: nothing is touched
-    assert Dispatch.objects.get(pk=dispatch.pk).status == BatchStatus.SUBMITTING
-    Dispatch.objects.filter(pk=dispatch.pk).update(lease_until=timezone.now())
+    assert Batch.objects.get(pk=batch.pk).status == BatchStatus.SUBMITTING
+    Batch.objects.filter(pk=batch.pk).update(lease_until=timezone.now())
     drain(campaign)
 
     assert ledger(remote) == {"charges": 200, "phones_charged_twice": 0}
     assert statuses(campaign) == {MessageStatus.QUEUED: 200}
-    assert campaign.dispatches.count() == 1
+    assert campaign.batches.count() == 1
 
 
 def test_insufficient_funds_pause_the_campaign_until_resumed(wire, acme):
@@ -262,7 +262,7 @@ def test_pausing_holds_every_batch_not_yet_out(wire, acme):
     sam = acme.user("sender")
     campaign, remote = wire("bsg", 600)
     taken = sending.claim(campaign)
-    sending.Batch(campaign, *taken).process()  # one batch went out
+    sending.HeldBatch(campaign, *taken).process()  # one batch went out
     services.pause(campaign, sam)
 
     drain_result = sending.run(campaign.pk, budget=1)
@@ -350,7 +350,7 @@ def test_scheduled_campaigns_start_at_their_time_and_are_handed_out_once(wire):
 )
 def test_stop_asks_the_provider_and_says_what_will_still_go_out(wire, acme, slug, report):
     campaign, _remote = wire(slug, 600)
-    sending.Batch(campaign, *sending.claim(campaign)).process()
+    sending.HeldBatch(campaign, *sending.claim(campaign)).process()
 
     cancelled = services.stop(campaign, acme.user("sender"))
     services.stop_provider_side(campaign.pk)  # the task, run here
@@ -365,22 +365,22 @@ def test_a_batch_in_flight_at_the_stop_is_stopped_when_it_comes_back(
     wire, acme, django_capture_on_commit_callbacks, eager
 ):
     campaign, _remote = wire("bsg", 200)
-    batch = sending.Batch(campaign, *sending.claim(campaign))
-    Dispatch.objects.filter(pk=batch.dispatch.pk).update(status=BatchStatus.SUBMITTING)
-    batch.dispatch.status = BatchStatus.SUBMITTING
+    held = sending.HeldBatch(campaign, *sending.claim(campaign))
+    Batch.objects.filter(pk=held.batch.pk).update(status=BatchStatus.SUBMITTING)
+    held.batch.status = BatchStatus.SUBMITTING
     services.stop(campaign, acme.user("sender"))  # while its worker is calling the provider
     services.stop_provider_side(campaign.pk)
     assert "Crier will report on it" in Campaign.objects.get(pk=campaign.pk).stop_report
     with campaign.account.adapter() as adapter:
-        spec, outgoing, state = batch._request()
+        spec, outgoing, state = held._request()
         submission = adapter.submit(spec, outgoing, state)
 
     with django_capture_on_commit_callbacks(execute=True):
-        batch._record(submission)
+        held._record(submission)
 
     campaign.refresh_from_db()
     assert campaign.stop_report == "Nothing else will go out: BSG stopped what it held."
-    assert Dispatch.objects.get(pk=batch.dispatch.pk).stopped is True
+    assert Batch.objects.get(pk=held.batch.pk).stopped is True
 
 
 # --- Slow providers, duplicates and retries (issue #13) --------------------------------------
@@ -417,7 +417,7 @@ def test_a_provider_slower_than_the_timeout_charges_each_message_once(wire, sett
     assert ledger(remote) == {"charges": 400, "phones_charged_twice": 0}
     assert statuses(campaign) == {MessageStatus.QUEUED: 400}
     launched = SandboxCampaign.objects.filter(account=remote, launched_at__isnull=False)
-    assert launched.count() == campaign.dispatches.count() == 2  # no batch went twice
+    assert launched.count() == campaign.batches.count() == 2  # no batch went twice
 
 
 def test_a_lookup_that_finds_nothing_right_after_a_timeout_sends_nothing_until_settled(
@@ -425,16 +425,16 @@ def test_a_lookup_that_finds_nothing_right_after_a_timeout_sends_nothing_until_s
 ):
     settings.CRIER_RECONCILE_SETTLE_SECONDS = 600.0
     campaign, remote = wire("bsg", 200)
-    dispatch, _token = sending.claim(campaign)
-    Dispatch.objects.filter(pk=dispatch.pk).update(
+    batch, _token = sending.claim(campaign)
+    Batch.objects.filter(pk=batch.pk).update(
         status=BatchStatus.UNKNOWN, last_request_at=timezone.now(), lease_until=None
     )
 
     sending.run(campaign.pk, budget=1)
 
-    dispatch.refresh_from_db()
-    assert dispatch.status == BatchStatus.UNKNOWN
-    assert dispatch.next_attempt_at > timezone.now() + timedelta(seconds=600)
+    batch.refresh_from_db()
+    assert batch.status == BatchStatus.UNKNOWN
+    assert batch.next_attempt_at > timezone.now() + timedelta(seconds=600)
     assert ledger(remote) == {"charges": 0, "phones_charged_twice": 0}
     assert statuses(campaign) == {MessageStatus.SUBMITTING: 200}
 
@@ -447,9 +447,9 @@ def test_a_batch_abandoned_before_its_first_request_is_sent_once_settled_not_loo
     (the chaos run once left such a batch looking itself up for good)."""
     settings.CRIER_RECONCILE_SETTLE_SECONDS = 1.0
     campaign, remote = wire("bsg", 200)
-    dispatch, _token = sending.claim(campaign)
+    batch, _token = sending.claim(campaign)
     claimed = timezone.now() - timedelta(seconds=30)
-    Dispatch.objects.filter(pk=dispatch.pk).update(
+    Batch.objects.filter(pk=batch.pk).update(
         status=BatchStatus.SUBMITTING, created_at=claimed, lease_until=timezone.now()
     )
 
@@ -466,21 +466,21 @@ def test_bsg_already_having_the_references_is_reconciled_and_retry_resends_nothi
     already been taken.", which is evidence that it has them, never a failure."""
     settings.CRIER_RECONCILE_SETTLE_SECONDS = 0.0  # a negative lookup would be believed
     campaign, remote = wire("bsg", 200)
-    dispatch, _token = sending.claim(campaign)
+    batch, _token = sending.claim(campaign)
     with campaign.account.adapter() as adapter:  # the earlier try, whose answer was lost
         adapter.submit(
             spec_for(campaign, sending=True),
-            messages_for(campaign, Message.objects.filter(dispatch=dispatch)),
-            DispatchState(key=dispatch.key),
+            messages_for(campaign, Message.objects.filter(batch=batch)),
+            BatchState(key=batch.key),
         )
-    Dispatch.objects.filter(pk=dispatch.pk).update(lease_until=None, lease_token="")
+    Batch.objects.filter(pk=batch.pk).update(lease_until=None, lease_token="")
 
     drain(campaign)
 
     assert ledger(remote) == {"charges": 200, "phones_charged_twice": 0}
     assert statuses(campaign) == {MessageStatus.QUEUED: 200}
-    dispatch.refresh_from_db()
-    assert dispatch.provider_has_it and dispatch.provider_campaign_id
+    batch.refresh_from_db()
+    assert batch.provider_has_it and batch.provider_campaign_id
     with pytest.raises(services.CampaignRuleError, match="nothing to retry"):
         services.retry_failed(campaign, acme.user("sender"))
 

@@ -11,7 +11,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from campaigns.models import Dispatch
+from campaigns.models import Batch
 from campaigns.pages import queries as pages
 from campaigns.tracking import polling as tracking
 from core.statuses import CampaignStatus
@@ -46,7 +46,7 @@ def test_tracking_stores_each_batch_s_links_and_the_page_adds_them_up(mobizon, a
 
     _poll_until_completed(campaign)
 
-    batches = list(campaign.dispatches.order_by("pk"))
+    batches = list(campaign.batches.order_by("pk"))
     assert len(batches) == 3 and all(len(d.links) == 2 for d in batches)
     links = pages.short_links(campaign)
     spring = next(link for link in links if link["full_link"].endswith("/spring"))
@@ -71,7 +71,7 @@ def test_links_are_asked_for_every_five_minutes_and_once_more_at_the_end(mobizon
     assert tracking.poll(campaign)["links"] == 1
     assert tracking.poll(campaign)["links"] == 0  # asked a moment ago
 
-    Dispatch.objects.update(links_checked_at=timezone.now() - timedelta(minutes=5))
+    Batch.objects.update(links_checked_at=timezone.now() - timedelta(minutes=5))
     assert tracking.poll(campaign)["links"] == 1
 
 
@@ -81,7 +81,7 @@ def test_a_text_without_a_link_asks_for_none(mobizon, as_role):
 
     _poll_until_completed(campaign)
 
-    assert all(d.links == [] and d.links_checked_at is None for d in campaign.dispatches.all())
+    assert all(d.links == [] and d.links_checked_at is None for d in campaign.batches.all())
     html = as_role("viewer").get(reverse("campaign_detail", args=[campaign.pk])).text
     assert 'data-testid="short-links"' not in html
 
@@ -91,7 +91,7 @@ def test_a_link_that_is_not_http_is_shown_as_text(acme, as_role):
     campaign.status = CampaignStatus.COMPLETED
     campaign.save()
     link = {"code": "x", "full_link": "javascript:alert(1)", "short_link": "https://mbz.kz/x"}
-    Dispatch.objects.create(
+    Batch.objects.create(
         campaign=campaign, key="k" * 32, links=[link | {"clicks": 3, "redirects": 3}]
     )
 

@@ -235,7 +235,7 @@ def test_a_campaign_is_followed_to_completion_with_the_providers_figures(sandbox
     assert figures.cost == Charge.objects.active().filter(account=remote).total()
     assert figures.currency == remote.currency
     assert campaign.completed_at is not None and campaign.next_poll_at is None
-    assert all(campaign.dispatches.values_list("final", flat=True))
+    assert all(campaign.batches.values_list("final", flat=True))
 
 
 @pytest.mark.django_db(transaction=True)

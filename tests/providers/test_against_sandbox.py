@@ -21,9 +21,9 @@ from django.utils import timezone
 
 from providers import registry
 from providers.base import (
+    BatchState,
     CampaignSpec,
     Capabilities,
-    DispatchState,
     OutgoingMessage,
     ProviderAdapter,
     VoicePayload,
@@ -250,7 +250,7 @@ def test_a_thousand_messages_are_charged_once_and_counted_until_finished(
     connect, slug, channel, submit_path, submit_calls
 ):
     sandbox = connect(slug)
-    spec, batch, state = campaign_spec(sandbox, channel), outgoing(THOUSAND), DispatchState("k1")
+    spec, batch, state = campaign_spec(sandbox, channel), outgoing(THOUSAND), BatchState("k1")
 
     submission = sandbox.adapter.submit(spec, batch, state)
 
@@ -276,7 +276,7 @@ def test_a_thousand_messages_are_charged_once_and_counted_until_finished(
 def test_mobizon_adds_recipients_in_chunks_of_at_most_500(connect):
     sandbox = connect("mobizon")
 
-    sandbox.adapter.submit(campaign_spec(sandbox), outgoing(THOUSAND), DispatchState("k1"))
+    sandbox.adapter.submit(campaign_spec(sandbox), outgoing(THOUSAND), BatchState("k1"))
 
     sizes = [
         sum(
@@ -292,7 +292,7 @@ def test_mobizon_adds_recipients_in_chunks_of_at_most_500(connect):
 def test_per_message_statuses_match_the_sandbox_once_finished(connect, slug):
     sandbox = connect(slug)
     submission = sandbox.adapter.submit(
-        campaign_spec(sandbox), outgoing(THOUSAND), DispatchState("k1")
+        campaign_spec(sandbox), outgoing(THOUSAND), BatchState("k1")
     )
     campaign_id = submission.provider_campaign_id
     clock.advance(delivery.LAST_FINAL_AFTER + 1)
@@ -310,7 +310,7 @@ def test_per_message_statuses_match_the_sandbox_once_finished(connect, slug):
 def test_each_message_is_found_by_our_reference(connect, slug):
     sandbox = connect(slug)
     batch = outgoing(THOUSAND)
-    submission = sandbox.adapter.submit(campaign_spec(sandbox), batch, DispatchState("k1"))
+    submission = sandbox.adapter.submit(campaign_spec(sandbox), batch, BatchState("k1"))
     clock.advance(delivery.LAST_FINAL_AFTER + 1)
     stage_of = {m.reference: stage for m, stage in sandbox.stages(submission.provider_campaign_id)}
 
@@ -322,7 +322,7 @@ def test_each_message_is_found_by_our_reference(connect, slug):
 
 def test_conpeek_takes_a_thousand_voice_messages_in_one_call_charged_once(connect):
     sandbox = connect("conpeek")
-    spec, batch, state = campaign_spec(sandbox), outgoing(THOUSAND), DispatchState("k1")
+    spec, batch, state = campaign_spec(sandbox), outgoing(THOUSAND), BatchState("k1")
 
     submission = sandbox.adapter.submit(spec, batch, state)
 
@@ -341,7 +341,7 @@ def test_conpeek_takes_a_thousand_voice_messages_in_one_call_charged_once(connec
 def test_bsg_stops_a_sending_campaign_and_refunds_what_was_not_handed_over(connect):
     sandbox = connect("bsg")
     batch = outgoing(200)
-    submission = sandbox.adapter.submit(campaign_spec(sandbox), batch, DispatchState("k1"))
+    submission = sandbox.adapter.submit(campaign_spec(sandbox), batch, BatchState("k1"))
     campaign_id = submission.provider_campaign_id
     clock.advance(2)  # some messages are with the operator, others still queued
 
@@ -371,7 +371,7 @@ def test_bsg_stopping_a_scheduled_campaign_refunds_every_message(connect):
     sandbox = connect("bsg")
     batch = outgoing(50)
     spec = campaign_spec(sandbox, start_at=timezone.now() + timedelta(hours=2))
-    submission = sandbox.adapter.submit(spec, batch, DispatchState("k1"))
+    submission = sandbox.adapter.submit(spec, batch, BatchState("k1"))
     assert submission.campaign_status == "scheduled"
 
     assert sandbox.adapter.stop(submission.provider_campaign_id) == "cancelled"
@@ -385,7 +385,7 @@ def test_bsg_stopping_a_scheduled_campaign_refunds_every_message(connect):
 def test_bsg_refuses_to_stop_a_finished_campaign_and_says_why(connect):
     sandbox = connect("bsg")
     batch = outgoing(20)
-    submission = sandbox.adapter.submit(campaign_spec(sandbox), batch, DispatchState("k1"))
+    submission = sandbox.adapter.submit(campaign_spec(sandbox), batch, BatchState("k1"))
     clock.advance(delivery.LAST_FINAL_AFTER + 1)
 
     with pytest.raises(PermanentError) as raised:
@@ -399,7 +399,7 @@ def test_bsg_refuses_to_stop_a_finished_campaign_and_says_why(connect):
 def test_mobizon_deletes_a_campaign_at_least_5_minutes_before_its_start(connect, minutes_left):
     sandbox = connect("mobizon")
     spec = campaign_spec(sandbox, start_at=timezone.now() + timedelta(hours=2))
-    batch, state = outgoing(50), DispatchState("k1")
+    batch, state = outgoing(50), BatchState("k1")
     submission = sandbox.adapter.submit(spec, batch, state)
     assert submission.campaign_status == "scheduled"
     assert_charged_once(sandbox, spec, state, batch)
@@ -418,7 +418,7 @@ def test_mobizon_deletes_a_campaign_at_least_5_minutes_before_its_start(connect,
 def test_mobizon_refuses_to_delete_less_than_5_minutes_before_the_start_and_says_why(connect):
     sandbox = connect("mobizon")
     spec = campaign_spec(sandbox, start_at=timezone.now() + timedelta(hours=2))
-    batch, state = outgoing(50), DispatchState("k1")
+    batch, state = outgoing(50), BatchState("k1")
     submission = sandbox.adapter.submit(spec, batch, state)
     clock.advance(timedelta(hours=2, minutes=-4).total_seconds())
 
@@ -432,7 +432,7 @@ def test_mobizon_refuses_to_delete_less_than_5_minutes_before_the_start_and_says
 
 def test_mobizon_refuses_to_delete_a_started_campaign_and_says_why(connect):
     sandbox = connect("mobizon")
-    spec, batch, state = campaign_spec(sandbox), outgoing(50), DispatchState("k1")
+    spec, batch, state = campaign_spec(sandbox), outgoing(50), BatchState("k1")
     submission = sandbox.adapter.submit(spec, batch, state)
 
     with pytest.raises(PermanentError) as raised:
@@ -459,7 +459,7 @@ def test_quote_equals_what_the_sandbox_then_bills(connect, slug):
 
     assert Charge.objects.count() == 0, "a quote sends nothing"
     assert not sandbox.account.campaigns.filter(deleted_at__isnull=True).exists()
-    submission = sandbox.adapter.submit(spec, batch, DispatchState("k1"))
+    submission = sandbox.adapter.submit(spec, batch, BatchState("k1"))
     assert quote.total == sandbox.billed(submission.provider_campaign_id)
     assert quote.currency == sandbox.account.currency
 
@@ -468,7 +468,7 @@ def test_quote_equals_what_the_sandbox_then_bills(connect, slug):
 
 
 def small_send(sandbox: Sandboxed, tag: str = "f"):
-    spec, batch, state = campaign_spec(sandbox), outgoing(3, tag), DispatchState(tag)
+    spec, batch, state = campaign_spec(sandbox), outgoing(3, tag), BatchState(tag)
     return spec, batch, state, lambda: sandbox.adapter.submit(spec, batch, state)
 
 
@@ -493,7 +493,7 @@ def test_rate_limit_raises_rate_limited_with_retry_after_and_charges_nothing(con
             read()
         assert raised.value.retry_after == 7
     sandbox.knobs(rate_limit_every_n=0)
-    send()  # safe to try again with the same dispatch state: each message is charged once
+    send()  # safe to try again with the same batch state: each message is charged once
     assert_charged_once(sandbox, spec, state, batch)
 
 
@@ -619,7 +619,7 @@ class Sent:
 def send(sandbox: Sandboxed, tag: str, *, count=2, channel="", batch=None, **spec_fields) -> Sent:
     spec = campaign_spec(sandbox, channel, **spec_fields)
     batch = batch or outgoing(count, tag)
-    submission = sandbox.adapter.submit(spec, batch, DispatchState(tag))
+    submission = sandbox.adapter.submit(spec, batch, BatchState(tag))
     assert all(r.accepted for r in submission.results)
     ids = [r.provider_message_id for r in submission.results if r.provider_message_id]
     return Sent(spec, batch, submission.provider_campaign_id, ids)
@@ -730,7 +730,7 @@ def check_max_batch_size(sandbox, sent, size):
     too_many = [OutgoingMessage(f"x{i}", "+77010000000") for i in range(size + 1)]
     made = len(sandbox.requests)
     with pytest.raises(InvalidRequest):
-        sandbox.adapter.submit(sent.spec, too_many, DispatchState("big"))
+        sandbox.adapter.submit(sent.spec, too_many, BatchState("big"))
     assert len(sandbox.requests) == made
 
 
@@ -849,7 +849,7 @@ def check_sms_sender_required(sandbox, sent, required):
     spec = CampaignSpec(sender="", text="Hello from Crier", name="No sender")
 
     def submit():
-        return sandbox.adapter.submit(spec, outgoing(2, "nosender"), DispatchState("nosender"))
+        return sandbox.adapter.submit(spec, outgoing(2, "nosender"), BatchState("nosender"))
 
     if required:
         with pytest.raises(InvalidRequest):

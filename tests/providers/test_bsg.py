@@ -8,7 +8,7 @@ from decimal import Decimal
 import httpx
 import pytest
 
-from providers.base import CampaignSpec, DispatchState, VoicePayload
+from providers.base import BatchState, CampaignSpec, VoicePayload
 from providers.bsg.adapter import BSGAdapter
 from providers.bsg.errors import LEGACY_ERRORS
 from providers.errors import (
@@ -138,7 +138,7 @@ def test_rejected_api_key_says_so_without_the_key(api, bsg):
 
 def test_sms_campaign_body_is_the_captured_one(api, bsg, login):
     route = api.post(f"{BASE}/api/campaigns/send").respond(200, json={"data": CAMPAIGN})
-    bsg.submit(sms(), [message("+380661231231", "abc1")], DispatchState())
+    bsg.submit(sms(), [message("+380661231231", "abc1")], BatchState())
     assert body_json(route.calls[0].request) == {
         "validity": 72,
         "add_to_contact_book": True,
@@ -154,7 +154,7 @@ def test_sms_campaign_body_is_the_captured_one(api, bsg, login):
 def test_submit_returns_the_campaign_id_and_one_result_per_message(api, bsg, login):
     api.post(f"{BASE}/api/campaigns/send").respond(200, json={"data": CAMPAIGN})
     recorded = []
-    state = DispatchState(key="d1", on_created=recorded.append)
+    state = BatchState(key="d1", on_created=recorded.append)
     batch = [message("+77011234567", "r1"), message("+77011234568", "r2")]
     submission = bsg.submit(sms(), batch, state)
     assert submission.provider_campaign_id == "53651994"
@@ -172,7 +172,7 @@ def test_schedule_and_validity_are_sent(api, bsg, login):
     bsg.submit(
         sms(start_at=start, validity=timedelta(minutes=90)),
         [message("+77011234567")],
-        DispatchState(),
+        BatchState(),
     )
     body = body_json(route.calls[0].request)
     assert body["start_at"] == "2030-01-02T03:04:05+00:00"
@@ -183,7 +183,7 @@ def test_voice_campaign_body(api, bsg, login):
     route = api.post(f"{BASE}/api/campaigns/send").respond(200, json={"data": CAMPAIGN})
     voice = VoicePayload(text="Hello", category="transactional", voice="sonya", language="en")
     spec = CampaignSpec(sender="", channel="voice", voice=voice)
-    bsg.submit(spec, [message("+380661231231", "abc1")], DispatchState())
+    bsg.submit(spec, [message("+380661231231", "abc1")], BatchState())
     body = body_json(route.calls[0].request)
     assert body["channels"] == ["voice"]
     assert body["voice"] == {
@@ -200,7 +200,7 @@ def test_personalised_texts_go_to_send_individual(api, bsg, login):
         200, json={"data": CAMPAIGN}
     )
     batch = [message("+77011234567", "r1", text="Hi Ann"), message("+77011234568", "r2")]
-    bsg.submit(sms(), batch, DispatchState())
+    bsg.submit(sms(), batch, BatchState())
     assert body_json(route.calls[0].request) == {
         "messages": [
             {"phone": 77011234567, "text": "Hi Ann", "sender": "Best Seller", "reference_id": "r1"},
@@ -213,13 +213,13 @@ def test_personalised_texts_go_to_send_individual(api, bsg, login):
 def test_ten_thousand_phones_go_in_one_call(api, bsg, login):
     route = api.post(f"{BASE}/api/campaigns/send").respond(200, json={"data": CAMPAIGN})
     batch = [message(f"+7701{n:07d}") for n in range(10_000)]
-    bsg.submit(sms(), batch, DispatchState())
+    bsg.submit(sms(), batch, BatchState())
     assert len(body_json(route.calls[0].request)["recipients"]["phones"]) == 10_000
 
 
 def test_more_than_ten_thousand_is_refused_before_any_request(api, bsg):
     with pytest.raises(InvalidRequest, match="at most 10,000"):
-        bsg.submit(sms(), [message(f"+7701{n:07d}") for n in range(10_001)], DispatchState())
+        bsg.submit(sms(), [message(f"+7701{n:07d}") for n in range(10_001)], BatchState())
     assert api.calls.call_count == 0
 
 
@@ -228,7 +228,7 @@ def test_429_on_send_is_rate_limited_with_its_sentence(api, bsg, login):
         429, json={"message": "Too many requests"}, headers={"Retry-After": "30"}
     )
     with pytest.raises(RateLimited) as caught:
-        bsg.submit(sms(), [message("+77011234567")], DispatchState())
+        bsg.submit(sms(), [message("+77011234567")], BatchState())
     assert caught.value.retry_after == 30
     assert "too many identical requests" in str(caught.value)
 
@@ -236,13 +236,13 @@ def test_429_on_send_is_rate_limited_with_its_sentence(api, bsg, login):
 def test_read_timeout_on_send_is_unknown_outcome(api, bsg, login):
     api.post(f"{BASE}/api/campaigns/send").mock(side_effect=httpx.ReadTimeout("slow"))
     with pytest.raises(UnknownOutcome):
-        bsg.submit(sms(), [message("+77011234567")], DispatchState())
+        bsg.submit(sms(), [message("+77011234567")], BatchState())
 
 
 def test_garbled_send_answer_is_unknown_outcome(api, bsg, login):
     api.post(f"{BASE}/api/campaigns/send").respond(200, content=b'{"data": {"id": 5')
     with pytest.raises(UnknownOutcome):
-        bsg.submit(sms(), [message("+77011234567")], DispatchState())
+        bsg.submit(sms(), [message("+77011234567")], BatchState())
 
 
 def test_price_request_is_the_documented_example(api, bsg, login):
@@ -461,7 +461,7 @@ def test_reconcile_finds_the_batch_by_its_first_reference_then_its_campaign(api,
         },
     )
 
-    found = bsg.reconcile(sms(), [message("+380972000001", "abc1")], DispatchState())
+    found = bsg.reconcile(sms(), [message("+380972000001", "abc1")], BatchState())
 
     assert found.provider_campaign_id == "56"
     assert [(r.reference, r.accepted, r.provider_message_id) for r in found.results] == [
@@ -473,7 +473,7 @@ def test_reconcile_of_a_batch_bsg_never_got_is_none(api, bsg):
     api.get(f"{REST}/reference/abc1").respond(
         404, json={"error": "20", "errorDescription": "SMS not found"}
     )
-    assert bsg.reconcile(sms(), [message("+380972000001", "abc1")], DispatchState()) is None
+    assert bsg.reconcile(sms(), [message("+380972000001", "abc1")], BatchState()) is None
 
 
 def test_a_sandbox_base_url_serves_the_rest_api_too(api, settings):
@@ -627,9 +627,7 @@ def test_a_reference_already_taken_is_a_duplicate_not_a_refusal(api, bsg, login,
     body = {"message": "The given data was invalid.", "errors": errors}
     api.post(f"{BASE}/api/campaigns/send").respond(422, json=body)
     with pytest.raises(DuplicateReference):
-        bsg.submit(
-            CampaignSpec(sender="Crier", text="x"), [message("+77011234567")], DispatchState()
-        )
+        bsg.submit(CampaignSpec(sender="Crier", text="x"), [message("+77011234567")], BatchState())
 
 
 @pytest.mark.parametrize("answer", [{}, {"bearer": ""}, {"bearer": None}, [], "ok"])

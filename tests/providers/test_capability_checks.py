@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from providers import registry
-from providers.base import CampaignSpec, DispatchState, OutgoingMessage, VoicePayload
+from providers.base import BatchState, CampaignSpec, OutgoingMessage, VoicePayload
 from providers.errors import InvalidRequest, NotSupported
 
 CREDENTIALS = {
@@ -32,7 +32,7 @@ def message(n=0, **kwargs):
 
 
 def submit(slug, spec, messages):
-    return adapter(slug).submit(spec, messages, DispatchState(key="k"))
+    return adapter(slug).submit(spec, messages, BatchState(key="k"))
 
 
 @pytest.mark.parametrize(

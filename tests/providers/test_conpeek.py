@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from providers.base import CampaignSpec, DispatchState, VoicePayload
+from providers.base import BatchState, CampaignSpec, VoicePayload
 from providers.conpeek.adapter import ConpeekAdapter
 from providers.errors import AuthError, InvalidRequest, NotFound, NotSupported
 from tests.providers.conftest import CONPEEK_KEY, body_json, message
@@ -20,7 +20,7 @@ def voice_spec(**voice):
 def test_announcement_request_is_the_documented_example(api, conpeek):
     route = api.post(URL).respond(200, json={"data": [{"id": "req-1"}]})
     spec = voice_spec(announcement_id="5b7c78389fe80f7b60af688989")
-    submission = conpeek.submit(spec, [message("+48987654321", "r1")], DispatchState())
+    submission = conpeek.submit(spec, [message("+48987654321", "r1")], BatchState())
     request = route.calls[0].request
     assert request.headers["Authorization"] == CONPEEK_KEY  # raw key, no "Bearer"
     assert request.headers["Content-Type"] == "application/json"
@@ -41,7 +41,7 @@ def test_tts_with_per_contact_text_ssml_and_voice(api, conpeek):
         message("+48123123123", "a", voice=VoicePayload(text="Witaj Anna", voice="v1")),
         message("+48123123124", "b", voice=VoicePayload(ssml="<speak>Hi</speak>")),
     ]
-    conpeek.submit(CampaignSpec(sender="", channel="voice"), batch, DispatchState())
+    conpeek.submit(CampaignSpec(sender="", channel="voice"), batch, BatchState())
     assert body_json(route.calls[0].request) == {
         "type": "tts",
         "data": [
@@ -62,7 +62,7 @@ def test_tts_with_per_contact_text_ssml_and_voice(api, conpeek):
 
 def test_type_none_when_there_is_nothing_to_play(api, conpeek):
     route = api.post(URL).respond(200, json={"data": []})
-    conpeek.submit(voice_spec(), [message("+48123")], DispatchState())
+    conpeek.submit(voice_spec(), [message("+48123")], BatchState())
     assert body_json(route.calls[0].request)["type"] == "none"
 
 
@@ -72,21 +72,21 @@ def test_a_batch_cannot_mix_recordings_and_tts(api, conpeek):
         message("+482", voice=VoicePayload(text="hi")),
     ]
     with pytest.raises(InvalidRequest):
-        conpeek.submit(CampaignSpec(sender="", channel="voice"), batch, DispatchState())
+        conpeek.submit(CampaignSpec(sender="", channel="voice"), batch, BatchState())
     assert api.calls.call_count == 0
 
 
 def test_403(api, conpeek):
     api.post(URL).respond(403)
     with pytest.raises(AuthError, match="Conpeek refused this action") as caught:
-        conpeek.submit(voice_spec(text="hi"), [message("+48123")], DispatchState())
+        conpeek.submit(voice_spec(text="hi"), [message("+48123")], BatchState())
     assert CONPEEK_KEY not in str(caught.value) + caught.value.detail
 
 
 def test_404(api, conpeek):
     api.post(URL).respond(404)
     with pytest.raises(NotFound, match="no voice SMS campaign"):
-        conpeek.submit(voice_spec(text="hi"), [message("+48123")], DispatchState())
+        conpeek.submit(voice_spec(text="hi"), [message("+48123")], BatchState())
 
 
 def test_capabilities_and_unsupported_operations(conpeek):

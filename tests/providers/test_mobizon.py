@@ -9,7 +9,7 @@ from decimal import Decimal
 import httpx
 import pytest
 
-from providers.base import CampaignSpec, DispatchState, ShortLink
+from providers.base import BatchState, CampaignSpec, ShortLink
 from providers.errors import (
     AuthError,
     DuplicateReference,
@@ -69,7 +69,7 @@ def test_resolve_base_url_uses_the_regional_domain():
 
 def test_create_request_url_query_and_form(mobizon, flow):
     spec = CampaignSpec(sender="Alpha", text="Hello world!", name="Black Friday")
-    mobizon.submit(spec, [message("+77011234567", "r1")], DispatchState(key="d1"))
+    mobizon.submit(spec, [message("+77011234567", "r1")], BatchState(key="d1"))
     request = flow["create"].calls[0].request
     assert request.method == "POST"
     assert request.url.path == "/service/Campaign/Create"
@@ -94,7 +94,7 @@ def test_create_with_every_option(mobizon, flow):
         rate_period=timedelta(hours=1),
         flash=True,
     )
-    mobizon.submit(spec, [message("+77011234567")], DispatchState(key="k"))
+    mobizon.submit(spec, [message("+77011234567")], BatchState(key="k"))
     fields = dict(form_fields(flow["create"].calls[0].request))
     assert fields["data[deferredToTs]"] == "2030-01-02 13:04:05"
     assert fields["data[validity]"] == "180"
@@ -107,7 +107,7 @@ def test_template_campaign_matches_the_documented_example(mobizon, flow):
         sender="Alpha", text="Hello {name}! Your balance by {date} is {balance}{currency}."
     )
     variables = {"name": "Markus", "date": "26.10.17", "balance": "555.45", "currency": "eur"}
-    mobizon.submit(spec, [message("+4901122211112", "r1", variables=variables)], DispatchState())
+    mobizon.submit(spec, [message("+4901122211112", "r1", variables=variables)], BatchState())
     create = flow["create"].calls[0].request
     assert dict(form_fields(create)) | {"data[name]": ""} == {
         "data[name]": "",
@@ -129,7 +129,7 @@ def test_template_campaign_matches_the_documented_example(mobizon, flow):
 
 def test_personalised_texts_ride_a_one_placeholder_template(mobizon, flow):
     batch = [message("+77011234567", "r1", text="Hi Ann"), message("+77011234568", "r2")]
-    mobizon.submit(CampaignSpec(sender="A", text="Hi all"), batch, DispatchState())
+    mobizon.submit(CampaignSpec(sender="A", text="Hi all"), batch, BatchState())
     assert dict(form_fields(flow["create"].calls[0].request))["data[text]"] == "{text}"
     fields = form_fields(flow["add"].calls[0].request)
     assert ("recipients[0][text]", "Hi Ann") in fields
@@ -138,7 +138,7 @@ def test_personalised_texts_ride_a_one_placeholder_template(mobizon, flow):
 
 def test_bulk_recipients_use_the_documented_flat_form(mobizon, flow):
     batch = [message("+380971112233", "a"), message("+79101112233", "b")]
-    submission = mobizon.submit(CampaignSpec(sender="A", text="x"), batch, DispatchState())
+    submission = mobizon.submit(CampaignSpec(sender="A", text="x"), batch, BatchState())
     request = flow["add"].calls[0].request
     assert request.url.query.decode() == f"output=json&api=v1&apiKey={MOBIZON_KEY}"
     assert form_fields(request) == [
@@ -158,7 +158,7 @@ def test_bulk_recipients_use_the_documented_flat_form(mobizon, flow):
 
 def test_recipients_are_added_500_at_a_time(mobizon, flow):
     batch = [message(f"+7701{n:07d}") for n in range(1_200)]
-    submission = mobizon.submit(CampaignSpec(sender="A", text="x"), batch, DispatchState())
+    submission = mobizon.submit(CampaignSpec(sender="A", text="x"), batch, BatchState())
     sizes = [
         sum(1 for key, _ in form_fields(call.request) if key == "recipients[]")
         for call in flow["add"].calls
@@ -174,7 +174,7 @@ def test_batch_over_the_limit_is_refused_before_any_request(api, mobizon):
         message(f"+7701{n:07d}") for n in range(MobizonAdapter.capabilities.max_batch_size + 1)
     ]
     with pytest.raises(InvalidRequest):
-        mobizon.submit(CampaignSpec(sender="A", text="x"), batch, DispatchState())
+        mobizon.submit(CampaignSpec(sender="A", text="x"), batch, BatchState())
     assert api.calls.call_count == 0
 
 
@@ -187,20 +187,20 @@ def test_campaign_id_is_reported_before_recipients_are_added(mobizon, flow):
     mobizon.submit(
         CampaignSpec(sender="A", text="x"),
         [message("+77011234567")],
-        DispatchState(on_created=on_created),
+        BatchState(on_created=on_created),
     )
     assert seen == [("70000000006", 0)]
 
 
 def test_resuming_reuses_the_campaign_and_goes_on_where_the_last_try_stopped(mobizon, flow):
     batch = [message(f"+7701{n:07d}") for n in range(600)]
-    first_try = DispatchState(key="k")
+    first_try = BatchState(key="k")
     flow["send"].mock(return_value=httpx.Response(429))
     with pytest.raises(RateLimited):
         mobizon.submit(CampaignSpec(sender="A", text="x"), batch, first_try)
     assert flow["add"].call_count == 2  # all 600 added, then Send was refused
 
-    retry = DispatchState(key="k", provider_campaign_id="70000000006", progress=first_try.progress)
+    retry = BatchState(key="k", provider_campaign_id="70000000006", progress=first_try.progress)
     flow["send"].mock(return_value=ok(2))
     submission = mobizon.submit(CampaignSpec(sender="A", text="x"), batch, retry)
 
@@ -221,7 +221,7 @@ def test_a_retry_after_a_rate_limit_mid_batch_adds_only_the_rest(mobizon, flow):
         return answer if answer is not None else original(request)
 
     flow["add"].side_effect = add_then_refuse
-    state = DispatchState(key="k")
+    state = BatchState(key="k")
     with pytest.raises(RateLimited):
         mobizon.submit(CampaignSpec(sender="A", text="x"), batch, state)
     assert len(state.progress["added"]) == 500
@@ -241,7 +241,7 @@ def test_personalised_recipients_are_added_in_calls_of_at_most_1000_form_fields(
     batch = [message(f"+7701{n:07d}", variables=values) for n in range(2000)]
     text = " ".join(f"{{v{n}}}" for n in range(placeholders))
 
-    mobizon.submit(CampaignSpec(sender="A", text=text), batch, DispatchState())
+    mobizon.submit(CampaignSpec(sender="A", text=text), batch, BatchState())
 
     sizes = [len(form_fields(c.request)) for c in flow["add"].calls]
     assert max(sizes) <= 1000
@@ -256,15 +256,13 @@ def test_an_answer_that_the_campaign_was_sent_already_is_a_duplicate_not_a_failu
         return_value=httpx.Response(200, json={"code": 10, "data": "", "message": ""})
     )
     with pytest.raises(DuplicateReference):
-        mobizon.submit(
-            CampaignSpec(sender="A", text="x"), [message("+77011234567")], DispatchState()
-        )
+        mobizon.submit(CampaignSpec(sender="A", text="x"), [message("+77011234567")], BatchState())
 
 
 def test_send_to_moderation(mobizon, flow):
     flow["send"].mock(return_value=ok(1))
     submission = mobizon.submit(
-        CampaignSpec(sender="A", text="x"), [message("+77011234567")], DispatchState()
+        CampaignSpec(sender="A", text="x"), [message("+77011234567")], BatchState()
     )
     assert submission.campaign_status == "moderation"
 
@@ -278,7 +276,7 @@ def test_partial_add_reports_each_recipient(mobizon, flow):
     flow["add"].side_effect = None
     flow["add"].mock(return_value=ok(items, code=98))
     batch = [message("+77011234567", "a"), message("+77000", "b"), message("+77011234569", "c")]
-    submission = mobizon.submit(CampaignSpec(sender="A", text="x"), batch, DispatchState())
+    submission = mobizon.submit(CampaignSpec(sender="A", text="x"), batch, BatchState())
     assert [(r.reference, r.accepted, r.error_code) for r in submission.results] == [
         ("a", True, ""),
         ("b", False, "3"),
@@ -291,9 +289,7 @@ def test_partial_add_reports_each_recipient(mobizon, flow):
 def test_nothing_added_means_nothing_sent(mobizon, flow):
     flow["add"].side_effect = None
     flow["add"].mock(return_value=ok([{"recipient": "1", "code": 3, "number": "1"}], code=99))
-    submission = mobizon.submit(
-        CampaignSpec(sender="A", text="x"), [message("+1")], DispatchState()
-    )
+    submission = mobizon.submit(CampaignSpec(sender="A", text="x"), [message("+1")], BatchState())
     assert submission.campaign_status == "failed"
     assert flow["send"].call_count == 0
 
@@ -304,7 +300,7 @@ def test_every_recipient_code(mobizon, flow, code):
     item = {"recipient": "77011234567", "code": code, "number": "77011234567"}
     flow["add"].mock(return_value=ok([item, *added("77011234568")], code=98))
     batch = [message("+77011234567", "a"), message("+77011234568", "b")]
-    [result, _] = mobizon.submit(CampaignSpec(sender="A", text="x"), batch, DispatchState()).results
+    [result, _] = mobizon.submit(CampaignSpec(sender="A", text="x"), batch, BatchState()).results
     if code == 4:  # already in the campaign: an earlier try added it
         assert result.accepted
     else:
@@ -318,13 +314,13 @@ def test_every_recipient_code(mobizon, flow, code):
 def test_garbled_send_answer_is_unknown_outcome(mobizon, flow):
     flow["send"].mock(return_value=httpx.Response(200, content=b"<b>Fatal error</b>"))
     with pytest.raises(UnknownOutcome):
-        mobizon.submit(CampaignSpec(sender="A", text="x"), [message("+7701")], DispatchState())
+        mobizon.submit(CampaignSpec(sender="A", text="x"), [message("+7701")], BatchState())
 
 
 def test_timeout_on_send_is_unknown_outcome_and_hides_the_key(mobizon, flow):
     flow["send"].mock(side_effect=httpx.ReadTimeout("slow"))
     with pytest.raises(UnknownOutcome) as caught:
-        mobizon.submit(CampaignSpec(sender="A", text="x"), [message("+7701")], DispatchState())
+        mobizon.submit(CampaignSpec(sender="A", text="x"), [message("+7701")], BatchState())
     assert "apiKey=***" in caught.value.detail
     assert MOBIZON_KEY not in str(caught.value) + caught.value.detail + repr(caught.value)
 
@@ -575,7 +571,7 @@ def test_validation_error_names_the_field(api, mobizon):
         return_value=ok({"from": "Sender name is not registered"}, code=1)
     )
     with pytest.raises(InvalidRequest) as caught:
-        mobizon.submit(CampaignSpec(sender="Nope", text="x"), [message("+7701")], DispatchState())
+        mobizon.submit(CampaignSpec(sender="Nope", text="x"), [message("+7701")], BatchState())
     assert caught.value.field == "from"
     assert "Sender name is not registered" in str(caught.value)
 
@@ -621,7 +617,7 @@ def test_code_2_is_not_found(api, mobizon):
 def test_temporary_code_on_a_send_becomes_unknown_outcome(mobizon, flow):
     flow["send"].mock(return_value=ok(None, code=999))
     with pytest.raises(UnknownOutcome):
-        mobizon.submit(CampaignSpec(sender="A", text="x"), [message("+7701")], DispatchState())
+        mobizon.submit(CampaignSpec(sender="A", text="x"), [message("+7701")], BatchState())
 
 
 def test_temporary_code_on_a_read_stays_temporary(api, mobizon):

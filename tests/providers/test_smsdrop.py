@@ -8,7 +8,7 @@ from urllib.parse import parse_qsl
 import httpx
 import pytest
 
-from providers.base import CampaignSpec, DispatchState
+from providers.base import BatchState, CampaignSpec
 from providers.errors import AuthError, InvalidRequest, NotFound, NotSupported, UnknownOutcome
 from providers.smsdrop.adapter import SmsdropAdapter
 from tests.providers.conftest import SMSDROP_PASSWORD, body_json, message
@@ -89,7 +89,7 @@ def test_launch_body_is_the_captured_one(api, smsdrop, login):
     spec = CampaignSpec(
         sender="Max", text="hi", name="T", start_at=datetime(2030, 1, 1, 9, tzinfo=UTC)
     )
-    submission = smsdrop.submit(spec, [message("+22963588213", "r1")], DispatchState())
+    submission = smsdrop.submit(spec, [message("+22963588213", "r1")], BatchState())
     assert body_json(route.calls[0].request) == {
         "title": "T",
         "message": "hi",
@@ -114,7 +114,7 @@ def test_message_type(api, smsdrop, login, text, flash, message_type):
     smsdrop.submit(
         CampaignSpec(sender="Max", text=text, flash=flash),
         [message("+2296")],
-        DispatchState(key="k"),
+        BatchState(key="k"),
     )
     body = body_json(route.calls[0].request)
     assert body["message_type"] == message_type
@@ -126,7 +126,7 @@ def test_201_is_created_but_not_launched_and_retry_never_creates_again(api, smsd
     retry = api.post(f"{BASE}/campaigns/retry")
     retry.side_effect = [httpx.Response(201, json=CAMPAIGN), httpx.Response(200, json=CAMPAIGN)]
     recorded = []
-    state = DispatchState(key="k", on_created=recorded.append)
+    state = BatchState(key="k", on_created=recorded.append)
     batch = [message("+22963588213")]
 
     first = smsdrop.submit(CampaignSpec(sender="Max", text="hi"), batch, state)
@@ -134,7 +134,7 @@ def test_201_is_created_but_not_launched_and_retry_never_creates_again(api, smsd
     assert "too few SMS credits" in first.reason
     assert recorded == [CAMPAIGN_ID]
 
-    again = DispatchState(key="k", provider_campaign_id=CAMPAIGN_ID)
+    again = BatchState(key="k", provider_campaign_id=CAMPAIGN_ID)
     second = smsdrop.submit(CampaignSpec(sender="Max", text="hi"), batch, again)
     third = smsdrop.submit(CampaignSpec(sender="Max", text="hi"), batch, again)
     assert (second.launched, third.launched) == (False, True)
@@ -156,9 +156,7 @@ def test_422_names_the_field(api, smsdrop, login):
         },
     )
     with pytest.raises(InvalidRequest) as caught:
-        smsdrop.submit(
-            CampaignSpec(sender="X" * 12, text="hi"), [message("+2296")], DispatchState()
-        )
+        smsdrop.submit(CampaignSpec(sender="X" * 12, text="hi"), [message("+2296")], BatchState())
     assert caught.value.field == "sender"
     assert "at most 11 characters" in str(caught.value)
 
@@ -166,7 +164,7 @@ def test_422_names_the_field(api, smsdrop, login):
 def test_5xx_on_launch_is_unknown_outcome(api, smsdrop, login):
     api.post(f"{BASE}/campaigns/").respond(500)
     with pytest.raises(UnknownOutcome):
-        smsdrop.submit(CampaignSpec(sender="Max", text="hi"), [message("+2296")], DispatchState())
+        smsdrop.submit(CampaignSpec(sender="Max", text="hi"), [message("+2296")], BatchState())
 
 
 @pytest.mark.parametrize(

@@ -79,7 +79,7 @@ def test_a_campaign_goes_through_compose_launch_and_tracking(
     drain(campaign)
     assert campaign.status == CampaignStatus.SENT, statuses(campaign)
     assert ledger(remote) == {"charges": 120, "phones_charged_twice": 0}
-    assert campaign.dispatches.count() == 3  # the adapter's batches of at most 50
+    assert campaign.batches.count() == 3  # the adapter's batches of at most 50
 
     # Tracking: polls follow the sandbox until every message is final.
     _poll_until_completed(campaign)

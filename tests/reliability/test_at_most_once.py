@@ -19,10 +19,10 @@ from django.test import Client
 from django.urls import reverse
 
 from campaigns.compose.outgoing import messages_for, spec_for
-from campaigns.models import Campaign, Dispatch, Message
+from campaigns.models import Batch, Campaign, Message
 from campaigns.sending import engine as sending
 from core.statuses import BatchStatus, CampaignStatus
-from providers.base import DispatchState
+from providers.base import BatchState
 from providers.sandbox.models import Charge, SandboxAccount
 from tests.reliability.test_sending import (
     HANDED_OVER,
@@ -53,7 +53,7 @@ def billed(remote: SandboxAccount) -> Decimal:
 
 
 def shown_cost(campaign: Campaign) -> Decimal | None:
-    costs = list(campaign.dispatches.values_list("cost", flat=True))
+    costs = list(campaign.batches.values_list("cost", flat=True))
     if not costs or any(cost is None for cost in costs):
         return None
     return sum(costs, Decimal(0))
@@ -127,20 +127,20 @@ def test_bsg_already_taken_is_reconciled_and_retry_from_the_page_sends_nothing_t
     account, remote = sandbox_account(acme.workspace, "bsg", processes.url, name="Taken")
     campaign = campaign_for(acme.workspace, account, RECIPIENTS, name="Taken")
     for _ in range(2):
-        dispatch, _token = sending.claim(campaign)
-        batch = Message.objects.filter(dispatch=dispatch)
+        batch, _token = sending.claim(campaign)
+        claimed = Message.objects.filter(batch=batch)
         with account.adapter() as adapter:  # BSG takes it; the answer never reaches Crier
             adapter.submit(
                 spec_for(campaign, sending=True),
-                messages_for(campaign, batch),
-                DispatchState(key=dispatch.key),
+                messages_for(campaign, claimed),
+                BatchState(key=batch.key),
             )
-        Dispatch.objects.filter(pk=dispatch.pk).update(lease_until=None, lease_token="")
+        Batch.objects.filter(pk=batch.pk).update(lease_until=None, lease_token="")
     processes.worker()
     processes.beat()
 
     wait_until(lambda: finished(campaign), 240, "the campaign to finish", processes)
-    assert campaign.dispatches.filter(provider_has_it=True).count() == 2  # the 422 path ran
+    assert campaign.batches.filter(provider_has_it=True).count() == 2  # the 422 path ran
     assert_sent_once(campaign, remote, RECIPIENTS)
 
     # Retry from the page, as a person would: nothing failed, so nothing goes again.
@@ -160,7 +160,7 @@ def test_bsg_already_taken_is_reconciled_and_retry_from_the_page_sends_nothing_t
     time.sleep(5)  # anything a retry had queued would have gone by now
     figures = assert_sent_once(campaign, remote, RECIPIENTS)
     print(f"already taken, then Retry: {figures}, billed {billed(remote)}")
-    assert not campaign.dispatches.filter(status=BatchStatus.FAILED).exists()
+    assert not campaign.batches.filter(status=BatchStatus.FAILED).exists()
 
 
 def test_personalised_mobizon_sends_all_and_survives_a_429_on_every_fourth_request(acme, processes):

@@ -20,8 +20,8 @@ from urllib.parse import urlsplit
 import pytest
 import redis
 
-from campaigns.models import Campaign, Dispatch
-from campaigns.sending.engine import OPEN_DISPATCHES
+from campaigns.models import Batch, Campaign
+from campaigns.sending.engine import OPEN_BATCHES
 from core.statuses import CampaignStatus
 from providers.sandbox.models import SandboxAccount
 from tests.reliability.conftest import BROKER
@@ -149,8 +149,8 @@ def handed_over(*campaigns: Campaign) -> int:
 
 
 def in_flight(*campaigns: Campaign) -> bool:
-    """A batch is at the provider: its dispatch, and so its messages, are "submitting"."""
-    return Dispatch.objects.filter(campaign__in=campaigns, status="submitting").exists()
+    """A batch is at the provider: it, and so its messages, are "submitting"."""
+    return Batch.objects.filter(campaign__in=campaigns, status="submitting").exists()
 
 
 def diagnosis(campaigns, crew) -> str:
@@ -163,9 +163,9 @@ def diagnosis(campaigns, crew) -> str:
             f"next_attempt_at={campaign.next_attempt_at} lease_until={campaign.lease_until} "
             f"messages={statuses(campaign)}"
         )
-        batches = Counter(campaign.dispatches.values_list("status", flat=True))
+        batches = Counter(campaign.batches.values_list("status", flat=True))
         lines.append(f"  batches: {dict(batches)}")
-        for d in campaign.dispatches.filter(status__in=OPEN_DISPATCHES).order_by("pk"):
+        for d in campaign.batches.filter(status__in=OPEN_BATCHES).order_by("pk"):
             lines.append(
                 f"  open #{d.pk} {d.status} attempts={d.attempts} has_it={d.provider_has_it} "
                 f"next={d.next_attempt_at} lease={d.lease_until} last_request={d.last_request_at}"
@@ -254,7 +254,7 @@ class Timeline:
 
     def _note_unknown_batches(self) -> None:
         """Batches seen waiting for a lookup: evidence that reconciliation was exercised."""
-        unknown = Dispatch.objects.filter(campaign__in=self.campaigns, status="unknown")
+        unknown = Batch.objects.filter(campaign__in=self.campaigns, status="unknown")
         for pk, provider in unknown.values_list("pk", "campaign__account__provider"):
             if pk not in self.seen_unknown[provider]:
                 self.seen_unknown[provider].add(pk)
@@ -273,9 +273,9 @@ def figures(campaign: Campaign, remote: SandboxAccount, timeline: Timeline) -> d
         "early_requests": remote.early_requests,
         "503s_left": remote.error_burst,
         "crashed_after_accept": remote.accepting_requests // remote.crash_after_accept_every_n,
-        "batches": campaign.dispatches.count(),
+        "batches": campaign.batches.count(),
         "batches_seen_unknown": len(timeline.seen_unknown[remote.provider]),
-        "batches_retried": campaign.dispatches.filter(attempts__gt=0).count(),
+        "batches_retried": campaign.batches.filter(attempts__gt=0).count(),
         "unsent": unsent(campaign),
         "messages": statuses(campaign),
     }
@@ -317,7 +317,7 @@ def test_chaos_on_bsg_and_mobizon_at_once_sends_each_message_exactly_once(acme, 
         assert f["early_requests"] == 0, provider  # never a request before Retry-After passed
         assert f["503s_left"] == 0 and f["429s"] and f["crashed_after_accept"], provider
     for campaign in campaigns:
-        assert not campaign.dispatches.filter(status__in=OPEN_DISPATCHES).exists()
+        assert not campaign.batches.filter(status__in=OPEN_BATCHES).exists()
         assert not campaign.messages.filter(error_code="unconfirmed").exists()
     assert [hit for _, hit in crew.kills] == [True] * 3, crew.kills  # each kill was mid-batch
     assert len(timeline.redis_kills) == 2

@@ -127,7 +127,7 @@ def test_thirty_seconds_of_5xx_then_recovery(acme, processes):
     wait_until(lambda: finished(campaign), 180, "the campaign to finish", processes)
 
     assert_each_sent_once(campaign, remote, 3_000)
-    assert campaign.dispatches.filter(attempts__gt=0).exists()  # the batches did retry
+    assert campaign.batches.filter(attempts__gt=0).exists()  # the batches did retry
 
 
 def test_crash_after_accept_on_one_batch_in_a_hundred_is_reconciled(acme, processes):
@@ -191,5 +191,5 @@ def test_a_launch_posted_twice_concurrently_launches_once_fifty_times(acme, proc
     for campaign in campaigns:
         campaign.refresh_from_db()
         assert campaign.status in (CampaignStatus.SENT, CampaignStatus.COMPLETED)
-        assert campaign.dispatches.count() == 1
+        assert campaign.batches.count() == 1
     assert AuditEvent.objects.filter(action="campaign_launched").count() == 50
