@@ -311,14 +311,15 @@ def test_a_rate_limit_is_spread_evenly_over_its_period(wire, limit, period, size
 
 
 def test_paced_batches_keep_the_average_rate_when_beat_ticks_late(wire):
-    """A batch handed out late (beat ticks every 2 s) makes the next one due sooner, so 60 a
-    minute is 60 a minute, not 60 per 64 s."""
-    campaign, _remote = wire("bsg", 10, rate_limit=30, rate_period=60)  # 1 every 2 s
-    due = timezone.now() - timedelta(seconds=1.5)  # the tick came 1.5 s after it was due
+    """A batch handed out late makes the next one due sooner, so 3 a minute is 3 a minute,
+    not 3 per 75 s. (Paced at one every 20 s, so the send itself may take up to 5 s on a busy
+    machine before "late" would mean later than one interval: CI once took over 0.5 s.)"""
+    campaign, _remote = wire("bsg", 10, rate_limit=30, rate_period=600)  # 1 every 20 s
+    due = timezone.now() - timedelta(seconds=15)  # handed out 15 s after it was due
     Campaign.objects.filter(pk=campaign.pk).update(next_attempt_at=due)
     sending.run(campaign.pk, budget=0.1)
     campaign.refresh_from_db()
-    assert campaign.next_attempt_at == due + timedelta(seconds=2)
+    assert campaign.next_attempt_at == due + timedelta(seconds=20)
 
 
 def test_scheduled_campaigns_start_at_their_time_and_are_handed_out_once(wire):
