@@ -10,19 +10,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from django.conf import settings
-
 from crier.celery import app
-
-ROOT = Path(settings.BASE_DIR)
-APP_PACKAGES = ("audit", "campaigns", "core", "crier", "overview", "providers", "workspaces")
-
-
-def _app_modules():
-    for package in APP_PACKAGES:
-        for path in sorted((ROOT / package).rglob("*.py")):
-            if "migrations" not in path.parts:
-                yield path
+from tests.packages import ROOT, our_modules
 
 
 def test_the_import_contracts_hold():
@@ -39,7 +28,7 @@ def test_the_import_contracts_hold():
 def test_every_task_queued_by_name_is_registered():
     queued = {
         name
-        for path in _app_modules()
+        for path in our_modules()
         for name in re.findall(r"""enqueue\(\s*["']([\w.]+)["']""", path.read_text())
     }
     assert queued, "the services queue their tasks through core.queue.enqueue"
@@ -49,7 +38,7 @@ def test_every_task_queued_by_name_is_registered():
 def test_no_app_module_is_over_400_lines_without_a_reason_in_its_docstring():
     """A long module says why in its docstring ("Longer than 400 lines because ...")."""
     unexplained = []
-    for path in _app_modules():
+    for path in our_modules():
         text = path.read_text()
         if text.count("\n") <= 400:
             continue

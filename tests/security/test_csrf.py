@@ -10,24 +10,18 @@ import re
 from pathlib import Path
 
 import pytest
-from django.apps import apps
 from django.conf import settings
 from django.middleware.csrf import _get_new_csrf_string, _mask_cipher_secret
 from django.test import Client
 from django.urls import reverse
 
+from tests.packages import our_modules
 from tests.routes import dashboard_routes, url_for, walk
 from tests.workspaces.test_isolation import snapshot
 from workspaces.models import Membership, Role
 
 ROUTES = dashboard_routes(include_auth=True)
 ROOT = Path(settings.BASE_DIR)
-# Crier's own apps: every installed app whose code lives in this repository.
-OUR_APP_FOLDERS = [
-    Path(app.path)
-    for app in apps.get_app_configs()
-    if Path(app.path).is_relative_to(ROOT) and not Path(app.path).is_relative_to(ROOT / ".venv")
-]
 
 
 @pytest.fixture
@@ -98,8 +92,7 @@ def test_no_route_outside_the_sandbox_is_csrf_exempt():
 def test_no_code_outside_the_sandbox_mentions_csrf_exempt():
     offenders = [
         str(path.relative_to(ROOT))
-        for folder in OUR_APP_FOLDERS
-        for path in folder.rglob("*.py")
+        for path in our_modules()
         if "csrf_exempt" in path.read_text() and "sandbox" not in path.parts
     ]
     assert offenders == []
