@@ -104,8 +104,8 @@ def write_xlsx(path: Path, count: int) -> None:
 
 def run_import(path: Path) -> dict:
     """Read, normalise and de-duplicate one file as the import task will; return counts."""
-    from campaigns.recipients.columns import detect_phone_column
-    from campaigns.recipients.phones import Normalised, Normaliser
+    from core.columns import detect_phone_column
+    from core.phones import Normalised, Normaliser
     from core.tables.reader import open_table
 
     started = time.perf_counter()

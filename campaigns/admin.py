@@ -11,7 +11,6 @@ from campaigns.models import (
     Estimate,
     Message,
     RecipientImport,
-    StopListEntry,
 )
 from campaigns.tasks import poll_campaign
 from campaigns.tracking import polling as tracking
@@ -162,13 +161,6 @@ class BatchAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request) -> bool:
         return False
-
-
-@admin.register(StopListEntry)
-class StopListEntryAdmin(admin.ModelAdmin):
-    list_display = ["phone", "workspace", "note", "created_at"]
-    list_filter = ["workspace"]
-    search_fields = ["phone", "note"]
 
 
 @admin.register(RecipientImport)

@@ -1,7 +1,7 @@
-"""Campaigns, their messages (one row per recipient), recipient imports and the stop list.
+"""Campaigns, their messages (one row per recipient), recipient imports and message templates.
 
 Longer than 400 lines because the campaign's rows (campaign, messages, batches, imports,
-counters, snapshots, estimate, stop list) and their state comments belong together: every
+counters, snapshots, estimate, templates) and their state comments belong together: every
 sub-package reads them.
 """
 
@@ -82,6 +82,18 @@ class Campaign(models.Model):
     rate_period = models.PositiveIntegerField(null=True, blank=True, help_text="Seconds.")
     validity_minutes = models.PositiveIntegerField(null=True, blank=True)
     flash = models.BooleanField(default=False)
+    # The audience drawn from the contact book, beside any uploaded recipients: the members of
+    # these lists and segments, minus the exclusion lists' members and opted-out contacts,
+    # de-duplicated; fixed into messages at launch (campaigns.audiences).
+    audience_lists = models.ManyToManyField(
+        "contacts.ContactList", blank=True, related_name="audience_of"
+    )
+    audience_segments = models.ManyToManyField(
+        "contacts.Segment", blank=True, related_name="audience_of"
+    )
+    exclusion_lists = models.ManyToManyField(
+        "contacts.ContactList", blank=True, related_name="excluded_from"
+    )
     status = models.CharField(
         max_length=12, choices=CampaignStatus.choices, default=CampaignStatus.DRAFT
     )
@@ -259,29 +271,36 @@ class Batch(models.Model):
         return self.provider_campaign_id or self.key
 
 
-class StopListEntry(models.Model):
-    """A number that must never receive a message from this workspace."""
+class MessageTemplate(models.Model):
+    """A saved text of a workspace for one channel, with {placeholders}: chosen in compose,
+    where it is copied into the campaign (and may be edited there)."""
 
     workspace = models.ForeignKey(
-        "dashboard.Workspace", on_delete=models.CASCADE, related_name="stop_list"
+        "dashboard.Workspace", on_delete=models.CASCADE, related_name="message_templates"
     )
-    phone = models.CharField(max_length=16)  # E.164
-    note = models.CharField(max_length=255, blank=True)
+    name = models.CharField(max_length=200)
+    channel = models.CharField(max_length=10, choices=Channel.choices, default=Channel.SMS)
+    text = models.TextField()
+    usage_count = models.PositiveIntegerField(default=0)  # campaigns that chose it
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
-        ordering = ["phone"]
-        verbose_name_plural = "stop list entries"
+        ordering = ["name"]
         constraints = [
             models.UniqueConstraint(
-                fields=["workspace", "phone"],
-                name="stop_list_number_once",
-                violation_error_message="This number is already on the stop list.",
+                fields=["workspace", "name"],
+                name="message_template_name_once",
+                violation_error_message="The workspace has a template with this name already.",
             )
         ]
 
     def __str__(self) -> str:
-        return self.phone
+        return self.name
 
 
 class ImportStatus(models.TextChoices):

@@ -17,8 +17,9 @@ from django.utils import timezone
 from audit.log import record
 from audit.models import Action
 from campaigns.compose import outgoing, pricing
-from campaigns.models import Batch, Campaign, Channel, Message, StopListEntry, VoiceKind
+from campaigns.models import Batch, Campaign, Channel, Message, VoiceKind
 from campaigns.tracking import polling as tracking
+from contacts import book
 from core import statuses
 from core.queue import enqueue
 from core.statuses import BatchStatus, CampaignStatus, MessageStatus
@@ -169,7 +170,7 @@ def _content_problems(campaign: Campaign):
 
 
 def _stop_listed(campaign: Campaign):
-    numbers = StopListEntry.objects.filter(workspace_id=campaign.workspace_id).values("phone")
+    numbers = book.opted_out_phones(campaign.workspace_id)
     return campaign.messages.filter(status=MessageStatus.PENDING, phone__in=numbers)
 
 

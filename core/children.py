@@ -1,7 +1,7 @@
 """Forked helper processes that can neither hang nor outlive the task that started them.
 
 An import forks children to read workbooks (core.tables.workbooks) and to validate numbers on
-every core (``Workers``, used by campaigns.recipients.phones). Inside a Celery worker a forked child
+every core (``Workers``, used by core.phones). Inside a Celery worker a forked child
 inherits the worker's signal handlers: billiard's turns SIGTERM into a SystemExit wherever the
 child happens to be, the worker's own warm-shutdown handler merely sets a flag and carries on.
 So:

@@ -113,6 +113,7 @@ INSTALLED_APPS = [
     "workspaces",
     "audit",
     "providers",
+    "contacts",
     "campaigns",
     "overview",
 ]

@@ -9,6 +9,7 @@ urlpatterns = [
     path("", include("overview.urls")),
     path("", include("workspaces.urls")),
     path("", include("providers.urls")),
+    path("", include("contacts.urls")),
     path("", include("campaigns.urls")),
     path("", include("audit.urls")),
     path("admin/", admin.site.urls),

@@ -17,9 +17,11 @@ from decimal import Decimal
 import pytest
 from cryptography.fernet import Fernet
 from django.core.files.base import ContentFile
+from django.utils import timezone
 from hypothesis import settings as hypothesis_profiles
 
-from campaigns.models import Campaign, RecipientImport, StopListEntry
+from campaigns.models import Campaign, RecipientImport
+from contacts.models import Contact
 from crier.celery import app
 from providers.models import ProviderAccount, Rate, SenderName
 from workspaces.models import Membership, Role, Workspace
@@ -82,7 +84,7 @@ class Tenant:
     members: dict[str, Membership]  # role -> membership
     campaign: Campaign
     recipient_import: RecipientImport
-    stop_entry: StopListEntry
+    stop_entry: Contact  # an opted-out contact: an entry of the stop list
     rate: Rate
 
     def user(self, role: str):
@@ -120,7 +122,9 @@ def make_tenant(django_user_model, name: str, people: dict[str, str]) -> Tenant:
     recipient_import.rejections_file.save(
         "rejected.csv", ContentFile(b"row,phone,code,reason\r\n3,abc,not_a_number,x\r\n")
     )
-    stop_entry = StopListEntry.objects.create(workspace=workspace, phone="+77019998877")
+    stop_entry = Contact.objects.create(
+        workspace=workspace, phone="+77019998877", opted_out_at=timezone.now()
+    )
     rate = Rate.objects.create(account=account, country="KZ", price=Decimal("0.0350"))
     return Tenant(workspace, account, sender, members, campaign, recipient_import, stop_entry, rate)
 

@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 
 from campaigns.compose.segments import is_plain
 from campaigns.models import PlaceholderPolicy
-from campaigns.recipients.columns import PLACEHOLDER
+from core.columns import PLACEHOLDER
 
 
 def has_placeholders(text: str) -> bool:

@@ -25,8 +25,8 @@ from campaigns.models import (
 )
 from campaigns.pages.access import get_campaign_for_user
 from campaigns.recipients import imports
-from campaigns.recipients.columns import missing_placeholders, placeholders_in
 from campaigns.recipients.forms import UploadForm
+from core.columns import missing_placeholders, placeholders_in
 from core.statuses import MessageStatus
 from providers.crypto import CredentialsUnreadable
 from providers.errors import ProviderError

@@ -23,7 +23,7 @@ from django.utils.http import content_disposition_header
 from campaigns.compose import templating
 from campaigns.models import Campaign
 from campaigns.pages.queries import RecipientFilter
-from campaigns.recipients.rejections import BOM, defuse
+from core.rejections import BOM, defuse
 
 HEADER = [
     "row",

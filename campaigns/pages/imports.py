@@ -16,9 +16,9 @@ from campaigns.models import (
 )
 from campaigns.pages.access import get_campaign_for_user, get_import_for_user
 from campaigns.recipients import imports
-from campaigns.recipients.columns import missing_placeholders
 from campaigns.recipients.forms import MappingForm, UploadForm
-from campaigns.recipients.rejections import Code
+from core.columns import missing_placeholders
+from core.rejections import Code
 from core.tables.table import ImportRejected
 from core.web import done
 from workspaces.models import Role

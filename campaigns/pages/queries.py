@@ -23,9 +23,8 @@ from django.utils import timezone
 from django.utils.dateparse import parse_date
 
 from campaigns.models import Batch, Campaign, CampaignCounters, Channel, Message
-from campaigns.recipients import phones
 from campaigns.tracking import costs
-from core import params, statuses
+from core import params, phones, statuses
 from core.statuses import CampaignStatus, MessageStatus, badge
 from providers.models import ProviderAccount
 

@@ -9,11 +9,10 @@ from django.shortcuts import render
 from django.template.defaultfilters import pluralize
 from django.views.decorators.http import require_POST
 
-from campaigns.models import (
-    StopListEntry,
-)
 from campaigns.recipients import stoplist
 from campaigns.recipients.forms import StopListAddForm, StopListUploadForm
+from contacts import book
+from contacts.models import Contact
 from core import params
 from core.tables.reader import open_table
 from core.tables.table import ImportRejected, ReadOptions
@@ -24,7 +23,7 @@ from workspaces.tenancy import get_for_workspace, require_role, role_required
 
 @role_required(Role.VIEWER)
 def stop_list(request):
-    entries = StopListEntry.objects.filter(workspace=request.workspace)
+    entries = Contact.objects.filter(workspace=request.workspace, opted_out_at__isnull=False)
     search = params.text(request.GET.get("q", ""))
     if search:
         entries = entries.filter(phone__contains=search.replace(" ", ""))
@@ -86,8 +85,8 @@ def _stop_list_options() -> ReadOptions:
 
 @require_POST
 def stop_list_remove(request, entry_pk: int):
-    entry = get_for_workspace(request, StopListEntry, pk=entry_pk)
+    entry = get_for_workspace(request, Contact, pk=entry_pk, opted_out_at__isnull=False)
     require_role(request, Role.ADMIN)
-    entry.delete()
+    book.opt_in(entry)
     messages.success(request, f"{entry.phone} may receive messages again.")
     return done(request, "stop_list")

@@ -6,7 +6,7 @@ from __future__ import annotations
 from django import forms
 
 from campaigns.models import ImportMode
-from campaigns.recipients import phones
+from core import phones
 from core.tables import reader
 
 # The reader's own lists are the one source: a label the form offers is one it can read.

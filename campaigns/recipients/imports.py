@@ -46,14 +46,14 @@ from campaigns.models import (
     ImportStatus,
     PlaceholderPolicy,
     RecipientImport,
-    StopListEntry,
     references,
 )
-from campaigns.recipients import bulk, phones
-from campaigns.recipients.columns import detect_phone_column, placeholder_names, placeholders_in
-from campaigns.recipients.rejections import Code, RejectedRow, Rejection, write_rejections_csv
-from core import children
+from campaigns.recipients import bulk
+from contacts import book
+from core import children, phones
+from core.columns import detect_phone_column, placeholder_names, placeholders_in
 from core.queue import enqueue
+from core.rejections import Code, RejectedRow, Rejection, write_rejections_csv
 from core.statuses import CampaignStatus
 from core.tables import workbooks as spreadsheets
 from core.tables.reader import ENCODINGS, open_table, read_pasted
@@ -421,8 +421,9 @@ class _Checker:
         self.existing = set()
         if imp.mode == ImportMode.ADD:
             self.existing = set(campaign.messages.values_list("phone", flat=True))
-        stop_list = StopListEntry.objects.filter(workspace=campaign.workspace)
-        self.stop = set(stop_list.values_list("phone", flat=True))
+        self.stop = set(
+            book.opted_out_phones(campaign.workspace_id).values_list("phone", flat=True)
+        )
         # The digits of each E.164 number accepted -> its row: an int takes half the memory
         # of the string, which a million-row file notices.
         self.seen: dict[int, int] = {}

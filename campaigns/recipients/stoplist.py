@@ -1,13 +1,14 @@
-"""The workspace stop list: numbers that never receive a message, checked at import and send."""
+"""The workspace stop list: the opted-out contacts, which never receive a message (checked at
+import and at send). Numbers are added here by hand or from a file."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from itertools import islice
 
-from campaigns.models import StopListEntry
-from campaigns.recipients import phones
-from campaigns.recipients.columns import detect_phone_column
+from contacts import book
+from core import phones
+from core.columns import detect_phone_column
 from core.tables.table import Table
 
 _BATCH = 5_000
@@ -21,14 +22,8 @@ class StopListUpload:
 
 
 def add_numbers(workspace, numbers: list[str], note: str = "") -> int:
-    """Adds E.164 numbers; returns how many were new. Numbers already listed are left alone."""
-    before = StopListEntry.objects.filter(workspace=workspace).count()
-    StopListEntry.objects.bulk_create(
-        [StopListEntry(workspace=workspace, phone=phone, note=note) for phone in numbers],
-        ignore_conflicts=True,
-        batch_size=_BATCH,
-    )
-    return StopListEntry.objects.filter(workspace=workspace).count() - before
+    """Opts E.164 numbers out; returns how many were new. Numbers already out are left alone."""
+    return book.opt_out(workspace, numbers, note=note)
 
 
 def add_from_table(workspace, table: Table, note: str = "") -> StopListUpload:

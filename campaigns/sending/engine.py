@@ -45,7 +45,8 @@ from django.template.defaultfilters import pluralize
 from django.utils import timezone
 
 from campaigns.compose.outgoing import messages_for, spec_for
-from campaigns.models import Batch, Campaign, Message, StopListEntry, new_reference
+from campaigns.models import Batch, Campaign, Message, new_reference
+from contacts import book
 from core import bulk
 from core.queue import enqueue
 from core.statuses import BatchStatus, CampaignStatus, MessageStatus
@@ -281,11 +282,11 @@ def _paced_by_crier(campaign: Campaign) -> bool:
 
 
 def _cancel_stop_listed(campaign: Campaign, batch: Batch) -> int:
-    stop_list = StopListEntry.objects.filter(workspace_id=campaign.workspace_id).values("phone")
-    return Message.objects.filter(batch=batch, phone__in=stop_list).update(
+    opted_out = book.opted_out_phones(campaign.workspace_id)
+    return Message.objects.filter(batch=batch, phone__in=opted_out).update(
         status=MessageStatus.CANCELLED,
         error_code=STOP_LISTED,
-        error_reason="The number was added to the stop list before it was sent.",
+        error_reason="The contact opted out before the message was sent.",
         updated_at=timezone.now(),
     )
 

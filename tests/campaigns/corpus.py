@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import xlsxwriter
 import xlwt
 
-from campaigns.recipients.rejections import Code
+from core.rejections import Code
 
 FIRST_NAMES = ["Айгерим", "Иван", "Пётр", "Жанна", "Ерлан", "Ольга", "Сергей", "Дана", "Наталья"]
 CITIES = ["Алматы", "Астана", "Шымкент", "Караганда", "Актобе"]

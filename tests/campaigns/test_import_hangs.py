@@ -22,8 +22,8 @@ from django.db import connection
 from django.utils import timezone
 
 from campaigns.models import ImportStatus, RecipientImport
-from campaigns.recipients import imports, phones
-from core import children
+from campaigns.recipients import imports
+from core import children, phones
 
 NUMBERS = [f"+7701{n:07d}" for n in range(3_000)]  # above the Normaliser's pool threshold
 BIG_BATCH = [f"+7701{n:07d}" for n in range(50_000)]

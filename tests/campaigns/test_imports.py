@@ -15,9 +15,9 @@ from campaigns.models import (
     Message,
     PlaceholderPolicy,
     RecipientImport,
-    StopListEntry,
 )
 from campaigns.recipients import imports
+from contacts import book
 from core.statuses import CampaignStatus
 from core.tables.table import ImportRejected
 from crier.celery import app
@@ -57,7 +57,7 @@ def run(imp, mode="add"):
 
 @pytest.fixture
 def campaign(acme):
-    StopListEntry.objects.create(workspace=acme.workspace, phone="+77010000000")
+    book.opt_out(acme.workspace, ["+77010000000"])
     return acme.campaign
 
 

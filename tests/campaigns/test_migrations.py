@@ -96,3 +96,34 @@ def test_batch_goes_back_to_dispatch(at_the_end):
     assert dispatch.pk == seeded["batch"] and dispatch.messages.count() == 2
     apps.get_model("campaigns", "Message").objects.filter(reference="r9").delete()
     assert counters(apps, seeded["campaign"]) == (2, 0, 1, 1)
+
+
+def test_the_stop_list_becomes_opted_out_contacts_and_back(at_the_end):
+    apps = migrate(("campaigns", "0014_batch"), ("contacts", "0001_initial"))
+    workspace = apps.get_model("dashboard", "Workspace").objects.create(name="Opted out")
+    Entry = apps.get_model("campaigns", "StopListEntry")
+    Entry.objects.create(workspace=workspace, phone="+77010000001", note="asked by phone")
+    Entry.objects.create(workspace=workspace, phone="+74951234567")
+    Entry.objects.create(workspace=workspace, phone="+74957654321")
+    apps.get_model("contacts", "Contact").objects.create(
+        workspace=workspace, phone="+74951234567", name="Known before"
+    )
+    added = {e.phone: e.created_at for e in Entry.objects.all()}
+
+    apps = migrate(("campaigns", "0015_audiences_templates"))
+    contacts = apps.get_model("contacts", "Contact").objects.filter(workspace_id=workspace.pk)
+    out = {c.phone: c for c in contacts}
+    assert set(out) == {"+77010000001", "+74951234567", "+74957654321"}
+    assert all(c.opted_out_at == added[c.phone] for c in out.values())
+    assert out["+77010000001"].opt_out_note == "asked by phone"
+    assert out["+77010000001"].country == "KZ"
+    assert out["+74951234567"].name == "Known before"  # the book's contact, now opted out
+    assert out["+74957654321"].time_zone == "Europe/Moscow"  # created, its zone derived
+
+    apps = migrate(("campaigns", "0014_batch"), ("contacts", "0001_initial"))
+    back = apps.get_model("campaigns", "StopListEntry").objects.filter(workspace_id=workspace.pk)
+    assert {(e.phone, e.note, e.created_at) for e in back} == {
+        ("+77010000001", "asked by phone", added["+77010000001"]),
+        ("+74951234567", "", added["+74951234567"]),
+        ("+74957654321", "", added["+74957654321"]),
+    }

@@ -10,13 +10,13 @@ from collections import Counter
 
 import pytest
 
-from campaigns.recipients.columns import (
+from core.columns import (
     detect_phone_column,
     missing_placeholders,
     placeholder_names,
 )
-from campaigns.recipients.phones import Normalised, normalise_many
-from campaigns.recipients.rejections import Code, Rejection
+from core.phones import Normalised, normalise_many
+from core.rejections import Code, Rejection
 from core.tables.reader import open_table, read_pasted
 from core.tables.table import ImportRejected, ReadOptions
 from tests.campaigns import corpus
@@ -349,7 +349,7 @@ def test_corpus_zip_bomb_really_is_one():
 
 
 def test_rejection_report_rows_can_be_read_back():
-    from campaigns.recipients.rejections import RejectedRow, write_rejections_csv
+    from core.rejections import RejectedRow, write_rejections_csv
 
     out = io.StringIO(newline="")
     rows = [RejectedRow(11, "abc", Rejection(Code.NOT_A_NUMBER), ["abc", "Иван", "=1+1"])]
@@ -382,7 +382,7 @@ def test_a_django_upload_is_read_and_left_open(filename, data):
 
 @pytest.mark.parametrize("start", ["=", "+", "-", "@", "\t", "\r"])
 def test_report_cells_that_a_spreadsheet_would_run_are_defused(start):
-    from campaigns.recipients.rejections import RejectedRow, write_rejections_csv
+    from core.rejections import RejectedRow, write_rejections_csv
 
     out = io.StringIO(newline="")
     value = f"{start}HYPERLINK(1)"
@@ -394,7 +394,7 @@ def test_report_cells_that_a_spreadsheet_would_run_are_defused(start):
 
 
 def test_report_rows_can_be_appended_without_a_second_header():
-    from campaigns.recipients.rejections import RejectedRow, write_rejections_csv
+    from core.rejections import RejectedRow, write_rejections_csv
 
     out = io.StringIO(newline="")
     write_rejections_csv([], out, HEADER)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import csv
 import io
 
-from campaigns.recipients.rejections import (
+from core.rejections import (
     Code,
     RejectedRow,
     Rejection,

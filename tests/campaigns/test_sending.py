@@ -15,9 +15,10 @@ from django.utils import timezone
 
 from campaigns import services
 from campaigns.compose.outgoing import messages_for, spec_for
-from campaigns.models import Batch, Campaign, Message, StopListEntry
+from campaigns.models import Batch, Campaign, Message
 from campaigns.sending import engine as sending
 from campaigns.tracking import polling as tracking
+from contacts import book
 from core.statuses import BatchStatus, CampaignStatus, MessageStatus
 from crier.celery import app
 from providers import registry
@@ -276,7 +277,7 @@ def test_pausing_holds_every_batch_not_yet_out(wire, acme):
 
 def test_stop_listed_numbers_are_caught_at_send(wire):
     campaign, remote = wire("bsg", 10)
-    StopListEntry.objects.create(workspace=campaign.workspace, phone="+77010000003")
+    book.opt_out(campaign.workspace, ["+77010000003"])
 
     drain(campaign)
 

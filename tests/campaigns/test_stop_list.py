@@ -3,13 +3,15 @@ from __future__ import annotations
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
-from campaigns.models import StopListEntry
+from contacts.models import Contact
 from workspaces.models import Role
 
 
 def numbers(tenant):
     return set(
-        StopListEntry.objects.filter(workspace=tenant.workspace).values_list("phone", flat=True)
+        Contact.objects.filter(opted_out_at__isnull=False)
+        .filter(workspace=tenant.workspace)
+        .values_list("phone", flat=True)
     )
 
 
@@ -41,7 +43,12 @@ def test_upload_adds_the_phone_column_and_reports_bad_rows(as_role, acme):
         "Rows 3 hold no valid number and were skipped."
     )
     assert numbers(acme) == {"+77019998877", "+77011112233"}
-    assert StopListEntry.objects.get(phone="+77011112233").note == "March opt-outs"
+    added = Contact.objects.get(workspace=acme.workspace, phone="+77011112233")
+    assert (added.opt_out_note, added.opt_out_source, added.country) == (
+        "March opt-outs",
+        "manual",
+        "KZ",
+    )
 
 
 def test_an_unreadable_upload_adds_nothing(as_role, acme):
@@ -59,3 +66,5 @@ def test_only_an_admin_removes_a_number(as_role, acme):
     assert as_role(Role.SENDER).post(url).status_code == 403
     as_role(Role.ADMIN).post(url)
     assert numbers(acme) == set()
+    # The contact stays in the book, opted back in.
+    assert Contact.objects.get(pk=acme.stop_entry.pk).opted_out_at is None

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from campaigns.recipients import phones
+from core import phones
 from core.tables.table import PHONE_HEADERS, Row, header_key
 
 # A {placeholder}: letters, digits and "_", the names placeholder_names gives the columns.

@@ -48,8 +48,8 @@ from phonenumbers import (
 from phonenumbers import phonenumberutil as _pnu
 from phonenumbers.re_util import re_compile
 
-from campaigns.recipients.rejections import Code, Rejection
 from core import children
+from core.rejections import Code, Rejection
 
 TYPE_NAMES = {
     PhoneNumberType.FIXED_LINE: "fixed_line",
@@ -480,6 +480,27 @@ def normalise(
         return Rejection(Code.EMPTY)
     allowed_set = frozenset(allowed) if allowed is not None else None
     return _result(_check_allowed(_verdict(cache_key(raw), default_country), allowed_set))
+
+
+def region_of(e164: str) -> str:
+    """The region code of a valid E.164 number ("KZ"), "" when phonenumbers cannot tell."""
+    try:
+        number = phonenumbers.parse(e164)
+    except phonenumbers.NumberParseException:
+        return ""
+    return phonenumbers.region_code_for_number(number) or ""
+
+
+def single_time_zone(e164: str) -> str:
+    """The IANA zone of an E.164 number when phonenumbers knows exactly one for its prefix
+    ("Asia/Almaty"), else "" (several zones, as for most of Russia's mobiles, or unknown)."""
+    from phonenumbers import timezone as zones  # its prefix table loads on first use only
+
+    try:
+        found = zones.time_zones_for_number(phonenumbers.parse(e164))
+    except phonenumbers.NumberParseException:
+        return ""
+    return found[0] if len(found) == 1 and found[0] != zones.UNKNOWN_TIMEZONE else ""
 
 
 def _verdicts(cells: list[str], default_country: str) -> list[Verdict]:

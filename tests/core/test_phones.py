@@ -11,8 +11,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from phonenumbers import NumberParseException, PhoneNumberFormat, PhoneNumberType
 
-from campaigns.recipients import phones
-from campaigns.recipients.phones import (
+from core import phones
+from core.phones import (
     TYPE_NAMES,
     Normalised,
     Normaliser,
@@ -20,7 +20,7 @@ from campaigns.recipients.phones import (
     normalise,
     normalise_many,
 )
-from campaigns.recipients.rejections import Code, Rejection
+from core.rejections import Code, Rejection
 
 REGIONS = ["KZ", "BR", "UZ", "RU", "GB", "US", "DE"]
 bounded = settings(
@@ -388,7 +388,7 @@ def test_country_names_are_the_geocoders_without_its_prefix_database():
         )
     # Importing the geocoder costs ~100 MB a process: normalising must not.
     code = (
-        "import sys; from campaigns.recipients import phones; phones.normalise('+44 20 12', 'KZ'); "
+        "import sys; from core import phones; phones.normalise('+44 20 12', 'KZ'); "
         "print('phonenumbers.geodata' in sys.modules)"
     )
     loaded = subprocess.run(

@@ -1,0 +1,32 @@
+from django.contrib import admin
+
+from contacts.models import Contact, ContactField, ContactList, Segment
+
+
+@admin.register(Contact)
+class ContactAdmin(admin.ModelAdmin):
+    list_display = ["phone", "name", "workspace", "country", "opted_out_at", "updated_at"]
+    list_filter = ["workspace", "opt_out_source"]
+    search_fields = ["phone", "name"]
+    show_full_result_count = False  # a million contacts: no COUNT(*) on every page
+    readonly_fields = ["created_at", "updated_at", "last_sent_at", "last_delivered_at"]
+
+
+@admin.register(ContactField)
+class ContactFieldAdmin(admin.ModelAdmin):
+    list_display = ["label", "key", "kind", "workspace"]
+    list_filter = ["workspace", "kind"]
+
+
+@admin.register(ContactList)
+class ContactListAdmin(admin.ModelAdmin):
+    list_display = ["name", "workspace", "created_at"]
+    list_filter = ["workspace"]
+    search_fields = ["name"]
+
+
+@admin.register(Segment)
+class SegmentAdmin(admin.ModelAdmin):
+    list_display = ["name", "workspace", "updated_at"]
+    list_filter = ["workspace"]
+    search_fields = ["name"]

@@ -1,0 +1,176 @@
+"""The contact book: one contact per phone number per workspace, the fields a workspace
+defines for them, static lists, saved segments, and opt-outs.
+
+An opted-out contact never receives a message from its workspace: imports reject the number,
+and the send engine cancels it at claim time (campaigns.sending.engine). A number opted out with
+nothing else known about it is still a contact; that is what the old stop list became.
+"""
+
+from __future__ import annotations
+
+from django.db import models
+from django.db.models import Q
+
+
+class FieldKind(models.TextChoices):
+    TEXT = "text", "Text"
+    NUMBER = "number", "Number"
+    DATE = "date", "Date"
+    CHOICE = "choice", "Choice"
+
+
+class ContactField(models.Model):
+    """A custom field of a workspace's contacts. ``key`` is how a message names it
+    (``{city}``) and the key of the value in ``Contact.fields``."""
+
+    workspace = models.ForeignKey(
+        "dashboard.Workspace", on_delete=models.CASCADE, related_name="contact_fields"
+    )
+    key = models.SlugField(max_length=40)
+    label = models.CharField(max_length=100)
+    kind = models.CharField(max_length=8, choices=FieldKind.choices, default=FieldKind.TEXT)
+    choices = models.JSONField(default=list, blank=True)  # the allowed values of a choice
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["label"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["workspace", "key"],
+                name="contact_field_key_once",
+                violation_error_message="The workspace has a field with this key already.",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.label
+
+
+class OptOutSource(models.TextChoices):
+    MANUAL = "manual", "By a member"  # on the contact's page or the opt-out (stop list) page
+    IMPORT = "import", "By an import"  # a contact-book import said so
+    API = "api", "Through the API"
+
+
+class Contact(models.Model):
+    """A person a workspace can send to, known by their E.164 number."""
+
+    workspace = models.ForeignKey(
+        "dashboard.Workspace",
+        on_delete=models.CASCADE,
+        related_name="contacts",
+        db_index=False,  # the (workspace, phone) constraint serves every lookup by workspace
+    )
+    phone = models.CharField(max_length=16)  # E.164, core.phones.normalise
+    country = models.CharField(max_length=2, blank=True)  # ISO 3166 region of the number
+    name = models.CharField(max_length=200, blank=True)
+    fields = models.JSONField(default=dict, blank=True)  # ContactField.key -> typed value
+    language = models.CharField(max_length=10, blank=True)
+    # The contact's IANA zone: derived from the number where phonenumbers can tell (a single
+    # zone for its prefix), else empty, meaning the workspace's; a member may override it.
+    time_zone = models.CharField(max_length=64, blank=True)
+    # Set: never send to this number. With when, how and why.
+    opted_out_at = models.DateTimeField(null=True, blank=True)
+    opt_out_source = models.CharField(max_length=8, choices=OptOutSource.choices, blank=True)
+    opt_out_note = models.CharField(max_length=255, blank=True)
+    # Engagement, rolled up from the messages sent to the number (campaigns.contact_history).
+    last_sent_at = models.DateTimeField(null=True, blank=True)
+    last_delivered_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["phone"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["workspace", "phone"],
+                name="contact_phone_once",
+                violation_error_message="The workspace has a contact with this number already.",
+            )
+        ]
+        indexes = [
+            # The opt-outs: read by every import and every claimed batch; partial, so the
+            # million contacts who did not opt out cost it nothing.
+            models.Index(
+                fields=["workspace", "phone"],
+                condition=Q(opted_out_at__isnull=False),
+                name="contact_opted_out",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name or self.phone
+
+    @property
+    def opted_out(self) -> bool:
+        return self.opted_out_at is not None
+
+
+class ContactList(models.Model):
+    """A static list of contacts: members are added and removed, never computed."""
+
+    workspace = models.ForeignKey(
+        "dashboard.Workspace", on_delete=models.CASCADE, related_name="contact_lists"
+    )
+    name = models.CharField(max_length=200)
+    contacts = models.ManyToManyField(Contact, through="Membership", related_name="lists")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["workspace", "name"],
+                name="contact_list_name_once",
+                violation_error_message="The workspace has a list with this name already.",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Membership(models.Model):
+    contact_list = models.ForeignKey(
+        ContactList,
+        on_delete=models.CASCADE,
+        related_name="memberships",
+        db_index=False,  # the unique (list, contact) index leads with it
+    )
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="memberships")
+    added_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["contact_list", "contact"], name="membership_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.contact_id} in {self.contact_list_id}"
+
+
+class Segment(models.Model):
+    """Saved conditions over contacts (contacts.segments): its members are whoever matches
+    them at the moment it is read."""
+
+    workspace = models.ForeignKey(
+        "dashboard.Workspace", on_delete=models.CASCADE, related_name="segments"
+    )
+    name = models.CharField(max_length=200)
+    # {"match": "all" | "any", "rules": [{"field": ..., "op": ..., "value": ...}, ...]}
+    conditions = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["workspace", "name"],
+                name="segment_name_once",
+                violation_error_message="The workspace has a segment with this name already.",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.name
