@@ -64,8 +64,8 @@ class Price:
     parts: int
 
     def __str__(self) -> str:
-        places = 2 if self.amount >= Decimal("0.01") or not self.amount else 4
-        return f"{self.amount:,.{places}f} {self.currency}".strip()
+        # Four places, as rate cards have them: one message's price is often under a cent.
+        return f"{self.amount:,.4f} {self.currency}".strip()
 
 
 def prices(messages: list[Message]) -> dict[int, Price | None]:
