@@ -62,7 +62,7 @@ def seed(campaigns: int, per_campaign: int) -> None:
             workspace=workspace,
             name=f"Campaign {i:04d}",
             account=account,
-            text="Hello {name}, offer number %d" % i,
+            text="Hello {name}, offer number " + str(i),
             status=CampaignStatus.COMPLETED,
         )
         for i in range(campaigns)

@@ -63,21 +63,28 @@ class Price:
     currency: str
     parts: int
 
+    @property
+    def figure(self) -> str:
+        """At least four places (one message often costs under a cent), at most the rate
+        card's six: 0.0350, 0.012345."""
+        places = min(max(4, -self.amount.normalize().as_tuple().exponent), 6)
+        return f"{self.amount:.{places}f}"
+
     def __str__(self) -> str:
-        # Four places, as rate cards have them: one message's price is often under a cent.
-        return f"{self.amount:,.4f} {self.currency}".strip()
+        return f"{self.figure} {self.currency}".strip()
 
 
 def prices(messages: list[Message]) -> dict[int, Price | None]:
     """Message pk -> its estimated price, or None where the rate card has no rate for it (or
-    the campaign has no account). One rate card query per campaign among ``messages``."""
-    cards: dict[int, RateCard] = {}
+    the campaign has no account). One rate card query per account and channel."""
+    cards: dict[tuple, RateCard] = {}
     result: dict[int, Price | None] = {}
     for message in messages:
         campaign = message.campaign
-        if campaign.pk not in cards:
-            cards[campaign.pk] = RateCard.of(campaign.account, campaign.channel)
-        rate = cards[campaign.pk].rate_for(message.phone, message.country)
+        key = (campaign.account_id, campaign.channel)
+        if key not in cards:
+            cards[key] = RateCard.of(campaign.account, campaign.channel)
+        rate = cards[key].rate_for(message.phone, message.country)
         if rate is None:
             result[message.pk] = None
             continue
@@ -166,7 +173,7 @@ def _message_data(message: Message, price: Price | None) -> dict:
         "attempt": message.attempt,
         "created_at": _iso(message.created_at),
         "updated_at": _iso(message.updated_at),
-        "estimated_price": str(price.amount) if price else None,
+        "estimated_price": price.figure if price else None,
         "currency": price.currency if price else None,
         "parts": price.parts if price else None,
     }

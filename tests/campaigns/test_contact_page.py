@@ -147,3 +147,13 @@ def test_no_list_chosen_says_so(as_role, acme):
     )
 
     assert "Choose a list first." in response.text
+
+
+def test_a_price_keeps_the_rate_cards_places_beyond_four(as_role, acme):
+    acme.rate.price = Decimal("0.012345")
+    acme.rate.save()
+    campaign_with(acme, "Spring", {acme.contact.phone: DELIVERED})
+
+    response = page(as_role(Role.VIEWER), acme.contact)
+
+    assert "0.012345 USD" in response.text
