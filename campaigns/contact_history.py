@@ -32,8 +32,7 @@ from campaigns.compose.segments import count
 from campaigns.compose.templating import render
 from campaigns.models import ERASED_PREFIX, Batch, Campaign, Channel, Message
 from contacts.models import Contact, ContactField
-from core import bulk
-from core.statuses import HANDED_OVER, LIVE, PENDING, MessageStatus
+from core.statuses import HANDED_OVER, PENDING, MessageStatus
 from providers.models import RateCard
 
 ERASED_REASON = "The contact was erased before the message was sent."
@@ -240,9 +239,9 @@ def erase(contact: Contact, actor) -> Erasure:
     return Erasure(stand_in, changed, cancelled)
 
 
-def live_campaigns_sending_to(contact: Contact) -> list[Campaign]:
-    """The live campaigns with a message to the contact not handed over yet: erasing cancels
-    those messages."""
+def campaigns_still_to_send(contact: Contact) -> list[Campaign]:
+    """The campaigns (drafts and live ones) with a message to the contact not handed over yet:
+    erasing cancels those messages."""
     ids = (
         Message.objects.filter(
             phone=contact.phone,
@@ -252,7 +251,7 @@ def live_campaigns_sending_to(contact: Contact) -> list[Campaign]:
         .values("campaign_id")
         .distinct()
     )
-    return list(Campaign.objects.filter(pk__in=ids, status__in=LIVE).order_by("name"))
+    return list(Campaign.objects.filter(pk__in=ids).order_by("name"))
 
 
 # --- Engagement roll-up ----------------------------------------------------------------------
@@ -271,37 +270,40 @@ def roll_up(limit: int = ROLL_UP_BATCHES) -> dict:
     batches = contacts = 0
     for pk, seen, submitted_at, workspace_id in due[:limit]:
         with transaction.atomic():
-            contacts += _roll_up_batch(pk, submitted_at, workspace_id)
+            contacts += _roll_up_batch(pk, submitted_at or seen, workspace_id)
             # The updated_at read before the messages: a poll since then is read next time.
             Batch.objects.filter(pk=pk).update(rolled_up_at=seen)
         batches += 1
     return {"batches": batches, "contacts": contacts}
 
 
-def _roll_up_batch(batch_id: int, submitted_at, workspace_id: int) -> int:
-    latest: dict[str, list] = {}
-    handed_over = Message.objects.filter(batch_id=batch_id, status__in=HANDED_OVER)
-    for phone, status, updated_at in handed_over.values_list("phone", "status", "updated_at"):
-        dates = latest.setdefault(phone, [submitted_at or updated_at, None])
-        if status == MessageStatus.DELIVERED and (dates[1] is None or updated_at > dates[1]):
-            dates[1] = updated_at
-    adapt = connection.ops.adapt_datetimefield_value
-    rows = [(phone, adapt(sent), adapt(delivered)) for phone, (sent, delivered) in latest.items()]
-    table = Contact._meta.db_table
-    later = "CASE WHEN v.{0} IS NOT NULL AND ({1}.{2} IS NULL OR v.{0} > {1}.{2}) "
-    sent = later.format("sent", table, "last_sent_at")
-    delivered = later.format("delivered", table, "last_delivered_at")
-    join = (
-        f"UPDATE {table} SET "
-        f"last_sent_at = {sent} THEN v.sent ELSE {table}.last_sent_at END, "
-        f"last_delivered_at = {delivered} THEN v.delivered ELSE {table}.last_delivered_at END "
-        f"FROM {{source}} WHERE {table}.workspace_id = %s AND {table}.phone = v.phone "
-        f"AND (({sent} THEN 1 ELSE 0 END) = 1 OR ({delivered} THEN 1 ELSE 0 END) = 1)"
+def _roll_up_batch(batch_id: int, sent_at, workspace_id: int) -> int:
+    """One UPDATE: the contacts of the batch's numbers, from its handed-over messages grouped
+    by number in the database (nothing travels through Python)."""
+    contacts, messages = Contact._meta.db_table, Message._meta.db_table
+    handed_over = ", ".join(["%s"] * len(HANDED_OVER))
+    later = "v.{0} IS NOT NULL AND ({1}.{2} IS NULL OR v.{0} > {1}.{2})"
+    sent = later.format("sent", contacts, "last_sent_at")
+    delivered = later.format("delivered", contacts, "last_delivered_at")
+    sql = (
+        f"UPDATE {contacts} SET "
+        f"last_sent_at = CASE WHEN {sent} THEN v.sent ELSE {contacts}.last_sent_at END, "
+        f"last_delivered_at = CASE WHEN {delivered} THEN v.delivered "
+        f"ELSE {contacts}.last_delivered_at END "
+        f"FROM (SELECT m.phone AS phone, %s AS sent, "
+        f"MAX(CASE WHEN m.status = %s THEN m.updated_at END) AS delivered "
+        f"FROM {messages} m WHERE m.batch_id = %s AND m.status IN ({handed_over}) "
+        f"GROUP BY m.phone) v "
+        f"WHERE {contacts}.workspace_id = %s AND {contacts}.phone = v.phone "
+        f"AND (({sent}) OR ({delivered}))"
     )
-    return bulk.update_from_rows(
-        join,
-        (("phone", "varchar(16)"), ("sent", "timestamptz"), ("delivered", "timestamptz")),
-        rows,
-        table="crier_engagement",
-        after=[workspace_id],
-    )
+    params = [
+        connection.ops.adapt_datetimefield_value(sent_at),
+        MessageStatus.DELIVERED.value,
+        batch_id,
+        *HANDED_OVER,
+        workspace_id,
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.rowcount

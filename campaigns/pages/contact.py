@@ -148,7 +148,7 @@ def contact_erase(request, contact_pk: int):
     context = {
         "contact": contact,
         "messages_count": contact_history.messages_to(contact).count(),
-        "live": contact_history.live_campaigns_sending_to(contact),
+        "still_to_send": contact_history.campaigns_still_to_send(contact),
         "stand_in": contact_history.erased_phone(contact.phone),
     }
     return render(request, "campaigns/contact_erase.html", context)

@@ -108,11 +108,13 @@ def test_the_confirm_step_names_the_consequences(as_role, acme):
     phone = acme.contact.phone
     campaign_with(acme, "Spring", {phone: DELIVERED})
     campaign_with(acme, "Autumn", {phone: MessageStatus.PENDING}, status=CampaignStatus.SENDING)
+    campaign_with(acme, "Winter", {phone: MessageStatus.PENDING}, status=CampaignStatus.DRAFT)
 
     response = as_role(Role.ADMIN).get(reverse("contact_erase", args=[acme.contact.pk]))
 
-    assert response.context["messages_count"] == 2
-    assert [c.name for c in response.context["live"]] == ["Autumn"]
+    assert response.context["messages_count"] == 3
+    assert [c.name for c in response.context["still_to_send"]] == ["Autumn", "Winter"]
+    assert "“Autumn” (sending), “Winter” (draft)" in response.text
     assert "cannot be undone" in response.text
     assert contact_history.erased_phone(phone) in response.text
     assert "may still hold the number" in response.text  # uploaded files are not rewritten
@@ -200,3 +202,18 @@ def _drain(campaign, seconds: float = 30) -> None:
             return
         time.sleep(0.02)
     raise AssertionError(f"still {campaign.status}")
+
+
+def test_a_drafts_message_to_the_number_is_cancelled_with_the_reason(as_role, acme):
+    draft = campaign_with(
+        acme, "Winter", {acme.contact.phone: MessageStatus.PENDING}, status=CampaignStatus.DRAFT
+    )
+
+    erase(as_role(Role.ADMIN), acme.contact)
+
+    message = draft.messages.get()
+    assert (message.status, message.error_reason) == (
+        MessageStatus.CANCELLED,
+        contact_history.ERASED_REASON,
+    )
+    assert counters_of(draft).pending == 0 and counters_of(draft).cancelled == 1
