@@ -198,7 +198,7 @@ def erased_phone(phone: str) -> str:
 class Erasure:
     stand_in: str  # what replaced the number
     messages: int  # messages whose number was replaced
-    cancelled: int  # pending messages of live campaigns cancelled first
+    cancelled: int  # messages not yet handed over (drafts, live campaigns), cancelled first
 
 
 def erase(contact: Contact, actor) -> Erasure:
