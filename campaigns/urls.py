@@ -1,6 +1,6 @@
 from django.urls import path
 
-from campaigns.pages import campaigns, compose, imports, sending, stop_list
+from campaigns.pages import campaigns, compose, contact, imports, sending, stop_list
 
 urlpatterns = [
     path("campaigns/", campaigns.campaign_list, name="campaign_list"),
@@ -49,6 +49,12 @@ urlpatterns = [
         imports.import_rejections,
         name="import_rejections",
     ),
+    path("contacts/<int:contact_pk>/", contact.contact_detail, name="contact_detail"),
+    path("contacts/<int:contact_pk>/opt-out/", contact.contact_opt_out, name="contact_opt_out"),
+    path("contacts/<int:contact_pk>/opt-in/", contact.contact_opt_in, name="contact_opt_in"),
+    path("contacts/<int:contact_pk>/lists/", contact.contact_lists, name="contact_lists"),
+    path("contacts/<int:contact_pk>/export/", contact.contact_export, name="contact_export"),
+    path("contacts/<int:contact_pk>/erase/", contact.contact_erase, name="contact_erase"),
     path("stop-list/", stop_list.stop_list, name="stop_list"),
     path("stop-list/upload/", stop_list.stop_list_upload, name="stop_list_upload"),
     path("stop-list/<int:entry_pk>/remove/", stop_list.stop_list_remove, name="stop_list_remove"),
