@@ -20,7 +20,7 @@ from django.core.files.base import ContentFile
 from django.utils import timezone
 from hypothesis import settings as hypothesis_profiles
 
-from campaigns.models import Campaign, RecipientImport
+from campaigns.models import Campaign, MessageTemplate, RecipientImport
 from contacts.models import Contact
 from crier.celery import app
 from providers.models import ProviderAccount, Rate, SenderName
@@ -86,6 +86,7 @@ class Tenant:
     recipient_import: RecipientImport
     stop_entry: Contact  # an opted-out contact: an entry of the stop list
     rate: Rate
+    template: MessageTemplate
 
     def user(self, role: str):
         return self.members[role].user
@@ -126,7 +127,12 @@ def make_tenant(django_user_model, name: str, people: dict[str, str]) -> Tenant:
         workspace=workspace, phone="+77019998877", opted_out_at=timezone.now()
     )
     rate = Rate.objects.create(account=account, country="KZ", price=Decimal("0.0350"))
-    return Tenant(workspace, account, sender, members, campaign, recipient_import, stop_entry, rate)
+    template = MessageTemplate.objects.create(
+        workspace=workspace, name=f"{name} welcome", text="Welcome aboard, {name}!"
+    )
+    return Tenant(
+        workspace, account, sender, members, campaign, recipient_import, stop_entry, rate, template
+    )
 
 
 @pytest.fixture
