@@ -18,6 +18,11 @@ urlpatterns = [
     ),
     path("campaigns/<int:campaign_pk>/quote/", compose.campaign_quote, name="campaign_quote"),
     path(
+        "campaigns/<int:campaign_pk>/template/choices/",
+        templates.campaign_template_choices,
+        name="campaign_template_choices",
+    ),
+    path(
         "campaigns/<int:campaign_pk>/template/use/",
         templates.campaign_template_use,
         name="campaign_template_use",

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from django import forms
 from django.db import IntegrityError, transaction
-from django.db.models import F, QuerySet
+from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
 from campaigns.models import Campaign, Channel, MessageTemplate, VoiceKind
@@ -17,6 +17,7 @@ from core.columns import PLACEHOLDER, placeholders_in
 
 TEXT_MAX = 5000  # a 32-part SMS, or about half an hour of speech
 PREVIEW_MAX = 140
+CHOICES_SHOWN = 50  # in compose's chooser at once; a search finds the others
 
 # Something in braces that is not a placeholder: "{first name}", "{ city }", "{имя-2}".
 _BRACED = re.compile(r"\{([^{}\n]{1,60})\}")
@@ -85,6 +86,27 @@ def offered(campaign: Campaign) -> QuerySet[MessageTemplate] | None:
     return MessageTemplate.objects.filter(
         workspace_id=campaign.workspace_id, channel=campaign.channel
     )
+
+
+@dataclass(frozen=True)
+class Choices:
+    """What compose's chooser lists: the most used templates first, and how many more match."""
+
+    templates: list[MessageTemplate]
+    more: int
+
+
+def choices(campaign: Campaign, search: str = "") -> Choices | None:
+    """The templates ``offered`` to ``campaign`` whose name or text holds ``search``, at most
+    CHOICES_SHOWN of them; None where none can be offered."""
+    templates = offered(campaign)
+    if templates is None:
+        return None
+    if search:
+        templates = templates.filter(Q(name__icontains=search) | Q(text__icontains=search))
+    shown = list(templates.order_by("-usage_count", "name")[: CHOICES_SHOWN + 1])
+    more = templates.count() - CHOICES_SHOWN if len(shown) > CHOICES_SHOWN else 0
+    return Choices(shown[:CHOICES_SHOWN], more)
 
 
 def choose(campaign: Campaign, template: MessageTemplate) -> None:

@@ -147,7 +147,7 @@ def message_context(campaign: Campaign) -> dict:
         if campaign.messages.exists()
         else [],
         **_count_context(campaign, campaign.text),
-        "templates_offered": message_templates.offered(campaign),
+        "template_choices": message_templates.choices(campaign),
     }
 
 

@@ -121,6 +121,19 @@ def _to_list(request, channel: str):
     return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
 
 
+@require_safe
+def campaign_template_choices(request, campaign_pk: int):
+    """The chooser's list for what is typed in its search box."""
+    campaign = get_campaign_for_user(request, campaign_pk, Role.SENDER, draft=True)
+    search = params.text(request.GET.get("q", ""))
+    context = {
+        "campaign": campaign,
+        "template_choices": message_templates.choices(campaign, search),
+        "search": search,
+    }
+    return render(request, "campaigns/campaign_draft.html#template_choices", context)
+
+
 @require_POST
 def campaign_template_use(request, campaign_pk: int):
     """Step 2's "Use a template": the template's text replaces the draft's, counted as one use."""

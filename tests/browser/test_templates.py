@@ -63,6 +63,8 @@ def test_write_a_template_choose_it_in_compose_and_edit_the_copy(logged_in, demo
     menu.wait_for()
     assert "Welcome" in menu.inner_text()
     snap_chooser(page)
+    page.get_by_test_id("template-search").fill("your {city}")
+    page.wait_for_selector("[data-testid=template-choice]:has-text('Welcome')")
     menu.get_by_test_id("template-choice").filter(has_text="Welcome").click()
     page.get_by_test_id("template-chosen").wait_for()
     box = page.get_by_test_id("sms-text")

@@ -217,3 +217,46 @@ def test_hostile_template_names_are_escaped_in_the_chooser(as_role, acme):
     page = as_role(Role.SENDER).get(reverse("campaign_detail", args=[acme.campaign.pk])).text
     assert "<img src=x" not in page and "<b>bold</b>" not in page
     assert "&quot;&gt;&lt;img src=x onerror=alert(1)&gt;" in page
+
+
+def test_the_chooser_asks_before_replacing_a_text_and_not_before_filling_an_empty_one(
+    as_role, acme
+):
+    client = as_role(Role.SENDER)
+    page = client.get(reverse("campaign_detail", args=[acme.campaign.pk])).text
+    assert 'hx-confirm="Replace the message text with the template “Acme welcome”?"' in page
+    Campaign.objects.filter(pk=acme.campaign.pk).update(text="")
+    page = client.get(reverse("campaign_detail", args=[acme.campaign.pk])).text
+    assert "Replace the message text" not in page
+
+
+def test_the_chooser_lists_the_most_used_first_and_finds_the_rest(as_role, acme):
+    MessageTemplate.objects.bulk_create(
+        MessageTemplate(workspace=acme.workspace, name=f"T{n:03}", text=f"Text {n}", usage_count=n)
+        for n in range(60)
+    )
+    client = as_role(Role.SENDER)
+    page = client.get(reverse("campaign_detail", args=[acme.campaign.pk])).text
+    assert page.count('data-testid="template-choice"') == 50
+    assert page.index("T059") < page.index("T058")
+    assert "11 more: type a few letters" in page
+    url = reverse("campaign_template_choices", args=[acme.campaign.pk])
+    found = client.get(url, {"q": "text 3"}, headers=HX).text
+    assert found.count('data-testid="template-choice"') == 11  # Text 3, Text 30 … Text 39
+    assert "more:" not in found
+    none = client.get(url, {"q": "<b>x</b>"}, headers=HX).text
+    assert "No SMS template matches “&lt;b&gt;x&lt;/b&gt;”." in none
+
+
+def test_the_chooser_search_lists_only_the_campaigns_channel(as_role, acme):
+    MessageTemplate.objects.create(
+        workspace=acme.workspace, name="Spoken welcome", channel="voice", text="Hi"
+    )
+    url = reverse("campaign_template_choices", args=[acme.campaign.pk])
+    found = as_role(Role.SENDER).get(url, {"q": "welcome"}, headers=HX).text
+    assert "Acme welcome" in found and "Spoken welcome" not in found
+
+
+def test_a_viewer_gets_no_chooser_list(as_role, acme):
+    url = reverse("campaign_template_choices", args=[acme.campaign.pk])
+    assert as_role(Role.VIEWER).get(url).status_code == 403
