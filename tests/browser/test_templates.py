@@ -7,6 +7,8 @@ import os
 import re
 from pathlib import Path
 
+from playwright.sync_api import expect
+
 from campaigns.models import Campaign, MessageTemplate
 
 SHOTS = Path(os.environ.get("CRIER_SHOTS", "/tmp/shots-c17-templates"))
@@ -32,22 +34,28 @@ def test_write_a_template_choose_it_in_compose_and_edit_the_copy(logged_in, demo
     page.get_by_role("link", name="Templates").click()
     page.wait_for_url(re.compile(r".*/templates/.*"))
     page.get_by_test_id("new-template").click()
-    page.fill("#id_name", "Welcome")
+    page.fill("#id_name", "Store opening")
     curly = "Hi {name}, it\u2019s your {city} store. Code {promo}."
     page.fill("[data-testid=template-text]", curly)
     page.wait_for_selector("[data-testid=ucs2-warning]")
     assert page.get_by_test_id("encoding").inner_text() == "UCS-2"
+    # The demo's contacts have a city field: {city} is one, {promo} is left to a file's column.
     placeholders = page.get_by_test_id("placeholder-check")
-    assert "{name}" in placeholders.inner_text() and "contact name" in placeholders.inner_text()
+    placeholders.get_by_test_id("contact-field").wait_for()
+    assert placeholders.get_by_test_id("placeholder").all_inner_texts() == [
+        "{name} contact name",
+        "{city} contact field City",
+        "{promo} file column",
+    ]
     snap(page, "template_form")
     page.get_by_test_id("replace").click()
     page.wait_for_selector("[data-testid=encoding]:has-text('GSM-7')")
     text = "Hi {name}, it's your {city} store. Code {promo}."
     assert page.get_by_test_id("template-text").input_value() == text
     page.get_by_role("button", name="Save the template").click()
-    page.wait_for_selector("[data-testid=template-row]")
-    assert page.get_by_test_id("usage-count").inner_text() == "0"
-    assert page.locator("[data-testid=template-preview] mark").all_inner_texts() == [
+    row = page.get_by_test_id("template-row").filter(has_text="Store opening")
+    assert row.get_by_test_id("usage-count").inner_text() == "0"
+    assert row.locator("[data-testid=template-preview] mark").all_inner_texts() == [
         "{name}",
         "{city}",
         "{promo}",
@@ -61,12 +69,12 @@ def test_write_a_template_choose_it_in_compose_and_edit_the_copy(logged_in, demo
     page.get_by_test_id("use-template").click()
     menu = page.get_by_test_id("template-menu")
     menu.wait_for()
-    assert "Welcome" in menu.inner_text()
+    assert "Store opening" in menu.inner_text()
     snap_chooser(page)
     page.get_by_test_id("template-search").fill("your {city}")
-    page.wait_for_selector("[data-testid=template-choice]:has-text('Welcome')")
+    expect(menu.get_by_test_id("template-choice")).to_have_count(1)
     # A double click is one choice: one use.
-    menu.get_by_test_id("template-choice").filter(has_text="Welcome").dblclick()
+    menu.get_by_test_id("template-choice").filter(has_text="Store opening").dblclick()
     page.get_by_test_id("template-chosen").wait_for()
     box = page.get_by_test_id("sms-text")
     assert box.input_value() == text
@@ -79,21 +87,22 @@ def test_write_a_template_choose_it_in_compose_and_edit_the_copy(logged_in, demo
 
     # Save the edited text as a template of its own; the same name again is refused.
     page.locator("#save-template summary").click()
-    page.fill("#id_template_name", "Welcome, Sunday")
+    page.fill("#id_template_name", "Store opening, Sunday")
     page.locator("#save-template").get_by_role("button", name="Save").click()
     page.get_by_test_id("template-saved").wait_for()
     snap(page, "compose_save_as_template")
-    page.fill("#id_template_name", "welcome")
+    page.fill("#id_template_name", "store OPENING")
     page.locator("#save-template").get_by_role("button", name="Save").click()
     page.wait_for_selector("#save-template .invalid-feedback")
     assert "already; choose another name" in page.locator("#save-template").inner_text()
 
     # The templates page counts the one use; the template kept its own text.
     page.get_by_role("link", name="Templates").click()
-    row = page.get_by_test_id("template-row").filter(has_text="Welcome").first
+    row = page.get_by_test_id("template-row").filter(has_text="Store opening").first
     assert row.get_by_test_id("usage-count").inner_text() == "1"
-    assert MessageTemplate.objects.get(name="Welcome").text == text
-    assert MessageTemplate.objects.get(name="Welcome, Sunday").text == text + " Ends Sunday."
+    assert MessageTemplate.objects.get(name="Store opening").text == text
+    sunday = MessageTemplate.objects.get(name="Store opening, Sunday")
+    assert sunday.text == text + " Ends Sunday."
     snap(page, "template_list")
 
 
