@@ -14,6 +14,7 @@ from django.utils import timezone
 from campaigns.models import Campaign, Channel, MessageTemplate, VoiceKind
 from contacts.models import ContactField
 from core.columns import PLACEHOLDER, placeholders_in
+from core.statuses import CampaignStatus
 
 TEXT_MAX = 5000  # a 32-part SMS, or about half an hour of speech
 PREVIEW_MAX = 140
@@ -78,14 +79,16 @@ def offered(campaign: Campaign) -> QuerySet[MessageTemplate] | None:
     """The templates a draft may choose: its workspace's of its channel. A voice template is
     text to speech, so a voice campaign whose provider cannot speak text is offered none
     (None: the chooser is not shown)."""
-    account = campaign.account
-    if campaign.channel == Channel.VOICE and account is not None:
-        speaks = VoiceKind.TTS in account.adapter_class.capabilities.voice_kinds
-        if not speaks:
-            return None
+    if campaign.channel == Channel.VOICE and not _speaks_text(campaign):
+        return None
     return MessageTemplate.objects.filter(
         workspace_id=campaign.workspace_id, channel=campaign.channel
     )
+
+
+def _speaks_text(campaign: Campaign) -> bool:
+    account = campaign.account
+    return account is None or VoiceKind.TTS in account.adapter_class.capabilities.voice_kinds
 
 
 @dataclass(frozen=True)
@@ -113,6 +116,8 @@ def choose(campaign: Campaign, template: MessageTemplate) -> None:
     """Copies ``template``'s text into the draft ``campaign`` (a voice campaign then speaks
     it) and counts one use of the template. The campaign keeps its own copy: editing it
     afterwards leaves the template as it is."""
+    if campaign.status != CampaignStatus.DRAFT:
+        raise ValueError("Only a draft's text can change; clone the campaign to change it.")
     if template.channel != campaign.channel or template.workspace_id != campaign.workspace_id:
         raise ValueError("A campaign chooses a template of its own workspace and channel.")
     campaign.text = template.text
@@ -132,15 +137,15 @@ class PlaceholderUse:
     """One {placeholder} of a text and where a recipient's value for it comes from."""
 
     name: str
-    field_label: str = ""  # the workspace's contact field with this key, if any
+    field_label: str | None = None  # of the workspace's contact field with this key, if any
 
     @property
     def is_contact_field(self) -> bool:
-        return bool(self.field_label)
+        return self.field_label is not None
 
     @property
     def is_contact_name(self) -> bool:
-        return self.name == "name" and not self.field_label
+        return self.name == "name" and not self.is_contact_field
 
 
 def placeholder_uses(workspace, text: str) -> list[PlaceholderUse]:
@@ -150,7 +155,7 @@ def placeholder_uses(workspace, text: str) -> list[PlaceholderUse]:
     labels = dict(
         ContactField.objects.filter(workspace=workspace, key__in=names).values_list("key", "label")
     )
-    return [PlaceholderUse(name, labels.get(name, "")) for name in names]
+    return [PlaceholderUse(name, labels.get(name)) for name in names]
 
 
 def not_placeholders(text: str) -> list[str]:

@@ -3,8 +3,10 @@ use; "Save as template" keeps the text being written under a new name."""
 
 from __future__ import annotations
 
+import pytest
 from django.urls import reverse
 
+from campaigns.compose import message_templates
 from campaigns.models import Campaign, Channel, MessageTemplate, VoiceKind
 from core.statuses import CampaignStatus
 from providers.models import ProviderAccount
@@ -260,3 +262,16 @@ def test_the_chooser_search_lists_only_the_campaigns_channel(as_role, acme):
 def test_a_viewer_gets_no_chooser_list(as_role, acme):
     url = reverse("campaign_template_choices", args=[acme.campaign.pk])
     assert as_role(Role.VIEWER).get(url).status_code == 403
+
+
+def test_choose_refuses_a_launched_campaign_or_a_template_of_another_channel(acme):
+    spoken = MessageTemplate.objects.create(
+        workspace=acme.workspace, name="Spoken", channel="voice", text="Hi"
+    )
+    with pytest.raises(ValueError, match="own workspace and channel"):
+        message_templates.choose(acme.campaign, spoken)
+    acme.campaign.status = CampaignStatus.SENDING
+    with pytest.raises(ValueError, match="Only a draft"):
+        message_templates.choose(acme.campaign, acme.template)
+    assert fresh(acme.template).usage_count == 0
+    assert fresh(acme.campaign).text == "Hi {name}"
