@@ -122,3 +122,33 @@ def snap_chooser(page) -> None:
     page.set_viewport_size({"width": 1280, "height": 900})
     if not page.get_by_test_id("template-menu").is_visible():
         page.get_by_test_id("use-template").click()
+
+
+def test_a_voice_template_is_offered_to_a_voice_campaign_as_its_spoken_text(logged_in, demo):
+    page = logged_in
+    page.goto(f"{demo.url}/templates/new/")
+    page.fill("#id_name", "Parcel call")
+    page.select_option("#id_channel", "voice")
+    page.fill("[data-testid=template-text]", "Hello {name}, your parcel is ready.")
+    # A spoken text has no SMS parts: the checks say so instead of counting.
+    page.wait_for_selector("[data-testid=checks]:has-text('text to speech')")
+    assert page.get_by_test_id("parts").count() == 0
+    page.get_by_role("button", name="Save the template").click()
+    page.wait_for_url(re.compile(r".*/templates/\?channel=voice$"))
+    page.get_by_test_id("template-row").filter(has_text="Parcel call").wait_for()
+    snap(page, "template_list_voice")
+
+    page.goto(f"{demo.url}/campaigns/new/")
+    page.fill("#id_name", "Parcel calls")
+    page.select_option("#id_channel", "voice")
+    page.get_by_role("button", name="Create draft").click()
+    page.wait_for_url(re.compile(r".*/campaigns/\d+/$"))
+    page.get_by_test_id("use-template").click()
+    menu = page.get_by_test_id("template-menu")
+    expect(menu.get_by_test_id("template-choice")).to_have_count(1)  # no SMS template
+    menu.get_by_test_id("template-choice").click()
+    page.get_by_test_id("template-chosen").wait_for()
+    assert page.locator("#message #id_text").input_value() == "Hello {name}, your parcel is ready."
+    snap(page, "compose_voice_chosen")
+    campaign = Campaign.objects.get(name="Parcel calls")
+    assert (campaign.text, campaign.voice_kind) == ("Hello {name}, your parcel is ready.", "tts")
