@@ -158,6 +158,12 @@ def placeholder_uses(workspace, text: str) -> list[PlaceholderUse]:
     return [PlaceholderUse(name, labels.get(name)) for name in names]
 
 
+def contact_field_keys(workspace, limit: int = 30) -> list[str]:
+    """The keys of the workspace's contact fields, to suggest as placeholders beside {name}."""
+    fields = ContactField.objects.filter(workspace=workspace).order_by("key")
+    return list(fields.values_list("key", flat=True)[:limit])
+
+
 def not_placeholders(text: str) -> list[str]:
     """Braced words that will be sent as they are because they are no placeholder: a
     placeholder is letters, digits and "_" only ("{first_name}", not "{first name}")."""

@@ -79,7 +79,12 @@ def _template_form(request, template: MessageTemplate):
             return _to_list(request, saved.channel)
     text = form["text"].value() or ""
     channel = form["channel"].value() or template.channel
-    context = {"form": form, "template": template, **_checks(request, text, channel)}
+    context = {
+        "form": form,
+        "template": template,
+        "field_keys": message_templates.contact_field_keys(request.workspace),
+        **_checks(request, text, channel),
+    }
     page = "campaigns/template_form.html" + ("#form" if request.htmx else "")
     return render(request, page, context)
 

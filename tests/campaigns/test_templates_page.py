@@ -243,3 +243,11 @@ def test_a_voice_template_shows_no_sms_counter(as_role, acme):
 
 def test_a_viewer_gets_no_checks(as_role, acme):
     assert as_role(Role.VIEWER).post(reverse("template_check"), {"text": "x"}).status_code == 403
+
+
+def test_the_form_suggests_the_workspaces_contact_fields(as_role, acme, globex):
+    ContactField.objects.create(workspace=acme.workspace, key="plan", label="Plan")
+    ContactField.objects.create(workspace=globex.workspace, key="secret_plan", label="Secret")
+    page = as_role(Role.SENDER).get(reverse("template_create")).text
+    assert "<code>{name}</code>,\n        <code>{plan}</code>." in page
+    assert "secret_plan" not in page
