@@ -20,7 +20,7 @@ from django.core.files.base import ContentFile
 from django.utils import timezone
 from hypothesis import settings as hypothesis_profiles
 
-from campaigns.models import Campaign, RecipientImport
+from campaigns.models import Campaign, MessageTemplate, RecipientImport
 from contacts.models import Contact, ContactField, ContactList
 from contacts.models import Membership as ListMembership
 from crier.celery import app
@@ -88,6 +88,7 @@ class Tenant:
     stop_entry: Contact  # an opted-out contact: an entry of the stop list
     rate: Rate
     contact: Contact  # a contact with a field value, in one list
+    template: MessageTemplate
 
     def user(self, role: str):
         return self.members[role].user
@@ -134,8 +135,20 @@ def make_tenant(django_user_model, name: str, people: dict[str, str]) -> Tenant:
     )
     customers = ContactList.objects.create(workspace=workspace, name="Customers")
     ListMembership.objects.create(contact_list=customers, contact=contact)
+    template = MessageTemplate.objects.create(
+        workspace=workspace, name=f"{name} welcome", text="Welcome aboard, {name}!"
+    )
     return Tenant(
-        workspace, account, sender, members, campaign, recipient_import, stop_entry, rate, contact
+        workspace,
+        account,
+        sender,
+        members,
+        campaign,
+        recipient_import,
+        stop_entry,
+        rate,
+        contact,
+        template,
     )
 
 

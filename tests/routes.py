@@ -33,6 +33,7 @@ OBJECT_FACTORIES = {
     "entry_pk": lambda tenant: tenant.stop_entry.pk,
     "rate_pk": lambda tenant: tenant.rate.pk,
     "contact_pk": lambda tenant: tenant.contact.pk,
+    "template_pk": lambda tenant: tenant.template.pk,
     "invitation_pk": lambda tenant: _open_invitation(tenant).pk,
     # An invitation link's token belongs to no tenant: it is the permission itself.
     "token": lambda tenant: "no-such-invitation",
