@@ -213,7 +213,9 @@ def test_replace_puts_the_gsm_stand_ins_into_the_text_without_saving(as_role, ac
 
 
 def test_the_checks_name_the_placeholders_that_are_contact_fields(as_role, acme):
-    ContactField.objects.create(workspace=acme.workspace, key="city", label="City of residence")
+    ContactField.objects.update_or_create(
+        workspace=acme.workspace, key="city", defaults={"label": "City of residence"}
+    )
     text = "Hi {name}, {city} store: code {promo}, not {first name}"
     page = as_role(Role.SENDER).post(reverse("template_check"), {"text": text}).text
     assert page.count('data-testid="placeholder"') == 3
@@ -225,7 +227,10 @@ def test_the_checks_name_the_placeholders_that_are_contact_fields(as_role, acme)
 
 
 def test_another_workspaces_fields_are_not_named(as_role, acme, globex):
-    ContactField.objects.create(workspace=globex.workspace, key="city", label="Globex city")
+    ContactField.objects.filter(workspace=acme.workspace).delete()
+    ContactField.objects.update_or_create(
+        workspace=globex.workspace, key="city", defaults={"label": "Globex city"}
+    )
     page = as_role(Role.SENDER).post(reverse("template_check"), {"text": "{city}"}).text
     assert "Globex city" not in page
     assert 'data-testid="contact-field"' not in page
@@ -246,6 +251,7 @@ def test_a_viewer_gets_no_checks(as_role, acme):
 
 
 def test_the_form_suggests_the_workspaces_contact_fields(as_role, acme, globex):
+    ContactField.objects.filter(workspace=acme.workspace).delete()
     ContactField.objects.create(workspace=acme.workspace, key="plan", label="Plan")
     ContactField.objects.create(workspace=globex.workspace, key="secret_plan", label="Secret")
     page = as_role(Role.SENDER).get(reverse("template_create")).text
