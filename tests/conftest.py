@@ -21,7 +21,8 @@ from django.utils import timezone
 from hypothesis import settings as hypothesis_profiles
 
 from campaigns.models import Campaign, RecipientImport
-from contacts.models import Contact
+from contacts.models import Contact, ContactField, ContactList, Segment
+from contacts.models import Membership as ContactMembership
 from crier.celery import app
 from providers.models import ProviderAccount, Rate, SenderName
 from workspaces.models import Membership, Role, Workspace
@@ -86,6 +87,12 @@ class Tenant:
     recipient_import: RecipientImport
     stop_entry: Contact  # an opted-out contact: an entry of the stop list
     rate: Rate
+    # The contact book: a field, a list holding ``contact`` (who has a value for the field)
+    # and a segment over both.
+    contact: Contact | None = None
+    contact_field: ContactField | None = None
+    contact_list: ContactList | None = None
+    segment: Segment | None = None
 
     def user(self, role: str):
         return self.members[role].user
@@ -126,7 +133,38 @@ def make_tenant(django_user_model, name: str, people: dict[str, str]) -> Tenant:
         workspace=workspace, phone="+77019998877", opted_out_at=timezone.now()
     )
     rate = Rate.objects.create(account=account, country="KZ", price=Decimal("0.0350"))
-    return Tenant(workspace, account, sender, members, campaign, recipient_import, stop_entry, rate)
+    tenant = Tenant(
+        workspace, account, sender, members, campaign, recipient_import, stop_entry, rate
+    )
+    add_contact_book(tenant)
+    return tenant
+
+
+def add_contact_book(tenant: Tenant) -> None:
+    workspace = tenant.workspace
+    tenant.contact_field = ContactField.objects.create(
+        workspace=workspace, key="city", label="City"
+    )
+    tenant.contact = Contact.objects.create(
+        workspace=workspace,
+        phone="+77011112233",
+        country="KZ",
+        name="Ann Lee",
+        fields={"city": "Almaty"},
+    )
+    tenant.contact_list = ContactList.objects.create(workspace=workspace, name="Customers")
+    ContactMembership.objects.create(contact_list=tenant.contact_list, contact=tenant.contact)
+    tenant.segment = Segment.objects.create(
+        workspace=workspace,
+        name="Almaty customers",
+        conditions={
+            "match": "all",
+            "rules": [
+                {"field": "field:city", "op": "is", "value": "Almaty"},
+                {"field": "list", "op": "in", "value": str(tenant.contact_list.pk)},
+            ],
+        },
+    )
 
 
 @pytest.fixture

@@ -33,6 +33,10 @@ OBJECT_FACTORIES = {
     "entry_pk": lambda tenant: tenant.stop_entry.pk,
     "rate_pk": lambda tenant: tenant.rate.pk,
     "invitation_pk": lambda tenant: _open_invitation(tenant).pk,
+    "contact_pk": lambda tenant: tenant.contact.pk,
+    "field_pk": lambda tenant: tenant.contact_field.pk,
+    "list_pk": lambda tenant: tenant.contact_list.pk,
+    "segment_pk": lambda tenant: tenant.segment.pk,
     # An invitation link's token belongs to no tenant: it is the permission itself.
     "token": lambda tenant: "no-such-invitation",
     # A password reset link's user, base64: it belongs to no tenant either.
