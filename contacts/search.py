@@ -9,6 +9,7 @@ numbers starting with its digits, as typed and as a national number of that coun
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 import phonenumbers
@@ -19,6 +20,7 @@ from contacts.models import Contact, ContactField, Membership, Segment
 from core import params, phones
 from core.phones import Normalised
 
+_NUMBER_LIKE = re.compile(r"[0-9+\-.() ]+")  # digits and what people type between them
 PAGE_SIZE = 50
 COUNT_CAP = 10_000
 MAX_PAGE = 1_000  # 50,000 rows deep: past that, narrow the search
@@ -147,7 +149,7 @@ class ContactFilter:
         """A number when the search holds digits and nothing but separators; otherwise a
         name (contains, any case)."""
         by_name = Q(name__icontains=self.search)
-        if self.search.strip("+-.() ").isdigit() or self.search.startswith("+"):
+        if _NUMBER_LIKE.fullmatch(self.search):
             by_phone = phone_q(self.search, workspace.default_country)
             if by_phone is not None:
                 return by_phone
@@ -202,8 +204,9 @@ class ContactPage:
         return (self.number - 1) * PAGE_SIZE + len(self.contacts)
 
 
-def capped_count(contacts: QuerySet, cap: int = COUNT_CAP) -> tuple[int, bool]:
-    """(how many, more than ``cap``): counts at most cap + 1 rows."""
+def capped_count(contacts: QuerySet, cap: int | None = None) -> tuple[int, bool]:
+    """(how many, more than ``cap``, COUNT_CAP by default): counts at most cap + 1 rows."""
+    cap = cap or COUNT_CAP
     found = contacts.order_by()[: cap + 1].count()
     return min(found, cap), found > cap
 

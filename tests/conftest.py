@@ -147,7 +147,7 @@ def add_contact_book(tenant: Tenant) -> None:
     )
     tenant.contact = Contact.objects.create(
         workspace=workspace,
-        phone="+77011112233",
+        phone="+77015550101",
         country="KZ",
         name="Ann Lee",
         fields={"city": "Almaty"},

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.db import connection, transaction
+from django.db.models import F
 from django.http import QueryDict
 from django.shortcuts import redirect, render
 from django.template.defaultfilters import pluralize
@@ -129,18 +130,19 @@ def contact_bulk(request):
 
 
 def _chosen(request):
-    """The ids of the contacts the bulk action applies to, as a queryset; None for none."""
+    """The contacts the bulk action applies to; None for none."""
     if request.POST.get("scope") == "all":
         chosen = search.ContactFilter.from_query(request.POST)
-        return chosen.apply(request.workspace).order_by()[:BULK_LIMIT].values("pk")
+        return chosen.apply(request.workspace)
     ids = [params.whole_number(value) for value in request.POST.getlist("contact")]
     ids = [pk for pk in ids if pk]
     if not ids:
         return None
-    return Contact.objects.filter(workspace=request.workspace, pk__in=ids[:1000]).values("pk")
+    return Contact.objects.filter(workspace=request.workspace, pk__in=ids[:1000])
 
 
-def _apply(workspace, action: str, target, chosen) -> int:
+def _apply(workspace, action: str, target, contacts) -> int:
+    chosen = contacts.order_by().values(chosen_id=F("pk"))[:BULK_LIMIT]
     if action == "opt_out":
         numbers = list(Contact.objects.filter(pk__in=chosen).values_list("phone", flat=True))
         return book.opt_out(workspace, numbers, note="Opted out on the contacts page")
@@ -152,7 +154,9 @@ def _apply(workspace, action: str, target, chosen) -> int:
     with connection.cursor() as cursor:
         cursor.execute(
             f"INSERT INTO {table} (contact_list_id, contact_id, added_at) "
-            f"SELECT %s, chosen.id, %s FROM ({sql}) chosen ON CONFLICT DO NOTHING",
+            # "WHERE true": SQLite would read ON CONFLICT as a join's ON otherwise.
+            f"SELECT %s, chosen.chosen_id, %s FROM ({sql}) chosen "
+            "WHERE true ON CONFLICT DO NOTHING",
             [target.pk, connection.ops.adapt_datetimefield_value(timezone.now()), *sql_params],
         )
         return cursor.rowcount

@@ -20,9 +20,7 @@ def book():
     """Four contacts with typed fields, one list, one opted out, engagement of every age."""
     workspace = Workspace.objects.create(name="Book", default_country="KZ")
     ContactField.objects.create(workspace=workspace, key="city", label="City")
-    ContactField.objects.create(
-        workspace=workspace, key="age", label="Age", kind=FieldKind.NUMBER
-    )
+    ContactField.objects.create(workspace=workspace, key="age", label="Age", kind=FieldKind.NUMBER)
     ContactField.objects.create(
         workspace=workspace, key="joined", label="Joined", kind=FieldKind.DATE
     )
@@ -158,7 +156,10 @@ def test_no_rules_is_every_contact_of_the_workspace_only(book):
         ({"rules": [rule("sent", "within_days", "0")]}, "between 1 and 36500"),
         ({"rules": [rule("sent", "within_days", "٣")]}, "between 1 and 36500"),
         ({"rules": [rule("list", "in", "999999")]}, "choose one of the workspace's lists"),
-        ({"rules": [rule("field:tier", "is", "bronze")]}, "Rule 1: Tier: choose one of gold, silver."),
+        (
+            {"rules": [rule("field:tier", "is", "bronze")]},
+            "Rule 1: Tier: choose one of gold, silver.",
+        ),
         ({"rules": [rule("country", "is", "Kazakhstan")]}, "Rule 1: Country: choose a country"),
         ({"rules": [rule("country", "is", "KZ")] * 51}, "at most 50 rules"),
     ],
