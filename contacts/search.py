@@ -50,8 +50,18 @@ def phone_q(text: str, default_country: str) -> Q | None:
         prefixes.add(national)
     either = Q()
     for prefix in sorted(prefixes):
-        either |= Q(phone__startswith=prefix)
+        either |= _starting_with(prefix)
     return either
+
+
+def _starting_with(prefix: str) -> Q:
+    """Numbers starting with "+<digits>", as a range the (workspace, phone) index answers in
+    any collation: "+7709" is [+7709, +771). A LIKE 'x%' would need a pattern index unless the
+    database's collation is C."""
+    digits = prefix[1:].rstrip("9")
+    if not digits:
+        return Q(phone__gte=prefix)
+    return Q(phone__gte=prefix, phone__lt=f"+{digits[:-1]}{int(digits[-1]) + 1}")
 
 
 def _as_national(digits: str, country: str) -> str:

@@ -6,10 +6,12 @@ from __future__ import annotations
 from django.contrib import messages
 from django.db.models import Count, IntegerField, OuterRef, Subquery
 from django.shortcuts import render
+from django.template.defaultfilters import pluralize
 from django.views.decorators.http import require_POST
 
 from contacts.forms import ListForm
 from contacts.models import ContactList, Membership
+from core.statuses import CampaignStatus
 from core.web import done
 from workspaces.models import Role
 from workspaces.tenancy import get_for_workspace, require_role, role_required
@@ -26,6 +28,23 @@ def with_member_counts(lists):
         .values("n")
     )
     return lists.annotate(members=Subquery(members, output_field=IntegerField()))
+
+
+def drafts_drawing_on(item, *relations: str) -> str:
+    """Why ``item`` (a list or a segment) cannot be deleted: the draft campaigns whose
+    audience names it through the campaigns' reverse ``relations``, which deleting it would
+    change unseen; "" when none does. A launched campaign's recipients are fixed already."""
+    names: set[str] = set()
+    for relation in relations:
+        drafts = getattr(item, relation).filter(status=CampaignStatus.DRAFT)
+        names.update(drafts.values_list("name", flat=True))
+    if not names:
+        return ""
+    shown = ", ".join(sorted(names)[:5]) + (" and more" if len(names) > 5 else "")
+    return (
+        f"The draft{pluralize(len(names))} {shown} draw{pluralize(len(names), 's,')} on "
+        f"{item}: take it out of {pluralize(len(names), 'that campaign,those campaigns')} first."
+    )
 
 
 @role_required(Role.VIEWER)
@@ -64,6 +83,10 @@ def list_rename(request, list_pk: int):
 def list_delete(request, list_pk: int):
     contact_list = get_for_workspace(request, ContactList, pk=list_pk)
     require_role(request, Role.ADMIN)
+    in_use = drafts_drawing_on(contact_list, "audience_of", "excluded_from")
+    if in_use:
+        messages.error(request, in_use)
+        return done(request, "list_index")
     contact_list.delete()
     messages.success(request, f"Deleted the list {contact_list}; its contacts stay in the book.")
     return done(request, "list_index")

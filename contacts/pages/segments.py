@@ -11,14 +11,13 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.shortcuts import render
-from django.template.defaultfilters import pluralize
 from django.views.decorators.http import require_POST, require_safe
 
 from contacts import search, segments
 from contacts.forms import SegmentNameForm
 from contacts.models import ContactField, Segment
+from contacts.pages.lists import drafts_drawing_on
 from core import choices
-from core.statuses import CampaignStatus
 from core.web import done
 from workspaces.models import Role
 from workspaces.tenancy import get_for_workspace, require_role, role_required
@@ -51,16 +50,9 @@ def segment_edit(request, segment_pk: int):
 def segment_delete(request, segment_pk: int):
     segment = get_for_workspace(request, Segment, pk=segment_pk)
     require_role(request, Role.ADMIN)
-    drafts = list(
-        segment.audience_of.filter(status=CampaignStatus.DRAFT).values_list("name", flat=True)
-    )
-    if drafts:
-        messages.error(
-            request,
-            f"{segment} is the audience of the draft{pluralize(drafts)} "
-            f"{', '.join(drafts[:5])}: take it out of "
-            f"{pluralize(drafts, 'that campaign,those campaigns')} first.",
-        )
+    in_use = drafts_drawing_on(segment, "audience_of")
+    if in_use:
+        messages.error(request, in_use)
         return done(request, "segment_list")
     segment.delete()
     messages.success(request, f"Deleted the segment {segment}; no contact was changed.")
