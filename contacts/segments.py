@@ -205,8 +205,10 @@ def _q(rule: Rule) -> Q:
         recent = Q(**{f"{column}__gte": timezone.now() - dt.timedelta(days=value)})
         return recent if op == "within_days" else ~recent
     if name == "list":
-        member = Exists(Membership.objects.filter(contact_id=OuterRef("pk"), contact_list_id=value))
-        return Q(member) if op == "in" else ~Q(member)
+        # IN, not a correlated EXISTS: counted among other segments (COUNT ... FILTER) it is
+        # one hashed set of the list's members, not a lookup per contact.
+        member = Q(pk__in=Membership.objects.filter(contact_list_id=value).values("contact_id"))
+        return member if op == "in" else ~member
     if name == "opted_out":
         return Q(opted_out_at__isnull=op == "no")
     return _text_q(name, op, value)

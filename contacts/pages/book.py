@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from django.contrib import messages
 from django.db import connection, transaction
 from django.db.models import F
@@ -10,6 +12,8 @@ from django.shortcuts import redirect, render
 from django.template.defaultfilters import pluralize
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import format_html_join
+from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_POST, require_safe
 from django_htmx.http import HttpResponseClientRedirect
 
@@ -37,6 +41,8 @@ def contact_list(request):
     context = {
         "chosen": chosen,
         "page": page,
+        "rows": _rows(page.contacts),
+        "country_options": _country_options(chosen.country),
         "page_query": query.urlencode(),
         "sort_columns": _sort_columns(request, chosen),
         "lists": ContactList.objects.filter(workspace=request.workspace).values_list("pk", "name"),
@@ -44,13 +50,49 @@ def contact_list(request):
         "fields": ContactField.objects.filter(workspace=request.workspace).values_list(
             "key", "label"
         ),
-        "countries": choices.countries(),
         "can_send": request.membership.can(Role.SENDER),
     }
     for message in chosen.errors:
         messages.warning(request, message)
     template = "contacts/contact_list.html" + ("#results" if request.htmx else "")
     return render(request, template, context)
+
+
+def _rows(contacts) -> list[dict]:
+    """The table's cells as ready strings: a 50-row page renders several times faster from
+    them than through template tags and filters."""
+    link = reverse("contact_edit", args=[2**31 - 1]).replace(str(2**31 - 1), "{}")
+    zone = timezone.get_current_timezone()
+    day = "%Y-%m-%d"
+    return [
+        {
+            "pk": c.pk,
+            "phone": c.phone,
+            "url": link.format(c.pk),
+            "name": c.name,
+            "country": c.country,
+            "opted_out": c.opted_out_at.astimezone(zone).strftime(day) if c.opted_out_at else "",
+            "source": c.get_opt_out_source_display(),
+            "added": c.created_at.astimezone(zone).strftime(day),
+            "updated": c.updated_at.astimezone(zone).strftime(f"{day} %H:%M"),
+        }
+        for c in contacts
+    ]
+
+
+@lru_cache(maxsize=1)
+def _all_country_options() -> str:
+    return format_html_join(
+        "", '<option value="{}">{}</option>', ((code, name) for code, name in choices.countries())
+    )
+
+
+def _country_options(chosen: str) -> str:
+    """The country filter's ~250 options, built once; the chosen one marked."""
+    options = _all_country_options()
+    if chosen:
+        options = options.replace(f'value="{chosen}">', f'value="{chosen}" selected>', 1)
+    return mark_safe(options)  # format_html_join escaped them; chosen is letters only
 
 
 def _sort_columns(request, chosen: search.ContactFilter) -> dict[str, dict]:

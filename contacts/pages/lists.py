@@ -4,11 +4,12 @@ delete (admin and above). A list's members are the contacts page filtered by it.
 from __future__ import annotations
 
 from django.contrib import messages
-from django.db.models import Count, IntegerField, OuterRef, Subquery
+from django.contrib.humanize.templatetags.humanize import intcomma
 from django.shortcuts import render
 from django.template.defaultfilters import pluralize
 from django.views.decorators.http import require_POST
 
+from contacts import search
 from contacts.forms import ListForm
 from contacts.models import ContactList, Membership
 from core.statuses import CampaignStatus
@@ -16,18 +17,18 @@ from core.web import done
 from workspaces.models import Role
 from workspaces.tenancy import get_for_workspace, require_role, role_required
 
+LIST_COUNT_CAP = 100_000
 
-def with_member_counts(lists):
-    """Each list's members counted by its own index-only scan of (list, contact): no join or
-    GROUP BY over every membership of the workspace."""
-    members = (
-        Membership.objects.filter(contact_list=OuterRef("pk"))
-        .order_by()
-        .values("contact_list")
-        .annotate(n=Count("*"))
-        .values("n")
-    )
-    return lists.annotate(members=Subquery(members, output_field=IntegerField()))
+
+def member_count(contact_list) -> str:
+    """The list's size: exact up to LIST_COUNT_CAP (an index-only scan that stops there),
+    beyond it PostgreSQL's estimate ("≈ 500,000"), never a count of every membership."""
+    members = Membership.objects.filter(contact_list=contact_list)
+    count, more = search.capped_count(members, LIST_COUNT_CAP)
+    if not more:
+        return intcomma(count)
+    guess = search.estimated(members) or 0
+    return f"≈ {intcomma(guess)}" if guess > count else f"{intcomma(count)}+"
 
 
 def drafts_drawing_on(item, *relations: str) -> str:
@@ -56,7 +57,9 @@ def list_index(request):
             created = form.save()
             messages.success(request, f"Created the list {created}.")
             return done(request, "list_index")
-    lists = with_member_counts(ContactList.objects.filter(workspace=request.workspace))
+    lists = list(ContactList.objects.filter(workspace=request.workspace))
+    for contact_list in lists:
+        contact_list.members = member_count(contact_list)
     template = "contacts/list_index.html" + ("#form" if request.htmx and request.POST else "")
     context = {
         "form": form,

@@ -17,7 +17,7 @@ from contacts import search, segments
 from contacts.forms import SegmentNameForm
 from contacts.models import ContactField, Segment
 from contacts.pages.lists import drafts_drawing_on
-from core import choices
+from core import choices, params
 from core.web import done
 from workspaces.models import Role
 from workspaces.tenancy import get_for_workspace, require_role, role_required
@@ -28,10 +28,17 @@ SEGMENT_COUNT_CAP = 1_000_000
 @require_safe
 @role_required(Role.VIEWER)
 def segment_list(request):
-    rows = []
-    for segment in Segment.objects.filter(workspace=request.workspace):
-        rows.append({"segment": segment, **_count(request.workspace, segment.conditions)})
-    context = {"rows": rows, "can_send": request.membership.can(Role.SENDER)}
+    """The segments, drawn at once; each count arrives by itself (``?count=<pk>``, loaded by
+    HTMX), since counting a segment of a million-contact book reads its candidates."""
+    counted = params.whole_number(request.GET.get("count"))
+    if counted:
+        segment = get_for_workspace(request, Segment, pk=counted)
+        context = {"segment": segment, **_count(request.workspace, segment.conditions)}
+        return render(request, "contacts/segment_list.html#count", context)
+    context = {
+        "segments": Segment.objects.filter(workspace=request.workspace),
+        "can_send": request.membership.can(Role.SENDER),
+    }
     return render(request, "contacts/segment_list.html", context)
 
 

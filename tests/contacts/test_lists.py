@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from django.db import connection
 from django.urls import reverse
 
 from campaigns.models import Campaign
+from contacts import search
 from contacts.models import Contact, ContactList, Membership
+from contacts.pages import lists as lists_page
 from workspaces.models import Role
 
 URL = reverse("list_index")
@@ -17,11 +20,24 @@ def test_each_list_shows_its_own_member_count(as_role, acme, globex):
     Membership.objects.create(contact_list=acme.contact_list, contact=bob)
     response = as_role(Role.VIEWER).get(URL)
     counts = {row.name: row.members for row in response.context["lists"]}
-    assert counts == {"Customers": 2, "Empty": None}
+    assert counts == {"Customers": "2", "Empty": "0"}
     assert empty.name in response.text and globex.contact_list.pk not in [
         row.pk for row in response.context["lists"]
     ]
     assert f"{reverse('contact_list')}?list={acme.contact_list.pk}" in response.text
+
+
+def test_a_big_list_is_counted_up_to_the_cap_then_estimated(as_role, acme, monkeypatch):
+    monkeypatch.setattr(lists_page, "LIST_COUNT_CAP", 1)
+    Membership.objects.create(
+        contact_list=acme.contact_list,
+        contact=Contact.objects.create(workspace=acme.workspace, phone="+77027770000"),
+    )
+    monkeypatch.setattr(search, "estimated", lambda queryset: 2_345_678)
+    assert lists_page.member_count(acme.contact_list) == "≈ 2,345,678"
+    # Statistics that lag behind the list: no estimate below what was counted.
+    monkeypatch.setattr(search, "estimated", lambda queryset: 1)
+    assert lists_page.member_count(acme.contact_list) == "1+"
 
 
 def test_a_sender_creates_a_list(as_role, acme):
@@ -73,3 +89,11 @@ def test_a_list_a_draft_draws_on_is_kept(as_role, acme):
     response = as_role(Role.ADMIN).post(url, follow=True)
     assert "Acme spring sale" in response.text
     assert ContactList.objects.filter(pk=acme.contact_list.pk).exists()
+
+
+def test_the_database_estimates_a_lists_size_without_counting_it(acme):
+    members = Membership.objects.filter(contact_list=acme.contact_list)
+    if connection.vendor == "postgresql":
+        assert search.estimated(members) >= 1  # never zero: the planner's floor is one row
+    else:
+        assert search.estimated(members) is None  # SQLite keeps no such statistics
