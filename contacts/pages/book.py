@@ -156,7 +156,10 @@ def contact_bulk(request):
     elif action != "opt_out":
         messages.error(request, "Choose what to do with the contacts.")
         return _back(request)
-    chosen = _chosen(request)
+    chosen, problems = _chosen(request)
+    if problems:
+        messages.error(request, " ".join(problems) + " Nothing was changed.")
+        return _back(request)
     if chosen is None:
         messages.error(request, "Tick the contacts to change, or choose all that match.")
         return _back(request)
@@ -172,15 +175,17 @@ def contact_bulk(request):
 
 
 def _chosen(request):
-    """The contacts the bulk action applies to; None for none."""
+    """(the contacts the bulk action applies to or None, what is wrong with the filter): a
+    filter that cannot be applied whole changes nobody rather than more than it showed."""
     if request.POST.get("scope") == "all":
         chosen = search.ContactFilter.from_query(request.POST)
-        return chosen.apply(request.workspace)
+        contacts = chosen.apply(request.workspace)
+        return contacts, chosen.errors
     ids = [params.whole_number(value) for value in request.POST.getlist("contact")]
     ids = [pk for pk in ids if pk]
     if not ids:
-        return None
-    return Contact.objects.filter(workspace=request.workspace, pk__in=ids[:1000])
+        return None, []
+    return Contact.objects.filter(workspace=request.workspace, pk__in=ids[:1000]), []
 
 
 def _apply(workspace, action: str, target, contacts) -> int:

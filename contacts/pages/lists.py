@@ -17,7 +17,7 @@ from core.web import done
 from workspaces.models import Role
 from workspaces.tenancy import get_for_workspace, require_role, role_required
 
-LIST_COUNT_CAP = 100_000
+LIST_COUNT_CAP = 10_000
 
 
 def member_count(contact_list) -> str:

@@ -89,6 +89,15 @@ def test_incomplete_choices_are_explained(as_role, acme, post, message):
     assert not Contact.objects.filter(workspace=acme.workspace, pk=acme.contact.pk).get().opted_out
 
 
+def test_all_matching_a_filter_that_cannot_apply_changes_nobody(as_role, acme):
+    post = {"action": "opt_out", "scope": "all", "field": "shoe", "value": "9"}
+    response = as_role(Role.SENDER).post(URL, post, follow=True)
+    assert "Field: choose one of the workspace" in response.text
+    assert "Nothing was changed." in response.text
+    acme.contact.refresh_from_db()
+    assert not acme.contact.opted_out
+
+
 def test_a_viewer_cannot_act(as_role, acme):
     response = as_role(Role.VIEWER).post(URL, {"action": "opt_out", "contact": [acme.contact.pk]})
     assert response.status_code == 403
