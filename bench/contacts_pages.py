@@ -202,7 +202,7 @@ def _pages():
         ("search: a name nobody has", "GET", page + "?q=zzzq", None, None),
         ("search: field city = Oral", "GET", page + "?field=city&value=Oral", None, None),
         ("search: field age = 80", "GET", page + "?field=age&value=80", None, None),
-        ("search: a city nobody has", "GET", page + "?field=city&value=Atlantis", None, None),
+        ("search: an age nobody has (200)", "GET", page + "?field=age&value=200", None, None),
         ("segment live count (3 rules)", "POST",
          reverse("segment_edit", args=[segment.pk]), count_form, htmx),
         ("segments page", "GET", reverse("segment_list"), None, None),
