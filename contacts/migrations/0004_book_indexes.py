@@ -2,7 +2,7 @@
 contacts (bench/contacts_pages.py measures them with and without).
 
 On every database: the sort orders of the contacts page, each led by the workspace, with the id
-to break ties, the country filter in number order, and the engagement dates segments compare. On PostgreSQL also: a trigram GIN over
+to break ties, and the country filter in number order. On PostgreSQL also: a trigram GIN over
 the upper-cased name (``name__icontains`` is ``UPPER(name) LIKE UPPER('%…%')``) and a
 ``jsonb_path_ops`` GIN over the custom fields (a field equal to a value is a containment,
 ``fields @> {"city": "Almaty"}``, in contacts.segments and the field search), both led by the
@@ -18,10 +18,6 @@ EVERYWHERE = {
     "contact_added_order": "(workspace_id, created_at, id)",
     "contact_updated_order": "(workspace_id, updated_at, id)",
     "contact_country": "(workspace_id, country, phone)",
-    # Engagement rules ("delivered in the last 90 days"): ANDed with a field's GIN, a segment
-    # reads the few rows matching both instead of every row matching either.
-    "contact_last_sent": "(workspace_id, last_sent_at)",
-    "contact_last_delivered": "(workspace_id, last_delivered_at)",
 }
 POSTGRES_ONLY = {
     "contact_name_trigram": "USING gin (workspace_id, upper(name) gin_trgm_ops)",
