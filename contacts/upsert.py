@@ -1,0 +1,269 @@
+"""Upserting a contact import's checked rows by (workspace, phone), a batch at a time.
+
+Each batch goes into a temporary table (COPY on PostgreSQL, a multi-row INSERT elsewhere) and
+from there into the contacts with one ``INSERT ... SELECT ... ON CONFLICT (workspace_id, phone)
+DO UPDATE``: a new number becomes a contact, a known one gets the row's non-empty values
+(custom fields merged with ``||``, ``json_patch`` on SQLite), or with ``fill_blanks`` only the
+values it lacks. The update's WHERE skips a contact the row would leave as it was, so
+``updated_at`` changes only for contacts that did change; every contact the import writes is
+stamped with the import's start (``Target.stamp``), which is how ``counts`` tells the created
+and updated ones apart at the end, exactly, however often a number appears in the file.
+
+A number seen again in a later batch is upserted again: the later row wins. With
+``fill_blanks``, a contact this import already wrote counts as blank for the later row, so the
+later row wins there too.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import pickle
+import tempfile
+from dataclasses import dataclass, field
+from json.encoder import encode_basestring
+from typing import NamedTuple
+
+from django.db import connection
+
+from contacts.models import Contact, ContactField, Membership
+
+_ROWS = "crier_contact_rows"  # the temporary table of one batch
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+
+
+class Record(NamedTuple):
+    """One checked row: None for a value the row does not give."""
+
+    phone: str  # E.164
+    country: str
+    zone: str  # derived from the number ("" when phonenumbers cannot tell)
+    name: str | None
+    language: str | None
+    time_zone: str | None  # given in the file
+    opted_out: bool
+    fields: str  # a JSON object of the row's typed field values (json_key + json_value)
+    row: int
+
+
+def json_key(key: str) -> str:
+    return encode_basestring(key) + ":"
+
+
+def json_value(value) -> str:
+    if isinstance(value, str):
+        return encode_basestring(value)
+    return repr(value)  # int or float
+
+
+@dataclass
+class Target:
+    """Where and how one import writes: its workspace, stamp, mode and the columns mapped."""
+
+    workspace_id: int
+    stamp: object  # an aware datetime
+    fill_blanks: bool
+    mapped: set[str]  # the mapping's targets ("name", "field:city", ...)
+    fields: dict[str, ContactField] = field(default_factory=dict)
+    list_id: int | None = None
+
+    @property
+    def stamp_value(self):
+        return connection.ops.adapt_datetimefield_value(self.stamp)
+
+
+def _create_rows_table(cursor) -> None:
+    postgres = connection.vendor == "postgresql"
+    # One left by an earlier import in the same transaction (tests run inside one).
+    cursor.execute(f"DROP TABLE IF EXISTS {_ROWS}")
+    cursor.execute(
+        f"CREATE TEMPORARY TABLE {_ROWS} (phone text PRIMARY KEY, country text, zone text, "
+        f"name text, language text, time_zone text, opted_out boolean, "
+        f"fields {'jsonb' if postgres else 'text'}, row_number integer)"
+        + (" ON COMMIT DROP" if postgres else "")
+    )
+
+
+def _upsert_sql(target: Target) -> str:
+    """The INSERT ... ON CONFLICT statement for one batch in the rows table."""
+    postgres = connection.vendor == "postgresql"
+    table = Contact._meta.db_table
+    mapped = target.mapped
+    changes: list[tuple[str, str, str]] = []  # (column, new value, old value to compare)
+
+    def pick(update: str, fill: str) -> str:
+        if not target.fill_blanks:
+            return update
+        # A contact this import already wrote takes a later row's values (the last row wins).
+        return f"CASE WHEN c.updated_at = %(stamp)s THEN {update} ELSE {fill} END"
+
+    for column in ("name", "language"):
+        if column in mapped:
+            update = f"COALESCE(NULLIF(EXCLUDED.{column}, ''), c.{column})"
+            fill = f"CASE WHEN c.{column} = '' THEN EXCLUDED.{column} ELSE c.{column} END"
+            changes.append((column, pick(update, fill), f"c.{column}"))
+    if "time_zone" in mapped:
+        # EXCLUDED.time_zone is the file's zone or else the number's; only the file's replaces.
+        given = f"(SELECT t.time_zone FROM {_ROWS} t WHERE t.phone = EXCLUDED.phone)"
+        update = f"COALESCE({given}, c.time_zone)"
+        fill = "CASE WHEN c.time_zone = '' THEN EXCLUDED.time_zone ELSE c.time_zone END"
+        changes.append(("time_zone", pick(update, fill), "c.time_zone"))
+    if any(m.startswith(("field:", "new:")) for m in mapped):
+        if postgres:
+            update, fill, old = "c.fields || EXCLUDED.fields", "EXCLUDED.fields || c.fields", None
+        else:
+            update = "json_patch(c.fields, EXCLUDED.fields)"
+            fill = "json_patch(EXCLUDED.fields, c.fields)"
+            old = "json(c.fields)"
+        changes.append(("fields", pick(update, fill), old or "c.fields"))
+    if "opted_out" in mapped:
+        changes.append(
+            (
+                "opt_out_source",
+                "CASE WHEN c.opted_out_at IS NULL AND EXCLUDED.opted_out_at IS NOT NULL "
+                "THEN 'import' ELSE c.opt_out_source END",
+                "c.opt_out_source",
+            )
+        )
+        changes.append(
+            ("opted_out_at", "COALESCE(c.opted_out_at, EXCLUDED.opted_out_at)", "c.opted_out_at")
+        )
+    insert = (
+        f"INSERT INTO {table} AS c (workspace_id, phone, country, name, fields, language, "
+        "time_zone, opted_out_at, opt_out_source, opt_out_note, created_at, updated_at) "
+        f"SELECT {int(target.workspace_id)}, t.phone, t.country, COALESCE(t.name, ''), t.fields, "
+        "COALESCE(t.language, ''), COALESCE(t.time_zone, t.zone), "
+        "CASE WHEN t.opted_out THEN %(stamp)s END, "
+        "CASE WHEN t.opted_out THEN 'import' ELSE '' END, '', %(stamp)s, %(stamp)s "
+        f"FROM {_ROWS} t WHERE true ON CONFLICT (workspace_id, phone) "
+    )
+    if not changes:
+        return insert + "DO NOTHING"
+    distinct = "IS DISTINCT FROM" if postgres else "IS NOT"
+    sets = ", ".join(f"{column} = {new}" for column, new, _ in changes)
+    differs = " OR ".join(f"{old} {distinct} {new}" for _, new, old in changes)
+    return f"{insert}DO UPDATE SET {sets}, updated_at = %(stamp)s WHERE {differs}"
+
+
+def _membership_sql(target: Target) -> str:
+    return (
+        f"INSERT INTO {Membership._meta.db_table} (contact_list_id, contact_id, added_at) "
+        f"SELECT {int(target.list_id)}, (SELECT c.id FROM {Contact._meta.db_table} c "
+        f"WHERE c.workspace_id = {int(target.workspace_id)} AND c.phone = t.phone), %(stamp)s "
+        f"FROM {_ROWS} t WHERE true ON CONFLICT (contact_list_id, contact_id) DO NOTHING"
+    )
+
+
+def _store_batch(cursor, target: Target, upsert: str, params: dict) -> None:
+    cursor.execute(upsert, params)
+    if target.list_id is not None:
+        cursor.execute(_membership_sql(target), params)
+
+
+def _copy_line(r: Record) -> str:
+    def text(value: str | None) -> str:
+        return "\\N" if value is None else value.translate(_COPY_ESCAPES)
+
+    return (
+        f"{r.phone}\t{r.country}\t{r.zone}\t{text(r.name)}\t{text(r.language)}\t"
+        f"{text(r.time_zone)}\t{'t' if r.opted_out else 'f'}\t"
+        f"{r.fields.replace(chr(92), chr(92) * 2)}\t{r.row}\n"
+    )
+
+
+class StreamingWriter:
+    """PostgreSQL: COPYs each batch into the rows table and upserts it at once, inside the
+    caller's transaction."""
+
+    def __init__(self, target: Target):
+        self.target = target
+
+    def __enter__(self) -> StreamingWriter:
+        with connection.cursor() as cursor:
+            _create_rows_table(cursor)
+        self._sql = _upsert_sql(self.target)
+        self._params = {"stamp": self.target.stamp_value}
+        return self
+
+    def write(self, records: list[Record]) -> None:
+        if not records:
+            return
+        text = "".join([_copy_line(r) for r in records])
+        with connection.cursor() as cursor:
+            with cursor.cursor.copy(f"COPY {_ROWS} FROM STDIN") as copy:
+                copy.write(text)
+            _store_batch(cursor, self.target, self._sql, self._params)
+            cursor.execute(f"TRUNCATE {_ROWS}")
+
+    def finish(self) -> None:
+        pass
+
+    def __exit__(self, *exc) -> None:
+        pass
+
+
+def streaming(target: Target) -> StreamingWriter:
+    return StreamingWriter(target)
+
+
+class SpooledWriter:
+    """Elsewhere (SQLite): keeps the batches in a temporary file until ``flush_to`` upserts
+    them in the caller's short transaction at the end."""
+
+    _PER_STATEMENT = 500
+
+    def __init__(self):
+        self._spool = None
+        self._batches = 0
+
+    def __enter__(self) -> SpooledWriter:
+        self._spool = tempfile.TemporaryFile()
+        return self
+
+    def write(self, records: list[Record]) -> None:
+        if records:
+            pickle.dump(records, self._spool, protocol=pickle.HIGHEST_PROTOCOL)
+            self._batches += 1
+
+    def flush_to(self, target: Target) -> None:
+        self._spool.seek(0)
+        sql = _upsert_sql(target)
+        params = {"stamp": target.stamp_value}
+        row_sql = "(" + ", ".join(["%s"] * len(Record._fields)) + ")"
+        with connection.cursor() as cursor:
+            _create_rows_table(cursor)
+            for _ in range(self._batches):
+                records = pickle.load(self._spool)
+                for start in range(0, len(records), self._PER_STATEMENT):
+                    chunk = records[start : start + self._PER_STATEMENT]
+                    cursor.execute(
+                        f"INSERT INTO {_ROWS} VALUES " + ", ".join([row_sql] * len(chunk)),
+                        [value for record in chunk for value in record],
+                    )
+                _store_batch(cursor, target, sql, params)
+                cursor.execute(f"DELETE FROM {_ROWS}")
+            cursor.execute(f"DROP TABLE {_ROWS}")
+
+    def finish(self) -> None:
+        pass
+
+    def __exit__(self, *exc) -> None:
+        with contextlib.suppress(OSError):
+            self._spool.close()
+
+
+def spooled(_target=None) -> SpooledWriter:
+    return SpooledWriter()
+
+
+def counts(target: Target) -> tuple[int, int]:
+    """(created, updated): the workspace's contacts stamped with the import's start."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT COALESCE(SUM(CASE WHEN created_at = %(stamp)s THEN 1 ELSE 0 END), 0), "
+            "COALESCE(SUM(CASE WHEN created_at <> %(stamp)s THEN 1 ELSE 0 END), 0) "
+            f"FROM {Contact._meta.db_table} WHERE workspace_id = {int(target.workspace_id)} "
+            "AND updated_at = %(stamp)s",
+            {"stamp": target.stamp_value},
+        )
+        created, updated = cursor.fetchone()
+    return int(created), int(updated)
