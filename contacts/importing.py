@@ -29,6 +29,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
 from itertools import islice
+from json.encoder import encode_basestring
 
 from django.conf import settings
 from django.core.files import File
@@ -550,22 +551,29 @@ class _Checker:
         self.seen: dict[int, int] = {}
         self.column = imp.phone_column
         self.zones = values.Zones()
-        self.name = self.language = self.time_zone = self.opted_out = None
+        self.name = None
+        self.extras: dict[
+            str, tuple[int, object, str]
+        ] = {}  # attribute -> (column, convert, label)
         self.fields: list[tuple[int, str, str, object]] = []  # (column, key, label, convert)
+        converters = {
+            "language": values.language,
+            "time_zone": values.time_zone,
+            "opted_out": values.opted_out,
+        }
         for index, mapped in enumerate(imp.mapping):
             kind, _, key = mapped.partition(":")
             if kind in ("field", "new"):
                 f = target.fields[key]
-                self.fields.append(
-                    (index, upsert.json_key(key), f.label, values.field_converter(f))
-                )
-            elif kind in ("name", "language", "time_zone", "opted_out"):
-                setattr(self, kind, index)
-        self.labels = {
-            "language": _label(imp, self.language),
-            "time_zone": _label(imp, self.time_zone),
-            "opted_out": _label(imp, self.opted_out),
-        }
+                convert = values.field_converter(f)
+                if convert is values.text:
+                    convert = None
+                self.fields.append((index, upsert.json_key(key), f.label, convert))
+            elif kind == "name":
+                self.name = index
+            elif kind in converters:
+                self.extras[kind] = (index, converters[kind], _label(imp, index))
+        self.width = len(imp.mapping)
         self.stamp = target.stamp
 
     def check(self, batch: list[Row], verdicts: list):
@@ -603,21 +611,22 @@ class _Checker:
         return list(records.values()), rejected
 
     def _record(self, number, cells, e164, region, kind) -> upsert.Record:
-        width = len(cells)
-        name = language = time_zone = None
+        """The row as a Record; raises values.BadValue for a cell that does not fit."""
+        if len(cells) < self.width:
+            cells = cells + [""] * (self.width - len(cells))
+        name = cells[self.name].strip()[:200] or None if self.name is not None else None
+        language = time_zone = None
         opted_out = False
-        if self.name is not None and self.name < width:
-            name = cells[self.name].strip()[:200] or None
-        if self.language is not None and self.language < width and cells[self.language].strip():
-            language = values.language(cells[self.language].strip(), self.labels["language"])
-        if self.time_zone is not None and self.time_zone < width and cells[self.time_zone].strip():
-            time_zone = values.time_zone(cells[self.time_zone].strip(), self.labels["time_zone"])
-        if self.opted_out is not None and self.opted_out < width and cells[self.opted_out].strip():
-            opted_out = values.opted_out(cells[self.opted_out].strip(), self.labels["opted_out"])
+        if self.extras:
+            language, time_zone, opted_out = self._extras(cells)
         parts = []
         for index, key, label, convert in self.fields:
-            if index < width and (cell := cells[index].strip()):
-                parts.append(key + upsert.json_value(convert(cell, label)))
+            cell = cells[index]
+            if cell and (cell := cell.strip()):
+                if convert is None:  # text, the common kind, without a call
+                    parts.append(key + encode_basestring(cell[: values.TEXT_LIMIT]))
+                else:
+                    parts.append(key + upsert.json_value(convert(cell, label)))
         return upsert.Record(
             e164,
             region,
@@ -629,6 +638,14 @@ class _Checker:
             "{" + ",".join(parts) + "}",
             number,
         )
+
+    def _extras(self, cells: list[str]) -> tuple[str | None, str | None, bool]:
+        """The language, time zone and opt-out a row gives, when the mapping has them."""
+        given = {}
+        for attribute, (index, convert, label) in self.extras.items():
+            cell = cells[index].strip()
+            given[attribute] = convert(cell, label) if cell else None
+        return given.get("language"), given.get("time_zone"), bool(given.get("opted_out"))
 
     def _rejected(self, number: int, cells: list[str], rejection: Rejection) -> RejectedRow:
         self.tally.reject(rejection.code)

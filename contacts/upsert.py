@@ -18,7 +18,9 @@ from __future__ import annotations
 
 import contextlib
 import pickle
+import queue
 import tempfile
+import threading
 from dataclasses import dataclass, field
 from json.encoder import encode_basestring
 from typing import NamedTuple
@@ -154,6 +156,7 @@ def _membership_sql(target: Target) -> str:
 
 
 def _store_batch(cursor, target: Target, upsert: str, params: dict) -> None:
+    """SQLite's: the batch in the rows table into the contacts (and the list)."""
     cursor.execute(upsert, params)
     if target.list_id is not None:
         cursor.execute(_membership_sql(target), params)
@@ -171,8 +174,12 @@ def _copy_line(r: Record) -> str:
 
 
 class StreamingWriter:
-    """PostgreSQL: COPYs each batch into the rows table and upserts it at once, inside the
-    caller's transaction."""
+    """PostgreSQL: COPYs each batch into the rows table and upserts it, inside the caller's
+    transaction, on a thread of its own while the caller checks the next batch.
+
+    The thread runs its statements on the connection's psycopg connection (thread-safe;
+    Django's wrapper is not used from the thread); the caller must not use the connection
+    until ``finish``. ``write`` and ``finish`` raise what went wrong in the thread."""
 
     def __init__(self, target: Target):
         self.target = target
@@ -180,25 +187,55 @@ class StreamingWriter:
     def __enter__(self) -> StreamingWriter:
         with connection.cursor() as cursor:
             _create_rows_table(cursor)
-        self._sql = _upsert_sql(self.target)
+        statements = [_upsert_sql(self.target)]
+        if self.target.list_id is not None:
+            statements.append(_membership_sql(self.target))
+        self._statements = [*statements, f"TRUNCATE {_ROWS}"]
         self._params = {"stamp": self.target.stamp_value}
+        self._raw = connection.connection
+        self._batches: queue.Queue[str | None] = queue.Queue(maxsize=1)
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._store, name="crier-upsert", daemon=True)
+        self._thread.start()
         return self
 
+    def _store(self) -> None:
+        while (text := self._batches.get()) is not None:
+            if self._error is None:  # after a failure, batches are only drained
+                try:
+                    with self._raw.cursor() as cursor:
+                        with cursor.copy(f"COPY {_ROWS} FROM STDIN") as copy:
+                            copy.write(text)
+                        for sql in self._statements:
+                            cursor.execute(sql, self._params if "%(" in sql else None)
+                except BaseException as error:  # raised again in the caller's thread
+                    self._error = error
+
     def write(self, records: list[Record]) -> None:
-        if not records:
-            return
-        text = "".join([_copy_line(r) for r in records])
-        with connection.cursor() as cursor:
-            with cursor.cursor.copy(f"COPY {_ROWS} FROM STDIN") as copy:
-                copy.write(text)
-            _store_batch(cursor, self.target, self._sql, self._params)
-            cursor.execute(f"TRUNCATE {_ROWS}")
+        self._raise_if_failed()
+        if records:
+            self._batches.put("".join([_copy_line(r) for r in records]))
 
     def finish(self) -> None:
-        pass
+        self._stop()
+        self._raise_if_failed()
 
-    def __exit__(self, *exc) -> None:
-        pass
+    def __exit__(self, exc_type, exc, traceback) -> None:
+        if exc is not None:  # the transaction is going: a batch still waiting need not go in
+            with contextlib.suppress(queue.Empty):
+                self._batches.get_nowait()
+        self._stop()
+        if exc is not None and self._error is not None and exc is not self._error:
+            raise self._error
+
+    def _stop(self) -> None:
+        if self._thread.is_alive():
+            self._batches.put(None)
+            self._thread.join()
+
+    def _raise_if_failed(self) -> None:
+        if self._error is not None:
+            raise self._error
 
 
 def streaming(target: Target) -> StreamingWriter:

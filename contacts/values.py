@@ -134,24 +134,34 @@ class Zones:
     and one full lookup per region for the numbers whose zone is the country's."""
 
     def __init__(self):
-        self._by_region: dict[str, str] = {}
+        self._country_level: dict[tuple[str, str] | str, str] = {}
+        self._geographic: dict[tuple[str, str], bool] = {}
 
     def __call__(self, e164: str, region: str, kind: str) -> str:
-        code = phonenumbers.country_code_for_region(region) if region != "001" else 0
-        if kind in _GEOGRAPHIC or (
-            kind == "mobile" and code in phonenumbers.phonenumberutil._GEO_MOBILE_COUNTRIES
-        ):
+        geographic = self._geographic.get((region, kind))
+        if geographic is None:
+            geographic = self._geographic[(region, kind)] = _is_geographic(region, kind)
+        if geographic:
             data = zones.TIMEZONE_DATA
             for length in range(zones.TIMEZONE_LONGEST_PREFIX, 0, -1):
                 found = data.get(e164[1 : 1 + length])
                 if found is not None:
                     return _single(found)
             return ""
-        key = f"{region}:{kind}" if code else e164
-        zone = self._by_region.get(key)
+        # The country's zones: one lookup a region (a number for non-geographic ones).
+        key = (region, kind) if region != "001" else e164
+        zone = self._country_level.get(key)
         if zone is None:
-            zone = self._by_region[key] = phones.single_time_zone(e164)
+            zone = self._country_level[key] = phones.single_time_zone(e164)
         return zone
+
+
+def _is_geographic(region: str, kind: str) -> bool:
+    """phonenumbers.is_number_type_geographical for a type name."""
+    if kind in _GEOGRAPHIC:
+        return True
+    code = phonenumbers.country_code_for_region(region) if region != "001" else 0
+    return kind == "mobile" and code in phonenumbers.phonenumberutil._GEO_MOBILE_COUNTRIES
 
 
 def _single(found) -> str:
