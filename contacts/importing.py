@@ -144,7 +144,7 @@ def refresh_preview(imp: ContactImport, *, detect_column: bool = False) -> None:
             "delimiter": table.delimiter or "",
         }
         imp.options = {**chosen, "detected": detected}
-        if detect_column or reshaped or imp.phone_column is None:
+        if detect_column or reshaped:
             imp.phone_column = detect_phone_column(
                 table.columns, rows, imp.workspace.default_country
             )

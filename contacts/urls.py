@@ -1,3 +1,28 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
 
-urlpatterns: list = []
+from contacts.pages import exports, imports
+
+urlpatterns: list = [
+    path("contacts/imports/", imports.contact_import_new, name="contact_import_new"),
+    path(
+        "contacts/imports/<int:contact_import_pk>/",
+        imports.contact_import_detail,
+        name="contact_import_detail",
+    ),
+    path(
+        "contacts/imports/<int:contact_import_pk>/progress/",
+        imports.contact_import_progress,
+        name="contact_import_progress",
+    ),
+    path(
+        "contacts/imports/<int:contact_import_pk>/cancel/",
+        imports.contact_import_cancel,
+        name="contact_import_cancel",
+    ),
+    path(
+        "contacts/imports/<int:contact_import_pk>/rejected-rows.csv",
+        imports.contact_import_rejections,
+        name="contact_import_rejections",
+    ),
+    path("contacts/export/", exports.contact_export, name="contact_export"),
+]

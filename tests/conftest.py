@@ -21,7 +21,7 @@ from django.utils import timezone
 from hypothesis import settings as hypothesis_profiles
 
 from campaigns.models import Campaign, RecipientImport
-from contacts.models import Contact
+from contacts.models import Contact, ContactImport
 from crier.celery import app
 from providers.models import ProviderAccount, Rate, SenderName
 from workspaces.models import Membership, Role, Workspace
@@ -86,6 +86,7 @@ class Tenant:
     recipient_import: RecipientImport
     stop_entry: Contact  # an opted-out contact: an entry of the stop list
     rate: Rate
+    contact_import: ContactImport | None = None
 
     def user(self, role: str):
         return self.members[role].user
@@ -126,7 +127,21 @@ def make_tenant(django_user_model, name: str, people: dict[str, str]) -> Tenant:
         workspace=workspace, phone="+77019998877", opted_out_at=timezone.now()
     )
     rate = Rate.objects.create(account=account, country="KZ", price=Decimal("0.0350"))
-    return Tenant(workspace, account, sender, members, campaign, recipient_import, stop_entry, rate)
+    tenant = Tenant(
+        workspace, account, sender, members, campaign, recipient_import, stop_entry, rate
+    )
+    tenant.contact_import = ContactImport.objects.create(
+        workspace=workspace,
+        pasted_text="phone;name\n+77011234567;Ann",
+        columns=["phone", "name"],
+        preview=[{"number": 2, "cells": ["+77011234567", "Ann"]}],
+        phone_column=0,
+        mapping=["phone", "name"],
+    )
+    tenant.contact_import.rejections_file.save(
+        "rejected.csv", ContentFile(b"row,phone,code,reason\r\n3,abc,not_a_number,x\r\n")
+    )
+    return tenant
 
 
 @pytest.fixture
