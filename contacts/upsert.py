@@ -136,7 +136,8 @@ def _upsert_sql(target: Target) -> str:
         "COALESCE(t.language, ''), COALESCE(t.time_zone, t.zone), "
         "CASE WHEN t.opted_out THEN %(stamp)s END, "
         "CASE WHEN t.opted_out THEN 'import' ELSE '' END, '', %(stamp)s, %(stamp)s "
-        f"FROM {_ROWS} t WHERE true ON CONFLICT (workspace_id, phone) "
+        # In index order: a batch then walks the unique index once instead of at random.
+        f"FROM {_ROWS} t WHERE true ORDER BY t.phone ON CONFLICT (workspace_id, phone) "
     )
     if not changes:
         return insert + "DO NOTHING"
@@ -162,15 +163,20 @@ def _store_batch(cursor, target: Target, upsert: str, params: dict) -> None:
         cursor.execute(_membership_sql(target), params)
 
 
-def _copy_line(r: Record) -> str:
-    def text(value: str | None) -> str:
-        return "\\N" if value is None else value.translate(_COPY_ESCAPES)
+def _copy_text(value: str | None) -> str:
+    return "\\N" if value is None else value.translate(_COPY_ESCAPES)
 
-    return (
-        f"{r.phone}\t{r.country}\t{r.zone}\t{text(r.name)}\t{text(r.language)}\t"
-        f"{text(r.time_zone)}\t{'t' if r.opted_out else 'f'}\t"
-        f"{r.fields.replace(chr(92), chr(92) * 2)}\t{r.row}\n"
+
+def _copy_line(r: Record) -> str:
+    # The phone, country and zone never need escaping; JSON escapes tabs and newlines itself.
+    name = _copy_text(r.name) if r.name is not None else "\\N"
+    extras = (
+        f"{_copy_text(r.language)}\t{_copy_text(r.time_zone)}\t{'t' if r.opted_out else 'f'}"
+        if r.language is not None or r.time_zone is not None or r.opted_out
+        else "\\N\t\\N\tf"
     )
+    fields = r.fields.replace("\\", "\\\\") if "\\" in r.fields else r.fields
+    return f"{r.phone}\t{r.country}\t{r.zone}\t{name}\t{extras}\t{fields}\t{r.row}\n"
 
 
 class StreamingWriter:

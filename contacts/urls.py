@@ -3,24 +3,24 @@ from django.urls import path
 from contacts.pages import exports, imports
 
 urlpatterns: list = [
-    path("contacts/imports/", imports.contact_import_new, name="contact_import_new"),
+    path("contacts/import/", imports.contact_import_new, name="contact_import_new"),
     path(
-        "contacts/imports/<int:contact_import_pk>/",
+        "contacts/import/<int:contact_import_pk>/",
         imports.contact_import_detail,
         name="contact_import_detail",
     ),
     path(
-        "contacts/imports/<int:contact_import_pk>/progress/",
+        "contacts/import/<int:contact_import_pk>/progress/",
         imports.contact_import_progress,
         name="contact_import_progress",
     ),
     path(
-        "contacts/imports/<int:contact_import_pk>/cancel/",
+        "contacts/import/<int:contact_import_pk>/cancel/",
         imports.contact_import_cancel,
         name="contact_import_cancel",
     ),
     path(
-        "contacts/imports/<int:contact_import_pk>/rejected-rows.csv",
+        "contacts/import/<int:contact_import_pk>/rejected-rows.csv",
         imports.contact_import_rejections,
         name="contact_import_rejections",
     ),

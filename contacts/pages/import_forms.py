@@ -61,10 +61,13 @@ class MappingForm(forms.Form):
         label="Contacts already in the book",
         choices=UpsertMode.choices,
         initial=UpsertMode.UPDATE,
-        widget=forms.RadioSelect,
+        widget=forms.RadioSelect(attrs={"class": "form-check-input"}),
     )
     list_action = forms.ChoiceField(
-        label="Lists", choices=ListAction.choices, initial=ListAction.NONE, widget=forms.RadioSelect
+        label="Lists",
+        choices=ListAction.choices,
+        initial=ListAction.NONE,
+        widget=forms.RadioSelect(attrs={"class": "form-check-input"}),
     )
     contact_list = forms.ModelChoiceField(
         queryset=ContactList.objects.none(),

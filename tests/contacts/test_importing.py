@@ -248,3 +248,15 @@ def test_rows_over_the_cap_are_refused_with_the_cap_named_and_nothing_kept(acme,
         importing.create(acme.workspace, None, upload=upload)
     assert not ContactImport.objects.filter(filename="big.csv").exists()
     assert not Contact.objects.filter(phone__startswith="+7701111").exists()
+
+
+def test_tabs_newlines_and_backslashes_are_stored_as_written(acme):
+    imp = start(
+        acme,
+        'phone,name,note\n+77011110001,"Ann\tB\\\\C","line one\nline \\\\two\t"\n',
+        filename="people.csv",
+    )
+    assert imp.status == ImportStatus.DONE, imp.error
+    ann = contact(acme, "+77011110001")
+    assert ann.name == "Ann\tB\\\\C"
+    assert ann.fields == {"note": "line one\nline \\\\two"}
