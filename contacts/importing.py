@@ -21,7 +21,6 @@ from __future__ import annotations
 import io
 import logging
 import os
-import re
 import tempfile
 import time
 from collections import deque
@@ -36,15 +35,12 @@ from django.core.files import File
 from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
-from django.utils.text import slugify
 
-from contacts import upsert, values
+from contacts import mapping, upsert, values
 from contacts.models import (
-    MAPPING_TARGETS,
     ContactField,
     ContactImport,
     ContactList,
-    FieldKind,
     ImportStatus,
     ListAction,
     Membership,
@@ -56,38 +52,17 @@ from core.queue import enqueue
 from core.rejections import Code, RejectedRow, Rejection, write_rejections_csv
 from core.tables import workbooks as spreadsheets
 from core.tables.reader import ENCODINGS, open_table, read_pasted
-from core.tables.table import ImportRejected, ReadOptions, Row, Table, header_key
+from core.tables.table import ImportRejected, ReadOptions, Row, Table
 
 logger = logging.getLogger(__name__)
 
 BATCH = 10_000
 FIRST_BATCH = 2_000  # small, so that checking and storing start early
 PREVIEW_ROWS = 10
-NEW_FIELD_KINDS = [(FieldKind.TEXT, "Text"), (FieldKind.NUMBER, "Number"), (FieldKind.DATE, "Date")]
-_KEY = re.compile(r"[a-z][a-z0-9_]{0,39}")
-# Headers that say what a column is without a choice (header_key'd).
-_GUESSES = {
-    "name": "name",
-    "full_name": "name",
-    "имя": "name",
-    "language": "language",
-    "lang": "language",
-    "язык": "language",
-    "time_zone": "time_zone",
-    "timezone": "time_zone",
-    "tz": "time_zone",
-    "opted_out": "opted_out",
-    "unsubscribed": "opted_out",
-    "opt_out": "opted_out",
-}
 
 
 class ImportNotAllowed(Exception):
     """The import is not in a state that allows this step, or its mapping cannot run."""
-
-
-def max_fields() -> int:
-    return settings.CRIER_CONTACT_FIELDS_MAX
 
 
 def read_options(imp: ContactImport) -> ReadOptions:
@@ -148,41 +123,7 @@ def refresh_preview(imp: ContactImport, *, detect_column: bool = False) -> None:
             imp.phone_column = detect_phone_column(
                 table.columns, rows, imp.workspace.default_country
             )
-            imp.mapping, imp.new_fields = guess_mapping(imp)
-
-
-def guess_mapping(imp: ContactImport) -> tuple[list[str], dict]:
-    """A target for every column: the phone column, the contact's own attributes and the
-    workspace's fields by header, and a new text field for any other named column."""
-    existing = {}
-    for f in ContactField.objects.filter(workspace=imp.workspace):
-        existing[header_key(f.key)] = existing[header_key(f.label)] = f.key
-    mapping, new_fields = [], {}
-    taken = set()
-    for index, header in enumerate(imp.columns):
-        key = header_key(header)
-        if index == imp.phone_column:
-            target = "phone"
-        elif _GUESSES.get(key) and _GUESSES[key] not in taken:
-            target = _GUESSES[key]
-        elif key in existing and f"field:{existing[key]}" not in taken:
-            target = f"field:{existing[key]}"
-        elif header.strip() and (new_key := field_key(header)) and f"new:{new_key}" not in taken:
-            target = f"new:{new_key}"
-            new_fields[new_key] = {"label": header.strip()[:100], "kind": FieldKind.TEXT}
-        else:
-            target = "ignore"
-        taken.add(target)
-        mapping.append(target)
-    return mapping, new_fields
-
-
-def field_key(label: str) -> str:
-    """The key a new field named ``label`` gets: "Date of birth" -> "date_of_birth"."""
-    key = slugify(label).replace("-", "_")[:40].strip("_")
-    if key and not key[0].isalpha():
-        key = f"f_{key}"[:40]
-    return key if _KEY.fullmatch(key or "") else ""
+            imp.mapping, imp.new_fields = mapping.guess(imp)
 
 
 def sheet_names(imp: ContactImport) -> list[str]:
@@ -214,63 +155,6 @@ def remap(imp: ContactImport, options: dict, mapping: list[str], new_fields: dic
     )
 
 
-def mapping_problems(imp: ContactImport) -> list[str]:
-    """What stops the mapping from running, as sentences naming the column; empty when none."""
-    problems = []
-    if imp.mapping.count("phone") != 1:
-        problems.append("Choose exactly one column of phone numbers.")
-    existing = set(
-        ContactField.objects.filter(workspace=imp.workspace).values_list("key", flat=True)
-    )
-    seen: dict[str, str] = {}
-    new = 0
-    for index, target in enumerate(imp.mapping):
-        column = _column_name(imp, index)
-        if target == "ignore":
-            continue
-        if target in seen:
-            problems.append(f"{column} and {seen[target]} both go to the same place; keep one.")
-            continue
-        seen[target] = column
-        kind, _, key = target.partition(":")
-        if kind == "field":
-            if key not in existing:
-                problems.append(f"{column}: the field “{key}” no longer exists; choose another.")
-        elif kind == "new":
-            new += 1
-            spec = imp.new_fields.get(key) or {}
-            if not _KEY.fullmatch(key):
-                problems.append(
-                    f"{column}: a new field needs a key of small letters, digits and _, "
-                    "starting with a letter."
-                )
-            elif key in existing or key in MAPPING_TARGETS:
-                problems.append(
-                    f"{column}: the workspace has a field “{key}” already; map the column to "
-                    "it or give the new field another key."
-                )
-            if spec.get("kind") not in dict(NEW_FIELD_KINDS):
-                problems.append(
-                    f"{column}: choose whether the new field holds text, a number or a date."
-                )
-            if not str(spec.get("label", "")).strip():
-                problems.append(f"{column}: give the new field a name.")
-        elif kind not in MAPPING_TARGETS:
-            problems.append(f"{column}: choose what this column is.")
-    if new and len(existing) + new > max_fields():
-        problems.append(
-            f"A workspace can have at most {max_fields()} contact fields; it has "
-            f"{len(existing)} and this import would add {new}. Map some columns to existing "
-            "fields or choose “Do not import” for them."
-        )
-    return problems
-
-
-def _column_name(imp: ContactImport, index: int) -> str:
-    header = imp.columns[index] if index < len(imp.columns) else ""
-    return f"Column {index + 1} ({header})" if header else f"Column {index + 1}"
-
-
 def confirm(
     imp: ContactImport,
     upsert_mode: str,
@@ -280,7 +164,7 @@ def confirm(
 ) -> bool:
     """Queues the import; False when it was already queued (a double click starts it once).
     Raises ImportNotAllowed with the mapping's problems."""
-    if problems := mapping_problems(imp):
+    if problems := mapping.problems(imp):
         raise ImportNotAllowed(" ".join(problems))
     if list_action != ListAction.NONE and contact_list is None and not new_list_name.strip():
         raise ImportNotAllowed("Choose the list, or name a new one.")
@@ -430,7 +314,7 @@ def _target(imp: ContactImport, stamp) -> upsert.Target:
 def _prepare(imp: ContactImport, stamp) -> upsert.Target:
     """Inside the import's transaction: creates the new fields and the new list, empties a
     list being replaced, and returns the target with the list to fill."""
-    if problems := mapping_problems(imp):
+    if problems := mapping.problems(imp):
         raise ImportNotAllowed(" ".join(problems))
     for key, spec in imp.new_fields.items():
         if f"new:{key}" in imp.mapping:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from django import forms
 
-from contacts import importing
+from contacts import mapping
 from contacts.models import MAPPING_TARGETS, ContactField, ContactList, ListAction, UpsertMode
 from core.tables import reader
 
@@ -96,7 +96,7 @@ class MappingForm(forms.Form):
                 max_length=100, required=False, label="Field name"
             )
             self.fields[f"kind_{index}"] = forms.ChoiceField(
-                choices=importing.NEW_FIELD_KINDS, required=False, label="Holds"
+                choices=mapping.NEW_FIELD_KINDS, required=False, label="Holds"
             )
         self.fields["contact_list"].queryset = ContactList.objects.filter(workspace=imp.workspace)
         self.fields["sheet"].choices = [("", "First sheet")] + [(s, s) for s in sheets]
@@ -156,18 +156,18 @@ class MappingForm(forms.Form):
         return {k: v for k, v in options.items() if v is not None and v != ""}
 
     def mapping(self) -> tuple[list[str], dict]:
-        """The mapping and new fields the form describes (importing.mapping_problems checks
+        """The mapping and new fields the form describes (mapping.problems checks
         them)."""
-        mapping, new_fields = [], {}
+        targets, new_fields = [], {}
         for index, header in enumerate(self.imp.columns):
             target = self.cleaned_data.get(f"map_{index}") or "ignore"
             if target == NEW:
                 label = (self.cleaned_data.get(f"label_{index}") or header).strip()
-                key = importing.field_key(label)
+                key = mapping.field_key(label)
                 new_fields[key] = {
                     "label": label[:100],
                     "kind": self.cleaned_data.get(f"kind_{index}") or "text",
                 }
                 target = f"new:{key}"
-            mapping.append(target)
-        return mapping, new_fields
+            targets.append(target)
+        return targets, new_fields

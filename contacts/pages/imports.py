@@ -10,7 +10,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST, require_safe
 from django_htmx.http import HttpResponseStopPolling
 
-from contacts import importing
+from contacts import importing, mapping
 from contacts.models import ContactImport, ImportStatus, ListAction
 from contacts.pages.import_forms import MappingForm, UploadForm
 from core.rejections import Code
@@ -81,7 +81,7 @@ def contact_import_detail(request, contact_import_pk: int):
                 )
     context = _context(imp) | {"form": form}
     if imp.status == ImportStatus.UPLOADED:
-        context["problems"] = importing.mapping_problems(imp)
+        context["problems"] = mapping.problems(imp)
     if request.htmx and request.method == "POST":
         return render(request, "contacts/import_detail.html#mapping", context)
     return render(request, "contacts/import_detail.html", context)
