@@ -34,7 +34,8 @@ _COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\
 
 
 class Record(NamedTuple):
-    """One checked row: None for a value the row does not give."""
+    """One checked row: None for a value the row does not give. The import builds plain
+    tuples in this order (cheaper by a second a million rows); this names the places."""
 
     phone: str  # E.164
     country: str
@@ -73,12 +74,14 @@ class Target:
         return connection.ops.adapt_datetimefield_value(self.stamp)
 
 
-def _create_rows_table(cursor) -> None:
+def _create_rows_table(cursor, target: Target) -> None:
     postgres = connection.vendor == "postgresql"
     # One left by an earlier import in the same transaction (tests run inside one).
     cursor.execute(f"DROP TABLE IF EXISTS {_ROWS}")
+    # Keyed by phone only when the update looks a row up by it (a mapped time zone).
+    phone = "text PRIMARY KEY" if "time_zone" in target.mapped else "text"
     cursor.execute(
-        f"CREATE TEMPORARY TABLE {_ROWS} (phone text PRIMARY KEY, country text, zone text, "
+        f"CREATE TEMPORARY TABLE {_ROWS} (phone {phone}, country text, zone text, "
         f"name text, language text, time_zone text, opted_out boolean, "
         f"fields {'jsonb' if postgres else 'text'}, row_number integer)"
         + (" ON COMMIT DROP" if postgres else "")
@@ -168,15 +171,17 @@ def _copy_text(value: str | None) -> str:
 
 
 def _copy_line(r: Record) -> str:
+    phone, country, zone, name, language, time_zone, opted_out, fields, row = r
     # The phone, country and zone never need escaping; JSON escapes tabs and newlines itself.
-    name = _copy_text(r.name) if r.name is not None else "\\N"
+    name = _copy_text(name) if name is not None else "\\N"
     extras = (
-        f"{_copy_text(r.language)}\t{_copy_text(r.time_zone)}\t{'t' if r.opted_out else 'f'}"
-        if r.language is not None or r.time_zone is not None or r.opted_out
+        f"{_copy_text(language)}\t{_copy_text(time_zone)}\t{'t' if opted_out else 'f'}"
+        if language is not None or time_zone is not None or opted_out
         else "\\N\t\\N\tf"
     )
-    fields = r.fields.replace("\\", "\\\\") if "\\" in r.fields else r.fields
-    return f"{r.phone}\t{r.country}\t{r.zone}\t{name}\t{extras}\t{fields}\t{r.row}\n"
+    if "\\" in fields:
+        fields = fields.replace("\\", "\\\\")
+    return f"{phone}\t{country}\t{zone}\t{name}\t{extras}\t{fields}\t{row}\n"
 
 
 class StreamingWriter:
@@ -192,7 +197,7 @@ class StreamingWriter:
 
     def __enter__(self) -> StreamingWriter:
         with connection.cursor() as cursor:
-            _create_rows_table(cursor)
+            _create_rows_table(cursor, self.target)
         statements = [_upsert_sql(self.target)]
         if self.target.list_id is not None:
             statements.append(_membership_sql(self.target))
@@ -273,7 +278,7 @@ class SpooledWriter:
         params = {"stamp": target.stamp_value}
         row_sql = "(" + ", ".join(["%s"] * len(Record._fields)) + ")"
         with connection.cursor() as cursor:
-            _create_rows_table(cursor)
+            _create_rows_table(cursor, target)
             for _ in range(self._batches):
                 records = pickle.load(self._spool)
                 for start in range(0, len(records), self._PER_STATEMENT):

@@ -260,3 +260,18 @@ def test_tabs_newlines_and_backslashes_are_stored_as_written(acme):
     ann = contact(acme, "+77011110001")
     assert ann.name == "Ann\tB\\\\C"
     assert ann.fields == {"note": "line one\nline \\\\two"}
+
+
+def test_a_time_zone_cell_overrides_and_an_empty_one_keeps_the_contacts(acme):
+    Contact.objects.create(workspace=acme.workspace, phone="+77011110001", time_zone="Asia/Aqtau")
+    Contact.objects.create(workspace=acme.workspace, phone="+77011110002", time_zone="Asia/Aqtau")
+    imp = start(
+        acme,
+        "phone;time zone;language\n+77011110001;Asia/Almaty;kk\n+77011110002;;\n"
+        "+77011110003;Mars/Base;\n",
+    )
+    assert (imp.updated, imp.unchanged, imp.rejected) == (1, 1, 1), imp.error
+    first = contact(acme, "+77011110001")
+    assert (first.time_zone, first.language) == ("Asia/Almaty", "kk")
+    assert contact(acme, "+77011110002").time_zone == "Asia/Aqtau"
+    assert "“Mars/Base” is not a time zone for time zone" in report(imp)[1][3]
