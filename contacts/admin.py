@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from contacts.models import Contact, ContactField, ContactList, Segment
+from contacts.models import Contact, ContactField, ContactImport, ContactList, Segment
 
 
 @admin.register(Contact)
@@ -30,3 +30,21 @@ class SegmentAdmin(admin.ModelAdmin):
     list_display = ["name", "workspace", "updated_at"]
     list_filter = ["workspace"]
     search_fields = ["name"]
+
+
+@admin.register(ContactImport)
+class ContactImportAdmin(admin.ModelAdmin):
+    list_display = [
+        "__str__",
+        "workspace",
+        "status",
+        "created",
+        "updated",
+        "rejected",
+        "created_at",
+    ]
+    list_filter = ["status", "upsert", "list_action"]
+    search_fields = ["filename"]
+    list_select_related = ["workspace"]
+    raw_id_fields = ["workspace", "created_by", "contact_list"]
+    readonly_fields = ["summary", "preview", "columns", "mapping", "rows_done", "rows_total"]

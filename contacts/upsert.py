@@ -198,6 +198,11 @@ class StreamingWriter:
     def __enter__(self) -> StreamingWriter:
         with connection.cursor() as cursor:
             _create_rows_table(cursor, self.target)
+            # Foreign keys checked by each statement rather than all at the commit, so that
+            # work overlaps with reading too instead of following it.
+            self._foreign_keys = _foreign_keys(cursor)
+            if self._foreign_keys:
+                cursor.execute(f"SET CONSTRAINTS {self._foreign_keys} IMMEDIATE")
         statements = [_upsert_sql(self.target)]
         if self.target.list_id is not None:
             statements.append(_membership_sql(self.target))
@@ -230,6 +235,9 @@ class StreamingWriter:
     def finish(self) -> None:
         self._stop()
         self._raise_if_failed()
+        if self._foreign_keys:
+            with connection.cursor() as cursor:
+                cursor.execute(f"SET CONSTRAINTS {self._foreign_keys} DEFERRED")
 
     def __exit__(self, exc_type, exc, traceback) -> None:
         if exc is not None:  # the transaction is going: a batch still waiting need not go in
@@ -247,6 +255,16 @@ class StreamingWriter:
     def _raise_if_failed(self) -> None:
         if self._error is not None:
             raise self._error
+
+
+def _foreign_keys(cursor) -> str:
+    """The deferrable foreign keys of the tables an import writes, quoted, comma-separated."""
+    cursor.execute(
+        "SELECT conname FROM pg_constraint WHERE conrelid IN (%s::regclass, %s::regclass) "
+        "AND contype = 'f' AND condeferrable ORDER BY conname",
+        [Contact._meta.db_table, Membership._meta.db_table],
+    )
+    return ", ".join(connection.ops.quote_name(name) for (name,) in cursor.fetchall())
 
 
 def streaming(target: Target) -> StreamingWriter:
