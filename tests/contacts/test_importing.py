@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import csv
 import io
+from datetime import timedelta
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.utils import timezone
 
 from contacts import importing
 from contacts.models import (
@@ -275,3 +277,27 @@ def test_a_time_zone_cell_overrides_and_an_empty_one_keeps_the_contacts(acme):
     assert (first.time_zone, first.language) == ("Asia/Almaty", "kk")
     assert contact(acme, "+77011110002").time_zone == "Asia/Aqtau"
     assert "“Mars/Base” is not a time zone for time zone" in report(imp)[1][3]
+
+
+def test_a_cancelled_run_changes_nothing(acme):
+    imp = importing.create(acme.workspace, None, text="phone;city\n+77011110001;Almaty\n")
+    importing.confirm(imp, UpsertMode.UPDATE, ListAction.ADD, None, "Cancelled list")
+    ContactImport.objects.filter(pk=imp.pk).update(cancel_requested=True)
+    importing.run(imp.pk)
+    imp.refresh_from_db()
+    assert imp.status == ImportStatus.CANCELLED
+    assert not Contact.objects.filter(phone="+77011110001").exists()
+    assert not ContactField.objects.filter(workspace=acme.workspace, key="city").exists()
+    assert not ContactList.objects.filter(name="Cancelled list").exists()
+
+
+def test_an_import_whose_worker_died_is_failed_by_the_periodic_check(acme, settings):
+    settings.CRIER_IMPORT_STALE_SECONDS = 60
+    stale = timezone.now() - timedelta(seconds=61)
+    ContactImport.objects.filter(pk=acme.contact_import.pk).update(
+        status=ImportStatus.RUNNING, started_at=stale, heartbeat_at=stale
+    )
+    assert importing.fail_abandoned() == 1
+    acme.contact_import.refresh_from_db()
+    assert acme.contact_import.status == ImportStatus.FAILED
+    assert "start the import again" in acme.contact_import.error
