@@ -88,8 +88,9 @@ def _create_rows_table(cursor, target: Target) -> None:
     )
 
 
-def _upsert_sql(target: Target) -> str:
-    """The INSERT ... ON CONFLICT statement for one batch in the rows table."""
+def _upsert_sql(target: Target, values: int = 0) -> str:
+    """The INSERT ... ON CONFLICT statement for one batch in the rows table, or with
+    ``values`` for that many rows of VALUES (``VALUES_ROW``'s parameters each)."""
     postgres = connection.vendor == "postgresql"
     table = Contact._meta.db_table
     mapped = target.mapped
@@ -135,19 +136,50 @@ def _upsert_sql(target: Target) -> str:
     insert = (
         f"INSERT INTO {table} AS c (workspace_id, phone, country, name, fields, language, "
         "time_zone, opted_out_at, opt_out_source, opt_out_note, created_at, updated_at) "
-        f"SELECT {int(target.workspace_id)}, t.phone, t.country, COALESCE(t.name, ''), t.fields, "
-        "COALESCE(t.language, ''), COALESCE(t.time_zone, t.zone), "
-        "CASE WHEN t.opted_out THEN %(stamp)s END, "
-        "CASE WHEN t.opted_out THEN 'import' ELSE '' END, '', %(stamp)s, %(stamp)s "
-        # In index order: a batch then walks the unique index once instead of at random.
-        f"FROM {_ROWS} t WHERE true ORDER BY t.phone ON CONFLICT (workspace_id, phone) "
     )
+    if values:
+        insert += "VALUES " + ", ".join([_VALUES_ROW.format(ws=int(target.workspace_id))] * values)
+    else:
+        insert += (
+            f"SELECT {int(target.workspace_id)}, t.phone, t.country, COALESCE(t.name, ''), "
+            "t.fields, COALESCE(t.language, ''), COALESCE(t.time_zone, t.zone), "
+            "CASE WHEN t.opted_out THEN %(stamp)s END, "
+            "CASE WHEN t.opted_out THEN 'import' ELSE '' END, '', %(stamp)s, %(stamp)s "
+            # In index order: a batch then walks the unique index once instead of at random.
+            f"FROM {_ROWS} t WHERE true ORDER BY t.phone"
+        )
+    insert += " ON CONFLICT (workspace_id, phone) "
     if not changes:
-        return insert + "DO NOTHING"
-    distinct = "IS DISTINCT FROM" if postgres else "IS NOT"
-    sets = ", ".join(f"{column} = {new}" for column, new, _ in changes)
-    differs = " OR ".join(f"{old} {distinct} {new}" for _, new, old in changes)
-    return f"{insert}DO UPDATE SET {sets}, updated_at = %(stamp)s WHERE {differs}"
+        sql = insert + "DO NOTHING"
+    else:
+        distinct = "IS DISTINCT FROM" if postgres else "IS NOT"
+        sets = ", ".join(f"{column} = {new}" for column, new, _ in changes)
+        differs = " OR ".join(f"{old} {distinct} {new}" for _, new, old in changes)
+        sql = f"{insert}DO UPDATE SET {sets}, updated_at = %(stamp)s WHERE {differs}"
+    if values:
+        # Positional parameters for the rows: the stamp (Crier's own value) goes in as text.
+        sql = sql.replace("%(stamp)s", f"'{target.stamp_value}'")
+    return sql
+
+
+# One contact of a VALUES upsert; its parameters come from _values_params.
+_VALUES_ROW = "({ws}, %s, %s, %s, %s, %s, %s, %s, %s, '', %s, %s)"
+
+
+def _values_params(r: Record, stamp) -> tuple:
+    phone, country, zone, name, language, time_zone, opted_out, fields, _ = r
+    return (
+        phone,
+        country,
+        name or "",
+        fields,
+        language or "",
+        time_zone or zone,
+        stamp if opted_out else None,
+        "import" if opted_out else "",
+        stamp,
+        stamp,
+    )
 
 
 def _membership_sql(target: Target) -> str:
@@ -156,6 +188,16 @@ def _membership_sql(target: Target) -> str:
         f"SELECT {int(target.list_id)}, (SELECT c.id FROM {Contact._meta.db_table} c "
         f"WHERE c.workspace_id = {int(target.workspace_id)} AND c.phone = t.phone), %(stamp)s "
         f"FROM {_ROWS} t WHERE true ON CONFLICT (contact_list_id, contact_id) DO NOTHING"
+    )
+
+
+def _add_to_list(cursor, target: Target, phones: list[str]) -> None:
+    cursor.execute(
+        f"INSERT INTO {Membership._meta.db_table} (contact_list_id, contact_id, added_at) "
+        f"SELECT {int(target.list_id)}, c.id, %s FROM {Contact._meta.db_table} c "
+        f"WHERE c.workspace_id = {int(target.workspace_id)} AND c.phone IN "
+        f"({', '.join(['%s'] * len(phones))}) ON CONFLICT (contact_list_id, contact_id) DO NOTHING",
+        [target.stamp_value, *phones],
     )
 
 
@@ -291,23 +333,42 @@ class SpooledWriter:
             self._batches += 1
 
     def flush_to(self, target: Target) -> None:
+        """Upserts the spooled batches, with multi-row INSERTs straight into the contacts;
+        through the rows table when a mapped time zone needs it."""
         self._spool.seek(0)
+        with connection.cursor() as cursor:
+            if "time_zone" in target.mapped:
+                self._through_rows_table(cursor, target)
+                return
+            stamp = target.stamp_value
+            statements: dict[int, str] = {}
+            for _ in range(self._batches):
+                records = sorted(pickle.load(self._spool))  # by phone: the index in order
+                for start in range(0, len(records), self._PER_STATEMENT):
+                    chunk = records[start : start + self._PER_STATEMENT]
+                    sql = statements.get(len(chunk))
+                    if sql is None:
+                        sql = statements[len(chunk)] = _upsert_sql(target, len(chunk))
+                    cursor.execute(sql, [v for r in chunk for v in _values_params(r, stamp)])
+                    if target.list_id is not None:
+                        _add_to_list(cursor, target, [r[0] for r in chunk])
+
+    def _through_rows_table(self, cursor, target: Target) -> None:
         sql = _upsert_sql(target)
         params = {"stamp": target.stamp_value}
         row_sql = "(" + ", ".join(["%s"] * len(Record._fields)) + ")"
-        with connection.cursor() as cursor:
-            _create_rows_table(cursor, target)
-            for _ in range(self._batches):
-                records = pickle.load(self._spool)
-                for start in range(0, len(records), self._PER_STATEMENT):
-                    chunk = records[start : start + self._PER_STATEMENT]
-                    cursor.execute(
-                        f"INSERT INTO {_ROWS} VALUES " + ", ".join([row_sql] * len(chunk)),
-                        [value for record in chunk for value in record],
-                    )
-                _store_batch(cursor, target, sql, params)
-                cursor.execute(f"DELETE FROM {_ROWS}")
-            cursor.execute(f"DROP TABLE {_ROWS}")
+        _create_rows_table(cursor, target)
+        for _ in range(self._batches):
+            records = pickle.load(self._spool)
+            for start in range(0, len(records), self._PER_STATEMENT):
+                chunk = records[start : start + self._PER_STATEMENT]
+                cursor.execute(
+                    f"INSERT INTO {_ROWS} VALUES " + ", ".join([row_sql] * len(chunk)),
+                    [value for record in chunk for value in record],
+                )
+            _store_batch(cursor, target, sql, params)
+            cursor.execute(f"DELETE FROM {_ROWS}")
+        cursor.execute(f"DROP TABLE {_ROWS}")
 
     def finish(self) -> None:
         pass
