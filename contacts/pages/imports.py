@@ -53,7 +53,9 @@ def contact_import_new(request):
                 return done(request, "contact_import_detail", imp.pk)
     context = {
         "form": form,
-        "recent": ContactImport.objects.filter(workspace=request.workspace)[:RECENT],
+        "recent": ContactImport.objects.filter(workspace=request.workspace).select_related(
+            "contact_list"
+        )[:RECENT],
     }
     if request.htmx and request.method == "POST":
         return render(request, "contacts/import_new.html#upload", context, status=200)
