@@ -88,10 +88,9 @@ def _create_rows_table(cursor, target: Target) -> None:
     )
 
 
-def _upsert_sql(target: Target, values: int = 0, *, arrays: bool = False) -> str:
-    """The INSERT ... ON CONFLICT statement for one batch: from the rows table; with
-    ``values``, from that many rows of VALUES (``_VALUES_ROW``'s parameters each); with
-    ``arrays`` (PostgreSQL), from one array parameter a column (``_ARRAYS``)."""
+def _upsert_sql(target: Target, values: int = 0) -> str:
+    """The INSERT ... ON CONFLICT statement for one batch in the rows table, or with
+    ``values`` for that many rows of VALUES (``VALUES_ROW``'s parameters each)."""
     postgres = connection.vendor == "postgresql"
     table = Contact._meta.db_table
     mapped = target.mapped
@@ -147,7 +146,7 @@ def _upsert_sql(target: Target, values: int = 0, *, arrays: bool = False) -> str
             "CASE WHEN t.opted_out THEN %(stamp)s END, "
             "CASE WHEN t.opted_out THEN 'import' ELSE '' END, '', %(stamp)s, %(stamp)s "
             # In index order: a batch then walks the unique index once instead of at random.
-            f"FROM {_ARRAYS if arrays else _ROWS + ' t'} WHERE true ORDER BY t.phone"
+            f"FROM {_ROWS} t WHERE true ORDER BY t.phone"
         )
     insert += " ON CONFLICT (workspace_id, phone) "
     if not changes:
@@ -162,14 +161,6 @@ def _upsert_sql(target: Target, values: int = 0, *, arrays: bool = False) -> str
         sql = sql.replace("%(stamp)s", f"'{target.stamp_value}'")
     return sql
 
-
-# A batch as arrays, one a Record column, unnested into rows (PostgreSQL).
-_ARRAYS = (
-    "unnest(%(phone)s::text[], %(country)s::text[], %(zone)s::text[], %(name)s::text[], "
-    "%(language)s::text[], %(time_zone)s::text[], %(opted_out)s::boolean[], "
-    "%(fields)s::jsonb[])"
-    " AS t(phone, country, zone, name, language, time_zone, opted_out, fields)"
-)
 
 # One contact of a VALUES upsert; its parameters come from _values_params.
 _VALUES_ROW = "({ws}, %s, %s, %s, %s, %s, %s, %s, %s, '', %s, %s)"
@@ -191,22 +182,12 @@ def _values_params(r: Record, stamp) -> tuple:
     )
 
 
-def _membership_sql(target: Target, *, arrays: bool = False) -> str:
-    head = (
-        f"INSERT INTO {Membership._meta.db_table} (contact_list_id, contact_id, added_at) "
-        f"SELECT {int(target.list_id)}, "
-    )
-    tail = "ON CONFLICT (contact_list_id, contact_id) DO NOTHING"
-    if arrays:
-        return (
-            f"{head}c.id, %(stamp)s FROM {Contact._meta.db_table} c "
-            f"WHERE c.workspace_id = {int(target.workspace_id)} "
-            f"AND c.phone = ANY(%(phone)s::text[]) {tail}"
-        )
+def _membership_sql(target: Target) -> str:
     return (
-        f"{head}(SELECT c.id FROM {Contact._meta.db_table} c "
+        f"INSERT INTO {Membership._meta.db_table} (contact_list_id, contact_id, added_at) "
+        f"SELECT {int(target.list_id)}, (SELECT c.id FROM {Contact._meta.db_table} c "
         f"WHERE c.workspace_id = {int(target.workspace_id)} AND c.phone = t.phone), %(stamp)s "
-        f"FROM {_ROWS} t WHERE true {tail}"
+        f"FROM {_ROWS} t WHERE true ON CONFLICT (contact_list_id, contact_id) DO NOTHING"
     )
 
 
@@ -264,42 +245,33 @@ class StreamingWriter:
             self._foreign_keys = _foreign_keys(cursor)
             if self._foreign_keys:
                 cursor.execute(f"SET CONSTRAINTS {self._foreign_keys} IMMEDIATE")
-        # Arrays bound as parameters, unless a mapped time zone needs the rows table.
-        self._arrays = "time_zone" not in self.target.mapped
-        statements = [_upsert_sql(self.target, arrays=self._arrays)]
+        statements = [_upsert_sql(self.target)]
         if self.target.list_id is not None:
-            statements.append(_membership_sql(self.target, arrays=self._arrays))
-        self._statements = statements if self._arrays else [*statements, f"TRUNCATE {_ROWS}"]
+            statements.append(_membership_sql(self.target))
+        self._statements = [*statements, f"TRUNCATE {_ROWS}"]
         self._params = {"stamp": self.target.stamp_value}
         self._raw = connection.connection
-        self._batches: queue.Queue[str | dict | None] = queue.Queue(maxsize=1)
+        self._batches: queue.Queue[str | None] = queue.Queue(maxsize=1)
         self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._store, name="crier-upsert", daemon=True)
         self._thread.start()
         return self
 
     def _store(self) -> None:
-        while (batch := self._batches.get()) is not None:
+        while (text := self._batches.get()) is not None:
             if self._error is None:  # after a failure, batches are only drained
                 try:
                     with self._raw.cursor() as cursor:
-                        if isinstance(batch, str):
-                            with cursor.copy(f"COPY {_ROWS} FROM STDIN") as copy:
-                                copy.write(batch)
-                            params = self._params
-                        else:
-                            params = {**self._params, **batch}
+                        with cursor.copy(f"COPY {_ROWS} FROM STDIN") as copy:
+                            copy.write(text)
                         for sql in self._statements:
-                            cursor.execute(sql, params if "%(" in sql else None)
+                            cursor.execute(sql, self._params if "%(" in sql else None)
                 except BaseException as error:  # raised again in the caller's thread
                     self._error = error
 
     def write(self, records: list[Record]) -> None:
         self._raise_if_failed()
-        if records and self._arrays:
-            columns = zip(*records, strict=True)
-            self._batches.put(dict(zip(Record._fields, map(list, columns), strict=False)))
-        elif records:
+        if records:
             self._batches.put("".join([_copy_line(r) for r in records]))
 
     def finish(self) -> None:
