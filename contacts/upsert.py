@@ -12,6 +12,10 @@ and updated ones apart at the end, exactly, however often a number appears in th
 A number seen again in a later batch is upserted again: the later row wins. With
 ``fill_blanks``, a contact this import already wrote counts as blank for the later row, so the
 later row wins there too.
+
+Longer than 400 lines because it holds both databases' ways of writing a batch (COPY on a
+thread of its own for PostgreSQL, a spool and multi-row INSERTs for SQLite), which share the
+statements built here.
 """
 
 from __future__ import annotations
