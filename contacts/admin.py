@@ -1,6 +1,13 @@
 from django.contrib import admin
 
-from contacts.models import Contact, ContactField, ContactList, Membership, Segment
+from contacts.models import (
+    Contact,
+    ContactField,
+    ContactImport,
+    ContactList,
+    Membership,
+    Segment,
+)
 
 
 @admin.register(Contact)
@@ -39,3 +46,21 @@ class MembershipAdmin(admin.ModelAdmin):
     raw_id_fields = ["contact", "contact_list"]
     search_fields = ["contact__phone", "contact_list__name"]
     show_full_result_count = False
+
+
+@admin.register(ContactImport)
+class ContactImportAdmin(admin.ModelAdmin):
+    list_display = [
+        "__str__",
+        "workspace",
+        "status",
+        "created",
+        "updated",
+        "rejected",
+        "created_at",
+    ]
+    list_filter = ["status", "upsert", "list_action"]
+    search_fields = ["filename"]
+    list_select_related = ["workspace"]
+    raw_id_fields = ["workspace", "created_by", "contact_list"]
+    readonly_fields = ["summary", "preview", "columns", "mapping", "rows_done", "rows_total"]

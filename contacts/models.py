@@ -8,6 +8,7 @@ nothing else known about it is still a contact; that is what the old stop list b
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
@@ -179,3 +180,106 @@ class Segment(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class ImportStatus(models.TextChoices):
+    UPLOADED = "uploaded", "Waiting for the column mapping"  # read far enough to preview
+    QUEUED = "queued", "Queued"  # the user confirmed; a worker will pick it up
+    RUNNING = "running", "Importing"  # a worker is reading, checking and storing rows
+    DONE = "done", "Done"  # the contacts were created or updated, the list filled
+    FAILED = "failed", "Failed"  # nothing was changed; ``error`` says why
+    CANCELLED = "cancelled", "Cancelled"  # stopped by the user; nothing was changed
+
+
+class UpsertMode(models.TextChoices):
+    UPDATE = "update", "Update: a non-empty cell replaces the contact's value"
+    FILL_BLANKS = "fill_blanks", "Only fill blanks: keep every value a contact already has"
+
+
+class ListAction(models.TextChoices):
+    NONE = "none", "Do not add them to a list"
+    ADD = "add", "Add them to a list"
+    REPLACE = "replace", "Replace a list's members with them"
+
+
+# What a column of a contact import becomes (ContactImport.mapping). A custom field is
+# "field:<key>" (an existing ContactField) or "new:<key>" (created by the import, as
+# ContactImport.new_fields describes it).
+MAPPING_TARGETS = {
+    "phone": "Phone number",
+    "name": "Name",
+    "language": "Language",
+    "time_zone": "Time zone",
+    "opted_out": "Opted out (yes/no)",
+    "ignore": "Do not import",
+}
+
+
+class ContactImport(models.Model):
+    """One upload or paste into a workspace's contact book, with what happened to every row
+    (contacts.importing)."""
+
+    workspace = models.ForeignKey(
+        "dashboard.Workspace", on_delete=models.CASCADE, related_name="contact_imports"
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    filename = models.CharField(max_length=255, blank=True)  # empty for pasted text
+    file = models.FileField(upload_to="contact-imports/%Y/%m/", blank=True)
+    pasted_text = models.TextField(blank=True)
+    # Reader options the user chose (encoding, delimiter, quotechar, has_header, sheet).
+    options = models.JSONField(default=dict, blank=True)
+    columns = models.JSONField(default=list, blank=True)
+    preview = models.JSONField(default=list, blank=True)  # the first rows as the user sees them
+    phone_column = models.PositiveSmallIntegerField(null=True, blank=True)
+    # One target a column (MAPPING_TARGETS, "field:<key>" or "new:<key>").
+    mapping = models.JSONField(default=list, blank=True)
+    # The fields the import creates: {key: {"label": ..., "kind": ...}}.
+    new_fields = models.JSONField(default=dict, blank=True)
+    upsert = models.CharField(max_length=12, choices=UpsertMode.choices, default=UpsertMode.UPDATE)
+    list_action = models.CharField(
+        max_length=8, choices=ListAction.choices, default=ListAction.NONE
+    )
+    contact_list = models.ForeignKey(
+        ContactList, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    new_list_name = models.CharField(max_length=200, blank=True)  # a list the import creates
+    status = models.CharField(
+        max_length=10, choices=ImportStatus.choices, default=ImportStatus.UPLOADED
+    )
+    cancel_requested = models.BooleanField(default=False)
+    error = models.TextField(blank=True)
+    rows_done = models.PositiveIntegerField(default=0)
+    rows_total = models.PositiveIntegerField(null=True, blank=True)  # an estimate while running
+    accepted = models.PositiveIntegerField(default=0)  # rows checked and stored
+    rejected = models.PositiveIntegerField(default=0)
+    created = models.PositiveIntegerField(default=0)  # contacts the import created
+    updated = models.PositiveIntegerField(default=0)  # contacts it changed
+    unchanged = models.PositiveIntegerField(default=0)  # contacts it found as they were
+    # {"by_reason": {code: n}, "by_country": {"KZ": n}}
+    summary = models.JSONField(default=dict, blank=True)
+    rejections_file = models.FileField(upload_to="contact-rejections/%Y/%m/", blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    # The running worker's last sign of life; a running import silent for long is failed by
+    # contacts.importing.fail_abandoned.
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return self.filename or "Pasted contacts"
+
+    @property
+    def finished(self) -> bool:
+        return self.status in {ImportStatus.DONE, ImportStatus.FAILED, ImportStatus.CANCELLED}
+
+    def seconds_left(self, now) -> int | None:
+        """An estimate from the pace so far; None until there is a pace to go by."""
+        if not (self.started_at and self.rows_total and self.rows_done):
+            return None
+        elapsed = (now - self.started_at).total_seconds()
+        return round(elapsed / self.rows_done * max(self.rows_total - self.rows_done, 0))

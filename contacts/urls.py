@@ -1,6 +1,6 @@
 from django.urls import path
 
-from contacts.pages import book, fields, lists, segments
+from contacts.pages import book, exports, fields, imports, lists, segments
 
 urlpatterns = [
     path("contacts/", book.contact_list, name="contact_list"),
@@ -22,4 +22,26 @@ urlpatterns = [
         segments.segment_delete,
         name="segment_delete",
     ),
+    path("contacts/import/", imports.contact_import_new, name="contact_import_new"),
+    path(
+        "contacts/import/<int:contact_import_pk>/",
+        imports.contact_import_detail,
+        name="contact_import_detail",
+    ),
+    path(
+        "contacts/import/<int:contact_import_pk>/progress/",
+        imports.contact_import_progress,
+        name="contact_import_progress",
+    ),
+    path(
+        "contacts/import/<int:contact_import_pk>/cancel/",
+        imports.contact_import_cancel,
+        name="contact_import_cancel",
+    ),
+    path(
+        "contacts/import/<int:contact_import_pk>/rejected-rows.csv",
+        imports.contact_import_rejections,
+        name="contact_import_rejections",
+    ),
+    path("contacts/export/", exports.contact_export, name="contact_export"),
 ]

@@ -32,6 +32,11 @@ class Code(models.TextChoices):
     COUNTRY_NOT_ALLOWED = "country_not_allowed", "Country not allowed"
     # The message uses a {placeholder} whose cell is empty in this row.
     MISSING_PLACEHOLDER = "missing_placeholder", "Missing placeholder value"
+    # Contact imports: a cell that does not fit its field's kind (a number, a date, a choice).
+    BAD_VALUE = "bad_value", "Value does not fit its field"
+    # Contact imports: the same E.164 number appears again later in the file; the later row
+    # is the one imported.
+    REPLACED_IN_FILE = "replaced_in_file", "Replaced by a later row"
 
 
 # One sentence a marketing person understands. ``{detail}`` is filled from Rejection.detail.
@@ -45,6 +50,9 @@ REASONS: dict[Code, str] = {
     Code.STOP_LISTED: "The number is on your stop list.",
     Code.COUNTRY_NOT_ALLOWED: "The account may not send to {detail}.",
     Code.MISSING_PLACEHOLDER: "The message needs {detail}, which is empty in this row.",
+    Code.BAD_VALUE: "{detail}",
+    Code.REPLACED_IN_FILE: "The same number appears again in row {detail}; that later row "
+    "is the one imported.",
 }
 
 

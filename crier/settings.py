@@ -242,6 +242,8 @@ if not PRODUCTION:
 CRIER_IMPORT_MAX_BYTES = env.int("CRIER_IMPORT_MAX_BYTES", default=50 * 1024 * 1024)
 CRIER_IMPORT_MAX_ROWS = env.int("CRIER_IMPORT_MAX_ROWS", default=2_000_000)
 CRIER_IMPORT_MAX_COLUMNS = env.int("CRIER_IMPORT_MAX_COLUMNS", default=100)
+# Custom contact fields a workspace may define (contact imports create them from columns).
+CRIER_CONTACT_FIELDS_MAX = env.int("CRIER_CONTACT_FIELDS_MAX", default=200)
 # Uploads read at once, in one web process and in one workspace (core/uploads.py); each
 # costs a few MB of memory while its first rows are read, whatever the file.
 CRIER_UPLOADS_PER_PROCESS = env.int("CRIER_UPLOADS_PER_PROCESS", default=4)
@@ -295,6 +297,11 @@ CELERY_BEAT_SCHEDULE = {
     # Fails the recipient imports a dead worker left running (campaigns.recipients.imports).
     "fail-abandoned-imports": {
         "task": "campaigns.tasks.fail_abandoned_imports",
+        "schedule": 30.0,
+    },
+    # The same for contact-book imports (contacts.importing).
+    "fail-abandoned-contact-imports": {
+        "task": "contacts.tasks.fail_abandoned_imports",
         "schedule": 30.0,
     },
 }

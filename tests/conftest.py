@@ -21,7 +21,7 @@ from django.utils import timezone
 from hypothesis import settings as hypothesis_profiles
 
 from campaigns.models import Campaign, MessageTemplate, RecipientImport
-from contacts.models import Contact, ContactField, ContactList, Segment
+from contacts.models import Contact, ContactField, ContactImport, ContactList, Segment
 from contacts.models import Membership as ContactMembership
 from crier.celery import app
 from providers.models import ProviderAccount, Rate, SenderName
@@ -94,6 +94,7 @@ class Tenant:
     contact_list: ContactList | None = None
     segment: Segment | None = None
     template: MessageTemplate | None = None
+    contact_import: ContactImport | None = None
 
     def user(self, role: str):
         return self.members[role].user
@@ -140,6 +141,17 @@ def make_tenant(django_user_model, name: str, people: dict[str, str]) -> Tenant:
     add_contact_book(tenant)
     tenant.template = MessageTemplate.objects.create(
         workspace=workspace, name=f"{name} welcome", text="Welcome aboard, {name}!"
+    )
+    tenant.contact_import = ContactImport.objects.create(
+        workspace=workspace,
+        pasted_text="phone;name\n+77011234567;Ann",
+        columns=["phone", "name"],
+        preview=[{"number": 2, "cells": ["+77011234567", "Ann"]}],
+        phone_column=0,
+        mapping=["phone", "name"],
+    )
+    tenant.contact_import.rejections_file.save(
+        "rejected.csv", ContentFile(b"row,phone,code,reason\r\n3,abc,not_a_number,x\r\n")
     )
     return tenant
 

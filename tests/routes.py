@@ -30,6 +30,7 @@ OBJECT_FACTORIES = {
     "member_pk": lambda tenant: tenant.members[Role.OWNER].pk,
     "campaign_pk": lambda tenant: tenant.campaign.pk,
     "import_pk": lambda tenant: tenant.recipient_import.pk,
+    "contact_import_pk": lambda tenant: tenant.contact_import.pk,
     "entry_pk": lambda tenant: tenant.stop_entry.pk,
     "rate_pk": lambda tenant: tenant.rate.pk,
     "contact_pk": lambda tenant: tenant.contact.pk,

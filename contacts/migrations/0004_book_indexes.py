@@ -45,6 +45,6 @@ def drop(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("contacts", "0002_stop_list")]
+    dependencies = [("contacts", "0003_contactimport")]
 
     operations = [migrations.RunPython(create, drop)]

@@ -1,0 +1,609 @@
+"""The contact-book import: upload or paste -> preview and column mapping -> a background run
+that reads, normalises and checks every row and upserts the contacts by number, creating the
+fields the mapping asks for and filling a list.
+
+The run is the campaign import's pipeline (core.tables readers, the core.phones.Normaliser's
+child processes, the core.rejections report), storing contacts instead of messages
+(contacts.upsert). Nobody sees a change before the import's transaction commits: on
+PostgreSQL it holds the whole run and each batch is upserted as soon as it is checked;
+elsewhere the checked rows wait in a temporary file for one transaction at the end. A failed
+or cancelled import changes nothing.
+
+A number seen again later in the file replaces the earlier row (the last one wins); the
+earlier row goes into the rejected-rows report saying which row replaced it.
+
+Longer than 400 lines because the import is one state machine (created, previewed, mapped,
+queued, run, finished, cancelled or failed) whose steps share its row checks and progress.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import os
+import tempfile
+import time
+from collections import deque
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import timedelta
+from itertools import islice
+from json.encoder import encode_basestring
+
+from django.conf import settings
+from django.core.files import File
+from django.db import connection, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from contacts import mapping, upsert, values
+from contacts.models import (
+    ContactField,
+    ContactImport,
+    ContactList,
+    ImportStatus,
+    ListAction,
+    Membership,
+    UpsertMode,
+)
+from core import children, phones
+from core.columns import detect_phone_column
+from core.queue import enqueue
+from core.rejections import Code, RejectedRow, Rejection, write_rejections_csv
+from core.tables import workbooks as spreadsheets
+from core.tables.reader import ENCODINGS, open_table, read_pasted
+from core.tables.table import ImportRejected, ReadOptions, Row, Table
+
+logger = logging.getLogger(__name__)
+
+BATCH = 10_000
+FIRST_BATCH = 2_000  # small, so that checking and storing start early
+PREVIEW_ROWS = 10
+
+
+class ImportNotAllowed(Exception):
+    """The import is not in a state that allows this step, or its mapping cannot run."""
+
+
+def read_options(imp: ContactImport) -> ReadOptions:
+    chosen = imp.options or {}
+    return ReadOptions(
+        encoding=chosen.get("encoding") or None,
+        delimiter=chosen.get("delimiter") or None,
+        quotechar=chosen.get("quotechar") or '"',
+        has_header=chosen.get("has_header"),
+        sheet=chosen.get("sheet") or None,
+        max_rows=settings.CRIER_IMPORT_MAX_ROWS,
+        max_columns=settings.CRIER_IMPORT_MAX_COLUMNS,
+        max_bytes=settings.CRIER_IMPORT_MAX_BYTES,
+    )
+
+
+def _open(imp: ContactImport) -> Table:
+    if imp.file:
+        return open_table(imp.file.path, filename=imp.filename, options=read_options(imp))
+    return read_pasted(imp.pasted_text, read_options(imp))
+
+
+def create(workspace, user, *, upload=None, text: str = "") -> ContactImport:
+    """Stores an upload or a paste, reads its first rows and guesses the mapping.
+
+    Raises ImportRejected (nothing is kept) when the file cannot be read at all.
+    """
+    imp = ContactImport(workspace=workspace, created_by=user, pasted_text=text)
+    if upload is not None:
+        imp.filename = os.path.basename(upload.name)[:255]
+        imp.file.save(imp.filename, upload, save=False)
+    try:
+        refresh_preview(imp, detect_column=True)
+    except ImportRejected:
+        if imp.file:
+            imp.file.delete(save=False)
+        raise
+    imp.save()
+    return imp
+
+
+def refresh_preview(imp: ContactImport, *, detect_column: bool = False) -> None:
+    """Reads the first rows again with the import's options and fits the mapping to the
+    columns (the caller saves)."""
+    with _open(imp) as table:
+        rows = table.preview(PREVIEW_ROWS)
+        reshaped = imp.columns != table.columns
+        imp.columns = table.columns
+        imp.preview = [{"number": r.number, "cells": r.cells} for r in rows]
+        chosen = {k: v for k, v in (imp.options or {}).items() if k != "detected"}
+        detected = {
+            "has_header": table.has_header,
+            "encoding": ENCODINGS.get(table.encoding or "", table.encoding or ""),
+            "delimiter": table.delimiter or "",
+        }
+        imp.options = {**chosen, "detected": detected}
+        if detect_column or reshaped:
+            imp.phone_column = detect_phone_column(
+                table.columns, rows, imp.workspace.default_country
+            )
+            imp.mapping, imp.new_fields = mapping.guess(imp)
+
+
+def sheet_names(imp: ContactImport) -> list[str]:
+    if not imp.file or not imp.filename.lower().endswith((".xlsx", ".xls")):
+        return []
+    return spreadsheets.sheet_names(imp.file.path)
+
+
+def remap(imp: ContactImport, options: dict, mapping: list[str], new_fields: dict) -> None:
+    """Applies the user's reader options and column mapping, reading the preview again.
+
+    Raises ImportRejected when the file cannot be read that way (the import keeps its previous
+    options then); a mapping that cannot run is stored all the same and refused by ``confirm``.
+    """
+    if imp.status != ImportStatus.UPLOADED:
+        raise ImportNotAllowed("This import has already started; upload the file again.")
+    previous = (dict(imp.options), imp.columns, imp.preview, imp.mapping, imp.new_fields)
+    imp.options = {**options, "detected": imp.options.get("detected", {})}
+    phone = [i for i, target in enumerate(mapping) if target == "phone"]
+    imp.phone_column = phone[0] if phone else None
+    imp.mapping, imp.new_fields = mapping, new_fields
+    try:
+        refresh_preview(imp)
+    except ImportRejected:
+        imp.options, imp.columns, imp.preview, imp.mapping, imp.new_fields = previous
+        raise
+    imp.save(
+        update_fields=["options", "phone_column", "columns", "preview", "mapping", "new_fields"]
+    )
+
+
+def confirm(
+    imp: ContactImport,
+    upsert_mode: str,
+    list_action: str,
+    contact_list: ContactList | None = None,
+    new_list_name: str = "",
+) -> bool:
+    """Queues the import; False when it was already queued (a double click starts it once).
+    Raises ImportNotAllowed with the mapping's problems."""
+    if problems := mapping.problems(imp):
+        raise ImportNotAllowed(" ".join(problems))
+    if list_action != ListAction.NONE and contact_list is None and not new_list_name.strip():
+        raise ImportNotAllowed("Choose the list, or name a new one.")
+    updated = ContactImport.objects.filter(pk=imp.pk, status=ImportStatus.UPLOADED).update(
+        status=ImportStatus.QUEUED,
+        upsert=upsert_mode,
+        list_action=list_action,
+        contact_list=contact_list if list_action != ListAction.NONE else None,
+        new_list_name=new_list_name.strip()[:200] if list_action != ListAction.NONE else "",
+    )
+    if updated:
+        enqueue("contacts.tasks.run_import", imp.pk)
+    return bool(updated)
+
+
+def cancel(imp: ContactImport) -> None:
+    """Asks a queued or running import to stop; the book stays as it was. A running import
+    stops within about a second; one whose worker died is cancelled now."""
+    now = timezone.now()
+    ContactImport.objects.filter(
+        pk=imp.pk, status__in=[ImportStatus.UPLOADED, ImportStatus.QUEUED]
+    ).update(status=ImportStatus.CANCELLED, finished_at=now)
+    _abandoned(now).filter(pk=imp.pk).update(status=ImportStatus.CANCELLED, finished_at=now)
+    ContactImport.objects.filter(pk=imp.pk, status=ImportStatus.RUNNING).update(
+        cancel_requested=True
+    )
+
+
+ABANDONED = (
+    "The worker running this import stopped before it finished (it was restarted or "
+    "crashed). Nothing was changed; start the import again."
+)
+
+
+def fail_abandoned() -> int:
+    """Fails the running imports whose worker died: silent for CRIER_IMPORT_STALE_SECONDS."""
+    now = timezone.now()
+    failed = _abandoned(now).update(status=ImportStatus.FAILED, error=ABANDONED, finished_at=now)
+    if failed:
+        logger.warning("Failed %s contact import(s) left running by a dead worker", failed)
+    return failed
+
+
+def _abandoned(now):
+    silent_since = now - timedelta(seconds=settings.CRIER_IMPORT_STALE_SECONDS)
+    silent = Q(heartbeat_at__lt=silent_since) | Q(heartbeat_at=None, started_at__lt=silent_since)
+    return ContactImport.objects.filter(silent, status=ImportStatus.RUNNING)
+
+
+class Cancelled(Exception):
+    pass
+
+
+@dataclass
+class _Tally:
+    accepted: int = 0
+    rejected: int = 0
+    by_reason: dict[str, int] = field(default_factory=dict)
+    by_country: dict[str, int] = field(default_factory=dict)
+    done: int = 0
+    total: int = 0
+
+    def reject(self, code: Code) -> None:
+        self.rejected += 1
+        self.by_reason[code] = self.by_reason.get(code, 0) + 1
+
+
+def run(import_id: int) -> dict:
+    """Runs a queued import to the end. Idempotent: only a queued import is started."""
+    now = timezone.now()
+    started = ContactImport.objects.filter(pk=import_id, status=ImportStatus.QUEUED).update(
+        status=ImportStatus.RUNNING, started_at=now, heartbeat_at=now
+    )
+    if not started:
+        return {"import": import_id, "skipped": "not queued"}
+    imp = ContactImport.objects.select_related("workspace", "contact_list").get(pk=import_id)
+    try:
+        with tempfile.TemporaryFile("w+", newline="", encoding="utf-8") as report:
+            _import(imp, report)
+    except Cancelled:
+        _finish(imp, ImportStatus.CANCELLED, "")
+    except (ImportRejected, ImportNotAllowed) as exc:
+        _finish(imp, ImportStatus.FAILED, str(exc))
+    except children.ChildLost as lost:
+        logger.warning("Contact import %s failed: %s", import_id, lost)
+        _finish(
+            imp,
+            ImportStatus.FAILED,
+            f"Checking the numbers stopped: {lost}. Nothing was changed; start the import "
+            "again, and tell your administrator if it happens again.",
+        )
+    except Exception:
+        logger.exception("Contact import %s failed", import_id)
+        _finish(
+            imp,
+            ImportStatus.FAILED,
+            "Crier hit an unexpected error; nothing was changed. Try again, and tell your "
+            "administrator if it happens again.",
+        )
+    imp.refresh_from_db()
+    return {"import": import_id, "status": imp.status, "accepted": imp.accepted}
+
+
+def _finish(imp: ContactImport, status: str, error: str) -> None:
+    ContactImport.objects.filter(pk=imp.pk, status=ImportStatus.RUNNING).update(
+        status=status, error=error, finished_at=timezone.now()
+    )
+
+
+def _import(imp: ContactImport, report) -> None:
+    stamp = imp.started_at or timezone.now()
+    if connection.vendor == "postgresql":
+        # Contacts are upserted while the file is read, all in one transaction; progress goes
+        # through a second connection, so that the page polling it sees it meanwhile.
+        with transaction.atomic(), _Progress(imp, elsewhere=True) as progress:
+            target = _prepare(imp, stamp)
+            with upsert.streaming(target) as writer:
+                tally, checker = _read_and_check(imp, target, writer, report, progress)
+            _store(imp, target, writer, tally, checker, report)
+    else:
+        with upsert.spooled(None) as writer, _Progress(imp) as progress:
+            target = _target(imp, stamp)
+            tally, checker = _read_and_check(imp, target, writer, report, progress)
+            with transaction.atomic():
+                target = _prepare(imp, stamp)
+                writer.flush_to(target)
+                _store(imp, target, writer, tally, checker, report)
+
+
+def _target(imp: ContactImport, stamp) -> upsert.Target:
+    """What the rows are checked against and stored into, without creating anything yet."""
+    fields = {f.key: f for f in ContactField.objects.filter(workspace=imp.workspace)}
+    for key, spec in imp.new_fields.items():
+        if f"new:{key}" in imp.mapping:
+            fields[key] = ContactField(
+                workspace=imp.workspace, key=key, label=spec["label"], kind=spec["kind"]
+            )
+    return upsert.Target(
+        workspace_id=imp.workspace_id,
+        stamp=stamp,
+        fill_blanks=imp.upsert == UpsertMode.FILL_BLANKS,
+        mapped=set(imp.mapping),
+        fields=fields,
+    )
+
+
+def _prepare(imp: ContactImport, stamp) -> upsert.Target:
+    """Inside the import's transaction: creates the new fields and the new list, empties a
+    list being replaced, and returns the target with the list to fill."""
+    if problems := mapping.problems(imp):
+        raise ImportNotAllowed(" ".join(problems))
+    for key, spec in imp.new_fields.items():
+        if f"new:{key}" in imp.mapping:
+            ContactField.objects.create(
+                workspace=imp.workspace, key=key, label=spec["label"][:100], kind=spec["kind"]
+            )
+    target = _target(imp, stamp)
+    if imp.list_action != ListAction.NONE:
+        contact_list = imp.contact_list
+        if contact_list is None:
+            contact_list, _ = ContactList.objects.get_or_create(
+                workspace=imp.workspace, name=imp.new_list_name or f"Import {imp.pk}"
+            )
+            ContactImport.objects.filter(pk=imp.pk).update(contact_list=contact_list)
+            imp.contact_list = contact_list
+        if imp.list_action == ListAction.REPLACE:
+            Membership.objects.filter(contact_list=contact_list).delete()
+        target.list_id = contact_list.pk
+    return target
+
+
+class _Progress:
+    """Rows done, accepted and rejected, written after each batch for the page that polls
+    them, with a sign of life; raises Cancelled once the user asked to stop. ``elsewhere``
+    writes through a second connection: the import's own is then inside a transaction."""
+
+    def __init__(self, imp: ContactImport, *, elsewhere: bool = False):
+        self.imp = imp
+        self._connection = connection.copy() if elsewhere else None
+        self._checked = time.monotonic()
+
+    def __call__(self, tally: _Tally) -> None:
+        self._write(
+            {
+                "rows_done": tally.done,
+                "rows_total": tally.total,
+                "accepted": tally.accepted,
+                "rejected": tally.rejected,
+            }
+        )
+
+    def check(self) -> None:
+        if time.monotonic() - self._checked >= 1:
+            self._write({})
+
+    def _write(self, changes: dict) -> None:
+        self._checked = time.monotonic()
+        changes["heartbeat_at"] = timezone.now()
+        if self._connection is None:
+            ContactImport.objects.filter(pk=self.imp.pk).update(**changes)
+            if ContactImport.objects.filter(pk=self.imp.pk, cancel_requested=True).exists():
+                raise Cancelled
+        elif _update_through(self._connection, self.imp.pk, changes):
+            raise Cancelled
+
+    def __enter__(self) -> _Progress:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._connection is not None:
+            self._connection.close()
+
+
+def _update_through(other, pk: int, changes: dict) -> bool:
+    meta = ContactImport._meta
+    names = ", ".join(f"{other.ops.quote_name(meta.get_field(f).column)} = %s" for f in changes)
+    with other.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {other.ops.quote_name(meta.db_table)} SET {names} WHERE id = %s "
+            "RETURNING cancel_requested",
+            [*changes.values(), pk],
+        )
+        row = cursor.fetchone()
+    return bool(row and row[0])
+
+
+def _read_and_check(imp, target, writer, report, progress) -> tuple[_Tally, _Checker]:
+    checker = _Checker(imp, target)
+    tally = checker.tally
+    estimate = _estimate_rows(imp)
+    write_rejections_csv([], report, imp.columns)  # the header row
+    column = imp.phone_column
+    normaliser = phones.Normaliser(
+        imp.workspace.default_country, None, stall_seconds=settings.CRIER_IMPORT_STALL_SECONDS
+    )
+    with children.interruptible(progress.check), normaliser as n, _open(imp) as table:
+        batches: deque[list[Row]] = deque()
+
+        def phone_cells() -> Iterator[list[str]]:
+            rows, size = iter(table), FIRST_BATCH
+            while batch := list(islice(rows, size)):
+                size = BATCH
+                batches.append(batch)
+                yield [cells[column] if column < len(cells) else "" for _, cells in batch]
+
+        for verdicts in n.verdicts(phone_cells()):
+            batch = batches.popleft()
+            records, rejected = checker.check(batch, verdicts)
+            tally.done += len(batch)
+            tally.total = max(estimate or 0, tally.done)
+            if rejected:
+                report.write(_report_rows(rejected))
+            progress(tally)
+            writer.write(records)
+    if tally.done == 0:
+        raise ImportRejected("empty", "The file has no rows under its header.")
+    return tally, checker
+
+
+class _Checker:
+    """Turns a batch of rows into upsert records (contacts.upsert.Record) and rejected rows.
+
+    ``seen`` maps the digits of each number accepted so far to its row: an int takes half the
+    memory of the string. A number seen again replaces the earlier row."""
+
+    def __init__(self, imp: ContactImport, target: upsert.Target):
+        self.tally = _Tally()
+        self.seen: dict[int, int] = {}
+        self.column = imp.phone_column
+        self.zones = values.Zones()
+        self.name = None
+        self.extras: dict[
+            str, tuple[int, object, str]
+        ] = {}  # attribute -> (column, convert, label)
+        self.fields: list[tuple[int, str, str, object]] = []  # (column, key, label, convert)
+        converters = {
+            "language": values.language,
+            "time_zone": values.time_zone,
+            "opted_out": values.opted_out,
+        }
+        for index, mapped in enumerate(imp.mapping):
+            kind, _, key = mapped.partition(":")
+            if kind in ("field", "new"):
+                f = target.fields[key]
+                convert = values.field_converter(f)
+                if convert is values.text:
+                    convert = None
+                self.fields.append((index, upsert.json_key(key), f.label, convert))
+            elif kind == "name":
+                self.name = index
+            elif kind in converters:
+                self.extras[kind] = (index, converters[kind], _label(imp, index))
+        self.width = len(imp.mapping)
+        self.stamp = target.stamp
+
+    def check(self, batch: list[Row], verdicts: list):
+        seen, by_country, tally = self.seen, self.tally.by_country, self.tally
+        records: dict[int, upsert.Record] = {}
+        cells_of: dict[int, tuple[int, list[str]]] = {}
+        rejected: list[RejectedRow] = []
+        for (number, cells), verdict in zip(batch, verdicts, strict=True):
+            if type(verdict) is not tuple:
+                rejected.append(self._rejected(number, cells, verdict))
+                continue
+            e164, region, kind = verdict
+            try:
+                record = self._record(number, cells, e164, region, kind)
+            except values.BadValue as bad:
+                rejected.append(self._rejected(number, cells, Rejection(Code.BAD_VALUE, str(bad))))
+                continue
+            digits = int(e164[1:])
+            earlier = seen.get(digits)
+            if earlier is not None:
+                replaced = Rejection(Code.REPLACED_IN_FILE, str(number))
+                if digits in records:
+                    rejected.append(self._rejected(*cells_of[digits], replaced))
+                    del records[digits]  # re-inserted below: the batch keeps the row's order
+                else:  # read in an earlier batch, whose cells are gone
+                    rejected.append(RejectedRow(earlier, e164, replaced))
+                    tally.reject(Code.REPLACED_IN_FILE)
+                tally.accepted -= 1
+            else:
+                by_country[region] = by_country.get(region, 0) + 1
+            seen[digits] = number
+            records[digits] = record
+            cells_of[digits] = (number, cells)
+            tally.accepted += 1
+        return list(records.values()), rejected
+
+    def _record(self, number, cells, e164, region, kind) -> upsert.Record:
+        """The row as a Record; raises values.BadValue for a cell that does not fit."""
+        if len(cells) < self.width:
+            cells = cells + [""] * (self.width - len(cells))
+        name = cells[self.name].strip()[:200] or None if self.name is not None else None
+        language = time_zone = None
+        opted_out = False
+        if self.extras:
+            language, time_zone, opted_out = self._extras(cells)
+        parts = []
+        for index, key, label, convert in self.fields:
+            cell = cells[index]
+            if cell and (cell := cell.strip()):
+                # The common kinds without a call: text, and a whole number as JSON has it.
+                if convert is None:
+                    parts.append(key + encode_basestring(cell[: values.TEXT_LIMIT]))
+                elif convert is values.number and _plain_whole(cell):
+                    parts.append(key + cell)
+                else:
+                    parts.append(key + upsert.json_value(convert(cell, label)))
+        # A plain tuple in Record's order: a million NamedTuple calls cost a second.
+        return (
+            e164,
+            region,
+            self.zones(e164, region, kind),
+            name,
+            language,
+            time_zone,
+            opted_out,
+            "{" + ",".join(parts) + "}",
+            number,
+        )
+
+    def _extras(self, cells: list[str]) -> tuple[str | None, str | None, bool]:
+        """The language, time zone and opt-out a row gives, when the mapping has them."""
+        given = {}
+        for attribute, (index, convert, label) in self.extras.items():
+            cell = cells[index].strip()
+            given[attribute] = convert(cell, label) if cell else None
+        return given.get("language"), given.get("time_zone"), bool(given.get("opted_out"))
+
+    def _rejected(self, number: int, cells: list[str], rejection: Rejection) -> RejectedRow:
+        self.tally.reject(rejection.code)
+        phone = cells[self.column] if self.column < len(cells) else ""
+        return RejectedRow(number, phone, rejection, cells)
+
+
+def _plain_whole(cell: str) -> bool:
+    """ASCII digits without a leading zero, short enough to be exact as a JSON number."""
+    return cell.isdigit() and cell.isascii() and len(cell) < 16 and (cell[0] != "0" or cell == "0")
+
+
+def _label(imp: ContactImport, index: int | None) -> str:
+    if index is None:
+        return ""
+    return imp.columns[index] or f"column {index + 1}"
+
+
+def _report_rows(rows: list[RejectedRow]) -> str:
+    buffer = io.StringIO(newline="")
+    write_rejections_csv(rows, buffer, header=False)
+    return buffer.getvalue()
+
+
+def _estimate_rows(imp: ContactImport) -> int | None:
+    if not imp.file:
+        return imp.pasted_text.count("\n") + 1
+    if not imp.filename.lower().endswith((".csv", ".txt")):
+        return None
+    with open(imp.file.path, "rb") as f:
+        lines = sum(chunk.count(b"\n") for chunk in iter(lambda: f.read(1 << 20), b""))
+    header = (imp.options or {}).get("detected", {}).get("has_header")
+    return max(lines - (1 if header else 0), 0) or None
+
+
+def _store(imp, target, writer, tally: _Tally, checker: _Checker, report) -> None:
+    """Ends the import inside its transaction: claims it (neither cancelled nor failed as
+    abandoned meanwhile), counts what changed, saves the report."""
+    claimed = ContactImport.objects.filter(
+        pk=imp.pk, status=ImportStatus.RUNNING, cancel_requested=False
+    ).update(status=ImportStatus.DONE)
+    if not claimed:
+        raise Cancelled
+    writer.finish()
+    created, updated = upsert.counts(target)
+    if tally.rejected:
+        report.flush()
+        report.buffer.seek(0)
+        imp.rejections_file.save(f"rejected-contacts-{imp.pk}.csv", File(report.buffer), save=False)
+    imp.status = ImportStatus.DONE
+    imp.accepted, imp.rejected = tally.accepted, tally.rejected
+    imp.created, imp.updated = created, updated
+    imp.unchanged = max(len(checker.seen) - created - updated, 0)
+    imp.rows_done, imp.rows_total = tally.done, tally.total
+    by_reason = {str(code): count for code, count in tally.by_reason.items()}
+    imp.summary = {"by_reason": by_reason, "by_country": tally.by_country}
+    imp.finished_at = timezone.now()
+    imp.save(
+        update_fields=[
+            "status",
+            "accepted",
+            "rejected",
+            "created",
+            "updated",
+            "unchanged",
+            "rows_done",
+            "rows_total",
+            "summary",
+            "finished_at",
+            "rejections_file",
+            "contact_list",
+        ]
+    )
