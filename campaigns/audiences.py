@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 from django.core.exceptions import EmptyResultSet
 from django.db import connection
-from django.db.models import Count, Exists, OuterRef, Q, QuerySet
+from django.db.models import BooleanField, Exists, ExpressionWrapper, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from campaigns.models import Campaign, Message, PlaceholderPolicy
@@ -89,7 +89,7 @@ def _reasons(campaign: Campaign, sources: dict) -> dict[str, Q]:
             contact_id=OuterRef("pk"), contact_list_id__in=sources["exclude_lists"]
         )
         reasons["excluded"] = Q(Exists(excluded))
-    if campaign.pk:
+    if campaign.pk:  # the numbers the campaign holds already (its file's, on a draft)
         in_file = Message.objects.filter(campaign_id=campaign.pk, phone=OuterRef("phone"))
         reasons["in_file"] = Q(Exists(in_file))
     allowed = campaign.account.allowed_country_set() if campaign.account_id else None
@@ -114,16 +114,18 @@ def _missing(name: str) -> Q:
     return ~present
 
 
-def contacts(campaign: Campaign) -> QuerySet:
+def contacts(campaign: Campaign, *, in_file: bool = True) -> QuerySet:
     """The contacts the campaign reaches now, each once; none when it draws on no list or
-    segment."""
+    segment. ``in_file=False`` keeps the contacts whose numbers the campaign holds already
+    (snapshot leaves them out its own way)."""
     sources = _sources(campaign)
     drawn = _drawn(campaign, sources)
     if drawn is None:
         return Contact.objects.none()
     reached = Contact.objects.filter(workspace_id=campaign.workspace_id).filter(drawn)
-    for reason in _reasons(campaign, sources).values():
-        reached = reached.exclude(reason)
+    for reason, condition in _reasons(campaign, sources).items():
+        if in_file or reason != "in_file":
+            reached = reached.exclude(condition)
     return reached.order_by()
 
 
@@ -151,21 +153,54 @@ NOTHING = AudienceCount(0, 0, {})
 
 
 def count(campaign: Campaign) -> AudienceCount:
-    """How many contacts the campaign reaches now and how many it leaves out and why: one pass
-    over the drawn contacts, counting each under the first reason that leaves it out."""
+    """How many contacts the campaign reaches now and how many it leaves out and why, each
+    counted under the first reason that leaves it out: one pass over the drawn contacts.
+
+    The exclusion lists and the file's numbers are joined (hash joins on PostgreSQL) rather than
+    tested per contact: an EXISTS inside an aggregate's FILTER runs once a row, a minute at a
+    million contacts where the joins take a fraction of a second.
+    """
     sources = _sources(campaign)
     drawn = _drawn(campaign, sources)
     if drawn is None:
         return NOTHING
     reasons = _reasons(campaign, sources)
-    counts, earlier = {"drawn": Count("pk")}, Q()
-    for reason, condition in reasons.items():
-        counts[reason] = Count("pk", filter=condition & ~earlier if earlier else condition)
-        earlier = earlier | condition if earlier else condition
+    flags = {
+        f"r_{reason}": ExpressionWrapper(condition, output_field=BooleanField())
+        for reason, condition in reasons.items()
+        if reason not in ("excluded", "in_file")
+    }
     pool = Contact.objects.filter(workspace_id=campaign.workspace_id).filter(drawn).order_by()
-    figures = pool.aggregate(**counts)
-    dropped = {reason: figures[reason] for reason in reasons}
-    return AudienceCount(figures["drawn"], figures["drawn"] - sum(dropped.values()), dropped)
+    select, params = pool.annotate(**flags).values("id", "phone", *flags).query.sql_with_params()
+    joins, predicates = "", {}
+    for reason in reasons:
+        if reason == "excluded":
+            ids = sources["exclude_lists"]
+            joins += (
+                " LEFT JOIN (SELECT DISTINCT contact_id FROM contacts_membership WHERE "
+                f"contact_list_id IN ({', '.join(['%s'] * len(ids))})) x ON x.contact_id = a.id"
+            )
+            params = (*params, *ids)
+            predicates[reason] = "x.contact_id IS NOT NULL"
+        elif reason == "in_file":
+            joins += (
+                f" LEFT JOIN (SELECT DISTINCT phone FROM {Message._meta.db_table} WHERE "
+                "campaign_id = %s) f ON f.phone = a.phone"
+            )
+            params = (*params, campaign.pk)
+            predicates[reason] = "f.phone IS NOT NULL"
+        else:
+            predicates[reason] = f"(a.r_{reason}) IS TRUE"
+    columns, earlier = ["COUNT(*)"], []
+    for predicate in predicates.values():
+        unless = "".join(f" AND NOT ({before})" for before in earlier)
+        columns.append(f"COUNT(*) FILTER (WHERE {predicate}{unless})")
+        earlier.append(predicate)
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {', '.join(columns)} FROM ({select}) a{joins}", params)
+        drawn_count, *dropped = cursor.fetchone()
+    by_reason = dict(zip(predicates, dropped, strict=True))
+    return AudienceCount(drawn_count, drawn_count - sum(by_reason.values()), by_reason)
 
 
 def fields_sql(alias: str) -> str:
@@ -181,20 +216,25 @@ def fields_sql(alias: str) -> str:
     )
 
 
-# 12 hex digits of milliseconds, 8 of the row's number in the statement, 12 random: unique and
-# time-ordered like campaigns.models.references (the unique index grows at its end).
+# 12 hex digits of the launch's millisecond, 10 of the contact's id, 10 random: unique within
+# the statement by construction, random across launches, and time-ordered like
+# campaigns.models.references (the unique index grows at its end) without sorting the rows.
 _REFERENCE = {
-    "postgresql": "%s || lpad(to_hex(row_number() OVER (ORDER BY a.id)), 8, '0') || "
-    "substr(md5(random()::text || a.id::text), 1, 12)",
-    "sqlite": "%s || printf('%%08x', row_number() OVER (ORDER BY a.id)) || "
-    "lower(hex(randomblob(6)))",
+    "postgresql": "%s || lpad(to_hex(a.id), 10, '0') || substr(md5(random()::text), 1, 10)",
+    "sqlite": "%s || printf('%%010x', a.id) || lower(hex(randomblob(5)))",
 }
 
 
 def snapshot(campaign: Campaign) -> int:
     """Copies the audience as it is now into pending messages, in one statement; returns how
-    many. Call it inside the launch's transaction: a failed launch then leaves nothing."""
-    audience = contacts(campaign).values("id", "phone", "country", "name", "language", "fields")
+    many. Call it inside the launch's transaction: a failed launch then leaves nothing.
+
+    The campaign's own numbers are read once into a materialised table before the insert: an
+    anti-join probing campaigns_message while the statement inserts into it walks every new
+    (invisible) index entry on each probe, which made 200,000 contacts take minutes.
+    """
+    audience = contacts(campaign, in_file=False)
+    audience = audience.values("id", "phone", "country", "name", "language", "fields")
     try:
         select, params = audience.query.sql_with_params()
     except EmptyResultSet:  # no list or segment chosen
@@ -206,8 +246,11 @@ def snapshot(campaign: Campaign) -> int:
         cursor.execute(
             f"INSERT INTO {table} (campaign_id, reference, phone, country, number_type, "
             "fields, status, provider_message_id, error_code, error_reason, created_at, "
-            f"updated_at) SELECT %s, {_REFERENCE[connection.vendor]}, a.phone, a.country, '', "
-            f"{fields_sql('a')}, %s, '', '', '', %s, %s FROM ({select}) a ORDER BY a.id",
-            [campaign.pk, stamp, MessageStatus.PENDING.value, now, now, *params],
+            "updated_at) "
+            f"WITH held AS MATERIALIZED (SELECT phone FROM {table} WHERE campaign_id = %s) "
+            f"SELECT %s, {_REFERENCE[connection.vendor]}, a.phone, a.country, '', "
+            f"{fields_sql('a')}, %s, '', '', '', %s, %s FROM ({select}) a "
+            "WHERE NOT EXISTS (SELECT 1 FROM held WHERE held.phone = a.phone)",
+            [campaign.pk, campaign.pk, stamp, MessageStatus.PENDING.value, now, now, *params],
         )
         return cursor.rowcount
