@@ -203,6 +203,11 @@ def count(campaign: Campaign) -> AudienceCount:
     return AudienceCount(drawn_count, drawn_count - sum(by_reason.values()), by_reason)
 
 
+def values_of(contact: Contact) -> dict:
+    """A contact's placeholder values, as ``snapshot`` stores them in its message."""
+    return {**(contact.fields or {}), "name": contact.name, "language": contact.language}
+
+
 def fields_sql(alias: str) -> str:
     """SQL for a contact's placeholder values (its fields, then name and language)."""
     if connection.vendor == "postgresql":
@@ -229,9 +234,10 @@ def snapshot(campaign: Campaign) -> int:
     """Copies the audience as it is now into pending messages, in one statement; returns how
     many. Call it inside the launch's transaction: a failed launch then leaves nothing.
 
-    The campaign's own numbers are read once into a materialised table before the insert: an
-    anti-join probing campaigns_message while the statement inserts into it walks every new
-    (invisible) index entry on each probe, which made 200,000 contacts take minutes.
+    The campaign's own numbers (a file's, beside the audience) are read once into a
+    materialised table before the insert: an anti-join probing campaigns_message while the
+    statement inserts into it walks every new (invisible) index entry on each probe, which made
+    200,000 contacts take minutes. Without such numbers there is nothing to leave out.
     """
     audience = contacts(campaign, in_file=False)
     audience = audience.values("id", "phone", "country", "name", "language", "fields")
@@ -242,15 +248,19 @@ def snapshot(campaign: Campaign) -> int:
     now = connection.ops.adapt_datetimefield_value(timezone.now())
     stamp = f"{time.time_ns() // 1_000_000:012x}"
     table = Message._meta.db_table
+    held, held_params = "", []
+    if Message.objects.filter(campaign_id=campaign.pk).exists():
+        held = f"WITH held AS MATERIALIZED (SELECT phone FROM {table} WHERE campaign_id = %s) "
+        held_params = [campaign.pk]
+        select = f"SELECT * FROM ({select}) b WHERE NOT EXISTS "
+        select += "(SELECT 1 FROM held WHERE held.phone = b.phone)"
     with connection.cursor() as cursor:
         cursor.execute(
             f"INSERT INTO {table} (campaign_id, reference, phone, country, number_type, "
             "fields, status, provider_message_id, error_code, error_reason, created_at, "
-            "updated_at) "
-            f"WITH held AS MATERIALIZED (SELECT phone FROM {table} WHERE campaign_id = %s) "
+            f"updated_at) {held}"
             f"SELECT %s, {_REFERENCE[connection.vendor]}, a.phone, a.country, '', "
-            f"{fields_sql('a')}, %s, '', '', '', %s, %s FROM ({select}) a "
-            "WHERE NOT EXISTS (SELECT 1 FROM held WHERE held.phone = a.phone)",
-            [campaign.pk, campaign.pk, stamp, MessageStatus.PENDING.value, now, now, *params],
+            f"{fields_sql('a')}, %s, '', '', '', %s, %s FROM ({select}) a",
+            [*held_params, campaign.pk, stamp, MessageStatus.PENDING.value, now, now, *params],
         )
         return cursor.rowcount
