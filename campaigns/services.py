@@ -77,12 +77,15 @@ def _copy_recipients(source: Campaign, target: Campaign) -> None:
     table = Message._meta.db_table
     columns = "phone, country, number_type, row_number, fields"
     now = connection.ops.adapt_datetimefield_value(target.created_at)
+    # A launched campaign's audience became messages without a row number (audiences.snapshot):
+    # the copy draws on the lists and segments afresh instead, as they are now.
+    uploaded = " AND m.row_number IS NOT NULL" if audiences.has_audience(source) else ""
     with connection.cursor() as cursor:
         cursor.execute(
             f"INSERT INTO {table} (campaign_id, reference, status, provider_message_id, "
             f"error_code, error_reason, created_at, updated_at, {columns}) "
             f"SELECT %s, {_NEW_REFERENCE[connection.vendor]}, %s, '', '', '', %s, %s, "
-            f"{columns} FROM {table} m WHERE m.campaign_id = %s ORDER BY m.id",
+            f"{columns} FROM {table} m WHERE m.campaign_id = %s{uploaded} ORDER BY m.id",
             [target.pk, MessageStatus.PENDING.value, now, now, source.pk],
         )
 

@@ -289,3 +289,16 @@ def test_a_segment_naming_a_deleted_field_blocks_the_launch_with_its_name(draft,
     with pytest.raises(services.CampaignRuleError, match="Almaty"):
         services.launch(draft, None, funds=RICH)
     assert not draft.messages.exists()
+
+
+def test_a_clone_of_a_launched_campaign_draws_on_the_audience_as_it_is_now(draft, book):
+    draft.audience_lists.add(book.customers)
+    Message.objects.create(campaign=draft, phone="+77019990000", country="KZ", row_number=2)
+    services.launch(draft, None, funds=RICH)
+    Membership.objects.filter(contact_list=book.customers, contact=book.people[0]).delete()
+
+    copy = services.clone(draft, None)
+
+    assert set(copy.messages.values_list("phone", flat=True)) == {"+77019990000"}
+    services.launch(copy, None, funds=RICH)
+    assert phones(copy) == {"+77019990000", *(p.phone for p in book.people[1:6])}
