@@ -408,13 +408,17 @@ def run(estimate_id: int, token: str) -> dict:
 
 def provider_quote(campaign: Campaign) -> Quote | None:
     """The provider's price for the campaign's pending messages, or None where it gives none
-    (no quote at this provider, none for this channel, or no recipients yet).
+    (no quote at this provider, none for this channel, or no recipients yet) or where the
+    campaign draws on the contact book.
 
     Makes HTTP calls (Mobizon builds a draft campaign and deletes it), so call it from a task
     or a button, not on every page view. Raises ProviderError when the provider fails.
     """
     account = campaign.account
     if account is None or not account.adapter_class.capabilities.quote:
+        return None
+    if audiences.has_audience(campaign):
+        # Its contacts are messages only from the launch on: a quote now would leave them out.
         return None
     spec = spec_for(campaign)
     outgoing = messages_for(campaign, campaign.messages.filter(status=MessageStatus.PENDING))

@@ -266,7 +266,8 @@ def _estimate_context(campaign: Campaign, result: pricing.PriceEstimate | Estima
         "estimate": result,
         # No provider we support quotes a voice campaign (BSG prices SMS only).
         "can_quote": campaign.account.adapter_class.capabilities.quote
-        and campaign.channel == Channel.SMS,
+        and campaign.channel == Channel.SMS
+        and not audiences.has_audience(campaign),  # see pricing.provider_quote
     }
     if result.messages:
         context["balance"] = pricing.check_balance(result, account_funds(campaign))

@@ -141,3 +141,17 @@ def test_a_segment_that_no_longer_reads_is_named_instead_of_counted(as_role, acm
 
     assert response.status_code == 200
     assert "The segment “Everyone” cannot be used" in response.text
+
+
+def test_the_providers_quote_is_not_offered_while_contacts_are_not_messages_yet(
+    as_role, acme, book
+):
+    customers, _, _ = book
+    Message.objects.create(campaign=acme.campaign, phone="+77019990001", country="KZ")
+    client = as_role(Role.SENDER)
+    preview = reverse("campaign_preview", args=[acme.campaign.pk])
+    assert "/quote/" in client.get(preview).text
+
+    acme.campaign.audience_lists.add(customers)
+
+    assert "/quote/" not in client.get(preview).text
