@@ -30,6 +30,9 @@ class Action(models.TextChoices):
     WORKSPACE_CHANGED = "workspace_changed", "Workspace settings changed"  # each field old → new
     RATE_CARD_CHANGED = "rate_card_changed", "Rate card changed"  # a rate added, edited, removed
     RATE_CARD_IMPORTED = "rate_card_imported", "Rate card imported"  # a file: how many rates
+    CONTACT_EXPORTED = "contact_exported", "Contact's data exported"  # as JSON, by a member
+    # The contact deleted, their number replaced by a one-way stand-in in past messages
+    CONTACT_ERASED = "contact_erased", "Contact erased"
 
 
 class AuditEvent(models.Model):

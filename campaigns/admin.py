@@ -10,6 +10,7 @@ from campaigns.models import (
     CounterSnapshot,
     Estimate,
     Message,
+    MessageTemplate,
     RecipientImport,
 )
 from campaigns.tasks import poll_campaign
@@ -206,3 +207,11 @@ class CounterSnapshotAdmin(ReadOnlyAdmin):
     search_fields = ["campaign__name"]
     list_select_related = ["campaign"]
     date_hierarchy = "taken_at"
+
+
+@admin.register(MessageTemplate)
+class MessageTemplateAdmin(admin.ModelAdmin):
+    list_display = ["name", "workspace", "channel", "usage_count", "last_used_at"]
+    list_filter = ["workspace", "channel"]
+    search_fields = ["name", "text"]
+    readonly_fields = ["usage_count", "last_used_at", "created_at", "updated_at"]

@@ -143,6 +143,11 @@ class Campaign(models.Model):
         return self.status != CampaignStatus.CANCELLED or bool(self.stop_report)
 
 
+# How an erased contact's number starts in their past messages (campaigns.contact_history): a
+# stand-in no provider accepts, skipped by retries and clones.
+ERASED_PREFIX = "erased:"
+
+
 class Message(models.Model):
     """One recipient of a campaign. ``reference`` is what makes a submission idempotent."""
 
@@ -205,6 +210,12 @@ class Message(models.Model):
             # Without it PostgreSQL walks the primary key past every other campaign's rows
             # (0.5-0.7 s over 2M rows); with it the page costs a millisecond.
             models.Index(fields=["campaign", "id", "status"], name="message_campaign_order"),
+            # A contact's history across campaigns (campaigns.contact_history) and its erasure.
+            # Without it PostgreSQL reads every message of the workspace for one number: the
+            # contact's page takes 1.4 s at p95 over 2M messages, 90 ms with it, and an erasure
+            # 0.77 s against 0.05 s (bench/contact_history.py). It costs a million-row import
+            # about 4 s of PostgreSQL CPU (6.6 -> 11.0 s, median of three; bench/import.py).
+            models.Index(fields=["phone"], name="message_phone"),
         ]
         constraints = [models.UniqueConstraint(fields=["reference"], name="message_reference")]
 
@@ -258,6 +269,9 @@ class Batch(models.Model):
     # (providers.base.ShortLink as dicts; Mobizon's Campaign/GetLinks), and when it was asked.
     links = models.JSONField(default=list, blank=True, db_default=[])
     links_checked_at = models.DateTimeField(null=True, blank=True)
+    # The ``updated_at`` of the batch when the engagement roll-up last read its messages
+    # (campaigns.contact_history.roll_up): a batch updated since then is read again.
+    rolled_up_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     submitted_at = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)

@@ -18,7 +18,15 @@ from audit.log import record
 from audit.models import Action
 from campaigns import audiences
 from campaigns.compose import outgoing, pricing
-from campaigns.models import Batch, Campaign, CampaignCounters, Channel, Message, VoiceKind
+from campaigns.models import (
+    ERASED_PREFIX,
+    Batch,
+    Campaign,
+    CampaignCounters,
+    Channel,
+    Message,
+    VoiceKind,
+)
 from campaigns.tracking import polling as tracking
 from contacts import book
 from core import statuses
@@ -59,7 +67,8 @@ class CampaignRuleError(Exception):
 
 
 def clone(campaign: Campaign, user, name: str = "") -> Campaign:
-    """A new draft with the same content, options and recipients (as pending messages)."""
+    """A new draft with the same content, options and recipients (as pending messages; an
+    erased contact's messages are left out)."""
     with transaction.atomic():
         copy = Campaign.objects.create(
             **{field: getattr(campaign, field) for field in _COPIED},
@@ -85,8 +94,9 @@ def _copy_recipients(source: Campaign, target: Campaign) -> None:
             f"INSERT INTO {table} (campaign_id, reference, status, provider_message_id, "
             f"error_code, error_reason, created_at, updated_at, {columns}) "
             f"SELECT %s, {_NEW_REFERENCE[connection.vendor]}, %s, '', '', '', %s, %s, "
-            f"{columns} FROM {table} m WHERE m.campaign_id = %s{uploaded} ORDER BY m.id",
-            [target.pk, MessageStatus.PENDING.value, now, now, source.pk],
+            f"{columns} FROM {table} m WHERE m.campaign_id = %s AND m.phone NOT LIKE %s"
+            f"{uploaded} ORDER BY m.id",
+            [target.pk, MessageStatus.PENDING.value, now, now, source.pk, f"{ERASED_PREFIX}%"],
         )
 
 
@@ -450,9 +460,10 @@ class RetryPlan:
 
 def _certainly_not_taken(campaign: Campaign):
     """Failed messages: their batch was refused before the provider took it. A batch the
-    provider called a duplicate never counts, whatever became of its messages."""
+    provider called a duplicate never counts, whatever became of its messages. An erased
+    contact's message never goes again."""
     failed = Message.objects.filter(campaign=campaign, status=MessageStatus.FAILED)
-    return failed.exclude(batch__provider_has_it=True)
+    return failed.exclude(batch__provider_has_it=True).exclude(phone__startswith=ERASED_PREFIX)
 
 
 def retry_plan(campaign: Campaign, counters) -> RetryPlan:

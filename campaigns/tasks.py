@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from campaigns import services
+from campaigns import contact_history, services
 from campaigns.compose import pricing
 from campaigns.recipients import imports
 from campaigns.sending import engine as sending
@@ -59,3 +59,10 @@ def poll_campaigns() -> dict:
 def poll_campaign(campaign_id: int) -> dict:
     """One poll of one campaign (the lease was taken by poll_campaigns or the admin)."""
     return tracking.run(campaign_id)
+
+
+@shared_task
+def roll_up_engagement() -> dict:
+    """Periodic (every minute): carry the messages of batches updated since the last run into
+    their contacts' last sent and last delivered dates, which segments read."""
+    return contact_history.roll_up()

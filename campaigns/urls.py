@@ -1,6 +1,6 @@
 from django.urls import path
 
-from campaigns.pages import campaigns, compose, imports, sending, stop_list
+from campaigns.pages import campaigns, compose, contact, imports, sending, stop_list, templates
 
 urlpatterns = [
     path("campaigns/", campaigns.campaign_list, name="campaign_list"),
@@ -20,6 +20,21 @@ urlpatterns = [
         "campaigns/<int:campaign_pk>/estimate/", compose.campaign_estimate, name="campaign_estimate"
     ),
     path("campaigns/<int:campaign_pk>/quote/", compose.campaign_quote, name="campaign_quote"),
+    path(
+        "campaigns/<int:campaign_pk>/template/choices/",
+        templates.campaign_template_choices,
+        name="campaign_template_choices",
+    ),
+    path(
+        "campaigns/<int:campaign_pk>/template/use/",
+        templates.campaign_template_use,
+        name="campaign_template_use",
+    ),
+    path(
+        "campaigns/<int:campaign_pk>/template/save/",
+        templates.campaign_template_save,
+        name="campaign_template_save",
+    ),
     path("campaigns/<int:campaign_pk>/clone/", campaigns.campaign_clone, name="campaign_clone"),
     path("campaigns/<int:campaign_pk>/delete/", campaigns.campaign_delete, name="campaign_delete"),
     path("campaigns/<int:campaign_pk>/launch/", sending.campaign_launch, name="campaign_launch"),
@@ -52,7 +67,18 @@ urlpatterns = [
         imports.import_rejections,
         name="import_rejections",
     ),
+    path("contacts/<int:contact_pk>/", contact.contact_detail, name="contact_detail"),
+    path("contacts/<int:contact_pk>/opt-out/", contact.contact_opt_out, name="contact_opt_out"),
+    path("contacts/<int:contact_pk>/opt-in/", contact.contact_opt_in, name="contact_opt_in"),
+    path("contacts/<int:contact_pk>/lists/", contact.contact_lists, name="contact_lists"),
+    path("contacts/<int:contact_pk>/export/", contact.contact_export, name="contact_export"),
+    path("contacts/<int:contact_pk>/erase/", contact.contact_erase, name="contact_erase"),
     path("stop-list/", stop_list.stop_list, name="stop_list"),
     path("stop-list/upload/", stop_list.stop_list_upload, name="stop_list_upload"),
     path("stop-list/<int:entry_pk>/remove/", stop_list.stop_list_remove, name="stop_list_remove"),
+    path("templates/", templates.template_list, name="template_list"),
+    path("templates/new/", templates.template_create, name="template_create"),
+    path("templates/check/", templates.template_check, name="template_check"),
+    path("templates/<int:template_pk>/edit/", templates.template_edit, name="template_edit"),
+    path("templates/<int:template_pk>/delete/", templates.template_delete, name="template_delete"),
 ]

@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from contacts.models import Contact, ContactField, ContactList, Segment
+from contacts.models import Contact, ContactField, ContactList, Membership, Segment
 
 
 @admin.register(Contact)
@@ -30,3 +30,12 @@ class SegmentAdmin(admin.ModelAdmin):
     list_display = ["name", "workspace", "updated_at"]
     list_filter = ["workspace"]
     search_fields = ["name"]
+
+
+@admin.register(Membership)
+class MembershipAdmin(admin.ModelAdmin):
+    list_display = ["contact", "contact_list", "added_at"]
+    list_select_related = ["contact", "contact_list"]
+    raw_id_fields = ["contact", "contact_list"]
+    search_fields = ["contact__phone", "contact_list__name"]
+    show_full_result_count = False

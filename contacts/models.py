@@ -105,6 +105,11 @@ class Contact(models.Model):
     def opted_out(self) -> bool:
         return self.opted_out_at is not None
 
+    @property
+    def zone(self) -> str:
+        """The zone the contact lives in: their own, else their workspace's."""
+        return self.time_zone or self.workspace.time_zone
+
 
 class ContactList(models.Model):
     """A static list of contacts: members are added and removed, never computed."""

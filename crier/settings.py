@@ -289,6 +289,9 @@ CELERY_BEAT_SCHEDULE = {
     # Hands every campaign in flight whose next poll is due to a worker, one poll at a time
     # per campaign (campaigns.tracking.polling); the interval itself is per provider.
     "poll-campaigns": {"task": "campaigns.tasks.poll_campaigns", "schedule": 2.0},
+    # Contacts' last sent and delivered dates from the batches updated since the last run
+    # (campaigns.contact_history.roll_up), for segments' engagement conditions.
+    "roll-up-engagement": {"task": "campaigns.tasks.roll_up_engagement", "schedule": 60.0},
     # Fails the recipient imports a dead worker left running (campaigns.recipients.imports).
     "fail-abandoned-imports": {
         "task": "campaigns.tasks.fail_abandoned_imports",

@@ -20,8 +20,9 @@ from django.core.files.base import ContentFile
 from django.utils import timezone
 from hypothesis import settings as hypothesis_profiles
 
-from campaigns.models import Campaign, RecipientImport
-from contacts.models import Contact
+from campaigns.models import Campaign, MessageTemplate, RecipientImport
+from contacts.models import Contact, ContactField, ContactList
+from contacts.models import Membership as ListMembership
 from crier.celery import app
 from providers.models import ProviderAccount, Rate, SenderName
 from workspaces.models import Membership, Role, Workspace
@@ -86,6 +87,8 @@ class Tenant:
     recipient_import: RecipientImport
     stop_entry: Contact  # an opted-out contact: an entry of the stop list
     rate: Rate
+    contact: Contact  # a contact with a field value, in one list
+    template: MessageTemplate
 
     def user(self, role: str):
         return self.members[role].user
@@ -126,7 +129,27 @@ def make_tenant(django_user_model, name: str, people: dict[str, str]) -> Tenant:
         workspace=workspace, phone="+77019998877", opted_out_at=timezone.now()
     )
     rate = Rate.objects.create(account=account, country="KZ", price=Decimal("0.0350"))
-    return Tenant(workspace, account, sender, members, campaign, recipient_import, stop_entry, rate)
+    ContactField.objects.create(workspace=workspace, key="city", label="City")
+    contact = Contact.objects.create(
+        workspace=workspace, phone="+77011234567", name="Ann", fields={"city": "Almaty"}
+    )
+    customers = ContactList.objects.create(workspace=workspace, name="Customers")
+    ListMembership.objects.create(contact_list=customers, contact=contact)
+    template = MessageTemplate.objects.create(
+        workspace=workspace, name=f"{name} welcome", text="Welcome aboard, {name}!"
+    )
+    return Tenant(
+        workspace,
+        account,
+        sender,
+        members,
+        campaign,
+        recipient_import,
+        stop_entry,
+        rate,
+        contact,
+        template,
+    )
 
 
 @pytest.fixture

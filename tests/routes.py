@@ -32,6 +32,8 @@ OBJECT_FACTORIES = {
     "import_pk": lambda tenant: tenant.recipient_import.pk,
     "entry_pk": lambda tenant: tenant.stop_entry.pk,
     "rate_pk": lambda tenant: tenant.rate.pk,
+    "contact_pk": lambda tenant: tenant.contact.pk,
+    "template_pk": lambda tenant: tenant.template.pk,
     "invitation_pk": lambda tenant: _open_invitation(tenant).pk,
     # An invitation link's token belongs to no tenant: it is the permission itself.
     "token": lambda tenant: "no-such-invitation",

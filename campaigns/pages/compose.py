@@ -12,7 +12,7 @@ from django.views.decorators.http import require_http_methods, require_POST, req
 from django_htmx.http import HttpResponseStopPolling, trigger_client_event
 
 from campaigns import audiences, services
-from campaigns.compose import pricing, segments
+from campaigns.compose import message_templates, pricing, segments
 from campaigns.compose.forms import AudienceForm, MessageForm, OptionsForm, SetupForm
 from campaigns.compose.templating import Template
 from campaigns.models import (
@@ -158,6 +158,7 @@ def message_context(campaign: Campaign) -> dict:
         if drawing or campaign.messages.exists()
         else [],
         **_count_context(campaign, campaign.text),
+        "template_choices": message_templates.choices(campaign),
     }
 
 

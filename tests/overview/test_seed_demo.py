@@ -10,7 +10,9 @@ from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.urls import reverse
 
-from campaigns.models import Campaign, Message
+from campaigns.models import Campaign, Message, MessageTemplate
+from contacts import segments
+from contacts.models import Contact, ContactList, Segment
 from providers.models import ProviderAccount, Rate, SenderName
 from workspaces.models import Membership, Role, Workspace
 
@@ -22,7 +24,19 @@ def seed():
 def snapshot() -> dict[str, int]:
     return {
         model.__name__: model.objects.count()
-        for model in (Workspace, Membership, ProviderAccount, SenderName, Rate, Campaign, Message)
+        for model in (
+            Workspace,
+            Membership,
+            ProviderAccount,
+            SenderName,
+            Rate,
+            Campaign,
+            Message,
+            Contact,
+            ContactList,
+            Segment,
+            MessageTemplate,
+        )
     }
 
 
@@ -45,6 +59,26 @@ def test_seeding_twice_on_an_empty_database_builds_the_demo_once():
         approved = account.senders.filter(status=SenderName.Status.APPROVED)
         assert set(approved.values_list("value", flat=True)) == {"Crier", "CrierDemo"}
     assert Campaign.objects.filter(workspace=workspace).count() == 3
+
+
+@pytest.mark.django_db
+def test_the_demo_has_a_contact_book_a_segment_and_templates():
+    seed()
+    workspace = Workspace.objects.get(name="Demo workspace")
+    recipients = set(
+        Message.objects.filter(campaign__workspace=workspace).values_list("phone", flat=True)
+    )
+    assert set(workspace.contacts.values_list("phone", flat=True)) == recipients
+    everyone = workspace.contact_lists.get(name="All customers")
+    assert everyone.contacts.count() == len(recipients)
+    segment = workspace.segments.get()
+    gold_in_almaty = segments.members(workspace, segment.conditions)
+    assert 0 < gold_in_almaty.count() < len(recipients)
+    assert all((c.fields["city"], c.fields["plan"]) == ("Almaty", "Gold") for c in gold_in_almaty)
+    assert set(workspace.message_templates.values_list("name", flat=True)) == {
+        "Welcome",
+        "Appointment reminder",
+    }
 
 
 @pytest.mark.django_db

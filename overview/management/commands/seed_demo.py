@@ -1,9 +1,10 @@
 """Creates (or refreshes) the demo: a user, a workspace and one sandbox-backed account per
 provider with approved sender names and, where the sandbox bills money, a rate for Kazakhstan
-at the sandbox's own price, and a few finished campaigns (messages, cost and counter snapshots) so
-the overview and the campaign pages have something to show. What each provider contributes is
-its emulator's ``demo`` (providers.sandbox.emulator.Demo). Safe to run on every start: it
-never duplicates anything."""
+at the sandbox's own price, a few finished campaigns (messages, cost and counter snapshots) so
+the overview and the campaign pages have something to show, and a contact book (the campaigns'
+recipients with fields, two lists, a segment) with two message templates. What each provider
+contributes is its emulator's ``demo`` (providers.sandbox.emulator.Demo). Safe to run on every
+start: it never duplicates anything."""
 
 from datetime import timedelta
 from decimal import Decimal
@@ -15,7 +16,16 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django.utils import timezone
 
-from campaigns.models import Campaign, CampaignCounters, CounterSnapshot, Message
+from campaigns.models import (
+    Campaign,
+    CampaignCounters,
+    Channel,
+    CounterSnapshot,
+    Message,
+    MessageTemplate,
+)
+from contacts.models import Contact, ContactField, ContactList, FieldKind, Segment
+from contacts.models import Membership as ListMembership
 from core.statuses import CampaignStatus
 from providers import registry
 from providers.models import ProviderAccount, Rate, SenderName
@@ -66,6 +76,8 @@ class Command(BaseCommand):
             history = [(h, slug) for slug, demo in demos.items() for h in demo.history]
             for campaign, slug in sorted(history, key=lambda item: -item[0].days_ago):
                 _finished_campaign(workspace, user, accounts[slug], campaign)
+            _contact_book(workspace)
+            _templates(workspace, user)
         self.stdout.write(
             self.style.SUCCESS(
                 f"Demo ready: open {origin}/ and log in as {DEMO_USERNAME} / {password}"
@@ -149,3 +161,69 @@ def _partway(final: dict[str, int], size: int, done: float) -> dict[str, int]:
     settled["sent"] = min(size - sum(settled.values()), round(size * min(1.0, done * 4)))
     settled["pending"] = size - sum(v for k, v in settled.items() if k != "pending")
     return settled
+
+
+CITIES = ["Almaty", "Astana", "Shymkent", "Karaganda"]
+PLANS = ["Basic", "Plus", "Gold"]
+
+
+def _contact_book(workspace):
+    """The demo campaigns' recipients as contacts with a city and a plan, the list of them all,
+    a short list to exclude, and a segment of Almaty's Gold customers; made once."""
+    if workspace.contacts.exists():
+        return
+    ContactField.objects.create(workspace=workspace, key="city", label="City")
+    ContactField.objects.create(
+        workspace=workspace, key="plan", label="Plan", kind=FieldKind.CHOICE, choices=PLANS
+    )
+    sent = Message.objects.filter(campaign__workspace=workspace).values_list(
+        "phone", "fields", "status", "updated_at"
+    )
+    contacts = [
+        Contact(
+            workspace=workspace,
+            phone=phone,
+            country="KZ",
+            name=fields.get("name", ""),
+            fields={"city": CITIES[n % len(CITIES)], "plan": PLANS[n % len(PLANS)]},
+            time_zone="Asia/Almaty",
+            last_sent_at=updated,
+            last_delivered_at=updated if status == "delivered" else None,
+        )
+        for n, (phone, fields, status, updated) in enumerate(sent)
+    ]
+    Contact.objects.bulk_create(contacts, batch_size=2_000, ignore_conflicts=True)
+    everyone = ContactList.objects.create(workspace=workspace, name="All customers")
+    staff = ContactList.objects.create(workspace=workspace, name="Staff (exclude)")
+    book = list(workspace.contacts.order_by("pk"))
+    ListMembership.objects.bulk_create(
+        [ListMembership(contact_list=everyone, contact=contact) for contact in book],
+        batch_size=2_000,
+    )
+    ListMembership.objects.bulk_create(
+        [ListMembership(contact_list=staff, contact=contact) for contact in book[:5]]
+    )
+    Segment.objects.create(
+        workspace=workspace,
+        name="Gold customers in Almaty",
+        conditions={
+            "match": "all",
+            "rules": [
+                {"field": "field:city", "op": "is", "value": "Almaty"},
+                {"field": "field:plan", "op": "is", "value": "Gold"},
+            ],
+        },
+    )
+
+
+def _templates(workspace, user):
+    texts = {
+        "Welcome": "Hello {name}, welcome to our {plan} plan!",
+        "Appointment reminder": "{name}, a reminder of your visit tomorrow in {city}.",
+    }
+    for name, text in texts.items():
+        MessageTemplate.objects.get_or_create(
+            workspace=workspace,
+            name=name,
+            defaults={"channel": Channel.SMS, "text": text, "created_by": user},
+        )
