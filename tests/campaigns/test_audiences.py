@@ -47,13 +47,13 @@ def draft(acme):
 
 @pytest.fixture
 def book(acme):
-    """Ten contacts: 0-5 in "Customers", 4-9 matched by the segment "Almaty", 8-9 in "Staff"."""
-    ContactField.objects.create(workspace=acme.workspace, key="city", label="City")
+    """Ten contacts: 0-5 in "Buyers", 4-9 matched by the segment "Almaty", 8-9 in "Staff"."""
+    ContactField.objects.get_or_create(workspace=acme.workspace, key="city", label="City")
     people = [
         contact(acme, n, name=f"P{n}", fields={"city": "Almaty" if n >= 4 else ""})
         for n in range(10)
     ]
-    customers = listed(acme, "Customers", people[:6])
+    customers = listed(acme, "Buyers", people[:6])
     staff = listed(acme, "Staff", people[8:])
     almaty = Segment.objects.create(
         workspace=acme.workspace,

@@ -18,7 +18,7 @@ def book(acme):
         Contact.objects.create(workspace=acme.workspace, phone=f"+7701444{n:04d}", country="KZ")
         for n in range(6)
     ]
-    customers = ContactList.objects.create(workspace=acme.workspace, name="Customers")
+    customers = ContactList.objects.create(workspace=acme.workspace, name="Buyers")
     staff = ContactList.objects.create(workspace=acme.workspace, name="Staff")
     for person in people[:5]:
         Membership.objects.create(contact_list=customers, contact=person)
@@ -38,7 +38,7 @@ def test_the_draft_page_offers_the_workspaces_lists_and_segments_only(as_role, a
 
     page = as_role(Role.SENDER).get(reverse("campaign_detail", args=[acme.campaign.pk])).text
 
-    assert "From your contacts" in page and "Customers" in page and "Everyone" in page
+    assert "From your contacts" in page and "Buyers" in page and "Everyone" in page
     assert "Globex secret list" not in page
 
 
@@ -82,7 +82,7 @@ def test_a_list_both_drawn_on_and_left_out_is_refused_by_name(as_role, acme, boo
         url(acme.campaign), {"audience_lists": [customers.pk], "exclusion_lists": [customers.pk]}
     )
 
-    assert "“Customers” is both drawn on and left out" in response.text
+    assert "“Buyers” is both drawn on and left out" in response.text
     assert not acme.campaign.audience_lists.exists()
 
 
