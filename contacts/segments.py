@@ -18,6 +18,7 @@ import datetime as dt
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
+import phonenumbers
 from django.db import connection
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
@@ -114,13 +115,21 @@ def parse(raw: dict | None, workspace) -> Conditions:
     if len(rules) > MAX_RULES:
         raise InvalidConditions(f"A segment has at most {MAX_RULES} rules; remove some.")
     fields = choosable_fields(workspace)
-    lists = set(workspace.contact_lists.values_list("pk", flat=True))
+    allowed = {
+        "list": set(workspace.contact_lists.values_list("pk", flat=True)),
+        **{
+            f"field:{key}": choices
+            for key, choices in ContactField.objects.filter(
+                workspace=workspace, kind=FieldKind.CHOICE
+            ).values_list("key", "choices")
+        },
+    }
     return Conditions(
-        match, tuple(_rule(n, rule, fields, lists) for n, rule in enumerate(rules, 1))
+        match, tuple(_rule(n, rule, fields, allowed) for n, rule in enumerate(rules, 1))
     )
 
 
-def _rule(number: int, raw, fields, lists: set[int]) -> Rule:
+def _rule(number: int, raw, fields, allowed: dict) -> Rule:
     if not isinstance(raw, dict):
         raise InvalidConditions(f"Rule {number} is not a condition.")
     name, op, value = raw.get("field"), raw.get("op"), raw.get("value")
@@ -134,17 +143,20 @@ def _rule(number: int, raw, fields, lists: set[int]) -> Rule:
     text = str(value if value is not None else "").strip()
     if not text:
         raise InvalidConditions(f"Rule {number}: enter a value for {label}.")
-    return Rule(name, op, _typed(number, label, kind, op, text, lists))
+    value = _typed(number, label, kind, text, allowed.get(name, ()))
+    return Rule(name, op, value)
 
 
-def _typed(number: int, label: str, kind: str, op: str, text: str, lists: set[int]):
+def _typed(number: int, label: str, kind: str, text: str, allowed):
+    """The rule's value as its field's kind reads it; ``allowed`` holds a list rule's list
+    ids or a choice field's choices."""
     where = f"Rule {number}: {label}"
     if kind == "engagement":
         if not text.isascii() or not text.isdigit() or not 0 < int(text) <= 36_500:
             raise InvalidConditions(f"{where} needs a number of days between 1 and 36500.")
         return int(text)
     if kind == "list":
-        if not text.isascii() or not text.isdigit() or int(text) not in lists:
+        if not text.isascii() or not text.isdigit() or int(text) not in allowed:
             raise InvalidConditions(f"{where}: choose one of the workspace's lists.")
         return int(text)
     if kind == FieldKind.NUMBER:
@@ -161,7 +173,11 @@ def _typed(number: int, label: str, kind: str, op: str, text: str, lists: set[in
         except ValueError:
             raise InvalidConditions(f"{where} needs a date as YYYY-MM-DD.") from None
     if kind == "country":
-        return text.upper()[:3]
+        if text.upper() not in phonenumbers.SUPPORTED_REGIONS:
+            raise InvalidConditions(f"{where}: choose a country, such as KZ.")
+        return text.upper()
+    if kind == FieldKind.CHOICE and text not in allowed:
+        raise InvalidConditions(f"{where}: choose one of {', '.join(allowed)}.")
     return text[:200]
 
 
@@ -169,7 +185,9 @@ def to_q(conditions: Conditions) -> Q:
     """One filter for the contacts matching ``conditions`` (every contact for no rules)."""
     parts = [_q(rule) for rule in conditions.rules]
     if not parts:
-        return Q()
+        # Not Q(): combined with another source, an empty Q() vanishes instead of matching
+        # everyone (Q() | Q(x) is Q(x)).
+        return Q(pk__isnull=False)
     combined = parts[0]
     for part in parts[1:]:
         combined = combined & part if conditions.match == "all" else combined | part
@@ -187,8 +205,10 @@ def _q(rule: Rule) -> Q:
         recent = Q(**{f"{column}__gte": timezone.now() - dt.timedelta(days=value)})
         return recent if op == "within_days" else ~recent
     if name == "list":
-        member = Exists(Membership.objects.filter(contact_id=OuterRef("pk"), contact_list_id=value))
-        return Q(member) if op == "in" else ~Q(member)
+        # IN, not a correlated EXISTS: counted among other segments (COUNT ... FILTER) it is
+        # one hashed set of the list's members, not a lookup per contact.
+        member = Q(pk__in=Membership.objects.filter(contact_list_id=value).values("contact_id"))
+        return member if op == "in" else ~member
     if name == "opted_out":
         return Q(opted_out_at__isnull=op == "no")
     return _text_q(name, op, value)

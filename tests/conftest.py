@@ -21,8 +21,8 @@ from django.utils import timezone
 from hypothesis import settings as hypothesis_profiles
 
 from campaigns.models import Campaign, MessageTemplate, RecipientImport
-from contacts.models import Contact, ContactField, ContactList
-from contacts.models import Membership as ListMembership
+from contacts.models import Contact, ContactField, ContactList, Segment
+from contacts.models import Membership as ContactMembership
 from crier.celery import app
 from providers.models import ProviderAccount, Rate, SenderName
 from workspaces.models import Membership, Role, Workspace
@@ -87,8 +87,13 @@ class Tenant:
     recipient_import: RecipientImport
     stop_entry: Contact  # an opted-out contact: an entry of the stop list
     rate: Rate
-    contact: Contact  # a contact with a field value, in one list
-    template: MessageTemplate
+    # The contact book: a field, a list holding ``contact`` (who has a value for the field)
+    # and a segment over both.
+    contact: Contact | None = None
+    contact_field: ContactField | None = None
+    contact_list: ContactList | None = None
+    segment: Segment | None = None
+    template: MessageTemplate | None = None
 
     def user(self, role: str):
         return self.members[role].user
@@ -129,26 +134,40 @@ def make_tenant(django_user_model, name: str, people: dict[str, str]) -> Tenant:
         workspace=workspace, phone="+77019998877", opted_out_at=timezone.now()
     )
     rate = Rate.objects.create(account=account, country="KZ", price=Decimal("0.0350"))
-    ContactField.objects.create(workspace=workspace, key="city", label="City")
-    contact = Contact.objects.create(
-        workspace=workspace, phone="+77011234567", name="Ann", fields={"city": "Almaty"}
+    tenant = Tenant(
+        workspace, account, sender, members, campaign, recipient_import, stop_entry, rate
     )
-    customers = ContactList.objects.create(workspace=workspace, name="Customers")
-    ListMembership.objects.create(contact_list=customers, contact=contact)
-    template = MessageTemplate.objects.create(
+    add_contact_book(tenant)
+    tenant.template = MessageTemplate.objects.create(
         workspace=workspace, name=f"{name} welcome", text="Welcome aboard, {name}!"
     )
-    return Tenant(
-        workspace,
-        account,
-        sender,
-        members,
-        campaign,
-        recipient_import,
-        stop_entry,
-        rate,
-        contact,
-        template,
+    return tenant
+
+
+def add_contact_book(tenant: Tenant) -> None:
+    workspace = tenant.workspace
+    tenant.contact_field = ContactField.objects.create(
+        workspace=workspace, key="city", label="City"
+    )
+    tenant.contact = Contact.objects.create(
+        workspace=workspace,
+        phone="+77015550101",
+        country="KZ",
+        name="Ann Lee",
+        fields={"city": "Almaty"},
+    )
+    tenant.contact_list = ContactList.objects.create(workspace=workspace, name="Customers")
+    ContactMembership.objects.create(contact_list=tenant.contact_list, contact=tenant.contact)
+    tenant.segment = Segment.objects.create(
+        workspace=workspace,
+        name="Almaty customers",
+        conditions={
+            "match": "all",
+            "rules": [
+                {"field": "field:city", "op": "is", "value": "Almaty"},
+                {"field": "list", "op": "in", "value": str(tenant.contact_list.pk)},
+            ],
+        },
     )
 
 

@@ -35,6 +35,9 @@ OBJECT_FACTORIES = {
     "contact_pk": lambda tenant: tenant.contact.pk,
     "template_pk": lambda tenant: tenant.template.pk,
     "invitation_pk": lambda tenant: _open_invitation(tenant).pk,
+    "field_pk": lambda tenant: tenant.contact_field.pk,
+    "list_pk": lambda tenant: tenant.contact_list.pk,
+    "segment_pk": lambda tenant: tenant.segment.pk,
     # An invitation link's token belongs to no tenant: it is the permission itself.
     "token": lambda tenant: "no-such-invitation",
     # A password reset link's user, base64: it belongs to no tenant either.

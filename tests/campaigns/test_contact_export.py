@@ -26,9 +26,9 @@ def test_an_admin_downloads_everything_held_about_the_contact_as_json(as_role, a
     response = export(as_role(Role.ADMIN), acme.contact)
 
     assert response["Content-Type"] == "application/json; charset=utf-8"
-    assert response["Content-Disposition"] == 'attachment; filename="contact-77011234567.json"'
+    assert response["Content-Disposition"] == 'attachment; filename="contact-77015550101.json"'
     data = json.loads(response.content)
-    assert data["contact"]["phone"] == phone and data["contact"]["name"] == "Ann"
+    assert data["contact"]["phone"] == phone and data["contact"]["name"] == "Ann Lee"
     assert data["fields"] == [{"key": "city", "label": "City", "value": "Almaty"}]
     assert [item["name"] for item in data["lists"]] == ["Customers"]
     assert data["opt_out"]["opted_out"] is True

@@ -1,0 +1,275 @@
+"""Time the contact book's pages over 1,000,000 contacts in PostgreSQL, with the indexes of
+contacts/migrations/0004_book_indexes.py and without them, side by side in one run: each
+round times a page with them, then again inside a transaction that drops them and is rolled
+back, so both sides share the machine's load.
+
+    .venv/bin/python bench/contacts_pages.py [--reseed] [--rounds 40]
+
+The book: 1,000,000 contacts (COPY) with two custom fields (city, a choice of 12; age, a
+number), 95 % Kazakh numbers and the rest Turkish and British, 2 % opted out, 60 % delivered to
+in the last year; lists of 500,000, 300,000, 100,000 and 1,000 members. Prints p50 and p95 of
+the contacts page (plain, sorted, filtered by list and by a small country, paged), the searches
+(a whole number typed nationally, part of a number, a name, a field value), a 3-rule segment's
+live count, the segments page and one of its counts (each loaded by itself), and the lists
+page. Target: p95 <= 100 ms each, with the indexes.
+
+The database (postgres://postgres@127.0.0.1:5432/crier_h_book; BENCH_POSTGRES_URL overrides
+it) is seeded once and reused by later runs; --reseed makes it afresh (bench/benchdb.py).
+DEBUG is off.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import random
+import statistics
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+POSTGRES = os.environ.get("BENCH_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/crier_h_book")
+CONTACTS = 1_000_000
+USERNAME = "bench"
+CITIES = ["Almaty", "Astana", "Shymkent", "Karaganda", "Aktobe", "Taraz", "Pavlodar",
+          "Oskemen", "Semey", "Atyrau", "Kostanay", "Oral"]  # fmt: skip
+FIRST = ["Aigerim", "Erlan", "Dana", "Timur", "Saule", "Arman", "Madina", "Nurlan", "Aliya",
+         "Ruslan", "Zarina", "Daniyar", "Ann", "Bob", "Cem", "Elif"]  # fmt: skip
+LAST = ["Akhmetov", "Bekova", "Seitkali", "Omarov", "Marsh", "Nurlanova", "Kim", "Li",
+        "Yilmaz", "Smith", "Iskakov", "Tokayeva"]  # fmt: skip
+LISTS = {"Customers": 500_000, "Newsletter": 300_000, "VIP": 100_000, "Trial": 1_000}
+
+
+def _database_exists() -> bool:
+    import psycopg
+
+    admin_url = POSTGRES.rsplit("/", 1)[0] + "/postgres"
+    name = POSTGRES.rsplit("/", 1)[1]
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        return bool(conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone())
+
+
+def _contacts(workspace_id: int):
+    """The COPY rows of the book, deterministic."""
+    rng = random.Random(17)
+    now = datetime.now(UTC)
+    for n in range(CONTACTS):
+        if n % 20 == 19:
+            phone, country = (f"+90532{n:07d}", "TR") if n % 40 == 19 else (f"+447400{n:06d}", "GB")
+        else:
+            phone, country = f"+7701{n:07d}", "KZ"
+        name = f"{rng.choice(FIRST)} {rng.choice(LAST)}" if n % 10 else ""
+        city, age = rng.choice(CITIES), rng.randint(18, 80)
+        fields = f'{{"city": "{city}", "age": {age}}}'
+        opted = now - timedelta(days=n % 300) if n % 50 == 7 else None
+        delivered = now - timedelta(days=rng.randint(0, 365)) if n % 5 < 3 else None
+        created = now - timedelta(minutes=CONTACTS - n)
+        yield (workspace_id, phone, country, name, fields, "", "", opted,
+               "manual" if opted else "", "", delivered, delivered, created, created)  # fmt: skip
+
+
+def seed() -> None:
+    from django.contrib.auth import get_user_model
+    from django.db import connection
+
+    from contacts.models import Contact, ContactField, ContactList, FieldKind, Segment
+    from workspaces.models import Membership, Role, Workspace
+
+    started = time.perf_counter()
+    user = get_user_model().objects.create_user(USERNAME, password="bench")
+    workspace = Workspace.objects.create(name="Bench", default_country="KZ")
+    Membership.objects.create(user=user, workspace=workspace, role=Role.OWNER)
+    ContactField.objects.create(
+        workspace=workspace, key="city", label="City", kind=FieldKind.CHOICE, choices=CITIES
+    )
+    ContactField.objects.create(workspace=workspace, key="age", label="Age", kind=FieldKind.NUMBER)
+    columns = ("workspace_id, phone, country, name, fields, language, time_zone, opted_out_at, "
+               "opt_out_source, opt_out_note, last_sent_at, last_delivered_at, created_at, "
+               "updated_at")  # fmt: skip
+    table = Contact._meta.db_table
+    with connection.cursor() as cursor:
+        with cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+            for row in _contacts(workspace.pk):
+                copy.write_row(row)
+        print(f"  contacts in {time.perf_counter() - started:.0f} s", flush=True)
+        for offset, (name, size) in enumerate(LISTS.items()):
+            contact_list = ContactList.objects.create(workspace=workspace, name=name)
+            cursor.execute(
+                "INSERT INTO contacts_membership (contact_list_id, contact_id, added_at) "
+                "SELECT %s, id, now() FROM contacts_contact WHERE workspace_id = %s "
+                "AND id %% %s = 0 ORDER BY id LIMIT %s",
+                [contact_list.pk, workspace.pk, offset + 1, size],
+            )
+    vip = ContactList.objects.get(workspace=workspace, name="VIP")
+    Segment.objects.create(workspace=workspace, name="Almaty VIPs over 40", conditions=_rules(vip))
+    Segment.objects.create(
+        workspace=workspace,
+        name="Recently delivered in Astana",
+        conditions={"match": "all", "rules": [
+            {"field": "field:city", "op": "is", "value": "Astana"},
+            {"field": "delivered", "op": "within_days", "value": "90"},
+        ]},
+    )  # fmt: skip
+    with connection.cursor() as cursor:
+        cursor.execute("VACUUM ANALYZE")
+    print(f"  seeded in {time.perf_counter() - started:.0f} s", flush=True)
+
+
+def _rules(vip) -> dict:
+    return {
+        "match": "all",
+        "rules": [
+            {"field": "field:city", "op": "is", "value": "Almaty"},
+            {"field": "field:age", "op": "gt", "value": "40"},
+            {"field": "list", "op": "in", "value": str(vip.pk)},
+        ],
+    }
+
+
+class _Undone(Exception):
+    pass
+
+
+def _call(client, method: str, url: str, data, headers, without: bool) -> float:
+    """One request's time in ms; ``without``: inside a transaction that drops the indexes of
+    0004 first and is rolled back after, so both sides are timed in turns, under one load."""
+    call = client.post if method == "POST" else client.get
+    if not without:
+        started = time.perf_counter()
+        call(url, data, headers=headers)
+        return (time.perf_counter() - started) * 1000
+    from django.db import connection, transaction
+
+    try:
+        with transaction.atomic():
+            _indexes(connection, create=False)
+            started = time.perf_counter()
+            call(url, data, headers=headers)
+            elapsed = (time.perf_counter() - started) * 1000
+            raise _Undone
+    except _Undone:
+        return elapsed
+
+
+def _time(client, method: str, url: str, rounds: int, data=None, headers=None):
+    """(p50, p95) with the indexes and (p50, p95) without them, taken in turns."""
+    for without in (False, True):
+        for _ in range(2):
+            _call(client, method, url, data, headers, without)
+    times: dict[bool, list[float]] = {False: [], True: []}
+    for _ in range(rounds):
+        for without in (False, True):
+            times[without].append(_call(client, method, url, data, headers, without))
+    return [_p50_p95(times[without]) for without in (False, True)]
+
+
+def _p50_p95(times: list[float]) -> tuple[float, float]:
+    times.sort()
+    return statistics.median(times), times[max(0, int(len(times) * 0.95) - 1)]
+
+
+def _pages():
+    from django.urls import reverse
+
+    from contacts.models import ContactList, Segment
+
+    vip = ContactList.objects.get(name="VIP")
+    trial = ContactList.objects.get(name="Trial")
+    segment = Segment.objects.get(name="Almaty VIPs over 40")
+    astana = Segment.objects.get(name="Recently delivered in Astana")
+    page = reverse("contact_list")
+    htmx = {"HX-Request": "true"}
+    count_form = {"name": segment.name, "action": "count", "match": "all"}
+    count_form.update(
+        {key: [r[key] for r in segment.conditions["rules"]] for key in ("field", "op", "value")}
+    )
+    return [
+        ("contacts page", "GET", page, None, None),
+        ("  sorted by name", "GET", page + "?sort=name", None, None),
+        ("  newest updated first", "GET", page + "?sort=-updated", None, None),
+        ("  filtered: list VIP (100,000)", "GET", f"{page}?list={vip.pk}", None, None),
+        ("  filtered: list Trial (1,000)", "GET", f"{page}?list={trial.pk}", None, None),
+        ("  filtered: country TR", "GET", page + "?country=TR", None, None),
+        ("  page 100", "GET", page + "?page=100", None, None),
+        ("search: whole number, national", "GET", page + "?q=8+701+050+00+01", None, None),
+        ("search: part of a number", "GET", page + "?q=%2B7701050", None, None),
+        ("search: name", "GET", page + "?q=marsh", None, None),
+        ("search: a name nobody has", "GET", page + "?q=zzzq", None, None),
+        ("search: field city = Oral", "GET", page + "?field=city&value=Oral", None, None),
+        ("search: field age = 80", "GET", page + "?field=age&value=80", None, None),
+        ("search: an age nobody has (200)", "GET", page + "?field=age&value=200", None, None),
+        ("segment live count (3 rules)", "POST",
+         reverse("segment_edit", args=[segment.pk]), count_form, htmx),
+        ("segments page", "GET", reverse("segment_list"), None, None),
+        ("  its count of a 2-rule segment", "GET",
+         f"{reverse('segment_list')}?count={astana.pk}", None, htmx),
+        ("lists page (900,000 members)", "GET", reverse("list_index"), None, None),
+    ]  # fmt: skip
+
+
+def measure(rounds: int) -> None:
+    from django.contrib.auth import get_user_model
+    from django.test import Client
+
+    client = Client()
+    client.force_login(get_user_model().objects.get(username=USERNAME))
+    print(f"{'page':36} {'with p50':>9} {'p95':>7} {'without p50':>12} {'p95':>7} "
+          f"{'p95 ratio':>9}  target: p95 <= 100 with")  # fmt: skip
+    for label, method, url, data, headers in _pages():
+        (p50, p95), (q50, q95) = _time(client, method, url, rounds, data, headers)
+        flag = "" if p95 <= 100 else "  over"
+        print(
+            f"{label:36} {p50:9.1f} {p95:7.1f} {q50:12.1f} {q95:7.1f} {q95 / p95:8.1f}x{flag}",
+            flush=True,
+        )
+
+
+def _indexes(connection, create: bool) -> None:
+    migration = importlib.import_module("contacts.migrations.0004_book_indexes")
+    with connection.schema_editor(atomic=False) as editor:
+        (migration.create if create else migration.drop)(None, editor)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--reseed", action="store_true")
+    parser.add_argument("--rounds", type=int, default=40)
+    args = parser.parse_args()
+    os.environ.update(
+        DJANGO_SETTINGS_MODULE="crier.settings",
+        CRIER_VAR_DIR=str(Path(tempfile.gettempdir()) / "crier-bench-book"),
+        LOG_LEVEL="WARNING",
+        DEBUG="false",
+        ALLOWED_HOSTS="testserver",
+        DATABASE_URL=POSTGRES,
+    )
+    fresh = args.reseed or not _database_exists()
+    if fresh:
+        from bench.benchdb import fresh_postgres
+
+        fresh_postgres(POSTGRES)
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+    if fresh:
+        print(f"seeding {CONTACTS:,} contacts…", flush=True)
+        seed()
+    from django.db import connection
+
+    _indexes(connection, create=True)  # as migrated; a run stopped midway rolled back
+    load = os.getloadavg()
+    print(f"load: {load[0]:.2f} {load[1]:.2f}; {args.rounds} rounds each, with and without the "
+          "indexes of 0004_book_indexes in turns; ms")  # fmt: skip
+    measure(args.rounds)
+
+
+if __name__ == "__main__":
+    main()
