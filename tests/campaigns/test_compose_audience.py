@@ -155,3 +155,11 @@ def test_the_providers_quote_is_not_offered_while_contacts_are_not_messages_yet(
     acme.campaign.audience_lists.add(customers)
 
     assert "/quote/" not in client.get(preview).text
+
+
+def test_a_workspace_without_segments_is_pointed_to_where_they_are_made(as_role, acme):
+    Segment.objects.filter(workspace=acme.workspace).delete()
+
+    html = as_role(Role.SENDER).get(url(acme.campaign)).text
+
+    assert "No segments yet" in html and reverse("segment_list") in html
