@@ -16,8 +16,17 @@ from django.utils import timezone
 
 from audit.log import record
 from audit.models import Action
+from campaigns import audiences
 from campaigns.compose import outgoing, pricing
-from campaigns.models import ERASED_PREFIX, Batch, Campaign, Channel, Message, VoiceKind
+from campaigns.models import (
+    ERASED_PREFIX,
+    Batch,
+    Campaign,
+    CampaignCounters,
+    Channel,
+    Message,
+    VoiceKind,
+)
 from campaigns.tracking import polling as tracking
 from contacts import book
 from core import statuses
@@ -67,6 +76,9 @@ def clone(campaign: Campaign, user, name: str = "") -> Campaign:
             created_by=user,
         )
         _copy_recipients(campaign, copy)
+        copy.audience_lists.set(campaign.audience_lists.all())
+        copy.audience_segments.set(campaign.audience_segments.all())
+        copy.exclusion_lists.set(campaign.exclusion_lists.all())
     return copy
 
 
@@ -74,13 +86,16 @@ def _copy_recipients(source: Campaign, target: Campaign) -> None:
     table = Message._meta.db_table
     columns = "phone, country, number_type, row_number, fields"
     now = connection.ops.adapt_datetimefield_value(target.created_at)
+    # A launched campaign's audience became messages without a row number (audiences.snapshot):
+    # the copy draws on the lists and segments afresh instead, as they are now.
+    uploaded = " AND m.row_number IS NOT NULL" if audiences.has_audience(source) else ""
     with connection.cursor() as cursor:
         cursor.execute(
             f"INSERT INTO {table} (campaign_id, reference, status, provider_message_id, "
             f"error_code, error_reason, created_at, updated_at, {columns}) "
             f"SELECT %s, {_NEW_REFERENCE[connection.vendor]}, %s, '', '', '', %s, %s, "
-            f"{columns} FROM {table} m WHERE m.campaign_id = %s AND m.phone NOT LIKE %s "
-            "ORDER BY m.id",
+            f"{columns} FROM {table} m WHERE m.campaign_id = %s AND m.phone NOT LIKE %s"
+            f"{uploaded} ORDER BY m.id",
             [target.pk, MessageStatus.PENDING.value, now, now, source.pk, f"{ERASED_PREFIX}%"],
         )
 
@@ -123,7 +138,8 @@ def readiness(campaign: Campaign, *, funds=None) -> Readiness:
     (an HTTP call)."""
     problems = content_problems(campaign)
     estimate = balance = None
-    if campaign.account is not None and campaign.account.is_active:
+    readable = not audiences.problem(campaign)
+    if campaign.account is not None and campaign.account.is_active and readable:
         estimate = pricing.estimate(campaign)
         if funds is None:
             try:
@@ -167,8 +183,16 @@ def _content_problems(campaign: Campaign):
         yield f"Step {STEP_OF.get(refusal.field, 2)}: {refusal.message}"
     if campaign.start_at and campaign.start_at < timezone.now():
         yield "The start time has passed: choose a later one in step 4, or send now."
-    if not campaign.messages.filter(status=MessageStatus.PENDING).exists():
-        yield "Add recipients in step 3."
+    if broken := audiences.problem(campaign):
+        yield broken
+    elif not campaign.messages.filter(status=MessageStatus.PENDING).exists():
+        if not audiences.has_audience(campaign):
+            yield "Add recipients in step 3."
+        elif not audiences.contacts(campaign).exists():
+            yield (
+                "Step 3: the chosen lists and segments reach nobody once exclusions and "
+                "opt-outs are taken away; choose others or upload recipients."
+            )
 
 
 def _stop_listed(campaign: Campaign):
@@ -208,18 +232,32 @@ def launch(campaign: Campaign, user, *, confirm_unpriced: bool = False, funds=No
         )
         if not launched:
             raise CampaignRuleError("This campaign was launched already.")
+        # The audience becomes messages now, in this transaction: from here on, changes to
+        # the lists, segments and contacts do not change who the campaign sends to.
+        from_book = audiences.snapshot(campaign)
         left_out = _stop_listed(campaign).update(
             status=MessageStatus.CANCELLED,
             error_code="stop_listed",
             error_reason="The number was on the stop list at launch.",
         )
+        recipients = CampaignCounters.objects.filter(campaign=campaign).values_list(
+            "pending", flat=True
+        )
+        recipients = recipients.first() or 0
+        if not recipients:  # the audience emptied since the check: the launch is undone
+            raise CampaignRuleError(
+                "Nobody is left to send to: the lists and segments reach no one now. "
+                "Check the recipients in step 3."
+            )
         record(
             campaign.workspace,
             user,
             Action.CAMPAIGN_LAUNCHED,
             f"campaign {campaign}",
             campaign_id=campaign.pk,
-            recipients=estimate.messages - left_out,
+            recipients=recipients,
+            from_contacts=from_book,
+            left_out=left_out,
             estimate=str(estimate.total),
             currency=estimate.currency,
             start_at=campaign.start_at,

@@ -10,6 +10,9 @@ urlpatterns = [
     path("campaigns/<int:campaign_pk>/setup/", compose.campaign_setup, name="campaign_setup"),
     path("campaigns/<int:campaign_pk>/message/", compose.campaign_message, name="campaign_message"),
     path("campaigns/<int:campaign_pk>/count/", compose.campaign_count, name="campaign_count"),
+    path(
+        "campaigns/<int:campaign_pk>/audience/", compose.campaign_audience, name="campaign_audience"
+    ),
     path("campaigns/<int:campaign_pk>/replace/", compose.campaign_replace, name="campaign_replace"),
     path("campaigns/<int:campaign_pk>/options/", compose.campaign_options, name="campaign_options"),
     path("campaigns/<int:campaign_pk>/preview/", compose.campaign_preview, name="campaign_preview"),

@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from campaigns.compose import outgoing
 from campaigns.models import Campaign, Channel, VoiceKind
+from contacts.models import ContactList, Segment
 from core import params
 from core.timezones import ZonedDateTimeField
 from providers.models import ProviderAccount, SenderName
@@ -297,3 +298,43 @@ class OptionsForm(forms.ModelForm):
     def save(self, commit=True):
         self.instance.start_at = self.cleaned_data.get("send_at")
         return super().save(commit)
+
+
+class AudienceForm(forms.ModelForm):
+    """Step 3 from the contact book: the lists and segments a campaign draws on, and the lists
+    whose members it leaves out (campaigns.audiences)."""
+
+    class Meta:
+        model = Campaign
+        fields = ["audience_lists", "audience_segments", "exclusion_lists"]
+        labels = {
+            "audience_lists": "Lists",
+            "audience_segments": "Segments",
+            "exclusion_lists": "Leave out the members of",
+        }
+
+    def __init__(self, *args, workspace, **kwargs):
+        super().__init__(*args, **kwargs)
+        lists = ContactList.objects.filter(workspace=workspace)
+        querysets = {
+            "audience_lists": lists,
+            "audience_segments": Segment.objects.filter(workspace=workspace),
+            "exclusion_lists": lists,
+        }
+        for name, queryset in querysets.items():
+            field = self.fields[name]
+            field.queryset = queryset
+            field.required = False
+            field.widget = forms.CheckboxSelectMultiple(attrs={"class": "form-check-input"})
+            field.widget.choices = field.choices
+
+    def clean(self):
+        data = super().clean()
+        both = set(data.get("audience_lists") or ()) & set(data.get("exclusion_lists") or ())
+        if both:
+            names = ", ".join(f"“{item}”" for item in sorted(both, key=str))
+            raise forms.ValidationError(
+                f"{names} is both drawn on and left out, so none of its members would get the "
+                "message: untick it on one side."
+            )
+        return data

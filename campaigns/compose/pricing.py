@@ -28,10 +28,11 @@ from functools import cache
 from itertools import islice
 
 from django.conf import settings
-from django.db.models import Count, QuerySet, Sum
+from django.db.models import Count, F, Max, QuerySet, Sum
 from django.db.models.functions import Substr
 from django.utils import timezone
 
+from campaigns import audiences
 from campaigns.compose.outgoing import JsonText, messages_for, spec_for
 from campaigns.compose.segments import count, count_rendered, plain_parts
 from campaigns.compose.templating import Template, has_placeholders
@@ -126,23 +127,28 @@ class PriceEstimate:
 
 
 def price(campaign: Campaign, progress: Callable[[int], None] | None = None) -> PriceEstimate:
-    """Crier's price for the campaign's pending messages, from the account's rate card.
+    """Crier's price for the campaign's pending messages and its live audience (the contacts
+    its lists and segments reach now, campaigns.audiences), from the account's rate card.
 
     A plain SMS text is counted once; a template is rendered and counted per recipient under
     the campaign's placeholder policy, ``CHUNK`` recipients at a time, calling
-    ``progress(messages done)`` after each. A voice call counts as one segment priced by the
-    card's voice rates: every provider we support bills a call, not a minute of text.
+    ``progress(messages done)`` after each; a contact's values are the ones launch copies into
+    its message (name, language, custom fields). A voice call counts as one segment priced by
+    the card's voice rates: every provider we support bills a call, not a minute of text.
     """
     destinations = _Destinations(RateCard.of(campaign.account, campaign.channel))
-    pending = _pending(campaign)
+    sources = (_pending(campaign), audiences.contacts(campaign))
     if campaign.channel == Channel.VOICE or not has_placeholders(campaign.text):
         per_message = 1 if campaign.channel == Channel.VOICE else count(campaign.text).parts
-        # Grouped by the database: one row per country and leading digits.
-        rows = destinations.read(pending).values_list("prefix", "country").annotate(Count("pk"))
-        for prefix, country, n in rows:
-            destinations.add(destinations.group_of(prefix, country), n, n * per_message)
+        for source in sources:
+            # Grouped by the database: one row per country and leading digits.
+            rows = destinations.read(source).values_list("prefix", "country").annotate(Count("pk"))
+            for prefix, country, n in rows:
+                destinations.add(destinations.group_of(prefix, country), n, n * per_message)
     else:
-        _add_templates(campaign, pending, destinations, progress)
+        template = Template(campaign.text, campaign.placeholder_policy)
+        done = _add_templates(template, sources[0], _message_values, destinations, progress)
+        _add_templates(template, sources[1], _contact_values, destinations, progress, done)
     return destinations.estimate(campaign.account.currency if campaign.account else "")
 
 
@@ -150,16 +156,24 @@ def _pending(campaign: Campaign) -> QuerySet:
     return campaign.messages.filter(status=MessageStatus.PENDING).order_by()
 
 
-def _add_templates(campaign, pending, destinations, progress) -> None:
-    template = Template(campaign.text, campaign.placeholder_policy)
-    values = {f"value_{i}": JsonText(name, "fields") for i, name in enumerate(template.names)}
-    rows = destinations.read(pending).annotate(**values).values_list("prefix", "country", *values)
+def _message_values(name: str):
+    return JsonText(name, "fields")
+
+
+def _contact_values(name: str):
+    """A contact's value for ``{name}``, as audiences.snapshot stores it in the message."""
+    return F(name) if name in audiences.BUILT_IN_PLACEHOLDERS else JsonText(name, "fields")
+
+
+def _add_templates(template, recipients, value_of, destinations, progress, done=0) -> int:
+    values = {f"value_{i}": value_of(name) for i, name in enumerate(template.names)}
+    rows = destinations.read(recipients).annotate(**values)
+    rows = rows.values_list("prefix", "country", *values)
     fill, plain_length, group_of = template.fill, template.plain_length, destinations.group_of
     # One query read as it streams: progress is told between chunks, and progress writes do
     # not wait for the read (an autocommit write commits beside an open read on SQLite's WAL;
     # Django holds a PostgreSQL server-side cursor across commits).
     rows = rows.iterator(chunk_size=CHUNK)
-    done = 0
     while chunk := list(islice(rows, CHUNK)):
         # A plain text's parts follow from its length alone, so most recipients are counted
         # by (destination, length) without rendering; the others are rendered and measured.
@@ -178,6 +192,7 @@ def _add_templates(campaign, pending, destinations, progress) -> None:
         done += len(chunk)
         if progress is not None:
             progress(done)
+    return done
 
 
 class _Destinations:
@@ -238,15 +253,20 @@ class _Replaced(Exception):
 
 
 def fingerprint(campaign: Campaign) -> tuple[str, int]:
-    """(a digest of everything price() depends on, the number of pending messages).
+    """(a digest of everything price() depends on, the number of recipients it prices).
 
-    The recipients are summed up by their count and the sum of their ids, in one pass over an
-    index: an import adds rows with higher ids, a replace deletes and adds, a launch or a stop
-    changes statuses, and each changes one or the other; nothing edits a message's number or
-    values in place. The rate card is taken line by line, so an edit of a price shows even when
-    its time does not.
+    The pending messages, and the audience's contacts, are summed up by their count and the sum
+    of their ids, in one pass over an index: an import adds rows with higher ids, a replace
+    deletes and adds, a launch or a stop changes statuses, and each changes one or the other;
+    nothing edits a message's number or values in place. The rate card is taken line by line,
+    so an edit of a price shows even when its time does not.
     """
     ids = _pending(campaign).aggregate(n=Count("*"), sum=Sum("pk"))
+    # The live audience the same way, with its latest edit: a contact's new value changes
+    # what its message costs.
+    contacts = audiences.contacts(campaign).aggregate(
+        n=Count("*"), sum=Sum("pk"), edited=Max("updated_at")
+    )
     account = campaign.account
     rates = (
         account.rates.filter(channel=campaign.channel)
@@ -257,12 +277,13 @@ def fingerprint(campaign: Campaign) -> tuple[str, int]:
     )
     inputs = [
         [ids["n"], ids["sum"]],
+        [contacts["n"], contacts["sum"], contacts["edited"]],
         [campaign.channel, campaign.text, campaign.placeholder_policy],
         [campaign.account_id, account.currency if account else ""],
         list(rates),
     ]
     digest = hashlib.sha256(json.dumps(inputs, default=str).encode()).hexdigest()
-    return digest, ids["n"]
+    return digest, ids["n"] + contacts["n"]
 
 
 def estimate(campaign: Campaign) -> PriceEstimate:
@@ -387,13 +408,17 @@ def run(estimate_id: int, token: str) -> dict:
 
 def provider_quote(campaign: Campaign) -> Quote | None:
     """The provider's price for the campaign's pending messages, or None where it gives none
-    (no quote at this provider, none for this channel, or no recipients yet).
+    (no quote at this provider, none for this channel, or no recipients yet) or where the
+    campaign draws on the contact book.
 
     Makes HTTP calls (Mobizon builds a draft campaign and deletes it), so call it from a task
     or a button, not on every page view. Raises ProviderError when the provider fails.
     """
     account = campaign.account
     if account is None or not account.adapter_class.capabilities.quote:
+        return None
+    if audiences.has_audience(campaign):
+        # Its contacts are messages only from the launch on: a quote now would leave them out.
         return None
     spec = spec_for(campaign)
     outgoing = messages_for(campaign, campaign.messages.filter(status=MessageStatus.PENDING))

@@ -11,9 +11,9 @@ from django.shortcuts import render
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 from django_htmx.http import HttpResponseStopPolling, trigger_client_event
 
-from campaigns import services
+from campaigns import audiences, services
 from campaigns.compose import message_templates, pricing, segments
-from campaigns.compose.forms import MessageForm, OptionsForm, SetupForm
+from campaigns.compose.forms import AudienceForm, MessageForm, OptionsForm, SetupForm
 from campaigns.compose.templating import Template
 from campaigns.models import (
     Campaign,
@@ -26,6 +26,7 @@ from campaigns.models import (
 from campaigns.pages.access import get_campaign_for_user
 from campaigns.recipients import imports
 from campaigns.recipients.forms import UploadForm
+from contacts.models import ContactField
 from core.columns import missing_placeholders, placeholders_in
 from core.statuses import MessageStatus
 from providers.crypto import CredentialsUnreadable
@@ -36,6 +37,8 @@ from workspaces.models import Role
 def compose_context(request, campaign: Campaign) -> dict:
     return {
         "upload_form": UploadForm(),
+        "audience_form": AudienceForm(instance=campaign, workspace=request.workspace),
+        "audience_lazy": True,  # counting a big audience takes a moment: the card loads it
         "setup_form": SetupForm(instance=campaign, workspace=request.workspace),
         "message_form": MessageForm(instance=campaign),
         "options_form": OptionsForm(instance=campaign, workspace=request.workspace)
@@ -136,6 +139,14 @@ def message_context(campaign: Campaign) -> dict:
         columns.update(imports.placeholders(imp))
         if imp.mode == ImportMode.REPLACE:
             break
+    drawing = audiences.has_audience(campaign)
+    if drawing:  # the contacts' values: name, language and every custom field
+        columns.update(audiences.BUILT_IN_PLACEHOLDERS)
+        columns.update(
+            ContactField.objects.filter(workspace_id=campaign.workspace_id).values_list(
+                "key", flat=True
+            )
+        )
     if not columns and not done.exists():
         # A clone's recipients came with their values but without an import: read the
         # columns off the first of them.
@@ -144,11 +155,42 @@ def message_context(campaign: Campaign) -> dict:
     return {
         "available_placeholders": sorted(columns),
         "missing_placeholders": missing_placeholders(campaign.text, columns)
-        if campaign.messages.exists()
+        if drawing or campaign.messages.exists()
         else [],
         **_count_context(campaign, campaign.text),
         "template_choices": message_templates.choices(campaign),
     }
+
+
+@require_http_methods(["GET", "POST"])
+def campaign_audience(request, campaign_pk: int):
+    """Step 3 from the contact book: the lists and segments to draw on, the lists to leave out,
+    and how many contacts that reaches now. Saved on every change, so the count is live."""
+    campaign = (
+        get_campaign_for_user(request, campaign_pk, Role.SENDER, draft=True)
+        if request.method == "POST"
+        else get_campaign_for_user(request, campaign_pk)
+    )
+    form = AudienceForm(request.POST or None, instance=campaign, workspace=request.workspace)
+    saved = request.method == "POST" and form.is_valid()
+    if saved:
+        form.save()
+    context = {"campaign": campaign, "audience_form": form, "saved": saved}
+    context.update(audience_context(campaign))
+    response = render(request, "campaigns/campaign_draft.html#audience", context)
+    if saved:
+        trigger_client_event(response, "draft-changed")  # the preview and the price reload
+    return response
+
+
+def audience_context(campaign: Campaign) -> dict:
+    """The live audience: who it reaches and who it leaves out, or why it cannot be read."""
+    problem = audiences.problem(campaign)
+    if problem or not audiences.has_audience(campaign):
+        return {"audience_problem": problem}
+    counted = audiences.count(campaign)
+    uploaded = campaign.messages.filter(status=MessageStatus.PENDING).count()
+    return {"audience": counted, "uploaded": uploaded, "together": uploaded + counted.reached}
 
 
 PREVIEW_SAMPLE = 5
@@ -166,6 +208,10 @@ def campaign_preview(request, campaign_pk: int):
             :PREVIEW_SAMPLE
         ]
     ]
+    if len(sample) < PREVIEW_SAMPLE and not audiences.problem(campaign):
+        # Then the contacts the audience reaches, with the values launch gives their messages.
+        contacts = audiences.contacts(campaign).order_by("pk")[: PREVIEW_SAMPLE - len(sample)]
+        sample += [(c.phone, template.render(audiences.values_of(c))) for c in contacts]
     context = {
         "campaign": campaign,
         "sample": [(phone, text, _measure(campaign, text)) for phone, text in sample],
@@ -221,7 +267,8 @@ def _estimate_context(campaign: Campaign, result: pricing.PriceEstimate | Estima
         "estimate": result,
         # No provider we support quotes a voice campaign (BSG prices SMS only).
         "can_quote": campaign.account.adapter_class.capabilities.quote
-        and campaign.channel == Channel.SMS,
+        and campaign.channel == Channel.SMS
+        and not audiences.has_audience(campaign),  # see pricing.provider_quote
     }
     if result.messages:
         context["balance"] = pricing.check_balance(result, account_funds(campaign))

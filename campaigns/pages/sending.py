@@ -11,7 +11,7 @@ from django_htmx.http import HttpResponseStopPolling, trigger_client_event
 from campaigns import services
 from campaigns.pages.access import get_campaign_for_user
 from campaigns.pages.campaigns import live_context
-from campaigns.pages.compose import account_funds
+from campaigns.pages.compose import account_funds, audience_context
 from core.statuses import CampaignStatus
 from core.timezones import labelled
 from core.web import done
@@ -56,6 +56,10 @@ def campaign_launch(request, campaign_pk: int):
         "check": check,
         "problems": [problem for problem in check.problems if problem != shown_apart],
         "error": error,
+        **audience_context(campaign),
+        "audience_lists": campaign.audience_lists.all(),
+        "audience_segments": campaign.audience_segments.all(),
+        "exclusion_lists": campaign.exclusion_lists.all(),
     }
     return render(request, "campaigns/campaign_launch.html", context)
 

@@ -226,7 +226,9 @@ def take_open(campaign: Campaign) -> tuple[Batch, str] | None:
 def claim(campaign: Campaign) -> tuple[Batch, str] | None:
     """Set aside the next batch of pending messages as a new Batch (or None: none left).
 
-    Stop-listed numbers are caught here, at the last moment, and cancelled instead.
+    Opted-out numbers are cancelled here, and once more right before the batch's first
+    request (HeldBatch._leave_out_opted_out), which also catches an opt-out committed while
+    this transaction was open.
     """
     size = batch_size(campaign)
     token = secrets.token_hex(16)
@@ -282,8 +284,11 @@ def _paced_by_crier(campaign: Campaign) -> bool:
 
 
 def _cancel_stop_listed(campaign: Campaign, batch: Batch) -> int:
+    """Cancels the batch's unsent messages to opted-out numbers, in one statement (it sees
+    every opt-out committed before it starts); returns how many."""
     opted_out = book.opted_out_phones(campaign.workspace_id)
-    return Message.objects.filter(batch=batch, phone__in=opted_out).update(
+    unsent = Message.objects.filter(batch=batch, status=MessageStatus.SUBMITTING)
+    return unsent.filter(phone__in=opted_out).update(
         status=MessageStatus.CANCELLED,
         error_code=STOP_LISTED,
         error_reason="The contact opted out before the message was sent.",
@@ -403,6 +408,7 @@ class HeldBatch:
     def _submit(self, adapter: ProviderAdapter) -> str:
         # The commit that makes the batch "submitting" comes before the call, and only happens
         # while the campaign is still sending: a pause or stop holds every batch not yet out.
+        untouched = self.batch.status == BatchStatus.CLAIMED and not self.batch.progress
         flipped = self._mine().filter(
             status__in=[BatchStatus.CLAIMED, BatchStatus.HELD],
             campaign__status=CampaignStatus.SENDING,
@@ -410,6 +416,8 @@ class HeldBatch:
         if not flipped.update(status=BatchStatus.SUBMITTING, lease_until=_lease_end()):
             self._update(lease_until=None, lease_token="")  # paused or stopped: let it wait
             return "held back"
+        if untouched and self._leave_out_opted_out():
+            return "cancelled"
         spec, outgoing, state = self._request()
         self.sending = True
         try:
@@ -428,6 +436,21 @@ class HeldBatch:
             self._update(status=BatchStatus.UNKNOWN, last_error=str(failure))
             return self._reconcile(adapter)
         return self._failed_call(failure, nothing_sent=True)
+
+    def _leave_out_opted_out(self) -> bool:
+        """Cancels the batch's messages to numbers opted out since the claim; True when none
+        is left to send. Only for a batch the provider has seen nothing of (still claimed,
+        no progress): the check runs after the claim committed, so every opt-out committed
+        before the claim (even while the claim's transaction was open) is seen here."""
+        stopped = _cancel_stop_listed(self.campaign, self.batch)
+        if not stopped:
+            return False
+        size = max(self.batch.size - stopped, 0)
+        if size:
+            self._update(size=size)
+            return False
+        self._update(size=0, status=BatchStatus.CANCELLED, lease_until=None, lease_token="")
+        return True
 
     def _reconcile(self, adapter: ProviderAdapter) -> str:
         """Find out from the provider what became of the batch; resend it only on evidence
