@@ -14,6 +14,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
+from core.imports import FINISHED, ImportStatus
 from core.statuses import BatchStatus, CampaignStatus, MessageStatus
 
 
@@ -317,15 +318,6 @@ class MessageTemplate(models.Model):
         return self.name
 
 
-class ImportStatus(models.TextChoices):
-    UPLOADED = "uploaded", "Waiting for the column mapping"  # read far enough to preview
-    QUEUED = "queued", "Queued"  # the user confirmed; a worker will pick it up
-    RUNNING = "running", "Importing"  # a worker is reading and checking rows
-    DONE = "done", "Done"  # recipients were added or replaced
-    FAILED = "failed", "Failed"  # nothing was changed; ``error`` says why
-    CANCELLED = "cancelled", "Cancelled"  # stopped by the user; nothing was changed
-
-
 class ImportMode(models.TextChoices):
     ADD = "add", "Add to the current recipients"
     REPLACE = "replace", "Replace the current recipients"
@@ -374,7 +366,7 @@ class RecipientImport(models.Model):
 
     @property
     def finished(self) -> bool:
-        return self.status in {ImportStatus.DONE, ImportStatus.FAILED, ImportStatus.CANCELLED}
+        return self.status in FINISHED
 
     def seconds_left(self, now) -> int | None:
         """An estimate from the pace so far; None until there is a pace to go by."""

@@ -18,22 +18,18 @@ queued, run, finished, cancelled or failed) whose steps share its row checks and
 
 from __future__ import annotations
 
-import io
 import logging
 import os
 import tempfile
-import time
 from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import timedelta
 from itertools import islice
 from json.encoder import encode_basestring
 
 from django.conf import settings
 from django.core.files import File
 from django.db import connection, transaction
-from django.db.models import Q
 from django.utils import timezone
 
 from contacts import mapping, upsert, values
@@ -47,12 +43,12 @@ from contacts.models import (
     UpsertMode,
 )
 from core import children, phones
+from core import imports as runs
 from core.columns import detect_phone_column
 from core.queue import enqueue
 from core.rejections import Code, RejectedRow, Rejection, write_rejections_csv
-from core.tables import workbooks as spreadsheets
-from core.tables.reader import ENCODINGS, open_table, read_pasted
-from core.tables.table import ImportRejected, ReadOptions, Row, Table
+from core.tables.reader import ENCODINGS
+from core.tables.table import ImportRejected, Row
 
 logger = logging.getLogger(__name__)
 
@@ -65,24 +61,26 @@ class ImportNotAllowed(Exception):
     """The import is not in a state that allows this step, or its mapping cannot run."""
 
 
-def read_options(imp: ContactImport) -> ReadOptions:
-    chosen = imp.options or {}
-    return ReadOptions(
-        encoding=chosen.get("encoding") or None,
-        delimiter=chosen.get("delimiter") or None,
-        quotechar=chosen.get("quotechar") or '"',
-        has_header=chosen.get("has_header"),
-        sheet=chosen.get("sheet") or None,
-        max_rows=settings.CRIER_IMPORT_MAX_ROWS,
-        max_columns=settings.CRIER_IMPORT_MAX_COLUMNS,
-        max_bytes=settings.CRIER_IMPORT_MAX_BYTES,
-    )
+# The run's machinery is the one every import shares (core.imports).
+Cancelled = runs.Cancelled
+_Progress = runs.Progress
+ABANDONED = runs.ABANDONED
+read_options = runs.read_options
+sheet_names = runs.sheet_names
+cancel = runs.cancel
+_open = runs.open_upload
+_finish = runs.finish
+_report_rows = runs.report_rows
+_estimate_rows = runs.estimate_rows
 
 
-def _open(imp: ContactImport) -> Table:
-    if imp.file:
-        return open_table(imp.file.path, filename=imp.filename, options=read_options(imp))
-    return read_pasted(imp.pasted_text, read_options(imp))
+def fail_abandoned() -> int:
+    """Fails the running contact imports whose worker died (core.imports.fail_abandoned);
+    returns how many."""
+    failed = runs.fail_abandoned(ContactImport)
+    if failed:
+        logger.warning("Failed %s contact import(s) left running by a dead worker", failed)
+    return failed
 
 
 def create(workspace, user, *, upload=None, text: str = "") -> ContactImport:
@@ -124,12 +122,6 @@ def refresh_preview(imp: ContactImport, *, detect_column: bool = False) -> None:
                 table.columns, rows, imp.workspace.default_country
             )
             imp.mapping, imp.new_fields = mapping.guess(imp)
-
-
-def sheet_names(imp: ContactImport) -> list[str]:
-    if not imp.file or not imp.filename.lower().endswith((".xlsx", ".xls")):
-        return []
-    return spreadsheets.sheet_names(imp.file.path)
 
 
 def remap(imp: ContactImport, options: dict, mapping: list[str], new_fields: dict) -> None:
@@ -180,44 +172,6 @@ def confirm(
     return bool(updated)
 
 
-def cancel(imp: ContactImport) -> None:
-    """Asks a queued or running import to stop; the book stays as it was. A running import
-    stops within about a second; one whose worker died is cancelled now."""
-    now = timezone.now()
-    ContactImport.objects.filter(
-        pk=imp.pk, status__in=[ImportStatus.UPLOADED, ImportStatus.QUEUED]
-    ).update(status=ImportStatus.CANCELLED, finished_at=now)
-    _abandoned(now).filter(pk=imp.pk).update(status=ImportStatus.CANCELLED, finished_at=now)
-    ContactImport.objects.filter(pk=imp.pk, status=ImportStatus.RUNNING).update(
-        cancel_requested=True
-    )
-
-
-ABANDONED = (
-    "The worker running this import stopped before it finished (it was restarted or "
-    "crashed). Nothing was changed; start the import again."
-)
-
-
-def fail_abandoned() -> int:
-    """Fails the running imports whose worker died: silent for CRIER_IMPORT_STALE_SECONDS."""
-    now = timezone.now()
-    failed = _abandoned(now).update(status=ImportStatus.FAILED, error=ABANDONED, finished_at=now)
-    if failed:
-        logger.warning("Failed %s contact import(s) left running by a dead worker", failed)
-    return failed
-
-
-def _abandoned(now):
-    silent_since = now - timedelta(seconds=settings.CRIER_IMPORT_STALE_SECONDS)
-    silent = Q(heartbeat_at__lt=silent_since) | Q(heartbeat_at=None, started_at__lt=silent_since)
-    return ContactImport.objects.filter(silent, status=ImportStatus.RUNNING)
-
-
-class Cancelled(Exception):
-    pass
-
-
 @dataclass
 class _Tally:
     accepted: int = 0
@@ -266,12 +220,6 @@ def run(import_id: int) -> dict:
         )
     imp.refresh_from_db()
     return {"import": import_id, "status": imp.status, "accepted": imp.accepted}
-
-
-def _finish(imp: ContactImport, status: str, error: str) -> None:
-    ContactImport.objects.filter(pk=imp.pk, status=ImportStatus.RUNNING).update(
-        status=status, error=error, finished_at=timezone.now()
-    )
 
 
 def _import(imp: ContactImport, report) -> None:
@@ -334,61 +282,6 @@ def _prepare(imp: ContactImport, stamp) -> upsert.Target:
             Membership.objects.filter(contact_list=contact_list).delete()
         target.list_id = contact_list.pk
     return target
-
-
-class _Progress:
-    """Rows done, accepted and rejected, written after each batch for the page that polls
-    them, with a sign of life; raises Cancelled once the user asked to stop. ``elsewhere``
-    writes through a second connection: the import's own is then inside a transaction."""
-
-    def __init__(self, imp: ContactImport, *, elsewhere: bool = False):
-        self.imp = imp
-        self._connection = connection.copy() if elsewhere else None
-        self._checked = time.monotonic()
-
-    def __call__(self, tally: _Tally) -> None:
-        self._write(
-            {
-                "rows_done": tally.done,
-                "rows_total": tally.total,
-                "accepted": tally.accepted,
-                "rejected": tally.rejected,
-            }
-        )
-
-    def check(self) -> None:
-        if time.monotonic() - self._checked >= 1:
-            self._write({})
-
-    def _write(self, changes: dict) -> None:
-        self._checked = time.monotonic()
-        changes["heartbeat_at"] = timezone.now()
-        if self._connection is None:
-            ContactImport.objects.filter(pk=self.imp.pk).update(**changes)
-            if ContactImport.objects.filter(pk=self.imp.pk, cancel_requested=True).exists():
-                raise Cancelled
-        elif _update_through(self._connection, self.imp.pk, changes):
-            raise Cancelled
-
-    def __enter__(self) -> _Progress:
-        return self
-
-    def __exit__(self, *exc) -> None:
-        if self._connection is not None:
-            self._connection.close()
-
-
-def _update_through(other, pk: int, changes: dict) -> bool:
-    meta = ContactImport._meta
-    names = ", ".join(f"{other.ops.quote_name(meta.get_field(f).column)} = %s" for f in changes)
-    with other.cursor() as cursor:
-        cursor.execute(
-            f"UPDATE {other.ops.quote_name(meta.db_table)} SET {names} WHERE id = %s "
-            "RETURNING cancel_requested",
-            [*changes.values(), pk],
-        )
-        row = cursor.fetchone()
-    return bool(row and row[0])
 
 
 def _read_and_check(imp, target, writer, report, progress) -> tuple[_Tally, _Checker]:
@@ -550,23 +443,6 @@ def _label(imp: ContactImport, index: int | None) -> str:
     if index is None:
         return ""
     return imp.columns[index] or f"column {index + 1}"
-
-
-def _report_rows(rows: list[RejectedRow]) -> str:
-    buffer = io.StringIO(newline="")
-    write_rejections_csv(rows, buffer, header=False)
-    return buffer.getvalue()
-
-
-def _estimate_rows(imp: ContactImport) -> int | None:
-    if not imp.file:
-        return imp.pasted_text.count("\n") + 1
-    if not imp.filename.lower().endswith((".csv", ".txt")):
-        return None
-    with open(imp.file.path, "rb") as f:
-        lines = sum(chunk.count(b"\n") for chunk in iter(lambda: f.read(1 << 20), b""))
-    header = (imp.options or {}).get("detected", {}).get("has_header")
-    return max(lines - (1 if header else 0), 0) or None
 
 
 def _store(imp, target, writer, tally: _Tally, checker: _Checker, report) -> None:

@@ -12,6 +12,8 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
+from core.imports import FINISHED, ImportStatus
+
 
 class FieldKind(models.TextChoices):
     TEXT = "text", "Text"
@@ -182,15 +184,6 @@ class Segment(models.Model):
         return self.name
 
 
-class ImportStatus(models.TextChoices):
-    UPLOADED = "uploaded", "Waiting for the column mapping"  # read far enough to preview
-    QUEUED = "queued", "Queued"  # the user confirmed; a worker will pick it up
-    RUNNING = "running", "Importing"  # a worker is reading, checking and storing rows
-    DONE = "done", "Done"  # the contacts were created or updated, the list filled
-    FAILED = "failed", "Failed"  # nothing was changed; ``error`` says why
-    CANCELLED = "cancelled", "Cancelled"  # stopped by the user; nothing was changed
-
-
 class UpsertMode(models.TextChoices):
     UPDATE = "update", "Update: a non-empty cell replaces the contact's value"
     FILL_BLANKS = "fill_blanks", "Only fill blanks: keep every value a contact already has"
@@ -275,7 +268,7 @@ class ContactImport(models.Model):
 
     @property
     def finished(self) -> bool:
-        return self.status in {ImportStatus.DONE, ImportStatus.FAILED, ImportStatus.CANCELLED}
+        return self.status in FINISHED
 
     def seconds_left(self, now) -> int | None:
         """An estimate from the pace so far; None until there is a pace to go by."""

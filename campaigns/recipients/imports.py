@@ -23,21 +23,17 @@ reporting.
 
 from __future__ import annotations
 
-import io
 import logging
 import os
 import tempfile
-import time
 from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import timedelta
 from itertools import islice
 
 from django.conf import settings
 from django.core.files import File
-from django.db import connection, transaction
-from django.db.models import Q
+from django.db import transaction
 from django.utils import timezone
 
 from campaigns.models import (
@@ -51,13 +47,13 @@ from campaigns.models import (
 from campaigns.recipients import bulk
 from contacts import book
 from core import children, phones
+from core import imports as runs
 from core.columns import detect_phone_column, placeholder_names, placeholders_in
 from core.queue import enqueue
 from core.rejections import Code, RejectedRow, Rejection, write_rejections_csv
 from core.statuses import CampaignStatus
-from core.tables import workbooks as spreadsheets
-from core.tables.reader import ENCODINGS, open_table, read_pasted
-from core.tables.table import ImportRejected, ReadOptions, Row, Table
+from core.tables.reader import ENCODINGS
+from core.tables.table import ImportRejected, Row
 
 logger = logging.getLogger(__name__)
 
@@ -70,25 +66,26 @@ class ImportNotAllowed(Exception):
     """The campaign or the import is not in a state that allows this step."""
 
 
-def read_options(imp: RecipientImport) -> ReadOptions:
-    """The reader options of an import: the user's choices within the configured caps."""
-    chosen = imp.options or {}
-    return ReadOptions(
-        encoding=chosen.get("encoding") or None,
-        delimiter=chosen.get("delimiter") or None,
-        quotechar=chosen.get("quotechar") or '"',
-        has_header=chosen.get("has_header"),
-        sheet=chosen.get("sheet") or None,
-        max_rows=settings.CRIER_IMPORT_MAX_ROWS,
-        max_columns=settings.CRIER_IMPORT_MAX_COLUMNS,
-        max_bytes=settings.CRIER_IMPORT_MAX_BYTES,
-    )
+# The run's machinery is the one every import shares (core.imports).
+Cancelled = runs.Cancelled
+_Progress = runs.Progress
+ABANDONED = runs.ABANDONED
+read_options = runs.read_options
+sheet_names = runs.sheet_names
+cancel = runs.cancel
+_open = runs.open_upload
+_finish = runs.finish
+_report_rows = runs.report_rows
+_estimate_rows = runs.estimate_rows
 
 
-def _open(imp: RecipientImport) -> Table:
-    if imp.file:
-        return open_table(imp.file.path, filename=imp.filename, options=read_options(imp))
-    return read_pasted(imp.pasted_text, read_options(imp))
+def fail_abandoned() -> int:
+    """Fails the running recipient imports whose worker died (core.imports.fail_abandoned);
+    returns how many."""
+    failed = runs.fail_abandoned(RecipientImport)
+    if failed:
+        logger.warning("Failed %s recipient import(s) left running by a dead worker", failed)
+    return failed
 
 
 def _check_draft(campaign: Campaign) -> None:
@@ -159,13 +156,6 @@ def remap(imp: RecipientImport, options: dict, phone_column: int | None) -> None
     imp.save(update_fields=["options", "phone_column", "columns", "preview"])
 
 
-def sheet_names(imp: RecipientImport) -> list[str]:
-    """The sheets of an uploaded workbook (read after the guards in ``create`` passed)."""
-    if not imp.file or not imp.filename.lower().endswith((".xlsx", ".xls")):
-        return []
-    return spreadsheets.sheet_names(imp.file.path)
-
-
 def placeholders(imp: RecipientImport) -> dict[str, int]:
     return placeholder_names(imp.columns, imp.phone_column)
 
@@ -181,47 +171,6 @@ def confirm(imp: RecipientImport, mode: str) -> bool:
     if updated:
         enqueue("campaigns.tasks.run_import", imp.pk)
     return bool(updated)
-
-
-def cancel(imp: RecipientImport) -> None:
-    """Asks a queued or running import to stop; the campaign keeps its recipients as they are.
-    A running import stops within about a second; one whose worker died is cancelled now."""
-    now = timezone.now()
-    RecipientImport.objects.filter(
-        pk=imp.pk, status__in=[ImportStatus.UPLOADED, ImportStatus.QUEUED]
-    ).update(status=ImportStatus.CANCELLED, finished_at=now)
-    _abandoned(now).filter(pk=imp.pk).update(status=ImportStatus.CANCELLED, finished_at=now)
-    RecipientImport.objects.filter(pk=imp.pk, status=ImportStatus.RUNNING).update(
-        cancel_requested=True
-    )
-
-
-ABANDONED = (
-    "The worker running this import stopped before it finished (it was restarted or "
-    "crashed). Nothing was changed; start the import again."
-)
-
-
-def fail_abandoned() -> int:
-    """Fails the running imports whose worker died: silent for CRIER_IMPORT_STALE_SECONDS.
-    Returns how many. Safe to run anywhere, any number of times: an import that finishes
-    meanwhile is left alone (``_store`` claims only a running import)."""
-    now = timezone.now()
-    failed = _abandoned(now).update(status=ImportStatus.FAILED, error=ABANDONED, finished_at=now)
-    if failed:
-        logger.warning("Failed %s recipient import(s) left running by a dead worker", failed)
-    return failed
-
-
-def _abandoned(now):
-    silent_since = now - timedelta(seconds=settings.CRIER_IMPORT_STALE_SECONDS)
-    # started_at for an import started before heartbeats were recorded
-    silent = Q(heartbeat_at__lt=silent_since) | Q(heartbeat_at=None, started_at__lt=silent_since)
-    return RecipientImport.objects.filter(silent, status=ImportStatus.RUNNING)
-
-
-class Cancelled(Exception):
-    pass
 
 
 @dataclass
@@ -279,13 +228,6 @@ def run(import_id: int) -> dict:
     return {"import": import_id, "status": imp.status, "accepted": imp.accepted}
 
 
-def _finish(imp: RecipientImport, status: str, error: str) -> None:
-    # Only while running: an import failed meanwhile by fail_abandoned keeps its reason.
-    RecipientImport.objects.filter(pk=imp.pk, status=ImportStatus.RUNNING).update(
-        status=status, error=error, finished_at=timezone.now()
-    )
-
-
 def _import(imp: RecipientImport, report) -> None:
     writer = bulk.message_writer(imp.campaign_id, replace=imp.mode == ImportMode.REPLACE)
     if writer.streams:
@@ -299,68 +241,6 @@ def _import(imp: RecipientImport, report) -> None:
             tally = _read_and_check(imp, writer, report, progress)
             with transaction.atomic():
                 _store(imp, writer, tally, report)
-
-
-class _Progress:
-    """Rows done, accepted and rejected, written after each batch for the page that polls
-    them, with a sign of life; raises Cancelled once the user asked to stop. ``check`` does
-    the same between batches, for the waits on helper processes. ``elsewhere`` writes through
-    a second connection: the import's own is then inside a transaction nobody else sees into."""
-
-    def __init__(self, imp: RecipientImport, *, elsewhere: bool = False):
-        self.imp = imp
-        self._connection = connection.copy() if elsewhere else None
-        self._checked = time.monotonic()
-
-    def __call__(self, tally: _Tally) -> None:
-        self._write(
-            {
-                "rows_done": tally.done,
-                "rows_total": tally.total,
-                "accepted": tally.accepted,
-                "rejected": tally.rejected,
-            }
-        )
-
-    def check(self) -> None:
-        """Called by every wait on a helper process (children.interruptible); writes at most
-        once a second."""
-        if time.monotonic() - self._checked >= 1:
-            self._write({})
-
-    def _write(self, values: dict) -> None:
-        self._checked = time.monotonic()
-        values["heartbeat_at"] = timezone.now()
-        if self._connection is None:
-            RecipientImport.objects.filter(pk=self.imp.pk).update(**values)
-            cancelled = RecipientImport.objects.filter(pk=self.imp.pk, cancel_requested=True)
-            if cancelled.exists():
-                raise Cancelled
-        # Through the other connection, the import's own need not wait for the COPY under way.
-        elif _update_through(self._connection, self.imp.pk, values):
-            raise Cancelled
-
-    def __enter__(self) -> _Progress:
-        return self
-
-    def __exit__(self, *exc) -> None:
-        if self._connection is not None:
-            self._connection.close()
-
-
-def _update_through(other, pk: int, values: dict) -> bool:
-    """UPDATE one import's ``values`` through the ``other`` connection (autocommit); returns
-    whether its cancellation was requested."""
-    meta = RecipientImport._meta
-    names = ", ".join(f"{other.ops.quote_name(meta.get_field(f).column)} = %s" for f in values)
-    with other.cursor() as cursor:
-        cursor.execute(
-            f"UPDATE {other.ops.quote_name(meta.db_table)} SET {names} WHERE id = %s "
-            "RETURNING cancel_requested",
-            [*values.values(), pk],
-        )
-        row = cursor.fetchone()
-    return bool(row and row[0])
 
 
 def _read_and_check(imp: RecipientImport, writer, report, progress: _Progress) -> _Tally:
@@ -487,25 +367,6 @@ def _missing(cells: list[str], required: list[tuple[str, int]]) -> str | None:
         if index >= len(cells) or not cells[index].strip():
             return name
     return None
-
-
-def _report_rows(rows: list[RejectedRow]) -> str:
-    # One write per batch: a text file written row by row pays for every write.
-    buffer = io.StringIO(newline="")
-    write_rejections_csv(rows, buffer, header=False)
-    return buffer.getvalue()
-
-
-def _estimate_rows(imp: RecipientImport) -> int | None:
-    """About how many rows the import has, for the progress bar: lines of a text file."""
-    if not imp.file:
-        return imp.pasted_text.count("\n") + 1
-    if not imp.filename.lower().endswith((".csv", ".txt")):
-        return None
-    with open(imp.file.path, "rb") as f:
-        lines = sum(chunk.count(b"\n") for chunk in iter(lambda: f.read(1 << 20), b""))
-    header = (imp.options or {}).get("detected", {}).get("has_header")
-    return max(lines - (1 if header else 0), 0) or None
 
 
 def _store(imp: RecipientImport, writer: bulk.MessageWriter, tally: _Tally, report) -> None:
