@@ -24,7 +24,7 @@ from django.utils import timezone
 
 from campaigns.models import Campaign, Message, PlaceholderPolicy
 from contacts import segments
-from contacts.models import Contact, Membership
+from contacts.models import Contact, ListMember
 from core.columns import placeholders_in
 from core.statuses import MessageStatus
 
@@ -63,7 +63,7 @@ def _drawn(campaign: Campaign, sources: dict) -> Q | None:
     """The contacts in any chosen list or segment (before anything is taken away)."""
     parts = []
     if sources["lists"]:
-        member = Membership.objects.filter(
+        member = ListMember.objects.filter(
             contact_id=OuterRef("pk"), contact_list_id__in=sources["lists"]
         )
         parts.append(Q(Exists(member)))
@@ -85,7 +85,7 @@ def _reasons(campaign: Campaign, sources: dict) -> dict[str, Q]:
     for several reasons counts under the first."""
     reasons = {"opted_out": Q(opted_out_at__isnull=False)}
     if sources["exclude_lists"]:
-        excluded = Membership.objects.filter(
+        excluded = ListMember.objects.filter(
             contact_id=OuterRef("pk"), contact_list_id__in=sources["exclude_lists"]
         )
         reasons["excluded"] = Q(Exists(excluded))

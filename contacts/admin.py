@@ -5,7 +5,7 @@ from contacts.models import (
     ContactField,
     ContactImport,
     ContactList,
-    Membership,
+    ListMember,
     Segment,
 )
 
@@ -39,8 +39,8 @@ class SegmentAdmin(admin.ModelAdmin):
     search_fields = ["name"]
 
 
-@admin.register(Membership)
-class MembershipAdmin(admin.ModelAdmin):
+@admin.register(ListMember)
+class ListMemberAdmin(admin.ModelAdmin):
     list_display = ["contact", "contact_list", "added_at"]
     list_select_related = ["contact", "contact_list"]
     raw_id_fields = ["contact", "contact_list"]

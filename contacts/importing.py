@@ -39,7 +39,7 @@ from contacts.models import (
     ContactList,
     ImportStatus,
     ListAction,
-    Membership,
+    ListMember,
     UpsertMode,
 )
 from core import children, phones
@@ -279,7 +279,7 @@ def _prepare(imp: ContactImport, stamp) -> upsert.Target:
             ContactImport.objects.filter(pk=imp.pk).update(contact_list=contact_list)
             imp.contact_list = contact_list
         if imp.list_action == ListAction.REPLACE:
-            Membership.objects.filter(contact_list=contact_list).delete()
+            ListMember.objects.filter(contact_list=contact_list).delete()
         target.list_id = contact_list.pk
     return target
 

@@ -121,7 +121,7 @@ class ContactList(models.Model):
         "dashboard.Workspace", on_delete=models.CASCADE, related_name="contact_lists"
     )
     name = models.CharField(max_length=200)
-    contacts = models.ManyToManyField(Contact, through="Membership", related_name="lists")
+    contacts = models.ManyToManyField(Contact, through="ListMember", related_name="lists")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -138,7 +138,9 @@ class ContactList(models.Model):
         return self.name
 
 
-class Membership(models.Model):
+class ListMember(models.Model):
+    """A contact's place in a list (not to be confused with a workspace's Membership)."""
+
     contact_list = models.ForeignKey(
         ContactList,
         on_delete=models.CASCADE,
@@ -149,6 +151,7 @@ class Membership(models.Model):
     added_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
+        db_table = "contacts_membership"  # its name before it was ListMember
         constraints = [
             models.UniqueConstraint(fields=["contact_list", "contact"], name="membership_once")
         ]

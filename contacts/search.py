@@ -19,7 +19,7 @@ from django.db import connection
 from django.db.models import Exists, OuterRef, Q, QuerySet
 
 from contacts import segments
-from contacts.models import Contact, ContactField, Membership, Segment
+from contacts.models import Contact, ContactField, ListMember, Segment
 from core import params, phones
 from core.phones import Normalised
 
@@ -140,7 +140,7 @@ class ContactFilter:
         if self.list_pk:
             contacts = contacts.filter(
                 Exists(
-                    Membership.objects.filter(
+                    ListMember.objects.filter(
                         contact_id=OuterRef("pk"),
                         contact_list_id=self.list_pk,
                         contact_list__workspace=workspace,

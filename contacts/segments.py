@@ -23,7 +23,7 @@ from django.db import connection
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
-from contacts.models import Contact, ContactField, FieldKind, Membership
+from contacts.models import Contact, ContactField, FieldKind, ListMember
 
 # op -> label, per kind of value. "days" ops take a whole number of days.
 TEXT_OPS = {
@@ -207,7 +207,7 @@ def _q(rule: Rule) -> Q:
     if name == "list":
         # IN, not a correlated EXISTS: counted among other segments (COUNT ... FILTER) it is
         # one hashed set of the list's members, not a lookup per contact.
-        member = Q(pk__in=Membership.objects.filter(contact_list_id=value).values("contact_id"))
+        member = Q(pk__in=ListMember.objects.filter(contact_list_id=value).values("contact_id"))
         return member if op == "in" else ~member
     if name == "opted_out":
         return Q(opted_out_at__isnull=op == "no")
@@ -271,7 +271,7 @@ def audience(workspace, *, lists=(), segments=(), exclude_lists=()) -> QuerySet:
         sources.append(
             Q(
                 Exists(
-                    Membership.objects.filter(
+                    ListMember.objects.filter(
                         contact_id=OuterRef("pk"), contact_list_id__in=list_ids
                     )
                 )
@@ -288,7 +288,7 @@ def audience(workspace, *, lists=(), segments=(), exclude_lists=()) -> QuerySet:
     if excluded_ids:
         reached = reached.exclude(
             Exists(
-                Membership.objects.filter(
+                ListMember.objects.filter(
                     contact_id=OuterRef("pk"), contact_list_id__in=excluded_ids
                 )
             )

@@ -31,7 +31,7 @@ from typing import NamedTuple
 
 from django.db import connection
 
-from contacts.models import Contact, ContactField, Membership
+from contacts.models import Contact, ContactField, ListMember
 
 _ROWS = "crier_contact_rows"  # the temporary table of one batch
 _COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
@@ -188,7 +188,7 @@ def _values_params(r: Record, stamp) -> tuple:
 
 def _membership_sql(target: Target) -> str:
     return (
-        f"INSERT INTO {Membership._meta.db_table} (contact_list_id, contact_id, added_at) "
+        f"INSERT INTO {ListMember._meta.db_table} (contact_list_id, contact_id, added_at) "
         f"SELECT {int(target.list_id)}, (SELECT c.id FROM {Contact._meta.db_table} c "
         f"WHERE c.workspace_id = {int(target.workspace_id)} AND c.phone = t.phone), %(stamp)s "
         f"FROM {_ROWS} t WHERE true ON CONFLICT (contact_list_id, contact_id) DO NOTHING"
@@ -197,7 +197,7 @@ def _membership_sql(target: Target) -> str:
 
 def _add_to_list(cursor, target: Target, phones: list[str]) -> None:
     cursor.execute(
-        f"INSERT INTO {Membership._meta.db_table} (contact_list_id, contact_id, added_at) "
+        f"INSERT INTO {ListMember._meta.db_table} (contact_list_id, contact_id, added_at) "
         f"SELECT {int(target.list_id)}, c.id, %s FROM {Contact._meta.db_table} c "
         f"WHERE c.workspace_id = {int(target.workspace_id)} AND c.phone IN "
         f"({', '.join(['%s'] * len(phones))}) ON CONFLICT (contact_list_id, contact_id) DO NOTHING",
@@ -310,7 +310,7 @@ def _foreign_keys(cursor) -> str:
     cursor.execute(
         "SELECT conname FROM pg_constraint WHERE conrelid IN (%s::regclass, %s::regclass) "
         "AND contype = 'f' AND condeferrable ORDER BY conname",
-        [Contact._meta.db_table, Membership._meta.db_table],
+        [Contact._meta.db_table, ListMember._meta.db_table],
     )
     return ", ".join(connection.ops.quote_name(name) for (name,) in cursor.fetchall())
 

@@ -21,8 +21,7 @@ from django.utils import timezone
 from hypothesis import settings as hypothesis_profiles
 
 from campaigns.models import Campaign, MessageTemplate, RecipientImport
-from contacts.models import Contact, ContactField, ContactImport, ContactList, Segment
-from contacts.models import Membership as ContactMembership
+from contacts.models import Contact, ContactField, ContactImport, ContactList, ListMember, Segment
 from crier.celery import app
 from providers.models import ProviderAccount, Rate, SenderName
 from workspaces.models import Membership, Role, Workspace
@@ -169,7 +168,7 @@ def add_contact_book(tenant: Tenant) -> None:
         fields={"city": "Almaty"},
     )
     tenant.contact_list = ContactList.objects.create(workspace=workspace, name="Customers")
-    ContactMembership.objects.create(contact_list=tenant.contact_list, contact=tenant.contact)
+    ListMember.objects.create(contact_list=tenant.contact_list, contact=tenant.contact)
     tenant.segment = Segment.objects.create(
         workspace=workspace,
         name="Almaty customers",

@@ -19,7 +19,7 @@ from django.views.decorators.http import require_POST, require_safe
 
 from campaigns import contact_history
 from contacts import book
-from contacts.models import Contact, ContactField, ContactList, Membership, OptOutSource
+from contacts.models import Contact, ContactField, ContactList, ListMember, OptOutSource
 from core import params
 from core.web import done
 from workspaces.models import Role
@@ -102,10 +102,10 @@ def contact_lists(request, contact_pk: int):
         return done(request, "contact_detail", contact.pk)
     chosen = get_for_workspace(request, ContactList, pk=list_pk)
     if adding:
-        Membership.objects.get_or_create(contact_list=chosen, contact=contact)
+        ListMember.objects.get_or_create(contact_list=chosen, contact=contact)
         messages.success(request, f"Added to “{chosen.name}”.")
     else:
-        Membership.objects.filter(contact_list=chosen, contact=contact).delete()
+        ListMember.objects.filter(contact_list=chosen, contact=contact).delete()
         messages.success(request, f"Removed from “{chosen.name}”.")
     return done(request, "contact_detail", contact.pk)
 

@@ -19,7 +19,7 @@ from django_htmx.http import HttpResponseClientRedirect
 
 from contacts import book, search
 from contacts.forms import ContactForm
-from contacts.models import Contact, ContactField, ContactList, Membership, Segment
+from contacts.models import Contact, ContactField, ContactList, ListMember, Segment
 from core import choices, params
 from core.web import done
 from workspaces.models import Role
@@ -195,10 +195,10 @@ def _apply(workspace, action: str, target, contacts) -> int:
         numbers = list(Contact.objects.filter(pk__in=chosen).values_list("phone", flat=True))
         return book.opt_out(workspace, numbers, note="Opted out on the contacts page")
     if action == "remove":
-        return Membership.objects.filter(contact_list=target, contact_id__in=chosen).delete()[0]
+        return ListMember.objects.filter(contact_list=target, contact_id__in=chosen).delete()[0]
     # One INSERT ... SELECT: a million members join without passing through Python.
     sql, sql_params = chosen.query.sql_with_params()
-    table = Membership._meta.db_table
+    table = ListMember._meta.db_table
     with connection.cursor() as cursor:
         cursor.execute(
             f"INSERT INTO {table} (contact_list_id, contact_id, added_at) "

@@ -11,7 +11,7 @@ from django.views.decorators.http import require_POST
 
 from contacts import search
 from contacts.forms import ListForm
-from contacts.models import ContactList, Membership
+from contacts.models import ContactList, ListMember
 from core.statuses import CampaignStatus
 from core.web import done
 from workspaces.models import Role
@@ -23,7 +23,7 @@ LIST_COUNT_CAP = 10_000
 def member_count(contact_list) -> str:
     """The list's size: exact up to LIST_COUNT_CAP (an index-only scan that stops there),
     beyond it PostgreSQL's estimate ("≈ 500,000"), never a count of every membership."""
-    members = Membership.objects.filter(contact_list=contact_list)
+    members = ListMember.objects.filter(contact_list=contact_list)
     count, more = search.capped_count(members, LIST_COUNT_CAP)
     if not more:
         return intcomma(count)

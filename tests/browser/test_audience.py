@@ -12,7 +12,7 @@ import pytest
 from django.utils import timezone
 
 from campaigns.models import Campaign
-from contacts.models import Contact, ContactField, ContactList, Membership, Segment
+from contacts.models import Contact, ContactField, ContactList, ListMember, Segment
 from core.statuses import MessageStatus
 from providers.models import ProviderAccount
 from providers.sandbox.models import Charge, SandboxAccount
@@ -42,7 +42,7 @@ def book():
         for n in range(30)
     ]
     staff = ContactList.objects.create(workspace=workspace, name="Aktau office")
-    Membership.objects.bulk_create(Membership(contact_list=staff, contact=p) for p in people[:8])
+    ListMember.objects.bulk_create(ListMember(contact_list=staff, contact=p) for p in people[:8])
     Contact.objects.filter(pk__in=[people[8].pk, people[9].pk]).update(opted_out_at=timezone.now())
     Segment.objects.create(
         workspace=workspace,

@@ -11,7 +11,7 @@ import pytest
 
 from campaigns import contact_history
 from campaigns.models import Message
-from contacts.models import Contact, ContactField, ContactList, Membership
+from contacts.models import Contact, ContactField, ContactList, ListMember
 from core.statuses import CampaignStatus, MessageStatus
 from providers.models import ProviderAccount
 from tests.sendkit import campaign_for
@@ -41,7 +41,7 @@ def contact(demo):
         workspace=workspace, phone=PHONE, name="Dana", country="KZ", fields={"city": "Almaty"}
     )
     customers, _ = ContactList.objects.get_or_create(workspace=workspace, name="Customers")
-    Membership.objects.create(contact_list=customers, contact=person)
+    ListMember.objects.create(contact_list=customers, contact=person)
     return person, spring, autumn
 
 

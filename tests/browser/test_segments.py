@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
-from contacts.models import Contact, ContactField, ContactList, Membership, Segment
+from contacts.models import Contact, ContactField, ContactList, ListMember, Segment
 from tests.browser.conftest import shot
 from workspaces.models import Workspace
 
@@ -38,7 +38,7 @@ def book(demo):
         )
         for n in range(30)
     )
-    Membership.objects.bulk_create(Membership(contact_list=vip, contact=c) for c in contacts[:10])
+    ListMember.objects.bulk_create(ListMember(contact_list=vip, contact=c) for c in contacts[:10])
     return workspace, vip
 
 

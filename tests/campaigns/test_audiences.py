@@ -13,7 +13,7 @@ from audit.models import AuditEvent
 from campaigns import audiences, services
 from campaigns.compose import pricing
 from campaigns.models import Campaign, CampaignCounters, Message, PlaceholderPolicy
-from contacts.models import Contact, ContactField, ContactList, Membership, Segment
+from contacts.models import Contact, ContactField, ContactList, ListMember, Segment
 from core.statuses import CampaignStatus, MessageStatus
 from providers.base import AccountInfo
 
@@ -27,8 +27,8 @@ def contact(acme, n: int, **values) -> Contact:
 
 def listed(acme, name: str, members) -> ContactList:
     contact_list = ContactList.objects.create(workspace=acme.workspace, name=name)
-    Membership.objects.bulk_create(
-        Membership(contact_list=contact_list, contact=member) for member in members
+    ListMember.objects.bulk_create(
+        ListMember(contact_list=contact_list, contact=member) for member in members
     )
     return contact_list
 
@@ -172,10 +172,10 @@ def test_after_launch_changes_to_lists_segments_and_contacts_change_nothing(draf
     services.launch(draft, None, funds=RICH)
     before = phones(draft)
 
-    Membership.objects.create(contact_list=book.customers, contact=book.people[9])
+    ListMember.objects.create(contact_list=book.customers, contact=book.people[9])
     book.people[0].name = "Renamed"
     book.people[0].save()
-    Membership.objects.filter(contact_list=book.customers, contact=book.people[1]).delete()
+    ListMember.objects.filter(contact_list=book.customers, contact=book.people[1]).delete()
 
     assert phones(draft) == before
     assert draft.messages.get(phone=book.people[0].phone).fields["name"] == "P0"
@@ -271,7 +271,7 @@ def test_a_clone_keeps_the_audience_choice(draft, book):
 
 def test_another_workspaces_contacts_are_never_reached(draft, book, globex):
     stranger = Contact.objects.create(workspace=globex.workspace, phone=book.people[0].phone)
-    Membership.objects.create(contact_list=book.customers, contact=stranger)
+    ListMember.objects.create(contact_list=book.customers, contact=stranger)
     draft.audience_lists.add(book.customers)
 
     assert audiences.count(draft).reached == 6
@@ -295,7 +295,7 @@ def test_a_clone_of_a_launched_campaign_draws_on_the_audience_as_it_is_now(draft
     draft.audience_lists.add(book.customers)
     Message.objects.create(campaign=draft, phone="+77019990000", country="KZ", row_number=2)
     services.launch(draft, None, funds=RICH)
-    Membership.objects.filter(contact_list=book.customers, contact=book.people[0]).delete()
+    ListMember.objects.filter(contact_list=book.customers, contact=book.people[0]).delete()
 
     copy = services.clone(draft, None)
 

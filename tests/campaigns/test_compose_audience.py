@@ -8,7 +8,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from campaigns.models import Message
-from contacts.models import Contact, ContactList, Membership, Segment
+from contacts.models import Contact, ContactList, ListMember, Segment
 from workspaces.models import Role
 
 
@@ -21,8 +21,8 @@ def book(acme):
     customers = ContactList.objects.create(workspace=acme.workspace, name="Buyers")
     staff = ContactList.objects.create(workspace=acme.workspace, name="Staff")
     for person in people[:5]:
-        Membership.objects.create(contact_list=customers, contact=person)
-    Membership.objects.create(contact_list=staff, contact=people[4])
+        ListMember.objects.create(contact_list=customers, contact=person)
+    ListMember.objects.create(contact_list=staff, contact=people[4])
     everyone = Segment.objects.create(workspace=acme.workspace, name="Everyone", conditions={})
     people[3].opted_out_at = timezone.now()
     people[3].save()

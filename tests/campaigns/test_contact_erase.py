@@ -12,7 +12,7 @@ from campaigns.models import Batch, CampaignCounters, Message
 from campaigns.pages.queries import counters_of
 from campaigns.sending import engine as sending
 from campaigns.tracking import costs
-from contacts.models import Contact, Membership
+from contacts.models import Contact, ListMember
 from core.statuses import BatchStatus, CampaignStatus, MessageStatus
 from providers.sandbox import clock
 from tests.campaigns.history_kit import DELIVERED, campaign_with
@@ -49,7 +49,7 @@ def test_the_contact_and_their_list_memberships_are_deleted(as_role, acme):
     erase(as_role(Role.ADMIN), acme.contact)
 
     assert not Contact.objects.filter(pk=acme.contact.pk).exists()
-    assert not Membership.objects.filter(contact_id=acme.contact.pk).exists()
+    assert not ListMember.objects.filter(contact_id=acme.contact.pk).exists()
 
 
 def test_another_workspace_keeps_the_number(as_role, acme, globex):

@@ -5,7 +5,7 @@ from decimal import Decimal
 import pytest
 from django.urls import NoReverseMatch, reverse
 
-from contacts.models import ContactList, Membership
+from contacts.models import ContactList, ListMember
 from core.statuses import MessageStatus
 from tests.campaigns.history_kit import DELIVERED, campaign_with
 from workspaces.models import Role
@@ -138,7 +138,7 @@ def test_another_workspaces_list_is_404(as_role, acme, globex, action):
     )
 
     assert response.status_code == 404
-    assert Membership.objects.filter(contact_list=foreign).count() == 1
+    assert ListMember.objects.filter(contact_list=foreign).count() == 1
 
 
 def test_no_list_chosen_says_so(as_role, acme):

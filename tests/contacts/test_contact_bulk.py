@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
-from contacts.models import Contact, ContactList, Membership, OptOutSource
+from contacts.models import Contact, ContactList, ListMember, OptOutSource
 from workspaces.models import Role
 
 URL = reverse("contact_bulk")
@@ -35,7 +35,7 @@ def test_ticked_contacts_join_a_list(as_role, acme, kz):
 
 
 def test_all_matching_the_filter_join_once_and_the_page_keeps_its_filter(as_role, acme, kz):
-    Membership.objects.create(contact_list=kz, contact=acme.contact)
+    ListMember.objects.create(contact_list=kz, contact=acme.contact)
     client = as_role(Role.SENDER)
     query = "country=KZ&opted=in"
     post = {"action": "add", "target": kz.pk, "scope": "all", "country": "KZ", "opted": "in"}

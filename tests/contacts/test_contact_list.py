@@ -8,7 +8,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from contacts import search
-from contacts.models import Contact, Membership, Segment
+from contacts.models import Contact, ListMember, Segment
 from workspaces.models import Role
 
 URL = reverse("contact_list")
@@ -79,7 +79,7 @@ def test_filters_by_country_and_opt_out(as_role, people, query, expected):
 
 
 def test_filter_by_list_and_by_segment(as_role, acme, people):
-    Membership.objects.create(contact_list=acme.contact_list, contact=people["cem"])
+    ListMember.objects.create(contact_list=acme.contact_list, contact=people["cem"])
     client = as_role(Role.VIEWER)
     assert phones(client.get(URL, {"list": acme.contact_list.pk})) == [
         "+77015550101",

@@ -10,7 +10,7 @@ import pytest
 from django.urls import reverse
 from python_calamine import CalamineWorkbook
 
-from contacts.models import Contact, ContactField, ContactList, FieldKind, Membership, Segment
+from contacts.models import Contact, ContactField, ContactList, FieldKind, ListMember, Segment
 from workspaces.models import Role
 
 
@@ -34,7 +34,7 @@ def fair(acme):
         ),
     ]
     Contact.objects.create(workspace=workspace, phone="+77011110003", name="Not in the list")
-    Membership.objects.bulk_create(Membership(contact_list=fair, contact=c) for c in people)
+    ListMember.objects.bulk_create(ListMember(contact_list=fair, contact=c) for c in people)
     return fair
 
 

@@ -7,7 +7,7 @@ from django.urls import reverse
 
 from campaigns.models import Campaign
 from contacts import search
-from contacts.models import Contact, ContactList, Membership
+from contacts.models import Contact, ContactList, ListMember
 from contacts.pages import lists as lists_page
 from workspaces.models import Role
 
@@ -17,7 +17,7 @@ URL = reverse("list_index")
 def test_each_list_shows_its_own_member_count(as_role, acme, globex):
     empty = ContactList.objects.create(workspace=acme.workspace, name="Empty")
     bob = Contact.objects.create(workspace=acme.workspace, phone="+77027770000")
-    Membership.objects.create(contact_list=acme.contact_list, contact=bob)
+    ListMember.objects.create(contact_list=acme.contact_list, contact=bob)
     response = as_role(Role.VIEWER).get(URL)
     counts = {row.name: row.members for row in response.context["lists"]}
     assert counts == {"Customers": "2", "Empty": "0"}
@@ -29,7 +29,7 @@ def test_each_list_shows_its_own_member_count(as_role, acme, globex):
 
 def test_a_big_list_is_counted_up_to_the_cap_then_estimated(as_role, acme, monkeypatch):
     monkeypatch.setattr(lists_page, "LIST_COUNT_CAP", 1)
-    Membership.objects.create(
+    ListMember.objects.create(
         contact_list=acme.contact_list,
         contact=Contact.objects.create(workspace=acme.workspace, phone="+77027770000"),
     )
@@ -92,7 +92,7 @@ def test_a_list_a_draft_draws_on_is_kept(as_role, acme):
 
 
 def test_the_database_estimates_a_lists_size_without_counting_it(acme):
-    members = Membership.objects.filter(contact_list=acme.contact_list)
+    members = ListMember.objects.filter(contact_list=acme.contact_list)
     if connection.vendor == "postgresql":
         assert search.estimated(members) >= 1  # never zero: the planner's floor is one row
     else:

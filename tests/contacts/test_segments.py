@@ -9,7 +9,7 @@ import pytest
 from django.utils import timezone
 
 from contacts import segments
-from contacts.models import Contact, ContactField, ContactList, FieldKind, Membership, Segment
+from contacts.models import Contact, ContactField, ContactList, FieldKind, ListMember, Segment
 from workspaces.models import Workspace
 
 pytestmark = pytest.mark.django_db
@@ -63,7 +63,7 @@ def book():
     }
     vip = ContactList.objects.create(workspace=workspace, name="VIP")
     for key in ("ann", "cem"):
-        Membership.objects.create(contact_list=vip, contact=contacts[key])
+        ListMember.objects.create(contact_list=vip, contact=contacts[key])
     other = Workspace.objects.create(name="Other", default_country="KZ")
     Contact.objects.create(workspace=other, phone="+77010000001", fields={"city": "Almaty"})
     return workspace, contacts, vip
@@ -186,7 +186,7 @@ def test_audience_unites_sources_minus_exclusions_and_opt_outs(book):
         workspace=workspace, name="KZ", conditions={"rules": [rule("country", "is", "KZ")]}
     )
     no_bob = ContactList.objects.create(workspace=workspace, name="No Bob")
-    Membership.objects.create(contact_list=no_bob, contact=contacts["bob"])
+    ListMember.objects.create(contact_list=no_bob, contact=contacts["bob"])
     reached = segments.audience(workspace, lists=[vip], segments=[kz], exclude_lists=[no_bob])
     # cem is in VIP but opted out; bob is in KZ but excluded; ann is in both, counted once.
     assert names(reached) == {"1"}

@@ -24,8 +24,7 @@ from campaigns.models import (
     Message,
     MessageTemplate,
 )
-from contacts.models import Contact, ContactField, ContactList, FieldKind, Segment
-from contacts.models import Membership as ListMembership
+from contacts.models import Contact, ContactField, ContactList, FieldKind, ListMember, Segment
 from core.statuses import CampaignStatus
 from providers import registry
 from providers.models import ProviderAccount, Rate, SenderName
@@ -196,12 +195,12 @@ def _contact_book(workspace):
     everyone = ContactList.objects.create(workspace=workspace, name="All customers")
     staff = ContactList.objects.create(workspace=workspace, name="Staff (exclude)")
     book = list(workspace.contacts.order_by("pk"))
-    ListMembership.objects.bulk_create(
-        [ListMembership(contact_list=everyone, contact=contact) for contact in book],
+    ListMember.objects.bulk_create(
+        [ListMember(contact_list=everyone, contact=contact) for contact in book],
         batch_size=2_000,
     )
-    ListMembership.objects.bulk_create(
-        [ListMembership(contact_list=staff, contact=contact) for contact in book[:5]]
+    ListMember.objects.bulk_create(
+        [ListMember(contact_list=staff, contact=contact) for contact in book[:5]]
     )
     Segment.objects.create(
         workspace=workspace,
