@@ -75,7 +75,7 @@ def _editor(request, segment: Segment):
         raw["rules"].append({"field": "", "op": "", "value": ""})
     elif action.startswith("remove:"):
         index = action.removeprefix("remove:")
-        if index.isdigit() and int(index) < len(raw["rules"]):
+        if index.isascii() and index.isdigit() and int(index) < len(raw["rules"]):
             del raw["rules"][int(index)]
     error = ""
     if action == "save":

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from urllib.parse import urlencode
 
+import pytest
 from django.http import QueryDict
 from django.urls import reverse
 
@@ -98,6 +99,14 @@ def test_adding_and_removing_rules_redraws_the_editor(as_role, acme):
     two = rules(("country", "is", "KZ"), ("opted_out", "no", ""), action="remove:0")
     removed = client.post(NEW, two, headers=HTMX)
     assert chosen_fields(removed) == ["opted_out"]
+
+
+@pytest.mark.parametrize("index", ["²", "-1", "x", "99"])
+def test_removing_a_rule_that_is_not_there_changes_nothing(as_role, acme, index):
+    posted = rules(("country", "is", "KZ"), action=f"remove:{index}")
+    response = as_role(Role.SENDER).post(NEW, posted, headers=HTMX)
+    assert response.status_code == 200
+    assert chosen_fields(response) == ["country"]
 
 
 def test_the_value_input_follows_the_fields_kind(as_role, acme):
