@@ -4,6 +4,9 @@ exactly what the pages refuse, with the same messages."""
 
 from __future__ import annotations
 
+import functools
+
+from drf_spectacular.utils import inline_serializer
 from rest_framework import serializers
 
 from campaigns.models import (
@@ -18,6 +21,14 @@ from campaigns.models import (
     VoiceKind,
 )
 from providers.models import ProviderAccount, SenderName
+
+
+# The largest id a database holds (a signed 64-bit integer): beyond it a lookup overflows.
+MAX_ID = 2**63 - 1
+
+
+def id_field(**kwargs):
+    return serializers.IntegerField(min_value=1, max_value=MAX_ID, **kwargs)
 
 
 class CountersSerializer(serializers.Serializer):
@@ -39,6 +50,7 @@ class CountersSerializer(serializers.Serializer):
 
 class CampaignSerializer(serializers.ModelSerializer):
     send_at = serializers.DateTimeField(source="start_at", allow_null=True)
+    voice_kind = serializers.ChoiceField(choices=VoiceKind.choices, allow_blank=True)
     counters = serializers.SerializerMethodField()
 
     class Meta:
@@ -92,7 +104,7 @@ class CampaignInputSerializer(serializers.Serializer):
 
     name = serializers.CharField(max_length=200)
     channel = serializers.ChoiceField(choices=Channel.choices, required=False)
-    account = serializers.IntegerField(min_value=1, help_text="A provider account's id.")
+    account = id_field(help_text="A provider account's id.")
     sender = serializers.CharField(max_length=40, required=False, allow_blank=True)
     text = serializers.CharField(required=False, allow_blank=True, max_length=10_000)
     placeholder_policy = serializers.ChoiceField(choices=PlaceholderPolicy.choices, required=False)
@@ -115,15 +127,9 @@ class CampaignInputSerializer(serializers.Serializer):
         required=False, allow_null=True, min_value=1, max_value=100_000
     )
     flash = serializers.BooleanField(required=False)
-    audience_lists = serializers.ListField(
-        child=serializers.IntegerField(min_value=1), required=False, max_length=100
-    )
-    audience_segments = serializers.ListField(
-        child=serializers.IntegerField(min_value=1), required=False, max_length=100
-    )
-    exclusion_lists = serializers.ListField(
-        child=serializers.IntegerField(min_value=1), required=False, max_length=100
-    )
+    audience_lists = serializers.ListField(child=id_field(), required=False, max_length=100)
+    audience_segments = serializers.ListField(child=id_field(), required=False, max_length=100)
+    exclusion_lists = serializers.ListField(child=id_field(), required=False, max_length=100)
 
 
 class CloneSerializer(serializers.Serializer):
@@ -277,7 +283,7 @@ class SenderSerializer(serializers.ModelSerializer):
 
 
 class SingleMessageSerializer(serializers.Serializer):
-    account = serializers.IntegerField(min_value=1, help_text="The provider account to send with.")
+    account = id_field(help_text="The provider account to send with.")
     to = serializers.CharField(max_length=64, help_text="A phone number, E.164 preferred.")
     channel = serializers.ChoiceField(choices=Channel.choices, default=Channel.SMS)
     sender = serializers.CharField(max_length=40, required=False, allow_blank=True, default="")
@@ -285,3 +291,23 @@ class SingleMessageSerializer(serializers.Serializer):
     fields = serializers.DictField(
         child=serializers.CharField(allow_blank=True, max_length=1000), required=False
     )
+
+
+@functools.cache
+def paged(serializer_class):
+    """A page of a cursor-paginated list: ``next`` and ``previous`` are links, or null."""
+    name = serializer_class.__name__.removesuffix("Serializer")
+    return inline_serializer(
+        f"Paged{name}List",
+        {
+            "next": serializers.URLField(allow_null=True),
+            "previous": serializers.URLField(allow_null=True),
+            "results": serializer_class(many=True),
+        },
+    )
+
+
+RejectedRowsSerializer = inline_serializer(
+    "RejectedRows",
+    {"count": serializers.IntegerField(), "results": RejectedRowSerializer(many=True)},
+)

@@ -451,6 +451,10 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "SCHEMA_PATH_PREFIX": "/api/v1",
     "COMPONENT_SPLIT_REQUEST": True,
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "api.schema.add_problems",
+    ],
     "ENUM_NAME_OVERRIDES": {
         "CampaignStatusEnum": "core.statuses.CampaignStatus",
         "MessageStatusEnum": "core.statuses.MessageStatus",

@@ -132,7 +132,11 @@ class FilterSerializer(serializers.Serializer):
 
 
 class CampaignList(ApiView):
-    @extend_schema(parameters=_list_params(), responses=s.CampaignSerializer(many=True))
+    @extend_schema(
+        parameters=_list_params(),
+        responses=s.paged(s.CampaignSerializer),
+        operation_id="campaigns_list",
+    )
     def get(self, request):
         """The workspace's campaigns, newest first."""
         query = FilterSerializer(data=request.query_params)
@@ -335,7 +339,7 @@ class CampaignCounters(ApiView):
 class CampaignCounterHistory(ApiView):
     @extend_schema(
         parameters=[OpenApiParameter("since", OpenApiTypes.DATETIME)],
-        responses=s.SnapshotSerializer(many=True),
+        responses=s.paged(s.SnapshotSerializer),
     )
     def get(self, request, campaign_pk: int):
         """The counters each time they changed (what the campaign page charts)."""
@@ -386,7 +390,7 @@ def message_page(view, request, messages):
 
 
 class CampaignMessages(ApiView):
-    @extend_schema(parameters=_messages_params(), responses=s.MessageSerializer(many=True))
+    @extend_schema(parameters=_messages_params(), responses=s.paged(s.MessageSerializer))
     def get(self, request, campaign_pk: int):
         """The campaign's messages in id order, a page at a time (follow ``next``)."""
         campaign = campaign_of(request, campaign_pk)

@@ -24,7 +24,11 @@ def _account_of(request, pk: int) -> ProviderAccount:
 
 
 class MessageList(ApiView):
-    @extend_schema(parameters=_messages_params(), responses=s.MessageSerializer(many=True))
+    @extend_schema(
+        parameters=_messages_params(),
+        responses=s.paged(s.MessageSerializer),
+        operation_id="messages_list",
+    )
     def get(self, request):
         """Every message of the workspace in id order (single ones and campaigns'), a page
         at a time."""
@@ -69,7 +73,7 @@ class MessageDetail(ApiView):
 
 
 class AccountList(ApiView):
-    @extend_schema(responses=s.AccountSerializer(many=True))
+    @extend_schema(responses=s.paged(s.AccountSerializer), operation_id="accounts_list")
     def get(self, request):
         """The workspace's provider accounts with their last known balance."""
         accounts = ProviderAccount.objects.filter(workspace=request.workspace)
@@ -83,7 +87,7 @@ class AccountDetail(ApiView):
 
 
 class SenderList(ApiView):
-    @extend_schema(responses=s.SenderSerializer(many=True))
+    @extend_schema(responses=s.paged(s.SenderSerializer), operation_id="senders_list")
     def get(self, request):
         """The sender names of the workspace's accounts, with their approval status."""
         senders = SenderName.objects.filter(account__workspace=request.workspace)

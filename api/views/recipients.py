@@ -111,7 +111,7 @@ class ImportDetail(ApiView):
 class ImportRejections(ApiView):
     @extend_schema(
         parameters=[OpenApiParameter("limit", int), OpenApiParameter("offset", int)],
-        responses=s.RejectedRowSerializer(many=True),
+        responses=s.RejectedRowsSerializer,
     )
     def get(self, request, import_pk: int):
         """The rows the import refused, each with its reason."""
