@@ -9,7 +9,7 @@ class KeyForm(forms.Form):
     )
     scopes = forms.MultipleChoiceField(
         choices=Scope.choices,
-        widget=forms.CheckboxSelectMultiple,
+        widget=forms.CheckboxSelectMultiple(attrs={"class": "form-check-input"}),
         initial=[Scope.READ],
         error_messages={"required": "Give the key at least one scope."},
     )

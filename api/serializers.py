@@ -22,7 +22,6 @@ from campaigns.models import (
 )
 from providers.models import ProviderAccount, SenderName
 
-
 # The largest id a database holds (a signed 64-bit integer): beyond it a lookup overflows.
 MAX_ID = 2**63 - 1
 

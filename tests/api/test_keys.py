@@ -113,3 +113,23 @@ def test_a_problem_type_is_described_where_it_points(api, acme):
     description = APIClient().get(kind)
     assert description.status_code == 200
     assert description.json()["title"] == "Not found"
+
+
+def test_over_the_rate_a_key_gets_429_with_retry_after(api, settings):
+    from django.core.cache import cache
+
+    cache.clear()
+    settings.CRIER_API_RATE = "3/min"
+    assert [api.get("/api/v1/accounts").status_code for _ in range(3)] == [200, 200, 200]
+    response = api.get("/api/v1/accounts")
+    assert response.status_code == 429
+    assert response.json()["type"] == "/api/v1/problems/rate-limited"
+    assert 0 < int(response["Retry-After"]) <= 60
+    cache.clear()
+
+
+def test_the_docs_and_the_document_are_served_without_a_key(client):
+    document = client.get("/api/schema/")
+    assert document.status_code == 200
+    assert b"/api/v1/campaigns/{campaign_pk}/launch" in document.content
+    assert client.get("/api/docs/").status_code == 200

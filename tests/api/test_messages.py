@@ -4,8 +4,8 @@ sandbox's ledger says so), their status readable; and Idempotency-Key on every P
 from __future__ import annotations
 
 import threading
-from decimal import Decimal
 import time
+from decimal import Decimal
 
 import pytest
 from django.db import connection
