@@ -1,0 +1,227 @@
+"""Where a segment's count spends its time at 1,000,000 contacts (PostgreSQL), and what would
+change it: each count timed in three shapes, in turns, under one load.
+
+    .venv/bin/python bench/segment_counts.py [--rounds 20] [--plans]
+
+It reads the book of bench/contacts_pages.py (run that once first; BENCH_POSTGRES_URL as there)
+and counts three segments of it: city = Astana (83,000 contacts); city = Astana and delivered to
+in the last 90 days; city = Almaty, age > 40 and in the list VIP. The shapes:
+
+  today       the SQL contacts.segments emits: a containment the GIN over fields answers, then
+              every candidate's row read from the table (Bitmap Heap Scan) to count it
+  expression  a btree per custom field, ((fields -> key), id) WHERE workspace_id = N, and the
+              SQL it serves: PostgreSQL still reads every matching row, since it answers no
+              condition on an expression from the index alone (no index-only scan), and its
+              bitmap scans read every page they find (recent minor releases disabled skipping
+              the all-visible ones)
+  side table  the values of the counted fields in a narrow table (field_id, value,
+              contact_id) with its btree, and (workspace_id, last_delivered_at, id) on the
+              contacts: every condition answered by an index-only scan
+
+The extra indexes and table are built for the run (their build times are printed: what a field
+would cost to index on this book, and a part of what each import would pay to keep them) and
+dropped at its end. The table is VACUUM ANALYZEd first, so the visibility map is as autovacuum
+leaves a quiet table; each count's plan is printed once with its buffers (hit: in PostgreSQL's
+shared buffers; read: from outside them). Prints p50 and p95 in ms; target: p95 <= 100.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.contacts_pages import POSTGRES, database_exists, environment, p50_p95
+
+SHAPES = ("today", "expression", "side table")
+EXTRA = """
+CREATE INDEX bench_city ON contacts_contact ((fields -> 'city'), id) WHERE workspace_id = %(ws)s;
+CREATE INDEX bench_age ON contacts_contact ((fields -> 'age'), id) WHERE workspace_id = %(ws)s;
+CREATE TABLE bench_field_values AS
+    SELECT f.id AS field_id, c.fields -> f.key AS value, c.id AS contact_id
+    FROM contacts_contact c JOIN contacts_contactfield f ON f.workspace_id = c.workspace_id
+    WHERE c.workspace_id = %(ws)s AND c.fields ? f.key;
+CREATE INDEX bench_field_value ON bench_field_values (field_id, value, contact_id);
+ALTER TABLE bench_field_values ADD PRIMARY KEY (field_id, contact_id) INCLUDE (value);
+CREATE INDEX bench_delivered ON contacts_contact (workspace_id, last_delivered_at, id);
+"""
+DROP = """
+DROP INDEX IF EXISTS bench_city, bench_age, bench_delivered;
+DROP TABLE IF EXISTS bench_field_values;
+"""
+
+
+def _counts(ws: int, city: int, age: int, vip: int, since: datetime) -> dict[str, dict]:
+    """{segment: {shape: (sql, params)}}; "today" is filled in from contacts.segments."""
+    member = "SELECT contact_id FROM contacts_membership WHERE contact_list_id = %s"
+    value = "SELECT contact_id FROM bench_field_values WHERE field_id = %s AND value "
+    head = "SELECT count(*) FROM contacts_contact WHERE workspace_id = %s AND "
+    return {
+        "city = Astana": {
+            "expression": (head + "(fields -> 'city') = '\"Astana\"'", [ws]),
+            "side table": (
+                "SELECT count(*) FROM bench_field_values "
+                "WHERE field_id = %s AND value = '\"Astana\"'",
+                [city],
+            ),
+        },
+        "  and delivered in 90 days": {
+            "expression": (
+                head + "(fields -> 'city') = '\"Astana\"' AND last_delivered_at >= %s",
+                [ws, since],
+            ),
+            "side table": (
+                head + f"last_delivered_at >= %s AND id IN ({value} = '\"Astana\"')",
+                [ws, since, city],
+            ),
+        },
+        "Almaty, age > 40, in VIP": {
+            "expression": (
+                head + "(fields -> 'city') = '\"Almaty\"' AND (fields -> 'age') > '40' "
+                f"AND id IN ({member})",
+                [ws, vip],
+            ),
+            "side table": (
+                "SELECT count(*) FROM bench_field_values a "
+                "WHERE a.field_id = %s AND a.value = '\"Almaty\"' "
+                f"AND a.contact_id IN ({member}) AND a.contact_id IN ({value} > '40')",
+                [city, vip, age],
+            ),
+        },
+    }
+
+
+def _today(workspace, rules: list[dict]) -> tuple[str, list]:
+    from contacts import segments
+    from contacts.pages.segments import SEGMENT_COUNT_CAP
+
+    members = segments.members(workspace, {"match": "all", "rules": rules})
+    capped = members.order_by()[: SEGMENT_COUNT_CAP + 1]  # as search.capped_count reads it
+    sql, params = capped.query.sql_with_params()
+    return f"SELECT count(*) FROM ({sql}) counted", list(params)
+
+
+def prepare():
+    from django.db import connection
+
+    from contacts.models import ContactField, ContactList
+    from workspaces.models import Workspace
+
+    workspace = Workspace.objects.get(name="Bench")
+    fields = dict(ContactField.objects.filter(workspace=workspace).values_list("key", "pk"))
+    vip = ContactList.objects.get(workspace=workspace, name="VIP").pk
+    since = datetime.now(UTC) - timedelta(days=90)
+    counts = _counts(workspace.pk, fields["city"], fields["age"], vip, since)
+    city = {"field": "field:city", "op": "is"}
+    rules = {
+        "city = Astana": [{**city, "value": "Astana"}],
+        "  and delivered in 90 days": [
+            {**city, "value": "Astana"},
+            {"field": "delivered", "op": "within_days", "value": "90"},
+        ],
+        "Almaty, age > 40, in VIP": [
+            {**city, "value": "Almaty"},
+            {"field": "field:age", "op": "gt", "value": "40"},
+            {"field": "list", "op": "in", "value": str(vip)},
+        ],
+    }
+    for label, shapes in counts.items():
+        shapes["today"] = _today(workspace, rules[label])
+    with connection.cursor() as cursor:
+        cursor.execute(DROP)
+        for statement in filter(str.strip, EXTRA.split(";")):
+            started = time.perf_counter()
+            cursor.execute(statement, {"ws": workspace.pk})
+            name = " ".join(statement.split()[:3])
+            print(f"  built {name}… in {time.perf_counter() - started:.1f} s", flush=True)
+        for table in ("contacts_contact", "contacts_membership", "bench_field_values"):
+            cursor.execute(f"VACUUM ANALYZE {table}")
+    return counts
+
+
+def _plan(sql: str, params: list) -> str:
+    """The plan's nodes with their buffers, one line each."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("EXPLAIN (ANALYZE, BUFFERS, TIMING OFF) " + sql, params)
+        lines = [row[0] for row in cursor.fetchall()]
+    keep = ("->", "Aggregate", "Buffers", "Heap Fetches", "Heap Blocks")
+    return "\n".join(f"      {line.strip()}" for line in lines if line.strip().startswith(keep))
+
+
+def _once(sql: str, params: list) -> float:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        started = time.perf_counter()
+        cursor.execute(sql, params)
+        cursor.fetchone()
+        return (time.perf_counter() - started) * 1000
+
+
+def _count(sql: str, params: list) -> int:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchone()[0]
+
+
+def measure(counts: dict, rounds: int) -> None:
+    """p50 and p95 of each count in each shape, the shapes in turns; they must agree."""
+    for label, shapes in counts.items():
+        found = {_count(*shapes[shape]) for shape in SHAPES}
+        assert len(found) == 1, f"{label}: the shapes disagree: {found}"
+        times: dict[str, list[float]] = {shape: [] for shape in SHAPES}
+        for _ in range(rounds):
+            for shape in SHAPES:
+                times[shape].append(_once(*shapes[shape]))
+        print(f"{label:28} {found.pop():>8,}", end="")
+        for shape in SHAPES:
+            p50, p95 = p50_p95(times[shape])
+            print(f"  {p50:7.1f} {p95:7.1f}", end="")
+        print(flush=True)
+
+
+def plans(counts: dict) -> None:
+    for label, shapes in counts.items():
+        for shape in SHAPES:
+            print(f"\n{label.strip()}, {shape}:\n{_plan(*shapes[shape])}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rounds", type=int, default=20)
+    parser.add_argument("--plans", action="store_true", help="print each count's plan too")
+    args = parser.parse_args()
+    environment()
+    if not database_exists():
+        sys.exit(f"No book at {POSTGRES}: run bench/contacts_pages.py first.")
+    import django
+
+    django.setup()
+    from django.db import connection
+
+    print("building the extra indexes and table…", flush=True)
+    counts = prepare()
+    try:
+        load = os.getloadavg()
+        print(f"load: {load[0]:.2f} {load[1]:.2f}; {args.rounds} rounds, shapes in turns; ms")
+        print(f"{'':37}" + "".join(f"  {shape:>15}" for shape in SHAPES))
+        print(f"{'count':28} {'contacts':>8}" + "  {:>7} {:>7}".format("p50", "p95") * 3)
+        measure(counts, args.rounds)
+        if args.plans:
+            plans(counts)
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute(DROP)
+
+
+if __name__ == "__main__":
+    main()
