@@ -187,3 +187,10 @@ def test_list_filters(api, acme):
     assert names("?search=spring") == ["Acme spring sale"]
     assert names("?status=sending") == []
     assert api.get("/api/v1/campaigns?created_after=yesterday").status_code == 400
+
+
+def test_times_are_answered_in_utc(api, acme):
+    acme.workspace.time_zone = "Asia/Almaty"
+    acme.workspace.save()
+    body = api.get(f"/api/v1/campaigns/{acme.campaign.pk}").json()
+    assert body["created_at"].endswith("Z")
