@@ -22,7 +22,7 @@ from core.columns import placeholders_in
 from core.queue import enqueue
 from core.rejections import Rejection
 from core.statuses import CampaignStatus
-from providers.models import SenderName
+from providers.models import ProviderAccount, SenderName
 
 TEXT = "text"  # the placeholder that carries each message's own text
 OPEN = (CampaignStatus.SENDING, CampaignStatus.PAUSED)
@@ -60,23 +60,20 @@ def _text(text: str, fields: dict) -> str:
     return render(text, fields) if names else text
 
 
-def _campaign_for(workspace, account, sender: str, channel: str, user) -> Campaign:
-    """The open transactional campaign for (account, sender, channel), made on first use."""
+def _open_campaign(workspace, account_id: int, sender: str, channel: str) -> Campaign | None:
+    found = Campaign.objects.select_related("account").filter(
+        workspace=workspace,
+        transactional=True,
+        account_id=account_id,
+        sender=sender,
+        channel=channel,
+        status__in=OPEN,
+    )
+    return found.order_by("pk").first()
 
-    def open_one():
-        found = Campaign.objects.select_related("account").filter(
-            workspace=workspace,
-            transactional=True,
-            account=account,
-            sender=sender,
-            channel=channel,
-            status__in=OPEN,
-        )
-        return found.order_by("pk").first()
 
-    found = open_one()
-    if found is not None:
-        return found
+def _new_campaign(workspace, account, sender: str, channel: str, user) -> Campaign:
+    """The first message of (account, sender, channel): its campaign, checked and made."""
     if (
         sender
         and not account.senders.filter(value=sender, status=SenderName.Status.APPROVED).exists()
@@ -88,7 +85,7 @@ def _campaign_for(workspace, account, sender: str, channel: str, user) -> Campai
     with transaction.atomic():
         # One per (account, sender, channel): concurrent first messages wait for each other.
         type(account).objects.select_for_update().filter(pk=account.pk).exists()
-        found = open_one()
+        found = _open_campaign(workspace, account.pk, sender, channel)
         if found is not None:
             return found
         label = f"API messages · {account.name}" + (f" · {sender}" if sender else "")
@@ -113,7 +110,7 @@ def send(
     workspace,
     user,
     *,
-    account,
+    account_id: int,
     to: str,
     text: str,
     sender: str = "",
@@ -121,16 +118,26 @@ def send(
     fields: dict | None = None,
 ) -> Accepted:
     """Accepts one message for sending now and returns it (pending); a worker hands it over
-    within moments. Raises Refused for what would never be sent."""
+    within moments. Raises Refused for what would never be sent. Three statements once the
+    route's campaign exists (find it with its account, check the opt-out, insert), a fourth
+    to wake a worker when none holds the campaign."""
     if channel != Channel.SMS:
         raise Refused("channel", "Single messages are SMS only for now; send a voice campaign.")
+    campaign = _open_campaign(workspace, account_id, sender, channel)
+    if campaign is None:
+        account = ProviderAccount.objects.filter(workspace=workspace, pk=account_id).first()
+        if account is None:
+            raise Refused("account", "No provider account with this id here.")
+    else:
+        account = campaign.account
     if not account.is_active:
         raise Refused("account", "This provider account is switched off; switch it on first.")
     number = _number(workspace, account, to)
     body = _text(text, fields or {})
     if not body.strip():
         raise Refused("text", "Write the message to send.")
-    campaign = _campaign_for(workspace, account, sender, channel, user)
+    if campaign is None:
+        campaign = _new_campaign(workspace, account, sender, channel, user)
     probe = Campaign(
         **{f.attname: getattr(campaign, f.attname) for f in Campaign._meta.concrete_fields}
     )
@@ -157,5 +164,7 @@ def wake(campaign: Campaign) -> None:
     """Hands the campaign to a worker now unless one has it (beat would within 2 s)."""
     if campaign.status != CampaignStatus.SENDING:
         return  # paused: the message waits for resume
+    if campaign.lease_until and campaign.lease_until > timezone.now():
+        return  # a worker has it; what it lets go without seeing, beat hands out within 2 s
     if engine.take_for_worker(campaign.pk):
         enqueue("campaigns.tasks.send_campaign", campaign.pk)

@@ -42,16 +42,11 @@ class MessageList(ApiView):
         given = s.SingleMessageSerializer(data=request.data)
         given.is_valid(raise_exception=True)
         data = given.validated_data
-        account = ProviderAccount.objects.filter(
-            workspace=request.workspace, pk=data["account"]
-        ).first()
-        if account is None:
-            raise ValidationError({"account": ["No provider account with this id here."]})
         try:
             accepted = transactional.send(
                 request.workspace,
                 actor(request),
-                account=account,
+                account_id=data["account"],
                 to=data["to"],
                 text=data["text"],
                 sender=data.get("sender", ""),

@@ -57,7 +57,12 @@ def wired(acme, live_server):
 
 
 def one(api, account, **more):
-    body = {"account": account.pk, "to": "+7 701 222 33 44", "sender": SENDER, **more}
+    body = {
+        "account": more.pop("account_id", account.pk),
+        "to": "+7 701 222 33 44",
+        "sender": SENDER,
+        **more,
+    }
     body.setdefault("text", "Your code is {code}")
     body.setdefault("fields", {"code": "4711"})
     return api.post("/api/v1/messages", body, format="json")
@@ -89,6 +94,8 @@ def test_a_single_message_is_accepted_at_once_and_sent_once(acme, live_server):
 def test_what_would_never_be_sent_is_refused_naming_the_field(acme, live_server):
     account, _ = wired(acme, live_server)
     api = client_for(acme)
+    response = one(api, account, account_id=999_999)
+    assert response.json()["errors"][0]["field"] == "account"
     response = one(api, account, to="12")
     assert response.status_code == 400
     assert response.json()["errors"][0]["field"] == "to"
