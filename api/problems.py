@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import logging
 
-from django.core.exceptions import PermissionDenied
+from django.conf import settings
+from django.core.exceptions import PermissionDenied, RequestDataTooBig
 from django.http import Http404, JsonResponse
 from rest_framework import exceptions, status
 from rest_framework.response import Response
@@ -135,7 +136,7 @@ def _field_errors(detail, path: str = "") -> list[dict]:
         out = []
         for name, value in detail.items():
             field = f"{path}.{name}" if path else str(name)
-            out += _field_errors(value, "" if name == "non_field_errors" else field)
+            out += _field_errors(value, path if name == "non_field_errors" else field)
         return out
     if isinstance(detail, list):
         if all(not isinstance(v, dict | list) for v in detail):
@@ -149,6 +150,13 @@ def _field_errors(detail, path: str = "") -> list[dict]:
 
 def handler(exc, context):
     """DRF's EXCEPTION_HANDLER: every error the API answers is a problem document."""
+    if isinstance(exc, RequestDataTooBig):
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        exc = Problem(
+            "payload-too-large",
+            f"The body is larger than {limit:,} bytes: send fewer recipients a request, or "
+            "upload them as a file.",
+        )
     if isinstance(exc, Http404):
         exc = exceptions.NotFound("Nothing with this id in your workspace.")
     elif isinstance(exc, PermissionDenied):

@@ -194,3 +194,44 @@ def test_times_are_answered_in_utc(api, acme):
     acme.workspace.save()
     body = api.get(f"/api/v1/campaigns/{acme.campaign.pk}").json()
     assert body["created_at"].endswith("Z")
+
+
+def test_a_hundred_thousand_recipients_in_one_request(
+    api, acme, eager, django_capture_on_commit_callbacks
+):
+    draft = new_draft(api, acme).json()
+    recipients = [
+        {"phone": f"+7701{n:07d}", "fields": {"name": f"Customer {n}"}} for n in range(100_000)
+    ]
+    with django_capture_on_commit_callbacks(execute=True):
+        response = api.post(
+            f"/api/v1/campaigns/{draft['id']}/recipients",
+            {"recipients": recipients},
+            format="json",
+            headers={"Idempotency-Key": "big-one"},
+        )
+    assert response.status_code == 202, response.content[:300]
+    imp = api.get(f"/api/v1/imports/{response.json()['id']}").json()
+    assert (imp["status"], imp["accepted"], imp["rejected"]) == ("done", 100_000, 0)
+    too_many = api.post(
+        f"/api/v1/campaigns/{draft['id']}/recipients",
+        {"recipients": [*recipients, {"phone": "+77019999999"}]},
+        format="json",
+    )
+    assert too_many.status_code == 400
+    assert too_many.json()["errors"][0]["field"] == "recipients"
+
+
+def test_a_body_over_the_limit_is_a_413_problem(api, acme, settings):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1000
+    draft = new_draft(api, acme).json()
+    recipients = [{"phone": f"+7701{n:07d}"} for n in range(200)]
+    for headers in ({}, {"Idempotency-Key": "x"}):
+        response = api.post(
+            f"/api/v1/campaigns/{draft['id']}/recipients",
+            {"recipients": recipients},
+            format="json",
+            headers=headers,
+        )
+        assert response.status_code == 413, response.content[:200]
+        assert response.json()["type"] == "/api/v1/problems/payload-too-large"
