@@ -67,6 +67,11 @@ TYPES: dict[str, tuple[int, str, str]] = {
         "back in on the contact's page.",
     ),
     "payload-too-large": (413, "Too large", "The body or file is over the limit; split it."),
+    "busy": (
+        503,
+        "Busy",
+        "Other uploads are being read right now; retry after the seconds Retry-After gives.",
+    ),
     "unsupported-media-type": (
         415,
         "Unsupported media type",
@@ -182,6 +187,8 @@ def handler(exc, context):
     data["status"] = response.status_code
     response.data = data
     response.content_type = PROBLEM_CONTENT_TYPE
+    if "retry_after" in data and not response.has_header("Retry-After"):
+        response["Retry-After"] = str(data["retry_after"])
     return response
 
 

@@ -27,7 +27,11 @@ register_converter(Id, "id")
 
 
 def open_(view):
-    return login_not_required(view.as_view())
+    """A view of the API: signed by its key, not a session; a refused upload is its to answer
+    (core.uploads)."""
+    wrapped = login_not_required(view.as_view())
+    wrapped.answers_refused_uploads = True
+    return wrapped
 
 
 v1 = "api/v1/"

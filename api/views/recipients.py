@@ -21,6 +21,7 @@ from api.views.base import ApiView
 from api.views.campaigns import _draft, campaign_of
 from campaigns.models import RecipientImport
 from campaigns.recipients import imports
+from core import uploads
 from core.rejections import read_rejections
 from core.tables.table import ImportRejected
 
@@ -87,6 +88,13 @@ class CampaignUpload(ApiView):
     def post(self, request, campaign_pk: int):
         """Imports a CSV, TXT, XLSX or XLS file of recipients (the phone column is guessed
         from the header unless given)."""
+        if getattr(request._request, "refused_upload", None) is None:
+            request.data  # noqa: B018 -- parsed now, through core.uploads' size check
+        refused = getattr(request._request, "refused_upload", None)
+        if refused == uploads.BUSY:
+            raise Problem("busy", refused, retry_after=5)
+        if refused:
+            raise Problem("payload-too-large", refused)
         campaign = campaign_of(request, campaign_pk)
         _draft(campaign)
         given = s.UploadSerializer(data=request.data)

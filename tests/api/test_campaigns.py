@@ -235,3 +235,26 @@ def test_a_body_over_the_limit_is_a_413_problem(api, acme, settings):
         )
         assert response.status_code == 413, response.content[:200]
         assert response.json()["type"] == "/api/v1/problems/payload-too-large"
+
+
+def test_uploads_too_large_or_while_busy_are_problems_not_redirects(api, acme, settings):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    draft = new_draft(api, acme).json()
+    url = f"/api/v1/campaigns/{draft['id']}/recipients/upload"
+
+    def upload():
+        csv = SimpleUploadedFile("people.csv", b"phone\n" + b"+77010000001\n" * 200)
+        return api.post(url, {"file": csv}, format="multipart")
+
+    settings.CRIER_IMPORT_MAX_BYTES = 1000
+    response = upload()
+    assert response.status_code == 413, response.content[:200]
+    assert "larger than" in response.json()["detail"]
+    settings.CRIER_IMPORT_MAX_BYTES = 10**6
+    settings.CRIER_UPLOADS_PER_PROCESS = 0
+    response = upload()
+    assert response.status_code == 503
+    assert response.json()["type"] == "/api/v1/problems/busy" and response["Retry-After"] == "5"
+    settings.CRIER_UPLOADS_PER_PROCESS = 4
+    assert upload().status_code == 202
