@@ -88,6 +88,8 @@ class CampaignUpload(ApiView):
     def post(self, request, campaign_pk: int):
         """Imports a CSV, TXT, XLSX or XLS file of recipients (the phone column is guessed
         from the header unless given)."""
+        campaign = campaign_of(request, campaign_pk)
+        _draft(campaign)
         if getattr(request._request, "refused_upload", None) is None:
             request.data  # noqa: B018 -- parsed now, through core.uploads' size check
         refused = getattr(request._request, "refused_upload", None)
@@ -95,8 +97,6 @@ class CampaignUpload(ApiView):
             raise Problem("busy", refused, retry_after=5)
         if refused:
             raise Problem("payload-too-large", refused)
-        campaign = campaign_of(request, campaign_pk)
-        _draft(campaign)
         given = s.UploadSerializer(data=request.data)
         given.is_valid(raise_exception=True)
         imp = _start_import(
