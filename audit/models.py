@@ -33,6 +33,14 @@ class Action(models.TextChoices):
     CONTACT_EXPORTED = "contact_exported", "Contact's data exported"  # as JSON, by a member
     # The contact deleted, their number replaced by a one-way stand-in in past messages
     CONTACT_ERASED = "contact_erased", "Contact erased"
+    WEBHOOK_CREATED = "webhook_created", "Webhook endpoint added"
+    WEBHOOK_CHANGED = "webhook_changed", "Webhook endpoint changed"  # each field old → new
+    WEBHOOK_DELETED = "webhook_deleted", "Webhook endpoint deleted"
+    WEBHOOK_SECRET_ROTATED = "webhook_secret_rotated", "Webhook secret rotated"
+    WEBHOOK_TESTED = "webhook_tested", "Webhook test event sent"
+    WEBHOOK_REPLAYED = "webhook_replayed", "Webhook delivery replayed"
+    # Crier disabled an endpoint that kept failing (CRIER_WEBHOOK_DISABLE_AFTER_HOURS)
+    WEBHOOK_DISABLED = "webhook_disabled", "Webhook endpoint disabled"
 
 
 class AuditEvent(models.Model):

@@ -1,0 +1,335 @@
+"""Fan-out and sending: each Event becomes one Delivery per subscribed endpoint, and each
+Delivery is POSTed, signed per Standard Webhooks, until the endpoint answers 2xx.
+
+At least once: a delivery is due while its ``next_attempt_at`` has passed; a worker takes it
+by moving that time one lease ahead (a conditional UPDATE, so two workers never both take
+it), and a worker that dies mid-request leaves it due again when the lease ends. A failed
+attempt is tried again after ``backoff(attempts)``, for CRIER_WEBHOOK_RETRY_HOURS from the
+delivery's creation; an endpoint failing without a success for CRIER_WEBHOOK_DISABLE_AFTER_HOURS
+is disabled and the workspace's admins are told (mail and audit log).
+
+Requests go through the SSRF guard of provider URLs (core.hosts): https to public addresses
+only, unless the operator listed the host in CRIER_WEBHOOK_HOSTS. Redirects are not followed.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import time
+from datetime import UTC, datetime, timedelta
+
+import httpx
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.mail import send_mass_mail
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+from standardwebhooks import Webhook
+
+from audit.log import record
+from audit.models import Action
+from core import hosts
+from core.queue import enqueue
+from webhooks.models import Delivery, Endpoint, Event, new_secret
+from workspaces.models import Membership, Role
+
+logger = logging.getLogger(__name__)
+
+LEASE = timedelta(seconds=90)  # longer than one request may take (CRIER_WEBHOOK_TIMEOUT)
+FIRST_RETRY = timedelta(seconds=15)
+LONGEST_WAIT = timedelta(hours=6)
+FAN_OUT_LIMIT = 500  # events per pass; the rest wait for the next one
+SEND_LIMIT = 200  # deliveries taken per pass
+RESPONSE_EXCERPT = 500
+
+
+def backoff(attempts: int) -> timedelta:
+    """The wait after the ``attempts``-th failed attempt: 15 s, 45 s, 2¼ min, ~7 min, ~20 min,
+    1 h, 3 h, then every 6 h (docs/webhooks.md lists the schedule)."""
+    return min(FIRST_RETRY * 3 ** (attempts - 1), LONGEST_WAIT)
+
+
+# --- The task's work ---------------------------------------------------------------------------
+
+
+def run(now: datetime | None = None, budget: float | None = None) -> dict:
+    """Fans out every recorded event, then sends what is due until nothing is or ``budget``
+    seconds (CRIER_WEBHOOK_TASK_SECONDS) have gone. ``now``: the time deliveries are due by."""
+    deadline = time.monotonic() + (budget or settings.CRIER_WEBHOOK_TASK_SECONDS)
+    summary = {"events": 0, "delivered": 0, "failed": 0}
+    http = client()
+    while time.monotonic() < deadline:
+        fanned = fan_out()
+        sent = send_due(http, now or timezone.now(), deadline)
+        summary["events"] += fanned
+        summary["delivered"] += sent["delivered"]
+        summary["failed"] += sent["failed"]
+        if not fanned and not sent["taken"]:
+            break
+    return summary
+
+
+def fan_out(limit: int = FAN_OUT_LIMIT) -> int:
+    """One Delivery per endpoint subscribed to each event not yet fanned out (a test event:
+    to its endpoint alone). Returns the events fanned out."""
+    done = 0
+    listeners: dict[int, list[Endpoint]] = {}
+    for event in Event.objects.filter(fanned_out=False).order_by("pk")[:limit]:
+        with transaction.atomic():
+            # Conditional: of two workers on one event, one fans it out.
+            if not Event.objects.filter(pk=event.pk, fanned_out=False).update(fanned_out=True):
+                continue
+            if event.endpoint_id:
+                targets = Endpoint.objects.filter(pk=event.endpoint_id)
+            else:
+                if event.workspace_id not in listeners:
+                    live = Endpoint.objects.filter(workspace_id=event.workspace_id, enabled=True)
+                    listeners[event.workspace_id] = list(live)
+                targets = [e for e in listeners[event.workspace_id] if event.type in e.event_types]
+            now = timezone.now()
+            Delivery.objects.bulk_create(
+                Delivery(endpoint=e, event=event, next_attempt_at=now) for e in targets
+            )
+        done += 1
+    return done
+
+
+def send_due(http: httpx.Client, now: datetime, deadline: float) -> dict:
+    """Attempts the due deliveries of enabled endpoints, oldest first. When an attempt fails,
+    the endpoint's other due deliveries wait for that one's next attempt: a dead receiver gets
+    one request per retry, not one per event waiting for it."""
+    summary = {"taken": 0, "delivered": 0, "failed": 0}
+    due = Delivery.objects.filter(
+        status=Delivery.Status.PENDING, next_attempt_at__lte=now, endpoint__enabled=True
+    )
+    for pk in due.order_by("next_attempt_at", "pk").values_list("pk", flat=True)[:SEND_LIMIT]:
+        if time.monotonic() >= deadline:
+            break
+        taken = Delivery.objects.filter(
+            pk=pk, status=Delivery.Status.PENDING, next_attempt_at__lte=now
+        ).update(next_attempt_at=now + LEASE)
+        if not taken:
+            continue  # another worker has it, or it waits behind a failed one
+        summary["taken"] += 1
+        delivery = Delivery.objects.select_related("event", "endpoint__workspace").get(pk=pk)
+        if attempt(delivery, http, now):
+            summary["delivered"] += 1
+            continue
+        summary["failed"] += 1
+        delivery.refresh_from_db(fields=["next_attempt_at"])
+        if delivery.next_attempt_at is not None:
+            due.filter(endpoint_id=delivery.endpoint_id).update(
+                next_attempt_at=delivery.next_attempt_at
+            )
+    return summary
+
+
+# --- One attempt -------------------------------------------------------------------------------
+
+
+def body(event: Event) -> bytes:
+    """What the endpoint receives: the event's type, when it happened and its data."""
+    payload = {"type": event.type, "timestamp": event.created_at, "data": event.data}
+    return json.dumps(payload, cls=DjangoJSONEncoder, separators=(",", ":")).encode()
+
+
+def headers(endpoint: Endpoint, event: Event, content: bytes, now: datetime) -> dict:
+    """The Standard Webhooks headers: the message id, the time of sending and the signature
+    (two, space-separated, while a rotated secret is still honoured)."""
+    sent_at = datetime.now(UTC)  # the receiver compares it with its own clock
+    secrets = [endpoint.secret]
+    if endpoint.previous_secret and (endpoint.previous_secret_until or now) > now:
+        secrets.append(endpoint.previous_secret)
+    signatures = [Webhook(s).sign(event.webhook_id, sent_at, content) for s in secrets]
+    return {
+        "content-type": "application/json",
+        "user-agent": "Crier-Webhooks/1",
+        "webhook-id": event.webhook_id,
+        "webhook-timestamp": str(int(sent_at.timestamp())),
+        "webhook-signature": " ".join(signatures),
+    }
+
+
+def attempt(delivery: Delivery, http: httpx.Client, now: datetime) -> bool:
+    """POSTs the delivery's event once and records the outcome; True when answered 2xx."""
+    endpoint, event = delivery.endpoint, delivery.event
+    content = body(event)
+    started = time.monotonic()
+    code, excerpt, error = None, "", ""
+    try:
+        response = http.post(
+            endpoint.url, content=content, headers=headers(endpoint, event, content, now)
+        )
+        code, excerpt = response.status_code, response.text[:RESPONSE_EXCERPT]
+    except httpx.HTTPError as exc:
+        error = f"{type(exc).__name__}: {exc}"[:300] or type(exc).__name__
+    latency = round((time.monotonic() - started) * 1000)
+    ok = code is not None and 200 <= code < 300
+    if code is not None and not ok:
+        error = f"The endpoint answered {code}."
+    changes = {
+        "attempts": F("attempts") + 1,
+        "status_code": code,
+        "latency_ms": latency,
+        "response": excerpt,
+        "error": error,
+        "attempted_at": now,
+    }
+    if ok:
+        changes |= {"status": Delivery.Status.DELIVERED, "next_attempt_at": None}
+    else:
+        changes |= _retry(delivery, now)
+    with transaction.atomic():
+        Delivery.objects.filter(pk=delivery.pk).update(**changes)
+        if ok:
+            Endpoint.objects.filter(pk=endpoint.pk, failing_since__isnull=False).update(
+                failing_since=None
+            )
+        else:
+            _failed(endpoint, now)
+    return ok
+
+
+def _retry(delivery: Delivery, now: datetime) -> dict:
+    """When to try again, or give up: never later than CRIER_WEBHOOK_RETRY_HOURS after the
+    delivery was created (the last try falls on that hour)."""
+    give_up_at = delivery.created_at + timedelta(hours=settings.CRIER_WEBHOOK_RETRY_HOURS)
+    if now >= give_up_at:
+        return {"status": Delivery.Status.FAILED, "next_attempt_at": None}
+    return {"next_attempt_at": min(now + backoff(delivery.attempts + 1), give_up_at)}
+
+
+def _failed(endpoint: Endpoint, now: datetime) -> None:
+    Endpoint.objects.filter(pk=endpoint.pk, failing_since__isnull=True).update(failing_since=now)
+    since = Endpoint.objects.values_list("failing_since", flat=True).get(pk=endpoint.pk)
+    if now - since >= timedelta(hours=settings.CRIER_WEBHOOK_DISABLE_AFTER_HOURS):
+        disable(endpoint, since)
+
+
+def disable(endpoint: Endpoint, since: datetime) -> bool:
+    """Disables an endpoint that has failed since ``since``; its workspace's owners and admins
+    get an e-mail and the audit log an event. Its pending deliveries wait: they go out if it
+    is enabled again within their retry window. False when it was disabled already."""
+    reason = f"Disabled by Crier: every attempt failed since {since:%Y-%m-%d %H:%M} UTC."
+    moved = Endpoint.objects.filter(pk=endpoint.pk, enabled=True).update(
+        enabled=False, disabled_reason=reason, updated_at=timezone.now()
+    )
+    if not moved:
+        return False
+    record(
+        endpoint.workspace,
+        None,
+        Action.WEBHOOK_DISABLED,
+        f"webhook {endpoint.url}",
+        endpoint_id=endpoint.pk,
+        failing_since=since,
+    )
+    transaction.on_commit(lambda: _tell_admins(endpoint, reason))
+    return True
+
+
+def _tell_admins(endpoint: Endpoint, reason: str) -> None:
+    admins = Membership.objects.filter(
+        workspace_id=endpoint.workspace_id, role__in=[Role.OWNER, Role.ADMIN]
+    ).exclude(user__email="")
+    subject = f"Crier: a webhook of {endpoint.workspace.name} was disabled"
+    text = (
+        f"The webhook endpoint {endpoint.url} of the workspace {endpoint.workspace.name} did "
+        f"not accept any event for {settings.CRIER_WEBHOOK_DISABLE_AFTER_HOURS:g} hours.\n\n"
+        f"{reason}\n\nFix the receiver, then enable the endpoint again on the Webhooks page; "
+        "events still inside their retry window will be sent then, and any other can be "
+        "replayed from its delivery log."
+    )
+    emails = sorted({m.user.email for m in admins.select_related("user")})
+    send_mass_mail([(subject, text, None, [email]) for email in emails], fail_silently=True)
+
+
+# --- Admin actions -----------------------------------------------------------------------------
+
+
+def replay(delivery: Delivery, user) -> Delivery:
+    """The same event to the same endpoint once more, as a new delivery due now (with the
+    same webhook-id: the receiver can tell it has seen it)."""
+    with transaction.atomic():
+        again = Delivery.objects.create(
+            endpoint=delivery.endpoint, event=delivery.event, next_attempt_at=timezone.now()
+        )
+        record(
+            delivery.endpoint.workspace,
+            user,
+            Action.WEBHOOK_REPLAYED,
+            f"webhook {delivery.endpoint.url}",
+            endpoint_id=delivery.endpoint_id,
+            delivery_id=delivery.pk,
+            event=delivery.event.webhook_id,
+        )
+        enqueue("webhooks.tasks.deliver")
+    return again
+
+
+def rotate_secret(endpoint: Endpoint, user) -> None:
+    """A new secret; the old one still signs (a second signature) for a day, so a receiver
+    can switch without losing an event."""
+    with transaction.atomic():
+        endpoint.previous_secret = endpoint.secret
+        endpoint.previous_secret_until = timezone.now() + timedelta(hours=24)
+        endpoint.secret = new_secret()
+        endpoint.save(update_fields=["secret", "previous_secret", "previous_secret_until"])
+        record(
+            endpoint.workspace,
+            user,
+            Action.WEBHOOK_SECRET_ROTATED,
+            f"webhook {endpoint.url}",
+            endpoint_id=endpoint.pk,
+        )
+
+
+# --- Where endpoints may be ---------------------------------------------------------------------
+
+
+def listed(url: httpx.URL) -> bool:
+    """The operator trusts this host (CRIER_WEBHOOK_HOSTS): http and any address allowed."""
+    return hosts.matches(url, settings.CRIER_WEBHOOK_HOSTS)
+
+
+def check_url(url: str) -> None:
+    """Raise ValidationError, in words the endpoint form shows, unless Crier may post there."""
+    try:
+        parsed = httpx.URL(url)
+    except httpx.InvalidURL:
+        raise ValidationError("Enter a web address such as https://example.com/hooks.") from None
+    if parsed.userinfo:
+        raise ValidationError("Give the address without a user name or password.")
+    if listed(parsed):
+        return
+    if parsed.scheme != "https" or not parsed.host:
+        raise ValidationError("Use an https:// address: events carry your recipients' numbers.")
+    if hosts.looks_inward(parsed):
+        raise ValidationError(
+            "That is a local or private network address; Crier posts no events there. If the "
+            "receiver really is on your network, ask whoever runs Crier to list its host in "
+            "CRIER_WEBHOOK_HOSTS."
+        )
+
+
+class _Transport(hosts.GuardedTransport):
+    def trusted(self, url: httpx.URL) -> bool:
+        return listed(url)
+
+
+def client() -> httpx.Client:
+    """The client of every webhook request: the guard as its transport, no redirects followed,
+    no proxy from the environment between the guard and the endpoint. One per process (and
+    timeout), so its connections are kept alive between tasks: building one costs ~0.3 s."""
+    return _client(settings.CRIER_WEBHOOK_TIMEOUT)
+
+
+@functools.cache
+def _client(timeout: float) -> httpx.Client:
+    return httpx.Client(
+        transport=_Transport(), follow_redirects=False, trust_env=False, timeout=timeout
+    )
