@@ -45,7 +45,7 @@ class Endpoint(models.Model):
     workspace = models.ForeignKey(
         "dashboard.Workspace", on_delete=models.CASCADE, related_name="webhook_endpoints"
     )
-    url = models.URLField("URL", max_length=500)
+    url = models.CharField("URL", max_length=500)  # checked by webhooks.delivery.check_url
     description = models.CharField(max_length=200, blank=True)
     event_types = models.JSONField("Events", default=list)  # EventType values
     enabled = models.BooleanField(default=True)

@@ -19,6 +19,8 @@ from tests.sendkit import campaign_for, sandbox_account, send_all
 from webhooks import delivery
 from webhooks.models import Delivery, Event, EventType
 
+pytestmark = pytest.mark.usefixtures("no_sample_webhook")
+
 RECIPIENTS = 10_000
 
 

@@ -15,7 +15,7 @@ from audit.models import Action, AuditEvent
 from webhooks import delivery, events
 from webhooks.models import Delivery, Endpoint, Event, EventType
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("no_sample_webhook")]
 
 
 def paused(acme, n: int = 1) -> Event:
