@@ -25,7 +25,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.mail import send_mass_mail
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 from standardwebhooks import Webhook
@@ -43,7 +43,7 @@ LEASE = timedelta(seconds=90)  # longer than one request may take (CRIER_WEBHOOK
 FIRST_RETRY = timedelta(seconds=15)
 LONGEST_WAIT = timedelta(hours=6)
 FAN_OUT_LIMIT = 500  # events per pass; the rest wait for the next one
-SEND_LIMIT = 200  # deliveries taken per pass
+CLAIM = 50  # deliveries a worker takes at once
 RESPONSE_EXCERPT = 500
 
 
@@ -75,56 +75,76 @@ def run(now: datetime | None = None, budget: float | None = None) -> dict:
 
 def fan_out(limit: int = FAN_OUT_LIMIT) -> int:
     """One Delivery per endpoint subscribed to each event not yet fanned out (a test event:
-    to its endpoint alone). Returns the events fanned out."""
-    done = 0
-    listeners: dict[int, list[Endpoint]] = {}
-    for event in Event.objects.filter(fanned_out=False).order_by("pk")[:limit]:
-        with transaction.atomic():
-            # Conditional: of two workers on one event, one fans it out.
-            if not Event.objects.filter(pk=event.pk, fanned_out=False).update(fanned_out=True):
-                continue
-            if event.endpoint_id:
-                targets = Endpoint.objects.filter(pk=event.endpoint_id)
-            else:
-                if event.workspace_id not in listeners:
-                    live = Endpoint.objects.filter(workspace_id=event.workspace_id, enabled=True)
-                    listeners[event.workspace_id] = list(live)
-                targets = [e for e in listeners[event.workspace_id] if event.type in e.event_types]
-            now = timezone.now()
-            Delivery.objects.bulk_create(
-                Delivery(endpoint=e, event=event, next_attempt_at=now) for e in targets
-            )
-        done += 1
-    return done
+    to its endpoint alone), ``limit`` events in one transaction. Returns how many."""
+    with transaction.atomic():
+        # Two workers never fan out one event: PostgreSQL skips the rows another holds, and
+        # SQLite's transactions take the write lock as they begin (transaction_mode).
+        events = _locked(Event.objects.filter(fanned_out=False).order_by("pk"))
+        events = list(events.only("pk", "workspace_id", "type", "endpoint_id")[:limit])
+        if not events:
+            return 0
+        Event.objects.filter(pk__in=[e.pk for e in events]).update(fanned_out=True)
+        live = Endpoint.objects.filter(enabled=True)
+        live = live.filter(workspace_id__in={e.workspace_id for e in events})
+        listeners = list(live.only("pk", "workspace_id", "event_types"))
+        now = timezone.now()
+        Delivery.objects.bulk_create(
+            Delivery(endpoint_id=endpoint.pk, event_id=event.pk, next_attempt_at=now)
+            for event in events
+            for endpoint in _targets(event, listeners)
+        )
+    return len(events)
+
+
+def _targets(event: Event, listeners: list[Endpoint]) -> list[Endpoint]:
+    if event.endpoint_id:  # a test event
+        return [e for e in listeners if e.pk == event.endpoint_id]
+    return [
+        e for e in listeners if e.workspace_id == event.workspace_id and event.type in e.event_types
+    ]
+
+
+def _locked(queryset):
+    if connection.features.has_select_for_update_skip_locked:
+        return queryset.select_for_update(skip_locked=True, of=("self",))
+    return queryset
 
 
 def send_due(http: httpx.Client, now: datetime, deadline: float) -> dict:
-    """Attempts the due deliveries of enabled endpoints, oldest first. When an attempt fails,
-    the endpoint's other due deliveries wait for that one's next attempt: a dead receiver gets
-    one request per retry, not one per event waiting for it."""
+    """Attempts the due deliveries of enabled endpoints, oldest first, CLAIM at a time. When
+    an attempt fails, the endpoint's other due deliveries wait for that one's next attempt: a
+    dead receiver gets one request per retry, not one per event waiting for it."""
     summary = {"taken": 0, "delivered": 0, "failed": 0}
     due = Delivery.objects.filter(
         status=Delivery.Status.PENDING, next_attempt_at__lte=now, endpoint__enabled=True
     )
-    for pk in due.order_by("next_attempt_at", "pk").values_list("pk", flat=True)[:SEND_LIMIT]:
-        if time.monotonic() >= deadline:
-            break
-        taken = Delivery.objects.filter(
-            pk=pk, status=Delivery.Status.PENDING, next_attempt_at__lte=now
-        ).update(next_attempt_at=now + LEASE)
-        if not taken:
-            continue  # another worker has it, or it waits behind a failed one
+    with transaction.atomic():
+        ids = list(_locked(due.order_by("next_attempt_at", "pk")).values_list("pk")[:CLAIM])
+        ids = [pk for (pk,) in ids]
+        # Held for as long as sending them all may take; a worker that dies lets them go then.
+        lease = now + LEASE + len(ids) * timedelta(seconds=settings.CRIER_WEBHOOK_TIMEOUT)
+        Delivery.objects.filter(pk__in=ids).update(next_attempt_at=lease)
+    waiting: dict[int, datetime] = {}  # a failing endpoint -> when it is tried again
+    put_back: dict[datetime, list[int]] = {}
+    claimed = Delivery.objects.filter(pk__in=ids).select_related("event", "endpoint__workspace")
+    for delivery in claimed.order_by("pk"):
         summary["taken"] += 1
-        delivery = Delivery.objects.select_related("event", "endpoint__workspace").get(pk=pk)
+        if delivery.endpoint_id in waiting or time.monotonic() >= deadline:
+            # Behind a failed one, or out of time: due again when the failed one is.
+            put_back.setdefault(waiting.get(delivery.endpoint_id, now), []).append(delivery.pk)
+            continue
         if attempt(delivery, http, now):
             summary["delivered"] += 1
             continue
         summary["failed"] += 1
         delivery.refresh_from_db(fields=["next_attempt_at"])
         if delivery.next_attempt_at is not None:
+            waiting[delivery.endpoint_id] = delivery.next_attempt_at
             due.filter(endpoint_id=delivery.endpoint_id).update(
                 next_attempt_at=delivery.next_attempt_at
             )
+    for when, pks in put_back.items():
+        Delivery.objects.filter(pk__in=pks).update(next_attempt_at=when)
     return summary
 
 
@@ -183,15 +203,15 @@ def attempt(delivery: Delivery, http: httpx.Client, now: datetime) -> bool:
         changes |= {"status": Delivery.Status.DELIVERED, "next_attempt_at": None}
     else:
         changes |= _retry(delivery, now)
+    if ok:
+        Delivery.objects.filter(pk=delivery.pk).update(**changes)
+        if endpoint.failing_since is not None:  # as read when the delivery was taken
+            Endpoint.objects.filter(pk=endpoint.pk).update(failing_since=None)
+        return True
     with transaction.atomic():
         Delivery.objects.filter(pk=delivery.pk).update(**changes)
-        if ok:
-            Endpoint.objects.filter(pk=endpoint.pk, failing_since__isnull=False).update(
-                failing_since=None
-            )
-        else:
-            _failed(endpoint, now)
-    return ok
+        _failed(endpoint, now)
+    return False
 
 
 def _retry(delivery: Delivery, now: datetime) -> dict:
