@@ -312,6 +312,8 @@ CELERY_BEAT_SCHEDULE = {
     # Webhook events fanned out and due deliveries sent (webhooks.delivery): each recorded
     # event queues this task too; beat catches a lost message and runs the retries.
     "deliver-webhooks": {"task": "webhooks.tasks.deliver", "schedule": 10.0},
+    # Webhook events and their delivery log older than CRIER_WEBHOOK_KEEP_DAYS.
+    "prune-webhooks": {"task": "webhooks.tasks.prune", "schedule": 60 * 60},
 }
 # Webhooks: a request's timeout, how long a delivery is retried (exponential backoff, see
 # webhooks.delivery.backoff), how long an endpoint may fail without a success before it is
@@ -320,6 +322,7 @@ CRIER_WEBHOOK_TIMEOUT = env.float("CRIER_WEBHOOK_TIMEOUT", default=10.0)
 CRIER_WEBHOOK_RETRY_HOURS = env.float("CRIER_WEBHOOK_RETRY_HOURS", default=24.0)
 CRIER_WEBHOOK_DISABLE_AFTER_HOURS = env.float("CRIER_WEBHOOK_DISABLE_AFTER_HOURS", default=72.0)
 CRIER_WEBHOOK_TASK_SECONDS = env.float("CRIER_WEBHOOK_TASK_SECONDS", default=50.0)
+CRIER_WEBHOOK_KEEP_DAYS = env.int("CRIER_WEBHOOK_KEEP_DAYS", default=30)
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 
 # Sending (campaigns.sending.engine). A worker keeps a campaign for CRIER_SEND_TASK_SECONDS, then

@@ -268,6 +268,20 @@ def _tell_admins(endpoint: Endpoint, reason: str) -> None:
     send_mass_mail([(subject, text, None, [email]) for email in emails], fail_silently=True)
 
 
+def prune(now: datetime | None = None) -> int:
+    """Deletes events (and their delivery log) older than CRIER_WEBHOOK_KEEP_DAYS that no
+    delivery is still trying to send; returns how many. The outbox holds recipients' numbers,
+    and a million-message campaign writes thousands of events: neither is kept for ever."""
+    cutoff = (now or timezone.now()) - timedelta(days=settings.CRIER_WEBHOOK_KEEP_DAYS)
+    old = Event.objects.filter(created_at__lt=cutoff, fanned_out=True)
+    old = old.exclude(deliveries__status=Delivery.Status.PENDING)
+    deleted = 0
+    while ids := list(old.values_list("pk", flat=True)[:1000]):
+        Event.objects.filter(pk__in=ids).delete()
+        deleted += len(ids)
+    return deleted
+
+
 # --- Admin actions -----------------------------------------------------------------------------
 
 

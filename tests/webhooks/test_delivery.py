@@ -196,3 +196,18 @@ def test_a_success_resets_the_failing_clock(acme, endpoint, receiver, settings):
     delivery.run(now=later(16))
     endpoint.refresh_from_db()
     assert endpoint.failing_since is None and endpoint.enabled
+
+
+def test_old_events_are_pruned_with_their_log_unless_still_being_sent(acme, endpoint, receiver):
+    delivered = paused(acme, 1)
+    delivery.run()
+    receiver.answer = 500
+    pending = paused(acme, 2)
+    delivery.run()
+
+    assert delivery.prune(now=later(29 * 86400)) == 0
+    assert delivery.prune(now=later(31 * 86400)) == 1
+
+    assert not Event.objects.filter(pk=delivered.pk).exists()
+    assert Event.objects.filter(pk=pending.pk).exists()
+    assert Delivery.objects.filter(event=pending).exists()
