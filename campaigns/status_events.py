@@ -15,6 +15,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from itertools import groupby
 
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
 from django.utils import timezone
 
@@ -62,13 +63,16 @@ def _report(workspace_id: int, messages) -> None:
 
 
 def report_rows(campaign: Campaign, rows: Iterable[tuple], changed_at: datetime) -> None:
-    """Reports messages of ``campaign`` as a bulk UPDATE returned them (COLUMNS)."""
+    """Reports messages of ``campaign`` as a bulk UPDATE returned them (COLUMNS), all changed
+    at ``changed_at``: written once as text, so encoding a thousand messages calls no Python
+    per message (a poll of 100,000 changes spends its time there otherwise)."""
+    stamp = DjangoJSONEncoder().default(changed_at)
     events.record_messages(
-        campaign.workspace_id, campaign.pk, (_message(row, changed_at) for row in rows)
+        campaign.workspace_id, campaign.pk, (_message(row, stamp) for row in rows)
     )
 
 
-def _message(row: tuple, changed_at: datetime) -> dict:
+def _message(row: tuple, changed_at: datetime | str) -> dict:
     return dict(zip(COLUMNS, row, strict=True)) | {"changed_at": changed_at}
 
 
