@@ -181,12 +181,12 @@ def attempt(delivery: Delivery, http: httpx.Client, now: datetime) -> bool:
     started = time.monotonic()
     code, excerpt, error = None, "", ""
     try:
-        response = http.post(
-            endpoint.url, content=content, headers=headers(endpoint, event, content, now)
-        )
-        code, excerpt = response.status_code, response.text[:RESPONSE_EXCERPT]
+        code, excerpt = _post(http, endpoint.url, content, headers(endpoint, event, content, now))
     except httpx.HTTPError as exc:
-        error = f"{type(exc).__name__}: {exc}"[:300] or type(exc).__name__
+        # The admin reads this in the log: what kind of failure, never what the guard or the
+        # resolver saw (that would map the server's own network); the operator's log has it.
+        logger.info("Webhook delivery %s to %s failed: %r", delivery.pk, endpoint.url, exc)
+        error = _failure(exc)
     latency = round((time.monotonic() - started) * 1000)
     ok = code is not None and 200 <= code < 300
     if code is not None and not ok:
@@ -212,6 +212,28 @@ def attempt(delivery: Delivery, http: httpx.Client, now: datetime) -> bool:
         Delivery.objects.filter(pk=delivery.pk).update(**changes)
         _failed(endpoint, now)
     return False
+
+
+def _post(http: httpx.Client, url: str, content: bytes, headers: dict) -> tuple[int, str]:
+    """The answer's status and the start of its body, read no further than that."""
+    with http.stream("POST", url, content=content, headers=headers) as response:
+        start = b""
+        for chunk in response.iter_bytes():
+            start += chunk
+            if len(start) >= RESPONSE_EXCERPT:
+                break
+        return response.status_code, start[:RESPONSE_EXCERPT].decode(errors="replace")
+
+
+def _failure(error: httpx.HTTPError) -> str:
+    if isinstance(error, httpx.TimeoutException):
+        return f"No answer within {settings.CRIER_WEBHOOK_TIMEOUT:g} s."
+    if isinstance(error, httpx.ConnectError):
+        return (
+            "Could not connect: the server refused or could not be reached, or the address is "
+            "not a public https one."
+        )
+    return f"The request failed ({type(error).__name__})."
 
 
 def _retry(delivery: Delivery, now: datetime) -> dict:
