@@ -33,6 +33,8 @@ class Action(models.TextChoices):
     CONTACT_EXPORTED = "contact_exported", "Contact's data exported"  # as JSON, by a member
     # The contact deleted, their number replaced by a one-way stand-in in past messages
     CONTACT_ERASED = "contact_erased", "Contact erased"
+    API_KEY_CREATED = "api_key_created", "API key created"  # its prefix and scopes
+    API_KEY_REVOKED = "api_key_revoked", "API key revoked"
     WEBHOOK_CREATED = "webhook_created", "Webhook endpoint added"
     WEBHOOK_CHANGED = "webhook_changed", "Webhook endpoint changed"  # each field old → new
     WEBHOOK_DELETED = "webhook_deleted", "Webhook endpoint deleted"

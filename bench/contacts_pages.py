@@ -45,7 +45,7 @@ LAST = ["Akhmetov", "Bekova", "Seitkali", "Omarov", "Marsh", "Nurlanova", "Kim",
 LISTS = {"Customers": 500_000, "Newsletter": 300_000, "VIP": 100_000, "Trial": 1_000}
 
 
-def _database_exists() -> bool:
+def database_exists() -> bool:
     import psycopg
 
     admin_url = POSTGRES.rsplit("/", 1)[0] + "/postgres"
@@ -165,10 +165,10 @@ def _time(client, method: str, url: str, rounds: int, data=None, headers=None):
     for _ in range(rounds):
         for without in (False, True):
             times[without].append(_call(client, method, url, data, headers, without))
-    return [_p50_p95(times[without]) for without in (False, True)]
+    return [p50_p95(times[without]) for without in (False, True)]
 
 
-def _p50_p95(times: list[float]) -> tuple[float, float]:
+def p50_p95(times: list[float]) -> tuple[float, float]:
     times.sort()
     return statistics.median(times), times[max(0, int(len(times) * 0.95) - 1)]
 
@@ -235,11 +235,8 @@ def _indexes(connection, create: bool) -> None:
         (migration.create if create else migration.drop)(None, editor)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--reseed", action="store_true")
-    parser.add_argument("--rounds", type=int, default=40)
-    args = parser.parse_args()
+def environment() -> None:
+    """Django's settings for the book's database, DEBUG off (before django.setup)."""
     os.environ.update(
         DJANGO_SETTINGS_MODULE="crier.settings",
         CRIER_VAR_DIR=str(Path(tempfile.gettempdir()) / "crier-bench-book"),
@@ -248,7 +245,15 @@ def main() -> None:
         ALLOWED_HOSTS="testserver",
         DATABASE_URL=POSTGRES,
     )
-    fresh = args.reseed or not _database_exists()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--reseed", action="store_true")
+    parser.add_argument("--rounds", type=int, default=40)
+    args = parser.parse_args()
+    environment()
+    fresh = args.reseed or not database_exists()
     if fresh:
         from bench.benchdb import fresh_postgres
 

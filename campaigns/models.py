@@ -98,6 +98,9 @@ class Campaign(models.Model):
     status = models.CharField(
         max_length=12, choices=CampaignStatus.choices, default=CampaignStatus.DRAFT
     )
+    # The API's single messages (campaigns.transactional): one open campaign per account,
+    # sender name and channel, never finished, each message with its own text.
+    transactional = models.BooleanField(default=False, db_default=False)
     status_reason = models.TextField(blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"

@@ -334,7 +334,11 @@ class _Checker:
         self.extras: dict[
             str, tuple[int, object, str]
         ] = {}  # attribute -> (column, convert, label)
-        self.fields: list[tuple[int, str, str, object]] = []  # (column, key, label, convert)
+        # The custom fields by kind, so that the common ones need no call: text, and a whole
+        # number as JSON writes it. (column, key as JSON) / (column, key, label, convert).
+        self.texts: list[tuple[int, str]] = []
+        self.numbers: list[tuple[int, str, str, object]] = []
+        self.others: list[tuple[int, str, str, object]] = []
         converters = {
             "language": values.language,
             "time_zone": values.time_zone,
@@ -346,8 +350,10 @@ class _Checker:
                 f = target.fields[key]
                 convert = values.field_converter(f)
                 if convert is values.text:
-                    convert = None
-                self.fields.append((index, upsert.json_key(key), f.label, convert))
+                    self.texts.append((index, upsert.json_key(key)))
+                else:
+                    kinds = self.numbers if convert is values.number else self.others
+                    kinds.append((index, upsert.json_key(key), f.label, convert))
             elif kind == "name":
                 self.name = index
             elif kind in converters:
@@ -358,7 +364,7 @@ class _Checker:
     def check(self, batch: list[Row], verdicts: list):
         seen, by_country, tally = self.seen, self.tally.by_country, self.tally
         records: dict[int, upsert.Record] = {}
-        cells_of: dict[int, tuple[int, list[str]]] = {}
+        cells_of: dict[int, list[str]] = {}  # the digits of a number -> its row's cells
         rejected: list[RejectedRow] = []
         for (number, cells), verdict in zip(batch, verdicts, strict=True):
             if type(verdict) is not tuple:
@@ -375,7 +381,7 @@ class _Checker:
             if earlier is not None:
                 replaced = Rejection(Code.REPLACED_IN_FILE, str(number))
                 if digits in records:
-                    rejected.append(self._rejected(*cells_of[digits], replaced))
+                    rejected.append(self._rejected(earlier, cells_of[digits], replaced))
                     del records[digits]  # re-inserted below: the batch keeps the row's order
                 else:  # read in an earlier batch, whose cells are gone
                     rejected.append(RejectedRow(earlier, e164, replaced))
@@ -385,7 +391,7 @@ class _Checker:
                 by_country[region] = by_country.get(region, 0) + 1
             seen[digits] = number
             records[digits] = record
-            cells_of[digits] = (number, cells)
+            cells_of[digits] = cells
             tally.accepted += 1
         return list(records.values()), rejected
 
@@ -399,16 +405,18 @@ class _Checker:
         if self.extras:
             language, time_zone, opted_out = self._extras(cells)
         parts = []
-        for index, key, label, convert in self.fields:
-            cell = cells[index]
-            if cell and (cell := cell.strip()):
-                # The common kinds without a call: text, and a whole number as JSON has it.
-                if convert is None:
-                    parts.append(key + encode_basestring(cell[: values.TEXT_LIMIT]))
-                elif convert is values.number and _plain_whole(cell):
-                    parts.append(key + cell)
+        for index, key in self.texts:
+            if (cell := cells[index]) and (cell := cell.strip()):
+                parts.append(key + encode_basestring(cell[: values.TEXT_LIMIT]))
+        for index, key, label, convert in self.numbers:
+            if (cell := cells[index]) and (cell := cell.strip()):
+                if cell.isdigit() and cell.isascii() and len(cell) < 16 and cell[0] != "0":
+                    parts.append(key + cell)  # as JSON writes it: no call needed
                 else:
                     parts.append(key + upsert.json_value(convert(cell, label)))
+        for index, key, label, convert in self.others:
+            if (cell := cells[index]) and (cell := cell.strip()):
+                parts.append(key + upsert.json_value(convert(cell, label)))
         # A plain tuple in Record's order: a million NamedTuple calls cost a second.
         return (
             e164,
@@ -434,11 +442,6 @@ class _Checker:
         self.tally.reject(rejection.code)
         phone = cells[self.column] if self.column < len(cells) else ""
         return RejectedRow(number, phone, rejection, cells)
-
-
-def _plain_whole(cell: str) -> bool:
-    """ASCII digits without a leading zero, short enough to be exact as a JSON number."""
-    return cell.isdigit() and cell.isascii() and len(cell) < 16 and (cell[0] != "0" or cell == "0")
 
 
 def _label(imp: ContactImport, index: int | None) -> str:

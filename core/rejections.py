@@ -7,6 +7,8 @@ so they never change meaning.
 from __future__ import annotations
 
 import csv
+import io
+import itertools
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -123,3 +125,31 @@ def write_rejections_csv(
         )
         written += 1
     return written
+
+
+def _undefused(value: str) -> str:
+    if value.startswith("'") and value[1:].startswith(_FORMULA_STARTS):
+        return value[1:]
+    return value
+
+
+def read_rejections(file, offset: int = 0, limit: int = 1000) -> list[dict]:
+    """Rows ``offset`` to ``offset + limit`` of a report written by write_rejections_csv, as
+    {"row", "value", "code", "reason"} (the API's rejected rows), cells as they were given."""
+    with file.open("rb") as raw:
+        text = io.TextIOWrapper(raw, encoding="utf-8-sig", newline="")
+        reader = csv.reader(text)
+        next(reader, None)  # the header
+        rows = []
+        for cells in itertools.islice(reader, offset, offset + limit):
+            if len(cells) < 4:
+                continue
+            rows.append(
+                {
+                    "row": int(cells[0]),
+                    "value": _undefused(cells[1]),
+                    "code": cells[2],
+                    "reason": _undefused(cells[3]),
+                }
+            )
+    return rows

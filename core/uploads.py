@@ -138,8 +138,8 @@ class UploadLimitMiddleware:
             return self.get_response(request)
 
     def process_view(self, request, view_func, view_args, view_kwargs):
-        if not _is_upload(request):
-            return None
+        if not _is_upload(request) or getattr(view_func, "answers_refused_uploads", False):
+            return None  # the view reads request.refused_upload itself (the API answers a problem)
         if getattr(request, "refused_upload", None) is None:
             request.FILES  # noqa: B018 -- parse now, through the handlers above
         reason = getattr(request, "refused_upload", None)

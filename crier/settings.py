@@ -121,6 +121,10 @@ INSTALLED_APPS = [
     "webhooks",
     "campaigns",
     "overview",
+    "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "api",
 ]
 if SANDBOX:
     INSTALLED_APPS.append("providers.sandbox")
@@ -287,6 +291,8 @@ CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 # Installed into django-celery-beat's tables at beat start-up; editable in the admin.
 CELERY_BEAT_SCHEDULE = {
+    # The API's Idempotency-Keys are kept 24 hours.
+    "forget-idempotency-keys": {"task": "api.tasks.forget_idempotency_keys", "schedule": 60 * 60},
     "refresh-balances": {"task": "providers.tasks.refresh_balances", "schedule": 15 * 60},
     # Sender names' approval statuses, as each provider reports them (errors on the account).
     "refresh-sender-names": {"task": "providers.tasks.refresh_sender_names", "schedule": 60 * 60},
@@ -430,6 +436,47 @@ CONTENT_SECURITY_POLICY = {
         "base-uri": [NONE],
         "object-src": [NONE],
     }
+}
+
+# The public API (api/, docs/api.md): keys in the Authorization header, never a session, so
+# no CSRF; errors as problem details; one rate per key (CRIER_API_RATE: "100/s", "6000/min"),
+# counted in CACHE_URL's cache (per process with the default local memory).
+CRIER_API_RATE = env.str("CRIER_API_RATE", default="100/s")
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": ["api.keys.KeyAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["api.keys.ScopePermission"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "api.problems.handler",
+    "UNAUTHENTICATED_USER": None,
+    "COERCE_DECIMAL_TO_STRING": True,
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Crier API",
+    "DESCRIPTION": (
+        "Create, launch and follow SMS and voice campaigns, send single messages, and read "
+        "their statuses. Authenticate with a workspace's key: `Authorization: Bearer crier_…`. "
+        "Every POST takes an `Idempotency-Key`. Errors are RFC 9457 problem details. "
+        "Guide with examples: docs/api.md."
+    ),
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    "SERVE_AUTHENTICATION": [],
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "SCHEMA_PATH_PREFIX": "/api/v1",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "api.schema.add_problems",
+    ],
+    "ENUM_NAME_OVERRIDES": {
+        "CampaignStatusEnum": "core.statuses.CampaignStatus",
+        "MessageStatusEnum": "core.statuses.MessageStatus",
+    },
 }
 
 # Error reports (the debug page, mails to ADMINS) hide credentials even while DEBUG is on.

@@ -12,6 +12,7 @@ urlpatterns = [
     path("", include("contacts.urls")),
     path("", include("campaigns.urls")),
     path("", include("audit.urls")),
+    path("", include("api.urls")),
     path("", include("webhooks.urls")),
     path("admin/", admin.site.urls),
 ]

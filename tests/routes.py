@@ -23,6 +23,18 @@ def _open_invitation(tenant) -> Invitation:
     return invitation
 
 
+def _api_key(tenant):
+    from api import keys
+
+    key = tenant.workspace.api_keys.first()
+    return key or keys.issue(tenant.workspace, None, "Matrix", ["read"])[0]
+
+
+def _message(tenant):
+    message = tenant.campaign.messages.order_by("pk").first()
+    return message or tenant.campaign.messages.create(phone="+77011234567", country="KZ")
+
+
 # kwarg name -> how to get an object of a tenant (tests/conftest.py::Tenant) for it.
 OBJECT_FACTORIES = {
     "account_pk": lambda tenant: tenant.account.pk,
@@ -36,6 +48,8 @@ OBJECT_FACTORIES = {
     "contact_pk": lambda tenant: tenant.contact.pk,
     "template_pk": lambda tenant: tenant.template.pk,
     "invitation_pk": lambda tenant: _open_invitation(tenant).pk,
+    "key_pk": lambda tenant: _api_key(tenant).pk,
+    "message_pk": lambda tenant: _message(tenant).pk,
     "field_pk": lambda tenant: tenant.contact_field.pk,
     "list_pk": lambda tenant: tenant.contact_list.pk,
     "segment_pk": lambda tenant: tenant.segment.pk,
@@ -48,9 +62,11 @@ OBJECT_FACTORIES = {
 }
 
 # Routes outside the dashboard's tenancy: the admin (staff only), the provider sandbox (an API
-# emulator with its own authentication), the public favicon, authentication itself, and an
-# invitation's link, which anyone holding it may open (tests/workspaces/test_invitations.py).
-EXEMPT_PREFIXES = ("admin", "sandbox", "favicon.ico")
+# emulator with its own authentication), the public API (signed by keys, not sessions: its own
+# matrices in tests/api/test_isolation.py walk ``api_routes``), the public favicon,
+# authentication itself, and an invitation's link, which anyone holding it may open
+# (tests/workspaces/test_invitations.py).
+EXEMPT_PREFIXES = ("admin", "sandbox", "favicon.ico", "api/")
 AUTH_NAMES = {
     "login",
     "logout",
@@ -95,3 +111,12 @@ def dashboard_routes(include_auth: bool = False) -> list[tuple[str, list[str]]]:
 
 def url_for(name: str, kwargs: list[str], tenant) -> str:
     return reverse(name, kwargs={k: OBJECT_FACTORIES[k](tenant) for k in kwargs})
+
+
+def api_routes() -> list[tuple[str, list[str]]]:
+    """(url name, sorted kwarg names) of every route of the public API under /api/v1/."""
+    return [
+        (name, sorted(pattern.pattern.converters))
+        for route, name, namespace, pattern in walk()
+        if route.startswith("api/v1/") and name != "api_problem"
+    ]

@@ -175,18 +175,27 @@ def dispatch_due(hand_over: Callable[[int], object]) -> dict:
         # Polled at once: the first poll writes the chart's starting point.
         .update(status=CampaignStatus.SENDING, updated_at=now, next_poll_at=now)
     )
-    free = Q(lease_until__isnull=True) | Q(lease_until__lt=now)
     due = Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now)
     sending = Campaign.objects.filter(status=CampaignStatus.SENDING)
     handed_out = 0
-    for pk in sending.filter(due & free).values_list("pk", flat=True):
-        # Long enough for the task to wait in the queue and start; once it runs, its heartbeat
-        # keeps the lease at CRIER_LEASE_SECONDS ahead.
-        lease = now + timedelta(seconds=settings.CRIER_SEND_TASK_SECONDS + request_seconds())
-        if Campaign.objects.filter(free, pk=pk).update(lease_until=lease):
+    for pk in sending.filter(due & _free(now)).values_list("pk", flat=True):
+        if take_for_worker(pk, now):
             hand_over(pk)
             handed_out += 1
     return {"started": started, "handed_out": handed_out}
+
+
+def _free(now) -> Q:
+    return Q(lease_until__isnull=True) | Q(lease_until__lt=now)
+
+
+def take_for_worker(campaign_id: int, now=None) -> bool:
+    """Leases the campaign for a task about to be queued; False when a worker has it."""
+    now = now or timezone.now()
+    # Long enough for the task to wait in the queue and start; once it runs, its heartbeat
+    # keeps the lease at CRIER_LEASE_SECONDS ahead.
+    lease = now + timedelta(seconds=settings.CRIER_SEND_TASK_SECONDS + request_seconds())
+    return bool(Campaign.objects.filter(_free(now), pk=campaign_id).update(lease_until=lease))
 
 
 def release(campaign_id: int) -> None:
@@ -304,7 +313,10 @@ def _cancel_stop_listed(campaign: Campaign, batch: Batch) -> int:
 
 
 def finish_if_done(campaign: Campaign) -> bool:
-    """Marks a sending campaign ``sent`` (or ``failed``) once nothing is left to hand over."""
+    """Marks a sending campaign ``sent`` (or ``failed``) once nothing is left to hand over;
+    a transactional one (campaigns.transactional) stays open for the next message."""
+    if campaign.transactional:
+        return False
     unsent = [MessageStatus.PENDING, MessageStatus.SUBMITTING]
     if campaign.messages.filter(status__in=unsent).exists():
         return False

@@ -1,0 +1,70 @@
+"""What every API view shares: key authentication, scopes, the per-key rate limit,
+problem-details errors, idempotent POSTs, and the audit log's "via"."""
+
+from __future__ import annotations
+
+import logging
+
+from django.conf import settings
+from rest_framework.throttling import SimpleRateThrottle
+from rest_framework.views import APIView
+
+from api import idempotency, problems
+from api.keys import KeyAuthentication, ScopePermission
+from api.models import Scope
+from audit import log
+
+logger = logging.getLogger(__name__)
+
+
+class KeyRateThrottle(SimpleRateThrottle):
+    """CRIER_API_RATE requests per key (``100/s``, ``6000/min``), counted in the cache: per
+    process with the default local-memory cache, across processes with a shared one."""
+
+    scope = "api_key"
+
+    def get_rate(self):
+        return settings.CRIER_API_RATE
+
+    def get_cache_key(self, request, view):
+        key = getattr(request._request, "api_key", None)
+        return None if key is None else f"crier:api-rate:{key.prefix}"
+
+
+class ApiView(APIView):
+    authentication_classes = [KeyAuthentication]
+    permission_classes = [ScopePermission]
+    throttle_classes = [KeyRateThrottle]
+    write_scope = Scope.SEND  # what a non-GET needs, unless ``scopes`` says otherwise
+
+    _claimed = None
+    _via = None
+
+    def initial(self, request, *args, **kwargs):
+        super().initial(request, *args, **kwargs)
+        key = request._request.api_key
+        self._via = log.via.set(f"API key {key.prefix} ({key.name})")
+        self._claimed = idempotency.claim(request, key)
+
+    def handle_exception(self, exc):
+        if isinstance(exc, idempotency.Replay):
+            return exc.response
+        try:
+            return super().handle_exception(exc)
+        except Exception:
+            logger.exception("API request failed: %s %s", self.request.method, self.request.path)
+            return problems.server_error()
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        response = super().finalize_response(request, response, *args, **kwargs)
+        if self._claimed is not None:
+            idempotency.keep(self._claimed, response)
+            self._claimed = None
+        return response
+
+    def dispatch(self, request, *args, **kwargs):
+        try:
+            return super().dispatch(request, *args, **kwargs)
+        finally:
+            if self._via is not None:
+                log.via.reset(self._via)

@@ -1,0 +1,170 @@
+"""Single transactional messages (the API's POST /api/v1/messages): each joins an open
+campaign of its own kind, one per account, sender name and channel, which never finishes, so
+the same at-most-once engine, polling, counters and statuses carry it. Its text is the
+message's own: the campaign's template is ``{text}`` and each message holds its rendered text
+under that name.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.db import transaction
+from django.utils import timezone
+
+from campaigns.compose import outgoing
+from campaigns.compose.templating import render
+from campaigns.models import Campaign, Channel, Message, PlaceholderPolicy
+from campaigns.sending import engine
+from contacts import book
+from core import phones
+from core.columns import placeholders_in
+from core.queue import enqueue
+from core.rejections import Rejection
+from core.statuses import CampaignStatus
+from providers.models import ProviderAccount, SenderName
+
+TEXT = "text"  # the placeholder that carries each message's own text
+OPEN = (CampaignStatus.SENDING, CampaignStatus.PAUSED)
+
+
+class Refused(Exception):
+    """The message cannot be sent: ``field`` names the input, the message says why."""
+
+    def __init__(self, field: str, message: str, *, opted_out: bool = False):
+        super().__init__(message)
+        self.field = field
+        self.opted_out = opted_out
+
+
+@dataclass(frozen=True)
+class Accepted:
+    message: Message
+    campaign: Campaign
+
+
+def _number(workspace, account, to: str) -> phones.Normalised:
+    result = phones.normalise(to, workspace.default_country, account.allowed_country_set())
+    if isinstance(result, Rejection):
+        raise Refused("to", f"“{to}”: {result.reason}")
+    return result
+
+
+def _text(text: str, fields: dict) -> str:
+    names = placeholders_in(text)
+    missing = [name for name in names if name not in fields]
+    if missing:
+        raise Refused(
+            "fields", f"No value for the placeholder {{{missing[0]}}}: add it to ``fields``."
+        )
+    return render(text, fields) if names else text
+
+
+def _open_campaign(workspace, account_id: int, sender: str, channel: str) -> Campaign | None:
+    found = Campaign.objects.select_related("account").filter(
+        workspace=workspace,
+        transactional=True,
+        account_id=account_id,
+        sender=sender,
+        channel=channel,
+        status__in=OPEN,
+    )
+    return found.order_by("pk").first()
+
+
+def _new_campaign(workspace, account, sender: str, channel: str, user) -> Campaign:
+    """The first message of (account, sender, channel): its campaign, checked and made."""
+    if (
+        sender
+        and not account.senders.filter(value=sender, status=SenderName.Status.APPROVED).exists()
+    ):
+        raise Refused("sender", f"“{sender}” is not an approved sender name of this account.")
+    if not sender and account.adapter_class.capabilities.sms_sender_required:
+        raise Refused("sender", f"{account.get_provider_display()} needs a sender name.")
+    now = timezone.now()
+    with transaction.atomic():
+        # One per (account, sender, channel): concurrent first messages wait for each other.
+        type(account).objects.select_for_update().filter(pk=account.pk).exists()
+        found = _open_campaign(workspace, account.pk, sender, channel)
+        if found is not None:
+            return found
+        label = f"API messages · {account.name}" + (f" · {sender}" if sender else "")
+        return Campaign.objects.create(
+            workspace=workspace,
+            transactional=True,
+            name=label[:200],
+            channel=channel,
+            account=account,
+            sender=sender,
+            text="{" + TEXT + "}",
+            placeholder_policy=PlaceholderPolicy.KEEP,
+            status=CampaignStatus.SENDING,
+            launched_at=now,
+            launched_by=user,
+            created_by=user,
+            next_poll_at=now,
+        )
+
+
+def send(
+    workspace,
+    user,
+    *,
+    account_id: int,
+    to: str,
+    text: str,
+    sender: str = "",
+    channel: str = Channel.SMS,
+    fields: dict | None = None,
+) -> Accepted:
+    """Accepts one message for sending now and returns it (pending); a worker hands it over
+    within moments. Raises Refused for what would never be sent. Three statements once the
+    route's campaign exists (find it with its account, check the opt-out, insert), a fourth
+    to wake a worker when none holds the campaign."""
+    if channel != Channel.SMS:
+        raise Refused("channel", "Single messages are SMS only for now; send a voice campaign.")
+    campaign = _open_campaign(workspace, account_id, sender, channel)
+    if campaign is None:
+        account = ProviderAccount.objects.filter(workspace=workspace, pk=account_id).first()
+        if account is None:
+            raise Refused("account", "No provider account with this id here.")
+    else:
+        account = campaign.account
+    if not account.is_active:
+        raise Refused("account", "This provider account is switched off; switch it on first.")
+    number = _number(workspace, account, to)
+    body = _text(text, fields or {})
+    if not body.strip():
+        raise Refused("text", "Write the message to send.")
+    if campaign is None:
+        campaign = _new_campaign(workspace, account, sender, channel, user)
+    probe = Campaign(
+        **{f.attname: getattr(campaign, f.attname) for f in Campaign._meta.concrete_fields}
+    )
+    probe.text = body
+    probe.account = account
+    for refusal in outgoing.refusals(probe):
+        raise Refused(
+            "text" if refusal.field in ("text", "flash") else refusal.field, refusal.message
+        )
+    if book.opted_out_phones(workspace.pk).filter(phone=number.e164).exists():
+        raise Refused("to", f"{number.e164} opted out: nothing was sent.", opted_out=True)
+    message = Message.objects.create(
+        campaign=campaign,
+        phone=number.e164,
+        country=number.region if len(number.region) == 2 else "",
+        number_type=number.type,
+        fields={TEXT: body},
+    )
+    wake(campaign)
+    return Accepted(message, campaign)
+
+
+def wake(campaign: Campaign) -> None:
+    """Hands the campaign to a worker now unless one has it (beat would within 2 s)."""
+    if campaign.status != CampaignStatus.SENDING:
+        return  # paused: the message waits for resume
+    if campaign.lease_until and campaign.lease_until > timezone.now():
+        return  # a worker has it; what it lets go without seeing, beat hands out within 2 s
+    if engine.take_for_worker(campaign.pk):
+        enqueue("campaigns.tasks.send_campaign", campaign.pk)

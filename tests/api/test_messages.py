@@ -1,0 +1,176 @@
+"""Single transactional messages: accepted at once, sent once through the engine (the
+sandbox's ledger says so), their status readable; and Idempotency-Key on every POST."""
+
+from __future__ import annotations
+
+import threading
+import time
+from decimal import Decimal
+
+import pytest
+from django.db import connection
+from rest_framework.test import APIClient
+
+from api.models import IdempotentRequest
+from campaigns.models import Campaign, Message
+from campaigns.sending import engine as sending
+from core.statuses import CampaignStatus, MessageStatus
+from providers.models import SenderName
+from providers.sandbox.models import Charge
+from tests.api.conftest import client_for
+from tests.sendkit import SENDER, ledger, sandbox_account
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture(autouse=True)
+def _fast_engine(settings):
+    settings.CRIER_SEND_BACKOFF_CAP = 0.2
+    settings.CRIER_PROVIDER_TIMEOUT = 5.0
+
+
+def send_due(seconds: float = 20) -> None:
+    """Beat ticks and worker runs until no message is waiting to be handed over."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        handed_out: list[int] = []
+        sending.dispatch_due(handed_out.append)
+        for pk in handed_out:
+            try:
+                sending.run(pk, budget=5)
+            finally:
+                sending.release(pk)
+        waiting = Message.objects.filter(
+            status__in=[MessageStatus.PENDING, MessageStatus.SUBMITTING]
+        )
+        if not waiting.exists():
+            return
+        Campaign.objects.update(lease_until=None)
+        time.sleep(0.05)
+    raise AssertionError("messages still waiting")
+
+
+def wired(acme, live_server):
+    account, remote = sandbox_account(acme.workspace, "bsg", live_server.url)
+    account.senders.create(value=SENDER, status=SenderName.Status.APPROVED)
+    return account, remote
+
+
+def one(api, account, **more):
+    body = {
+        "account": more.pop("account_id", account.pk),
+        "to": "+7 701 222 33 44",
+        "sender": SENDER,
+        **more,
+    }
+    body.setdefault("text", "Your code is {code}")
+    body.setdefault("fields", {"code": "4711"})
+    return api.post("/api/v1/messages", body, format="json")
+
+
+def test_a_single_message_is_accepted_at_once_and_sent_once(acme, live_server):
+    account, remote = wired(acme, live_server)
+    api = client_for(acme)
+    response = one(api, account)
+    assert response.status_code == 202, response.json()
+    body = response.json()
+    assert (body["status"], body["phone"]) == ("pending", "+77012223344")
+    second = one(api, account, to="+77012223345", fields={"code": "9"})
+    assert second.json()["campaign"] == body["campaign"]  # one open campaign per route
+    send_due()
+    assert ledger(remote) == {"charges": 2, "phones_charged_twice": 0}
+    charged = Charge.objects.get(phone__endswith="2223344").message
+    assert charged.text == "Your code is 4711"
+    status = api.get(f"/api/v1/messages/{body['id']}").json()
+    assert status["status"] not in ("pending", "submitting")
+    campaign = Campaign.objects.get(pk=body["campaign"])
+    assert campaign.transactional and campaign.status == CampaignStatus.SENDING
+    # Still open: a later message goes the same way, once.
+    one(api, account, to="+77012223346")
+    send_due()
+    assert ledger(remote) == {"charges": 3, "phones_charged_twice": 0}
+
+
+def test_what_would_never_be_sent_is_refused_naming_the_field(acme, live_server):
+    account, _ = wired(acme, live_server)
+    api = client_for(acme)
+    response = one(api, account, account_id=999_999)
+    assert response.json()["errors"][0]["field"] == "account"
+    response = one(api, account, to="12")
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["field"] == "to"
+    response = one(api, account, fields={})
+    assert response.json()["errors"][0]["field"] == "fields"
+    assert "{code}" in response.json()["errors"][0]["message"]
+    response = one(api, account, sender="Nobody")
+    assert response.json()["errors"][0]["field"] == "sender"
+    response = one(api, account, to=acme.stop_entry.phone)
+    assert response.status_code == 422
+    assert response.json()["type"] == "/api/v1/problems/opted-out"
+    assert not Message.objects.filter(campaign__transactional=True).exists()
+    reader = client_for(acme, ["read"], name="Reader")
+    assert one(reader, account).status_code == 403
+
+
+def test_the_same_idempotency_key_returns_the_first_answer(acme, live_server):
+    account, _ = wired(acme, live_server)
+    api = client_for(acme)
+    headers = {"Idempotency-Key": "order-77"}
+    body = {"account": account.pk, "to": "+77012223344", "sender": SENDER, "text": "Hi"}
+    first = api.post("/api/v1/messages", body, format="json", headers=headers)
+    again = api.post("/api/v1/messages", body, format="json", headers=headers)
+    assert first.status_code == again.status_code == 202
+    assert again.json() == first.json() and again["Idempotent-Replayed"] == "true"
+    assert Message.objects.count() == 1
+    changed = api.post(
+        "/api/v1/messages", {**body, "text": "Other"}, format="json", headers=headers
+    )
+    assert changed.status_code == 422
+    assert changed.json()["type"] == "/api/v1/problems/idempotency-key-reused"
+    # Another key of the workspace has its own keys.
+    other = client_for(acme, name="Other")
+    assert other.post("/api/v1/messages", body, format="json", headers=headers).status_code == 202
+    assert IdempotentRequest.objects.count() == 2
+
+
+@pytest.mark.skipif("connection.vendor == 'sqlite'", reason="concurrent writers: PostgreSQL")
+def test_fifty_identical_launches_at_once_launch_once(acme, monkeypatch):
+    from campaigns.compose import pricing
+    from providers.base import AccountInfo
+
+    monkeypatch.setattr(
+        pricing, "current_funds", lambda c: AccountInfo(currency="USD", balance=Decimal(10**6))
+    )
+    campaign = acme.campaign
+    campaign.text, campaign.sender = "Hello", acme.sender.value
+    campaign.save()
+    Message.objects.create(campaign=campaign, phone="+77010000001", country="KZ")
+    api = client_for(acme)
+    key = api.key_text
+    barrier = threading.Barrier(50)
+    statuses: list[int] = []
+
+    def launch():
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"Bearer {key}")
+        barrier.wait()
+        response = client.post(
+            f"/api/v1/campaigns/{campaign.pk}/launch",
+            {},
+            format="json",
+            headers={"Idempotency-Key": "launch-1"},
+        )
+        statuses.append(response.status_code)
+        connection.close()
+
+    threads = [threading.Thread(target=launch) for _ in range(50)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(statuses) == 50
+    assert statuses.count(200) >= 1 and set(statuses) <= {200, 409}
+    from audit.models import AuditEvent
+
+    assert AuditEvent.objects.filter(action="campaign_launched").count() == 1
+    assert Campaign.objects.get(pk=campaign.pk).status == CampaignStatus.SCHEDULED
