@@ -35,6 +35,14 @@ class Action(models.TextChoices):
     CONTACT_ERASED = "contact_erased", "Contact erased"
     API_KEY_CREATED = "api_key_created", "API key created"  # its prefix and scopes
     API_KEY_REVOKED = "api_key_revoked", "API key revoked"
+    WEBHOOK_CREATED = "webhook_created", "Webhook endpoint added"
+    WEBHOOK_CHANGED = "webhook_changed", "Webhook endpoint changed"  # each field old → new
+    WEBHOOK_DELETED = "webhook_deleted", "Webhook endpoint deleted"
+    WEBHOOK_SECRET_ROTATED = "webhook_secret_rotated", "Webhook secret rotated"
+    WEBHOOK_TESTED = "webhook_tested", "Webhook test event sent"
+    WEBHOOK_REPLAYED = "webhook_replayed", "Webhook delivery replayed"
+    # Crier disabled an endpoint that kept failing (CRIER_WEBHOOK_DISABLE_AFTER_HOURS)
+    WEBHOOK_DISABLED = "webhook_disabled", "Webhook endpoint disabled"
 
 
 class AuditEvent(models.Model):

@@ -28,6 +28,7 @@ from django.utils import timezone
 
 from audit.log import record
 from audit.models import Action
+from campaigns import status_events
 from campaigns.compose.segments import count
 from campaigns.compose.templating import render
 from campaigns.models import ERASED_PREFIX, Batch, Campaign, Channel, Message
@@ -214,8 +215,9 @@ def erase(contact: Contact, actor) -> Erasure:
     with transaction.atomic():
         # A claim locks the pending rows it takes (sending.engine.claim): this update waits for
         # it and then finds them submitting, or takes them first and the claim skips them.
+        now = timezone.now()
         cancelled = theirs.filter(status=MessageStatus.PENDING).update(
-            status=MessageStatus.CANCELLED, error_reason=ERASED_REASON, updated_at=timezone.now()
+            status=MessageStatus.CANCELLED, error_reason=ERASED_REASON, updated_at=now
         )
         in_hand = theirs.filter(status__in=PENDING).exclude(status=MessageStatus.PENDING)
         if busy := in_hand.select_related("campaign").first():
@@ -226,6 +228,10 @@ def erase(contact: Contact, actor) -> Erasure:
         # .update() leaves updated_at alone: the messages' times, statuses and batches stay
         # the campaign's record, and the counters (kept by triggers on status) do not move.
         changed = theirs.update(phone=stand_in, fields={})
+        if cancelled:  # told to webhooks under the stand-in, never the number
+            erased = Message.objects.filter(phone=stand_in, updated_at=now)
+            erased = erased.filter(campaign_id__in=workspace_campaigns)
+            status_events.report(contact.workspace_id, erased)
         record(
             contact.workspace,
             actor,

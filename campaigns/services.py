@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from audit.log import record
 from audit.models import Action
-from campaigns import audiences
+from campaigns import audiences, status_events
 from campaigns.compose import outgoing, pricing
 from campaigns.models import (
     ERASED_PREFIX,
@@ -33,6 +33,7 @@ from core import statuses
 from core.queue import enqueue
 from core.statuses import BatchStatus, CampaignStatus, MessageStatus
 from providers.errors import NotSupported, PermanentError, ProviderError
+from webhooks.models import EventType
 
 # Fields a clone copies; everything about sending (status, reasons, times) starts afresh.
 _COPIED = [
@@ -235,7 +236,9 @@ def launch(campaign: Campaign, user, *, confirm_unpriced: bool = False, funds=No
         # The audience becomes messages now, in this transaction: from here on, changes to
         # the lists, segments and contacts do not change who the campaign sends to.
         from_book = audiences.snapshot(campaign)
-        left_out = _stop_listed(campaign).update(
+        left_out = status_events.update(
+            campaign.workspace_id,
+            _stop_listed(campaign),
             status=MessageStatus.CANCELLED,
             error_code="stop_listed",
             error_reason="The number was on the stop list at launch.",
@@ -264,6 +267,7 @@ def launch(campaign: Campaign, user, *, confirm_unpriced: bool = False, funds=No
         )
         # The chart's starting point: every recipient still to send.
         tracking.snapshot_if_changed(campaign)
+        status_events.campaign_changed(campaign, EventType.CAMPAIGN_LAUNCHED)
     campaign.refresh_from_db()
     return campaign
 
@@ -294,8 +298,15 @@ def _transition(campaign, user, action, allowed, refusal: str, **changes) -> Cam
         if not moved:
             raise CampaignRuleError(refusal)
         record(campaign.workspace, user, action, f"campaign {campaign}", campaign_id=campaign.pk)
+        status_events.campaign_changed(campaign, _EVENTS[action])
     campaign.refresh_from_db()
     return campaign
+
+
+_EVENTS = {
+    Action.CAMPAIGN_PAUSED: EventType.CAMPAIGN_PAUSED,
+    Action.CAMPAIGN_RESUMED: EventType.CAMPAIGN_RESUMED,
+}
 
 
 def pause(campaign: Campaign, user) -> Campaign:
@@ -346,17 +357,15 @@ def stop(campaign: Campaign, user) -> int:
         )
         held_ids = list(held.values_list("pk", flat=True))
         held.update(status=BatchStatus.CANCELLED, updated_at=now)
-        cancelled = Message.objects.filter(campaign=campaign, status=MessageStatus.PENDING)
-        count = cancelled.update(
-            status=MessageStatus.CANCELLED,
-            error_reason="The campaign was stopped before this message was sent.",
-            updated_at=now,
-        )
-        count += Message.objects.filter(batch__in=held_ids, status=MessageStatus.SUBMITTING).update(
-            status=MessageStatus.CANCELLED,
-            error_reason="The campaign was stopped before this message was sent.",
-            updated_at=now,
-        )
+        stopped = {
+            "status": MessageStatus.CANCELLED,
+            "error_reason": "The campaign was stopped before this message was sent.",
+            "updated_at": now,
+        }
+        pending = Message.objects.filter(campaign=campaign, status=MessageStatus.PENDING)
+        count = status_events.update(campaign.workspace_id, pending, **stopped)
+        held = Message.objects.filter(batch__in=held_ids, status=MessageStatus.SUBMITTING)
+        count += status_events.update(campaign.workspace_id, held, **stopped)
         record(
             campaign.workspace,
             user,
@@ -365,6 +374,7 @@ def stop(campaign: Campaign, user) -> int:
             campaign_id=campaign.pk,
             cancelled=count,
         )
+        status_events.campaign_changed(campaign, EventType.CAMPAIGN_STOPPED)
         enqueue("campaigns.tasks.stop_provider_side", campaign.pk)
     campaign.refresh_from_db()
     return count
@@ -487,7 +497,7 @@ def retry_failed(campaign: Campaign, user) -> int:
         locked = Campaign.objects.select_for_update().filter(pk=campaign.pk).first()
         if locked is None or locked.status not in RETRYABLE:
             raise CampaignRuleError("Only a launched campaign that is not stopped can be retried.")
-        count = _renew_references(_certainly_not_taken(campaign))
+        count = _renew_references(campaign, _certainly_not_taken(campaign))
         if not count:
             raise CampaignRuleError("No message failed: there is nothing to retry.")
         status = locked.status if locked.status == CampaignStatus.PAUSED else CampaignStatus.SENDING
@@ -511,7 +521,8 @@ def retry_failed(campaign: Campaign, user) -> int:
     return count
 
 
-def _renew_references(messages) -> int:
+def _renew_references(campaign: Campaign, messages) -> int:
+    """Failed messages back to pending under new references (each told to webhooks)."""
     table = Message._meta.db_table
     ids = list(messages.values_list("pk", flat=True))
     for start in range(0, len(ids), 5000):
@@ -528,4 +539,5 @@ def _renew_references(messages) -> int:
                     *chunk,
                 ],
             )
+        status_events.report(campaign.workspace_id, Message.objects.filter(pk__in=chunk))
     return len(ids)

@@ -49,6 +49,7 @@ from core.queue import enqueue
 from core.rejections import Code, RejectedRow, Rejection, write_rejections_csv
 from core.tables.reader import ENCODINGS
 from core.tables.table import ImportRejected, Row
+from webhooks import events
 
 logger = logging.getLogger(__name__)
 
@@ -219,6 +220,7 @@ def run(import_id: int) -> dict:
             "administrator if it happens again.",
         )
     imp.refresh_from_db()
+    events.import_finished(imp.workspace_id, "contacts", imp)
     return {"import": import_id, "status": imp.status, "accepted": imp.accepted}
 
 

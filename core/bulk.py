@@ -21,10 +21,12 @@ def update_from_rows(
     after: Sequence = (),
     hints: Sequence[str] = (),
     chunk: int = 1000,
-) -> int:
+    returning: str = "",
+) -> int | list[tuple]:
     """Run ``join``, an ``UPDATE ... FROM {source} ...`` whose source ``v`` has ``columns``
     ((name, SQL type) pairs, in the order of each row's values), over ``rows``; returns the
-    number of rows updated.
+    number of rows updated, or, given ``returning`` (the updated table's columns, qualified
+    with its name), those columns of every row updated.
 
     ``before`` and ``after`` are the join's own parameters placed before and after
     ``{source}``. On PostgreSQL ``table`` names the temporary table (emptied at commit) and
@@ -32,7 +34,9 @@ def update_from_rows(
     transaction.
     """
     if not rows:
-        return 0
+        return [] if returning else 0
+    if returning:
+        join += f" RETURNING {returning}"
     names = ", ".join(name for name, _type in columns)
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
@@ -49,8 +53,8 @@ def update_from_rows(
             for hint in hints:
                 cursor.execute(hint)
             cursor.execute(join.format(source=f"{table} v"), [*before, *after])
-            return cursor.rowcount
-        changed = 0
+            return cursor.fetchall() if returning else cursor.rowcount
+        changed, returned = 0, []
         aliases = ", ".join(f"column{i} AS {name}" for i, (name, _t) in enumerate(columns, 1))
         placeholders = "(" + ", ".join(["%s"] * len(columns)) + ")"
         for start in range(0, len(rows), chunk):
@@ -61,5 +65,8 @@ def update_from_rows(
             cursor.execute(
                 join.format(source=source), [*before, *(v for row in part for v in row), *after]
             )
-            changed += cursor.rowcount
-        return changed
+            if returning:
+                returned += cursor.fetchall()
+            else:
+                changed += cursor.rowcount
+        return returned if returning else changed

@@ -81,6 +81,10 @@ SANDBOX = env.bool("SANDBOX", default=not PRODUCTION)
 # only these: "host" or "host:port" (443 when left out), "*.example.com" for its subdomains; a
 # regional domain, a test host, a relay. Trusted by whoever runs Crier: even a private address.
 CRIER_PROVIDER_HOSTS = env.list("CRIER_PROVIDER_HOSTS", default=[])
+# Webhook endpoints (docs/webhooks.md) are https on public addresses, except these hosts, in
+# the same patterns: a receiver on the operator's own network, over http too. Trusted by
+# whoever runs Crier: the guard lets them reach any address.
+CRIER_WEBHOOK_HOSTS = env.list("CRIER_WEBHOOK_HOSTS", default=[])
 # Origins this Crier is served at, whose /sandbox/<provider> an account may call over http;
 # by default the development server's (production names its own, if it runs a sandbox at all).
 _port = env.int("CRIER_PORT", default=8000)  # the Procfile's web port
@@ -114,6 +118,7 @@ INSTALLED_APPS = [
     "audit",
     "providers",
     "contacts",
+    "webhooks",
     "campaigns",
     "overview",
     "rest_framework",
@@ -316,7 +321,20 @@ CELERY_BEAT_SCHEDULE = {
         "task": "contacts.tasks.fail_abandoned_imports",
         "schedule": 30.0,
     },
+    # Webhook events fanned out and due deliveries sent (webhooks.delivery): each recorded
+    # event queues this task too; beat catches a lost message and runs the retries.
+    "deliver-webhooks": {"task": "webhooks.tasks.deliver", "schedule": 10.0},
+    # Webhook events and their delivery log older than CRIER_WEBHOOK_KEEP_DAYS.
+    "prune-webhooks": {"task": "webhooks.tasks.prune", "schedule": 60 * 60},
 }
+# Webhooks: a request's timeout, how long a delivery is retried (exponential backoff, see
+# webhooks.delivery.backoff), how long an endpoint may fail without a success before it is
+# disabled and its workspace's admins told, and how long one delivery task runs.
+CRIER_WEBHOOK_TIMEOUT = env.float("CRIER_WEBHOOK_TIMEOUT", default=10.0)
+CRIER_WEBHOOK_RETRY_HOURS = env.float("CRIER_WEBHOOK_RETRY_HOURS", default=24.0)
+CRIER_WEBHOOK_DISABLE_AFTER_HOURS = env.float("CRIER_WEBHOOK_DISABLE_AFTER_HOURS", default=72.0)
+CRIER_WEBHOOK_TASK_SECONDS = env.float("CRIER_WEBHOOK_TASK_SECONDS", default=50.0)
+CRIER_WEBHOOK_KEEP_DAYS = env.int("CRIER_WEBHOOK_KEEP_DAYS", default=30)
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 
 # Sending (campaigns.sending.engine). A worker keeps a campaign for CRIER_SEND_TASK_SECONDS, then

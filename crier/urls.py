@@ -13,6 +13,7 @@ urlpatterns = [
     path("", include("campaigns.urls")),
     path("", include("audit.urls")),
     path("", include("api.urls")),
+    path("", include("webhooks.urls")),
     path("admin/", admin.site.urls),
 ]
 

@@ -27,6 +27,7 @@ class ProviderAccountForm(forms.ModelForm):
     class Meta:
         model = ProviderAccount
         fields = ["provider", "name", "api_base_url", "currency", "allowed_countries"]
+        fields += ["low_balance"]
 
     def __init__(self, *args, workspace, user=None, **kwargs):
         super().__init__(*args, **kwargs)

@@ -7,49 +7,27 @@ Only https, except the sandbox: ``/sandbox/<provider>`` on an origin this Crier 
 (CRIER_SANDBOX_ORIGINS, with SANDBOX on). Whatever was saved, ``GuardedTransport`` resolves the
 host as it connects and refuses loopback, private, link-local, shared and metadata addresses
 (unless the operator listed the host), then connects to the very address it checked, so a DNS
-answer that changes between the check and the connection (DNS rebinding) gains nothing.
+answer that changes between the check and the connection (DNS rebinding) gains nothing. The
+guard itself is core/hosts.py, which webhook endpoints go through as well.
 """
 
 from __future__ import annotations
 
-import ipaddress
-import socket
 from typing import TYPE_CHECKING
 
-import httpcore
 import httpx
 from django.conf import settings
 from django.core.exceptions import ValidationError
 
+from core import hosts
+
 if TYPE_CHECKING:
     from providers.base import ProviderAdapter
-
-IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
-
-
-def _host_port(url: httpx.URL) -> str:
-    host = url.host.rstrip(".").lower()
-    host = f"[{host}]" if ":" in host else host  # IPv6, written as in a URL
-    return f"{host}:{url.port or (443 if url.scheme == 'https' else 80)}"
-
-
-def _matches(url: httpx.URL, patterns: list[str] | tuple[str, ...]) -> bool:
-    """``host`` or ``host:port`` (443 when left out); ``*.example.com`` is any subdomain."""
-    here = _host_port(url)
-    for pattern in patterns:
-        pattern = pattern.strip().lower().rstrip(".")
-        if pattern and ":" not in pattern.removeprefix("[").rpartition("]")[2]:
-            pattern += ":443"
-        if pattern.startswith("*.") and here.endswith(pattern[1:]) and here != pattern[2:]:
-            return True
-        if here == pattern:
-            return True
-    return False
 
 
 def configured(url: httpx.URL) -> bool:
     """The operator listed this host in CRIER_PROVIDER_HOSTS."""
-    return _matches(url, settings.CRIER_PROVIDER_HOSTS)
+    return hosts.matches(url, settings.CRIER_PROVIDER_HOSTS)
 
 
 def is_sandbox(url: str | httpx.URL, slug: str) -> bool:
@@ -63,32 +41,7 @@ def is_sandbox(url: str | httpx.URL, slug: str) -> bool:
 
 
 def _origin(url: httpx.URL) -> str:
-    return f"{url.scheme}://{_host_port(url)}"
-
-
-def literal_address(host: str) -> IPAddress | None:
-    """The address a host written as one stands for, in every spelling the C resolver takes:
-    ``[::1]``, ``::ffff:127.0.0.1``, ``2130706433`` (decimal), ``0177.0.0.1`` (octal)."""
-    host = host.strip("[]").rstrip(".")
-    try:
-        return ipaddress.ip_address(host)
-    except ValueError:
-        pass
-    try:
-        return ipaddress.IPv4Address(socket.inet_aton(host))
-    except (OSError, ValueError):
-        return None
-
-
-def is_public(address: IPAddress) -> bool:
-    """A globally routed unicast address: not loopback, private, link-local (cloud metadata's
-    169.254.169.254), shared (100.64/10), multicast, reserved or unspecified, nor an IPv6 form
-    that carries such an IPv4 address (mapped, 6to4, Teredo)."""
-    if isinstance(address, ipaddress.IPv6Address):
-        embedded = address.ipv4_mapped or address.sixtofour or (address.teredo or (None, None))[1]
-        if embedded is not None and not is_public(embedded):
-            return False
-    return address.is_global and not address.is_multicast
+    return f"{url.scheme}://{hosts.host_port(url)}"
 
 
 def check_base_url(url: str, adapter_class: type[ProviderAdapter], *, superuser: bool) -> None:
@@ -115,42 +68,16 @@ def check_base_url(url: str, adapter_class: type[ProviderAdapter], *, superuser:
         host.removesuffix(":443").replace("*.", "an address under ")
         for host in adapter_class.hosts()
     )
-    if not superuser and not _matches(parsed, adapter_class.hosts()):
+    if not superuser and not hosts.matches(parsed, adapter_class.hosts()):
         raise ValidationError(
             f"An account calls {adapter_class.label} at {documented}. Leave this empty for "
             "that, or ask whoever runs this Crier to allow another host (CRIER_PROVIDER_HOSTS)."
         )
-    address = literal_address(parsed.host)
-    local_name = parsed.host == "localhost" or parsed.host.endswith(".localhost")
-    if local_name or (address is not None and not is_public(address)):
+    if hosts.looks_inward(parsed):
         raise ValidationError(
             "That is a local or private network address; Crier sends no credentials there. "
             "If the provider really is on your network, list its host in CRIER_PROVIDER_HOSTS."
         )
-
-
-class Refused(httpcore.ConnectError):
-    """The address is not one an account may reach; httpx reports it as a ConnectError."""
-
-
-def public_address(host: str, port: int) -> str:
-    """The first address ``host`` resolves to, when every address it resolves to is public."""
-    try:
-        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except OSError as exc:
-        raise httpcore.ConnectError(f"{host} does not resolve: {exc}") from None
-    addresses = [ipaddress.ip_address(info[4][0].split("%")[0]) for info in infos]
-    if not addresses or not all(map(is_public, addresses)):
-        raise Refused(f"{host} resolves to a non-public address ({', '.join(map(str, addresses))})")
-    return str(addresses[0])
-
-
-class _PublicOnlyBackend(httpcore.SyncBackend):
-    """Connects to the address it checked, never to what a second look-up might say."""
-
-    def connect_tcp(self, host, port, timeout=None, local_address=None, socket_options=None):
-        address = public_address(host, port)
-        return super().connect_tcp(address, port, timeout, local_address, socket_options)
 
 
 def guarded_client(slug: str, **kwargs) -> httpx.Client:
@@ -162,32 +89,18 @@ def guarded_client(slug: str, **kwargs) -> httpx.Client:
     )
 
 
-class GuardedTransport(httpx.BaseTransport):
-    """The transport of every provider request (``ProviderAdapter.http``), for one provider.
-
-    TLS still names and verifies the host, since httpcore passes the original host for SNI;
-    only the TCP connection goes to the checked address.
-    """
+class GuardedTransport(hosts.GuardedTransport):
+    """The transport of every provider request (``ProviderAdapter.http``), for one provider:
+    its sandbox over http, a host the operator listed over https to any address, anything else
+    over https to public addresses only (core.hosts)."""
 
     def __init__(self, slug: str):
+        super().__init__()
         self.slug = slug
-        self._public = httpx.HTTPTransport()
-        # httpx takes no network backend; its pool is rebuilt with one (tests/security/
-        # test_ssrf.py proves the check runs, so an httpx upgrade that breaks this shows).
-        self._public._pool = httpcore.ConnectionPool(
-            ssl_context=httpx.create_ssl_context(), network_backend=_PublicOnlyBackend()
-        )
-        self._trusted = httpx.HTTPTransport()
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         if is_sandbox(request.url, self.slug):
             return self._trusted.handle_request(request)
-        if request.url.scheme != "https":
-            raise httpx.ConnectError(f"not https: {request.url.scheme}", request=request)
-        if configured(request.url):
+        if request.url.scheme == "https" and configured(request.url):
             return self._trusted.handle_request(request)
-        return self._public.handle_request(request)
-
-    def close(self) -> None:
-        self._public.close()
-        self._trusted.close()
+        return super().handle_request(request)

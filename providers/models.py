@@ -43,6 +43,16 @@ class ProviderAccount(models.Model):
     # is then a number of credits, never an amount in ``currency``.
     balance_in_credits = models.BooleanField(default=False, editable=False)
     balance_checked_at = models.DateTimeField(null=True, blank=True)
+    # A balance check that finds the balance (or credits) fallen below this tells webhooks
+    # subscribed to balance.low, once per fall (providers.services.check_connection).
+    low_balance = models.DecimalField(
+        "Low balance alert",
+        max_digits=14,
+        decimal_places=4,
+        null=True,
+        blank=True,
+        help_text="Webhooks hear of it when the balance falls below this. Empty: never.",
+    )
     is_active = models.BooleanField("active", default=True)
     last_error = models.TextField(blank=True)
     # The provider answered 429 with a Retry-After: no request goes to it before then, whether

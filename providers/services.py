@@ -11,6 +11,8 @@ from providers import crypto
 from providers.base import AccountInfo
 from providers.errors import ProviderError
 from providers.models import ProviderAccount, SenderName
+from webhooks import events
+from webhooks.models import EventType
 
 logger = logging.getLogger(__name__)
 
@@ -32,6 +34,7 @@ def check_connection(account: ProviderAccount) -> AccountInfo:
         account.save(update_fields=["last_error"])
         logger.info("Connection check failed for account %s: %s", account.pk, exc)
         raise
+    before = account.balance
     account.balance_in_credits = info.balance is None and info.credits is not None
     account.balance = info.credits if account.balance_in_credits else info.balance
     account.balance_checked_at = timezone.now()
@@ -43,7 +46,28 @@ def check_connection(account: ProviderAccount) -> AccountInfo:
             "balance", "balance_in_credits", "balance_checked_at", "last_error", "currency"
         ]
     )  # fmt: skip
+    if _fell_low(account, before):
+        events.record(account.workspace_id, EventType.BALANCE_LOW, _balance_data(account))
     return info
+
+
+def _fell_low(account: ProviderAccount, before) -> bool:
+    """The balance is under the account's alert level now, and was not at the last check."""
+    low = account.low_balance
+    if low is None or account.balance is None or account.balance >= low:
+        return False
+    return before is None or before >= low
+
+
+def _balance_data(account: ProviderAccount) -> dict:
+    unit = "credits" if account.balance_in_credits else account.currency
+    return {
+        "account": {"id": account.pk, "name": account.name, "provider": account.provider},
+        "balance": account.balance,
+        "unit": unit,
+        "low_balance": account.low_balance,
+        "checked_at": account.balance_checked_at,
+    }
 
 
 def refresh_sender_statuses(account: ProviderAccount, info: AccountInfo) -> int:

@@ -24,6 +24,7 @@ from campaigns.models import Campaign, MessageTemplate, RecipientImport
 from contacts.models import Contact, ContactField, ContactImport, ContactList, ListMember, Segment
 from crier.celery import app
 from providers.models import ProviderAccount, Rate, SenderName
+from webhooks.models import Delivery, Endpoint, Event, EventType
 from workspaces.models import Membership, Role, Workspace
 
 PASSWORD = "correct horse battery staple"
@@ -94,6 +95,9 @@ class Tenant:
     segment: Segment | None = None
     template: MessageTemplate | None = None
     contact_import: ContactImport | None = None
+    # A webhook endpoint and one delivery in its log.
+    endpoint: Endpoint | None = None
+    delivery: Delivery | None = None
 
     def user(self, role: str):
         return self.members[role].user
@@ -152,7 +156,22 @@ def make_tenant(django_user_model, name: str, people: dict[str, str]) -> Tenant:
     tenant.contact_import.rejections_file.save(
         "rejected.csv", ContentFile(b"row,phone,code,reason\r\n3,abc,not_a_number,x\r\n")
     )
+    add_webhook(tenant)
     return tenant
+
+
+def add_webhook(tenant: Tenant) -> None:
+    tenant.endpoint = Endpoint.objects.create(
+        workspace=tenant.workspace,
+        url=f"https://hooks.{tenant.workspace.name.lower()}.example/crier",
+        event_types=[EventType.CAMPAIGN_COMPLETED],
+    )
+    event = Event.objects.create(
+        workspace=tenant.workspace, type=EventType.CAMPAIGN_COMPLETED, data={}, fanned_out=True
+    )
+    tenant.delivery = Delivery.objects.create(
+        endpoint=tenant.endpoint, event=event, status=Delivery.Status.DELIVERED, attempts=1
+    )
 
 
 def add_contact_book(tenant: Tenant) -> None:

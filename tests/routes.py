@@ -53,6 +53,8 @@ OBJECT_FACTORIES = {
     "field_pk": lambda tenant: tenant.contact_field.pk,
     "list_pk": lambda tenant: tenant.contact_list.pk,
     "segment_pk": lambda tenant: tenant.segment.pk,
+    "endpoint_pk": lambda tenant: tenant.endpoint.pk,
+    "delivery_pk": lambda tenant: tenant.delivery.pk,
     # An invitation link's token belongs to no tenant: it is the permission itself.
     "token": lambda tenant: "no-such-invitation",
     # A password reset link's user, base64: it belongs to no tenant either.

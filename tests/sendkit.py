@@ -6,12 +6,14 @@ worker processes). Expected figures always come from the sandbox's own charge le
 
 from __future__ import annotations
 
+import time
 from decimal import Decimal
 
 from django.db.models import Count
 
 from campaigns.models import Campaign, Channel, Message
-from core.statuses import MessageStatus
+from campaigns.sending import engine
+from core.statuses import CampaignStatus, MessageStatus
 from providers.models import ProviderAccount
 from providers.sandbox import accounts
 from providers.sandbox.models import Charge, SandboxAccount
@@ -76,3 +78,15 @@ def unsent(campaign: Campaign) -> int:
     return campaign.messages.filter(
         status__in=[MessageStatus.PENDING, MessageStatus.SUBMITTING]
     ).count()
+
+
+def send_all(campaign: Campaign, *, budget: float = 5, within: float = 60) -> None:
+    """Runs the send engine in-process until the campaign is sent (within ``within`` s)."""
+    deadline = time.monotonic() + within
+    while campaign.status == CampaignStatus.SENDING and time.monotonic() < deadline:
+        try:
+            engine.run(campaign.pk, budget=budget)
+        finally:
+            engine.release(campaign.pk)
+        campaign.refresh_from_db()
+    assert campaign.status == CampaignStatus.SENT, statuses(campaign)

@@ -54,6 +54,7 @@ from core.rejections import Code, RejectedRow, Rejection, write_rejections_csv
 from core.statuses import CampaignStatus
 from core.tables.reader import ENCODINGS
 from core.tables.table import ImportRejected, Row
+from webhooks import events
 
 logger = logging.getLogger(__name__)
 
@@ -225,6 +226,7 @@ def run(import_id: int) -> dict:
             "administrator if it happens again.",
         )
     imp.refresh_from_db()
+    events.import_finished(imp.campaign.workspace_id, "recipients", imp)
     return {"import": import_id, "status": imp.status, "accepted": imp.accepted}
 
 

@@ -44,6 +44,7 @@ from django.db.models.functions import Coalesce
 from django.template.defaultfilters import pluralize
 from django.utils import timezone
 
+from campaigns import status_events
 from campaigns.compose.outgoing import messages_for, spec_for
 from campaigns.models import Batch, Campaign, Message, new_reference
 from contacts import book
@@ -62,6 +63,7 @@ from providers.errors import (
     UnknownOutcome,
 )
 from providers.http import CONNECT_TIMEOUT
+from webhooks.models import EventType
 
 logger = logging.getLogger(__name__)
 
@@ -149,6 +151,9 @@ def _run(campaign_id: int, deadline: float, summary: Counter, heartbeat: Heartbe
         if taken is None:
             if finish_if_done(campaign):
                 summary["finished"] += 1
+                status_events.campaign_changed(
+                    campaign, EventType.CAMPAIGN_FAILED, if_status=CampaignStatus.FAILED
+                )
             else:
                 _wait_for_open_batches(campaign)
             break
@@ -297,7 +302,9 @@ def _cancel_stop_listed(campaign: Campaign, batch: Batch) -> int:
     every opt-out committed before it starts); returns how many."""
     opted_out = book.opted_out_phones(campaign.workspace_id)
     unsent = Message.objects.filter(batch=batch, status=MessageStatus.SUBMITTING)
-    return unsent.filter(phone__in=opted_out).update(
+    return status_events.update(
+        campaign.workspace_id,
+        unsent.filter(phone__in=opted_out),
         status=MessageStatus.CANCELLED,
         error_code=STOP_LISTED,
         error_reason="The contact opted out before the message was sent.",
@@ -567,6 +574,8 @@ class HeldBatch:
                 return "lost lease"
             if not held:
                 _write_results(self.batch, accepted, rejected, now)
+                changed = Message.objects.filter(batch=self.batch, updated_at=now)
+                status_events.report(self.campaign.workspace_id, changed)
             self._update(
                 status=BatchStatus.HELD if held else BatchStatus.SUBMITTED,
                 provider_campaign_id=submission.provider_campaign_id,
@@ -650,7 +659,9 @@ class HeldBatch:
     def _fail(self, error: ProviderError, reason: str) -> str:
         """The provider refused the batch: its messages failed, and may be retried by hand."""
         with transaction.atomic():
-            Message.objects.filter(batch=self.batch, status=MessageStatus.SUBMITTING).update(
+            status_events.update(
+                self.campaign.workspace_id,
+                Message.objects.filter(batch=self.batch, status=MessageStatus.SUBMITTING),
                 status=MessageStatus.FAILED,
                 error_code=(error.code or type(error).__name__)[:32],
                 error_reason=reason[:255],
@@ -670,7 +681,9 @@ class HeldBatch:
         """Crier cannot tell whether the provider took the batch: its messages are left
         ``unknown`` with why, for a person to check; they are never sent again by Crier."""
         with transaction.atomic():
-            Message.objects.filter(batch=self.batch, status=MessageStatus.SUBMITTING).update(
+            status_events.update(
+                self.campaign.workspace_id,
+                Message.objects.filter(batch=self.batch, status=MessageStatus.SUBMITTING),
                 status=MessageStatus.UNKNOWN,
                 error_code="unconfirmed",
                 error_reason=reason[:255],
@@ -720,9 +733,10 @@ def _lease_end():
 
 
 def _pause(campaign: Campaign, reason: str, *, account_error: bool = False) -> None:
-    Campaign.objects.filter(pk=campaign.pk, status=CampaignStatus.SENDING).update(
+    if Campaign.objects.filter(pk=campaign.pk, status=CampaignStatus.SENDING).update(
         status=CampaignStatus.PAUSED, status_reason=reason, updated_at=timezone.now()
-    )
+    ):
+        status_events.campaign_changed(campaign, EventType.CAMPAIGN_PAUSED)
     if account_error:
         type(campaign.account).objects.filter(pk=campaign.account_id).update(last_error=reason)
 

@@ -44,6 +44,7 @@ from django.db import connection, transaction
 from django.db.models import Count, Q
 from django.utils import timezone
 
+from campaigns import status_events
 from campaigns.models import (
     COUNTED_STATUSES,
     Batch,
@@ -57,6 +58,7 @@ from core import bulk, statuses
 from core.statuses import BatchStatus, CampaignStatus, MessageStatus
 from providers.base import Capabilities, MessageStatusReport, ProviderAdapter, RemoteStats
 from providers.errors import ProviderError, RateLimited
+from webhooks.models import EventType
 
 logger = logging.getLogger(__name__)
 
@@ -172,6 +174,8 @@ def poll(campaign: Campaign) -> dict:
     sum_cost(campaign)
     summary["snapshot"] = int(snapshot_if_changed(campaign, now))
     completed = complete_if_done(campaign, now)
+    if completed:
+        status_events.campaign_changed(campaign, EventType.CAMPAIGN_COMPLETED)
     summary["completed"] = int(completed)
     next_poll = None if completed or not _still_polled(campaign) else timezone.now() + wait
     Campaign.objects.filter(pk=campaign.pk).update(next_poll_at=next_poll, last_polled_at=now)
@@ -344,7 +348,7 @@ def _finish(campaign, batch, capabilities, stats, counts, now) -> int:
     give_up = window + timedelta(seconds=settings.CRIER_POLL_GIVE_UP_SECONDS)
     if (done and now >= started + window) or now >= started + give_up:
         batch.final = True
-        return _close(batch, now)
+        return _close(campaign, batch, now)
     return 0
 
 
@@ -356,10 +360,14 @@ def _validity(campaign: Campaign, capabilities: Capabilities) -> timedelta:
     return timedelta(seconds=settings.CRIER_POLL_DEFAULT_VALIDITY)
 
 
-def _close(batch: Batch, now: datetime) -> int:
+def _close(campaign: Campaign, batch: Batch, now: datetime) -> int:
     """What is still open in a batch past its window will never be reported: unknown."""
-    return Message.objects.filter(batch=batch, status__in=statuses.OPEN).update(
-        status=MessageStatus.UNKNOWN, error_reason=CLOSED_REASON, updated_at=now
+    return status_events.update(
+        campaign.workspace_id,
+        Message.objects.filter(batch=batch, status__in=statuses.OPEN),
+        status=MessageStatus.UNKNOWN,
+        error_reason=CLOSED_REASON,
+        updated_at=now,
     )
 
 
@@ -413,8 +421,11 @@ _COLUMNS = (
 def _update(campaign: Campaign, column: str, rows: list[tuple]) -> int:
     """One UPDATE joining the reports on ``column`` (core.bulk: on PostgreSQL an index nested
     loop over a COPYed temporary table, ~100k rows/s against 3-13k with VALUES lists). Must
-    run inside a transaction."""
+    run inside a transaction. When a webhook listens, the UPDATE returns the messages it
+    changed, for one event per thousand (campaigns.status_events)."""
     table = Message._meta.db_table
+    stamp = timezone.now()
+    listening = status_events.listening(campaign.workspace_id)
     ranks = " ".join(f"WHEN '{status}' THEN {rank}" for status, rank in statuses.RANK.items())
     current = f"CASE {table}.status {ranks} ELSE 99 END"  # 99: our own, never touched
     join = (
@@ -426,12 +437,12 @@ def _update(campaign: Campaign, column: str, rows: list[tuple]) -> int:
     )
     if column == "provider_message_id":  # lets the planner use the partial index
         join += f" AND {table}.provider_message_id <> ''"
-    return bulk.update_from_rows(
+    changed = bulk.update_from_rows(
         join,
         _COLUMNS,
         rows,
         table="crier_status_reports",
-        before=[connection.ops.adapt_datetimefield_value(timezone.now())],
+        before=[connection.ops.adapt_datetimefield_value(stamp)],
         after=[campaign.pk],
         chunk=_CHUNK,
         # Each report finds its message through a unique index. Left to itself, the planner
@@ -443,7 +454,12 @@ def _update(campaign: Campaign, column: str, rows: list[tuple]) -> int:
             "SET LOCAL enable_hashjoin = off",
             "SET LOCAL enable_mergejoin = off",
         ],
+        returning=", ".join(f"{table}.{c}" for c in status_events.COLUMNS) if listening else "",
     )
+    if not listening:
+        return changed
+    status_events.report_rows(campaign, changed, stamp)
+    return len(changed)
 
 
 # --- Figures and completion ------------------------------------------------------------------

@@ -16,8 +16,8 @@ from campaigns.pages import queries as pages
 from campaigns.tracking import polling as tracking
 from core.statuses import CampaignStatus
 from providers.sandbox import clock
-from tests.campaigns.test_tracking import _poll_until_completed, _send
-from tests.sendkit import campaign_for, sandbox_account
+from tests.campaigns.test_tracking import _poll_until_completed
+from tests.sendkit import campaign_for, sandbox_account, send_all
 
 TEXT = "Spring sale: https://shop.example.kz/spring and https://shop.example.kz/faq"
 
@@ -33,7 +33,7 @@ def mobizon(settings, acme, live_server, monkeypatch):
 
     def make(text: str = TEXT, recipients: int = 100):
         campaign = campaign_for(acme.workspace, account, recipients, text=text)
-        _send(campaign)
+        send_all(campaign)
         return campaign
 
     yield make

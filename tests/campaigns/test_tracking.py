@@ -8,7 +8,6 @@ Expected figures never come from our adapters: they are computed from the sandbo
 from __future__ import annotations
 
 import itertools
-import time
 from collections import Counter
 
 import pytest
@@ -21,13 +20,12 @@ from hypothesis import strategies as st
 from audit.models import Action, AuditEvent
 from campaigns import services
 from campaigns.models import Campaign, CampaignCounters, CounterSnapshot, Message
-from campaigns.sending import engine as sending
 from campaigns.tracking import polling as tracking
 from core.statuses import RANK, REPORTED_FINAL, CampaignStatus, MessageStatus
 from providers.base import MessageStatusReport
 from providers.sandbox import billing, clock
 from providers.sandbox.models import Charge, SandboxMessage
-from tests.sendkit import campaign_for, sandbox_account, statuses
+from tests.sendkit import campaign_for, sandbox_account, send_all, statuses
 
 REPORTED = list(RANK)
 
@@ -181,22 +179,11 @@ def sandbox(settings, acme, live_server, monkeypatch):
     def make(slug: str, recipients: int = 100):
         account, remote = sandbox_account(acme.workspace, slug, live_server.url)
         campaign = campaign_for(acme.workspace, account, recipients)
-        _send(campaign)
+        send_all(campaign)
         return campaign, remote
 
     yield make
     clock.reset()
-
-
-def _send(campaign: Campaign) -> None:
-    deadline = time.monotonic() + 60
-    while campaign.status == CampaignStatus.SENDING and time.monotonic() < deadline:
-        try:
-            sending.run(campaign.pk, budget=5)
-        finally:
-            sending.release(campaign.pk)
-        campaign.refresh_from_db()
-    assert campaign.status == CampaignStatus.SENT, statuses(campaign)
 
 
 def _poll_until_completed(campaign: Campaign, step: float = 15, polls: int = 20) -> int:

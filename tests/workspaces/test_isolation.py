@@ -40,7 +40,7 @@ def snapshot():
     return [
         list(model.objects.order_by("pk").values())
         for model in apps.get_models()
-        if model._meta.app_label in {"dashboard", "providers", "campaigns", "audit"}
+        if model._meta.app_label in {"dashboard", "providers", "campaigns", "audit", "webhooks"}
     ]
 
 
@@ -114,8 +114,10 @@ def test_admin_can_neither_delete_the_workspace_nor_unseat_its_last_owner(acme, 
     assert Membership.objects.get(pk=owner.pk).role == Role.OWNER
 
 
-# Accounts, sender names (and their approval status), rates, members, workspace settings.
+# Accounts, sender names (and their approval status), rates, members, workspace settings,
+# webhook endpoints and their deliveries.
 ADMIN_AREAS = ("account_", "sender_", "rate_", "member", "workspace_settings", "audit_")
+ADMIN_AREAS += ("endpoint_", "delivery_")
 ADMIN_ROUTES = [(name, kwargs) for name, kwargs in ROUTES if name.startswith(ADMIN_AREAS)]
 
 
@@ -150,6 +152,10 @@ def test_sender_and_viewer_cannot_manage_accounts_senders_or_members(client, acm
         reverse("sender_edit", args=[acme.sender.pk]),
         reverse("member_invite"),
         reverse("workspace_settings"),
+        reverse("endpoint_list"),
+        reverse("endpoint_add"),
+        reverse("endpoint_detail", args=[acme.endpoint.pk]),
+        reverse("endpoint_edit", args=[acme.endpoint.pk]),
     ]:
         assert client.get(url).status_code == 403, url
 

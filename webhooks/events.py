@@ -1,0 +1,92 @@
+"""Recording what happened, for the endpoints subscribed to it: the outbox's one way in.
+
+    from webhooks import events
+    from webhooks.models import EventType
+
+    events.record(campaign.workspace_id, EventType.CAMPAIGN_PAUSED, {"campaign": {...}})
+
+Call it inside the transaction that makes the change: the Event row commits or rolls back with
+it, so a subscriber hears of a change exactly when it happened. Nothing is written, and nothing
+but one indexed query is spent, unless an enabled endpoint of the workspace is subscribed to
+the type. Once the transaction commits a task fans the event out to the endpoints and sends it
+(webhooks.delivery); beat runs the same task as a safety net.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+
+from core.queue import enqueue
+from webhooks.models import Endpoint, Event, EventType
+
+# Message statuses go in events of at most this many messages: a million-message campaign
+# makes about a thousand requests per status it passes through, not a million.
+MESSAGES_PER_EVENT = 1000
+
+
+def subscribed(workspace_id: int) -> set[str]:
+    """The event types some enabled endpoint of the workspace listens to."""
+    live = Endpoint.objects.filter(workspace_id=workspace_id, enabled=True)
+    return {t for types in live.values_list("event_types", flat=True) for t in types}
+
+
+def wanted(workspace_id: int, type: str) -> bool:
+    return type in subscribed(workspace_id)
+
+
+def record(workspace_id: int, type: str, data: Mapping) -> Event | None:
+    """An Event of ``type`` with ``data`` (JSON-serialisable; Decimal and datetime are fine),
+    when someone is subscribed to it; else None."""
+    if not wanted(workspace_id, type):
+        return None
+    return _create(workspace_id, type, data)
+
+
+def record_messages(workspace_id: int, campaign_id: int, messages: Iterable[Mapping]) -> int:
+    """``message.status_changed`` events for ``messages`` (each: id, reference, phone, status,
+    error_code, changed_at), MESSAGES_PER_EVENT to an event. The caller checked ``wanted``
+    (it need not read the messages otherwise). Returns how many events it wrote."""
+    written, chunk = 0, []
+    for message in messages:
+        chunk.append(message)
+        if len(chunk) == MESSAGES_PER_EVENT:
+            written += _messages_event(workspace_id, campaign_id, chunk)
+            chunk = []
+    if chunk:
+        written += _messages_event(workspace_id, campaign_id, chunk)
+    return written
+
+
+def _messages_event(workspace_id: int, campaign_id: int, chunk: list) -> int:
+    data = {"campaign_id": campaign_id, "messages": chunk}
+    _create(workspace_id, EventType.MESSAGE_STATUS, data)
+    return 1
+
+
+def import_finished(workspace_id: int, kind: str, imp) -> Event | None:
+    """``import.finished`` for a recipient or contact import (core.imports' shared fields)."""
+    data = {
+        "import": {
+            "id": imp.pk,
+            "kind": kind,
+            "status": imp.status,
+            "error": imp.error,
+            "rows": imp.rows_done,
+            "accepted": imp.accepted,
+            "rejected": imp.rejected,
+            "finished_at": imp.finished_at,
+        }
+    }
+    return record(workspace_id, EventType.IMPORT_FINISHED, data)
+
+
+def _create(workspace_id: int, type: str, data: Mapping, endpoint=None) -> Event:
+    event = Event.objects.create(workspace_id=workspace_id, type=type, data=data, endpoint=endpoint)
+    enqueue("webhooks.tasks.deliver")
+    return event
+
+
+def test(endpoint: Endpoint, user) -> Event:
+    """A ``webhook.test`` event for ``endpoint`` alone, whatever it is subscribed to."""
+    data = {"endpoint_id": endpoint.pk, "sent_by": user.get_username() if user else ""}
+    return _create(endpoint.workspace_id, EventType.TEST, data, endpoint=endpoint)
