@@ -109,6 +109,7 @@ class ContactFilterSerializer(serializers.Serializer):
     opted_out = serializers.BooleanField(required=False, allow_null=True, default=None)
     search = serializers.CharField(
         required=False,
+        allow_blank=True,
         max_length=100,
         help_text="A number in any format (or its start), or part of a name.",
     )

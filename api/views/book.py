@@ -64,6 +64,20 @@ def _bound(form_class, instance, given: dict, workspace):
     return form_class(data, instance=instance, workspace=workspace)
 
 
+def _through_form(request, instance, form_class, given_class, shown_class) -> Response:
+    """Creates (201) or changes (200, only the fields given) ``instance`` through the page's
+    form: ``given_class`` reads the body, ``shown_class`` answers."""
+    creating = instance.pk is None
+    given = given_class(data=request.data, partial=not creating)
+    given.is_valid(raise_exception=True)
+    form = _bound(form_class, instance, given.validated_data, request.workspace)
+    saved = _saved(form)
+    return Response(
+        shown_class(saved).data,
+        status=status.HTTP_201_CREATED if creating else status.HTTP_200_OK,
+    )
+
+
 def _e164(workspace, text: str, field: str = "phone") -> str:
     found = phones.normalise(text, workspace.default_country)
     if not isinstance(found, phones.Normalised):
@@ -129,13 +143,14 @@ class StopListRemove(ApiView):
 # Contacts
 
 
-def _contacts(request):
-    lists = Prefetch("lists", queryset=ContactList.objects.order_by("pk").only("pk"))
-    return Contact.objects.filter(workspace=request.workspace).prefetch_related(lists)
+def _with_lists(contacts):
+    return contacts.prefetch_related(
+        Prefetch("lists", queryset=ContactList.objects.order_by("pk").only("pk"))
+    )
 
 
 def contact_of(request, pk: int) -> Contact:
-    return get_object_or_404(_contacts(request), pk=pk)
+    return get_object_or_404(_with_lists(Contact.objects), workspace=request.workspace, pk=pk)
 
 
 def _filtered(request):
@@ -157,7 +172,7 @@ def _filtered(request):
     contacts = chosen.apply(workspace)
     if chosen.errors:  # only a segment whose stored conditions no longer hold
         raise ValidationError({"segment": chosen.errors})
-    return _contacts(request).filter(pk__in=contacts.values("pk"))
+    return _with_lists(contacts)
 
 
 def _save_contact(contact: Contact, given: dict, workspace) -> Contact:
@@ -269,11 +284,9 @@ class ListIndex(ApiView):
 
     @extend_schema(request=s.ContactListInputSerializer, responses={201: s.ContactListSerializer})
     def post(self, request):
-        given = s.ContactListInputSerializer(data=request.data)
-        given.is_valid(raise_exception=True)
-        form = ListForm(given.validated_data, workspace=request.workspace)
-        created = _saved(form)
-        return Response(s.ContactListSerializer(created).data, status=status.HTTP_201_CREATED)
+        return _through_form(
+            request, ContactList(), ListForm, s.ContactListInputSerializer, s.ContactListSerializer
+        )
 
 
 class ListDetail(ApiView):
@@ -287,10 +300,9 @@ class ListDetail(ApiView):
     def patch(self, request, list_pk: int):
         """Renames the list."""
         contact_list = list_of(request, list_pk)
-        given = s.ContactListInputSerializer(data=request.data, partial=True)
-        given.is_valid(raise_exception=True)
-        form = _bound(ListForm, contact_list, given.validated_data, request.workspace)
-        return Response(s.ContactListSerializer(_saved(form)).data)
+        return _through_form(
+            request, contact_list, ListForm, s.ContactListInputSerializer, s.ContactListSerializer
+        )
 
     @extend_schema(responses={204: None})
     def delete(self, request, list_pk: int):
@@ -456,6 +468,9 @@ class SegmentCount(ApiView):
 # Message templates
 
 
+TEMPLATE_SHAPES = (s.MessageTemplateInputSerializer, s.MessageTemplateSerializer)
+
+
 def template_of(request, pk: int) -> MessageTemplate:
     return get_object_or_404(MessageTemplate, workspace=request.workspace, pk=pk)
 
@@ -480,12 +495,8 @@ class TemplateIndex(ApiView):
         request=s.MessageTemplateInputSerializer, responses={201: s.MessageTemplateSerializer}
     )
     def post(self, request):
-        given = s.MessageTemplateInputSerializer(data=request.data)
-        given.is_valid(raise_exception=True)
         template = MessageTemplate(created_by=actor(request), channel=Channel.SMS)
-        form = _bound(TemplateForm, template, given.validated_data, request.workspace)
-        created = _saved(form)
-        return Response(s.MessageTemplateSerializer(created).data, status=status.HTTP_201_CREATED)
+        return _through_form(request, template, TemplateForm, *TEMPLATE_SHAPES)
 
 
 class TemplateDetail(ApiView):
@@ -499,10 +510,7 @@ class TemplateDetail(ApiView):
     def patch(self, request, template_pk: int):
         """Changes the name, channel or text; campaigns that chose it keep their copy."""
         template = template_of(request, template_pk)
-        given = s.MessageTemplateInputSerializer(data=request.data, partial=True)
-        given.is_valid(raise_exception=True)
-        form = _bound(TemplateForm, template, given.validated_data, request.workspace)
-        return Response(s.MessageTemplateSerializer(_saved(form)).data)
+        return _through_form(request, template, TemplateForm, *TEMPLATE_SHAPES)
 
     @extend_schema(responses={204: None})
     def delete(self, request, template_pk: int):
