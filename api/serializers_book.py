@@ -4,12 +4,25 @@ the template form): these only say what a request may carry and what an answer h
 
 from __future__ import annotations
 
+import math
+
 from rest_framework import serializers
 
 from campaigns.models import Channel, MessageTemplate
 from contacts.models import Contact, ContactList, Segment
 
 MAX_MEMBERS = 10_000  # contact ids per call to a list's members
+LARGEST_ID = 2**63 - 1  # a bigint: a larger id would fail in the database, not as a 404
+
+
+def _holds_nul(value) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_holds_nul(k) or _holds_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_holds_nul(v) for v in value)
+    return False
 
 
 class StopListEntrySerializer(serializers.ModelSerializer):
@@ -88,7 +101,11 @@ class ContactInputSerializer(serializers.Serializer):
             key
             for key, value in values.items()
             if value is not None
-            and (isinstance(value, bool) or not isinstance(value, str | int | float))
+            and (
+                isinstance(value, bool)
+                or not isinstance(value, str | int | float)
+                or (isinstance(value, float) and not math.isfinite(value))
+            )
         ]
         if wrong:
             raise serializers.ValidationError(
@@ -128,7 +145,7 @@ class ContactListInputSerializer(serializers.Serializer):
 
 class MembersSerializer(serializers.Serializer):
     contacts = serializers.ListField(
-        child=serializers.IntegerField(min_value=1),
+        child=serializers.IntegerField(min_value=1, max_value=LARGEST_ID),
         min_length=1,
         max_length=MAX_MEMBERS,
         help_text=f"Contact ids of the workspace, up to {MAX_MEMBERS:,}.",
@@ -161,6 +178,11 @@ class SegmentInputSerializer(serializers.Serializer):
         '"value": "Almaty"}]}; fields: country, name, language, list, opted_out, sent, '
         "delivered, or field:<key>.",
     )
+
+    def validate_conditions(self, conditions: dict) -> dict:
+        if _holds_nul(conditions):  # PostgreSQL's jsonb cannot store one
+            raise serializers.ValidationError("Null characters are not allowed.")
+        return conditions
 
 
 class SegmentCountSerializer(serializers.Serializer):

@@ -243,6 +243,7 @@ def test_a_known_number_changes_that_contact_and_keeps_what_is_left_out(api, acm
         ({"phone": "+77017770000", "fields": {"city": True}}, "fields.city"),
         ({"phone": "+77017770000", "fields": "city=Almaty"}, "fields"),
         ({"name": "No number"}, "phone"),
+        ({"phone": "+77017770000", "name": "Nul\x00"}, "name"),
     ],
 )
 def test_what_the_contact_form_refuses_the_api_refuses_naming_the_field(
@@ -251,6 +252,14 @@ def test_what_the_contact_form_refuses_the_api_refuses_naming_the_field(
     before = book_rows()
     assert field in fields_of(api.post(V1 + "contacts", given, format="json"))
     assert book_rows() == before
+
+
+@pytest.mark.parametrize("key", ["age", "city"])
+def test_a_number_json_cannot_hold_is_refused(api, acme, kinds, key):
+    body = '{"phone": "+77017770000", "fields": {"KEY": 1e999}}'.replace("KEY", key)
+    response = api.post(V1 + "contacts", body, content_type="application/json")
+    assert fields_of(response) == [f"fields.{key}"]
+    assert not Contact.objects.filter(phone="+77017770000").exists()
 
 
 def test_patch_changes_only_what_it_names_and_null_clears_a_field(api, acme):
@@ -344,6 +353,7 @@ def test_members_must_be_the_workspaces_contacts(api, acme, globex, path):
     assert str(globex.contact.pk) in response.json()["detail"]
     assert fields_of(api.post(url, {"contacts": []}, format="json")) == ["contacts"]
     assert fields_of(api.post(url, {"contacts": ["one"]}, format="json")) == ["contacts.0"]
+    assert fields_of(api.post(url, {"contacts": [10**30]}, format="json")) == ["contacts.0"]
     too_many = {"contacts": list(range(1, 10_002))}
     assert fields_of(api.post(url, too_many, format="json")) == ["contacts"]
     assert book_rows() == before
@@ -398,6 +408,7 @@ def test_a_segment_without_conditions_counts_every_contact(api, acme):
         ({"rules": [{"field": "field:city", "op": "lt", "value": "A"}]}, "Rule 1: "),
         ({"match": "some", "rules": []}, "Match must be"),
         ({"rules": "name is Ann"}, "The rules must be a list."),
+        ({"rules": [{"field": "name", "op": "is", "value": "A\x00"}]}, "Null characters"),
     ],
 )
 def test_conditions_the_editor_refuses_are_refused_on_conditions(api, acme, conditions, message):
