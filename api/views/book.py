@@ -102,8 +102,8 @@ class StopList(ApiView):
 
     @extend_schema(responses=s.StopListEntrySerializer(many=True))
     def get(self, request):
-        """The opted-out numbers, which never receive a message, in the order they were
-        added to the book."""
+        """The opted-out numbers, which never receive a message, in the order their contacts
+        joined the book (id order)."""
         return page_of(self, request, _stop_list(request), s.StopListEntrySerializer)
 
     @extend_schema(
@@ -318,7 +318,7 @@ class ListDetail(ApiView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-def _members(request, contact_list: ContactList) -> list[int]:
+def _members(request) -> list[int]:
     """The contact ids of the request, each once; every one must be the workspace's."""
     given = s.MembersSerializer(data=request.data)
     given.is_valid(raise_exception=True)
@@ -345,7 +345,7 @@ class ListMembersAdd(ApiView):
     def post(self, request, list_pk: int):
         """Adds contacts to the list; those in it already stay as they are."""
         contact_list = list_of(request, list_pk)
-        ids = _members(request, contact_list)
+        ids = _members(request)
         held = set(
             ListMember.objects.filter(contact_list=contact_list, contact_id__in=ids).values_list(
                 "contact_id", flat=True
@@ -361,7 +361,7 @@ class ListMembersRemove(ApiView):
     def post(self, request, list_pk: int):
         """Takes contacts out of the list; they stay in the book."""
         contact_list = list_of(request, list_pk)
-        ids = _members(request, contact_list)
+        ids = _members(request)
         removed, _ = ListMember.objects.filter(
             contact_list=contact_list, contact_id__in=ids
         ).delete()
