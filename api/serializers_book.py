@@ -8,11 +8,11 @@ import math
 
 from rest_framework import serializers
 
+from api.serializers import id_field
 from campaigns.models import Channel, MessageTemplate
-from contacts.models import Contact, ContactList, Segment
+from contacts.models import Contact, ContactList, OptOutSource, Segment
 
 MAX_MEMBERS = 10_000  # contact ids per call to a list's members
-LARGEST_ID = 2**63 - 1  # a bigint: a larger id would fail in the database, not as a 404
 
 
 def _holds_nul(value) -> bool:
@@ -27,7 +27,11 @@ def _holds_nul(value) -> bool:
 
 class StopListEntrySerializer(serializers.ModelSerializer):
     contact = serializers.IntegerField(source="pk", help_text="The opted-out contact's id.")
-    source = serializers.CharField(source="opt_out_source", help_text="manual, import or api.")
+    source = serializers.ChoiceField(
+        source="opt_out_source",
+        choices=OptOutSource.choices,
+        allow_blank=True,  # opted out before the source was recorded
+    )
     note = serializers.CharField(source="opt_out_note")
 
     class Meta:
@@ -50,6 +54,7 @@ class StopListRemoveSerializer(serializers.Serializer):
 
 
 class ContactSerializer(serializers.ModelSerializer):
+    opt_out_source = serializers.ChoiceField(choices=OptOutSource.choices, allow_blank=True)
     lists = serializers.PrimaryKeyRelatedField(
         many=True, read_only=True, help_text="The ids of the lists the contact is in."
     )
@@ -121,8 +126,8 @@ class ContactChangeSerializer(ContactInputSerializer):
 
 
 class ContactFilterSerializer(serializers.Serializer):
-    list = serializers.IntegerField(required=False, min_value=1, help_text="A list's id.")
-    segment = serializers.IntegerField(required=False, min_value=1, help_text="A segment's id.")
+    list = id_field(required=False, help_text="A list's id.")
+    segment = id_field(required=False, help_text="A segment's id.")
     opted_out = serializers.BooleanField(required=False, allow_null=True, default=None)
     search = serializers.CharField(
         required=False,
@@ -145,7 +150,7 @@ class ContactListInputSerializer(serializers.Serializer):
 
 class MembersSerializer(serializers.Serializer):
     contacts = serializers.ListField(
-        child=serializers.IntegerField(min_value=1, max_value=LARGEST_ID),
+        child=id_field(),
         min_length=1,
         max_length=MAX_MEMBERS,
         help_text=f"Contact ids of the workspace, up to {MAX_MEMBERS:,}.",

@@ -25,8 +25,9 @@ from api import serializers_book as s
 from api.keys import actor
 from api.models import Scope
 from api.problems import Problem
+from api.serializers import paged
 from api.views.base import ApiView
-from api.views.campaigns import ById, _current, page_of
+from api.views.campaigns import _current, page_of
 from campaigns.compose.message_templates import TemplateForm
 from campaigns.models import Channel, MessageTemplate
 from contacts import book, search, segments
@@ -97,10 +98,9 @@ def _stop_list(request):
 
 
 class StopList(ApiView):
-    pagination_class = ById  # the schema shows the pages page_of() answers with
     write_scope = Scope.MANAGE
 
-    @extend_schema(responses=s.StopListEntrySerializer(many=True))
+    @extend_schema(responses=paged(s.StopListEntrySerializer), operation_id="stop_list_list")
     def get(self, request):
         """The opted-out numbers, which never receive a message, in the order their contacts
         joined the book (id order)."""
@@ -208,9 +208,11 @@ def _save_contact(contact: Contact, given: dict, workspace) -> Contact:
 
 
 class ContactIndex(ApiView):
-    pagination_class = ById
-
-    @extend_schema(parameters=[s.ContactFilterSerializer], responses=s.ContactSerializer(many=True))
+    @extend_schema(
+        parameters=[s.ContactFilterSerializer],
+        responses=paged(s.ContactSerializer),
+        operation_id="contacts_list",
+    )
     def get(self, request):
         """The workspace's contacts in id order, a page at a time (follow ``next``)."""
         return page_of(self, request, _filtered(request), s.ContactSerializer)
@@ -277,9 +279,7 @@ def list_of(request, pk: int) -> ContactList:
 
 
 class ListIndex(ApiView):
-    pagination_class = ById
-
-    @extend_schema(responses=s.ContactListSerializer(many=True))
+    @extend_schema(responses=paged(s.ContactListSerializer), operation_id="lists_list")
     def get(self, request):
         lists = ContactList.objects.filter(workspace=request.workspace)
         return page_of(self, request, lists, s.ContactListSerializer)
@@ -409,9 +409,7 @@ def _save_segment(segment: Segment, given: dict, workspace) -> Segment:
 
 
 class SegmentIndex(ApiView):
-    pagination_class = ById
-
-    @extend_schema(responses=s.SegmentSerializer(many=True))
+    @extend_schema(responses=paged(s.SegmentSerializer), operation_id="segments_list")
     def get(self, request):
         found = Segment.objects.filter(workspace=request.workspace)
         return page_of(self, request, found, s.SegmentSerializer)
@@ -478,11 +476,10 @@ def template_of(request, pk: int) -> MessageTemplate:
 
 
 class TemplateIndex(ApiView):
-    pagination_class = ById
-
     @extend_schema(
         parameters=[OpenApiParameter("channel", str, enum=Channel.values)],
-        responses=s.MessageTemplateSerializer(many=True),
+        responses=paged(s.MessageTemplateSerializer),
+        operation_id="templates_list",
     )
     def get(self, request):
         templates = MessageTemplate.objects.filter(workspace=request.workspace)

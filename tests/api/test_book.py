@@ -4,16 +4,9 @@ reading needs ``read``, changing ``send``, deleting and the stop list ``manage``
 
 from __future__ import annotations
 
-import json
-from urllib.parse import urlencode
-
 import pytest
-import schemathesis
 from django.core.management import call_command
 from django.utils import timezone
-from drf_spectacular.generators import SchemaGenerator
-from hypothesis import HealthCheck, given, settings
-from schemathesis.core import NotSet
 
 from api.models import Scope
 from campaigns.models import MessageTemplate
@@ -580,7 +573,7 @@ def test_the_openapi_document_is_valid_without_warnings(tmp_path):
     document = target.read_text()
     for path in ("/api/v1/stop-list/remove:", "/api/v1/lists/{list_pk}/members:"):
         assert path in document
-    assert "PaginatedContactList" in document
+    assert "PagedContactList" in document
 
 
 def test_opted_out_at_is_reported(api, acme):
@@ -589,39 +582,3 @@ def test_opted_out_at_is_reported(api, acme):
     body = api.get(f"{V1}contacts/{acme.contact.pk}").json()
     assert body["opt_out_source"] == "api"
     assert body["opted_out_at"] is not None
-
-
-def test_no_request_the_schema_allows_is_a_server_error(api, acme):
-    """Bodies and queries generated from the OpenAPI document, against the tenant's own ids
-    (deletes left out so the ids stay): every answer is a success or a problem, never a 500."""
-    document = schemathesis.openapi.from_dict(SchemaGenerator().get_schema(public=True))
-    book = document.include(path_regex=r"^/api/v1/(stop-list|contacts|lists|segments|templates)")
-    own = {
-        "contact_pk": acme.contact.pk,
-        "list_pk": acme.contact_list.pk,
-        "segment_pk": acme.segment.pk,
-        "template_pk": acme.template.pk,
-    }
-    failures = []
-
-    def call(case):
-        case.path_parameters = {name: own[name] for name in case.path_parameters or {}}
-        url = case.formatted_path
-        if not isinstance(case.query, NotSet) and case.query:
-            url += "?" + urlencode(case.query, doseq=True)
-        body = {}
-        if not isinstance(case.body, NotSet):
-            body = {"data": json.dumps(case.body), "content_type": "application/json"}
-        response = getattr(api, case.method.lower())(url, **body)
-        if response.status_code >= 500:
-            failures.append((case.method, url, case.body))
-
-    for operation in book.get_all_operations():
-        operation = operation.ok()
-        if operation.method.upper() == "DELETE":
-            continue
-        examples = settings(
-            max_examples=25, deadline=None, database=None, suppress_health_check=list(HealthCheck)
-        )
-        examples(given(case=operation.as_strategy())(call))()
-    assert failures == []
