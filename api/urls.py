@@ -6,6 +6,7 @@ from django.urls import path, register_converter
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from api import pages, problems
+from api.views import book as b
 from api.views import campaigns as c
 from api.views import messages as m
 from api.views import recipients as r
@@ -90,4 +91,21 @@ urlpatterns = [
     path(v1 + "accounts/<id:account_pk>", open_(m.AccountDetail), name="api_account"),
     path(v1 + "senders", open_(m.SenderList), name="api_senders"),
     path(v1 + "senders/<id:sender_pk>", open_(m.SenderDetail), name="api_sender"),
+    path(v1 + "stop-list", open_(b.StopList), name="api_stop_list"),
+    path(v1 + "stop-list/remove", open_(b.StopListRemove), name="api_stop_list_remove"),
+    path(v1 + "contacts", open_(b.ContactIndex), name="api_contacts"),
+    path(v1 + "contacts/<id:contact_pk>", open_(b.ContactDetail), name="api_contact"),
+    path(v1 + "lists", open_(b.ListIndex), name="api_lists"),
+    path(v1 + "lists/<id:list_pk>", open_(b.ListDetail), name="api_list"),
+    path(v1 + "lists/<id:list_pk>/members", open_(b.ListMembersAdd), name="api_list_members"),
+    path(
+        v1 + "lists/<id:list_pk>/members/remove",
+        open_(b.ListMembersRemove),
+        name="api_list_members_remove",
+    ),
+    path(v1 + "segments", open_(b.SegmentIndex), name="api_segments"),
+    path(v1 + "segments/<id:segment_pk>", open_(b.SegmentDetail), name="api_segment"),
+    path(v1 + "segments/<id:segment_pk>/count", open_(b.SegmentCount), name="api_segment_count"),
+    path(v1 + "templates", open_(b.TemplateIndex), name="api_templates"),
+    path(v1 + "templates/<id:template_pk>", open_(b.TemplateDetail), name="api_template"),
 ]

@@ -482,6 +482,7 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "CampaignStatusEnum": "core.statuses.CampaignStatus",
         "MessageStatusEnum": "core.statuses.MessageStatus",
+        "OptOutSourceEnum": "contacts.models.OptOutSource",
     },
 }
 

@@ -60,6 +60,10 @@ def test_the_api_keeps_to_its_document(case, key, acme):
         "account_pk": acme.account.pk,
         "sender_pk": acme.sender.pk,
         "import_pk": acme.recipient_import.pk,
+        "contact_pk": acme.contact.pk,
+        "list_pk": acme.contact_list.pk,
+        "segment_pk": acme.segment.pk,
+        "template_pk": acme.template.pk,
     }.items():
         given = (case.path_parameters or {}).get(name)
         if isinstance(given, int) and given % 2:
