@@ -25,9 +25,10 @@ run: install
 	@echo
 	PATH="$(CURDIR)/$(BIN):$$PATH" DEMO_PASSWORD='$(DEMO_PASSWORD)' $(BIN)/honcho start
 
-## make test: the whole suite on SQLite, the network blocked (DATABASE_URL switches the database).
+## make test: the whole suite on SQLite, the network blocked (DATABASE_URL switches the database),
+## on two processes (pytest-xdist; each has its own test database).
 test: install
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n 2
 
 browser-test: install
 	$(BIN)/python -m pytest tests/browser -p no:randomly

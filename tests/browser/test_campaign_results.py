@@ -14,8 +14,7 @@ from campaigns.tracking import polling as tracking
 from core.statuses import CampaignStatus
 from providers.models import ProviderAccount
 from providers.sandbox import clock
-from tests.campaigns.test_tracking import _send
-from tests.sendkit import campaign_for
+from tests.sendkit import campaign_for, send_all
 from workspaces.models import Workspace
 
 SHOTS = Path(os.environ.get("CRIER_SHOTS", Path(__file__).parent / "screenshots"))
@@ -30,7 +29,7 @@ def completed(demo, settings):
     account = ProviderAccount.objects.get(workspace=workspace, provider="mobizon")
     campaign = campaign_for(workspace, account, 40, name="Весна", text=TEXT)
     Message.objects.filter(campaign=campaign).update(fields={"name": "Дана"})
-    _send(campaign)
+    send_all(campaign)
     for _ in range(40):
         clock.advance(30)
         tracking.poll(campaign)
