@@ -188,6 +188,20 @@ class Message(models.Model):
         related_name="messages",
         db_index=False,  # the partial index below serves it without a NULL entry per import
     )
+    # The account (and sender name) it goes through when not the campaign's own: its
+    # cheapest route, or the backup it failed over to. Empty: the campaign's. No index and no
+    # database constraint, for the import's sake (as campaign above); accounts are never
+    # deleted while a campaign names them (PROTECT on Campaign.account and backup_account).
+    account = models.ForeignKey(
+        "providers.ProviderAccount",
+        on_delete=models.DO_NOTHING,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_index=False,
+        db_constraint=False,
+    )
+    sender = models.CharField(max_length=40, blank=True, db_default="")
     # 1 for the first send; a retry of a failed message is a new attempt with a new reference.
     attempt = models.PositiveSmallIntegerField(default=1, db_default=1)
     provider_message_id = models.CharField(max_length=64, blank=True)
@@ -233,6 +247,16 @@ class Batch(models.Model):
     Conpeek request list). It is the unit of claiming, retrying and reconciling."""
 
     campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="batches")
+    # The account and sender name it went through: every message of a batch has the same
+    # (Message.account, or the campaign's). Empty on batches older than routes: the campaign's.
+    account = models.ForeignKey(
+        "providers.ProviderAccount",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="batches",
+    )
+    sender = models.CharField(max_length=40, blank=True, db_default="")
     key = models.CharField(max_length=32, unique=True)  # ours; tags the provider campaign's name
     status = models.CharField(
         max_length=12, choices=BatchStatus.choices, default=BatchStatus.CLAIMED
