@@ -242,7 +242,7 @@ def snapshot(campaign: Campaign) -> int:
     200,000 contacts take minutes. Without such numbers there is nothing to leave out.
     """
     audience = contacts(campaign, in_file=False)
-    audience = audience.values("id", "phone", "country", "name", "language", "fields")
+    audience = audience.values("id", "phone", "country", "name", "language", "fields", "time_zone")
     try:
         select, params = audience.query.sql_with_params()
     except EmptyResultSet:  # no list or segment chosen
@@ -260,9 +260,9 @@ def snapshot(campaign: Campaign) -> int:
         cursor.execute(
             f"INSERT INTO {table} (campaign_id, reference, phone, country, number_type, "
             "fields, status, provider_message_id, error_code, error_reason, created_at, "
-            f"updated_at) {held}"
+            f"updated_at, time_zone) {held}"
             f"SELECT %s, {_REFERENCE[connection.vendor]}, a.phone, a.country, '', "
-            f"{fields_sql('a')}, %s, '', '', '', %s, %s FROM ({select}) a",
+            f"{fields_sql('a')}, %s, '', '', '', %s, %s, a.time_zone FROM ({select}) a",
             [*held_params, campaign.pk, stamp, MessageStatus.PENDING.value, now, now, *params],
         )
         return cursor.rowcount

@@ -83,6 +83,15 @@ class Campaign(models.Model):
     rate_period = models.PositiveIntegerField(null=True, blank=True, help_text="Seconds.")
     validity_minutes = models.PositiveIntegerField(null=True, blank=True)
     flash = models.BooleanField(default=False)
+    # --- Sending windows (campaigns.windows): read in each recipient's time zone ---
+    send_window = models.TextField(
+        blank=True, db_default="", help_text="Empty: the workspace's window."
+    )
+    send_at_local = models.TimeField(null=True, blank=True)  # "at 10:00 each recipient's time"
+    deadline = models.DateTimeField(null=True, blank=True)  # nothing is handed over after it
+    spread_hours = models.PositiveSmallIntegerField(null=True, blank=True)
+    # Recipients per zone key, fixed at launch: the window's claim reads it instead of the rows.
+    zones = models.JSONField(default=dict, blank=True, db_default={})
     # The audience drawn from the contact book, beside any uploaded recipients: the members of
     # these lists and segments, minus the exclusion lists' members and opted-out contacts,
     # de-duplicated; fixed into messages at launch (campaigns.audiences).
@@ -202,6 +211,10 @@ class Message(models.Model):
         db_constraint=False,
     )
     sender = models.CharField(max_length=40, blank=True, db_default="")
+    # The recipient's zone key (core.windows), fixed at launch when a window applies: the
+    # contact's zone, else the number's (several, space-separated, for a prefix that spans
+    # several). Long enough for all of a country's zones.
+    time_zone = models.CharField(max_length=400, blank=True, db_default="")
     # 1 for the first send; a retry of a failed message is a new attempt with a new reference.
     attempt = models.PositiveSmallIntegerField(default=1, db_default=1)
     provider_message_id = models.CharField(max_length=64, blank=True)

@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from audit.log import record
 from audit.models import Action
-from campaigns import audiences, status_events
+from campaigns import audiences, status_events, windows
 from campaigns.compose import outgoing, pricing
 from campaigns.models import (
     ERASED_PREFIX,
@@ -236,6 +236,7 @@ def launch(campaign: Campaign, user, *, confirm_unpriced: bool = False, funds=No
         # The audience becomes messages now, in this transaction: from here on, changes to
         # the lists, segments and contacts do not change who the campaign sends to.
         from_book = audiences.snapshot(campaign)
+        zones = windows.assign_zones(campaign)
         left_out = status_events.update(
             campaign.workspace_id,
             _stop_listed(campaign),
@@ -252,6 +253,12 @@ def launch(campaign: Campaign, user, *, confirm_unpriced: bool = False, funds=No
                 "Nobody is left to send to: the lists and segments reach no one now. "
                 "Check the recipients in step 3."
             )
+        if campaign.spread_hours:  # "spread over N hours" becomes the pace that does it
+            campaign.rate_limit = windows.spread_rate(recipients, campaign.spread_hours)
+            campaign.rate_period = 3600
+            Campaign.objects.filter(pk=campaign.pk).update(
+                rate_limit=campaign.rate_limit, rate_period=3600
+            )
         record(
             campaign.workspace,
             user,
@@ -264,6 +271,7 @@ def launch(campaign: Campaign, user, *, confirm_unpriced: bool = False, funds=No
             estimate=str(estimate.total),
             currency=estimate.currency,
             start_at=campaign.start_at,
+            **windows.audit_fields(campaign, zones),
         )
         # The chart's starting point: every recipient still to send.
         tracking.snapshot_if_changed(campaign)

@@ -47,6 +47,19 @@ class Workspace(models.Model):
         default=False,
         help_text="Members log in with a code from an authenticator app to use this workspace.",
     )
+    # The default sending window of its campaigns, read in each recipient's time zone
+    # (core.windows): empty sends at any time.
+    send_window = models.TextField(
+        "Sending window",
+        blank=True,
+        db_default="",
+        help_text="For example “Mon-Fri 09:00-20:00; Sat 10:00-18:00”. Empty: any time.",
+    )
+    holidays = models.TextField(
+        blank=True,
+        db_default="",
+        help_text="Dates on which nothing is sent, as YYYY-MM-DD, separated by commas.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

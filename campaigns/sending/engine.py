@@ -44,7 +44,7 @@ from django.db.models.functions import Coalesce
 from django.template.defaultfilters import pluralize
 from django.utils import timezone
 
-from campaigns import status_events
+from campaigns import status_events, windows
 from campaigns.compose.outgoing import messages_for, spec_for
 from campaigns.models import Batch, Campaign, Message, new_reference
 from contacts import book
@@ -248,11 +248,13 @@ def claim(campaign: Campaign) -> tuple[Batch, str] | None:
     token = secrets.token_hex(16)
     with transaction.atomic():
         pending = Message.objects.filter(campaign=campaign, status=MessageStatus.PENDING)
+        pending = windows.open_now(campaign, pending)  # the deadline, each recipient's window
         pending = pending.order_by("pk").values_list("pk", flat=True)
         if connection.features.has_select_for_update_skip_locked:
             pending = pending.select_for_update(skip_locked=True)
         ids = list(pending[:size])
         if not ids:
+            windows.wait_for_window(campaign)
             return None
         batch = Batch.objects.create(
             campaign=campaign,
@@ -435,6 +437,8 @@ class HeldBatch:
         if not flipped.update(status=BatchStatus.SUBMITTING, lease_until=_lease_end()):
             self._update(lease_until=None, lease_token="")  # paused or stopped: let it wait
             return "held back"
+        if self.batch.status == BatchStatus.CLAIMED and self._expire_if_late():
+            return "expired"
         if untouched and self._leave_out_opted_out():
             return "cancelled"
         spec, outgoing, state = self._request()
@@ -455,6 +459,17 @@ class HeldBatch:
             self._update(status=BatchStatus.UNKNOWN, last_error=str(failure))
             return self._reconcile(adapter)
         return self._failed_call(failure, nothing_sent=True)
+
+    def _expire_if_late(self) -> bool:
+        """Past the campaign's deadline, a batch the provider never took (claimed before it,
+        or back from a failed try) is not sent: its messages expire here. A batch whose
+        request went out is reconciled as ever, never sent again."""
+        if not windows.past_deadline(self.campaign):
+            return False
+        unsent = Message.objects.filter(batch=self.batch, status=MessageStatus.SUBMITTING)
+        windows.expire(self.campaign, unsent)
+        self._update(status=BatchStatus.CANCELLED, lease_until=None, lease_token="")
+        return True
 
     def _leave_out_opted_out(self) -> bool:
         """Cancels the batch's messages to numbers opted out since the claim; True when none

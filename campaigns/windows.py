@@ -1,0 +1,350 @@
+"""A campaign's sending window, "send at HH:MM local time", deadline and spread, applied in each
+recipient's own time zone (core.windows holds the window itself).
+
+Each message gets its *zone key* at launch (``assign_zones``): the contact's stored zone, else
+the zones phonenumbers gives its number's prefix (several, for a prefix that spans several: the
+key is open only when all of them are), else the workspace's. Zones are worked out once per
+distinct prefix, not per number, and the campaign keeps its recipients per key
+(``Campaign.zones``), so the engine's claim (``open_now``) decides which keys are open from
+that short list and narrows its query with ``time_zone IN (...)``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, time, timedelta
+from functools import lru_cache
+
+from django.db import transaction
+from django.db.models import Case, CharField, Count, Q, Value, When
+from django.db.models.functions import Substr
+from django.utils import timezone
+
+from campaigns import status_events
+from campaigns.models import Campaign, Message
+from core import bulk
+from core import windows as core_windows
+from core.statuses import MessageStatus
+from core.windows import Window
+
+DEADLINE = "deadline"
+# How far the preview looks ahead; recipients still waiting then are counted as never going.
+HORIZON = timedelta(days=31)
+STEP = timedelta(minutes=15)
+
+
+@dataclass(frozen=True)
+class Rules:
+    """When a recipient with a given zone key may get the campaign's message."""
+
+    window: Window | None
+    send_at: time | None
+    start: datetime  # "send at" counts from here: the first such local time at or after it
+    deadline: datetime | None
+    fallback_zone: str
+
+    @property
+    def zoned(self) -> bool:
+        """Whether the recipient's zone matters at all."""
+        return self.window is not None or self.send_at is not None
+
+    def is_open(self, key: str, at: datetime) -> bool:
+        if self.send_at is not None and at < self.not_before(key):
+            return False
+        return self.window is None or self.window.is_open(key, at)
+
+    def next_opening(self, key: str, after: datetime) -> datetime | None:
+        """The first instant at or after ``after`` when ``key`` may get messages, or None."""
+        if self.send_at is not None:
+            after = max(after, self.not_before(key))
+        if self.window is None:
+            return after
+        return self.window.next_opening(key, after)
+
+    def not_before(self, key: str) -> datetime:
+        """ "Send at HH:MM local time": the first such time after the start in every zone of
+        ``key``."""
+        return max(_first_local(self.send_at, name, self.start) for name in key.split())
+
+
+def _first_local(at: time, name: str, start: datetime) -> datetime:
+    zone = core_windows.tz(name)
+    day = start.astimezone(zone).date()
+    for offset in (0, 1, 2):
+        local = datetime.combine(day + timedelta(days=offset), at, tzinfo=zone)
+        instant = local.astimezone(UTC)  # a time the clocks skip maps to an hour later
+        if instant >= start:
+            return instant
+    raise AssertionError("unreachable: a local time recurs every day")
+
+
+def rules_for(campaign: Campaign, start: datetime | None = None) -> Rules:
+    """The campaign's rules; its own window, else its workspace's (with its holidays). The
+    window's text was checked when saved (forms), so it parses."""
+    workspace = campaign.workspace
+    text = campaign.send_window or workspace.send_window
+    return Rules(
+        window=core_windows.parse(text, workspace.holidays),
+        send_at=campaign.send_at_local,
+        start=start or campaign.start_at or campaign.launched_at or timezone.now(),
+        deadline=campaign.deadline,
+        fallback_zone=workspace.time_zone,
+    )
+
+
+# --- Zones of numbers ------------------------------------------------------------------------
+
+
+@lru_cache(maxsize=1)
+def _prefix_table() -> tuple[dict[str, tuple[str, ...]], dict[str, int]]:
+    """phonenumbers' prefix -> zones table, and per calling code the longest prefix in it."""
+    import phonenumbers
+    from phonenumbers import tzdata
+
+    longest: dict[str, int] = {}
+    for region in phonenumbers.SUPPORTED_REGIONS:
+        code = str(phonenumbers.country_code_for_region(region))
+        digits = max((len(k) for k in tzdata.TIMEZONE_DATA if k.startswith(code)), default=0)
+        longest[region] = max(digits, len(code))
+    return tzdata.TIMEZONE_DATA, longest
+
+
+def zones_of_prefix(prefix: str) -> str:
+    """The zone key of a number prefix ("+7301" -> "Asia/Irkutsk"): the zones of its longest
+    known prefix, space-separated; "" when phonenumbers knows none."""
+    table, _longest = _prefix_table()
+    digits = prefix.lstrip("+")
+    for end in range(len(digits), 0, -1):
+        if found := table.get(digits[:end]):
+            known = sorted(z for z in found if core_windows.is_zone(z))
+            return " ".join(known)
+    return ""
+
+
+def _prefix_expression(countries: list[str]):
+    """SQL for the part of a number that decides its zones: the calling code and as many
+    digits as phonenumbers' longest prefix of that country (at most 10 characters)."""
+    _table, longest = _prefix_table()
+    whens = [
+        When(country=country, then=Substr("phone", 1, longest[country] + 1))
+        for country in countries
+        if country in longest
+    ]
+    return Case(*whens, default=Substr("phone", 1, 10), output_field=CharField())
+
+
+def zone_counts(messages, fallback_zone: str) -> tuple[Counter, list[tuple[str, str, str]]]:
+    """Recipients per zone key among ``messages`` (a queryset of rows with ``phone``,
+    ``country`` and ``time_zone``), in one grouped query; and the (country, prefix, key) rows
+    that give the numbers without a zone of their own their key."""
+    countries = list(messages.order_by().values_list("country", flat=True).distinct())
+    prefix = Case(
+        When(~Q(time_zone=""), then=Value("")),
+        default=_prefix_expression(countries),
+        output_field=CharField(),
+    )
+    groups = (
+        messages.order_by()
+        .annotate(prefix=prefix)
+        .values_list("time_zone", "country", "prefix")
+        .annotate(n=Count("pk"))
+    )
+    counts: Counter = Counter()
+    keys: list[tuple[str, str, str]] = []
+    for zone, country, number_prefix, n in groups:
+        if zone:
+            counts[zone] += n
+            continue
+        key = zones_of_prefix(number_prefix) or fallback_zone
+        counts[key] += n
+        keys.append((country, number_prefix, key))
+    return counts, keys
+
+
+def assign_zones(campaign: Campaign) -> dict[str, int]:
+    """Gives the campaign's pending messages their zone keys and keeps the count per key on the
+    campaign; nothing when no window or local time applies. Called inside the launch's
+    transaction."""
+    rules = rules_for(campaign)
+    if not rules.zoned:
+        return {}
+    pending = Message.objects.filter(campaign=campaign, status=MessageStatus.PENDING)
+    counts, keys = zone_counts(pending, rules.fallback_zone)
+    table = Message._meta.db_table
+    with transaction.atomic():  # the rows' temporary table lives until the commit
+        bulk.update_from_rows(
+            f"UPDATE {table} SET time_zone = v.zone FROM {{source}} "
+            f"WHERE {table}.campaign_id = %s AND {table}.status = %s "
+            f"AND {table}.time_zone = '' AND {table}.country = v.country "
+            f"AND substr({table}.phone, 1, length(v.prefix)) = v.prefix",
+            (("country", "varchar(2)"), ("prefix", "varchar(16)"), ("zone", "varchar(400)")),
+            keys,
+            table="crier_zones",
+            after=[campaign.pk, MessageStatus.PENDING.value],
+        )
+        zones = dict(counts)
+        Campaign.objects.filter(pk=campaign.pk).update(zones=zones)
+    campaign.zones = zones
+    return zones
+
+
+# --- The engine's side -----------------------------------------------------------------------
+
+
+def open_now(campaign: Campaign, pending, now: datetime | None = None):
+    """The engine's claim narrowed to what may go now: pending messages whose zone is open
+    (all of them when no window applies). Past the deadline, every pending message expires
+    and nothing is left."""
+    now = now or timezone.now()
+    if campaign.deadline and now >= campaign.deadline:
+        expire_late(campaign)
+        return pending.none()
+    rules = rules_for(campaign)
+    if not rules.zoned or not campaign.zones:
+        return pending
+    keys = [key for key in campaign.zones if rules.is_open(key, now)]
+    return pending.filter(time_zone__in=keys)
+
+
+def wait_for_window(campaign: Campaign, now: datetime | None = None) -> datetime | None:
+    """Nothing could be claimed: when the messages still waiting for their windows may go (or
+    the deadline, if sooner), saved as the campaign's ``next_attempt_at`` so beat leaves it
+    alone until then. None when nothing waits for a window."""
+    now = now or timezone.now()
+    waiting = next_opening(campaign, now)
+    if waiting is None:
+        return None
+    when = waiting[0]
+    if campaign.deadline:
+        when = min(when, campaign.deadline)
+    Campaign.objects.filter(pk=campaign.pk).update(next_attempt_at=when)
+    return when
+
+
+def next_opening(campaign: Campaign, now: datetime) -> tuple[datetime, str] | None:
+    """(when, zone key) of the next window to open among the campaign's zones closed now;
+    None when no window applies or none opens again."""
+    rules = rules_for(campaign)
+    if not rules.zoned:
+        return None
+    found = [
+        (when, key)
+        for key in campaign.zones
+        if not rules.is_open(key, now) and (when := rules.next_opening(key, now))
+    ]
+    return min(found) if found else None
+
+
+def expire_late(campaign: Campaign) -> int:
+    """Past the deadline: the pending messages become ``expired`` here, never sent late.
+    Returns how many."""
+    pending = Message.objects.filter(campaign=campaign, status=MessageStatus.PENDING)
+    return expire(campaign, pending)
+
+
+def expire(campaign: Campaign, messages) -> int:
+    with transaction.atomic():
+        return status_events.update(
+            campaign.workspace_id,
+            messages,
+            status=MessageStatus.EXPIRED,
+            error_code=DEADLINE,
+            error_reason=f"Not handed over before the campaign's deadline, {_deadline(campaign)}.",
+            updated_at=timezone.now(),
+        )
+
+
+def _deadline(campaign: Campaign) -> str:
+    workspace = campaign.workspace
+    return f"{campaign.deadline.astimezone(workspace.zone):%Y-%m-%d %H:%M} ({workspace.time_zone})"
+
+
+def past_deadline(campaign: Campaign, now: datetime | None = None) -> bool:
+    return bool(campaign.deadline) and (now or timezone.now()) >= campaign.deadline
+
+
+def audit_fields(campaign: Campaign, zones: dict[str, int]) -> dict:
+    """What the launch's audit entry records of the campaign's timing rules (only those set)."""
+    fields = {
+        "send_window": campaign.send_window or campaign.workspace.send_window,
+        "send_at_local": campaign.send_at_local,
+        "deadline": campaign.deadline,
+        "spread_hours": campaign.spread_hours,
+        "time_zones": len(zones),
+    }
+    return {name: value for name, value in fields.items() if value}
+
+
+def spread_rate(recipients: int, hours: int) -> int:
+    """Messages an hour that send ``recipients`` over ``hours`` of open window."""
+    return max(1, math.ceil(recipients / hours))
+
+
+# --- The preview's plan ----------------------------------------------------------------------
+
+
+@dataclass
+class Plan:
+    """What the preview shows: recipients per local hour of day (in their own zones), when the
+    last one goes, and who cannot go."""
+
+    per_hour: list[int] = field(default_factory=lambda: [0] * 24)
+    last_at: datetime | None = None
+    expired: int = 0  # still waiting at the deadline
+    never: int = 0  # their window does not open within HORIZON
+    several_zones: int = 0  # keyed by a prefix that spans several zones (the intersection)
+    zones: int = 0
+
+    @property
+    def hours(self) -> list[tuple[int, int]]:
+        return [(hour, n) for hour, n in enumerate(self.per_hour) if n]
+
+
+def plan(rules: Rules, counts: dict[str, int], per_hour: int | None) -> Plan:
+    """Simulates sending ``counts`` (recipients per zone key) from ``rules.start`` at
+    ``per_hour`` messages an hour (None: as fast as the provider takes them, counted as
+    immediate), in 15-minute steps, each step shared among the open zones by what they have
+    left, as the claim takes messages in order."""
+    result = Plan(zones=len(counts))
+    result.several_zones = sum(n for key, n in counts.items() if len(key.split()) > 1)
+    left = {key: n for key, n in counts.items() if n}
+    at, end = rules.start, rules.start + HORIZON
+    capacity = math.inf if not per_hour else per_hour * STEP.total_seconds() / 3600
+    carry = 0.0
+    while left and at < end:
+        if rules.deadline and at >= rules.deadline:
+            break
+        open_keys = [key for key in left if not rules.zoned or rules.is_open(key, at)]
+        if not open_keys:
+            upcoming = [w for key in left if (w := rules.next_opening(key, at))]
+            if not upcoming:
+                break
+            at = max(min(upcoming), at + timedelta(seconds=1))
+            continue
+        budget = capacity + carry
+        total = sum(left[key] for key in open_keys)
+        sent_total = 0
+        for key in open_keys:
+            share = left[key] if budget >= total else int(budget * left[key] / total)
+            share = min(share, left[key])
+            if not share:
+                continue
+            hour = at.astimezone(core_windows.tz(key.split()[0] or "UTC")).hour
+            result.per_hour[hour] += share
+            left[key] -= share
+            sent_total += share
+            if not left[key]:
+                del left[key]
+        carry = budget - sent_total if budget != math.inf else 0.0
+        if sent_total:
+            fraction = 1.0 if budget == math.inf else min(1.0, sent_total / max(capacity, 1))
+            result.last_at = at if capacity == math.inf else at + STEP * fraction
+        at += STEP
+    remaining = sum(left.values())
+    if rules.deadline and at >= rules.deadline:
+        result.expired = remaining
+    else:
+        result.never = remaining
+    return result
