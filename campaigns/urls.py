@@ -1,6 +1,15 @@
 from django.urls import path
 
-from campaigns.pages import campaigns, compose, contact, imports, sending, stop_list, templates
+from campaigns.pages import (
+    campaigns,
+    compose,
+    contact,
+    imports,
+    sending,
+    stop_list,
+    templates,
+    windows,
+)
 
 urlpatterns = [
     path("campaigns/", campaigns.campaign_list, name="campaign_list"),
@@ -16,6 +25,7 @@ urlpatterns = [
     path("campaigns/<int:campaign_pk>/replace/", compose.campaign_replace, name="campaign_replace"),
     path("campaigns/<int:campaign_pk>/options/", compose.campaign_options, name="campaign_options"),
     path("campaigns/<int:campaign_pk>/preview/", compose.campaign_preview, name="campaign_preview"),
+    path("campaigns/<int:campaign_pk>/plan/", windows.campaign_plan, name="campaign_plan"),
     path(
         "campaigns/<int:campaign_pk>/estimate/", compose.campaign_estimate, name="campaign_estimate"
     ),

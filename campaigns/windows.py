@@ -325,9 +325,14 @@ def plan(rules: Rules, counts: dict[str, int], per_hour: int | None) -> Plan:
             continue
         budget = capacity + carry
         total = sum(left[key] for key in open_keys)
+        shares = {key: left[key] for key in open_keys}
+        if budget < total:  # shared by what each has left; the units rounding leaves, in turn
+            shares = {key: int(budget * left[key] / total) for key in open_keys}
+            spare = int(budget) - sum(shares.values())
+            for key in open_keys[:spare]:
+                shares[key] += 1
         sent_total = 0
-        for key in open_keys:
-            share = left[key] if budget >= total else int(budget * left[key] / total)
+        for key, share in shares.items():
             share = min(share, left[key])
             if not share:
                 continue

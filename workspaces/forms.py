@@ -5,7 +5,7 @@ from django.conf import settings
 from django.contrib.auth.forms import UserCreationForm
 from django.template.defaultfilters import pluralize
 
-from core import choices
+from core import choices, windows
 from workspaces import members
 from workspaces.models import Membership, Role, Workspace
 
@@ -47,7 +47,11 @@ class WorkspaceForm(forms.ModelForm):
 
     class Meta:
         model = Workspace
-        fields = ["name", "default_country", "time_zone", "currency"]
+        fields = ["name", "default_country", "time_zone", "currency", "send_window", "holidays"]
+        widgets = {
+            "send_window": forms.Textarea(attrs={"rows": 2}),
+            "holidays": forms.Textarea(attrs={"rows": 2}),
+        }
 
     def __init__(self, *args, like: Workspace | None = None, **kwargs):
         """A new workspace starts with the country, zone and currency of ``like`` (the one the
@@ -60,6 +64,31 @@ class WorkspaceForm(forms.ModelForm):
         self.fields[
             "currency"
         ].help_text = "New provider accounts start in this currency; each account keeps its own."
+
+    def clean_send_window(self) -> str:
+        return clean_window(self.cleaned_data["send_window"], "Sending window")
+
+    def clean_holidays(self) -> str:
+        return clean_holidays(self.cleaned_data["holidays"])
+
+
+def clean_window(text: str, label: str) -> str:
+    """A window as written, once it reads (core.windows), else its error naming the field."""
+    try:
+        window = windows.parse(text)
+    except windows.WindowError as error:
+        raise forms.ValidationError(f"{label}: {error}", code="window") from None
+    if window is not None and not any(window.days):
+        raise forms.ValidationError(f"{label}: it opens on no day.", code="window")
+    return text.strip()
+
+
+def clean_holidays(text: str) -> str:
+    try:
+        days = windows.parse_holidays(text)
+    except windows.WindowError as error:
+        raise forms.ValidationError(f"Holidays: {error}", code="holidays") from None
+    return ", ".join(day.isoformat() for day in sorted(days))
 
 
 class InvitationForm(forms.Form):

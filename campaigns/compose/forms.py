@@ -14,6 +14,7 @@ from contacts.models import ContactList, Segment
 from core import params
 from core.timezones import ZonedDateTimeField
 from providers.models import ProviderAccount, SenderName
+from workspaces.forms import clean_window
 
 
 class CampaignCreateForm(forms.ModelForm):
@@ -227,29 +228,65 @@ class OptionsForm(forms.ModelForm):
         help_text="Empty: send as soon as you launch.",
     )
 
+    deadline = ZonedDateTimeField(
+        label="Don't send after",
+        required=False,
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
+        help_text="Messages not handed over by then expire unsent.",
+    )
+
     class Meta:
         model = Campaign
-        fields = ["rate_limit", "rate_period", "validity_minutes", "flash"]
+        fields = [
+            "rate_limit",
+            "rate_period",
+            "spread_hours",
+            "send_window",
+            "send_at_local",
+            "validity_minutes",
+            "flash",
+        ]
         labels = {
             "rate_limit": "At most this many messages",
             "rate_period": "Per",
+            "spread_hours": "Or spread evenly over (hours)",
+            "send_window": "Sending window",
+            "send_at_local": "Send at, in each recipient's time",
             "validity_minutes": "Keep trying for (minutes)",
         }
-        help_texts = {"rate_period": ""}
+        help_texts = {
+            "rate_period": "",
+            "spread_hours": "Hours of open window over which all messages go.",
+            "send_window": "Empty: the workspace's. “always”: any time. "
+            "For example “Mon-Fri 09:00-20:00; Sat 10:00-18:00”.",
+            "send_at_local": "For example 10:00: each recipient gets it at 10:00 their time.",
+        }
         widgets = {
             "rate_period": forms.Select(
                 choices=[("", "—"), (60, "minute"), (3600, "hour"), (86400, "day")]
-            )
+            ),
+            "send_window": forms.TextInput(),
+            "send_at_local": forms.TimeInput(attrs={"type": "time"}, format="%H:%M"),
+            "spread_hours": forms.NumberInput(attrs={"min": 1, "max": 720}),
+        }
+        error_messages = {
+            "send_at_local": {
+                "invalid": "Send at, in each recipient's time: write a time as HH:MM."
+            },
+            "spread_hours": {"invalid": "Spread evenly over: write a whole number of hours."},
         }
 
     def __init__(self, *args, workspace, **kwargs):
         super().__init__(*args, **kwargs)
         self.zone = zoneinfo.ZoneInfo(workspace.time_zone)
         self.fields["send_at"].set_zone(self.zone)
+        self.fields["deadline"].set_zone(self.zone)
         if self.instance.start_at:
             self.initial["send_at"] = self.instance.start_at.astimezone(self.zone).replace(
                 tzinfo=None
             )
+        if self.instance.deadline:
+            self.initial["deadline"] = self.instance.deadline
         self.capabilities = self.instance.account.adapter_class.capabilities
         self.provider = self.instance.account.get_provider_display()
         self._offer_only_what_the_provider_does()
@@ -286,6 +323,23 @@ class OptionsForm(forms.ModelForm):
             )
         return value
 
+    def clean_send_window(self):
+        return clean_window(self.cleaned_data["send_window"], "Sending window")
+
+    def clean_spread_hours(self):
+        hours = self.cleaned_data["spread_hours"]
+        if hours is not None and not 1 <= hours <= 720:
+            raise forms.ValidationError("Spread evenly over: from 1 to 720 hours (30 days).")
+        return hours
+
+    def clean_deadline(self):
+        value = self.cleaned_data["deadline"]
+        if value is not None and value <= timezone.now():
+            raise forms.ValidationError(
+                "Don't send after: this time has passed. Choose a time in the future."
+            )
+        return value
+
     def clean(self):
         data = super().clean()
         add_refusals(self, {"validity": "validity_minutes", "flash": "flash"})
@@ -293,10 +347,19 @@ class OptionsForm(forms.ModelForm):
             raise forms.ValidationError(
                 "A rate limit needs both a number of messages and a period."
             )
+        if data.get("rate_limit") and data.get("spread_hours"):
+            self.add_error(
+                "spread_hours",
+                "Spread evenly over: choose either a rate limit or a spread, not both.",
+            )
+        start, deadline = data.get("send_at"), data.get("deadline")
+        if start and deadline and deadline <= start:
+            self.add_error("deadline", "Don't send after: it must be after the send time.")
         return data
 
     def save(self, commit=True):
         self.instance.start_at = self.cleaned_data.get("send_at")
+        self.instance.deadline = self.cleaned_data.get("deadline")
         return super().save(commit)
 
 

@@ -16,7 +16,7 @@ from campaigns.models import (
     Campaign,
     Channel,
 )
-from campaigns.pages import exports
+from campaigns.pages import exports, windows
 from campaigns.pages import queries as pages
 from campaigns.pages.access import get_campaign_for_user
 from campaigns.pages.compose import compose_context
@@ -156,6 +156,7 @@ def live_context(campaign: Campaign) -> dict:
         "retry": services.retry_plan(campaign, counters) if counters.failed else None,
         "links": pages.short_links(campaign),
         "personalised": exports.personalised(campaign),
+        "timing": windows.live(campaign),
     }
 
 
