@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -71,3 +72,14 @@ def logged_in(page, demo):
 def shot(page, name: str) -> None:
     SCREENSHOTS.mkdir(exist_ok=True)
     page.screenshot(path=SCREENSHOTS / f"{name}.png", full_page=True)
+
+
+def launch_from_draft(page, campaign) -> None:
+    """On the draft's page: through the confirmation page (accepting unpriced destinations)
+    to the launched campaign's page."""
+    page.click("[data-testid=launch-link]")
+    page.wait_for_selector("[data-testid=launch]")
+    if page.locator("#confirm_unpriced").count():
+        page.check("#confirm_unpriced")
+    page.click("[data-testid=launch-confirm]")
+    page.wait_for_url(re.compile(rf".*/campaigns/{campaign.pk}/$"))

@@ -8,7 +8,6 @@ in; the page meanwhile polls the live server every 5 s on its own.
 
 from __future__ import annotations
 
-import re
 import time
 
 import pytest
@@ -21,7 +20,7 @@ from providers import registry
 from providers.models import ProviderAccount
 from providers.sandbox import clock
 from providers.sandbox.models import SandboxAccount
-from tests.browser.conftest import SCREENSHOTS, shot
+from tests.browser.conftest import SCREENSHOTS, launch_from_draft, shot
 from tests.browser.test_compose import eager  # noqa: F401 - fixture
 from tests.campaigns.test_tracking import sandbox_figures
 from tests.sendkit import campaign_for
@@ -80,12 +79,7 @@ def test_counters_and_chart_move_to_completed_without_a_reload(
     campaign = campaign_for(workspace, account, RECIPIENTS, status="draft", name=f"Track {slug}")
 
     page.goto(f"{demo.url}/campaigns/{campaign.pk}/")
-    page.click("[data-testid=launch-link]")
-    page.wait_for_selector("[data-testid=launch]")
-    if page.locator("#confirm_unpriced").count():
-        page.check("#confirm_unpriced")
-    page.click("[data-testid=launch-confirm]")
-    page.wait_for_url(re.compile(rf".*/campaigns/{campaign.pk}/$"))
+    launch_from_draft(page, campaign)
     page.wait_for_selector("[data-testid=campaign-status]:has-text('Scheduled')")
     url_before = page.url
 

@@ -17,7 +17,7 @@ import time_machine
 from campaigns.models import Message
 from providers.models import ProviderAccount
 from providers.sandbox.models import SandboxAccount
-from tests.browser.conftest import SCREENSHOTS, shot
+from tests.browser.conftest import SCREENSHOTS, launch_from_draft, shot
 from tests.browser.test_compose import eager  # noqa: F401 - fixture
 from tests.browser.test_sending import pump, small_batches  # noqa: F401 - fixture
 from tests.sendkit import campaign_for, ledger
@@ -96,12 +96,7 @@ def test_a_campaign_waits_for_its_window_and_sends_when_it_opens(
         page.select_option("#id_rate_period", "")
         page.click("[data-testid=options-form] button[type=submit]")
         page.wait_for_selector("text=Not paced")
-        page.click("[data-testid=launch-link]")
-        page.wait_for_selector("[data-testid=launch]")
-        if page.locator("#confirm_unpriced").count():
-            page.check("#confirm_unpriced")
-        page.click("[data-testid=launch-confirm]")
-        page.wait_for_url(re.compile(rf".*/campaigns/{campaign.pk}/$"))
+        launch_from_draft(page, campaign)
         pump(campaign)
         waiting = "Waiting for the window until 09:00 (Asia/Almaty)"
         page.wait_for_selector(f"[data-testid=window-waiting]:has-text('{waiting}')")
