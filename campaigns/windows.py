@@ -1,12 +1,14 @@
 """A campaign's sending window, "send at HH:MM local time", deadline and spread, applied in each
 recipient's own time zone (core.windows holds the window itself).
 
-Each message gets its *zone key* at launch (``assign_zones``): the contact's stored zone, else
-the zones phonenumbers gives its number's prefix (several, for a prefix that spans several: the
-key is open only when all of them are), else the workspace's. Zones are worked out once per
-distinct prefix, not per number, and the campaign keeps its recipients per key
-(``Campaign.zones``), so the engine's claim (``open_now``) decides which keys are open from
-that short list and narrows its query with ``time_zone IN (...)``.
+A recipient's *zone key* is the contact's stored zone (copied into Message.time_zone when the
+audience is fixed at launch), else the zones phonenumbers gives its number's prefix (several,
+for a prefix that spans several: the key is open only when all of them are), else the
+workspace's. At launch (``assign_zones``) the campaign keeps its recipients per key and the
+number prefixes that decide them (``Campaign.zones``), found in one grouped query per distinct
+prefix, never number by number and without rewriting a million rows: the engine's claim
+(``open_now``) works out which keys are open from that short list and narrows its query to
+their zones and prefixes.
 """
 
 from __future__ import annotations
@@ -24,7 +26,6 @@ from django.utils import timezone
 
 from campaigns import status_events
 from campaigns.models import Campaign, Message
-from core import bulk
 from core import windows as core_windows
 from core.statuses import MessageStatus
 from core.windows import Window
@@ -111,16 +112,16 @@ def _prefix_table() -> tuple[dict[str, tuple[str, ...]], dict[str, int]]:
     return tzdata.TIMEZONE_DATA, longest
 
 
-def zones_of_prefix(prefix: str) -> str:
-    """The zone key of a number prefix ("+7301" -> "Asia/Irkutsk"): the zones of its longest
-    known prefix, space-separated; "" when phonenumbers knows none."""
+def zones_of_prefix(prefix: str) -> tuple[str, str]:
+    """(the longest prefix phonenumbers knows of ``prefix``, with "+"; its zone key) —
+    ("+7301", "Asia/Irkutsk") for "+73012"; ("", "") when it knows none."""
     table, _longest = _prefix_table()
     digits = prefix.lstrip("+")
     for end in range(len(digits), 0, -1):
         if found := table.get(digits[:end]):
             known = sorted(z for z in found if core_windows.is_zone(z))
-            return " ".join(known)
-    return ""
+            return "+" + digits[:end], " ".join(known)
+    return "", ""
 
 
 def _prefix_expression(countries: list[str]):
@@ -135,59 +136,67 @@ def _prefix_expression(countries: list[str]):
     return Case(*whens, default=Substr("phone", 1, 10), output_field=CharField())
 
 
-def zone_counts(messages, fallback_zone: str) -> tuple[Counter, list[tuple[str, str, str]]]:
-    """Recipients per zone key among ``messages`` (a queryset of rows with ``phone``,
-    ``country`` and ``time_zone``), in one grouped query; and the (country, prefix, key) rows
-    that give the numbers without a zone of their own their key."""
-    countries = list(messages.order_by().values_list("country", flat=True).distinct())
+def zone_counts(recipients, fallback_zone: str) -> tuple[Counter, dict[str, str]]:
+    """Recipients per zone key among ``recipients`` (a queryset of rows with ``phone``,
+    ``country`` and ``time_zone``, messages or contacts), in one grouped query; and, for the
+    numbers without a zone of their own, the prefixes that decide their keys (prefix -> key)."""
+    countries = list(recipients.order_by().values_list("country", flat=True).distinct())
     prefix = Case(
         When(~Q(time_zone=""), then=Value("")),
         default=_prefix_expression(countries),
         output_field=CharField(),
     )
     groups = (
-        messages.order_by()
+        recipients.order_by()
         .annotate(prefix=prefix)
-        .values_list("time_zone", "country", "prefix")
+        .values_list("time_zone", "prefix")
         .annotate(n=Count("pk"))
     )
     counts: Counter = Counter()
-    keys: list[tuple[str, str, str]] = []
-    for zone, country, number_prefix, n in groups:
+    prefixes: dict[str, str] = {}
+    for zone, number_prefix, n in groups:
         if zone:
             counts[zone] += n
             continue
-        key = zones_of_prefix(number_prefix) or fallback_zone
+        known, key = zones_of_prefix(number_prefix)
+        key = key or fallback_zone
         counts[key] += n
-        keys.append((country, number_prefix, key))
-    return counts, keys
+        prefixes[known or number_prefix] = key
+    return counts, prefixes
 
 
 def assign_zones(campaign: Campaign) -> dict[str, int]:
-    """Gives the campaign's pending messages their zone keys and keeps the count per key on the
-    campaign; nothing when no window or local time applies. Called inside the launch's
-    transaction."""
+    """Keeps on the campaign its pending recipients per zone key and the number prefixes that
+    decide them; nothing when no window or local time applies. Returns the counts."""
     rules = rules_for(campaign)
     if not rules.zoned:
         return {}
     pending = Message.objects.filter(campaign=campaign, status=MessageStatus.PENDING)
-    counts, keys = zone_counts(pending, rules.fallback_zone)
-    table = Message._meta.db_table
-    with transaction.atomic():  # the rows' temporary table lives until the commit
-        bulk.update_from_rows(
-            f"UPDATE {table} SET time_zone = v.zone FROM {{source}} "
-            f"WHERE {table}.campaign_id = %s AND {table}.status = %s "
-            f"AND {table}.time_zone = '' AND {table}.country = v.country "
-            f"AND substr({table}.phone, 1, length(v.prefix)) = v.prefix",
-            (("country", "varchar(2)"), ("prefix", "varchar(16)"), ("zone", "varchar(400)")),
-            keys,
-            table="crier_zones",
-            after=[campaign.pk, MessageStatus.PENDING.value],
-        )
-        zones = dict(counts)
-        Campaign.objects.filter(pk=campaign.pk).update(zones=zones)
-    campaign.zones = zones
-    return zones
+    counts, prefixes = zone_counts(pending, rules.fallback_zone)
+    campaign.zones = {"counts": dict(counts), "prefixes": prefixes}
+    Campaign.objects.filter(pk=campaign.pk).update(zones=campaign.zones)
+    return dict(counts)
+
+
+def zone_keys(campaign: Campaign) -> dict[str, int]:
+    """The campaign's recipients per zone key, as fixed at launch ({} without a window)."""
+    return (campaign.zones or {}).get("counts", {})
+
+
+def _in_zones(campaign: Campaign, open_keys: set[str]) -> Q:
+    """Messages whose zone key is one of ``open_keys``: a contact's stored zone, else the
+    longest of the campaign's prefixes its number starts with."""
+    prefixes = campaign.zones.get("prefixes", {})
+    by_number = Q(pk__in=[])
+    for prefix, key in prefixes.items():
+        if key not in open_keys:
+            continue
+        starts = Q(phone__startswith=prefix)
+        for longer, other in prefixes.items():  # a longer prefix decides its own numbers
+            if other not in open_keys and len(longer) > len(prefix) and longer.startswith(prefix):
+                starts &= ~Q(phone__startswith=longer)
+        by_number |= starts
+    return Q(time_zone__in=open_keys) | (Q(time_zone="") & by_number)
 
 
 # --- The engine's side -----------------------------------------------------------------------
@@ -202,10 +211,13 @@ def open_now(campaign: Campaign, pending, now: datetime | None = None):
         expire_late(campaign)
         return pending.none()
     rules = rules_for(campaign)
-    if not rules.zoned or not campaign.zones:
+    keys = zone_keys(campaign)
+    if not rules.zoned or not keys:
         return pending
-    keys = [key for key in campaign.zones if rules.is_open(key, now)]
-    return pending.filter(time_zone__in=keys)
+    open_keys = {key for key in keys if rules.is_open(key, now)}
+    if len(open_keys) == len(keys):
+        return pending
+    return pending.filter(_in_zones(campaign, open_keys))
 
 
 def wait_for_window(campaign: Campaign, now: datetime | None = None) -> datetime | None:
@@ -231,7 +243,7 @@ def next_opening(campaign: Campaign, now: datetime) -> tuple[datetime, str] | No
         return None
     found = [
         (when, key)
-        for key in campaign.zones
+        for key in zone_keys(campaign)
         if not rules.is_open(key, now) and (when := rules.next_opening(key, now))
     ]
     return min(found) if found else None

@@ -52,9 +52,10 @@ def draft_zone_counts(campaign: Campaign) -> dict[str, int]:
     the contacts its audience reaches (with their stored zones)."""
     fallback = campaign.workspace.time_zone
     pending = Message.objects.filter(campaign=campaign, status=MessageStatus.PENDING)
-    counts, _keys = windows.zone_counts(pending, fallback)
+    counts, _prefixes = windows.zone_counts(pending, fallback)
     if campaign.status == CampaignStatus.DRAFT and not audiences.problem(campaign):
-        reached, _keys = windows.zone_counts(audiences.contacts(campaign, in_file=False), fallback)
+        contacts = audiences.contacts(campaign, in_file=False)
+        reached, _prefixes = windows.zone_counts(contacts, fallback)
         counts.update(reached)
     return dict(counts)
 
@@ -74,9 +75,9 @@ def live(campaign: Campaign) -> dict | None:
         return None
     now = timezone.now()
     found = {"deadline": campaign.deadline, "waiting": None, "expired": 0}
-    if campaign.status == CampaignStatus.SENDING and campaign.zones:
+    if campaign.status == CampaignStatus.SENDING and (keys := windows.zone_keys(campaign)):
         rules = windows.rules_for(campaign)
-        some_open = any(rules.is_open(key, now) for key in campaign.zones)
+        some_open = any(rules.is_open(key, now) for key in keys)
         if opening := windows.next_opening(campaign, now):
             when, key = opening
             zone = key.split()[0]

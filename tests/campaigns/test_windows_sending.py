@@ -80,10 +80,34 @@ def assert_charged_inside(remote, window: str) -> None:
         assert parsed.is_open(zone, at), (phone, at, zone)
 
 
-def test_zones_are_fixed_at_launch_from_the_number(two_zones):
+def test_zones_are_fixed_at_launch_from_the_number_prefixes(two_zones):
     campaign, _remote = two_zones(send_window=DAILY)
-    assert campaign.zones == {"Asia/Almaty": 30, "Europe/Berlin": 30}
-    assert set(campaign.messages.values_list("time_zone", flat=True)) == set(ZONES.values())
+    assert campaign.zones == {
+        "counts": {"Asia/Almaty": 30, "Europe/Berlin": 30},
+        "prefixes": {"+772": "Asia/Almaty", "+49": "Europe/Berlin"},  # phonenumbers' own
+    }
+    assert set(campaign.messages.values_list("time_zone", flat=True)) == {""}  # no rewrite
+
+
+def test_a_contacts_stored_zone_beats_the_numbers(two_zones):
+    with time_machine.travel(utc(2026, 12, 7, 6, 0), tick=True):  # 11:00 Almaty, 07:00 Berlin
+        campaign, _remote = two_zones(send_window=DAILY)
+        Message.objects.filter(campaign=campaign, phone__startswith="+4930").update(
+            time_zone="Asia/Almaty"  # Berlin numbers of people who live in Almaty
+        )
+        windows.assign_zones(campaign)
+        assert windows.zone_keys(campaign) == {"Asia/Almaty": 60}
+        run(campaign)
+        assert campaign.status == CampaignStatus.SENT
+
+
+def test_a_longer_prefix_decides_its_own_numbers():
+    from campaigns.models import Campaign
+
+    campaign = Campaign(zones={"prefixes": {"+7": "Europe/Moscow", "+7301": "Asia/Irkutsk"}})
+    moscow_only = Message.objects.filter(windows._in_zones(campaign, {"Europe/Moscow"}))
+    sql = str(moscow_only.query)
+    assert "+7%" in sql and "NOT" in sql and "+7301%" in sql
 
 
 def test_only_open_zones_go_and_the_rest_wait_across_the_dst_change(two_zones):
@@ -195,7 +219,7 @@ def test_before_the_deadline_everything_goes(two_zones):
 
 def test_no_window_no_zones(two_zones):
     campaign, _remote = two_zones()
-    assert campaign.zones == {}
+    assert campaign.zones == {} and windows.zone_keys(campaign) == {}
     assert set(campaign.messages.values_list("time_zone", flat=True)) == {""}
 
 
