@@ -49,6 +49,8 @@ class CountersSerializer(serializers.Serializer):
 
 class CampaignSerializer(serializers.ModelSerializer):
     send_at = serializers.DateTimeField(source="start_at", allow_null=True)
+    # A wall-clock time in each recipient's own zone, so no offset: "10:00:00".
+    send_at_local = serializers.CharField(allow_null=True)
     voice_kind = serializers.ChoiceField(choices=VoiceKind.choices, allow_blank=True)
     counters = serializers.SerializerMethodField()
 
@@ -73,6 +75,10 @@ class CampaignSerializer(serializers.ModelSerializer):
             "send_at",
             "rate_limit",
             "rate_period",
+            "spread_hours",
+            "send_window",
+            "send_at_local",
+            "deadline",
             "validity_minutes",
             "flash",
             "audience_lists",
@@ -121,6 +127,24 @@ class CampaignInputSerializer(serializers.Serializer):
     rate_limit = serializers.IntegerField(required=False, allow_null=True, min_value=1)
     rate_period = serializers.ChoiceField(
         choices=[60, 3600, 86400], required=False, allow_null=True, help_text="Seconds."
+    )
+    spread_hours = serializers.IntegerField(
+        required=False, allow_null=True, help_text="Send over this many hours of open window."
+    )
+    send_window = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=500,
+        help_text='Each recipient\'s local hours, e.g. "Mon-Fri 09:00-20:00; Sat 10:00-18:00"; '
+        'empty: the workspace\'s; "always": any time.',
+    )
+    send_at_local = serializers.TimeField(
+        required=False, allow_null=True, help_text="HH:MM in each recipient's own time zone."
+    )
+    deadline = serializers.DateTimeField(
+        required=False,
+        allow_null=True,
+        help_text="ISO 8601 with an offset: nothing is handed over after it.",
     )
     validity_minutes = serializers.IntegerField(
         required=False, allow_null=True, min_value=1, max_value=100_000

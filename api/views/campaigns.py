@@ -33,7 +33,7 @@ STEPS = (
     (SetupForm, ("name", "channel", "account", "sender"), True),
     (MessageForm, tuple(MessageForm.Meta.fields), False),
     (AudienceForm, tuple(AudienceForm.Meta.fields), True),
-    (OptionsForm, ("send_at", *OptionsForm.Meta.fields), True),
+    (OptionsForm, ("send_at", "deadline", *OptionsForm.Meta.fields), True),
 )
 
 
@@ -73,7 +73,7 @@ def _current(form) -> dict:
 def _as_form_value(name: str, value, workspace):
     if value is None:
         return ""
-    if name == "send_at":
+    if name in ("send_at", "deadline"):
         return value.astimezone(workspace.zone).replace(tzinfo=None).isoformat()
     return value
 
