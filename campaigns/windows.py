@@ -34,6 +34,7 @@ DEADLINE = "deadline"
 # How far the preview looks ahead; recipients still waiting then are counted as never going.
 HORIZON = timedelta(days=31)
 STEP = timedelta(minutes=15)
+NEVER_OPEN_RECHECK = timedelta(hours=1)
 
 
 @dataclass(frozen=True)
@@ -223,16 +224,32 @@ def open_now(campaign: Campaign, pending, now: datetime | None = None):
 def wait_for_window(campaign: Campaign, now: datetime | None = None) -> datetime | None:
     """Nothing could be claimed: when the messages still waiting for their windows may go (or
     the deadline, if sooner), saved as the campaign's ``next_attempt_at`` so beat leaves it
-    alone until then. None when nothing waits for a window."""
+    alone until then. None when nothing waits for a window.
+
+    A key whose zones never share an open hour (a prefix spanning zones far apart, under a
+    short window) never opens: its messages wait, looked at again every NEVER_OPEN_RECHECK
+    (a changed window may open it), until the deadline expires them or a person stops them.
+    The preview counts them before launch."""
     now = now or timezone.now()
     waiting = next_opening(campaign, now)
     if waiting is None:
-        return None
+        if not never_open(campaign, now):
+            return None
+        waiting = (now + NEVER_OPEN_RECHECK, "")
     when = waiting[0]
     if campaign.deadline:
         when = min(when, campaign.deadline)
     Campaign.objects.filter(pk=campaign.pk).update(next_attempt_at=when)
     return when
+
+
+def never_open(campaign: Campaign, now: datetime) -> list[str]:
+    """The campaign's zone keys that are closed now and never open again."""
+    rules = rules_for(campaign)
+    if not rules.zoned:
+        return []
+    keys = zone_keys(campaign)
+    return [k for k in keys if not rules.is_open(k, now) and rules.next_opening(k, now) is None]
 
 
 def next_opening(campaign: Campaign, now: datetime) -> tuple[datetime, str] | None:

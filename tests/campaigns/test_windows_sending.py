@@ -269,3 +269,21 @@ def test_spread_over_hours_sets_the_pace_at_launch(acme):
     campaign.refresh_from_db()
     assert (campaign.rate_limit, campaign.rate_period) == (10, 3600)
     assert timedelta(seconds=3600 * 30 / campaign.rate_limit) == timedelta(hours=3)
+
+
+def test_zones_that_never_share_an_open_hour_wait_without_busying_beat(two_zones):
+    with time_machine.travel(utc(2026, 12, 7, 6, 0), tick=True):  # 11:00 Almaty, 07:00 Berlin
+        campaign, remote = two_zones(send_window="Mon-Sun 10:00-12:00")
+        Message.objects.filter(campaign=campaign, phone__startswith="+4930").update(
+            time_zone="Asia/Almaty Europe/Berlin"  # as a prefix spanning both would be keyed
+        )
+        windows.assign_zones(campaign)
+        run(campaign)
+        assert {p[:5] for p in sent_phones(campaign)} == {"+7727"}
+        assert windows.never_open(campaign, utc(2026, 12, 7, 6, 0)) == ["Asia/Almaty Europe/Berlin"]
+        # Looked at again in an hour (the clock ticks while the test runs).
+        assert utc(2026, 12, 7, 7, 0) <= campaign.next_attempt_at < utc(2026, 12, 7, 7, 1)
+        handed = []
+        engine.dispatch_due(handed.append)
+        assert handed == [] and campaign.status == CampaignStatus.SENDING
+    assert ledger(remote)["charges"] == 30
