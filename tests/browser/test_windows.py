@@ -31,11 +31,12 @@ def tomorrow_at(hour: int, minute: int = 0) -> datetime:
     return datetime(day.year, day.month, day.day, hour, minute, tzinfo=UTC)
 
 
-def narrow(page, name: str, part: str) -> None:
-    """The page 390 px wide, whole and ``part`` of it alone (readable at that size)."""
+def narrow(page, name: str, *parts: str) -> None:
+    """The page 390 px wide, whole and each of ``parts`` alone (readable at that size)."""
     page.set_viewport_size({"width": 390, "height": 844})
     shot(page, f"{name}-390")
-    page.locator(part).screenshot(path=SCREENSHOTS / f"{name}-390-part.png")
+    for n, part in enumerate(parts):
+        page.locator(part).screenshot(path=SCREENSHOTS / f"{name}-390-part{n}.png")
     page.set_viewport_size({"width": 1280, "height": 900})
 
 
@@ -89,7 +90,7 @@ def test_a_campaign_waits_for_its_window_and_sends_when_it_opens(
             path=SCREENSHOTS / "window-plan-part.png"
         )
         shot(page, "window-plan")
-        narrow(page, "window-plan", "[data-testid=send-plan]")
+        narrow(page, "window-plan", "[data-testid=send-plan]", "[data-testid=options-form]")
 
         # Unpaced from here, so that the window alone decides what goes when.
         page.fill("#id_rate_limit", "")
@@ -119,5 +120,6 @@ def test_a_campaign_waits_for_its_window_and_sends_when_it_opens(
 
 
 @pytest.fixture(autouse=True)
-def _no_pace_wait(settings):
-    settings.CRIER_SEND_BATCH_SIZE = 10
+def _sessions_outlast_the_travel(settings):
+    """The clock travels up to 26 hours ahead, past the default idle logout (8 hours)."""
+    settings.SESSION_COOKIE_AGE = 3 * 24 * 3600

@@ -268,6 +268,10 @@ def test_spread_over_hours_sets_the_pace_at_launch(acme):
     services.launch(campaign, acme.user("sender"), funds=AccountInfo("EUR", Decimal(1000)))
     campaign.refresh_from_db()
     assert (campaign.rate_limit, campaign.rate_period) == (10, 3600)
+    from audit.models import AuditEvent
+
+    launched = AuditEvent.objects.get(action="campaign_launched")
+    assert launched.details["spread_hours"] == 3 and "deadline" not in launched.details
     assert timedelta(seconds=3600 * 30 / campaign.rate_limit) == timedelta(hours=3)
 
 
