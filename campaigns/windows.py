@@ -211,10 +211,10 @@ def open_now(campaign: Campaign, pending, now: datetime | None = None):
     if campaign.deadline and now >= campaign.deadline:
         expire_late(campaign)
         return pending.none()
-    rules = rules_for(campaign)
     keys = zone_keys(campaign)
-    if not rules.zoned or not keys:
+    if not keys:  # no window or local time applied at launch: nothing to read
         return pending
+    rules = rules_for(campaign)
     open_keys = {key for key in keys if rules.is_open(key, now)}
     if len(open_keys) == len(keys):
         return pending
@@ -230,6 +230,8 @@ def wait_for_window(campaign: Campaign, now: datetime | None = None) -> datetime
     short window) never opens: its messages wait, looked at again every NEVER_OPEN_RECHECK
     (a changed window may open it), until the deadline expires them or a person stops them.
     The preview counts them before launch."""
+    if not zone_keys(campaign):
+        return None
     now = now or timezone.now()
     waiting = next_opening(campaign, now)
     if waiting is None:
