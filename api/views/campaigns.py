@@ -33,7 +33,7 @@ STEPS = (
     (SetupForm, ("name", "channel", "account", "sender"), True),
     (MessageForm, tuple(MessageForm.Meta.fields), False),
     (AudienceForm, tuple(AudienceForm.Meta.fields), True),
-    (OptionsForm, ("send_at", "deadline", *OptionsForm.Meta.fields), True),
+    (OptionsForm, ("send_at", *OptionsForm.Meta.fields), True),
 )
 
 

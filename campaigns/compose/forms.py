@@ -243,6 +243,7 @@ class OptionsForm(forms.ModelForm):
             "spread_hours",
             "send_window",
             "send_at_local",
+            "deadline",
             "validity_minutes",
             "flash",
         ]
@@ -285,8 +286,6 @@ class OptionsForm(forms.ModelForm):
             self.initial["send_at"] = self.instance.start_at.astimezone(self.zone).replace(
                 tzinfo=None
             )
-        if self.instance.deadline:
-            self.initial["deadline"] = self.instance.deadline
         self.capabilities = self.instance.account.adapter_class.capabilities
         self.provider = self.instance.account.get_provider_display()
         self._offer_only_what_the_provider_does()
@@ -335,9 +334,7 @@ class OptionsForm(forms.ModelForm):
     def clean_deadline(self):
         value = self.cleaned_data["deadline"]
         if value is not None and value <= timezone.now():
-            raise forms.ValidationError(
-                "Don't send after: this time has passed. Choose a time in the future."
-            )
+            raise forms.ValidationError("Don't send after: this time has passed.")
         return value
 
     def clean(self):
@@ -359,7 +356,6 @@ class OptionsForm(forms.ModelForm):
 
     def save(self, commit=True):
         self.instance.start_at = self.cleaned_data.get("send_at")
-        self.instance.deadline = self.cleaned_data.get("deadline")
         return super().save(commit)
 
 
