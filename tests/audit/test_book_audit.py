@@ -125,7 +125,7 @@ def test_a_stop_list_file_is_one_event_however_many_batches(as_role, acme, monke
     )
     event = only_event(Action.CONTACTS_OPTED_OUT)
     assert event.target == "7 numbers"
-    assert event.details == {"opted_out": 7, "source": "file", "file": "optouts.csv"}
+    assert event.details == {"opted_out": 7, "source": "file"}
 
 
 def test_removing_from_the_stop_list_is_an_opt_in(as_role, acme):
@@ -168,7 +168,8 @@ def test_bulk_list_changes_are_one_event_each(as_role, acme, many):
     client.post(reverse("contact_bulk"), {"action": "remove", "target": many.pk, "contact": ticked})
     added, removed = book_events()
     assert (added.action, added.target) == (Action.LIST_MEMBERS_ADDED, "list Later")
-    assert added.details == {"list_id": many.pk, "contacts": 301, "source": "contacts page"}
+    # Every contact of the book: the 300, Acme's contact and its opted-out one
+    assert added.details == {"list_id": many.pk, "contacts": 302, "source": "contacts page"}
     assert (removed.action, removed.target) == (Action.LIST_MEMBERS_REMOVED, "list Later")
     assert removed.details == {"list_id": many.pk, "contacts": 3, "source": "contacts page"}
 
@@ -284,13 +285,13 @@ def test_fields_created_changed_and_deleted_with_the_values_dropped(as_role, acm
     as_role(Role.ADMIN).post(reverse("field_delete", args=[acme.contact_field.pk]))
     created, changed, deleted = book_events()
     assert (created.action, created.target) == (Action.FIELD_CREATED, "field Tier")
-    assert created.details == {"field_id": tier.pk, "key": "tier", "source": "page"}
+    assert created.details == {"field_id": tier.pk, "placeholder": "{tier}", "source": "page"}
     assert (changed.action, changed.target) == (Action.FIELD_CHANGED, "field Level")
     assert changed.details["old_label"] == "Tier" and changed.details["new_label"] == "Level"
     assert (deleted.action, deleted.target) == (Action.FIELD_DELETED, "field City")
     assert deleted.details == {
         "field_id": acme.contact_field.pk,
-        "key": "city",
+        "placeholder": "{city}",
         "values_dropped": 1,
         "source": "page",
     }
