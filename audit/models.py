@@ -108,7 +108,10 @@ class AuditEvent(models.Model):
 
 
 # PostgreSQL's jsonb keeps no key order: what an event is about first, the rest alphabetically.
-FIRST = ("destination", "provider", "email", "role", "fields", "recipients", "messages", "estimate")
+FIRST = (
+    *("destination", "provider", "email", "role", "fields", "recipients", "messages", "estimate"),
+    *("opted_out", "contacts", "changed", "created", "updated", "unchanged", "rejected"),
+)
 
 
 def _reading_order(item) -> tuple[int, str]:
@@ -122,6 +125,9 @@ LABELS = {
     "start_at": "starts",
     "email": "e-mail address",
     "expires_at": "link works until",
+    "source": "where",  # the contact book's: "page", "contacts page", "API", "import", ...
+    "opted_out": "numbers opted out",
+    "values_dropped": "values deleted",
 }
 
 

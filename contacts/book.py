@@ -98,13 +98,13 @@ def record_opt_out(workspace, actor, added: int, where: str, contact_id=None, **
 
 
 def opt_in(contact: Contact, *, actor, where: str) -> None:
-    """The contact may receive messages again; recorded as ``actor``'s, made ``where``."""
-    was_out = contact.opted_out_at is not None
-    contact.opted_out_at = None
-    contact.opt_out_source = ""
-    contact.opt_out_note = ""
+    """The contact may receive messages again; recorded as ``actor``'s, made ``where``, when
+    the database had them out (a second click, or a stale ``contact``, records nothing)."""
+    now = timezone.now()
     with transaction.atomic():
-        contact.save(update_fields=["opted_out_at", "opt_out_source", "opt_out_note", "updated_at"])
+        was_out = Contact.objects.filter(pk=contact.pk, opted_out_at__isnull=False).update(
+            opted_out_at=None, opt_out_source="", opt_out_note="", updated_at=now
+        )
         if was_out:
             record(
                 contact.workspace,
@@ -114,3 +114,5 @@ def opt_in(contact: Contact, *, actor, where: str) -> None:
                 contact_id=contact.pk,
                 source=where,
             )
+    contact.opted_out_at, contact.opt_out_source, contact.opt_out_note = None, "", ""
+    contact.updated_at = now

@@ -72,7 +72,7 @@ def _facts(item) -> dict:
 def _field_name(name: str) -> str:
     if name.startswith(PREFIX):
         return "field " + name.removeprefix(PREFIX)
-    return name.removesuffix("_text")  # a field's choices_text is its choices
+    return name.removesuffix("_text").replace("_", " ")  # choices_text: choices; time zone
 
 
 def save(form, actor, source: str, *, also_changed: tuple[str, ...] = ()):
