@@ -12,6 +12,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
 from audit.models import Action, AuditEvent
+from audit.views import action_groups
 from campaigns.models import MessageTemplate
 from campaigns.recipients import stoplist
 from contacts import importing
@@ -410,3 +411,14 @@ def test_the_audit_page_reads_the_new_events(as_role, acme):
     assert "Numbers opted out" in page and "List renamed" in page
     assert "Customers → Buyers" in page
     assert f"contact {acme.contact.pk}" in page
+
+
+def test_the_audit_filter_groups_every_action_the_books_in_one_group(as_role, acme):
+    groups = dict(action_groups())
+    assert sorted(v for actions in groups.values() for v, _ in actions) == sorted(Action.values)
+    book = {value for value, _ in groups["Contact book"]}
+    templates = {value for value, _ in groups["Message templates"]}
+    assert BOOK - book == templates
+    page = as_role(Role.ADMIN).get(reverse("audit_log"), {"action": "list_renamed"}).text
+    assert '<optgroup label="Contact book">' in page
+    assert '<option value="list_renamed" selected>List renamed</option>' in page
