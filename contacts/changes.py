@@ -52,7 +52,7 @@ _KINDS = {
 
 
 def target(item) -> str:
-    """ "contact 12", "list Customers", "field City", "template Spring sale"."""
+    """What the event is about: "contact 12", "list Customers", "field City", "template Sale"."""
     noun, naming, *_ = _KINDS[item._meta.model_name]
     return f"{noun} {item.pk if naming is None else getattr(item, naming)}"
 
@@ -101,13 +101,13 @@ def save(form, actor, source: str, *, also_changed: tuple[str, ...] = ()):
 
 
 def delete(item, actor, source: str, **details) -> None:
-    """Deletes ``item`` and records it in the same transaction."""
+    """Deletes ``item`` and records it in the same transaction; nothing when another request
+    deleted it first (a double click records one deletion)."""
     deleted = _KINDS[item._meta.model_name][4]
+    about, facts, workspace = target(item), _facts(item), item.workspace
     with transaction.atomic():
-        record(
-            item.workspace, actor, deleted, target(item), **_facts(item), **details, source=source
-        )
-        item.delete()
+        if type(item).objects.filter(pk=item.pk).delete()[0]:
+            record(workspace, actor, deleted, about, **facts, **details, source=source)
 
 
 def members_changed(contact_list, actor, count: int, source: str, *, added: bool, **details):
