@@ -230,7 +230,7 @@ def test_an_opted_out_contact_stays_on_the_stop_list_with_nothing_but_the_number
     holds it later would message someone who asked not to be. Only the number, the date and the
     source of the opt-out are kept (the suppression record data-protection guidance asks for)."""
     contact = acme.contact
-    book.opt_out(acme.workspace, [contact.phone], note="STOP by SMS")
+    book.opt_out(acme.workspace, [contact.phone], note="STOP by SMS", actor=None, where="page")
     Contact.objects.filter(pk=contact.pk).update(
         name="Ann", fields={"city": "Almaty"}, language="ru", time_zone="Asia/Almaty"
     )
@@ -257,7 +257,7 @@ def test_an_opted_out_contact_stays_on_the_stop_list_with_nothing_but_the_number
 def test_the_confirm_step_of_an_opted_out_contact_says_the_number_stays_on_the_stop_list(
     as_role, acme
 ):
-    book.opt_out(acme.workspace, [acme.contact.phone])
+    book.opt_out(acme.workspace, [acme.contact.phone], actor=None, where="page")
 
     response = as_role(Role.ADMIN).get(reverse("contact_erase", args=[acme.contact.pk]))
 
