@@ -271,8 +271,18 @@ class ContactDetail(ApiView):
     @extend_schema(responses={204: None})
     def delete(self, request, contact_pk: int):
         """Deletes the contact and its place in lists; its messages stay in their campaigns
-        (erasing the number from them is the contact page's erase)."""
-        changes.delete(contact_of(request, contact_pk), actor(request), API)
+        (erasing the number from them is the contact page's erase). 409 for an opted-out
+        contact: deleting would forget the opt-out, and the next file holding the number would
+        message them; remove it from the stop list first if that is really meant."""
+        contact = contact_of(request, contact_pk)
+        if contact.opted_out:
+            raise Problem(
+                "wrong-state",
+                "This contact opted out: deleting it would forget the opt-out, and a later "
+                "file or call holding the number would message them. Remove the number from "
+                "the stop list first (POST /api/v1/stop-list/remove) if that is what you mean.",
+            )
+        changes.delete(contact, actor(request), API)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
