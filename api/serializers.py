@@ -75,6 +75,7 @@ class CampaignSerializer(serializers.ModelSerializer):
             "rate_period",
             "validity_minutes",
             "flash",
+            "cheapest_route",
             "audience_lists",
             "audience_segments",
             "exclusion_lists",
@@ -126,6 +127,12 @@ class CampaignInputSerializer(serializers.Serializer):
         required=False, allow_null=True, min_value=1, max_value=100_000
     )
     flash = serializers.BooleanField(required=False)
+    cheapest_route = serializers.BooleanField(
+        required=False,
+        help_text="Send each destination country through the workspace's account with the "
+        "cheapest rate there (same currency, the sender name approved); the estimate shows "
+        "the split.",
+    )
     audience_lists = serializers.ListField(child=id_field(), required=False, max_length=100)
     audience_segments = serializers.ListField(child=id_field(), required=False, max_length=100)
     exclusion_lists = serializers.ListField(child=id_field(), required=False, max_length=100)
