@@ -574,14 +574,15 @@ def funds_of(account: ProviderAccount | None) -> AccountInfo | None:
 
 
 def route_summary(campaign: Campaign, estimate: PriceEstimate) -> dict:
-    """The cheapest route's split per country, with each account's name as it is now, and what
-    it saves, as the preview shows them and Campaign.estimate and the launch's audit event
-    keep them (money as strings); nothing for a campaign sent through its own account only."""
+    """The cheapest route's split per country, with each account's name as it is now, the
+    other accounts compared, and what it saves, as the preview shows them and Campaign.estimate
+    and the launch's audit event keep them (money as strings); nothing for a campaign sent
+    through its own account only."""
     if estimate.single_total is None:
         return {}
     names = {a.pk: a.name for a in route_accounts(campaign, estimate)}
     names[None] = campaign.account.name
-    routes = [
+    split = [
         {
             "country": line.country,
             "account": line.account,
@@ -593,7 +594,8 @@ def route_summary(campaign: Campaign, estimate: PriceEstimate) -> dict:
         for line in estimate.routes
     ]
     return {
-        "routes": routes,
+        "routes": split,
+        "compared": [account.name for account in routes.others_of(campaign)],
         "single_total": str(estimate.single_total),
         "saving": str(estimate.saving),
     }

@@ -12,7 +12,7 @@ from django.views.decorators.http import require_http_methods, require_POST, req
 from django_htmx.http import HttpResponseStopPolling, trigger_client_event
 
 from campaigns import audiences, services
-from campaigns.compose import message_templates, pricing, routes, segments
+from campaigns.compose import message_templates, pricing, segments
 from campaigns.compose.forms import AudienceForm, MessageForm, OptionsForm, SetupForm
 from campaigns.compose.templating import Template
 from campaigns.models import (
@@ -270,9 +270,7 @@ def _estimate_context(campaign: Campaign, result: pricing.PriceEstimate | Estima
         and campaign.channel == Channel.SMS
         and not audiences.has_audience(campaign),  # see pricing.provider_quote
     }
-    if result.single_total is not None:  # the cheapest route's split and what it saves
-        context.update(pricing.route_summary(campaign, result))
-        context["route_others"] = [account.name for account in routes.others_of(campaign)]
+    context.update(pricing.route_summary(campaign, result))  # the cheapest route's split
     if result.messages:
         # The campaign's own account's share; the launch page checks the other routes'.
         context["balance"] = pricing.check_balance(result.share(None), account_funds(campaign))
