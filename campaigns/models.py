@@ -323,6 +323,15 @@ class Batch(models.Model):
         return self.provider_campaign_id or self.key
 
 
+def by_account(campaign: Campaign, batches) -> dict:
+    """``batches`` of ``campaign`` grouped by the account each went through (ProviderAccount ->
+    its batches, in order); a batch older than routes went through the campaign's."""
+    routes: dict = {}
+    for batch in batches.select_related("account").order_by("pk"):
+        routes.setdefault(batch.account or campaign.account, []).append(batch)
+    return routes
+
+
 class MessageTemplate(models.Model):
     """A saved text of a workspace for one channel, with {placeholders}: chosen in compose,
     where it is copied into the campaign (and may be edited there)."""

@@ -26,6 +26,7 @@ from campaigns.models import (
     Channel,
     Message,
     VoiceKind,
+    by_account,
 )
 from campaigns.tracking import polling as tracking
 from contacts import book
@@ -429,13 +430,14 @@ def stop_provider_side(campaign_id: int) -> dict:
         return {"skipped": "not stopped"}
     adapter_class = campaign.account.adapter_class
     asked = 0
-    with campaign.account.adapter() as adapter:
-        for batch in campaign.batches.filter(
-            status=BatchStatus.SUBMITTED, stopped__isnull=True
-        ).exclude(provider_campaign_id=""):
-            stopped, result = _stop_one(adapter, adapter_class, batch)
-            Batch.objects.filter(pk=batch.pk).update(stopped=stopped, stop_result=result)
-            asked += 1
+    unasked = campaign.batches.filter(status=BatchStatus.SUBMITTED, stopped__isnull=True)
+    # Each batch is stopped through the account it went through.
+    for account, batches in by_account(campaign, unasked.exclude(provider_campaign_id="")).items():
+        with account.adapter() as adapter:
+            for batch in batches:
+                stopped, result = _stop_one(adapter, account.adapter_class, batch)
+                Batch.objects.filter(pk=batch.pk).update(stopped=stopped, stop_result=result)
+                asked += 1
     out = campaign.batches.filter(status=BatchStatus.SUBMITTED)
     still_going = sum(out.filter(stopped=False).values_list("accepted", flat=True))
     in_flight = campaign.batches.filter(status=BatchStatus.SUBMITTING).exists()

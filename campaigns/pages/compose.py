@@ -28,8 +28,8 @@ from campaigns.recipients import imports
 from campaigns.recipients.forms import UploadForm
 from contacts.models import ContactField
 from core.columns import missing_placeholders, placeholders_in
+from core.crypto import CredentialsUnreadable
 from core.statuses import MessageStatus
-from providers.crypto import CredentialsUnreadable
 from providers.errors import ProviderError
 from workspaces.models import Role
 

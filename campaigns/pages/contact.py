@@ -143,6 +143,11 @@ def contact_erase(request, contact_pk: int):
         )
         if erasure.cancelled:
             text += f" {erasure.cancelled:,} messages not yet sent were cancelled."
+        if erasure.kept_opt_out:
+            text += (
+                f" {contact.phone} stays on the stop list (the number and the date of the "
+                "opt-out, nothing else), so it is never sent to again."
+            )
         messages.success(request, text)
         return _after_erase(request)
     context = {
