@@ -1,7 +1,9 @@
 """What a campaign will cost before it is sent, and whether the account can pay for it.
 
 ``price(campaign)`` multiplies the parts of every pending message by the account's rate for
-its destination (see providers.models.RateCard) and groups the result per destination.
+its destination (see providers.models.RateCard) and groups the result per destination; with
+the cheapest route on, each country goes through the candidate account (compose/routes.py)
+whose card prices it lowest, and ``route_summary`` tells the split and the saving.
 ``estimate(campaign)`` is the same figure stored with a fingerprint of what it was computed from,
 so the preview and the launch reuse it while it is fresh; ``estimate_or_job`` hands a campaign
 too big to price during a request to a worker, which reports its progress.

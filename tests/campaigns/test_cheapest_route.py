@@ -236,6 +236,21 @@ def test_a_route_account_short_of_funds_blocks_the_launch(campaign, acme, funds)
     assert not campaign.messages.filter(account__isnull=False).exists()
 
 
+def test_a_credit_account_on_a_route_needs_a_credit_per_part(campaign, acme, funds):
+    drop = add_account(acme, "Drop", provider="smsdrop")  # rates: what a credit costs in EUR
+    set_rates(drop, KZ="0.010")
+    funds[drop.pk] = AccountInfo(credits=5)
+
+    with pytest.raises(services.CampaignRuleError, match=r"Drop, which sends part.* 5 SMS credits"):
+        services.launch(campaign, acme.user("sender"), funds=RICH)
+    funds[drop.pk] = AccountInfo(credits=6)  # KZ: 3 messages x 2 parts
+    assert services.launch(campaign, acme.user("sender"), funds=RICH).status == "scheduled"
+
+
+def test_a_clone_keeps_the_option(campaign, acme):
+    assert services.clone(campaign, acme.user("sender")).cheapest_route
+
+
 def test_the_own_account_pays_only_its_share(campaign, acme, funds):
     set_rates(add_account(acme, "Cheap"), KZ="0.030")
     own_share = AccountInfo(currency="EUR", balance=D("0.20"))  # UZ: 4 parts x 0.050
