@@ -240,6 +240,10 @@ class PriceLineSerializer(serializers.Serializer):
     segments = serializers.IntegerField()
     price = serializers.DecimalField(max_digits=14, decimal_places=6)
     subtotal = serializers.DecimalField(max_digits=18, decimal_places=6)
+    account = serializers.IntegerField(
+        allow_null=True,
+        help_text="The cheapest route's account for these recipients; null: the campaign's.",
+    )
 
 
 class UnpricedLineSerializer(serializers.Serializer):
@@ -258,6 +262,13 @@ class PriceSerializer(serializers.Serializer):
     unpriced_messages = serializers.IntegerField(allow_null=True)
     lines = PriceLineSerializer(many=True)
     unpriced = UnpricedLineSerializer(many=True)
+    single_total = serializers.DecimalField(
+        max_digits=18,
+        decimal_places=6,
+        allow_null=True,
+        help_text="With the cheapest route on: the priced lines through the campaign's account "
+        "alone (total is through the routes). Null when the option is off.",
+    )
     problems = serializers.ListField(
         child=serializers.CharField(), help_text="What would block a launch now."
     )

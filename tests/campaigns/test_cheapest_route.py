@@ -300,3 +300,16 @@ def test_the_api_sets_the_option_and_refuses_a_bad_value_by_name(campaign, acme)
 
     assert refused.status_code == 400
     assert [e["field"] for e in refused.json()["errors"]] == ["cheapest_route"]
+
+
+def test_the_apis_price_names_each_lines_account_and_the_single_account_total(campaign, acme):
+    cheap = add_account(acme, "Cheap")
+    set_rates(cheap, KZ="0.030")
+
+    price = client_for(acme).get(f"/api/v1/campaigns/{campaign.pk}/price").json()
+
+    assert {(x["country"], x["account"]) for x in price["lines"]} == {
+        ("KZ", cheap.pk),
+        ("UZ", None),
+    }
+    assert D(price["single_total"]) == D("0.41") and D(price["total"]) == D("0.38")
