@@ -83,6 +83,15 @@ class Campaign(models.Model):
     rate_period = models.PositiveIntegerField(null=True, blank=True, help_text="Seconds.")
     validity_minutes = models.PositiveIntegerField(null=True, blank=True)
     flash = models.BooleanField(default=False)
+    # Each destination country goes through the workspace's account that sends there most
+    # cheaply (campaigns.compose.routes); off: every message goes through ``account``.
+    cheapest_route = models.BooleanField(
+        "Send each country through the cheapest account",
+        default=False,
+        db_default=False,
+        help_text="Compares the rate cards of the workspace's active accounts in the same "
+        "currency that may send there with this sender name.",
+    )
     # The audience drawn from the contact book, beside any uploaded recipients: the members of
     # these lists and segments, minus the exclusion lists' members and opted-out contacts,
     # de-duplicated; fixed into messages at launch (campaigns.audiences).
@@ -114,7 +123,8 @@ class Campaign(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
     # The price estimate frozen at launch: {"total", "currency", "messages", "segments",
-    # "unpriced_messages"}; money as strings.
+    # "unpriced_messages"}, with a cheapest route's "routes" (per country: account, messages,
+    # parts, cost) and "single_total" (the campaign's own account for all); money as strings.
     estimate = models.JSONField(default=dict, blank=True)
     # No worker touches the campaign before this (rate limit, backoff after an error).
     next_attempt_at = models.DateTimeField(null=True, blank=True)

@@ -54,6 +54,7 @@ _COPIED = [
     "rate_period",
     "validity_minutes",
     "flash",
+    "cheapest_route",
 ]
 
 # A new reference per copied message, made by the database so a million rows copy in one
@@ -148,10 +149,27 @@ def readiness(campaign: Campaign, *, funds=None) -> Readiness:
                 funds = pricing.current_funds(campaign)
             except ProviderError as error:
                 problems.append(f"Crier could not read the balance: {error}")
-        balance = pricing.check_balance(estimate, funds)
+        # Each account pays its own share: with the cheapest route, each is asked.
+        balance = pricing.check_balance(estimate.share(None), funds)
         if balance.blocks_sending:
             problems.append(balance.message)
+        problems += _route_problems(campaign, estimate)
     return Readiness(tuple(problems), estimate, balance, _stop_listed(campaign).count())
+
+
+def _route_problems(campaign: Campaign, estimate: pricing.PriceEstimate) -> list[str]:
+    """Whether the funds of each other account of the cheapest route cover its share (an HTTP
+    call to each provider)."""
+    problems = []
+    for account in pricing.route_accounts(campaign, estimate):
+        try:
+            check = pricing.check_balance(estimate.share(account.pk), pricing.funds_of(account))
+        except ProviderError as error:
+            problems.append(f"Crier could not read the balance of {account.name}: {error}")
+            continue
+        if check.blocks_sending:
+            problems.append(f"{account.name}, which sends part of this campaign: {check.message}")
+    return problems
 
 
 # The compose step where each field a provider may refuse (providers.base.Refusal) is set.
@@ -223,13 +241,7 @@ def launch(campaign: Campaign, user, *, confirm_unpriced: bool = False, funds=No
             launched_by=user,
             next_attempt_at=None,
             consecutive_errors=0,
-            estimate={
-                "total": str(estimate.total),
-                "currency": estimate.currency,
-                "messages": estimate.messages,
-                "segments": estimate.segments,
-                "unpriced_messages": estimate.unpriced_messages,
-            },
+            estimate=_frozen(campaign, estimate),
             updated_at=timezone.now(),
         )
         if not launched:
@@ -244,6 +256,7 @@ def launch(campaign: Campaign, user, *, confirm_unpriced: bool = False, funds=No
             error_code="stop_listed",
             error_reason="The number was on the stop list at launch.",
         )
+        _assign_routes(campaign, estimate)
         recipients = CampaignCounters.objects.filter(campaign=campaign).values_list(
             "pending", flat=True
         )
@@ -265,12 +278,39 @@ def launch(campaign: Campaign, user, *, confirm_unpriced: bool = False, funds=No
             estimate=str(estimate.total),
             currency=estimate.currency,
             start_at=campaign.start_at,
+            **pricing.route_summary(campaign, estimate),
         )
         # The chart's starting point: every recipient still to send.
         tracking.snapshot_if_changed(campaign)
         status_events.campaign_changed(campaign, EventType.CAMPAIGN_LAUNCHED)
     campaign.refresh_from_db()
     return campaign
+
+
+def _frozen(campaign: Campaign, estimate: pricing.PriceEstimate) -> dict:
+    """Campaign.estimate: the figures the launch accepted, with the cheapest route's split."""
+    return {
+        "total": str(estimate.total),
+        "currency": estimate.currency,
+        "messages": estimate.messages,
+        "segments": estimate.segments,
+        "unpriced_messages": estimate.unpriced_messages,
+        **pricing.route_summary(campaign, estimate),
+    }
+
+
+def _assign_routes(campaign: Campaign, estimate: pricing.PriceEstimate) -> None:
+    """The cheapest route's pending messages to their accounts, one UPDATE per account; the
+    campaign's own account's keep Message.account empty. The sender name stays the
+    campaign's: routes.others_of admits only accounts where it is approved."""
+    countries: dict[int, set[str]] = {}
+    for line in estimate.lines:
+        if line.account is not None:
+            countries.setdefault(line.account, set()).add(line.country)
+    for account, codes in countries.items():
+        Message.objects.filter(
+            campaign=campaign, status=MessageStatus.PENDING, country__in=sorted(codes)
+        ).update(account_id=account, sender=campaign.sender)
 
 
 # --- Pause, resume, stop, retry ------------------------------------------------------------

@@ -218,7 +218,7 @@ class MessageForm(forms.ModelForm):
 
 
 class OptionsForm(forms.ModelForm):
-    """Step 4: when, how fast, how long to keep trying, flash."""
+    """Step 4: when, how fast, how long to keep trying, flash, the cheapest route."""
 
     send_at = ZonedDateTimeField(
         label="Send at",
@@ -229,7 +229,7 @@ class OptionsForm(forms.ModelForm):
 
     class Meta:
         model = Campaign
-        fields = ["rate_limit", "rate_period", "validity_minutes", "flash"]
+        fields = ["rate_limit", "rate_period", "validity_minutes", "flash", "cheapest_route"]
         labels = {
             "rate_limit": "At most this many messages",
             "rate_period": "Per",
