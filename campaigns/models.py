@@ -151,6 +151,13 @@ class Campaign(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    def routed_countries(self) -> dict[str, int]:
+        """The cheapest route as launched: country -> the other account that carries it (the
+        split frozen in ``estimate``). A message of such a country with no account of its own
+        goes through that account; any other, through the campaign's."""
+        routes = (self.estimate or {}).get("routes") or []
+        return {r["country"]: r["account"] for r in routes if r.get("account")}
+
     @property
     def stop_report_done(self) -> bool:
         """False while a stopped campaign waits to hear what the provider stopped."""

@@ -256,7 +256,6 @@ def launch(campaign: Campaign, user, *, confirm_unpriced: bool = False, funds=No
             error_code="stop_listed",
             error_reason="The number was on the stop list at launch.",
         )
-        _assign_routes(campaign, estimate)
         recipients = CampaignCounters.objects.filter(campaign=campaign).values_list(
             "pending", flat=True
         )
@@ -297,20 +296,6 @@ def _frozen(campaign: Campaign, estimate: pricing.PriceEstimate) -> dict:
         "unpriced_messages": estimate.unpriced_messages,
         **pricing.route_summary(campaign, estimate),
     }
-
-
-def _assign_routes(campaign: Campaign, estimate: pricing.PriceEstimate) -> None:
-    """The cheapest route's pending messages to their accounts, one UPDATE per account; the
-    campaign's own account's keep Message.account empty. The sender name stays the
-    campaign's: routes.others_of admits only accounts where it is approved."""
-    countries: dict[int, set[str]] = {}
-    for line in estimate.lines:
-        if line.account is not None:
-            countries.setdefault(line.account, set()).add(line.country)
-    for account, codes in countries.items():
-        Message.objects.filter(
-            campaign=campaign, status=MessageStatus.PENDING, country__in=sorted(codes)
-        ).update(account_id=account, sender=campaign.sender)
 
 
 # --- Pause, resume, stop, retry ------------------------------------------------------------

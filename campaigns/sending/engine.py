@@ -240,24 +240,29 @@ def claim(campaign: Campaign) -> tuple[Batch, str] | None:
     """Set aside the next batch of pending messages as a new Batch (or None: none left).
 
     A batch goes through one route: the account and sender name of the oldest pending
-    message (Message.account and sender, empty meaning the campaign's), recorded on the batch;
-    the other pending messages of that route fill it, up to its account's batch size.
+    message (Message.account and sender; empty meaning the account its country is routed
+    through at launch, Campaign.routed_countries, else the campaign's), recorded on the batch
+    and on its messages; the other pending messages of that route fill it, up to its
+    account's batch size. The launch rewrites no message for the cheapest route: the claim's
+    UPDATE names the account as it takes them.
 
     Opted-out numbers are cancelled here, and once more right before the batch's first
     request (HeldBatch._leave_out_opted_out), which also catches an opt-out committed while
     this transaction was open.
     """
     token = secrets.token_hex(16)
+    routed = campaign.routed_countries()
     with transaction.atomic():
         pending = Message.objects.filter(campaign=campaign, status=MessageStatus.PENDING)
         pending = pending.order_by("pk")
-        oldest = pending.values_list("account_id", "sender").first()
+        oldest = pending.values_list("account_id", "sender", "country").first()
         if oldest is None:
             return None
-        account_id, sender = oldest[0] or campaign.account_id, oldest[1] or campaign.sender
+        account_id = oldest[0] or routed.get(oldest[2]) or campaign.account_id
+        sender = oldest[1] or campaign.sender
         account = campaign.account if account_id == campaign.account_id else None
         account = account or ProviderAccount.objects.get(pk=account_id)
-        pending = pending.filter(on_route(campaign, account_id, sender))
+        pending = pending.filter(on_route(campaign, account_id, sender, routed))
         pending = pending.values_list("pk", flat=True)
         if connection.features.has_select_for_update_skip_locked:
             pending = pending.select_for_update(skip_locked=True)
@@ -272,9 +277,12 @@ def claim(campaign: Campaign) -> tuple[Batch, str] | None:
             lease_until=_lease_end(),
             lease_token=token,
         )
+        changes = {"status": MessageStatus.SUBMITTING, "batch": batch}
+        if account_id != campaign.account_id:  # the campaign's own keep Message.account empty
+            changes["account_id"] = account_id
         # The status condition makes a claim without row locks (SQLite) exclusive as well.
         taken = Message.objects.filter(pk__in=ids, status=MessageStatus.PENDING).update(
-            status=MessageStatus.SUBMITTING, batch=batch, updated_at=timezone.now()
+            **changes, updated_at=timezone.now()
         )
         stopped = _cancel_stop_listed(campaign, batch)
         batch.size = taken - stopped
@@ -284,12 +292,19 @@ def claim(campaign: Campaign) -> tuple[Batch, str] | None:
     return batch, token
 
 
-def on_route(campaign: Campaign, account_id: int, sender: str) -> Q:
+def on_route(
+    campaign: Campaign, account_id: int, sender: str, routed: dict[str, int] | None = None
+) -> Q:
     """Messages that go through ``account_id`` with ``sender``: named so, or left empty where
-    that is the campaign's own."""
+    that is where they go (``routed``: Campaign.routed_countries, read if not given)."""
+    routed = campaign.routed_countries() if routed is None else routed
     accounts = Q(account_id=account_id)
+    theirs = sorted(country for country, account in routed.items() if account == account_id)
     if account_id == campaign.account_id:
-        accounts |= Q(account__isnull=True)
+        own = Q(account__isnull=True)
+        accounts |= own & ~Q(country__in=sorted(routed)) if routed else own
+    elif theirs:
+        accounts |= Q(account__isnull=True, country__in=theirs)
     senders = Q(sender=sender)
     if sender == campaign.sender:
         senders |= Q(sender="")
