@@ -81,6 +81,7 @@ class CampaignSerializer(serializers.ModelSerializer):
             "deadline",
             "validity_minutes",
             "flash",
+            "cheapest_route",
             "audience_lists",
             "audience_segments",
             "exclusion_lists",
@@ -150,6 +151,12 @@ class CampaignInputSerializer(serializers.Serializer):
         required=False, allow_null=True, min_value=1, max_value=100_000
     )
     flash = serializers.BooleanField(required=False)
+    cheapest_route = serializers.BooleanField(
+        required=False,
+        help_text="Send each destination country through the workspace's account with the "
+        "cheapest rate there (same currency, the sender name approved); the estimate shows "
+        "the split.",
+    )
     audience_lists = serializers.ListField(child=id_field(), required=False, max_length=100)
     audience_segments = serializers.ListField(child=id_field(), required=False, max_length=100)
     exclusion_lists = serializers.ListField(child=id_field(), required=False, max_length=100)
@@ -257,6 +264,10 @@ class PriceLineSerializer(serializers.Serializer):
     segments = serializers.IntegerField()
     price = serializers.DecimalField(max_digits=14, decimal_places=6)
     subtotal = serializers.DecimalField(max_digits=18, decimal_places=6)
+    account = serializers.IntegerField(
+        allow_null=True,
+        help_text="The cheapest route's account for these recipients; null: the campaign's.",
+    )
 
 
 class UnpricedLineSerializer(serializers.Serializer):
@@ -275,6 +286,13 @@ class PriceSerializer(serializers.Serializer):
     unpriced_messages = serializers.IntegerField(allow_null=True)
     lines = PriceLineSerializer(many=True)
     unpriced = UnpricedLineSerializer(many=True)
+    single_total = serializers.DecimalField(
+        max_digits=18,
+        decimal_places=6,
+        allow_null=True,
+        help_text="With the cheapest route on: the priced lines through the campaign's account "
+        "alone (total is through the routes). Null when the option is off.",
+    )
     problems = serializers.ListField(
         child=serializers.CharField(), help_text="What would block a launch now."
     )

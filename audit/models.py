@@ -33,6 +33,27 @@ class Action(models.TextChoices):
     CONTACT_EXPORTED = "contact_exported", "Contact's data exported"  # as JSON, by a member
     # The contact deleted, their number replaced by a one-way stand-in in past messages
     CONTACT_ERASED = "contact_erased", "Contact erased"
+    # The contact book (numbers never: contacts by id, opt-outs by count) and message templates
+    CONTACT_CREATED = "contact_created", "Contact added"
+    CONTACT_CHANGED = "contact_changed", "Contact changed"  # which fields, never their values
+    CONTACT_DELETED = "contact_deleted", "Contact deleted"  # through the API; see also erased
+    CONTACTS_OPTED_OUT = "contacts_opted_out", "Numbers opted out"  # how many, from where
+    CONTACT_OPTED_IN = "contact_opted_in", "Number opted back in"
+    CONTACTS_IMPORTED = "contacts_imported", "Contacts imported"  # a finished import's counts
+    LIST_CREATED = "list_created", "List created"
+    LIST_RENAMED = "list_renamed", "List renamed"
+    LIST_DELETED = "list_deleted", "List deleted"
+    LIST_MEMBERS_ADDED = "list_members_added", "Contacts added to a list"  # how many
+    LIST_MEMBERS_REMOVED = "list_members_removed", "Contacts removed from a list"
+    SEGMENT_CREATED = "segment_created", "Segment created"
+    SEGMENT_CHANGED = "segment_changed", "Segment changed"
+    SEGMENT_DELETED = "segment_deleted", "Segment deleted"
+    FIELD_CREATED = "field_created", "Contact field created"
+    FIELD_CHANGED = "field_changed", "Contact field changed"
+    FIELD_DELETED = "field_deleted", "Contact field deleted"  # and the values contacts held
+    TEMPLATE_CREATED = "template_created", "Message template created"
+    TEMPLATE_CHANGED = "template_changed", "Message template changed"
+    TEMPLATE_DELETED = "template_deleted", "Message template deleted"
     API_KEY_CREATED = "api_key_created", "API key created"  # its prefix and scopes
     API_KEY_REVOKED = "api_key_revoked", "API key revoked"
     WEBHOOK_CREATED = "webhook_created", "Webhook endpoint added"
@@ -87,7 +108,10 @@ class AuditEvent(models.Model):
 
 
 # PostgreSQL's jsonb keeps no key order: what an event is about first, the rest alphabetically.
-FIRST = ("destination", "provider", "email", "role", "fields", "recipients", "messages", "estimate")
+FIRST = (
+    *("destination", "provider", "email", "role", "fields", "recipients", "messages", "estimate"),
+    *("opted_out", "contacts", "changed", "created", "updated", "unchanged", "rejected"),
+)
 
 
 def _reading_order(item) -> tuple[int, str]:
@@ -101,6 +125,9 @@ LABELS = {
     "start_at": "starts",
     "email": "e-mail address",
     "expires_at": "link works until",
+    "source": "where",  # the contact book's: "page", "contacts page", "API", "import", ...
+    "opted_out": "numbers opted out",
+    "values_dropped": "values deleted",
 }
 
 

@@ -12,6 +12,24 @@ from workspaces.tenancy import role_required
 
 EVENTS_PER_PAGE = 50
 
+# The filter's groups, by the start of an action's value; the rest is the workspace's own.
+GROUPS = (
+    ("Campaigns", ("campaign_",)),
+    ("Contact book", ("contact_", "contacts_", "list_", "segment_", "field_")),
+    ("Message templates", ("template_",)),
+    ("API keys and webhooks", ("api_key_", "webhook_")),
+)
+
+
+def action_groups() -> list[tuple[str, list[tuple[str, str]]]]:
+    """Every action in the filter's groups, the workspace, members and accounts first."""
+    grouped = {name: [] for name, _ in GROUPS}
+    rest = []
+    for value, label in Action.choices:
+        name = next((name for name, starts in GROUPS if value.startswith(starts)), None)
+        (grouped[name] if name else rest).append((value, label))
+    return [("Workspace, members and accounts", rest), *grouped.items()]
+
 
 @require_safe
 @role_required(Role.ADMIN)
@@ -26,7 +44,7 @@ def audit_log(request):
     page = Paginator(events, EVENTS_PER_PAGE).get_page(request.GET.get("page"))
     context = {
         "page": page,
-        "actions": Action.choices,
+        "action_groups": action_groups(),
         "selected_action": action,
         "page_query": urlencode({"action": action}) if action else "",
     }

@@ -32,7 +32,7 @@ from campaigns import status_events
 from campaigns.compose.segments import count
 from campaigns.compose.templating import render
 from campaigns.models import ERASED_PREFIX, Batch, Campaign, Channel, Message
-from contacts.models import Contact, ContactField
+from contacts.models import Contact, ContactField, ListMember
 from core.statuses import HANDED_OVER, PENDING, MessageStatus
 from providers.models import RateCard
 
@@ -200,11 +200,17 @@ class Erasure:
     stand_in: str  # what replaced the number
     messages: int  # messages whose number was replaced
     cancelled: int  # messages not yet handed over (drafts, live campaigns), cancelled first
+    kept_opt_out: bool  # the number stays on the stop list (the contact had opted out)
 
 
 def erase(contact: Contact, actor) -> Erasure:
     """Deletes the contact (their list memberships with them) and, in every message of the
     workspace to their number, replaces the number with ``erased_phone`` and clears the fields.
+
+    An opted-out contact is not forgotten altogether: the number stays on the stop list with
+    the date and source of the opt-out and nothing else (the suppression record that data
+    protection guidance asks a sender to keep), so a later upload holding the number never
+    messages someone who asked not to be. Opting them in first, then erasing, forgets it.
 
     Messages not yet handed over are cancelled first, so an erased person is never sent to; a
     message a worker is handing to the provider at this moment cannot be taken back, so the
@@ -240,9 +246,28 @@ def erase(contact: Contact, actor) -> Erasure:
             contact_id=contact.pk,
             messages=changed,
             cancelled=cancelled,
+            kept_on_stop_list=contact.opted_out,
         )
-        contact.delete()
-    return Erasure(stand_in, changed, cancelled)
+        if kept_opt_out := contact.opted_out:
+            _strip_to_opt_out(contact)
+        else:
+            contact.delete()
+    return Erasure(stand_in, changed, cancelled, kept_opt_out)
+
+
+def _strip_to_opt_out(contact: Contact) -> None:
+    """Everything of the contact but the number and the opt-out's date and source."""
+    ListMember.objects.filter(contact=contact).delete()
+    Contact.objects.filter(pk=contact.pk).update(
+        name="",
+        fields={},
+        language="",
+        time_zone="",
+        opt_out_note="",
+        last_sent_at=None,
+        last_delivered_at=None,
+        updated_at=timezone.now(),
+    )
 
 
 def campaigns_still_to_send(contact: Contact) -> list[Campaign]:

@@ -92,6 +92,15 @@ class Campaign(models.Model):
     spread_hours = models.PositiveSmallIntegerField(null=True, blank=True)
     # Recipients per zone key, fixed at launch: the window's claim reads it instead of the rows.
     zones = models.JSONField(default=dict, blank=True, db_default={})
+    # Each destination country goes through the workspace's account that sends there most
+    # cheaply (campaigns.compose.routes); off: every message goes through ``account``.
+    cheapest_route = models.BooleanField(
+        "Send each country through the cheapest account",
+        default=False,
+        db_default=False,
+        help_text="Compares the rate cards of the workspace's active accounts in the same "
+        "currency that may send there with this sender name.",
+    )
     # The audience drawn from the contact book, beside any uploaded recipients: the members of
     # these lists and segments, minus the exclusion lists' members and opted-out contacts,
     # de-duplicated; fixed into messages at launch (campaigns.audiences).
@@ -123,7 +132,8 @@ class Campaign(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
     # The price estimate frozen at launch: {"total", "currency", "messages", "segments",
-    # "unpriced_messages"}; money as strings.
+    # "unpriced_messages"}, with a cheapest route's "routes" (per country: account, messages,
+    # parts, cost) and "single_total" (the campaign's own account for all); money as strings.
     estimate = models.JSONField(default=dict, blank=True)
     # No worker touches the campaign before this (rate limit, backoff after an error).
     next_attempt_at = models.DateTimeField(null=True, blank=True)
@@ -149,6 +159,13 @@ class Campaign(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def routed_countries(self) -> dict[str, int]:
+        """The cheapest route as launched: country -> the other account that carries it (the
+        split frozen in ``estimate``). A message of such a country with no account of its own
+        goes through that account; any other, through the campaign's."""
+        routes = (self.estimate or {}).get("routes") or []
+        return {r["country"]: r["account"] for r in routes if r.get("account")}
 
     @property
     def stop_report_done(self) -> bool:
@@ -324,6 +341,15 @@ class Batch(models.Model):
 
     def __str__(self) -> str:
         return self.provider_campaign_id or self.key
+
+
+def by_account(campaign: Campaign, batches) -> dict:
+    """``batches`` of ``campaign`` grouped by the account each went through (ProviderAccount ->
+    its batches, in order); a batch older than routes went through the campaign's."""
+    routes: dict = {}
+    for batch in batches.select_related("account").order_by("pk"):
+        routes.setdefault(batch.account or campaign.account, []).append(batch)
+    return routes
 
 
 class MessageTemplate(models.Model):

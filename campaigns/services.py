@@ -26,6 +26,7 @@ from campaigns.models import (
     Channel,
     Message,
     VoiceKind,
+    by_account,
 )
 from campaigns.tracking import polling as tracking
 from contacts import book
@@ -53,6 +54,7 @@ _COPIED = [
     "rate_period",
     "validity_minutes",
     "flash",
+    "cheapest_route",
 ]
 
 # A new reference per copied message, made by the database so a million rows copy in one
@@ -147,10 +149,27 @@ def readiness(campaign: Campaign, *, funds=None) -> Readiness:
                 funds = pricing.current_funds(campaign)
             except ProviderError as error:
                 problems.append(f"Crier could not read the balance: {error}")
-        balance = pricing.check_balance(estimate, funds)
+        # Each account pays its own share: with the cheapest route, each is asked.
+        balance = pricing.check_balance(estimate.share(None), funds)
         if balance.blocks_sending:
             problems.append(balance.message)
+        problems += _route_problems(campaign, estimate)
     return Readiness(tuple(problems), estimate, balance, _stop_listed(campaign).count())
+
+
+def _route_problems(campaign: Campaign, estimate: pricing.PriceEstimate) -> list[str]:
+    """Whether the funds of each other account of the cheapest route cover its share (an HTTP
+    call to each provider)."""
+    problems = []
+    for account in pricing.route_accounts(campaign, estimate):
+        try:
+            check = pricing.check_balance(estimate.share(account.pk), pricing.funds_of(account))
+        except ProviderError as error:
+            problems.append(f"Crier could not read the balance of {account.name}: {error}")
+            continue
+        if check.blocks_sending:
+            problems.append(f"{account.name}, which sends part of this campaign: {check.message}")
+    return problems
 
 
 # The compose step where each field a provider may refuse (providers.base.Refusal) is set.
@@ -222,13 +241,7 @@ def launch(campaign: Campaign, user, *, confirm_unpriced: bool = False, funds=No
             launched_by=user,
             next_attempt_at=None,
             consecutive_errors=0,
-            estimate={
-                "total": str(estimate.total),
-                "currency": estimate.currency,
-                "messages": estimate.messages,
-                "segments": estimate.segments,
-                "unpriced_messages": estimate.unpriced_messages,
-            },
+            estimate=_frozen(campaign, estimate),
             updated_at=timezone.now(),
         )
         if not launched:
@@ -272,12 +285,25 @@ def launch(campaign: Campaign, user, *, confirm_unpriced: bool = False, funds=No
             currency=estimate.currency,
             start_at=campaign.start_at,
             **windows.audit_fields(campaign, zones),
+            **pricing.route_summary(campaign, estimate),
         )
         # The chart's starting point: every recipient still to send.
         tracking.snapshot_if_changed(campaign)
         status_events.campaign_changed(campaign, EventType.CAMPAIGN_LAUNCHED)
     campaign.refresh_from_db()
     return campaign
+
+
+def _frozen(campaign: Campaign, estimate: pricing.PriceEstimate) -> dict:
+    """Campaign.estimate: the figures the launch accepted, with the cheapest route's split."""
+    return {
+        "total": str(estimate.total),
+        "currency": estimate.currency,
+        "messages": estimate.messages,
+        "segments": estimate.segments,
+        "unpriced_messages": estimate.unpriced_messages,
+        **pricing.route_summary(campaign, estimate),
+    }
 
 
 # --- Pause, resume, stop, retry ------------------------------------------------------------
@@ -397,13 +423,14 @@ def stop_provider_side(campaign_id: int) -> dict:
         return {"skipped": "not stopped"}
     adapter_class = campaign.account.adapter_class
     asked = 0
-    with campaign.account.adapter() as adapter:
-        for batch in campaign.batches.filter(
-            status=BatchStatus.SUBMITTED, stopped__isnull=True
-        ).exclude(provider_campaign_id=""):
-            stopped, result = _stop_one(adapter, adapter_class, batch)
-            Batch.objects.filter(pk=batch.pk).update(stopped=stopped, stop_result=result)
-            asked += 1
+    unasked = campaign.batches.filter(status=BatchStatus.SUBMITTED, stopped__isnull=True)
+    # Each batch is stopped through the account it went through.
+    for account, batches in by_account(campaign, unasked.exclude(provider_campaign_id="")).items():
+        with account.adapter() as adapter:
+            for batch in batches:
+                stopped, result = _stop_one(adapter, account.adapter_class, batch)
+                Batch.objects.filter(pk=batch.pk).update(stopped=stopped, stop_result=result)
+                asked += 1
     out = campaign.batches.filter(status=BatchStatus.SUBMITTED)
     still_going = sum(out.filter(stopped=False).values_list("accepted", flat=True))
     in_flight = campaign.batches.filter(status=BatchStatus.SUBMITTING).exists()

@@ -4,9 +4,12 @@ and back in. Everything that must never send to an opted-out number reads ``opte
 
 from __future__ import annotations
 
+from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
+from audit.log import record
+from audit.models import Action
 from contacts.models import Contact, OptOutSource
 from core import phones
 
@@ -27,10 +30,31 @@ def zone_of(e164: str) -> str:
 
 
 def opt_out(
-    workspace, numbers: list[str], *, source: str = OptOutSource.MANUAL, note: str = ""
+    workspace,
+    numbers: list[str],
+    *,
+    actor,
+    where: str,
+    source: str = OptOutSource.MANUAL,
+    note: str = "",
 ) -> int:
-    """Opts the E.164 ``numbers`` out, creating a contact for a number the book does not hold.
-    Returns how many were not opted out before; one already out keeps its first date."""
+    """Opts the E.164 ``numbers`` out (``mark_opted_out``) and records it as one audit event
+    by ``actor`` (a user, or None for Crier itself), made ``where`` ("page", "API", ...).
+    Returns how many were not opted out before."""
+    with transaction.atomic():
+        added = mark_opted_out(workspace, numbers, source=source, note=note)
+        one = None
+        if added == 1 and len(numbers) == 1:
+            one = Contact.objects.get(workspace=workspace, phone=numbers[0]).pk
+        record_opt_out(workspace, actor, added, where, contact_id=one)
+    return added
+
+
+def mark_opted_out(workspace, numbers: list[str], *, source: str, note: str = "") -> int:
+    """Opts the E.164 ``numbers`` out, creating a contact for a number the book does not hold,
+    and records nothing: a caller opting a file out in batches records the whole file once
+    (``record_opt_out``). Returns how many were not opted out before; one already out keeps
+    its first date."""
     now = timezone.now()
     added = 0
     for start in range(0, len(numbers), _BATCH):
@@ -59,9 +83,36 @@ def opt_out(
     return added
 
 
-def opt_in(contact: Contact) -> None:
-    """The contact may receive messages again."""
-    contact.opted_out_at = None
-    contact.opt_out_source = ""
-    contact.opt_out_note = ""
-    contact.save(update_fields=["opted_out_at", "opt_out_source", "opt_out_note", "updated_at"])
+def record_opt_out(workspace, actor, added: int, where: str, contact_id=None, **details) -> None:
+    """The audit event of one opt-out action: "contact 12" when it was one known contact,
+    else the count ("3 numbers"); never a number, nor the note (free text may hold one).
+    Nothing when no number changed. Call it inside the opt-out's transaction."""
+    if not added:
+        return
+    if contact_id is not None:
+        details["contact_id"] = contact_id
+    shown = f"contact {contact_id}" if contact_id else f"{added:,} number{'s' * (added != 1)}"
+    record(
+        workspace, actor, Action.CONTACTS_OPTED_OUT, shown, opted_out=added, **details, source=where
+    )
+
+
+def opt_in(contact: Contact, *, actor, where: str) -> None:
+    """The contact may receive messages again; recorded as ``actor``'s, made ``where``, when
+    the database had them out (a second click, or a stale ``contact``, records nothing)."""
+    now = timezone.now()
+    with transaction.atomic():
+        was_out = Contact.objects.filter(pk=contact.pk, opted_out_at__isnull=False).update(
+            opted_out_at=None, opt_out_source="", opt_out_note="", updated_at=now
+        )
+        if was_out:
+            record(
+                contact.workspace,
+                actor,
+                Action.CONTACT_OPTED_IN,
+                f"contact {contact.pk}",
+                contact_id=contact.pk,
+                source=where,
+            )
+    contact.opted_out_at, contact.opt_out_source, contact.opt_out_note = None, "", ""
+    contact.updated_at = now

@@ -99,8 +99,12 @@ class ContactForm(forms.ModelForm):
             else:
                 values[field.key] = custom.stored(value)
         contact.fields = values
-        if commit:
+        if commit and contact._state.adding:
             contact.save()
+        elif commit:
+            # The form's columns only: an opt-out or a delivery written since the form read the
+            # contact stays (saving them all would put back what it read).
+            contact.save(update_fields=["name", "language", "time_zone", "fields", "updated_at"])
         return contact
 
 

@@ -32,14 +32,18 @@ from django.core.files import File
 from django.db import connection, transaction
 from django.utils import timezone
 
+from audit.log import record
+from audit.models import Action
 from contacts import mapping, upsert, values
 from contacts.models import (
+    Contact,
     ContactField,
     ContactImport,
     ContactList,
     ImportStatus,
     ListAction,
     ListMember,
+    OptOutSource,
     UpsertMode,
 )
 from core import children, phones
@@ -487,4 +491,37 @@ def _store(imp, target, writer, tally: _Tally, checker: _Checker, report) -> Non
             "rejections_file",
             "contact_list",
         ]
+    )
+    _audit(imp, target)
+
+
+def _audit(imp: ContactImport, target: upsert.Target) -> None:
+    """The finished import as one audit event by its creator, with its counts (inside the
+    import's transaction: a cancelled or failed import records nothing)."""
+    details = {
+        "import_id": imp.pk,
+        "created": imp.created,
+        "updated": imp.updated,
+        "unchanged": imp.unchanged,
+        "rejected": imp.rejected,
+    }
+    if "opted_out" in target.mapped:
+        details["opted_out"] = Contact.objects.filter(
+            workspace_id=imp.workspace_id,
+            opted_out_at=target.stamp,
+            opt_out_source=OptOutSource.IMPORT,
+        ).count()
+    if new_fields := [key for key in imp.new_fields if f"new:{key}" in imp.mapping]:
+        details["new_fields"] = new_fields
+    if imp.list_action != ListAction.NONE and imp.contact_list is not None:
+        details.update(
+            list_id=imp.contact_list.pk, list=imp.contact_list.name, list_action=imp.list_action
+        )
+    record(
+        imp.workspace,
+        imp.created_by,
+        Action.CONTACTS_IMPORTED,
+        f"contact import {imp.pk}",
+        **details,
+        source="import",
     )

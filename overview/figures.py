@@ -6,8 +6,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from django.db.models import Sum, Value
-from django.db.models.functions import Coalesce, NullIf
+from django.db.models import Sum
 
 from campaigns.models import CampaignCounters
 from campaigns.pages import queries as pages
@@ -25,13 +24,13 @@ def _counters_since(workspace, since):
 
 
 def month_totals(workspace, now) -> list[str]:
-    """This month's reported cost, one total per currency ("12.50 EUR", "3,000.00 KZT")."""
+    """This month's reported cost, one total per currency ("12.50 EUR", "3,000.00 KZT"),
+    summed from the batches as each account billed them (a campaign may be billed in two)."""
     start = now.astimezone(workspace.zone).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
-    currency = Coalesce(NullIf("currency", Value("")), "campaign__account__currency")
     rows = (
-        _counters_since(workspace, start)
+        pages.billed_since(workspace, start)
         .filter(cost__isnull=False)
-        .values(cur=currency)
+        .values("cur")
         .annotate(spent=Sum("cost"))
         .order_by("cur")
     )

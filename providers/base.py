@@ -26,8 +26,7 @@ import httpx
 from django.core.cache import cache
 from django.utils.dateparse import parse_datetime
 
-from core import statuses
-from providers import crypto
+from core import crypto, statuses
 from providers.errors import (
     AuthError,
     InvalidRequest,

@@ -5,7 +5,8 @@ from __future__ import annotations
 import phonenumbers
 from django import forms
 
-from providers import crypto, hosts, registry
+from core import crypto
+from providers import hosts, registry
 from providers.models import ProviderAccount, SenderName
 
 

@@ -14,7 +14,8 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
-from providers import crypto, gate, registry
+from core import crypto
+from providers import gate, registry
 from providers.base import ProviderAdapter
 
 

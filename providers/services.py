@@ -7,7 +7,7 @@ import logging
 from django.db import transaction
 from django.utils import timezone
 
-from providers import crypto
+from core import crypto
 from providers.base import AccountInfo
 from providers.errors import ProviderError
 from providers.models import ProviderAccount, SenderName

@@ -5,8 +5,8 @@ from __future__ import annotations
 from celery import shared_task
 from django.db.models import Exists, F, OuterRef
 
+from core.crypto import CredentialsUnreadable
 from providers import services
-from providers.crypto import CredentialsUnreadable
 from providers.errors import ProviderError
 from providers.models import ProviderAccount, SenderName
 

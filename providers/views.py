@@ -8,9 +8,9 @@ from django.views.decorators.http import require_POST, require_safe
 from audit.log import record
 from audit.models import Action
 from core import params
+from core.crypto import CredentialsUnreadable
 from core.web import done
 from providers import services
-from providers.crypto import CredentialsUnreadable
 from providers.errors import ProviderError
 from providers.forms import ProviderAccountForm, SenderNameForm
 from providers.models import ProviderAccount, SenderName

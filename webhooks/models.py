@@ -14,6 +14,8 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 from django.db.models import Q
 
+from core.crypto import EncryptedTextField
+
 
 class EventType(models.TextChoices):
     MESSAGE_STATUS = "message.status_changed", "Message statuses changed"
@@ -49,10 +51,11 @@ class Endpoint(models.Model):
     description = models.CharField(max_length=200, blank=True)
     event_types = models.JSONField("Events", default=list)  # EventType values
     enabled = models.BooleanField(default=True)
-    # Stored as is: signing needs it, and the page shows it to the workspace's admins.
-    secret = models.CharField(max_length=64, default=new_secret)
+    # Encrypted at rest like provider credentials (signing needs the secret itself, and the
+    # page shows it to the workspace's admins): the database holds only a Fernet token.
+    secret = EncryptedTextField(default=new_secret)
     # After a rotation the old secret signs too until this time, so receivers can switch over.
-    previous_secret = models.CharField(max_length=64, blank=True)
+    previous_secret = EncryptedTextField(blank=True)
     previous_secret_until = models.DateTimeField(null=True, blank=True)
     failing_since = models.DateTimeField(null=True, blank=True)
     disabled_reason = models.CharField(max_length=300, blank=True)

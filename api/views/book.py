@@ -30,12 +30,14 @@ from api.views.base import ApiView
 from api.views.campaigns import _current, page_of
 from campaigns.compose.message_templates import TemplateForm
 from campaigns.models import Channel, MessageTemplate
-from contacts import book, search, segments
+from contacts import book, changes, search, segments
 from contacts.forms import PREFIX, ContactForm, ListForm, SegmentNameForm
 from contacts.models import Contact, ContactList, ListMember, OptOutSource, Segment
 from contacts.pages.lists import drafts_drawing_on
 from contacts.pages.segments import SEGMENT_COUNT_CAP
 from core import params, phones
+
+API = "API"  # where the audit log says a change was made
 
 
 def _invalid(form) -> ValidationError:
@@ -47,14 +49,14 @@ def _invalid(form) -> ValidationError:
     return ValidationError(errors)
 
 
-def _saved(form):
-    """Saves a valid form; raises ValidationError naming the fields otherwise, and on ``name``
-    when another request took the name in the meantime (the database's constraint decides)."""
+def _saved(form, request, also_changed: tuple[str, ...] = ()):
+    """Saves a valid form with its audit event; raises ValidationError naming the fields
+    otherwise, and on ``name`` when another request took the name in the meantime (the
+    database's constraint decides)."""
     if not form.is_valid():
         raise _invalid(form)
     try:
-        with transaction.atomic():
-            return form.save()
+        return changes.save(form, actor(request), API, also_changed=also_changed)
     except IntegrityError:
         raise ValidationError({"name": ["The workspace has one with this name already."]}) from None
 
@@ -74,7 +76,7 @@ def _through_form(request, instance, form_class, given_class, shown_class) -> Re
     given = given_class(data=request.data, partial=not creating)
     given.is_valid(raise_exception=True)
     form = _bound(form_class, instance, given.validated_data, request.workspace)
-    saved = _saved(form)
+    saved = _saved(form, request)
     return Response(
         shown_class(saved).data,
         status=status.HTTP_201_CREATED if creating else status.HTTP_200_OK,
@@ -117,7 +119,12 @@ class StopList(ApiView):
         given.is_valid(raise_exception=True)
         e164 = _e164(request.workspace, given.validated_data["phone"])
         added = book.opt_out(
-            request.workspace, [e164], source=OptOutSource.API, note=given.validated_data["note"]
+            request.workspace,
+            [e164],
+            actor=actor(request),
+            where=API,
+            source=OptOutSource.API,
+            note=given.validated_data["note"],
         )
         entry = _stop_list(request).get(phone=e164)
         return Response(
@@ -138,7 +145,7 @@ class StopListRemove(ApiView):
         entry = _stop_list(request).filter(phone=e164).first()
         if entry is None:
             raise Problem("not-found", f"{e164} is not on the stop list.")
-        book.opt_in(entry)
+        book.opt_in(entry, actor=actor(request), where=API)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -177,9 +184,10 @@ def _filtered(request):
     return _with_lists(contacts)
 
 
-def _save_contact(contact: Contact, given: dict, workspace) -> Contact:
+def _save_contact(request, contact: Contact, given: dict) -> Contact:
     """Runs the contact form over the contact's values with ``given`` over them; its custom
     fields come as ``fields`` (a key the workspace lacks is refused)."""
+    workspace = request.workspace
     form = ContactForm(instance=contact, workspace=workspace)
     values = dict(given.get("fields") or {})
     keys = {field.key for field in form.custom}
@@ -199,8 +207,7 @@ def _save_contact(contact: Contact, given: dict, workspace) -> Contact:
         }
         raise ValidationError({**errors, **({"fields": custom} if custom else {})})
     try:
-        with transaction.atomic():
-            return form.save()
+        return changes.save(form, actor(request), API)
     except IntegrityError:
         raise ValidationError(
             {"phone": ["Another request added this number just now; send again to change it."]}
@@ -231,9 +238,7 @@ class ContactIndex(ApiView):
         if isinstance(found, phones.Normalised):
             existing = Contact.objects.filter(workspace=request.workspace, phone=found.e164).first()
         contact = _save_contact(
-            existing or Contact(workspace=request.workspace),
-            given.validated_data,
-            request.workspace,
+            request, existing or Contact(workspace=request.workspace), given.validated_data
         )
         return Response(
             s.ContactSerializer(contact_of(request, contact.pk)).data,
@@ -260,14 +265,24 @@ class ContactDetail(ApiView):
             raise ValidationError(
                 {"phone": ["A contact is its number: it cannot change. Create a new contact."]}
             )
-        _save_contact(contact, changed, request.workspace)
+        _save_contact(request, contact, changed)
         return Response(s.ContactSerializer(contact_of(request, contact_pk)).data)
 
     @extend_schema(responses={204: None})
     def delete(self, request, contact_pk: int):
         """Deletes the contact and its place in lists; its messages stay in their campaigns
-        (erasing the number from them is the contact page's erase)."""
-        contact_of(request, contact_pk).delete()
+        (erasing the number from them is the contact page's erase). 409 for an opted-out
+        contact: deleting would forget the opt-out, and the next file holding the number would
+        message them; remove it from the stop list first if that is really meant."""
+        contact = contact_of(request, contact_pk)
+        if contact.opted_out:
+            raise Problem(
+                "wrong-state",
+                "This contact opted out: deleting it would forget the opt-out, and a later "
+                "file or call holding the number would message them. Remove the number from "
+                "the stop list first (POST /api/v1/stop-list/remove) if that is what you mean.",
+            )
+        changes.delete(contact, actor(request), API)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -314,7 +329,7 @@ class ListDetail(ApiView):
         in_use = drafts_drawing_on(contact_list, "audience_of", "excluded_from")
         if in_use:
             raise Problem("wrong-state", in_use)
-        contact_list.delete()
+        changes.delete(contact_list, actor(request), API)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -352,7 +367,9 @@ class ListMembersAdd(ApiView):
             )
         )
         new = [ListMember(contact_list=contact_list, contact_id=pk) for pk in ids if pk not in held]
-        ListMember.objects.bulk_create(new, ignore_conflicts=True, batch_size=1_000)
+        with transaction.atomic():
+            ListMember.objects.bulk_create(new, ignore_conflicts=True, batch_size=1_000)
+            changes.members_changed(contact_list, actor(request), len(new), API, added=True)
         return _members_result(contact_list, len(new))
 
 
@@ -362,9 +379,11 @@ class ListMembersRemove(ApiView):
         """Takes contacts out of the list; they stay in the book."""
         contact_list = list_of(request, list_pk)
         ids = _members(request)
-        removed, _ = ListMember.objects.filter(
-            contact_list=contact_list, contact_id__in=ids
-        ).delete()
+        with transaction.atomic():
+            removed, _ = ListMember.objects.filter(
+                contact_list=contact_list, contact_id__in=ids
+            ).delete()
+            changes.members_changed(contact_list, actor(request), removed, API, added=False)
         return _members_result(contact_list, removed)
 
 
@@ -393,8 +412,10 @@ def _conditions(raw: dict, workspace) -> dict:
     return {"match": checked.match, "rules": rules}
 
 
-def _save_segment(segment: Segment, given: dict, workspace) -> Segment:
+def _save_segment(request, segment: Segment, given: dict) -> Segment:
+    workspace = request.workspace
     form = _bound(SegmentNameForm, segment, {"name": given.get("name", segment.name)}, workspace)
+    stored = segment.conditions
     errors = {}
     if "conditions" in given:
         try:
@@ -405,7 +426,8 @@ def _save_segment(segment: Segment, given: dict, workspace) -> Segment:
         errors = {**_invalid(form).detail, **errors}
     if errors:
         raise ValidationError(errors)
-    return _saved(form)
+    also = ("conditions",) if segment.pk and segment.conditions != stored else ()
+    return _saved(form, request, also)
 
 
 class SegmentIndex(ApiView):
@@ -420,7 +442,7 @@ class SegmentIndex(ApiView):
         given = s.SegmentInputSerializer(data=request.data)
         given.is_valid(raise_exception=True)
         segment = Segment(workspace=request.workspace, conditions={"match": "all", "rules": []})
-        created = _save_segment(segment, given.validated_data, request.workspace)
+        created = _save_segment(request, segment, given.validated_data)
         return Response(s.SegmentSerializer(created).data, status=status.HTTP_201_CREATED)
 
 
@@ -437,7 +459,7 @@ class SegmentDetail(ApiView):
         segment = segment_of(request, segment_pk)
         given = s.SegmentInputSerializer(data=request.data, partial=True)
         given.is_valid(raise_exception=True)
-        saved = _save_segment(segment, given.validated_data, request.workspace)
+        saved = _save_segment(request, segment, given.validated_data)
         return Response(s.SegmentSerializer(saved).data)
 
     @extend_schema(responses={204: None})
@@ -447,7 +469,7 @@ class SegmentDetail(ApiView):
         in_use = drafts_drawing_on(segment, "audience_of")
         if in_use:
             raise Problem("wrong-state", in_use)
-        segment.delete()
+        changes.delete(segment, actor(request), API)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -514,5 +536,5 @@ class TemplateDetail(ApiView):
     @extend_schema(responses={204: None})
     def delete(self, request, template_pk: int):
         """Deletes the template; no campaign changes."""
-        template_of(request, template_pk).delete()
+        changes.delete(template_of(request, template_pk), actor(request), API)
         return Response(status=status.HTTP_204_NO_CONTENT)

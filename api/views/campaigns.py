@@ -305,6 +305,7 @@ def _price_body(state: str, percent: int, estimate, problems) -> dict:
             "segments": x.segments,
             "price": x.price,
             "subtotal": x.subtotal,
+            "account": x.account,
         }
         for x in (estimate.lines if estimate else ())
     ]
@@ -323,6 +324,7 @@ def _price_body(state: str, percent: int, estimate, problems) -> dict:
             "unpriced_messages": estimate.unpriced_messages if estimate else None,
             "lines": lines,
             "unpriced": unpriced,
+            "single_total": estimate.single_total if estimate else None,
             "problems": problems,
         }
     ).data

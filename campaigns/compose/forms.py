@@ -219,7 +219,7 @@ class MessageForm(forms.ModelForm):
 
 
 class OptionsForm(forms.ModelForm):
-    """Step 4: when, how fast, how long to keep trying, flash."""
+    """Step 4: when, how fast, how long to keep trying, flash, the cheapest route."""
 
     send_at = ZonedDateTimeField(
         label="Send at",
@@ -246,6 +246,7 @@ class OptionsForm(forms.ModelForm):
             "deadline",
             "validity_minutes",
             "flash",
+            "cheapest_route",
         ]
         labels = {
             "rate_limit": "At most this many messages",

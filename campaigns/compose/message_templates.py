@@ -12,6 +12,7 @@ from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
 from campaigns.models import Campaign, Channel, MessageTemplate, VoiceKind
+from contacts import changes
 from contacts.models import ContactField
 from core.columns import PLACEHOLDER, placeholders_in
 from core.statuses import CampaignStatus
@@ -61,12 +62,12 @@ class TemplateForm(forms.ModelForm):
             )
         return text
 
-    def save_or_explain(self) -> MessageTemplate | None:
-        """Saves a valid form; None, with an error on the name, when another member took the
-        name in the meantime (the database's constraint decides)."""
+    def save_or_explain(self, actor, source: str) -> MessageTemplate | None:
+        """Saves a valid form with its audit event (by ``actor``, made at ``source``); None,
+        with an error on the name, when another member took the name in the meantime (the
+        database's constraint decides)."""
         try:
-            with transaction.atomic():
-                return self.save()
+            return changes.save(self, actor, source)
         except IntegrityError:
             name = self.cleaned_data["name"]
             self.add_error(

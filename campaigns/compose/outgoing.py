@@ -17,11 +17,17 @@ from campaigns.models import Campaign, Channel, VoiceKind
 from providers.base import CampaignSpec, OutgoingMessage, Refusal, VoicePayload
 
 
-def spec_for(campaign: Campaign, *, sending: bool = False) -> CampaignSpec:
+def spec_for(
+    campaign: Campaign, *, sending: bool = False, account=None, sender: str = ""
+) -> CampaignSpec:
     """What every message shares. ``sending`` adds the options that shape delivery (validity,
     flash, the provider-side rate limit); Crier starts scheduled campaigns itself, so no start
-    time is ever passed to the provider."""
-    spec = CampaignSpec(sender=campaign.sender, channel=campaign.channel, name=campaign.name)
+    time is ever passed to the provider. ``account`` and ``sender``: the route a batch goes
+    through (Batch.account, Batch.sender) when not the campaign's own."""
+    account = account or campaign.account
+    spec = CampaignSpec(
+        sender=sender or campaign.sender, channel=campaign.channel, name=campaign.name
+    )
     if campaign.channel == Channel.VOICE:
         # Only the chosen kind's content: a recording left from an earlier choice is not sent.
         kind = campaign.voice_kind or VoiceKind.TTS
@@ -42,7 +48,7 @@ def spec_for(campaign: Campaign, *, sending: bool = False) -> CampaignSpec:
         spec = replace(spec, validity=timedelta(minutes=campaign.validity_minutes))
     if campaign.flash and campaign.channel == Channel.SMS:
         spec = replace(spec, flash=True)
-    if campaign.rate_limit and campaign.account.adapter_class.capabilities.rate_limit:
+    if campaign.rate_limit and account.adapter_class.capabilities.rate_limit:
         period = timedelta(seconds=campaign.rate_period or 60)
         spec = replace(spec, rate_limit=campaign.rate_limit, rate_period=period)
     return spec

@@ -1,7 +1,9 @@
 """What a campaign will cost before it is sent, and whether the account can pay for it.
 
 ``price(campaign)`` multiplies the parts of every pending message by the account's rate for
-its destination (see providers.models.RateCard) and groups the result per destination.
+its destination (see providers.models.RateCard) and groups the result per destination; with
+the cheapest route on, each country goes through the candidate account (compose/routes.py)
+whose card prices it lowest, and ``route_summary`` tells the split and the saving.
 ``estimate(campaign)`` is the same figure stored with a fingerprint of what it was computed from,
 so the preview and the launch reuse it while it is fresh; ``estimate_or_job`` hands a campaign
 too big to price during a request to a worker, which reports its progress.
@@ -20,11 +22,10 @@ import json
 import logging
 import uuid
 from collections import Counter, defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import timedelta
 from decimal import ROUND_HALF_EVEN, ROUND_UP, Decimal
-from functools import cache
 from itertools import islice
 
 from django.conf import settings
@@ -33,6 +34,7 @@ from django.db.models.functions import Substr
 from django.utils import timezone
 
 from campaigns import audiences
+from campaigns.compose import routes
 from campaigns.compose.outgoing import JsonText, messages_for, spec_for
 from campaigns.compose.segments import count, count_rendered, plain_parts
 from campaigns.compose.templating import Template, has_placeholders
@@ -41,7 +43,7 @@ from core.queue import enqueue
 from core.statuses import MessageStatus
 from providers.base import AccountInfo, Quote
 from providers.errors import NotSupported
-from providers.models import Rate, RateCard
+from providers.models import ProviderAccount, Rate, RateCard
 from providers.services import check_connection
 
 logger = logging.getLogger(__name__)
@@ -60,6 +62,7 @@ class PriceLine:
     messages: int
     segments: int  # SMS parts (one per message for voice)
     price: Decimal  # per segment
+    account: int | None = None  # the cheapest route's account; None: the campaign's own
 
     @property
     def subtotal(self) -> Decimal:
@@ -76,10 +79,24 @@ class UnpricedLine:
 
 
 @dataclass(frozen=True)
+class RouteLine:
+    """The recipients in one country that the cheapest route sends through one account."""
+
+    country: str
+    account: int | None  # None: the campaign's own account
+    messages: int
+    segments: int
+    cost: Decimal
+
+
+@dataclass(frozen=True)
 class PriceEstimate:
     currency: str  # the account's; "" for a campaign without an account
     lines: tuple[PriceLine, ...]
     unpriced: tuple[UnpricedLine, ...]  # non-empty: sending needs the user's confirmation
+    # With the cheapest route: what the campaign's own account alone would charge for the
+    # priced lines. None: the campaign sends through its own account only.
+    single_total: Decimal | None = None
 
     @property
     def total(self) -> Decimal:
@@ -103,32 +120,75 @@ class PriceEstimate:
         """Some destinations have no rate: the price is a lower bound."""
         return bool(self.unpriced)
 
+    @property
+    def routes(self) -> tuple[RouteLine, ...]:
+        """The priced lines per country and account, by country (the cheapest route's split)."""
+        merged: dict[tuple[str, int | None], RouteLine] = {}
+        for x in self.lines:
+            was = merged.get((x.country, x.account)) or RouteLine(x.country, x.account, 0, 0, 0)
+            merged[x.country, x.account] = RouteLine(
+                x.country,
+                x.account,
+                was.messages + x.messages,
+                was.segments + x.segments,
+                was.cost + x.subtotal,
+            )
+        return tuple(merged.values())
+
+    @property
+    def routed(self) -> bool:
+        """Some countries go through another account than the campaign's."""
+        return any(line.account is not None for line in self.lines)
+
+    @property
+    def saving(self) -> Decimal:
+        """What the cheapest route saves against the campaign's own account alone."""
+        return Decimal(0) if self.single_total is None else self.single_total - self.total
+
+    def share(self, account: int | None) -> PriceEstimate:
+        """The part of the estimate one account sends (None: the campaign's own, with the
+        unpriced messages, which always stay with it)."""
+        return PriceEstimate(
+            self.currency,
+            tuple(x for x in self.lines if x.account == account),
+            self.unpriced if account is None else (),
+        )
+
     def as_json(self) -> dict:
         """What Estimate.result stores; money as strings. The totals are there for people
         reading the row; from_json derives them again."""
         return {
             "currency": self.currency,
             "lines": [
-                [x.country, x.rate, x.messages, x.segments, str(x.price)] for x in self.lines
+                [x.country, x.rate, x.messages, x.segments, str(x.price), x.account]
+                for x in self.lines
             ],
             "unpriced": [[x.country, x.messages, x.segments] for x in self.unpriced],
             "total": str(self.total),
             "messages": self.messages,
             "segments": self.segments,
+            "single_total": None if self.single_total is None else str(self.single_total),
         }
 
     @classmethod
     def from_json(cls, data: dict) -> PriceEstimate:
+        single = data.get("single_total")
         return cls(
             currency=data["currency"],
-            lines=tuple(PriceLine(c, r, m, s, Decimal(p)) for c, r, m, s, p in data["lines"]),
+            # Lines stored before the cheapest route have no account: the campaign's.
+            lines=tuple(
+                PriceLine(c, r, m, s, Decimal(p), *rest) for c, r, m, s, p, *rest in data["lines"]
+            ),
             unpriced=tuple(UnpricedLine(*line) for line in data["unpriced"]),
+            single_total=None if single is None else Decimal(single),
         )
 
 
 def price(campaign: Campaign, progress: Callable[[int], None] | None = None) -> PriceEstimate:
     """Crier's price for the campaign's pending messages and its live audience (the contacts
-    its lists and segments reach now, campaigns.audiences), from the account's rate card.
+    its lists and segments reach now, campaigns.audiences), from the account's rate card; with
+    the cheapest route on, each country priced by the candidate accounts' cards
+    (campaigns.compose.routes) and sent through the cheapest.
 
     A plain SMS text is counted once; a template is rendered and counted per recipient under
     the campaign's placeholder policy, ``CHUNK`` recipients at a time, calling
@@ -136,20 +196,22 @@ def price(campaign: Campaign, progress: Callable[[int], None] | None = None) -> 
     its message (name, language, custom fields). A voice call counts as one segment priced by
     the card's voice rates: every provider we support bills a call, not a minute of text.
     """
-    destinations = _Destinations(RateCard.of(campaign.account, campaign.channel))
+    candidates = routes.candidates(campaign) if campaign.account else []
+    groups = _Groups(candidate.card for candidate in candidates)
     sources = (_pending(campaign), audiences.contacts(campaign))
     if campaign.channel == Channel.VOICE or not has_placeholders(campaign.text):
         per_message = 1 if campaign.channel == Channel.VOICE else count(campaign.text).parts
         for source in sources:
             # Grouped by the database: one row per country and leading digits.
-            rows = destinations.read(source).values_list("prefix", "country").annotate(Count("pk"))
+            rows = groups.read(source).values_list("prefix", "country").annotate(Count("pk"))
             for prefix, country, n in rows:
-                destinations.add(destinations.group_of(prefix, country), n, n * per_message)
+                groups.add((prefix, country), n, n * per_message)
     else:
         template = Template(campaign.text, campaign.placeholder_policy)
-        done = _add_templates(template, sources[0], _message_values, destinations, progress)
-        _add_templates(template, sources[1], _contact_values, destinations, progress, done)
-    return destinations.estimate(campaign.account.currency if campaign.account else "")
+        done = _add_templates(template, sources[0], _message_values, groups, progress)
+        _add_templates(template, sources[1], _contact_values, groups, progress, done)
+    currency = campaign.account.currency if campaign.account else ""
+    return _route(candidates, groups, currency, bool(campaign.account and campaign.cheapest_route))
 
 
 def _pending(campaign: Campaign) -> QuerySet:
@@ -165,11 +227,11 @@ def _contact_values(name: str):
     return F(name) if name in audiences.BUILT_IN_PLACEHOLDERS else JsonText(name, "fields")
 
 
-def _add_templates(template, recipients, value_of, destinations, progress, done=0) -> int:
+def _add_templates(template, recipients, value_of, groups, progress, done=0) -> int:
     values = {f"value_{i}": value_of(name) for i, name in enumerate(template.names)}
-    rows = destinations.read(recipients).annotate(**values)
+    rows = groups.read(recipients).annotate(**values)
     rows = rows.values_list("prefix", "country", *values)
-    fill, plain_length, group_of = template.fill, template.plain_length, destinations.group_of
+    fill, plain_length = template.fill, template.plain_length
     # One query read as it streams: progress is told between chunks, and progress writes do
     # not wait for the read (an autocommit write commits beside an open read on SQLite's WAL;
     # Django holds a PostgreSQL server-side cursor across commits).
@@ -177,72 +239,107 @@ def _add_templates(template, recipients, value_of, destinations, progress, done=
     while chunk := list(islice(rows, CHUNK)):
         # A plain text's parts follow from its length alone, so most recipients are counted
         # by (destination, length) without rendering; the others are rendered and measured.
-        lengths: Counter[tuple[tuple[str, str | None], int]] = Counter()
+        lengths: Counter[tuple[tuple[str, str], int]] = Counter()
         texts = defaultdict(list)
         for prefix, country, *values in chunk:
             length = plain_length(values)
             if length is None:
-                texts[group_of(prefix, country)].append(fill(values))
+                texts[prefix, country].append(fill(values))
             else:
-                lengths[group_of(prefix, country), length] += 1
+                lengths[(prefix, country), length] += 1
         for (group, length), n in lengths.items():
-            destinations.add(group, n, n * plain_parts(length))
+            groups.add(group, n, n * plain_parts(length))
         for group, rendered in texts.items():
-            destinations.add(group, len(rendered), count_rendered(rendered).total_parts)
+            groups.add(group, len(rendered), count_rendered(rendered).total_parts)
         done += len(chunk)
         if progress is not None:
             progress(done)
     return done
 
 
-class _Destinations:
-    """Messages and parts per (country, rate) as pricing goes.
+class _Groups:
+    """Messages and parts per (leading digits, country) as pricing reads them.
 
-    A number's rate depends only on its country and on its digits up to the rate card's longest
-    prefix, so the database returns just those digits and each (digits, country) is looked up
-    once, however many recipients share it.
+    A number's rate depends only on its country and on its digits up to the longest prefix of
+    the rate cards compared, so the database returns just those digits, and each (digits,
+    country) is priced once per card, however many recipients share it.
     """
 
-    def __init__(self, card: RateCard):
-        self.card = card
-        self.width = 1 + max(map(len, card.by_prefix), default=0)  # "+" and the longest prefix
-        self.rates: dict[str, Rate] = {}
-        self.messages: Counter[tuple[str, str | None]] = Counter()
-        self.segments: Counter[tuple[str, str | None]] = Counter()
-        self.group_of = cache(self._group_of)
+    def __init__(self, cards: Iterable[RateCard]):
+        longest = max((len(p) for card in cards for p in card.by_prefix), default=0)
+        self.width = 1 + longest  # "+" and the longest prefix
+        self.messages: Counter[tuple[str, str]] = Counter()
+        self.segments: Counter[tuple[str, str]] = Counter()
 
     def read(self, messages: QuerySet) -> QuerySet:
         """``messages`` with ``prefix``: as many leading characters as decide the rate."""
         return messages.annotate(prefix=Substr("phone", 1, self.width))
 
-    def _group_of(self, prefix: str, country: str) -> tuple[str, str | None]:
-        """(country, the rate's destination or None when no rate applies)."""
-        rate = self.card.rate_for(prefix, country)
-        if rate is None:
-            return country, None
-        self.rates[rate.destination] = rate
-        return country, rate.destination
-
-    def add(self, group: tuple[str, str | None], messages: int, segments: int) -> None:
+    def add(self, group: tuple[str, str], messages: int, segments: int) -> None:
         self.messages[group] += messages
         self.segments[group] += segments
 
-    def estimate(self, currency: str) -> PriceEstimate:
-        lines = [
-            PriceLine(country, rate, n, self.segments[country, rate], self.rates[rate].price)
-            for (country, rate), n in self.messages.items()
-            if rate is not None
-        ]
-        unpriced = [
-            UnpricedLine(country, n, self.segments[country, rate])
-            for (country, rate), n in self.messages.items()
-            if rate is None
-        ]
-        return PriceEstimate(
-            currency=currency,
-            lines=tuple(sorted(lines, key=lambda line: (line.country, line.rate))),
-            unpriced=tuple(sorted(unpriced, key=lambda line: (-line.messages, line.country))),
-        )
+    def priced_by(self, card: RateCard, account: int | None) -> dict[str, list]:
+        """Per country, the PriceLines of ``card`` (its lines for ``account``) and, where the
+        card has no rate for some of its recipients, one UnpricedLine among them."""
+        rates: dict[str, Rate] = {}
+        messages: Counter[tuple[str, str | None]] = Counter()
+        segments: Counter[tuple[str, str | None]] = Counter()
+        for (prefix, country), n in self.messages.items():
+            rate = card.rate_for(prefix, country)
+            if rate is not None:
+                rates[rate.destination] = rate
+            key = (country, rate.destination if rate else None)
+            messages[key] += n
+            segments[key] += self.segments[prefix, country]
+        lines = defaultdict(list)
+        for (country, rate), n in messages.items():
+            parts = segments[country, rate]
+            if rate is None:
+                lines[country].append(UnpricedLine(country, n, parts))
+            else:
+                price = rates[rate].price
+                lines[country].append(PriceLine(country, rate, n, parts, price, account))
+        return lines
+
+
+def _route(
+    candidates: list[routes.Candidate], groups: _Groups, currency: str, routing: bool
+) -> PriceEstimate:
+    """Each country through the cheapest candidate that prices all of it (routes.choose); a
+    country the campaign's own account (the first candidate) cannot price in full stays with
+    it, so the saving compares like with like. ``routing``: the cheapest route is on, and the
+    estimate says what the own account alone would charge. With one candidate, the plain
+    estimate; with none (no account), every recipient unpriced."""
+    offers = {c: groups.priced_by(c.card, None if c.own else c.account.pk) for c in candidates}
+    own = offers[candidates[0]] if candidates else groups.priced_by(RateCard(()), None)
+    lines, single_total = [], Decimal(0)
+    for country, own_lines in own.items():
+        single_total += sum((x.subtotal for x in own_lines if isinstance(x, PriceLine)), 0)
+        chosen = candidates[0] if candidates else None
+        if len(candidates) > 1 and not _has_unpriced(own_lines):
+            usable = (c for c in candidates if c.may_send_to(country))
+            chosen = routes.choose((c, _cost(offers[c].get(country))) for c in usable)
+        lines += offers[chosen][country] if chosen else own_lines
+    priced = [x for x in lines if isinstance(x, PriceLine)]
+    unpriced = [x for x in lines if isinstance(x, UnpricedLine)]
+    return PriceEstimate(
+        currency=currency,
+        lines=tuple(sorted(priced, key=lambda line: (line.country, line.rate))),
+        unpriced=tuple(sorted(unpriced, key=lambda line: (-line.messages, line.country))),
+        single_total=single_total if routing else None,
+    )
+
+
+def _has_unpriced(lines) -> bool:
+    return any(isinstance(x, UnpricedLine) for x in lines)
+
+
+def _cost(lines) -> Decimal | None:
+    """The price of one country's lines; None when some of them have no rate (or none)."""
+    if not lines or _has_unpriced(lines):
+        return None
+    return sum((x.subtotal for x in lines), Decimal(0))
 
 
 # --- Stored estimates and the background computation --------------------------------------
@@ -268,22 +365,28 @@ def fingerprint(campaign: Campaign) -> tuple[str, int]:
         n=Count("*"), sum=Sum("pk"), edited=Max("updated_at")
     )
     account = campaign.account
-    rates = (
-        account.rates.filter(channel=campaign.channel)
-        .order_by("pk")
-        .values_list("country", "prefix", "price")
-        if account
-        else ()
-    )
+    # The rate cards compared: the account's and, with the cheapest route, the other accounts
+    # that may carry the campaign now, with the countries each may send to.
+    accounts = [account] if account else []
+    if account and campaign.cheapest_route:
+        accounts += routes.others_of(campaign)
+    cards = [
+        [a.pk, a.currency, a.allowed_countries, *_card_of(a, campaign.channel)] for a in accounts
+    ]
     inputs = [
         [ids["n"], ids["sum"]],
         [contacts["n"], contacts["sum"], contacts["edited"]],
-        [campaign.channel, campaign.text, campaign.placeholder_policy],
+        [campaign.channel, campaign.text, campaign.placeholder_policy, campaign.cheapest_route],
         [campaign.account_id, account.currency if account else ""],
-        list(rates),
+        cards,
     ]
     digest = hashlib.sha256(json.dumps(inputs, default=str).encode()).hexdigest()
     return digest, ids["n"] + contacts["n"]
+
+
+def _card_of(account, channel: str) -> list:
+    rates = account.rates.filter(channel=channel).order_by("pk")
+    return list(rates.values_list("country", "prefix", "price"))
 
 
 def estimate(campaign: Campaign) -> PriceEstimate:
@@ -436,7 +539,8 @@ def quote_differs(estimate: PriceEstimate, quote: Quote) -> bool:
     currency. Against a zero estimate, any non-zero quote differs."""
     if quote.currency and estimate.currency and quote.currency.upper() != estimate.currency:
         return True
-    ours = estimate.total
+    # The provider quotes every message through the campaign's own account.
+    ours = estimate.total if estimate.single_total is None else estimate.single_total
     if not ours:
         return bool(quote.total)
     return abs(quote.total - ours) > ours * QUOTE_TOLERANCE
@@ -461,10 +565,49 @@ class BalanceCheck:
 def current_funds(campaign: Campaign) -> AccountInfo | None:
     """The balance or credits the provider reports now (and stores on the account), or None
     when the provider cannot report one. Raises ProviderError when the provider fails."""
-    account = campaign.account
+    return funds_of(campaign.account)
+
+
+def funds_of(account: ProviderAccount | None) -> AccountInfo | None:
+    """current_funds for any account: the campaign's, or one of its cheapest route's."""
     if account is None or not account.adapter_class.capabilities.account_info:
         return None
     return check_connection(account)
+
+
+def route_summary(campaign: Campaign, estimate: PriceEstimate) -> dict:
+    """The cheapest route's split per country, with each account's name as it is now, the
+    other accounts compared, and what it saves, as the preview shows them and Campaign.estimate
+    and the launch's audit event keep them (money as strings); nothing for a campaign sent
+    through its own account only."""
+    if estimate.single_total is None:
+        return {}
+    names = {a.pk: a.name for a in route_accounts(campaign, estimate)}
+    names[None] = campaign.account.name
+    split = [
+        {
+            "country": line.country,
+            "account": line.account,
+            "account_name": names[line.account],
+            "messages": line.messages,
+            "segments": line.segments,
+            "cost": str(line.cost),
+        }
+        for line in estimate.routes
+    ]
+    return {
+        "routes": split,
+        "compared": [account.name for account in routes.others_of(campaign)],
+        "single_total": str(estimate.single_total),
+        "saving": str(estimate.saving),
+    }
+
+
+def route_accounts(campaign: Campaign, estimate: PriceEstimate) -> list[ProviderAccount]:
+    """The accounts besides the campaign's own that the estimate sends through, by name."""
+    ids = {line.account for line in estimate.lines if line.account is not None}
+    accounts = ProviderAccount.objects.filter(workspace_id=campaign.workspace_id, pk__in=ids)
+    return list(accounts.order_by("name", "pk"))
 
 
 def check_balance(estimate: PriceEstimate, info: AccountInfo | None) -> BalanceCheck:

@@ -28,8 +28,8 @@ from campaigns.recipients import imports
 from campaigns.recipients.forms import UploadForm
 from contacts.models import ContactField
 from core.columns import missing_placeholders, placeholders_in
+from core.crypto import CredentialsUnreadable
 from core.statuses import MessageStatus
-from providers.crypto import CredentialsUnreadable
 from providers.errors import ProviderError
 from workspaces.models import Role
 
@@ -270,8 +270,10 @@ def _estimate_context(campaign: Campaign, result: pricing.PriceEstimate | Estima
         and campaign.channel == Channel.SMS
         and not audiences.has_audience(campaign),  # see pricing.provider_quote
     }
+    context.update(pricing.route_summary(campaign, result))  # the cheapest route's split
     if result.messages:
-        context["balance"] = pricing.check_balance(result, account_funds(campaign))
+        # The campaign's own account's share; the launch page checks the other routes'.
+        context["balance"] = pricing.check_balance(result.share(None), account_funds(campaign))
     return context
 
 

@@ -11,6 +11,7 @@ import json
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.core.serializers.json import DjangoJSONEncoder
+from django.db import transaction
 from django.http import HttpResponse
 from django.shortcuts import render
 from django.urls import NoReverseMatch, reverse
@@ -18,7 +19,7 @@ from django.utils.http import content_disposition_header
 from django.views.decorators.http import require_POST, require_safe
 
 from campaigns import contact_history
-from contacts import book
+from contacts import book, changes
 from contacts.models import Contact, ContactField, ContactList, ListMember, OptOutSource
 from core import params
 from core.web import done
@@ -74,7 +75,14 @@ def contact_opt_out(request, contact_pk: int):
     contact = get_for_workspace(request, Contact, pk=contact_pk)
     require_role(request, Role.SENDER)
     note = params.text(request.POST.get("note", ""), max_length=255)
-    if book.opt_out(request.workspace, [contact.phone], source=OptOutSource.MANUAL, note=note):
+    if book.opt_out(
+        request.workspace,
+        [contact.phone],
+        actor=request.user,
+        where="page",
+        source=OptOutSource.MANUAL,
+        note=note,
+    ):
         messages.success(request, f"{contact.phone} is opted out: nothing more is sent to it.")
     else:
         messages.info(request, f"{contact.phone} was opted out already.")
@@ -85,7 +93,7 @@ def contact_opt_out(request, contact_pk: int):
 def contact_opt_in(request, contact_pk: int):
     contact = get_for_workspace(request, Contact, pk=contact_pk)
     require_role(request, Role.SENDER)
-    book.opt_in(contact)
+    book.opt_in(contact, actor=request.user, where="page")
     messages.success(request, f"{contact.phone} may receive messages again.")
     return done(request, "contact_detail", contact.pk)
 
@@ -101,11 +109,17 @@ def contact_lists(request, contact_pk: int):
         messages.error(request, "Choose a list first.")
         return done(request, "contact_detail", contact.pk)
     chosen = get_for_workspace(request, ContactList, pk=list_pk)
+    with transaction.atomic():
+        if adding:
+            _, changed = ListMember.objects.get_or_create(contact_list=chosen, contact=contact)
+        else:
+            changed = ListMember.objects.filter(contact_list=chosen, contact=contact).delete()[0]
+        changes.members_changed(
+            chosen, request.user, int(changed), "contact page", added=adding, contact_id=contact.pk
+        )
     if adding:
-        ListMember.objects.get_or_create(contact_list=chosen, contact=contact)
         messages.success(request, f"Added to “{chosen.name}”.")
     else:
-        ListMember.objects.filter(contact_list=chosen, contact=contact).delete()
         messages.success(request, f"Removed from “{chosen.name}”.")
     return done(request, "contact_detail", contact.pk)
 
@@ -143,6 +157,11 @@ def contact_erase(request, contact_pk: int):
         )
         if erasure.cancelled:
             text += f" {erasure.cancelled:,} messages not yet sent were cancelled."
+        if erasure.kept_opt_out:
+            text += (
+                f" {contact.phone} stays on the stop list (the number and the date of the "
+                "opt-out, nothing else), so it is never sent to again."
+            )
         messages.success(request, text)
         return _after_erase(request)
     context = {

@@ -17,7 +17,7 @@ from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from urllib.parse import urlencode
 
-from django.db.models import Count, Exists, F, FloatField, OuterRef, Q, QuerySet, Sum, Value
+from django.db.models import Count, F, FloatField, Q, QuerySet, Sum, Value
 from django.db.models.functions import Cast, Coalesce, NullIf, TruncDate
 from django.utils import timezone
 from django.utils.dateparse import parse_date
@@ -332,37 +332,55 @@ def _launched_since(workspace, since):
     )
 
 
-def _currency():
-    return Coalesce(NullIf("currency", Value("")), "campaign__account__currency")
+def billed_since(workspace, since):
+    """The batches the provider may have billed (costs.BILLABLE) of the campaigns launched
+    since then, with ``route`` (the account each went through: its own, or for batches older
+    than routes the campaign's) and ``cur``, the currency of its cost (as reported, else that
+    account's). Money is summed from these, per account and currency: a campaign may go
+    through several accounts (a failover, the cheapest route) and be billed in several
+    currencies, which its counters' one cost cannot hold."""
+    batches = Batch.objects.filter(
+        costs.BILLABLE, campaign__workspace=workspace, campaign__launched_at__gte=since
+    )
+    return batches.annotate(
+        route=Coalesce("account", "campaign__account"),
+        cur=Coalesce(
+            NullIf("currency", Value("")), "account__currency", "campaign__account__currency"
+        ),
+    )
 
 
 def month_spend(workspace, now) -> list[dict]:
     """Actual cost reported this month (in the workspace's time zone), per account and
-    currency, with how many of its campaigns are not fully reported yet."""
+    currency, with the campaigns and messages that went through the account and how many of
+    those campaigns it has not fully reported yet."""
     start = now.astimezone(workspace.zone).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
-    # A campaign some batch of which has no cost yet: the month's sum is partial.
-    partial = Exists(Batch.objects.filter(costs.BILLABLE, campaign=OuterRef("campaign"), cost=None))
-    rows = (
-        _launched_since(workspace, start)
-        .annotate(partial=partial)
-        .values("campaign__account__name", cur=_currency())
+    billed = billed_since(workspace, start)
+    accounts = (
+        billed.values("route")
         .annotate(
-            spent=Sum("cost"),
-            campaigns=Count("pk"),
-            messages=Sum("total"),
-            unreported=Count("pk", filter=Q(partial=True)),
+            name=Coalesce("account__name", "campaign__account__name"),
+            campaigns=Count("campaign", distinct=True),
+            messages=Sum("accepted"),
+            # A campaign some batch of which has no cost yet: the month's sum is partial.
+            unreported=Count("campaign", distinct=True, filter=Q(cost=None)),
         )
-        .order_by("campaign__account__name", "cur")
+        .order_by("name")
     )
+    spent: dict[int, list[tuple[str, Decimal]]] = {}
+    by_currency = billed.filter(cost__isnull=False).values("route", "cur").annotate(n=Sum("cost"))
+    for row in by_currency.order_by("cur"):
+        spent.setdefault(row["route"], []).append((row["cur"], row["n"]))
     return [
         {
-            "account": row["campaign__account__name"] or "—",
-            "spent": money(row["spent"], row["cur"]) if row["spent"] is not None else "—",
+            "account": row["name"] or "—",
+            "spent": money(amount, currency) if amount is not None else "—",
             "campaigns": row["campaigns"],
             "messages": f"{row['messages'] or 0:,}",
             "unreported": row["unreported"],
         }
-        for row in rows
+        for row in accounts
+        for currency, amount in spent.get(row["route"]) or [("", None)]
     ]
 
 
@@ -415,10 +433,10 @@ def balances(workspace, now) -> list[dict]:
     """Each account's balance, flagged low when it is spent or would not last LOW_BALANCE_DAYS
     at the pace of the last DAYS days."""
     spent = dict(
-        _launched_since(workspace, now - timedelta(days=DAYS))
+        billed_since(workspace, now - timedelta(days=DAYS))
         .filter(cost__isnull=False)
-        .filter(Q(currency="") | Q(currency=F("campaign__account__currency")))
-        .values_list("campaign__account")
+        .filter(Q(currency="") | Q(currency=F("account__currency")) | Q(account=None))
+        .values_list("route")
         .annotate(Sum("cost"))
         .order_by()
     )

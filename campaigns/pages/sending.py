@@ -9,6 +9,7 @@ from django.views.decorators.http import require_http_methods, require_POST, req
 from django_htmx.http import HttpResponseStopPolling, trigger_client_event
 
 from campaigns import services
+from campaigns.compose import pricing
 from campaigns.pages.access import get_campaign_for_user
 from campaigns.pages.campaigns import live_context
 from campaigns.pages.compose import account_funds, audience_context
@@ -51,11 +52,14 @@ def campaign_launch(request, campaign_pk: int):
             return done(request, "campaign_detail", campaign.pk)
     check = services.readiness(campaign, funds=funds)
     shown_apart = check.balance.message if check.balance else None
+    # The cheapest route's split, as the preview showed it.
+    routes = pricing.route_summary(campaign, check.estimate) if check.estimate else {}
     context = {
         "campaign": campaign,
         "check": check,
         "problems": [problem for problem in check.problems if problem != shown_apart],
         "error": error,
+        **routes,
         **audience_context(campaign),
         "audience_lists": campaign.audience_lists.all(),
         "audience_segments": campaign.audience_segments.all(),

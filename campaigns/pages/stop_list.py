@@ -32,7 +32,9 @@ def stop_list(request):
         require_role(request, Role.SENDER)
         if form.is_valid():
             data = form.cleaned_data
-            added = stoplist.add_numbers(request.workspace, data["numbers"], data["note"])
+            added = stoplist.add_numbers(
+                request.workspace, data["numbers"], data["note"], actor=request.user
+            )
             messages.success(request, f"Added {added} number{pluralize(added)}.")
             return done(request, "stop_list")
     page = Paginator(entries, 50).get_page(request.GET.get("page"))
@@ -60,7 +62,9 @@ def stop_list_upload(request):
     upload = form.cleaned_data["file"]
     try:
         with open_table(upload, filename=upload.name, options=_stop_list_options()) as table:
-            result = stoplist.add_from_table(request.workspace, table, form.cleaned_data["note"])
+            result = stoplist.add_from_table(
+                request.workspace, table, form.cleaned_data["note"], actor=request.user
+            )
     except ImportRejected as exc:
         messages.error(request, f"Nothing was added: {exc}")
         return done(request, "stop_list")
@@ -87,6 +91,6 @@ def _stop_list_options() -> ReadOptions:
 def stop_list_remove(request, entry_pk: int):
     entry = get_for_workspace(request, Contact, pk=entry_pk, opted_out_at__isnull=False)
     require_role(request, Role.ADMIN)
-    book.opt_in(entry)
+    book.opt_in(entry, actor=request.user, where="stop list")
     messages.success(request, f"{entry.phone} may receive messages again.")
     return done(request, "stop_list")

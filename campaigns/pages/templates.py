@@ -21,6 +21,7 @@ from campaigns.compose.message_templates import TemplateForm
 from campaigns.models import Channel, MessageTemplate
 from campaigns.pages.access import get_campaign_for_user
 from campaigns.pages.compose import message_context
+from contacts import changes
 from core import params
 from core.web import done
 from workspaces.models import Role
@@ -73,7 +74,7 @@ def template_edit(request, template_pk: int):
 def _template_form(request, template: MessageTemplate):
     form = TemplateForm(request.POST or None, instance=template, workspace=request.workspace)
     if request.method == "POST" and form.is_valid():
-        saved = form.save_or_explain()
+        saved = form.save_or_explain(request.user, "page")
         if saved is not None:
             messages.success(request, f"Saved the template “{saved.name}”.")
             return _to_list(request, saved.channel)
@@ -116,7 +117,7 @@ def _checks(request, text: str, channel: str) -> dict:
 def template_delete(request, template_pk: int):
     template = get_for_workspace(request, MessageTemplate, pk=template_pk)
     require_role(request, Role.SENDER)
-    template.delete()
+    changes.delete(template, request.user, "page")
     messages.success(request, f"Deleted the template “{template.name}”.")
     return _to_list(request, template.channel)
 
@@ -174,7 +175,7 @@ def campaign_template_save(request, campaign_pk: int):
     form = TemplateForm(
         data, instance=MessageTemplate(created_by=request.user), workspace=request.workspace
     )
-    saved = form.save_or_explain() if form.is_valid() else None
+    saved = form.save_or_explain(request.user, "compose") if form.is_valid() else None
     if not request.htmx:
         if saved:
             messages.success(request, f"Saved the text as the template “{saved.name}”.")

@@ -6,7 +6,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from itertools import islice
 
+from django.db import transaction
+
 from contacts import book
+from contacts.models import OptOutSource
 from core import phones
 from core.columns import detect_phone_column
 from core.tables.table import Table
@@ -21,13 +24,17 @@ class StopListUpload:
     invalid: list[int]  # row numbers whose phone cell is not a valid number
 
 
-def add_numbers(workspace, numbers: list[str], note: str = "") -> int:
-    """Opts E.164 numbers out; returns how many were new. Numbers already out are left alone."""
-    return book.opt_out(workspace, numbers, note=note)
+def add_numbers(workspace, numbers: list[str], note: str = "", *, actor) -> int:
+    """Opts E.164 numbers out, typed on the page by ``actor``; returns how many were new.
+    Numbers already out are left alone."""
+    return book.opt_out(workspace, numbers, actor=actor, where="page", note=note)
 
 
-def add_from_table(workspace, table: Table, note: str = "") -> StopListUpload:
-    """Adds every valid number of the table's phone column (found as the import finds it)."""
+@transaction.atomic
+def add_from_table(workspace, table: Table, note: str = "", *, actor) -> StopListUpload:
+    """Adds every valid number of the table's phone column (found as the import finds it),
+    in one transaction recorded as one audit event: how many (not the file's name, which
+    may hold a number)."""
     column = detect_phone_column(table.columns, table.preview(10), workspace.default_country)
     if column is None:
         column = 0
@@ -44,7 +51,8 @@ def add_from_table(workspace, table: Table, note: str = "") -> StopListUpload:
                 else:
                     invalid.append(row.number)
             unique = list(dict.fromkeys(valid))
-            new = add_numbers(workspace, unique, note)
+            new = book.mark_opted_out(workspace, unique, source=OptOutSource.MANUAL, note=note)
             added += new
             already += len(unique) - new
+    book.record_opt_out(workspace, actor, added, "file")
     return StopListUpload(added, already, invalid)

@@ -35,6 +35,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import cached_property
 
 import httpx
 from django.conf import settings
@@ -63,6 +64,7 @@ from providers.errors import (
     UnknownOutcome,
 )
 from providers.http import CONNECT_TIMEOUT
+from providers.models import ProviderAccount
 from webhooks.models import EventType
 
 logger = logging.getLogger(__name__)
@@ -143,10 +145,6 @@ def _run(campaign_id: int, deadline: float, summary: Counter, heartbeat: Heartbe
         if campaign.next_attempt_at and campaign.next_attempt_at > timezone.now():
             summary["waiting"] += 1
             break
-        if quiet := campaign.account.quiet_left():  # a 429 to any caller holds every caller
-            Campaign.objects.filter(pk=campaign.pk).update(next_attempt_at=quiet)
-            summary["waiting"] += 1
-            break
         taken = take_open(campaign) or claim(campaign)
         if taken is None:
             if finish_if_done(campaign):
@@ -159,8 +157,9 @@ def _run(campaign_id: int, deadline: float, summary: Counter, heartbeat: Heartbe
             break
         held = HeldBatch(campaign, *taken, heartbeat=heartbeat)
         with heartbeat.holding(held.batch.pk, held.token):
-            summary[held.process()] += 1
-        if time.monotonic() >= deadline:
+            outcome = held.process()
+        summary[outcome] += 1
+        if outcome == "waiting" or time.monotonic() >= deadline:
             break
 
 
@@ -240,31 +239,53 @@ def take_open(campaign: Campaign) -> tuple[Batch, str] | None:
 def claim(campaign: Campaign) -> tuple[Batch, str] | None:
     """Set aside the next batch of pending messages as a new Batch (or None: none left).
 
+    A batch goes through one route: the account and sender name of the oldest pending
+    message (Message.account and sender; empty meaning the account its country is routed
+    through at launch, Campaign.routed_countries, else the campaign's), recorded on the batch
+    and on its messages; the other pending messages of that route fill it, up to its
+    account's batch size. The launch rewrites no message for the cheapest route: the claim's
+    UPDATE names the account as it takes them.
+
     Opted-out numbers are cancelled here, and once more right before the batch's first
     request (HeldBatch._leave_out_opted_out), which also catches an opt-out committed while
     this transaction was open.
     """
-    size = batch_size(campaign)
     token = secrets.token_hex(16)
+    routed = campaign.routed_countries()
     with transaction.atomic():
         pending = Message.objects.filter(campaign=campaign, status=MessageStatus.PENDING)
         pending = windows.open_now(campaign, pending)  # the deadline, each recipient's window
-        pending = pending.order_by("pk").values_list("pk", flat=True)
+        pending = pending.order_by("pk")
+        oldest = pending.values_list("account_id", "sender", "country").first()
+        if oldest is None:
+            windows.wait_for_window(campaign)
+            return None
+        account_id = oldest[0] or routed.get(oldest[2]) or campaign.account_id
+        sender = oldest[1] or campaign.sender
+        account = campaign.account if account_id == campaign.account_id else None
+        account = account or ProviderAccount.objects.get(pk=account_id)
+        pending = pending.filter(on_route(campaign, account_id, sender, routed))
+        pending = pending.values_list("pk", flat=True)
         if connection.features.has_select_for_update_skip_locked:
             pending = pending.select_for_update(skip_locked=True)
-        ids = list(pending[:size])
+        ids = list(pending[: batch_size(campaign, account)])
         if not ids:
             windows.wait_for_window(campaign)
             return None
         batch = Batch.objects.create(
             campaign=campaign,
+            account=account,
+            sender=sender,
             key=new_reference(),
             lease_until=_lease_end(),
             lease_token=token,
         )
+        changes = {"status": MessageStatus.SUBMITTING, "batch": batch}
+        if account_id != campaign.account_id:  # the campaign's own keep Message.account empty
+            changes["account_id"] = account_id
         # The status condition makes a claim without row locks (SQLite) exclusive as well.
         taken = Message.objects.filter(pk__in=ids, status=MessageStatus.PENDING).update(
-            status=MessageStatus.SUBMITTING, batch=batch, updated_at=timezone.now()
+            **changes, updated_at=timezone.now()
         )
         stopped = _cancel_stop_listed(campaign, batch)
         batch.size = taken - stopped
@@ -274,13 +295,33 @@ def claim(campaign: Campaign) -> tuple[Batch, str] | None:
     return batch, token
 
 
-def batch_size(campaign: Campaign) -> int:
-    """The provider's largest batch, capped by CRIER_SEND_BATCH_SIZE and, where Crier paces
-    the campaign itself, by its rate limit."""
-    size = campaign.account.adapter_class.capabilities.max_batch_size
+def on_route(
+    campaign: Campaign, account_id: int, sender: str, routed: dict[str, int] | None = None
+) -> Q:
+    """Messages that go through ``account_id`` with ``sender``: named so, or left empty where
+    that is where they go (``routed``: Campaign.routed_countries, read if not given)."""
+    routed = campaign.routed_countries() if routed is None else routed
+    accounts = Q(account_id=account_id)
+    theirs = sorted(country for country, account in routed.items() if account == account_id)
+    if account_id == campaign.account_id:
+        own = Q(account__isnull=True)
+        accounts |= own & ~Q(country__in=sorted(routed)) if routed else own
+    elif theirs:
+        accounts |= Q(account__isnull=True, country__in=theirs)
+    senders = Q(sender=sender)
+    if sender == campaign.sender:
+        senders |= Q(sender="")
+    return accounts & senders
+
+
+def batch_size(campaign: Campaign, account: ProviderAccount | None = None) -> int:
+    """The provider's largest batch on ``account`` (default: the campaign's), capped by
+    CRIER_SEND_BATCH_SIZE and, where Crier paces the campaign itself, by its rate limit."""
+    account = account or campaign.account
+    size = account.adapter_class.capabilities.max_batch_size
     if settings.CRIER_SEND_BATCH_SIZE:
         size = min(size, settings.CRIER_SEND_BATCH_SIZE)
-    if _paced_by_crier(campaign):
+    if _paced_by_crier(campaign, account):
         size = min(size, pace(campaign)[0])
     return max(size, 1)
 
@@ -294,8 +335,8 @@ def pace(campaign: Campaign) -> tuple[int, timedelta]:
     return size, timedelta(seconds=period * size / limit)
 
 
-def _paced_by_crier(campaign: Campaign) -> bool:
-    capabilities = campaign.account.adapter_class.capabilities
+def _paced_by_crier(campaign: Campaign, account: ProviderAccount) -> bool:
+    capabilities = account.adapter_class.capabilities
     return bool(campaign.rate_limit) and not capabilities.rate_limit
 
 
@@ -414,11 +455,20 @@ class HeldBatch:
     heartbeat: Heartbeat | None = None
     sending: bool = False  # inside ``submit``: each request may send
 
+    @cached_property
+    def account(self) -> ProviderAccount:
+        """The account the batch goes through (Batch.account; older batches: the campaign's)."""
+        return self.batch.account if self.batch.account_id else self.campaign.account
+
     def process(self) -> str:
         """Submit, retry or reconcile the batch; returns what happened, for the summary."""
         status = self.batch.status
         if status == BatchStatus.CANCELLED:
             return "cancelled"
+        if quiet := self.account.quiet_left():  # a 429 to any caller holds every caller
+            self._update(next_attempt_at=quiet, lease_until=None, lease_token="")
+            Campaign.objects.filter(pk=self.campaign.pk).update(next_attempt_at=quiet)
+            return "waiting"
         with self._adapter() as adapter:
             if status == BatchStatus.UNKNOWN:
                 return self._reconcile(adapter)
@@ -550,7 +600,8 @@ class HeldBatch:
             progress=dict(batch.progress or {}),
             on_progress=self._advanced,
         )
-        return spec_for(self.campaign, sending=True), messages_for(self.campaign, messages), state
+        spec = spec_for(self.campaign, sending=True, account=self.account, sender=batch.sender)
+        return spec, messages_for(self.campaign, messages), state
 
     def _advanced(self, progress: dict) -> None:
         """Saved at once: a retry goes on from here."""
@@ -573,7 +624,7 @@ class HeldBatch:
             if self.heartbeat:
                 self.heartbeat.touch()
 
-        return self.campaign.account.adapter(on_request=renew)
+        return self.account.adapter(on_request=renew)
 
     # --- Outcomes ---
 
@@ -614,7 +665,7 @@ class HeldBatch:
                     "status_reason": submission.reason,
                     "next_attempt_at": now + _held_wait(),
                 }
-            elif _paced_by_crier(self.campaign):
+            elif _paced_by_crier(self.campaign, self.account):
                 # The next batch is due one interval after this one was: a late tick is made
                 # up (never by more than one interval), so the average rate is the one asked.
                 _size, interval = pace(self.campaign)
@@ -643,7 +694,7 @@ class HeldBatch:
                 )
                 return "retrying"
             if not nothing_sent:
-                label = self.campaign.account.adapter_class.label
+                label = self.account.adapter_class.label
                 return self._unknown_for_good(_could_not_check(label, error))
             last = str(error).replace(" Crier will try again.", "")  # it has stopped trying
             return self._fail(
@@ -651,10 +702,11 @@ class HeldBatch:
             )
         if isinstance(error, (InsufficientFunds, AuthError)):
             self._retry_later(waiting, error, 0)
-            _pause(self.campaign, str(error), account_error=isinstance(error, AuthError))
+            account = self.account if isinstance(error, AuthError) else None
+            _pause(self.campaign, str(error), account=account)
             return "paused"
         if not nothing_sent:
-            label = self.campaign.account.adapter_class.label
+            label = self.account.adapter_class.label
             return self._unknown_for_good(_could_not_check(label, error))
         return self._fail(error, str(error))
 
@@ -747,13 +799,15 @@ def _lease_end():
     return timezone.now() + timedelta(seconds=lease_seconds())
 
 
-def _pause(campaign: Campaign, reason: str, *, account_error: bool = False) -> None:
+def _pause(campaign: Campaign, reason: str, *, account: ProviderAccount | None = None) -> None:
+    """Pauses a sending campaign with ``reason``; ``account``: the one that refused Crier's
+    credentials, which keeps the reason too."""
     if Campaign.objects.filter(pk=campaign.pk, status=CampaignStatus.SENDING).update(
         status=CampaignStatus.PAUSED, status_reason=reason, updated_at=timezone.now()
     ):
         status_events.campaign_changed(campaign, EventType.CAMPAIGN_PAUSED)
-    if account_error:
-        type(campaign.account).objects.filter(pk=campaign.account_id).update(last_error=reason)
+    if account is not None:
+        ProviderAccount.objects.filter(pk=account.pk).update(last_error=reason)
 
 
 # --- Writing the provider's answer ---------------------------------------------------------

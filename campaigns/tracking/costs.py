@@ -19,6 +19,7 @@ from django.db.models import Count, Q, Sum
 
 from campaigns.models import Campaign
 from core.statuses import BatchStatus
+from providers.models import ProviderAccount
 
 # Batches the provider may have billed: it took them, its answer is not in (or was lost), or
 # it had created a campaign for them before the batch failed.
@@ -42,7 +43,10 @@ class Billing:
     batches: int  # batches the provider may have billed
     reported: int  # of them, with a cost
     asked: int  # of them, asked about at least once
-    amounts: dict[str, Decimal]  # currency as reported ("" when not stated) -> reported cost
+    # currency -> reported cost; where the provider stated none, the currency of the account
+    # the batch went through ("" for one counting credits), named in ``assumed``
+    amounts: dict[str, Decimal]
+    assumed: tuple[str, ...] = ()
 
     @property
     def partial(self) -> bool:
@@ -50,24 +54,32 @@ class Billing:
 
 
 def billing(campaign: Campaign) -> Billing:
-    """One query over the campaign's batches (a few hundred at most), never its messages."""
+    """One query over the campaign's batches (a few hundred at most), never its messages.
+    Each batch is billed by the account it went through, so amounts are kept per currency."""
     rows = (
         campaign.batches.filter(BILLABLE)
-        .values("currency")
+        .values("currency", "account__currency")
         .annotate(n=Count("pk"), reported=Count("cost"), asked=Count("polled_at"), cost=Sum("cost"))
-        .order_by("currency")
+        .order_by("currency", "account__currency")
     )
     rows = list(rows)
     amounts: dict[str, Decimal] = {}
+    assumed: set[str] = set()
+    own = campaign.account.currency if campaign.account else ""
     for row in rows:
-        if row["cost"] is not None:
-            currency = row["currency"].upper()
-            amounts[currency] = amounts.get(currency, Decimal(0)) + row["cost"]
+        if row["cost"] is None:
+            continue
+        currency = row["currency"].upper()
+        if not currency:  # the account's it went through (older batches: the campaign's)
+            currency = (row["account__currency"] or own).upper()
+            assumed.add(currency or "none")
+        amounts[currency] = amounts.get(currency, Decimal(0)) + row["cost"]
     return Billing(
         batches=sum(row["n"] for row in rows),
         reported=sum(row["reported"] for row in rows),
         asked=sum(row["asked"] for row in rows),
         amounts=amounts,
+        assumed=tuple(sorted(assumed)),
     )
 
 
@@ -87,8 +99,7 @@ class ActualCost:
 def actual_cost(campaign: Campaign, handed_over: int) -> ActualCost:
     """The actual cost of ``campaign`` against its estimate; ``handed_over``: its messages the
     provider took (from the counters)."""
-    account = campaign.account
-    label = account.get_provider_display() if account else "the provider"
+    label = _label(campaign)
     estimate = campaign.estimate or {}
     bill = billing(campaign)
     notes = _estimate_notes(estimate, handed_over)
@@ -96,8 +107,9 @@ def actual_cost(campaign: Campaign, handed_over: int) -> ActualCost:
         return ActualCost("—", "Nothing has been handed to the provider yet.", notes=notes)
     if not bill.reported:
         return _not_reported(campaign, label, bill, notes)
-    amounts, assumed = _resolve_currencies(bill.amounts, account.currency if account else "")
-    if assumed:
+    amounts = bill.amounts
+    if bill.assumed:
+        assumed = ", ".join(bill.assumed)
         notes += (f"{label} did not state the currency; taken as the account's ({assumed}).",)
     actual = " + ".join(_money(amount, currency) for currency, amount in amounts.items())
     so_far = f"{bill.reported:,} of {bill.batches:,} batches reported"
@@ -112,6 +124,15 @@ def actual_cost(campaign: Campaign, handed_over: int) -> ActualCost:
     return _compare(result, amounts, estimate, bill)
 
 
+def _label(campaign: Campaign) -> str:
+    """Who billed: the provider of the campaign's account, or of each account its batches
+    went through ("BSG and Mobizon")."""
+    accounts = {campaign.account} if campaign.account else set()
+    routed = ProviderAccount.objects.filter(batches__campaign=campaign).distinct()
+    labels = sorted({a.get_provider_display() for a in (*accounts, *routed)})
+    return " and ".join(labels) or "the provider"
+
+
 def _not_reported(campaign: Campaign, label: str, bill: Billing, notes) -> ActualCost:
     capabilities = campaign.account.adapter_class.capabilities
     silent = not (capabilities.campaign_stats or capabilities.message_status)
@@ -121,17 +142,6 @@ def _not_reported(campaign: Campaign, label: str, bill: Billing, notes) -> Actua
     what = "reports nothing about a batch" if silent else "reports no price for these batches"
     source = f"{label} {what}: what it charged is in its own account, not here."
     return ActualCost(f"Not reported by {label}", source, notes=notes)
-
-
-def _resolve_currencies(amounts: dict[str, Decimal], account_currency: str):
-    """The amounts by currency, an unstated currency taken as the account's; and the currency
-    assumed, if any was."""
-    if "" not in amounts:
-        return amounts, ""
-    resolved = {k: v for k, v in amounts.items() if k}
-    assumed = account_currency.upper()
-    resolved[assumed] = resolved.get(assumed, Decimal(0)) + amounts[""]
-    return resolved, assumed or "none"
 
 
 def _compare(result: ActualCost, amounts, estimate: dict, bill: Billing) -> ActualCost:

@@ -52,12 +52,14 @@ from campaigns.models import (
     CampaignCounters,
     CounterSnapshot,
     Message,
+    by_account,
 )
 from campaigns.tracking import costs
 from core import bulk, statuses
 from core.statuses import BatchStatus, CampaignStatus, MessageStatus
 from providers.base import Capabilities, MessageStatusReport, ProviderAdapter, RemoteStats
 from providers.errors import ProviderError, RateLimited
+from providers.models import ProviderAccount
 from webhooks.models import EventType
 
 logger = logging.getLogger(__name__)
@@ -145,32 +147,32 @@ def poll(campaign: Campaign) -> dict:
     Every batch is asked first and the per-message reports of all of them are applied in one
     UPDATE, in one transaction: cheaper than one a batch, and one lock of the counters row."""
     now = timezone.now()
-    capabilities = campaign.account.adapter_class.capabilities
     summary = Counter(changed=0, batches=0, errors=0, final=0)
-    wait = interval(capabilities)
-    if (quiet := campaign.account.quiet_left()) or _sender_only(campaign.account, now):
-        later = quiet or now + wait
+    batches = campaign.batches.filter(status=BatchStatus.SUBMITTED, final=False)
+    routes = by_account(campaign, batches)
+    waits, answers = [], []
+    for account, its_batches in routes.items():
+        wait = interval(account.adapter_class.capabilities)
+        if (quiet := account.quiet_left()) or _sender_only(account, now):
+            waits.append((quiet or now + wait) - now)
+            summary["quiet"] += 1
+            continue
+        wait = _ask_all(account, its_batches, answers, summary) or wait
+        waits.append(wait)
+    if routes and summary["quiet"] == len(routes):
+        later = now + min(waits)
         Campaign.objects.filter(pk=campaign.pk).update(next_poll_at=later)
         campaign.next_poll_at = later
-        return {"campaign": campaign.pk, **summary, "quiet": 1}
-    batches = campaign.batches.filter(status=BatchStatus.SUBMITTED, final=False)
-    answers: list[Answer] = []
-    with campaign.account.adapter() as adapter:
-        for batch in batches.order_by("pk"):
-            summary["batches"] += 1
-            try:
-                answers.append(ask(batch, adapter))
-            except ProviderError as error:
-                summary["errors"] += 1
-                logger.warning("Polling batch %s failed: %s", batch.pk, error)
-                if isinstance(error, RateLimited) and error.retry_after:
-                    wait = max(wait, timedelta(seconds=error.retry_after))
-                    break  # nothing more goes to the provider before the quiet ends
+        return {"campaign": campaign.pk, **summary}
+    wait = min(waits, default=interval(campaign.account.adapter_class.capabilities))
     summary["changed"] += apply_statuses(campaign, (r for a in answers for r in a.reports))
     for answer in answers:
+        capabilities = answer.account.adapter_class.capabilities
         summary["changed"] += settle(campaign, answer, capabilities, now)
         summary["final"] += answer.batch.final
-    summary["links"] = refresh_links(campaign, [a.batch for a in answers], now)
+    for account in routes:
+        done = [a.batch for a in answers if a.account == account]
+        summary["links"] += refresh_links(campaign, done, now, account)
     sum_cost(campaign)
     summary["snapshot"] = int(snapshot_if_changed(campaign, now))
     completed = complete_if_done(campaign, now)
@@ -183,12 +185,39 @@ def poll(campaign: Campaign) -> dict:
     return {"campaign": campaign.pk, **summary}
 
 
-def refresh_links(campaign: Campaign, batches: list[Batch], now: datetime) -> int:
+def _ask_all(
+    account: ProviderAccount, batches: list[Batch], answers: list, summary: Counter
+) -> timedelta | None:
+    """Asks ``account``'s provider about each of its batches, onto ``answers``; returns how
+    long to wait when the provider asked Crier to stand back (None otherwise)."""
+    with account.adapter() as adapter:
+        for batch in batches:
+            summary["batches"] += 1
+            try:
+                answer = ask(batch, adapter)
+            except ProviderError as error:
+                summary["errors"] += 1
+                logger.warning("Polling batch %s failed: %s", batch.pk, error)
+                if isinstance(error, RateLimited) and error.retry_after:
+                    wait = interval(account.adapter_class.capabilities)
+                    # nothing more goes to the provider before the quiet ends
+                    return max(wait, timedelta(seconds=error.retry_after))
+            else:
+                answer.account = account
+                answers.append(answer)
+    return None
+
+
+def refresh_links(
+    campaign: Campaign, batches: list[Batch], now: datetime, account: ProviderAccount | None = None
+) -> int:
     """Stores the short links of each batch with their clicks, where the provider counts them
     and the text has a link: every LINKS_EVERY, and once more when the batch turns final.
-    Returns how many batches were asked; a provider error leaves the last counts shown and
-    the rest for the next poll."""
-    if not campaign.account.adapter_class.capabilities.short_links:
+    ``batches`` went through ``account`` (default: the campaign's). Returns how many batches
+    were asked; a provider error leaves the last counts shown and the rest for the next
+    poll."""
+    account = account or campaign.account
+    if not account.adapter_class.capabilities.short_links:
         return 0
     if campaign.channel != "sms" or not _LINK.search(campaign.text):
         return 0
@@ -201,7 +230,7 @@ def refresh_links(campaign: Campaign, batches: list[Batch], now: datetime) -> in
     if not due:
         return 0
     asked = 0
-    with campaign.account.adapter() as adapter:
+    with account.adapter() as adapter:
         for batch in due:
             try:
                 links = [asdict(link) for link in adapter.links(batch.provider_campaign_id)]
@@ -232,6 +261,7 @@ class Answer:
     batch: Batch
     stats: RemoteStats | None
     reports: list[MessageStatusReport]
+    account: ProviderAccount | None = None  # the account asked (the batch's route)
 
 
 def ask(batch: Batch, adapter: ProviderAdapter) -> Answer:

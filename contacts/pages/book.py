@@ -17,9 +17,9 @@ from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_POST, require_safe
 from django_htmx.http import HttpResponseClientRedirect
 
-from contacts import book, search
+from contacts import book, changes, search
 from contacts.forms import ContactForm
-from contacts.models import Contact, ContactField, ContactList, ListMember, Segment
+from contacts.models import Contact, ContactField, ContactList, ListMember, OptOutSource, Segment
 from core import choices, params
 from core.web import done
 from workspaces.models import Role
@@ -113,7 +113,7 @@ def _sort_columns(request, chosen: search.ContactFilter) -> dict[str, dict]:
 def contact_create(request):
     form = ContactForm(request.POST or None, workspace=request.workspace)
     if request.method == "POST" and form.is_valid():
-        contact = form.save()
+        contact = changes.save(form, request.user, "page")
         messages.success(request, f"Added {contact.phone}.")
         return done(request, "contact_detail", contact.pk)
     template = "contacts/contact_form.html" + ("#form" if request.htmx else "")
@@ -127,7 +127,7 @@ def contact_edit(request, contact_pk: int):
     if request.method == "POST":
         require_role(request, Role.SENDER)
         if form.is_valid():
-            form.save()
+            changes.save(form, request.user, "page")
             messages.success(request, f"Saved {contact.phone}.")
             return done(request, "contact_detail", contact.pk)
     template = "contacts/contact_form.html" + ("#form" if request.htmx else "")
@@ -166,6 +166,13 @@ def contact_bulk(request):
         return _back(request)
     with transaction.atomic():
         changed = _apply(request.workspace, action, target, chosen)
+        # One event for the whole action, however many contacts it reached.
+        if action == "opt_out":
+            book.record_opt_out(request.workspace, request.user, changed, "contacts page")
+        else:
+            changes.members_changed(
+                target, request.user, changed, "contacts page", added=action == "add"
+            )
     what = {
         "add": f"Added {changed:,} contact{pluralize(changed)} to {target}",
         "remove": f"Removed {changed:,} contact{pluralize(changed)} from {target}",
@@ -193,7 +200,9 @@ def _apply(workspace, action: str, target, contacts) -> int:
     chosen = contacts.order_by().values(chosen_id=F("pk"))[:BULK_LIMIT]
     if action == "opt_out":
         numbers = list(Contact.objects.filter(pk__in=chosen).values_list("phone", flat=True))
-        return book.opt_out(workspace, numbers, note="Opted out on the contacts page")
+        return book.mark_opted_out(
+            workspace, numbers, source=OptOutSource.MANUAL, note="Opted out on the contacts page"
+        )
     if action == "remove":
         return ListMember.objects.filter(contact_list=target, contact_id__in=chosen).delete()[0]
     # One INSERT ... SELECT: a million members join without passing through Python.

@@ -9,6 +9,7 @@ from django.shortcuts import render
 from django.template.defaultfilters import pluralize
 from django.views.decorators.http import require_POST, require_safe
 
+from contacts import changes
 from contacts import fields as custom
 from contacts.forms import FieldForm
 from contacts.models import ContactField
@@ -32,7 +33,7 @@ def field_list(request):
 def field_create(request):
     form = FieldForm(request.POST or None, workspace=request.workspace)
     if request.method == "POST" and form.is_valid():
-        field = form.save()
+        field = changes.save(form, request.user, "page")
         messages.success(request, f"Created the field {field.label}, {{{field.key}}}.")
         return done(request, "field_list")
     template = "contacts/field_form.html" + ("#form" if request.htmx else "")
@@ -44,7 +45,7 @@ def field_edit(request, field_pk: int):
     require_role(request, Role.SENDER)
     form = FieldForm(request.POST or None, instance=field, workspace=request.workspace)
     if request.method == "POST" and form.is_valid():
-        form.save()
+        changes.save(form, request.user, "page")
         messages.success(request, f"Saved the field {field.label}.")
         return done(request, "field_list")
     template = "contacts/field_form.html" + ("#form" if request.htmx else "")
@@ -57,7 +58,7 @@ def field_delete(request, field_pk: int):
     require_role(request, Role.ADMIN)
     with transaction.atomic():
         held = custom.forget_values(field)
-        field.delete()
+        changes.delete(field, request.user, "page", values_dropped=held)
     messages.success(
         request,
         f"Deleted the field {field.label} and the {held:,} value{pluralize(held)} contacts "

@@ -9,7 +9,7 @@ from django.shortcuts import render
 from django.template.defaultfilters import pluralize
 from django.views.decorators.http import require_POST
 
-from contacts import search
+from contacts import changes, search
 from contacts.forms import ListForm
 from contacts.models import ContactList, ListMember
 from core.statuses import CampaignStatus
@@ -54,7 +54,7 @@ def list_index(request):
     if request.method == "POST":
         require_role(request, Role.SENDER)
         if form.is_valid():
-            created = form.save()
+            created = changes.save(form, request.user, "page")
             messages.success(request, f"Created the list {created}.")
             return done(request, "list_index")
     lists = list(ContactList.objects.filter(workspace=request.workspace))
@@ -75,7 +75,7 @@ def list_rename(request, list_pk: int):
     name = contact_list.name
     form = ListForm(request.POST or None, instance=contact_list, workspace=request.workspace)
     if request.method == "POST" and form.is_valid():
-        form.save()
+        changes.save(form, request.user, "page")
         messages.success(request, f"Renamed {name} to {contact_list.name}.")
         return done(request, "list_index")
     template = "contacts/list_rename.html" + ("#form" if request.htmx else "")
@@ -90,6 +90,6 @@ def list_delete(request, list_pk: int):
     if in_use:
         messages.error(request, in_use)
         return done(request, "list_index")
-    contact_list.delete()
+    changes.delete(contact_list, request.user, "page")
     messages.success(request, f"Deleted the list {contact_list}; its contacts stay in the book.")
     return done(request, "list_index")

@@ -13,7 +13,7 @@ from django.contrib import messages
 from django.shortcuts import render
 from django.views.decorators.http import require_POST, require_safe
 
-from contacts import search, segments
+from contacts import changes, search, segments
 from contacts.forms import SegmentNameForm
 from contacts.models import ContactField, Segment
 from contacts.pages.lists import drafts_drawing_on
@@ -61,13 +61,14 @@ def segment_delete(request, segment_pk: int):
     if in_use:
         messages.error(request, in_use)
         return done(request, "segment_list")
-    segment.delete()
+    changes.delete(segment, request.user, "page")
     messages.success(request, f"Deleted the segment {segment}; no contact was changed.")
     return done(request, "segment_list")
 
 
 def _editor(request, segment: Segment):
     workspace = request.workspace
+    stored = segment.conditions
     form = SegmentNameForm(request.POST or None, instance=segment, workspace=workspace)
     raw = _posted(request.POST) if request.method == "POST" else _stored(segment.conditions)
     action = request.POST.get("action", "save") if request.method == "POST" else ""
@@ -85,7 +86,8 @@ def _editor(request, segment: Segment):
             error = str(exc)
         if form.is_valid() and not error:
             form.instance.conditions = _canonical(raw, conditions)
-            saved = form.save()
+            also = ("conditions",) if segment.pk and segment.conditions != stored else ()
+            saved = changes.save(form, request.user, "page", also_changed=also)
             messages.success(request, f"Saved the segment {saved}.")
             return done(request, "segment_edit", saved.pk)
     context = {

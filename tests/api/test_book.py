@@ -292,6 +292,24 @@ def test_deleting_a_contact_needs_manage(api, sender, acme):
     assert api.get(url).status_code == 404
 
 
+def test_deleting_an_opted_out_contact_is_refused_so_the_opt_out_is_not_forgotten(api, acme):
+    """Deleting the contact deleted their opt-out with it: the next file holding the number
+    would have messaged someone who asked not to be (the contact page's erasure keeps it)."""
+    entry = acme.stop_entry
+    url = f"{V1}contacts/{entry.pk}"
+    before = book_rows()
+
+    refused = api.delete(url)
+
+    assert refused.status_code == 409
+    assert refused.json()["type"] == "/api/v1/problems/wrong-state"
+    assert "opted out" in refused.json()["detail"]
+    assert book_rows() == before
+    removed = api.post(f"{V1}stop-list/remove", {"phone": entry.phone}, format="json")
+    assert removed.status_code == 204
+    assert api.delete(url).status_code == 204
+
+
 # Lists and their members
 
 

@@ -29,7 +29,8 @@ CHROMIUM_ARGS = [
     "--disable-quic",
     "--no-first-run",
 ]
-SCREENSHOTS = Path(__file__).parent / "screenshots"
+# CRIER_SHOTS moves them, e.g. to look at one run's screenshots apart from the others.
+SCREENSHOTS = Path(os.environ.get("CRIER_SHOTS", Path(__file__).parent / "screenshots"))
 DEMO_PASSWORD = "crier-demo"
 
 
@@ -83,3 +84,15 @@ def launch_from_draft(page, campaign) -> None:
         page.check("#confirm_unpriced")
     page.click("[data-testid=launch-confirm]")
     page.wait_for_url(re.compile(rf".*/campaigns/{campaign.pk}/$"))
+
+
+def snap(page, name: str) -> None:
+    """The page at 1280 px and at 390 px (name_1280.png, name_390.png), nothing wider than a
+    phone's screen at 390; the viewport is back at 1280 px afterwards."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.set_viewport_size({"width": 1280, "height": 900})
+    page.screenshot(path=SCREENSHOTS / f"{name}_1280.png", full_page=True)
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.screenshot(path=SCREENSHOTS / f"{name}_390.png", full_page=True)
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    page.set_viewport_size({"width": 1280, "height": 900})

@@ -4,9 +4,7 @@ stops working; the API reference renders under the CSP."""
 
 from __future__ import annotations
 
-import os
 import re
-from pathlib import Path
 
 from playwright.sync_api import expect
 
@@ -15,18 +13,7 @@ from campaigns.sending import engine as sending
 from core.statuses import MessageStatus
 from providers.models import ProviderAccount
 from providers.sandbox.models import Charge
-
-SHOTS = Path(os.environ.get("CRIER_SHOTS", "/tmp/shots-c18-api"))
-
-
-def snap(page, name: str) -> None:
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    page.set_viewport_size({"width": 1280, "height": 900})
-    page.screenshot(path=SHOTS / f"{name}_1280.png", full_page=True)
-    page.set_viewport_size({"width": 390, "height": 844})
-    page.screenshot(path=SHOTS / f"{name}_390.png", full_page=True)
-    assert page.evaluate("document.documentElement.scrollWidth") <= 390
-    page.set_viewport_size({"width": 1280, "height": 900})
+from tests.browser.conftest import snap
 
 
 def test_create_a_key_send_with_it_and_revoke_it(logged_in, demo):

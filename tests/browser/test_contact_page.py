@@ -14,6 +14,7 @@ from campaigns.models import Message
 from contacts.models import Contact, ContactField, ContactList, ListMember
 from core.statuses import CampaignStatus, MessageStatus
 from providers.models import ProviderAccount
+from tests.browser.conftest import snap
 from tests.sendkit import campaign_for
 from workspaces.models import Workspace
 
@@ -84,3 +85,22 @@ def test_a_contacts_history_and_their_erasure(logged_in, demo, contact):
     assert stand_in in page.locator("[data-testid=recipients-table]").inner_text()
     page.screenshot(path=SHOTS / "contact-erased-campaign-390.png", full_page=True)
     assert not Contact.objects.filter(pk=person.pk).exists()
+
+
+def test_erasing_an_opted_out_contact_keeps_the_number_on_the_stop_list(logged_in, demo, contact):
+    person, _, _ = contact
+    Contact.objects.filter(pk=person.pk).update(opted_out_at=person.created_at)
+    page = logged_in
+    page.goto(f"{demo.url}/contacts/{person.pk}/erase/")
+
+    kept = page.locator("[data-testid=stop-list-kept]")
+    assert "never sent to again" in kept.inner_text()
+    snap(page, "contact-erase-opted-out")
+    page.click("[data-testid=erase-confirm-button]")
+    page.wait_for_selector(".alert-success")
+    assert "stays on the stop list" in page.locator(".alert-success").inner_text()
+
+    page.goto(f"{demo.url}/stop-list/")
+    assert PHONE in page.locator("main").inner_text()
+    kept = Contact.objects.get(pk=person.pk)
+    assert (kept.name, kept.fields, kept.opted_out) == ("", {}, True)

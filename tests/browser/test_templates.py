@@ -3,26 +3,13 @@ and the templates page counts the use, in the browser."""
 
 from __future__ import annotations
 
-import os
 import re
-from pathlib import Path
 
 from playwright.sync_api import expect
 
 from campaigns.models import Campaign, MessageTemplate
-
-SHOTS = Path(os.environ.get("CRIER_SHOTS", "/tmp/shots-c17-templates"))
-
-
-def snap(page, name: str) -> None:
-    """The page at 1280 px and at 390 px, nothing wider than a phone's screen at 390."""
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    page.set_viewport_size({"width": 1280, "height": 900})
-    page.screenshot(path=SHOTS / f"{name}_1280.png", full_page=True)
-    page.set_viewport_size({"width": 390, "height": 844})
-    page.screenshot(path=SHOTS / f"{name}_390.png", full_page=True)
-    assert page.evaluate("document.documentElement.scrollWidth") <= 390
-    page.set_viewport_size({"width": 1280, "height": 900})
+from tests.browser.conftest import SCREENSHOTS as SHOTS
+from tests.browser.conftest import snap
 
 
 def test_write_a_template_choose_it_in_compose_and_edit_the_copy(logged_in, demo):

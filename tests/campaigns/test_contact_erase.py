@@ -12,6 +12,7 @@ from campaigns.models import Batch, CampaignCounters, Message
 from campaigns.pages.queries import counters_of
 from campaigns.sending import engine as sending
 from campaigns.tracking import costs
+from contacts import book
 from contacts.models import Contact, ListMember
 from core.statuses import BatchStatus, CampaignStatus, MessageStatus
 from providers.sandbox import clock
@@ -127,7 +128,12 @@ def test_the_erasure_is_audited_without_the_number(as_role, acme):
 
     event = AuditEvent.objects.get(action=Action.CONTACT_ERASED)
     assert (event.workspace, event.actor_name) == (acme.workspace, "adam")
-    assert event.details == {"contact_id": acme.contact.pk, "messages": 1, "cancelled": 0}
+    assert event.details == {
+        "contact_id": acme.contact.pk,
+        "messages": 1,
+        "cancelled": 0,
+        "kept_on_stop_list": False,
+    }
     assert acme.contact.phone not in str(event.target) + str(event.details)
 
 
@@ -217,3 +223,43 @@ def test_a_drafts_message_to_the_number_is_cancelled_with_the_reason(as_role, ac
         contact_history.ERASED_REASON,
     )
     assert counters_of(draft).pending == 0 and counters_of(draft).cancelled == 1
+
+
+def test_an_opted_out_contact_stays_on_the_stop_list_with_nothing_but_the_number(as_role, acme):
+    """Erasing an opted-out person must not make their number sendable again: an upload that
+    holds it later would message someone who asked not to be. Only the number, the date and the
+    source of the opt-out are kept (the suppression record data-protection guidance asks for)."""
+    contact = acme.contact
+    book.opt_out(acme.workspace, [contact.phone], note="STOP by SMS", actor=None, where="page")
+    Contact.objects.filter(pk=contact.pk).update(
+        name="Ann", fields={"city": "Almaty"}, language="ru", time_zone="Asia/Almaty"
+    )
+    listed = ListMember.objects.filter(contact_id=contact.pk).count()
+    opted_out_at = Contact.objects.get(pk=contact.pk).opted_out_at
+
+    response = erase(as_role(Role.ADMIN), Contact.objects.get(pk=contact.pk))
+
+    assert "stays on the stop list" in response.text
+    kept = Contact.objects.get(workspace=acme.workspace, phone=contact.phone)
+    assert (kept.name, kept.fields, kept.language, kept.time_zone, kept.opt_out_note) == (
+        "",
+        {},
+        "",
+        "",
+        "",
+    )
+    assert kept.opted_out_at == opted_out_at
+    assert not ListMember.objects.filter(contact_id=kept.pk).exists()
+    assert listed  # the Tenant's contact is in a list: the erasure took it out
+    assert contact.phone in book.opted_out_phones(acme.workspace.pk).values_list("phone", flat=True)
+
+
+def test_the_confirm_step_of_an_opted_out_contact_says_the_number_stays_on_the_stop_list(
+    as_role, acme
+):
+    book.opt_out(acme.workspace, [acme.contact.phone], actor=None, where="page")
+
+    response = as_role(Role.ADMIN).get(reverse("contact_erase", args=[acme.contact.pk]))
+
+    assert "keeps the number on the stop list" in response.text
+    assert "forgets their opt-out" not in response.text

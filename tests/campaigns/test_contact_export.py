@@ -19,7 +19,7 @@ def export(client, contact):
 
 def test_an_admin_downloads_everything_held_about_the_contact_as_json(as_role, acme, globex):
     phone = acme.contact.phone
-    book.opt_out(acme.workspace, [phone], note="asked by phone")
+    book.opt_out(acme.workspace, [phone], note="asked by phone", actor=None, where="page")
     campaign_with(acme, "Spring", {phone: DELIVERED, "+77010000001": DELIVERED})
     campaign_with(globex, "Globex news", {phone: DELIVERED})
 

@@ -57,7 +57,7 @@ def run(imp, mode="add"):
 
 @pytest.fixture
 def campaign(acme):
-    book.opt_out(acme.workspace, ["+77010000000"])
+    book.opt_out(acme.workspace, ["+77010000000"], actor=None, where="page")
     return acme.campaign
 
 

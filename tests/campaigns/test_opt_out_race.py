@@ -45,7 +45,7 @@ def test_a_number_opted_out_between_the_claim_and_the_request_is_not_sent(wire):
     campaign, remote = wire("bsg", 10)
     batch, token = sending.claim(campaign)
 
-    book.opt_out(campaign.workspace, ["+77010000004"])
+    book.opt_out(campaign.workspace, ["+77010000004"], actor=None, where="page")
     sending.HeldBatch(campaign, batch, token).process()
 
     assert "+77010000004" not in charged(remote)
@@ -60,7 +60,12 @@ def test_a_batch_whose_every_number_opted_out_after_the_claim_is_cancelled(wire)
     campaign, remote = wire("bsg", 3)
     batch, token = sending.claim(campaign)
 
-    book.opt_out(campaign.workspace, ["+77010000000", "+77010000001", "+77010000002"])
+    book.opt_out(
+        campaign.workspace,
+        ["+77010000000", "+77010000001", "+77010000002"],
+        actor=None,
+        where="page",
+    )
 
     assert sending.HeldBatch(campaign, batch, token).process() == "cancelled"
     assert ledger(remote)["charges"] == 0
@@ -95,7 +100,7 @@ def test_an_opt_out_committed_while_the_claim_is_open_is_not_sent(wire, monkeypa
 
 def _opt_out(workspace, number: str) -> None:
     try:
-        book.opt_out(workspace, [number])
+        book.opt_out(workspace, [number], actor=None, where="page")
     finally:
         connections.close_all()
 
@@ -124,7 +129,7 @@ def test_opt_outs_racing_a_send_never_reach_a_number_opted_out_before_its_claim(
         try:
             for n in range(0, 300, 3):  # every third number, in order, as the engine goes
                 number = f"+7701{n:07d}"
-                book.opt_out(campaign.workspace, [number])
+                book.opt_out(campaign.workspace, [number], actor=None, where="page")
                 opted_at[number] = time.perf_counter()
                 if done.is_set():
                     return

@@ -277,7 +277,7 @@ def test_pausing_holds_every_batch_not_yet_out(wire, acme):
 
 def test_stop_listed_numbers_are_caught_at_send(wire):
     campaign, remote = wire("bsg", 10)
-    book.opt_out(campaign.workspace, ["+77010000003"])
+    book.opt_out(campaign.workspace, ["+77010000003"], actor=None, where="page")
 
     drain(campaign)
 

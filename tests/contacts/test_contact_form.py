@@ -6,6 +6,8 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
+from contacts import book
+from contacts.forms import ContactForm
 from contacts.models import Contact, ContactField, FieldKind
 from workspaces.models import Role
 
@@ -98,3 +100,17 @@ def test_a_viewer_sees_the_contact_but_cannot_save(as_role, acme):
 
 def test_another_workspaces_contact_is_404(as_role, globex):
     assert as_role(Role.OWNER).get(edit_url(globex.contact)).status_code == 404
+
+
+def test_an_edit_saved_after_an_opt_out_keeps_the_opt_out(acme):
+    """The form was loaded before the number was opted out elsewhere (the API, a file):
+    saving it writes the form's columns only, never the opt-out it read."""
+    contact = Contact.objects.get(pk=acme.contact.pk)
+    data = {"name": "Ann Park", "language": "", "time_zone": "", "f_city": "Almaty"}
+    form = ContactForm(data, instance=contact, workspace=acme.workspace)
+    assert form.is_valid(), form.errors
+    book.opt_out(acme.workspace, [contact.phone], actor=None, where="API")
+    form.save()
+    saved = Contact.objects.get(pk=contact.pk)
+    assert saved.name == "Ann Park"
+    assert saved.opted_out_at is not None and saved.opt_out_source == "manual"

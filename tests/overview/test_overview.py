@@ -1,6 +1,7 @@
 """The overview: this month's spend per account and currency, the last 30 days' messages by
 status, delivery rate per provider, campaigns running now and balances with a low-balance
-warning; every figure from the counters rows, none from counting messages."""
+warning; every figure from the counters rows and the batches' costs, none from counting
+messages."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from campaigns.models import Campaign, CampaignCounters, Message
+from campaigns.models import Batch, Campaign, CampaignCounters, Message
 from campaigns.pages import queries as pages
 from core.statuses import CampaignStatus
 from providers.models import ProviderAccount
@@ -31,7 +32,11 @@ def launch(workspace, account, name, *, days_ago=0, statuses=(), cost=None, stat
         Message(campaign=campaign, phone=f"+7703{campaign.pk:03d}{n:04d}", status=s)
         for n, s in enumerate(statuses)
     )
-    if cost is not None:
+    if cost is not None:  # billed for one batch, as tracking writes it
+        Batch.objects.create(
+            campaign=campaign, key=f"k{campaign.pk}", status="submitted",
+            accepted=len(statuses), cost=Decimal(cost), currency=account.currency,
+        )  # fmt: skip
         CampaignCounters.objects.filter(campaign=campaign).update(
             cost=Decimal(cost), currency=account.currency
         )

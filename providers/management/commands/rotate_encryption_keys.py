@@ -1,18 +1,23 @@
-"""Re-encrypts every account's credentials under the first key of CRIER_ENCRYPTION_KEYS.
+"""Re-encrypts every account's credentials and every webhook endpoint's signing secrets under
+the first key of CRIER_ENCRYPTION_KEYS.
 
 Rotation: put a new key first (keep the old one after it), run this command, then drop the old
-key. Accounts whose credentials no configured key can read are reported and left untouched.
+key. Rows that no configured key can read are reported and left untouched.
 """
 
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
-from providers import crypto
+from core import crypto
 from providers.models import ProviderAccount
+from webhooks.models import Endpoint
 
 
 class Command(BaseCommand):
-    help = "Re-encrypt every provider account's credentials under the first encryption key."
+    help = (
+        "Re-encrypt every provider account's credentials and webhook endpoint's secrets under "
+        "the first encryption key."
+    )
 
     def handle(self, *args, **options):
         rotated, unreadable = 0, []
@@ -29,9 +34,28 @@ class Command(BaseCommand):
                     continue
                 account.save(update_fields=["credentials_encrypted"])
                 rotated += 1
-        self.stdout.write(f"Re-encrypted {rotated} account(s) under the first key.")
+            endpoints = _rotate_endpoints(unreadable)
+        self.stdout.write(
+            f"Re-encrypted {rotated} account(s) and {endpoints} webhook endpoint(s) under the "
+            "first key."
+        )
         if unreadable:
             raise CommandError(
-                "No configured key decrypts these accounts; they were left as they were: "
+                "No configured key decrypts these; they were left as they were: "
                 + ", ".join(unreadable)
             )
+
+
+def _rotate_endpoints(unreadable: list[str]) -> int:
+    """Each endpoint's secrets re-encrypted: read through the field (decrypted with any key),
+    saved through it (encrypted with the first)."""
+    rotated = 0
+    for pk in Endpoint.objects.values_list("pk", flat=True):
+        try:
+            endpoint = Endpoint.objects.select_for_update().get(pk=pk)
+        except crypto.CredentialsUnreadable:
+            unreadable.append(f"webhook endpoint {pk}")
+            continue
+        endpoint.save(update_fields=["secret", "previous_secret"])
+        rotated += 1
+    return rotated

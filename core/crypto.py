@@ -1,4 +1,5 @@
-"""Encryption at rest for provider credentials: MultiFernet over CRIER_ENCRYPTION_KEYS.
+"""Encryption at rest for secrets (provider credentials, webhook signing secrets):
+MultiFernet over CRIER_ENCRYPTION_KEYS.
 
 The first key encrypts; every key decrypts, so a new key can be put first, everything
 re-encrypted with ``manage.py rotate_encryption_keys``, and the old key dropped afterwards.
@@ -11,6 +12,7 @@ import json
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
+from django.db import models
 
 
 class CredentialsUnreadable(Exception):
@@ -45,6 +47,35 @@ def decrypt(token: str) -> dict[str, str]:
             "These credentials cannot be decrypted with the configured keys. Restore the old key "
             "in CRIER_ENCRYPTION_KEYS, or enter the credentials again."
         ) from None
+
+
+def encrypt_text(value: str) -> str:
+    return _fernet().encrypt(value.encode()).decode() if value else ""
+
+
+def decrypt_text(token: str) -> str:
+    if not token:
+        return ""
+    try:
+        return _fernet().decrypt(token.encode()).decode()
+    except InvalidToken:
+        raise CredentialsUnreadable(
+            "A secret cannot be decrypted with the configured keys: restore the old key in "
+            "CRIER_ENCRYPTION_KEYS."
+        ) from None
+
+
+class EncryptedTextField(models.TextField):
+    """A string the code reads and writes in the clear and the database holds only as a
+    Fernet token (empty stays empty). Not searchable or comparable in queries: a token differs
+    each time the same value is encrypted."""
+
+    def from_db_value(self, value, expression, connection):
+        return decrypt_text(value) if value is not None else value
+
+    def get_prep_value(self, value):
+        value = super().get_prep_value(value)
+        return encrypt_text(value) if value else value
 
 
 def rotate(token: str) -> str:

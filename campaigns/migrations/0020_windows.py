@@ -14,7 +14,7 @@ restore_sqlite_triggers = import_module(
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('campaigns', '0018_routes'),
+        ('campaigns', '0019_cheapest'),
     ]
 
     operations = [
