@@ -17,6 +17,14 @@ from django.db.models import Q
 from core.imports import FINISHED, ImportStatus
 from core.statuses import BatchStatus, CampaignStatus, MessageStatus
 
+# A new reference per row, made by the database so a million rows change in one statement
+# (the message table aliased ``m``): 32 hex characters like references(), random instead of
+# time-ordered.
+NEW_REFERENCE_SQL = {
+    "postgresql": "md5(random()::text || clock_timestamp()::text || m.id::text)",
+    "sqlite": "lower(hex(randomblob(16)))",
+}
+
 
 def new_reference() -> str:
     """A per-message reference unique forever, 32 hex characters (fits BSG's limit)."""
@@ -123,6 +131,29 @@ class Campaign(models.Model):
     consecutive_errors = models.PositiveIntegerField(default=0)
     submitted_at = models.DateTimeField(null=True, blank=True)  # every message handed over
     stop_report = models.TextField(blank=True)  # what the provider side said when stopped
+
+    # --- Failover (see campaigns.sending.failover) ---
+    # The account (and sender name; empty: the campaign's) pending messages move to when the
+    # primary trips the rule below; of the same workspace and channel (compose checks it).
+    backup_account = models.ForeignKey(
+        "providers.ProviderAccount",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="backup_for",
+    )
+    backup_sender = models.CharField(max_length=40, blank=True)
+    # The rule: this many temporary errors in a row at the primary (0: not counted), or the
+    # primary failing for this many minutes (0: not timed), or an account error (out of
+    # balance or credits, credentials refused) when failover_on_account_error.
+    failover_errors = models.PositiveSmallIntegerField(default=5)
+    failover_minutes = models.PositiveSmallIntegerField(default=10)
+    failover_on_account_error = models.BooleanField(default=True)
+    # The primary's temporary errors since its last answer, and since when it has failed.
+    primary_errors = models.PositiveIntegerField(default=0)
+    primary_failing_since = models.DateTimeField(null=True, blank=True)
+    failed_over_at = models.DateTimeField(null=True, blank=True)  # set once; never undone
+    failover_reason = models.TextField(blank=True)
 
     # --- Tracking (see campaigns.tracking.polling) ---
     next_poll_at = models.DateTimeField(null=True, blank=True)  # beat polls it from then on

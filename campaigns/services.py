@@ -20,6 +20,7 @@ from campaigns import audiences, status_events
 from campaigns.compose import outgoing, pricing
 from campaigns.models import (
     ERASED_PREFIX,
+    NEW_REFERENCE_SQL,
     Batch,
     Campaign,
     CampaignCounters,
@@ -54,14 +55,12 @@ _COPIED = [
     "rate_period",
     "validity_minutes",
     "flash",
+    "backup_account",
+    "backup_sender",
+    "failover_errors",
+    "failover_minutes",
+    "failover_on_account_error",
 ]
-
-# A new reference per copied message, made by the database so a million rows copy in one
-# statement: 32 hex characters like references(), random instead of time-ordered.
-_NEW_REFERENCE = {
-    "postgresql": "md5(random()::text || clock_timestamp()::text || m.id::text)",
-    "sqlite": "lower(hex(randomblob(16)))",
-}
 
 
 class CampaignRuleError(Exception):
@@ -95,7 +94,7 @@ def _copy_recipients(source: Campaign, target: Campaign) -> None:
         cursor.execute(
             f"INSERT INTO {table} (campaign_id, reference, status, provider_message_id, "
             f"error_code, error_reason, created_at, updated_at, {columns}) "
-            f"SELECT %s, {_NEW_REFERENCE[connection.vendor]}, %s, '', '', '', %s, %s, "
+            f"SELECT %s, {NEW_REFERENCE_SQL[connection.vendor]}, %s, '', '', '', %s, %s, "
             f"{columns} FROM {table} m WHERE m.campaign_id = %s AND m.phone NOT LIKE %s"
             f"{uploaded} ORDER BY m.id",
             [target.pk, MessageStatus.PENDING.value, now, now, source.pk, f"{ERASED_PREFIX}%"],
@@ -531,7 +530,7 @@ def _renew_references(campaign: Campaign, messages) -> int:
         chunk = ids[start : start + 5000]
         with connection.cursor() as cursor:
             cursor.execute(
-                f"UPDATE {table} AS m SET reference = {_NEW_REFERENCE[connection.vendor]}, "
+                f"UPDATE {table} AS m SET reference = {NEW_REFERENCE_SQL[connection.vendor]}, "
                 f"status = %s, batch_id = NULL, provider_message_id = '', error_code = '', "
                 f"error_reason = '', attempt = attempt + 1, updated_at = %s "
                 f"WHERE id IN ({', '.join(['%s'] * len(chunk))})",
