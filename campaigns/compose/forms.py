@@ -9,6 +9,12 @@ from django.forms.models import construct_instance
 from django.utils import timezone
 
 from campaigns.compose import outgoing
+from campaigns.compose.failover_fields import (
+    FAILOVER_FIELDS,
+    FAILOVER_HELP,
+    FAILOVER_LABELS,
+    FailoverFields,
+)
 from campaigns.models import Campaign, Channel, VoiceKind
 from contacts.models import ContactList, Segment
 from core import params
@@ -217,8 +223,8 @@ class MessageForm(forms.ModelForm):
         return data
 
 
-class OptionsForm(forms.ModelForm):
-    """Step 4: when, how fast, how long to keep trying, flash."""
+class OptionsForm(FailoverFields, forms.ModelForm):
+    """Step 4: when, how fast, how long to keep trying, flash, and the backup account."""
 
     send_at = ZonedDateTimeField(
         label="Send at",
@@ -229,13 +235,23 @@ class OptionsForm(forms.ModelForm):
 
     class Meta:
         model = Campaign
-        fields = ["rate_limit", "rate_period", "validity_minutes", "flash"]
+        fields = [
+            "rate_limit",
+            "rate_period",
+            "validity_minutes",
+            "flash",
+            *FAILOVER_FIELDS,
+        ]
         labels = {
             "rate_limit": "At most this many messages",
             "rate_period": "Per",
             "validity_minutes": "Keep trying for (minutes)",
+            **FAILOVER_LABELS,
         }
-        help_texts = {"rate_period": ""}
+        help_texts = {
+            "rate_period": "",
+            **FAILOVER_HELP,
+        }
         widgets = {
             "rate_period": forms.Select(
                 choices=[("", "—"), (60, "minute"), (3600, "hour"), (86400, "day")]
@@ -253,6 +269,7 @@ class OptionsForm(forms.ModelForm):
         self.capabilities = self.instance.account.adapter_class.capabilities
         self.provider = self.instance.account.get_provider_display()
         self._offer_only_what_the_provider_does()
+        self.offer_backups(workspace)
 
     def _offer_only_what_the_provider_does(self):
         caps = self.capabilities
@@ -288,6 +305,7 @@ class OptionsForm(forms.ModelForm):
 
     def clean(self):
         data = super().clean()
+        self._clean_failover(data)
         add_refusals(self, {"validity": "validity_minutes", "flash": "flash"})
         if bool(data.get("rate_limit")) != bool(data.get("rate_period")):
             raise forms.ValidationError(

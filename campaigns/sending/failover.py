@@ -159,3 +159,27 @@ def move(campaign: Campaign, messages) -> int:
             )
         status_events.report(campaign.workspace_id, Message.objects.filter(pk__in=chunk))
     return len(ids)
+
+
+def rule(campaign: Campaign) -> str:
+    """The rule in words, for the preview, the launch page and the campaign page ("" when
+    the campaign has no backup)."""
+    backup = campaign.backup_account
+    if backup is None:
+        return ""
+    conditions = []
+    if campaign.failover_errors:
+        conditions.append(f"after {campaign.failover_errors} temporary errors in a row")
+    if campaign.failover_minutes:
+        conditions.append(f"after {campaign.failover_minutes} minutes of failing")
+    if campaign.failover_on_account_error:
+        conditions.append("at once when out of balance or credentials are refused")
+    when = ", or ".join(conditions)
+    sender = campaign.backup_sender or campaign.sender
+    as_sender = f" as “{sender}”" if sender else ""
+    primary = campaign.account.name if campaign.account else "the account"
+    return (
+        f"If {primary} fails ({when}), the messages not yet handed over move to {backup.name} "
+        f"({backup.get_provider_display()}){as_sender}, under new references; those "
+        f"{primary} may have taken stay with it until Crier has checked."
+    )

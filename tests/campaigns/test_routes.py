@@ -124,6 +124,12 @@ def test_each_batch_is_polled_through_its_own_account_and_money_stays_per_curren
     }
     html = as_role("viewer").get(reverse("overview")).text
     assert queries.money(kzt_billed, "KZT") in html
+    # The campaign page's routes: each account with its own bill, in its own currency.
+    page = as_role("viewer").get(reverse("campaign_detail", args=[campaign.pk])).text
+    routes = page[page.index('data-testid="routes"') :]
+    assert routes.count('data-testid="route"') == 2
+    assert queries.money(kzt_billed, "KZT") in routes
+    assert queries.money(bsg_billed, primary.currency) in routes
 
 
 def test_an_auth_error_on_a_route_marks_that_account_not_the_campaigns(two_routes):
