@@ -11,7 +11,7 @@ import os
 import time
 
 from django.conf import settings
-from django.db import models
+from django.db import connection, models
 from django.db.models import Q
 
 from core.imports import FINISHED, ImportStatus
@@ -270,6 +270,24 @@ class Message(models.Model):
 
     def __str__(self) -> str:
         return self.phone
+
+
+def renew_references(ids: list[int], changes: str, params: list, condition: str = "", *args):
+    """Gives each message of ``ids`` a new reference (NEW_REFERENCE_SQL) and ``changes`` (SQL
+    assignments taking ``params``), where ``condition`` (taking ``args``) still holds: 5,000
+    messages a statement, each chunk yielded with how many it changed (the caller tells
+    webhooks). Must run inside a transaction."""
+    table = Message._meta.db_table
+    also = f" AND {condition}" if condition else ""
+    for start in range(0, len(ids), 5000):
+        chunk = ids[start : start + 5000]
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"UPDATE {table} AS m SET reference = {NEW_REFERENCE_SQL[connection.vendor]}, "
+                f"{changes} WHERE id IN ({', '.join(['%s'] * len(chunk))}){also}",
+                [*params, *chunk, *args],
+            )
+            yield chunk, cursor.rowcount
 
 
 class Batch(models.Model):

@@ -28,7 +28,9 @@ from campaigns.models import (
     Message,
     VoiceKind,
     by_account,
+    renew_references,
 )
+from campaigns.sending import failover
 from campaigns.tracking import polling as tracking
 from contacts import book
 from core import statuses
@@ -501,6 +503,8 @@ def retry_failed(campaign: Campaign, user) -> int:
         count = _renew_references(campaign, _certainly_not_taken(campaign))
         if not count:
             raise CampaignRuleError("No message failed: there is nothing to retry.")
+        if locked.failed_over_at:  # what goes again from the failed primary, goes to the backup
+            failover.move(locked, Message.objects.filter(campaign=campaign))
         status = locked.status if locked.status == CampaignStatus.PAUSED else CampaignStatus.SENDING
         Campaign.objects.filter(pk=campaign.pk).update(
             status=status,
@@ -524,21 +528,12 @@ def retry_failed(campaign: Campaign, user) -> int:
 
 def _renew_references(campaign: Campaign, messages) -> int:
     """Failed messages back to pending under new references (each told to webhooks)."""
-    table = Message._meta.db_table
     ids = list(messages.values_list("pk", flat=True))
-    for start in range(0, len(ids), 5000):
-        chunk = ids[start : start + 5000]
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"UPDATE {table} AS m SET reference = {NEW_REFERENCE_SQL[connection.vendor]}, "
-                f"status = %s, batch_id = NULL, provider_message_id = '', error_code = '', "
-                f"error_reason = '', attempt = attempt + 1, updated_at = %s "
-                f"WHERE id IN ({', '.join(['%s'] * len(chunk))})",
-                [
-                    MessageStatus.PENDING.value,
-                    connection.ops.adapt_datetimefield_value(timezone.now()),
-                    *chunk,
-                ],
-            )
+    changes = (
+        "status = %s, batch_id = NULL, provider_message_id = '', error_code = '', "
+        "error_reason = '', attempt = attempt + 1, updated_at = %s"
+    )
+    now = connection.ops.adapt_datetimefield_value(timezone.now())
+    for chunk, _changed in renew_references(ids, changes, [MessageStatus.PENDING.value, now]):
         status_events.report(campaign.workspace_id, Message.objects.filter(pk__in=chunk))
     return len(ids)

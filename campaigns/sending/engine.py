@@ -709,8 +709,8 @@ class HeldBatch:
         with transaction.atomic():
             if not self._mine().select_for_update().exists():
                 return "lost lease"
-            unsent = Message.objects.filter(batch=self.batch, status=MessageStatus.SUBMITTING)
-            moved = failover.move(self.campaign, unsent)
+            unsent = Message.objects.filter(batch=self.batch)
+            moved = failover.move(self.campaign, unsent, MessageStatus.SUBMITTING)
             label = self.account.adapter_class.label
             self._update(
                 status=BatchStatus.CANCELLED,

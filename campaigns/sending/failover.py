@@ -32,7 +32,7 @@ from django.utils import timezone
 from audit.log import record
 from audit.models import Action
 from campaigns import status_events
-from campaigns.models import NEW_REFERENCE_SQL, Batch, Campaign, Message
+from campaigns.models import Batch, Campaign, Message, renew_references
 from core.statuses import BatchStatus, MessageStatus
 from providers.errors import ProviderError
 from providers.models import ProviderAccount
@@ -102,8 +102,7 @@ def fail_over(campaign: Campaign, reason: str) -> bool:
             return False
         if locked.failed_over_at:
             return True
-        pending = Message.objects.filter(campaign=campaign, status=MessageStatus.PENDING)
-        moved = move(locked, pending)
+        moved = move(locked, Message.objects.filter(campaign=campaign))
         now = timezone.now()
         Campaign.objects.filter(pk=campaign.pk).update(
             failed_over_at=now,
@@ -139,26 +138,26 @@ def movable(batch: Batch, *, nothing_sent: bool = False) -> bool:
     )
 
 
-def move(campaign: Campaign, messages) -> int:
-    """``messages`` of ``campaign`` that go through its primary become pending on the backup
-    (account and sender name), each under a new reference (the primary may know the old one),
-    out of any batch. Must run inside a transaction. Returns how many."""
-    primary = Q(account__isnull=True) | Q(account_id=campaign.account_id)
-    ids = list(messages.filter(primary).values_list("pk", flat=True))
-    table = Message._meta.db_table
+def move(campaign: Campaign, messages, status: str = MessageStatus.PENDING) -> int:
+    """``messages`` of ``campaign`` in ``status`` that go through its primary become pending
+    on the backup (account and sender name), each under a new reference (the primary may
+    know the old one), out of any batch. The conditions are checked again by each UPDATE, so
+    a message claimed meanwhile stays where it is. Must run inside a transaction. Returns how
+    many moved."""
+    primary_id = campaign.account_id
+    primary = Q(account__isnull=True) | Q(account_id=primary_id)
+    ids = list(messages.filter(primary, status=status).values_list("pk", flat=True))
     now = connection.ops.adapt_datetimefield_value(timezone.now())
+    changes = "account_id = %s, sender = %s, status = %s, batch_id = NULL, updated_at = %s"
     sender = campaign.backup_sender or campaign.sender
-    for start in range(0, len(ids), 5000):
-        chunk = ids[start : start + 5000]
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"UPDATE {table} AS m SET reference = {NEW_REFERENCE_SQL[connection.vendor]}, "
-                f"account_id = %s, sender = %s, status = %s, batch_id = NULL, updated_at = %s "
-                f"WHERE id IN ({', '.join(['%s'] * len(chunk))})",
-                [campaign.backup_account_id, sender, MessageStatus.PENDING.value, now, *chunk],
-            )
-        status_events.report(campaign.workspace_id, Message.objects.filter(pk__in=chunk))
-    return len(ids)
+    params = [campaign.backup_account_id, sender, MessageStatus.PENDING.value, now]
+    condition = "status = %s AND (account_id IS NULL OR account_id = %s)"
+    moved = 0
+    for chunk, changed in renew_references(ids, changes, params, condition, status, primary_id):
+        moved += changed
+        done = Message.objects.filter(pk__in=chunk, account_id=campaign.backup_account_id)
+        status_events.report(campaign.workspace_id, done)
+    return moved
 
 
 def rule(campaign: Campaign) -> str:

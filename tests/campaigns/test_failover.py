@@ -16,6 +16,7 @@ import pytest
 from django.utils import timezone
 
 from audit.models import Action, AuditEvent
+from campaigns import services
 from campaigns.compose.outgoing import messages_for, spec_for
 from campaigns.models import Batch, Campaign, Message
 from campaigns.sending import engine as sending
@@ -228,3 +229,22 @@ def test_a_batch_unknown_at_the_failover_moves_only_once_proved_never_taken(pair
     assert ledger(backup)["charges"] == (20 if primary_took_it else 30)
     batch.refresh_from_db()
     assert batch.status == (BatchStatus.SUBMITTED if primary_took_it else BatchStatus.CANCELLED)
+
+
+def test_after_a_failover_retried_messages_go_to_the_backup(pair, acme):
+    campaign, primary, backup = pair
+    batch, _token = sending.claim(campaign)  # refused by the primary before it took anything
+    Message.objects.filter(batch=batch).update(status=MessageStatus.FAILED)
+    Batch.objects.filter(pk=batch.pk).update(status=BatchStatus.FAILED, lease_token="")
+    failover.fail_over(campaign, "test")
+    send_all(campaign)
+    assert ledger(backup)["charges"] == 20
+
+    services.retry_failed(campaign, acme.user("sender"))
+    send_all(campaign)
+
+    assert ledger(primary)["charges"] == 0
+    assert ledger(backup) == {"charges": 30, "phones_charged_twice": 0}
+    assert set(campaign.messages.values_list("account_id", flat=True)) == {
+        campaign.backup_account_id
+    }
