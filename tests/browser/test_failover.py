@@ -99,6 +99,23 @@ def test_the_campaign_page_shows_each_route_and_its_cost_after_a_failover(
     routes.screenshot(path=SHOTS / "failover-routes-390.png")
 
 
+def test_the_overview_keeps_each_currency_and_says_which_rates_it_left_out(
+    logged_in, failed_over, demo
+):
+    page = logged_in
+    page.goto(f"{demo.url}/")
+
+    note = page.locator("[data-testid=rates-left-out]").inner_text()
+    assert note.startswith("1 campaign sent through more than one account is not in these rates")
+    totals = page.locator("[data-testid=spend-total]").inner_text()
+    assert "KZT" in totals and failed_over.account.currency in totals
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=SHOTS / "failover-overview-1280.png", full_page=True)
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.reload()
+    page.screenshot(path=SHOTS / "failover-overview-390.png", full_page=True)
+
+
 def test_a_backup_is_chosen_in_the_options_and_the_preview_states_the_rule(logged_in, demo):
     page = logged_in
     workspace, bsg, mobizon = demo_accounts()
