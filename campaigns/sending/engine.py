@@ -16,7 +16,9 @@ retries the same batch with backoff up to CRIER_SEND_MAX_ATTEMPTS, then fails it
 error; InsufficientFunds and AuthError pause the campaign with the reason; a batch refused
 outright fails its messages, and CRIER_SEND_PAUSE_AFTER_ERRORS such batches in a row pause the
 campaign. Waiting is never done in a worker: ``next_attempt_at`` tells the beat task when to
-hand the campaign out again.
+hand the campaign out again. A campaign with a backup account counts its primary's errors
+towards its failover rule (campaigns.sending.failover) and, once it has failed over, moves
+each of the primary's batches proved never taken to the backup instead of retrying it there.
 
 Longer than 400 lines because claiming, submitting, recording and reconciling a batch keep one
 set of promises (at most once, none lost) over the same rows and leases; split apart, each part

@@ -40,7 +40,7 @@ def test_the_primary_down_then_refusing_credentials_fails_over_and_charges_each_
     processes.env["CRIER_SEND_BATCH_SIZE"] = "100"
     primary, primary_remote = sandbox_account(acme.workspace, "bsg", processes.url, name="Main")
     backup, backup_remote = sandbox_account(acme.workspace, "mobizon", processes.url, name="Backup")
-    # The rule: 20 temporary errors in a row (about 20 s of backoff at a 2 s cap), or one
+    # The rule: 5 temporary errors in a row (about 15 s of backoff and beat ticks), or one
     # minute failing, or an account error.
     campaign = campaign_for(
         acme.workspace,
@@ -48,7 +48,7 @@ def test_the_primary_down_then_refusing_credentials_fails_over_and_charges_each_
         RECIPIENTS,
         backup_account=backup,
         backup_sender="CrierDemo",
-        failover_errors=20,
+        failover_errors=5,
         failover_minutes=1,
     )
     knobs(primary_remote, slow_seconds=0.5)  # a pace at which the outage lands mid-campaign
@@ -71,7 +71,9 @@ def test_the_primary_down_then_refusing_credentials_fails_over_and_charges_each_
 
     campaign.refresh_from_db()
     assert campaign.status in DONE, (campaign.status, campaign.status_reason, statuses(campaign))
-    assert campaign.failed_over_at is not None, campaign.failover_reason
+    # Failed over during the outage, by the rule's count of errors in a row.
+    assert campaign.failed_over_at < outage_ends, campaign.failover_reason
+    assert campaign.failover_reason.startswith("5 temporary errors in a row at BSG")
     billed = billed_phones(primary_remote, backup_remote)
     assert len(billed) == RECIPIENTS and len(set(billed)) == RECIPIENTS  # once each, none lost
     assert ledger(primary_remote)["phones_charged_twice"] == 0
