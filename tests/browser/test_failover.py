@@ -151,3 +151,27 @@ def test_a_backup_is_chosen_in_the_options_and_the_preview_states_the_rule(logge
     )
     page.locator("[data-testid=failover-rule]").wait_for()
     page.locator("[data-testid=preview]").screenshot(path=SHOTS / "failover-preview-390.png")
+
+
+def test_the_launch_page_states_the_backup_and_the_rule(logged_in, demo):
+    page = logged_in
+    workspace, bsg, mobizon = demo_accounts()
+    draft = Campaign.objects.create(
+        workspace=workspace,
+        name="Launch with a backup",
+        account=bsg,
+        sender="Crier",
+        text="Hello",
+        backup_account=mobizon,
+        backup_sender="CrierDemo",
+    )
+    page.goto(f"{demo.url}/campaigns/{draft.pk}/launch/")
+
+    rule = page.locator("[data-testid=launch] [data-testid=failover-rule]").inner_text()
+    assert "after 5 temporary errors in a row, or after 10 minutes of failing" in rule
+    assert f"move to {mobizon.name}" in rule
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=SHOTS / "failover-launch-1280.png", full_page=True)
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.reload()
+    page.screenshot(path=SHOTS / "failover-launch-390.png", full_page=True)
