@@ -26,6 +26,8 @@ class Action(models.TextChoices):
     CAMPAIGN_RESUMED = "campaign_resumed", "Campaign resumed"
     CAMPAIGN_STOPPED = "campaign_stopped", "Campaign stopped"
     CAMPAIGN_RETRIED = "campaign_retried", "Campaign retried"
+    # The primary account tripped the failover rule: pending messages moved to the backup.
+    CAMPAIGN_FAILED_OVER = "campaign_failed_over", "Campaign failed over to its backup account"
     CAMPAIGN_DELETED = "campaign_deleted", "Campaign deleted"
     WORKSPACE_CHANGED = "workspace_changed", "Workspace settings changed"  # each field old → new
     RATE_CARD_CHANGED = "rate_card_changed", "Rate card changed"  # a rate added, edited, removed

@@ -11,11 +11,19 @@ import os
 import time
 
 from django.conf import settings
-from django.db import models
+from django.db import connection, models
 from django.db.models import Q
 
 from core.imports import FINISHED, ImportStatus
 from core.statuses import BatchStatus, CampaignStatus, MessageStatus
+
+# A new reference per row, made by the database so a million rows change in one statement
+# (the message table aliased ``m``): 32 hex characters like references(), random instead of
+# time-ordered.
+NEW_REFERENCE_SQL = {
+    "postgresql": "md5(random()::text || clock_timestamp()::text || m.id::text)",
+    "sqlite": "lower(hex(randomblob(16)))",
+}
 
 
 def new_reference() -> str:
@@ -143,6 +151,29 @@ class Campaign(models.Model):
     submitted_at = models.DateTimeField(null=True, blank=True)  # every message handed over
     stop_report = models.TextField(blank=True)  # what the provider side said when stopped
 
+    # --- Failover (see campaigns.sending.failover) ---
+    # The account (and sender name; empty: the campaign's) pending messages move to when the
+    # primary trips the rule below; of the same workspace and channel (compose checks it).
+    backup_account = models.ForeignKey(
+        "providers.ProviderAccount",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="backup_for",
+    )
+    backup_sender = models.CharField(max_length=40, blank=True)
+    # The rule: this many temporary errors in a row at the primary (0: not counted), or the
+    # primary failing for this many minutes (0: not timed), or an account error (out of
+    # balance or credits, credentials refused) when failover_on_account_error.
+    failover_errors = models.PositiveSmallIntegerField(default=5)
+    failover_minutes = models.PositiveSmallIntegerField(default=10)
+    failover_on_account_error = models.BooleanField(default=True)
+    # The primary's temporary errors since its last answer, and since when it has failed.
+    primary_errors = models.PositiveIntegerField(default=0)
+    primary_failing_since = models.DateTimeField(null=True, blank=True)
+    failed_over_at = models.DateTimeField(null=True, blank=True)  # set once; never undone
+    failover_reason = models.TextField(blank=True)
+
     # --- Tracking (see campaigns.tracking.polling) ---
     next_poll_at = models.DateTimeField(null=True, blank=True)  # beat polls it from then on
     poll_lease_until = models.DateTimeField(null=True, blank=True)  # one poll at a time
@@ -269,6 +300,24 @@ class Message(models.Model):
 
     def __str__(self) -> str:
         return self.phone
+
+
+def renew_references(ids: list[int], changes: str, params: list, condition: str = "", *args):
+    """Gives each message of ``ids`` a new reference (NEW_REFERENCE_SQL) and ``changes`` (SQL
+    assignments taking ``params``), where ``condition`` (taking ``args``) still holds: 5,000
+    messages a statement, each chunk yielded with how many it changed (the caller tells
+    webhooks). Must run inside a transaction."""
+    table = Message._meta.db_table
+    also = f" AND {condition}" if condition else ""
+    for start in range(0, len(ids), 5000):
+        chunk = ids[start : start + 5000]
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"UPDATE {table} AS m SET reference = {NEW_REFERENCE_SQL[connection.vendor]}, "
+                f"{changes} WHERE id IN ({', '.join(['%s'] * len(chunk))}){also}",
+                [*params, *chunk, *args],
+            )
+            yield chunk, cursor.rowcount
 
 
 class Batch(models.Model):

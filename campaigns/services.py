@@ -20,6 +20,7 @@ from campaigns import audiences, status_events, windows
 from campaigns.compose import outgoing, pricing
 from campaigns.models import (
     ERASED_PREFIX,
+    NEW_REFERENCE_SQL,
     Batch,
     Campaign,
     CampaignCounters,
@@ -27,7 +28,9 @@ from campaigns.models import (
     Message,
     VoiceKind,
     by_account,
+    renew_references,
 )
+from campaigns.sending import failover
 from campaigns.tracking import polling as tracking
 from contacts import book
 from core import statuses
@@ -55,14 +58,12 @@ _COPIED = [
     "validity_minutes",
     "flash",
     "cheapest_route",
+    "backup_account",
+    "backup_sender",
+    "failover_errors",
+    "failover_minutes",
+    "failover_on_account_error",
 ]
-
-# A new reference per copied message, made by the database so a million rows copy in one
-# statement: 32 hex characters like references(), random instead of time-ordered.
-_NEW_REFERENCE = {
-    "postgresql": "md5(random()::text || clock_timestamp()::text || m.id::text)",
-    "sqlite": "lower(hex(randomblob(16)))",
-}
 
 
 class CampaignRuleError(Exception):
@@ -96,7 +97,7 @@ def _copy_recipients(source: Campaign, target: Campaign) -> None:
         cursor.execute(
             f"INSERT INTO {table} (campaign_id, reference, status, provider_message_id, "
             f"error_code, error_reason, created_at, updated_at, {columns}) "
-            f"SELECT %s, {_NEW_REFERENCE[connection.vendor]}, %s, '', '', '', %s, %s, "
+            f"SELECT %s, {NEW_REFERENCE_SQL[connection.vendor]}, %s, '', '', '', %s, %s, "
             f"{columns} FROM {table} m WHERE m.campaign_id = %s AND m.phone NOT LIKE %s"
             f"{uploaded} ORDER BY m.id",
             [target.pk, MessageStatus.PENDING.value, now, now, source.pk, f"{ERASED_PREFIX}%"],
@@ -535,6 +536,8 @@ def retry_failed(campaign: Campaign, user) -> int:
         count = _renew_references(campaign, _certainly_not_taken(campaign))
         if not count:
             raise CampaignRuleError("No message failed: there is nothing to retry.")
+        if locked.failed_over_at:  # what goes again from the failed primary, goes to the backup
+            failover.move(locked, Message.objects.filter(campaign=campaign))
         status = locked.status if locked.status == CampaignStatus.PAUSED else CampaignStatus.SENDING
         Campaign.objects.filter(pk=campaign.pk).update(
             status=status,
@@ -558,21 +561,12 @@ def retry_failed(campaign: Campaign, user) -> int:
 
 def _renew_references(campaign: Campaign, messages) -> int:
     """Failed messages back to pending under new references (each told to webhooks)."""
-    table = Message._meta.db_table
     ids = list(messages.values_list("pk", flat=True))
-    for start in range(0, len(ids), 5000):
-        chunk = ids[start : start + 5000]
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"UPDATE {table} AS m SET reference = {_NEW_REFERENCE[connection.vendor]}, "
-                f"status = %s, batch_id = NULL, provider_message_id = '', error_code = '', "
-                f"error_reason = '', attempt = attempt + 1, updated_at = %s "
-                f"WHERE id IN ({', '.join(['%s'] * len(chunk))})",
-                [
-                    MessageStatus.PENDING.value,
-                    connection.ops.adapt_datetimefield_value(timezone.now()),
-                    *chunk,
-                ],
-            )
+    changes = (
+        "status = %s, batch_id = NULL, provider_message_id = '', error_code = '', "
+        "error_reason = '', attempt = attempt + 1, updated_at = %s"
+    )
+    now = connection.ops.adapt_datetimefield_value(timezone.now())
+    for chunk, _changed in renew_references(ids, changes, [MessageStatus.PENDING.value, now]):
         status_events.report(campaign.workspace_id, Message.objects.filter(pk__in=chunk))
     return len(ids)

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from django.db.models import Sum
+from django.db.models import F, Sum
 
-from campaigns.models import CampaignCounters
+from campaigns.models import Batch, CampaignCounters
 from campaigns.pages import queries as pages
 from core import statuses
 from providers.models import ProviderAccount
@@ -37,11 +37,33 @@ def month_totals(workspace, now) -> list[str]:
     return [pages.money(row["spent"], row["cur"]) for row in rows]
 
 
+def _routed_since(workspace, since):
+    """The campaigns launched since then some batch of which went through another account than
+    the campaign's (a failover, the cheapest route)."""
+    return (
+        Batch.objects.filter(campaign__workspace=workspace, campaign__launched_at__gte=since)
+        .exclude(account=None)
+        .exclude(account=F("campaign__account"))
+        .values("campaign")
+    )
+
+
+def routed_campaigns(workspace, now) -> int:
+    """How many campaigns of the last DAYS days provider_rates leaves out."""
+    since = now - timedelta(days=pages.DAYS)
+    return _routed_since(workspace, since).distinct().count()
+
+
 def provider_rates(workspace, now) -> list[dict]:
     """Delivery rate per provider over the campaigns launched in the last DAYS days: delivered
-    among the messages handed over whose outcome is known, shown "of" those handed over."""
+    among the messages handed over whose outcome is known, shown "of" those handed over. A
+    campaign whose messages went through several accounts is left out (its counters cannot
+    say which provider delivered what, and the overview never counts messages): its page's
+    Routes show it, and the overview says how many were left out (routed_campaigns)."""
+    since = now - timedelta(days=pages.DAYS)
     rows = (
-        _counters_since(workspace, now - timedelta(days=pages.DAYS))
+        _counters_since(workspace, since)
+        .exclude(campaign__in=_routed_since(workspace, since))
         .values("campaign__account__provider")
         .annotate(**{s: Sum(s) for s in statuses.HANDED_OVER})
         .order_by("campaign__account__provider")

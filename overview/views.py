@@ -38,6 +38,7 @@ def overview(request):
             "daily_chart": charts.daily_chart(daily),
             "legend": charts.legend(shown),
             "rates": figures.provider_rates(workspace, now),
+            "rates_left_out": figures.routed_campaigns(workspace, now),
             "running": pages.running(workspace),
         },
     )

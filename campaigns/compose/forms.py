@@ -9,12 +9,25 @@ from django.forms.models import construct_instance
 from django.utils import timezone
 
 from campaigns.compose import outgoing
+from campaigns.compose.failover_fields import (
+    FAILOVER_FIELDS,
+    FAILOVER_HELP,
+    FAILOVER_LABELS,
+    FailoverFields,
+)
+from campaigns.compose.window_fields import (
+    WINDOW_ERRORS,
+    WINDOW_FIELDS,
+    WINDOW_HELP,
+    WINDOW_LABELS,
+    WINDOW_WIDGETS,
+    WindowFields,
+)
 from campaigns.models import Campaign, Channel, VoiceKind
 from contacts.models import ContactList, Segment
 from core import params
 from core.timezones import ZonedDateTimeField
 from providers.models import ProviderAccount, SenderName
-from workspaces.forms import clean_window
 
 
 class CampaignCreateForm(forms.ModelForm):
@@ -218,8 +231,9 @@ class MessageForm(forms.ModelForm):
         return data
 
 
-class OptionsForm(forms.ModelForm):
-    """Step 4: when, how fast, how long to keep trying, flash, the cheapest route."""
+class OptionsForm(WindowFields, FailoverFields, forms.ModelForm):
+    """Step 4: when, how fast, how long to keep trying, flash, the cheapest route, and the
+    backup account."""
 
     send_at = ZonedDateTimeField(
         label="Send at",
@@ -240,43 +254,31 @@ class OptionsForm(forms.ModelForm):
         fields = [
             "rate_limit",
             "rate_period",
-            "spread_hours",
-            "send_window",
-            "send_at_local",
-            "deadline",
+            *WINDOW_FIELDS,
             "validity_minutes",
             "flash",
             "cheapest_route",
+            *FAILOVER_FIELDS,
         ]
         labels = {
             "rate_limit": "At most this many messages",
             "rate_period": "Per",
-            "spread_hours": "Or spread evenly over (hours)",
-            "send_window": "Sending window",
-            "send_at_local": "Send at, in each recipient's time",
+            **WINDOW_LABELS,
             "validity_minutes": "Keep trying for (minutes)",
+            **FAILOVER_LABELS,
         }
         help_texts = {
             "rate_period": "",
-            "spread_hours": "Hours of open window over which all messages go.",
-            "send_window": "Empty: the workspace's. “always”: any time. "
-            "For example “Mon-Fri 09:00-20:00; Sat 10:00-18:00”.",
-            "send_at_local": "For example 10:00: each recipient gets it at 10:00 their time.",
+            **WINDOW_HELP,
+            **FAILOVER_HELP,
         }
         widgets = {
             "rate_period": forms.Select(
                 choices=[("", "—"), (60, "minute"), (3600, "hour"), (86400, "day")]
             ),
-            "send_window": forms.TextInput(),
-            "send_at_local": forms.TimeInput(attrs={"type": "time"}, format="%H:%M"),
-            "spread_hours": forms.NumberInput(attrs={"min": 1, "max": 720}),
+            **WINDOW_WIDGETS,
         }
-        error_messages = {
-            "send_at_local": {
-                "invalid": "Send at, in each recipient's time: write a time as HH:MM."
-            },
-            "spread_hours": {"invalid": "Spread evenly over: write a whole number of hours."},
-        }
+        error_messages = WINDOW_ERRORS
 
     def __init__(self, *args, workspace, **kwargs):
         super().__init__(*args, **kwargs)
@@ -290,6 +292,7 @@ class OptionsForm(forms.ModelForm):
         self.capabilities = self.instance.account.adapter_class.capabilities
         self.provider = self.instance.account.get_provider_display()
         self._offer_only_what_the_provider_does()
+        self.offer_backups(workspace)
 
     def _offer_only_what_the_provider_does(self):
         caps = self.capabilities
@@ -323,36 +326,15 @@ class OptionsForm(forms.ModelForm):
             )
         return value
 
-    def clean_send_window(self):
-        return clean_window(self.cleaned_data["send_window"], "Sending window")
-
-    def clean_spread_hours(self):
-        hours = self.cleaned_data["spread_hours"]
-        if hours is not None and not 1 <= hours <= 720:
-            raise forms.ValidationError("Spread evenly over: from 1 to 720 hours (30 days).")
-        return hours
-
-    def clean_deadline(self):
-        value = self.cleaned_data["deadline"]
-        if value is not None and value <= timezone.now():
-            raise forms.ValidationError("Don't send after: this time has passed.")
-        return value
-
     def clean(self):
         data = super().clean()
+        self._clean_failover(data)
         add_refusals(self, {"validity": "validity_minutes", "flash": "flash"})
         if bool(data.get("rate_limit")) != bool(data.get("rate_period")):
             raise forms.ValidationError(
                 "A rate limit needs both a number of messages and a period."
             )
-        if data.get("rate_limit") and data.get("spread_hours"):
-            self.add_error(
-                "spread_hours",
-                "Spread evenly over: choose either a rate limit or a spread, not both.",
-            )
-        start, deadline = data.get("send_at"), data.get("deadline")
-        if start and deadline and deadline <= start:
-            self.add_error("deadline", "Don't send after: it must be after the send time.")
+        self._clean_windows(data)
         return data
 
     def save(self, commit=True):

@@ -20,6 +20,7 @@ from campaigns.pages import exports, windows
 from campaigns.pages import queries as pages
 from campaigns.pages.access import get_campaign_for_user
 from campaigns.pages.compose import compose_context
+from campaigns.sending import failover
 from campaigns.tracking import charts
 from core import statuses
 from core.statuses import CampaignStatus, MessageStatus
@@ -122,6 +123,9 @@ def campaign_detail(request, campaign_pk: int):
         return render(request, template + "#recipients", context)
     context["imports"] = campaign.imports.all()[:10]
     context.update(compose_context(request, campaign) if draft else live_context(campaign))
+    context["failover_rule"] = failover.rule(campaign)
+    if not draft:  # counted once a page view, never in the polled part
+        context["routes"] = pages.routes(campaign)
     return render(request, template, context)
 
 

@@ -26,6 +26,7 @@ from campaigns.models import (
 from campaigns.pages.access import get_campaign_for_user
 from campaigns.recipients import imports
 from campaigns.recipients.forms import UploadForm
+from campaigns.sending import failover
 from contacts.models import ContactField
 from core.columns import missing_placeholders, placeholders_in
 from core.crypto import CredentialsUnreadable
@@ -217,6 +218,7 @@ def campaign_preview(request, campaign_pk: int):
         "sample": [(phone, text, _measure(campaign, text)) for phone, text in sample],
         # What the launch would refuse, found the launch's way (services.content_problems).
         "problems": services.content_problems(campaign),
+        "failover_rule": failover.rule(campaign),
     }
     if sample and campaign.account:
         context.update(_estimate_context(campaign, pricing.estimate_or_job(campaign)))

@@ -12,6 +12,7 @@ here, from the counters, so no page computes one differently.
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
@@ -26,7 +27,7 @@ from campaigns.models import Batch, Campaign, CampaignCounters, Channel, Message
 from campaigns.tracking import costs
 from core import params, phones, statuses
 from core.statuses import CampaignStatus, MessageStatus, badge
-from providers.models import ProviderAccount
+from providers.models import ProviderAccount, RateCard
 
 PAGE_SIZE = 50
 CAMPAIGNS_PER_PAGE = 25
@@ -449,3 +450,105 @@ def balances(workspace, now) -> list[dict]:
         days_left = int(account.balance / pace) if pace and account.balance is not None else None
         rows.append({"account": account, "low": low, "days_left": days_left})
     return rows
+
+
+# --- A campaign's routes (failover, cheapest route) ------------------------------------------
+
+
+@dataclass
+class Route:
+    """The messages of a campaign that go through one account and sender name."""
+
+    account: ProviderAccount
+    sender: str
+    role: str  # "primary", "backup" or "" (another route)
+    statuses: list[tuple[str, int]]  # (status label, messages), the largest first
+    messages: int
+    estimated: str  # in the account's currency, from its rate card
+    actual: str  # what the account billed for the route's batches, per currency
+
+
+def routes(campaign: Campaign) -> list[Route]:
+    """Which messages went which way and what each way cost, for the campaign page: one
+    GROUP BY over the campaign's messages (on the page, not in its polled part) and one over
+    its batches. Only for a campaign with a backup, or a batch through another account than
+    its own (asked first, without reading its messages); else []."""
+    other = campaign.batches.exclude(account=None).exclude(account=campaign.account_id)
+    if not campaign.backup_account_id and not other.exists():
+        return []
+    rows = (
+        Message.objects.filter(campaign=campaign)
+        .values_list("account", "sender", "status", "country")
+        .annotate(n=Count("pk"))
+        .order_by()
+    )
+    own = (campaign.account_id, campaign.sender)
+    tally: dict[tuple, Counter] = {}
+    countries: dict[tuple, Counter] = {}
+    for account_id, sender, status, country, n in rows:
+        key = (account_id or own[0], sender or own[1])
+        tally.setdefault(key, Counter())[status] += n
+        countries.setdefault(key, Counter())[country] += n
+    tally.setdefault(own, Counter())
+    accounts = ProviderAccount.objects.in_bulk({key[0] for key in tally} - {None})
+    billed = _billed_by_route(campaign)
+    labels = dict(MessageStatus.choices)
+    result = []
+    for key, counts in sorted(tally.items(), key=lambda item: item[0] != own):
+        account = accounts.get(key[0])
+        if account is None:
+            continue
+        result.append(
+            Route(
+                account=account,
+                sender=key[1],
+                role=_role(campaign, account),
+                statuses=[(labels.get(s, s), n) for s, n in counts.most_common() if n],
+                messages=sum(counts.values()),
+                estimated=_estimated(campaign, account, countries.get(key, Counter())),
+                actual=" + ".join(money(v, c) for c, v in billed.get(key, {}).items()) or "—",
+            )
+        )
+    return result
+
+
+def _role(campaign: Campaign, account: ProviderAccount) -> str:
+    if account.pk == campaign.account_id:
+        return "primary"
+    return "backup" if account.pk == campaign.backup_account_id else ""
+
+
+def _billed_by_route(campaign: Campaign) -> dict[tuple, dict[str, Decimal]]:
+    """(account id, sender) -> currency -> what the account reported billing."""
+    rows = (
+        campaign.batches.filter(costs.BILLABLE, cost__isnull=False)
+        .values_list("account", "sender", "currency", "account__currency")
+        .annotate(total=Sum("cost"))
+        .order_by()
+    )
+    billed: dict[tuple, dict[str, Decimal]] = {}
+    own = campaign.account.currency if campaign.account else ""
+    for account_id, sender, currency, route_currency, total in rows:
+        key = (account_id or campaign.account_id, sender or campaign.sender)
+        currency = (currency or route_currency or own).upper()
+        amounts = billed.setdefault(key, {})
+        amounts[currency] = amounts.get(currency, Decimal(0)) + total
+    return billed
+
+
+def _estimated(campaign: Campaign, account: ProviderAccount, by_country: Counter) -> str:
+    """The route's messages at the account's country rates, with the launch estimate's parts
+    per message; "—" when a country has no rate there."""
+    estimate = campaign.estimate or {}
+    messages, segments = estimate.get("messages"), estimate.get("segments")
+    parts = Decimal(segments) / Decimal(messages) if messages and segments else Decimal(1)
+    if campaign.channel == Channel.VOICE:
+        parts = Decimal(1)
+    card = RateCard.of(account, campaign.channel)
+    total = Decimal(0)
+    for country, n in by_country.items():
+        rate = card.rate_for("", country)
+        if rate is None:
+            return "—"
+        total += rate.price * parts * n
+    return money(total, account.currency)

@@ -16,7 +16,9 @@ retries the same batch with backoff up to CRIER_SEND_MAX_ATTEMPTS, then fails it
 error; InsufficientFunds and AuthError pause the campaign with the reason; a batch refused
 outright fails its messages, and CRIER_SEND_PAUSE_AFTER_ERRORS such batches in a row pause the
 campaign. Waiting is never done in a worker: ``next_attempt_at`` tells the beat task when to
-hand the campaign out again.
+hand the campaign out again. A campaign with a backup account counts its primary's errors
+towards its failover rule (campaigns.sending.failover) and, once it has failed over, moves
+each of the primary's batches proved never taken to the backup instead of retrying it there.
 
 Longer than 400 lines because claiming, submitting, recording and reconciling a batch keep one
 set of promises (at most once, none lost) over the same rows and leases; split apart, each part
@@ -48,6 +50,7 @@ from django.utils import timezone
 from campaigns import status_events, windows
 from campaigns.compose.outgoing import messages_for, spec_for
 from campaigns.models import Batch, Campaign, Message, new_reference
+from campaigns.sending import failover
 from contacts import book
 from core import bulk
 from core.queue import enqueue
@@ -465,6 +468,8 @@ class HeldBatch:
         status = self.batch.status
         if status == BatchStatus.CANCELLED:
             return "cancelled"
+        if failover.movable(self.batch) and failover.away_from(self.campaign, self.account):
+            return self._move_to_backup()
         if quiet := self.account.quiet_left():  # a 429 to any caller holds every caller
             self._update(next_attempt_at=quiet, lease_until=None, lease_token="")
             Campaign.objects.filter(pk=self.campaign.pk).update(next_attempt_at=quiet)
@@ -672,6 +677,7 @@ class HeldBatch:
                 due = self.campaign.next_attempt_at or now
                 changes["next_attempt_at"] = max(due, now - interval) + interval
             Campaign.objects.filter(pk=self.campaign.pk).update(**changes)
+            failover.answered(self.campaign, self.account)
             stopped = CampaignStatus.CANCELLED
             if Campaign.objects.filter(pk=self.campaign.pk, status=stopped).exists():
                 # Stopped while this batch was on its way: ask the provider to stop it too.
@@ -682,6 +688,13 @@ class HeldBatch:
         """A call that raised. ``nothing_sent``: the batch goes back to waiting (its messages
         are untouched at the provider); otherwise it stays unknown until looked up."""
         waiting = BatchStatus.CLAIMED if nothing_sent else BatchStatus.UNKNOWN
+        failed_over = self._failed_over(error)
+        if failed_over and failover.movable(self.batch, nothing_sent=nothing_sent):
+            return self._move_to_backup()
+        if failed_over and isinstance(error, (InsufficientFunds, AuthError)):
+            # The backup goes on: the old primary's batch is looked up again later, as after
+            # a temporary error, and the campaign is not paused for it.
+            error = TemporaryError(str(error))
         if isinstance(error, RateLimited):
             wait = backoff(self.batch.attempts, at_least=error.retry_after or 1.0)
             self._retry_later(waiting, error, wait, campaign_waits=True)
@@ -690,7 +703,11 @@ class HeldBatch:
             attempts = self.batch.attempts + 1
             if attempts < settings.CRIER_SEND_MAX_ATTEMPTS:
                 self._retry_later(
-                    waiting, error, backoff(attempts), attempts=attempts, campaign_waits=True
+                    waiting,
+                    error,
+                    backoff(attempts),
+                    attempts=attempts,
+                    campaign_waits=not failed_over,  # the backup need not wait for it
                 )
                 return "retrying"
             if not nothing_sent:
@@ -709,6 +726,34 @@ class HeldBatch:
             label = self.account.adapter_class.label
             return self._unknown_for_good(_could_not_check(label, error))
         return self._fail(error, str(error))
+
+    def _failed_over(self, error: ProviderError) -> bool:
+        """Whether the campaign has failed over away from this batch's account, counting this
+        error towards the rule (campaigns.sending.failover)."""
+        if isinstance(error, (InsufficientFunds, AuthError)):
+            return failover.account_error(self.campaign, self.account, error)
+        if isinstance(error, TemporaryError):
+            return failover.temporary_error(self.campaign, self.account, error)
+        return False
+
+    def _move_to_backup(self) -> str:
+        """The campaign failed over and the primary certainly never took this batch: its
+        messages go to the backup under new references, and the batch closes empty."""
+        with transaction.atomic():
+            if not self._mine().select_for_update().exists():
+                return "lost lease"
+            unsent = Message.objects.filter(batch=self.batch)
+            moved = failover.move(self.campaign, unsent, MessageStatus.SUBMITTING)
+            label = self.account.adapter_class.label
+            self._update(
+                status=BatchStatus.CANCELLED,
+                size=0,
+                last_error=f"{label} never took these {moved} messages: moved to the backup.",
+                next_attempt_at=None,
+                lease_until=None,
+                lease_token="",
+            )
+        return "moved to backup"
 
     def _retry_later(self, status, error, wait: float, *, attempts=None, campaign_waits=False):
         when = timezone.now() + timedelta(seconds=wait)

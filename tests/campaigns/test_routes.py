@@ -111,7 +111,8 @@ def test_each_batch_is_polled_through_its_own_account_and_money_stays_per_curren
     assert "KZT" in shown.actual and primary.currency in shown.actual
     assert shown.verdict.startswith("not comparable")
     # The overview keeps each account's spend in its own currency, and totals per currency.
-    totals = figures.month_totals(campaign.workspace, timezone.now())
+    now = timezone.now()
+    totals = figures.month_totals(campaign.workspace, now)
     assert queries.money(kzt_billed, "KZT") in totals
     assert queries.money(bsg_billed, primary.currency) in totals
     spend = {
@@ -124,6 +125,15 @@ def test_each_batch_is_polled_through_its_own_account_and_money_stays_per_curren
     }
     html = as_role("viewer").get(reverse("overview")).text
     assert queries.money(kzt_billed, "KZT") in html
+    # Its counters cannot say which provider delivered what: left out of the rates, and said.
+    assert figures.provider_rates(campaign.workspace, now) == []
+    assert "1 campaign sent through more than one account is not in these rates" in html
+    # The campaign page's routes: each account with its own bill, in its own currency.
+    page = as_role("viewer").get(reverse("campaign_detail", args=[campaign.pk])).text
+    routes = page[page.index('data-testid="routes"') :]
+    assert routes.count('data-testid="route"') == 2
+    assert queries.money(kzt_billed, "KZT") in routes
+    assert queries.money(bsg_billed, primary.currency) in routes
 
 
 def test_an_auth_error_on_a_route_marks_that_account_not_the_campaigns(two_routes):

@@ -17,15 +17,17 @@ from django.db import transaction
 from django.utils import timezone
 
 from campaigns.models import (
+    Batch,
     Campaign,
     CampaignCounters,
     Channel,
     CounterSnapshot,
     Message,
     MessageTemplate,
+    new_reference,
 )
 from contacts.models import Contact, ContactField, ContactList, FieldKind, ListMember, Segment
-from core.statuses import CampaignStatus
+from core.statuses import BatchStatus, CampaignStatus
 from providers import registry
 from providers.models import ProviderAccount, Rate, SenderName
 from workspaces.models import Membership, Role, Workspace
@@ -125,9 +127,17 @@ def _finished_campaign(workspace, user, account, demo):
     Campaign.objects.filter(pk=campaign.pk).update(created_at=launched - timedelta(hours=1))
     delivered = size * share // 100
     failures = ["undelivered", "expired", "rejected", "undelivered"]
+    # One provider batch, billed as tracking records it: the overview sums money from batches.
+    batch = Batch.objects.create(
+        campaign=campaign, account=account, sender="Crier", key=new_reference(),
+        status=BatchStatus.SUBMITTED, size=size, accepted=size, final=True,
+        cost=Decimal(price) * delivered, currency=account.currency,
+        submitted_at=launched, polled_at=launched + timedelta(hours=2),
+    )  # fmt: skip
     Message.objects.bulk_create(
         Message(
             campaign=campaign,
+            batch=batch,
             phone=f"+7701{campaign.pk:03d}{n:04d}",
             country="KZ",
             row_number=n + 2,
