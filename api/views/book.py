@@ -27,7 +27,7 @@ from api.models import Scope
 from api.problems import Problem
 from api.serializers import paged
 from api.views.base import ApiView
-from api.views.campaigns import _current, page_of
+from api.views.campaigns import form_values, page_of
 from campaigns.compose.message_templates import TemplateForm
 from campaigns.models import Channel, MessageTemplate
 from contacts import book, changes, search, segments
@@ -64,7 +64,7 @@ def _saved(form, request, also_changed: tuple[str, ...] = ()):
 def _bound(form_class, instance, given: dict, workspace):
     """The form bound to the instance's current values with ``given`` over them, so a PATCH
     changes only what it names."""
-    data = _current(form_class(instance=instance, workspace=workspace))
+    data = form_values(form_class(instance=instance, workspace=workspace))
     data.update({name: "" if value is None else value for name, value in given.items()})
     return form_class(data, instance=instance, workspace=workspace)
 
@@ -196,7 +196,7 @@ def _save_contact(request, contact: Contact, given: dict) -> Contact:
         raise ValidationError(
             {"fields": {key: ["No such field in this workspace."] for key in unknown}}
         )
-    data = _current(form)
+    data = form_values(form)
     data.update({n: given[n] for n in ("phone", "name", "language", "time_zone") if n in given})
     data.update({PREFIX + key: "" if v is None else v for key, v in values.items()})
     form = ContactForm(data, instance=contact, workspace=workspace)

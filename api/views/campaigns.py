@@ -59,7 +59,7 @@ def _draft(campaign: Campaign) -> None:
         )
 
 
-def _current(form) -> dict:
+def form_values(form) -> dict:
     """What the unbound form shows, as data a bound one would take."""
     data = {}
     for name in form.fields:
@@ -86,7 +86,7 @@ def apply(campaign: Campaign, given: dict, workspace) -> None:
         if not (creating and form_class is SetupForm) and not set(names) & given.keys():
             continue
         kwargs = {"workspace": workspace} if needs_workspace else {}
-        data = _current(form_class(instance=campaign, **kwargs))
+        data = form_values(form_class(instance=campaign, **kwargs))
         data.update({n: _as_form_value(n, given[n], workspace) for n in names if n in given})
         form = form_class(data, instance=campaign, **kwargs)
         if not form.is_valid():

@@ -13,12 +13,11 @@ from rest_framework.test import APIClient
 
 from api.models import IdempotentRequest
 from campaigns.models import Campaign, Message
-from campaigns.sending import engine as sending
 from core.statuses import CampaignStatus, MessageStatus
 from providers.models import SenderName
 from providers.sandbox.models import Charge
 from tests.api.conftest import client_for
-from tests.sendkit import SENDER, ledger, sandbox_account
+from tests.sendkit import SENDER, ledger, sandbox_account, tick
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -33,13 +32,7 @@ def send_due(seconds: float = 20) -> None:
     """Beat ticks and worker runs until no message is waiting to be handed over."""
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
-        handed_out: list[int] = []
-        sending.dispatch_due(handed_out.append)
-        for pk in handed_out:
-            try:
-                sending.run(pk, budget=5)
-            finally:
-                sending.release(pk)
+        tick(budget=5)
         waiting = Message.objects.filter(
             status__in=[MessageStatus.PENDING, MessageStatus.SUBMITTING]
         )

@@ -10,14 +10,13 @@ from audit.models import Action, AuditEvent
 from campaigns import contact_history, services
 from campaigns.models import Batch, CampaignCounters, Message
 from campaigns.pages.queries import counters_of
-from campaigns.sending import engine as sending
 from campaigns.tracking import costs
 from contacts import book
 from contacts.models import Contact, ListMember
 from core.statuses import BatchStatus, CampaignStatus, MessageStatus
 from providers.sandbox import clock
 from tests.campaigns.history_kit import DELIVERED, campaign_with
-from tests.sendkit import campaign_for, ledger, sandbox_account
+from tests.sendkit import campaign_for, ledger, sandbox_account, tick
 from workspaces.models import Role
 
 
@@ -196,13 +195,7 @@ def test_pending_messages_of_a_sending_campaign_are_cancelled_and_never_sent(
 def _drain(campaign, seconds: float = 30) -> None:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
-        handed_out: list[int] = []
-        sending.dispatch_due(handed_out.append)
-        for pk in handed_out:
-            try:
-                sending.run(pk, budget=5)
-            finally:
-                sending.release(pk)
+        tick(budget=5)
         campaign.refresh_from_db()
         if campaign.status != CampaignStatus.SENDING:
             return

@@ -25,7 +25,7 @@ from providers import registry
 from providers.base import BatchState
 from providers.sandbox import clock
 from providers.sandbox.models import SandboxAccount, SandboxCampaign
-from tests.sendkit import campaign_for, ledger, sandbox_account, statuses, unsent
+from tests.sendkit import campaign_for, ledger, sandbox_account, statuses, tick, unsent
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -66,13 +66,7 @@ def drain(campaign: Campaign, seconds: float = 60) -> Campaign:
     """Beat ticks and worker runs until the campaign stops sending (or ``seconds`` pass)."""
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
-        handed_out: list[int] = []
-        sending.dispatch_due(handed_out.append)
-        for pk in handed_out:
-            try:
-                sending.run(pk, budget=5)
-            finally:
-                sending.release(pk)
+        tick(budget=5)
         campaign.refresh_from_db()
         if campaign.status not in (CampaignStatus.SENDING, CampaignStatus.SCHEDULED):
             return campaign
@@ -159,13 +153,7 @@ def test_sending_and_polling_on_one_account_wait_out_each_others_retry_after(wir
 
     deadline = time.monotonic() + 60
     while sending_now.status == CampaignStatus.SENDING and time.monotonic() < deadline:
-        handed_out: list[int] = []
-        sending.dispatch_due(handed_out.append)
-        for pk in handed_out:
-            try:
-                sending.run(pk, budget=1)
-            finally:
-                sending.release(pk)
+        tick(budget=1)
         tracking.poll(sent)  # the other campaign is polled all the while
         sending_now.refresh_from_db()
         time.sleep(0.02)
