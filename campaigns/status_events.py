@@ -76,9 +76,9 @@ def _message(row: tuple, changed_at: datetime | str) -> dict:
     return dict(zip(COLUMNS, row, strict=True)) | {"changed_at": changed_at}
 
 
-def campaign_changed(campaign: Campaign, type: str, *, if_status: str = "") -> None:
+def campaign_changed(campaign: Campaign, type: str, *, if_status: str = "", **more) -> None:
     """A ``campaign.*`` event: the campaign as it is now, with its counters (only if its
-    status is ``if_status``, when given)."""
+    status is ``if_status``, when given), and ``more`` beside it in the event's data."""
     if not events.wanted(campaign.workspace_id, type):
         return
     fresh = Campaign.objects.filter(pk=campaign.pk).first()
@@ -93,6 +93,7 @@ def campaign_changed(campaign: Campaign, type: str, *, if_status: str = "") -> N
             "status_reason": fresh.status_reason,
             "counters": counters.as_dict() if counters else {},
             "updated_at": fresh.updated_at,
-        }
+        },
+        **more,
     }
     events.record(fresh.workspace_id, type, data)

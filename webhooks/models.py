@@ -25,6 +25,7 @@ class EventType(models.TextChoices):
     CAMPAIGN_STOPPED = "campaign.stopped", "Campaign stopped"
     CAMPAIGN_COMPLETED = "campaign.completed", "Campaign completed"
     CAMPAIGN_FAILED = "campaign.failed", "Campaign failed"
+    CAMPAIGN_FAILED_OVER = "campaign.failed_over", "Campaign failed over to its backup"
     IMPORT_FINISHED = "import.finished", "Import finished"
     BALANCE_LOW = "balance.low", "Balance low"
     # Sent only by the endpoint page's "Send a test event", to the one endpoint.

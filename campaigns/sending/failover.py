@@ -36,6 +36,7 @@ from campaigns.models import Batch, Campaign, Message, renew_references
 from core.statuses import BatchStatus, MessageStatus
 from providers.errors import ProviderError
 from providers.models import ProviderAccount
+from webhooks.models import EventType
 
 
 def away_from(campaign: Campaign, account: ProviderAccount) -> bool:
@@ -120,6 +121,17 @@ def fail_over(campaign: Campaign, reason: str) -> bool:
             backup=locked.backup_account.name,
             moved=moved,
             reason=reason[:500],
+        )
+        status_events.campaign_changed(
+            locked,
+            EventType.CAMPAIGN_FAILED_OVER,
+            failover={
+                "primary": {"id": locked.account_id, "name": locked.account.name},
+                "backup": {"id": locked.backup_account_id, "name": locked.backup_account.name},
+                "backup_sender": locked.backup_sender or locked.sender,
+                "moved": moved,
+                "reason": reason[:500],
+            },
         )
     campaign.failed_over_at, campaign.failover_reason = now, reason
     return True

@@ -27,6 +27,7 @@ from providers.errors import TemporaryError
 from providers.models import ProviderAccount
 from providers.sandbox.models import Charge, SandboxAccount
 from tests.sendkit import campaign_for, ledger, sandbox_account, send_all, statuses
+from webhooks.models import Endpoint, Event, EventType
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -272,3 +273,24 @@ def test_messages_the_cheapest_route_sends_elsewhere_stay_on_their_route(pair, a
     assert AuditEvent.objects.get(action=Action.CAMPAIGN_FAILED_OVER).details["moved"] == 20
     batch, _token = sending.claim(Campaign.objects.get(pk=campaign.pk))
     assert (batch.account_id, batch.size) == (third.pk, 10)
+
+
+def test_a_failover_is_told_to_webhooks_with_the_route_and_the_reason(pair, acme):
+    campaign, _primary, _backup = pair
+    Endpoint.objects.create(
+        workspace=acme.workspace,
+        url="https://hooks.example/in",
+        event_types=[EventType.CAMPAIGN_FAILED_OVER],
+    )
+
+    assert failover.fail_over(campaign, "5 temporary errors in a row at BSG")
+
+    data = Event.objects.get(type=EventType.CAMPAIGN_FAILED_OVER).data
+    assert data["campaign"]["id"] == campaign.pk
+    assert data["failover"] == {
+        "primary": {"id": campaign.account_id, "name": campaign.account.name},
+        "backup": {"id": campaign.backup_account_id, "name": campaign.backup_account.name},
+        "backup_sender": BACKUP_SENDER,
+        "moved": 30,
+        "reason": "5 temporary errors in a row at BSG",
+    }
