@@ -476,18 +476,20 @@ class RetryPlan:
     working on it); ``checking``, messages whose batch Crier is still looking up at the
     provider; ``unknown``, messages Crier could not confirm and never sends again."""
 
-    provider: str
+    provider: str  # the one that refused them ("the provider" when several may have)
     again: int
     checking: int
     unknown: int  # shown as Unknown: never confirmed, or no final report
+    sends: str = ""  # the one that sends them again, when not ``provider`` (a failover)
 
     @property
     def confirmation(self) -> str:
         sentences = [
             f"Send {self.again:,} failed message{pluralize(self.again)} again, as a new "
-            f"attempt? {self.provider} refused {'them' if self.again != 1 else 'it'} before "
-            "taking anything, so nothing was charged for them; they will be charged if "
-            f"{self.provider} accepts them now."
+            f"attempt? {self.provider[:1].upper()}{self.provider[1:]} refused "
+            f"{'them' if self.again != 1 else 'it'} before taking anything, so nothing was "
+            f"charged for them; they will be charged if {self.sends or self.provider} "
+            "accepts them now."
         ]
         if self.checking:
             sentences.append(
@@ -516,8 +518,10 @@ def retry_plan(campaign: Campaign, counters) -> RetryPlan:
     """For the campaign page: from the counters and the open batches, never by counting a
     campaign's messages."""
     checking = campaign.batches.filter(status=BatchStatus.UNKNOWN)
+    routed = campaign.failed_over_at or campaign.routed_countries()
     return RetryPlan(
-        provider=campaign.account.adapter_class.label,
+        provider="the provider" if routed else campaign.account.adapter_class.label,
+        sends=campaign.backup_account.adapter_class.label if campaign.failed_over_at else "",
         again=counters.failed,
         checking=checking.aggregate(n=Sum("size"))["n"] or 0,
         unknown=counters.unknown,

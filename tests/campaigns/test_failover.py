@@ -242,6 +242,9 @@ def test_after_a_failover_retried_messages_go_to_the_backup(pair, acme):
     send_all(campaign)
     assert ledger(backup)["charges"] == 20
 
+    plan = services.retry_plan(campaign, campaign.counters)
+    assert "BSG" not in plan.confirmation  # the primary refused them; the backup sends them
+    assert "charged if Mobizon accepts them now" in plan.confirmation
     services.retry_failed(campaign, acme.user("sender"))
     send_all(campaign)
 
