@@ -13,6 +13,7 @@ from campaigns.compose import pricing
 from campaigns.pages.access import get_campaign_for_user
 from campaigns.pages.campaigns import live_context
 from campaigns.pages.compose import account_funds, audience_context
+from campaigns.pages.windows import has_timing
 from campaigns.sending import failover
 from core.statuses import CampaignStatus
 from core.timezones import labelled
@@ -62,6 +63,7 @@ def campaign_launch(request, campaign_pk: int):
         "error": error,
         **routes,
         "failover_rule": failover.rule(campaign),
+        "timing": has_timing(campaign),
         **audience_context(campaign),
         "audience_lists": campaign.audience_lists.all(),
         "audience_segments": campaign.audience_segments.all(),

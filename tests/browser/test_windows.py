@@ -97,6 +97,11 @@ def test_a_campaign_waits_for_its_window_and_sends_when_it_opens(
         page.select_option("#id_rate_period", "")
         page.click("[data-testid=options-form] button[type=submit]")
         page.wait_for_selector("text=Not paced")
+        page.click("[data-testid=launch-link]")  # the confirmation page repeats the plan
+        page.wait_for_selector("[data-testid=launch] [data-testid=plan-hours]")
+        shot(page, "window-launch-plan")
+        narrow(page, "window-launch-plan", "[data-testid=send-plan]")
+        page.go_back()
         launch_from_draft(page, campaign)
         pump(campaign)
         waiting = "Waiting for the window until 09:00 (Asia/Almaty)"

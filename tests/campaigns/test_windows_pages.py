@@ -149,6 +149,17 @@ def test_the_plan_shows_recipients_per_local_hour_and_the_last_one(as_role, acme
     assert 'data-testid="plan-last"' in page
 
 
+def test_the_launch_page_shows_the_plan_before_anything_goes(as_role, acme):
+    campaign = acme.campaign
+    campaign.send_window = DAILY
+    campaign.save()
+    add_recipients(campaign, {("+7727", "KZ"): 5})
+    page = as_role(Role.SENDER).get(reverse("campaign_launch", args=[campaign.pk])).text
+    assert f'hx-get="{reverse("campaign_plan", args=[campaign.pk])}"' in page
+    assert "each message within its recipient's sending window" in page
+    assert "Send now" not in page  # the window decides when each goes
+
+
 def test_no_plan_without_timing_rules(as_role, acme):
     add_recipients(acme.campaign, {("+7727", "KZ"): 5})
     page = as_role(Role.VIEWER).get(reverse("campaign_plan", args=[acme.campaign.pk])).text
