@@ -374,7 +374,7 @@ def finish_if_done(campaign: Campaign) -> bool:
     else:
         status = CampaignStatus.FAILED
         last = campaign.batches.exclude(last_error="").order_by("-pk").first()
-        reason = last.last_error if last else "No message could be sent."
+        reason = last.last_error if last else _expired_unsent(campaign)
     return bool(
         Campaign.objects.filter(pk=campaign.pk, status=CampaignStatus.SENDING).update(
             status=status,
@@ -383,6 +383,17 @@ def finish_if_done(campaign: Campaign) -> bool:
             updated_at=timezone.now(),
         )
     )
+
+
+def _expired_unsent(campaign: Campaign) -> str:
+    """Why a campaign failed with no message taken and no call failing: its deadline
+    came first (campaigns.windows), or nothing at all could be sent."""
+    expired = campaign.messages.filter(status=MessageStatus.EXPIRED, error_code=windows.DEADLINE)
+    first = expired.values_list("error_reason", flat=True).first()
+    if first is None:
+        return "No message could be sent."
+    count = expired.count()
+    return f"{count:,} message{'s' if count != 1 else ''} expired unsent. {first}"
 
 
 # --- One batch -----------------------------------------------------------------------------

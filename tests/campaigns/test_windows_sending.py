@@ -193,6 +193,10 @@ def test_a_deadline_before_the_window_expires_everything_unsent(two_zones):
         ("deadline", "Not handed over before the campaign's deadline, 2026-12-07 03:00 (UTC).")
     }
     assert campaign.status == CampaignStatus.FAILED
+    assert campaign.status_reason == (
+        "60 messages expired unsent. "
+        "Not handed over before the campaign's deadline, 2026-12-07 03:00 (UTC)."
+    )
     assert ledger(remote)["charges"] == 0
 
 
