@@ -144,6 +144,8 @@ def waiting_campaigns(workspace, account, count: int) -> list[int]:
 
 
 def time_ticks(workspace, account, repeat: int) -> None:
+    from django.db import connection
+
     from campaigns.models import Campaign
     from campaigns.sending import engine
 
@@ -151,6 +153,11 @@ def time_ticks(workspace, account, repeat: int) -> None:
     print("beat's tick with campaigns waiting for their window (median of 30 ticks):")
     for count in (0, 10, 100):
         made += waiting_campaigns(workspace, account, count - len(made))
+        # As autovacuum would between ticks: the "if they did not sleep" ticks below update
+        # every waiting campaign thirty times, and the dead rows they leave would be read by
+        # the next count's asleep ticks (1.3 -> 4.1 ms from 0 to 100 before this).
+        with connection.cursor() as cursor:
+            cursor.execute(f"VACUUM ANALYZE {Campaign._meta.db_table}")
         asleep = _ticks(lambda: engine.dispatch_due(lambda pk: None))
         Campaign.objects.filter(pk__in=made).update(next_attempt_at=None)
         awake = _ticks(lambda: _tick_without_sleep(engine))

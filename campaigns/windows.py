@@ -269,20 +269,26 @@ def next_opening(campaign: Campaign, now: datetime) -> tuple[datetime, str] | No
 
 
 def expire_late(campaign: Campaign) -> int:
-    """Past the deadline: the pending messages become ``expired`` here, never sent late.
-    Returns how many."""
+    """Past the deadline: the pending messages expire here, never sent late. Returns how
+    many."""
     pending = Message.objects.filter(campaign=campaign, status=MessageStatus.PENDING)
     return expire(campaign, pending)
 
 
 def expire(campaign: Campaign, messages) -> int:
+    """``messages`` expire unsent: status ``cancelled`` (Crier's "stopped before it was
+    submitted"; ``expired`` is the provider's word for a message it had and gave up on, and
+    counts as handed over), error code ``deadline``."""
     with transaction.atomic():
         return status_events.update(
             campaign.workspace_id,
             messages,
-            status=MessageStatus.EXPIRED,
+            status=MessageStatus.CANCELLED,
             error_code=DEADLINE,
-            error_reason=f"Not handed over before the campaign's deadline, {_deadline(campaign)}.",
+            error_reason=(
+                "Expired unsent: not handed over before the campaign's deadline, "
+                f"{_deadline(campaign)}."
+            ),
             updated_at=timezone.now(),
         )
 

@@ -85,6 +85,8 @@ def live(campaign: Campaign) -> dict | None:
             fmt = "%H:%M" if when - now < timedelta(hours=20) else "%a %d %b %H:%M"
             found["waiting"] = {"at": f"{local:{fmt}}", "zone": key, "some_open": some_open}
     if campaign.deadline and now >= campaign.deadline:
-        expired = campaign.messages.filter(status=MessageStatus.EXPIRED, error_code="deadline")
+        expired = campaign.messages.filter(
+            status=MessageStatus.CANCELLED, error_code=windows.DEADLINE
+        )
         found["expired"] = expired.count()
     return found

@@ -388,12 +388,15 @@ def finish_if_done(campaign: Campaign) -> bool:
 def _expired_unsent(campaign: Campaign) -> str:
     """Why a campaign failed with no message taken and no call failing: its deadline
     came first (campaigns.windows), or nothing at all could be sent."""
-    expired = campaign.messages.filter(status=MessageStatus.EXPIRED, error_code=windows.DEADLINE)
+    expired = campaign.messages.filter(status=MessageStatus.CANCELLED, error_code=windows.DEADLINE)
     first = expired.values_list("error_reason", flat=True).first()
     if first is None:
         return "No message could be sent."
     count = expired.count()
-    return f"{count:,} message{'s' if count != 1 else ''} expired unsent. {first}"
+    why = first.split(": ", 1)[-1]  # "Not handed over before the campaign's deadline, ..."
+    return (
+        f"{count:,} message{'s' if count != 1 else ''} expired unsent: {why[:1].lower()}{why[1:]}"
+    )
 
 
 # --- One batch -----------------------------------------------------------------------------
@@ -503,8 +506,10 @@ class HeldBatch:
         if not flipped.update(status=BatchStatus.SUBMITTING, lease_until=_lease_end()):
             self._update(lease_until=None, lease_token="")  # paused or stopped: let it wait
             return "held back"
-        if self.batch.status == BatchStatus.CLAIMED and self._expire_if_late():
+        if self._expire_if_late(adapter):
             return "expired"
+        if self._outside_window(untouched):
+            return "waiting"
         if untouched and self._leave_out_opted_out():
             return "cancelled"
         spec, outgoing, state = self._request()
@@ -526,15 +531,59 @@ class HeldBatch:
             return self._reconcile(adapter)
         return self._failed_call(failure, nothing_sent=True)
 
-    def _expire_if_late(self) -> bool:
+    def _expire_if_late(self, adapter: ProviderAdapter) -> bool:
         """Past the campaign's deadline, a batch the provider never took (claimed before it,
-        or back from a failed try) is not sent: its messages expire here. A batch whose
-        request went out is reconciled as ever, never sent again."""
+        or back from a failed try) is not sent, nor is one the provider holds unlaunched
+        (smsdrop without credits) launched: its messages expire here, and a held one is
+        withdrawn where the provider allows it. A batch whose request went out is reconciled
+        as ever, never sent again."""
+        held = self.batch.status == BatchStatus.HELD
+        if self.batch.status not in (BatchStatus.CLAIMED, BatchStatus.HELD):
+            return False
         if not windows.past_deadline(self.campaign):
             return False
+        if held and self.account.adapter_class.capabilities.delete_before_start:
+            try:
+                adapter.delete(self.batch.provider_campaign_id)
+            except ProviderError as error:  # it stays unlaunched there: nothing goes out
+                logger.warning("Batch %s: could not withdraw it: %s", self.batch.pk, error)
         unsent = Message.objects.filter(batch=self.batch, status=MessageStatus.SUBMITTING)
         windows.expire(self.campaign, unsent)
         self._update(status=BatchStatus.CANCELLED, lease_until=None, lease_token="")
+        return True
+
+    def _outside_window(self, untouched: bool) -> bool:
+        """A batch is handed over only while its recipients' windows are open, whatever kept
+        it since its claim (a dead worker, a pause, a backoff, the provider's hold): a claimed
+        batch gives the messages whose window closed back to pending (nothing of it reached
+        the provider); one the provider holds waits, unlaunched, for the next opening. True
+        when nothing goes now."""
+        if self.batch.status not in (BatchStatus.CLAIMED, BatchStatus.HELD):
+            return False
+        if not windows.zone_keys(self.campaign):
+            return False
+        unsent = Message.objects.filter(batch=self.batch, status=MessageStatus.SUBMITTING)
+        closed = unsent.exclude(pk__in=windows.open_now(self.campaign, unsent).values("pk"))
+        if self.batch.status == BatchStatus.HELD:
+            if not closed.exists():
+                return False
+            when = windows.wait_for_window(self.campaign)
+            when = when or timezone.now() + windows.NEVER_OPEN_RECHECK
+            self._update(
+                status=BatchStatus.HELD, next_attempt_at=when, lease_until=None, lease_token=""
+            )
+            return True
+        if not untouched:
+            return False
+        back = closed.update(status=MessageStatus.PENDING, batch=None, updated_at=timezone.now())
+        if not back:
+            return False
+        if size := max(self.batch.size - back, 0):
+            self.batch.size = size
+            self._update(size=size)
+            return False
+        self._update(size=0, status=BatchStatus.CANCELLED, lease_until=None, lease_token="")
+        windows.wait_for_window(self.campaign)
         return True
 
     def _leave_out_opted_out(self) -> bool:

@@ -198,4 +198,6 @@ def test_the_campaign_page_counts_what_the_deadline_expired(as_role, acme):
         assert windows.expire_late(campaign) == 4
         page = as_role(Role.VIEWER).get(reverse("campaign_detail", args=[campaign.pk])).text
     assert "4 messages expired unsent at the deadline" in page
-    assert campaign.messages.filter(status=MessageStatus.EXPIRED).count() == 4
+    assert (
+        campaign.messages.filter(status=MessageStatus.CANCELLED, error_code="deadline").count() == 4
+    )

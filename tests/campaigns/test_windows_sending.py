@@ -187,15 +187,19 @@ def test_a_deadline_before_the_window_expires_everything_unsent(two_zones):
         assert campaign.next_attempt_at == utc(2026, 12, 7, 3, 0)  # the deadline comes first
     with time_machine.travel(utc(2026, 12, 7, 3, 0), tick=True):
         run(campaign)
-    assert statuses(campaign) == {MessageStatus.EXPIRED: 60}
+    assert statuses(campaign) == {MessageStatus.CANCELLED: 60}  # never handed over
     reasons = set(campaign.messages.values_list("error_code", "error_reason"))
     assert reasons == {
-        ("deadline", "Not handed over before the campaign's deadline, 2026-12-07 03:00 (UTC).")
+        (
+            "deadline",
+            "Expired unsent: not handed over before the campaign's deadline, "
+            "2026-12-07 03:00 (UTC).",
+        )
     }
     assert campaign.status == CampaignStatus.FAILED
     assert campaign.status_reason == (
-        "60 messages expired unsent. "
-        "Not handed over before the campaign's deadline, 2026-12-07 03:00 (UTC)."
+        "60 messages expired unsent: "
+        "not handed over before the campaign's deadline, 2026-12-07 03:00 (UTC)."
     )
     assert ledger(remote)["charges"] == 0
 
@@ -209,7 +213,7 @@ def test_a_batch_claimed_before_the_deadline_is_not_sent_after_it(two_zones):
         run(campaign)
     batch.refresh_from_db()
     assert batch.status == BatchStatus.CANCELLED
-    assert statuses(campaign) == {MessageStatus.EXPIRED: 60}
+    assert statuses(campaign) == {MessageStatus.CANCELLED: 60}
     assert ledger(remote)["charges"] == 0
 
 
