@@ -4,8 +4,6 @@ counted as handed to the provider (found by review: each of these went out or wa
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 import pytest
 import time_machine
 
@@ -15,27 +13,11 @@ from campaigns.pages import queries
 from campaigns.sending import engine
 from core import windows as core_windows
 from core.statuses import CampaignStatus
-from providers.sandbox import clock
 from providers.sandbox.models import Charge
+from tests.campaigns.test_windows_sending import DAILY, _fast_engine, utc  # noqa: F401
 from tests.sendkit import campaign_for, ledger, sandbox_account
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-DAILY = "Mon-Sun 09:00-20:00"
-
-
-@pytest.fixture(autouse=True)
-def _fast_engine(settings):
-    settings.CRIER_SEND_BATCH_SIZE = 50
-    settings.CRIER_SEND_BACKOFF_CAP = 0.2
-    settings.CRIER_PROVIDER_TIMEOUT = 5.0
-    clock.reset()
-    yield
-    clock.reset()
-
-
-def utc(*args):
-    return datetime(*args, tzinfo=UTC)
 
 
 @pytest.fixture
