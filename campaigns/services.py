@@ -390,8 +390,11 @@ def stop(campaign: Campaign, user) -> int:
         held = Batch.objects.filter(
             campaign=campaign, status__in=[BatchStatus.CLAIMED, BatchStatus.HELD]
         )
-        held_ids = list(held.values_list("pk", flat=True))
-        held.update(status=BatchStatus.CANCELLED, updated_at=now)
+        # Locked, so a worker's flip to submitting (HeldBatch._submit) either committed before
+        # (the batch is not here, its messages go out and are tracked) or waits and then finds
+        # it cancelled: only the messages of the batches cancelled here are cancelled.
+        held_ids = list(held.select_for_update().values_list("pk", flat=True))
+        Batch.objects.filter(pk__in=held_ids).update(status=BatchStatus.CANCELLED, updated_at=now)
         stopped = {
             "status": MessageStatus.CANCELLED,
             "error_reason": "The campaign was stopped before this message was sent.",

@@ -499,11 +499,7 @@ class HeldBatch:
         # The commit that makes the batch "submitting" comes before the call, and only happens
         # while the campaign is still sending: a pause or stop holds every batch not yet out.
         untouched = self.batch.status == BatchStatus.CLAIMED and not self.batch.progress
-        flipped = self._mine().filter(
-            status__in=[BatchStatus.CLAIMED, BatchStatus.HELD],
-            campaign__status=CampaignStatus.SENDING,
-        )
-        if not flipped.update(status=BatchStatus.SUBMITTING, lease_until=_lease_end()):
+        if not self._flip():
             self._update(lease_until=None, lease_token="")  # paused or stopped: let it wait
             return "held back"
         if self._expire_if_late(adapter):
@@ -530,6 +526,19 @@ class HeldBatch:
             self._update(status=BatchStatus.UNKNOWN, last_error=str(failure))
             return self._reconcile(adapter)
         return self._failed_call(failure, nothing_sent=True)
+
+    def _flip(self) -> int:
+        """The commit before the call: the batch becomes ``submitting`` if it is still claimed
+        or held and the campaign still sending (1), else nothing (0). The batch's own
+        conditions stay in the UPDATE's WHERE (a filter across the join would put them in a
+        subquery PostgreSQL does not check again after waiting for a lock): a stop that locked
+        the batch (services.stop) makes this wait, then find it cancelled."""
+        sending = Campaign.objects.filter(pk=self.campaign.pk, status=CampaignStatus.SENDING)
+        flipped = self._mine().filter(
+            status__in=[BatchStatus.CLAIMED, BatchStatus.HELD],
+            campaign_id__in=sending.values("pk"),
+        )
+        return flipped.update(status=BatchStatus.SUBMITTING, lease_until=_lease_end())
 
     def _expire_if_late(self, adapter: ProviderAdapter) -> bool:
         """Past the campaign's deadline, a batch the provider never took (claimed before it,
