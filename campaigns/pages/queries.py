@@ -483,10 +483,11 @@ def routes(campaign: Campaign) -> list[Route]:
         .order_by()
     )
     own = (campaign.account_id, campaign.sender)
+    routed = campaign.routed_countries()  # messages not claimed yet go where their country goes
     tally: dict[tuple, Counter] = {}
     countries: dict[tuple, Counter] = {}
     for account_id, sender, status, country, n in rows:
-        key = (account_id or own[0], sender or own[1])
+        key = (account_id or routed.get(country) or own[0], sender or own[1])
         tally.setdefault(key, Counter())[status] += n
         countries.setdefault(key, Counter())[country] += n
     tally.setdefault(own, Counter())

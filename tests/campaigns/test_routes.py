@@ -166,3 +166,24 @@ def test_a_quiet_route_holds_its_batch_until_the_quiet_ends(two_routes):
     assert campaign.batches.get().status == BatchStatus.CLAIMED
     assert not campaign.batches.filter(status=BatchStatus.SUBMITTED).exists()
     assert Decimal(0) == sum(Charge.objects.active().values_list("amount", flat=True), Decimal(0))
+
+
+def test_the_routes_section_counts_a_routed_countrys_unclaimed_messages_on_its_route(
+    acme, live_server
+):
+    """Found by review (reproduced first): every message without an account of its own was
+    counted under the primary, also those of countries the cheapest route sends elsewhere
+    (the claim names their account only when it takes them)."""
+    primary, _ = sandbox_account(acme.workspace, "bsg", live_server.url, name="Primary")
+    other, _ = sandbox_account(acme.workspace, "bsg", live_server.url, name="Cheaper for DE")
+    backup, _ = sandbox_account(acme.workspace, "bsg", live_server.url, name="Backup")
+    campaign = campaign_for(acme.workspace, primary, 10, backup_account=backup)  # 10 KZ
+    Message.objects.bulk_create(
+        Message(campaign=campaign, phone=f"+4930{n:07d}", country="DE") for n in range(10)
+    )
+    campaign.estimate = {"routes": [{"country": "DE", "account": other.pk, "messages": 10}]}
+    campaign.save(update_fields=["estimate"])
+
+    by_account = {route.account.pk: route.messages for route in queries.routes(campaign)}
+
+    assert by_account == {primary.pk: 10, other.pk: 10}
