@@ -339,8 +339,13 @@ def pace(campaign: Campaign) -> tuple[int, timedelta]:
 
 
 def _paced_by_crier(campaign: Campaign, account: ProviderAccount) -> bool:
-    capabilities = account.adapter_class.capabilities
-    return bool(campaign.rate_limit) and not capabilities.rate_limit
+    """Whether Crier spreads a rate-limited campaign's sends itself: when the provider cannot
+    (no rate limit of its own), and under a sending window or a deadline whatever it can, as
+    a provider pacing a big batch would trickle it past the window's end or the deadline."""
+    if not campaign.rate_limit:
+        return False
+    timed = bool(windows.zone_keys(campaign) or campaign.deadline)
+    return timed or not account.adapter_class.capabilities.rate_limit
 
 
 def _cancel_stop_listed(campaign: Campaign, batch: Batch) -> int:

@@ -116,3 +116,21 @@ def test_a_batch_held_by_smsdrop_is_not_launched_after_the_deadline(acme, live_s
             account=remote, created_at__gte=utc(2026, 12, 7, 9, 30)
         ).count()
     assert late == 0, f"{late} messages launched a day after the deadline"
+
+
+def test_a_provider_that_paces_itself_gets_crier_paced_batches_under_a_window(acme, live_server):
+    """Found by review: Mobizon paces a batch itself, so Crier handed it 5,000 at once with
+    the rate; a batch claimed just before the window closed (or the deadline) then trickled
+    out after it. Under a window or a deadline, Crier paces such a campaign itself: each batch
+    is one tick's worth and goes out at once."""
+    account, _remote = sandbox_account(acme.workspace, "mobizon", live_server.url)
+    assert account.adapter_class.capabilities.rate_limit  # it paces itself
+    hourly = {"rate_limit": 600, "rate_period": 3600}
+    plain = campaign_for(acme.workspace, account, 0, **hourly)
+    windowed = campaign_for(acme.workspace, account, 0, send_window=DAILY, **hourly)
+    windowed.zones = {"counts": {"Asia/Almaty": 10}, "prefixes": {"7727": "Asia/Almaty"}}
+    late = campaign_for(acme.workspace, account, 0, deadline=utc(2030, 1, 1, 0, 0), **hourly)
+
+    assert engine.batch_size(plain, account) == 50  # CRIER_SEND_BATCH_SIZE: Mobizon paces it
+    assert engine.batch_size(windowed, account) == engine.pace(windowed)[0] == 1
+    assert engine.batch_size(late, account) == 1
