@@ -13,7 +13,7 @@ from django.contrib import messages
 from django.shortcuts import render
 from django.views.decorators.http import require_POST, require_safe
 
-from contacts import changes, search, segments
+from contacts import changes, counting, segments
 from contacts.forms import SegmentNameForm
 from contacts.models import ContactField, Segment
 from contacts.pages.lists import drafts_drawing_on
@@ -33,7 +33,8 @@ def segment_list(request):
     counted = params.whole_number(request.GET.get("count"))
     if counted:
         segment = get_for_workspace(request, Segment, pk=counted)
-        context = {"segment": segment, **_count(request.workspace, segment.conditions)}
+        exact = request.GET.get("exact") == "1"
+        context = {"segment": segment, **_count(request.workspace, segment.conditions, exact)}
         return render(request, "contacts/segment_list.html#count", context)
     context = {
         "segments": Segment.objects.filter(workspace=request.workspace),
@@ -97,10 +98,10 @@ def _editor(request, segment: Segment):
         "rows": _rows(workspace, raw),
         "error": error,
         "field_groups": field_groups(workspace),
-        **_count(workspace, raw),
+        **_count(workspace, raw, exact=action == "count_exact"),
     }
     template = "contacts/segment_form.html"
-    if request.htmx and action == "count":
+    if request.htmx and action in ("count", "count_exact"):
         template += "#count"
     elif request.htmx and (action in ("add", "refresh") or action.startswith("remove:")):
         template += "#editor"
@@ -147,15 +148,22 @@ def _canonical(raw: dict, conditions: segments.Conditions) -> dict:
     }
 
 
-def _count(workspace, raw) -> dict:
-    """{"count", "more", "invalid"}: the members counted up to SEGMENT_COUNT_CAP, or why the
-    conditions cannot be counted yet."""
+def _count(workspace, raw, exact: bool = False) -> dict:
+    """{"count", "more", "estimated", "margin", "invalid"}: the members counted up to
+    SEGMENT_COUNT_CAP, or estimated where that would read much of the book (contacts.counting)
+    unless ``exact``; or why the conditions cannot be counted yet."""
     try:
         members = segments.members(workspace, raw)
     except segments.InvalidConditions as exc:
-        return {"count": None, "more": False, "invalid": str(exc)}
-    count, more = search.capped_count(members, SEGMENT_COUNT_CAP)
-    return {"count": count, "more": more, "invalid": ""}
+        return {"count": None, "more": False, "estimated": False, "invalid": str(exc)}
+    tally = counting.tally(members, SEGMENT_COUNT_CAP, exact=exact)
+    return {
+        "count": tally.value,
+        "more": tally.more,
+        "estimated": tally.estimated,
+        "margin": tally.margin,
+        "invalid": "",
+    }
 
 
 def _rows(workspace, raw: dict) -> list[dict]:
