@@ -3,7 +3,7 @@ contacts/migrations/0004_book_indexes.py and without them, side by side in one r
 round times a page with them, then again inside a transaction that drops them and is rolled
 back, so both sides share the machine's load.
 
-    .venv/bin/python bench/contacts_pages.py [--reseed] [--rounds 40]
+    .venv/bin/python bench/contacts_pages.py [--reseed] [--rounds 40] [--with-only]
 
 The book: 1,000,000 contacts (COPY) with two custom fields (city, a choice of 12; age, a
 number), 95 % Kazakh numbers and the rest Turkish and British, 2 % opted out, 60 % delivered to
@@ -237,6 +237,31 @@ def measure(rounds: int) -> None:
         )
 
 
+def measure_with(rounds: int) -> None:
+    """With the indexes only; a count and its exact twin (the row after it) in turns."""
+    from django.contrib.auth import get_user_model
+    from django.test import Client
+
+    client = Client()
+    client.force_login(get_user_model().objects.get(username=USERNAME))
+    print(f"{'page':36} {'p50':>7} {'min':>7} {'p95':>7} {'max':>7}  targets #17 #20")
+    pages = _pages()
+    while pages:
+        group = pages[:2] if "exactly" in (pages[1:2] or [("",)])[0][0] else pages[:1]
+        pages = pages[len(group) :]
+        times: list[list[float]] = [[] for _ in group]
+        for round_ in range(rounds + 2):
+            for n, (_, method, url, data, headers) in enumerate(group):
+                elapsed = _call(client, method, url, data, headers, without=False)
+                if round_ >= 2:  # two to warm up
+                    times[n].append(elapsed)
+        for (label, *_), taken in zip(group, times, strict=True):
+            p50, p95 = p50_p95(taken)
+            print(
+                f"{label:36} {p50:7.1f} {min(taken):7.1f} {p95:7.1f} {max(taken):7.1f}", flush=True
+            )
+
+
 def _indexes(connection, create: bool) -> None:
     migration = importlib.import_module("contacts.migrations.0004_book_indexes")
     with connection.schema_editor(atomic=False) as editor:
@@ -259,6 +284,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--reseed", action="store_true")
     parser.add_argument("--rounds", type=int, default=40)
+    parser.add_argument(
+        "--with-only",
+        action="store_true",
+        help="time with the indexes only, each count in turns with its exact twin",
+    )
     args = parser.parse_args()
     environment()
     fresh = args.reseed or not database_exists()
@@ -279,9 +309,13 @@ def main() -> None:
 
     _indexes(connection, create=True)  # as migrated; a run stopped midway rolled back
     load = os.getloadavg()
-    print(f"load: {load[0]:.2f} {load[1]:.2f}; {args.rounds} rounds each, with and without the "
-          "indexes of 0004_book_indexes in turns; ms")  # fmt: skip
-    measure(args.rounds)
+    sides = (
+        "with the indexes of 0004_book_indexes only"
+        if args.with_only
+        else "with and without the indexes of 0004_book_indexes in turns"
+    )
+    print(f"load: {load[0]:.2f} {load[1]:.2f}; {args.rounds} rounds each, {sides}; ms")  # fmt: skip
+    (measure_with if args.with_only else measure)(args.rounds)
 
 
 if __name__ == "__main__":
