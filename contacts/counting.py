@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
+from django.core.exceptions import EmptyResultSet
 from django.db import connection
 from django.db.models import QuerySet
 
@@ -57,8 +58,12 @@ def tally(contacts: QuerySet, cap: int, *, exact: bool = False) -> Tally:
 
 
 def _cost(contacts: QuerySet, cap: int) -> float:
-    """The planner's cost of counting ``contacts`` up to ``cap`` (as capped_count does)."""
-    sql, params = contacts.order_by()[: cap + 1].query.sql_with_params()
+    """The planner's cost of counting ``contacts`` up to ``cap`` (as capped_count does); 0 for
+    a filter that matches nothing by construction."""
+    try:
+        sql, params = contacts.order_by()[: cap + 1].query.sql_with_params()
+    except EmptyResultSet:
+        return 0
     with connection.cursor() as cursor:
         cursor.execute(f"EXPLAIN (FORMAT JSON) SELECT count(*) FROM ({sql}) counted", params)
         plan = cursor.fetchone()[0]

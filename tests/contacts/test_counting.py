@@ -104,3 +104,7 @@ def test_the_segments_page_marks_an_estimate_and_links_the_exact_count(as_role, 
     assert f"{reverse('segment_list')}?count={pk}&amp;exact=1" in estimate.text
     exact = client.get(URL, {"count": pk, "exact": "1"}, headers=HTMX)
     assert exact.text == '<span data-testid="count">1</span>'
+
+
+def test_a_filter_that_matches_nothing_counts_nothing(book, estimating):
+    assert counting.tally(Contact.objects.none(), 1_000_000) == counting.Tally(0)
