@@ -48,8 +48,9 @@ class Tally:
 def tally(contacts: QuerySet, cap: int, *, exact: bool = False) -> Tally:
     """``contacts`` counted up to ``cap``, or, unless ``exact``, estimated where counting
     them would read much of the book."""
-    if not exact and connection.vendor == "postgresql" and _cost(contacts, cap) > EXACT_COST:
-        guess = sampled(contacts)
+    if not exact and connection.vendor == "postgresql":
+        cost, rows = _plan(contacts, cap)
+        guess = sampled(contacts, expected=rows) if cost > EXACT_COST else None
         if guess is not None:
             value, margin = guess
             return Tally(rounded(value), estimated=True, margin=rounded(margin))
@@ -57,28 +58,30 @@ def tally(contacts: QuerySet, cap: int, *, exact: bool = False) -> Tally:
     return Tally(count, more)
 
 
-def _cost(contacts: QuerySet, cap: int) -> float:
-    """The planner's cost of counting ``contacts`` up to ``cap`` (as capped_count does); 0 for
-    a filter that matches nothing by construction."""
+def _plan(contacts: QuerySet, cap: int) -> tuple[float, float]:
+    """The planner's cost of counting ``contacts`` up to ``cap`` (as capped_count does) and
+    how many rows it expects to count; (0, 0) for a filter that matches nothing by
+    construction."""
     try:
         sql, params = contacts.order_by()[: cap + 1].query.sql_with_params()
     except EmptyResultSet:
-        return 0
+        return 0, 0
     with connection.cursor() as cursor:
         cursor.execute(f"EXPLAIN (FORMAT JSON) SELECT count(*) FROM ({sql}) counted", params)
         plan = cursor.fetchone()[0]
-    plan = json.loads(plan) if isinstance(plan, str) else plan
-    return float(plan[0]["Plan"]["Total Cost"])
+    plan = (json.loads(plan) if isinstance(plan, str) else plan)[0]["Plan"]
+    return float(plan["Total Cost"]), float(plan["Plans"][0]["Plan Rows"])
 
 
-def sampled(contacts: QuerySet) -> tuple[int, int] | None:
+def sampled(contacts: QuerySet, expected: float | None = None) -> tuple[int, int] | None:
     """(how many, give or take) ``contacts`` (a filter of Contact) the table holds, estimated
     from a block sample of it: the share of the sampled rows that match, times the table's
     rows as the planner reckons them (its statistics scaled to the table's size now); the
     margin is two standard errors, from how the share varies between the sampled pages (a
     list imported in one go sits in neighbouring pages, so its members come in clumps). None
     when there are no statistics yet, the query is not a plain filter of the table, or the
-    sample finds fewer than MIN_HITS."""
+    sample finds fewer than MIN_HITS, or would by the planner's ``expected`` rows (a small
+    segment is not worth sampling: its exact count follows)."""
     table = Contact._meta.db_table
     with connection.cursor() as cursor:
         cursor.execute(
@@ -90,6 +93,8 @@ def sampled(contacts: QuerySet) -> tuple[int, int] | None:
         if rows <= 0 or pages <= 0 or pages_now <= 0:
             return None  # never analysed: nothing to scale by
         percent = min(100.0, SAMPLE_PAGES * 100 / pages_now)
+        if expected is not None and expected * percent / 100 < MIN_HITS / 2:
+            return None
         query = contacts.query
         if {alias for alias, refs in query.alias_refcount.items() if refs} != {table}:
             return None  # a join: its rows are not the sampled table's

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import pytest
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from contacts import counting, segments
@@ -108,3 +109,12 @@ def test_the_segments_page_marks_an_estimate_and_links_the_exact_count(as_role, 
 
 def test_a_filter_that_matches_nothing_counts_nothing(book, estimating):
     assert counting.tally(Contact.objects.none(), 1_000_000) == counting.Tally(0)
+
+
+@postgres_only
+def test_a_segment_the_planner_expects_small_is_counted_without_sampling(book, monkeypatch):
+    monkeypatch.setattr(counting, "EXACT_COST", -1)
+    monkeypatch.setattr(counting, "MIN_HITS", 10_000)  # more than the planner expects
+    with CaptureQueriesContext(connection) as queries:
+        assert counting.tally(almaty(book.workspace), 1_000_000) == counting.Tally(201)
+    assert not [q for q in queries.captured_queries if "TABLESAMPLE" in q["sql"]]
