@@ -71,9 +71,10 @@ def _parts(typed: str, default_country: str) -> list[tuple[Q, bool]]:
 
 
 def ending_with(digits: str) -> Q:
-    """The numbers ending with ``digits``. Naming every status lets PostgreSQL reach the last
-    digits in the (campaign, status, last digits) index: one short range per status."""
-    ends = Q(phone__endswith=digits)
+    """The numbers ending with ``digits`` (never an erased one's stand-in, whose hex digits
+    may end so). Naming every status lets PostgreSQL reach the last digits in the (campaign,
+    status, last digits) index: one short range per status."""
+    ends = Q(phone__startswith="+", phone__endswith=digits)
     if len(digits) < TAIL_DIGITS:
         return ends
     tail = Exact(Right("phone", TAIL_DIGITS), digits[-TAIL_DIGITS:])

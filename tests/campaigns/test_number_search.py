@@ -93,6 +93,13 @@ def test_an_erased_number_is_found_by_nothing_it_held(campaign):
     assert found(campaign, "6789") == []
 
 
+def test_an_erased_numbers_stand_in_is_not_a_number_to_find(campaign):
+    """Its hex digits may all be decimal ones, and end as a number does."""
+    Message.objects.filter(phone="+79123456789").update(phone="erased:123456789")
+
+    assert found(campaign, "3456789") == []
+
+
 def test_a_search_without_digits_is_no_search(campaign):
     assert RecipientFilter.from_query({"q": "abc"}).search == ""
     assert len(found(campaign, "abc")) == len(NUMBERS)
