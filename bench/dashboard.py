@@ -233,8 +233,8 @@ def _searches(big) -> list[tuple[str, str]]:
         ("1234567 (its end)", phone[-7:]),
         ("4567 (its end)", phone[-4:]),
         ("701 123 (its start)", f"{national[:3]} {national[3:6]}"),
-        ("+7 701 (a common start)", "+7 701"),
-        ("77012345 (no such number)", "77012345"),
+        ("+7 701 (every number's start)", "+7 701"),
+        ("77012345 (in no number)", "77012345"),
     ]
 
 

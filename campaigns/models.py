@@ -12,8 +12,7 @@ import time
 
 from django.conf import settings
 from django.db import connection, models
-from django.db.models import F, Q
-from django.db.models.functions import Right
+from django.db.models import Q
 
 from core.imports import FINISHED, ImportStatus
 from core.statuses import BatchStatus, CampaignStatus, MessageStatus
@@ -208,8 +207,6 @@ class Campaign(models.Model):
 # How an erased contact's number starts in their past messages (campaigns.contact_history): a
 # stand-in no provider accepts, skipped by retries and clones.
 ERASED_PREFIX = "erased:"
-# How many of a number's last digits the (campaign, status, last digits) index holds.
-TAIL_DIGITS = 4
 
 
 class Message(models.Model):
@@ -278,18 +275,7 @@ class Message(models.Model):
     class Meta:
         ordering = ["pk"]
         indexes = [
-            # Every lookup by campaign, or by campaign and status; the number's last digits
-            # after them let a search for the end of a number read the index alone
-            # (campaigns.pages.number_search) rather than a million-message campaign's rows.
-            # Every message is written here anyway: the digits cost an import nothing
-            # measurable and a status update nothing, where an index of their own would cost
-            # both.
-            models.Index(
-                F("campaign"),
-                F("status"),
-                Right("phone", TAIL_DIGITS),
-                name="message_campaign_status",
-            ),
+            models.Index(fields=["campaign", "status"]),
             # Partial: an imported message has no batch yet, so the import pays nothing.
             models.Index(fields=["batch"], condition=Q(batch__isnull=False), name="message_batch"),
             # Tracking matches Mobizon's reports by its message id; partial for the same reason.

@@ -47,25 +47,18 @@ def phone_q(text: str, default_country: str) -> Q | None:
     found = phones.normalise(text, default_country)
     if isinstance(found, Normalised):
         return Q(phone=found.e164)
-    either = Q()
-    for prefix in starts(text, default_country):
-        either |= starting_with(prefix)
-    return either
-
-
-def starts(text: str, default_country: str) -> list[str]:
-    """The starts "+<digits>" of the numbers that part of a number typed as ``text`` may
-    begin: its digits as typed and, without a plus, as a national number of the country."""
-    digits = params.ascii_digits(text)
     prefixes = {"+" + digits}
     national = _as_national(digits, default_country)
     if national and not text.lstrip().startswith("+"):
         prefixes.add(national)
-    return sorted(prefixes)
+    either = Q()
+    for prefix in sorted(prefixes):
+        either |= _starting_with(prefix)
+    return either
 
 
-def starting_with(prefix: str) -> Q:
-    """Numbers starting with "+<digits>", as a range an index led by the phone answers in
+def _starting_with(prefix: str) -> Q:
+    """Numbers starting with "+<digits>", as a range the (workspace, phone) index answers in
     any collation: "+7709" is [+7709, +771). A LIKE 'x%' would need a pattern index unless the
     database's collation is C."""
     digits = prefix[1:].rstrip("9")

@@ -1,6 +1,6 @@
 """The number search of a campaign's recipients (campaigns.pages.number_search): a whole number
-in any format finds exactly that number; part of one finds the numbers starting or ending with
-its digits. Acme's default country is Kazakhstan (+7, trunk prefix 8)."""
+in any format finds exactly that number; part of one finds the numbers holding its digits.
+Acme's default country is Kazakhstan (+7, trunk prefix 8)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ NUMBERS = [
     "+77014567123",  # holds 4567 and 123 in the middle
     "+77771234567",  # the same last seven digits as the first
     "+977011234567",  # Nepal: holds the first number's digits after a 9
-    "+79123456789",
+    "+79990001122",
     "+447400123456",
 ]
 
@@ -55,30 +55,32 @@ def test_a_whole_number_of_another_country_typed_internationally(campaign):
     assert found(campaign, "00 44 7400 123456") == ["+447400123456"]
 
 
-@pytest.mark.parametrize("typed", ["1234567", "123-45-67", "4567"])
+@pytest.mark.parametrize("typed", ["1234567", "123-45-67"])
 def test_the_last_digits_find_every_number_ending_with_them(campaign, typed):
     assert found(campaign, typed) == ["+77011234567", "+77771234567", "+977011234567"]
 
 
-def test_ending_digits_shorter_than_the_indexed_tail_still_match(campaign):
-    assert found(campaign, "456") == ["+447400123456"]
+@pytest.mark.parametrize("typed", ["701 123", "(701) 12"])
+def test_the_first_digits_of_a_national_number_find_the_numbers_holding_them(campaign, typed):
+    assert found(campaign, typed) == ["+77011234567", "+977011234567"]
 
 
-@pytest.mark.parametrize("typed", ["701 123", "8 701 123", "(701) 123", "+7 701 12"])
-def test_the_first_digits_find_the_numbers_starting_with_them(campaign, typed):
-    """As typed with a plus, or as the start of a national number (8 701 ... is +7701 ...)."""
-    assert found(campaign, typed) == ["+77011234567"]
+def test_the_first_digits_typed_with_a_plus_find_the_numbers_starting_with_them(campaign):
+    assert found(campaign, "+7 701 12") == ["+77011234567"]
 
 
-def test_the_first_digits_of_an_international_number_typed_without_its_plus(campaign):
-    assert found(campaign, "4474001") == ["+447400123456"]
+def test_digits_from_the_middle_of_a_number_find_it_too(campaign):
+    assert found(campaign, "4567") == [
+        "+77011234567",
+        "+77014567123",
+        "+77771234567",
+        "+977011234567",
+    ]
 
 
-def test_digits_from_the_middle_of_a_number_find_nothing(campaign):
-    """Neither its start nor its end: a number is typed from its start or remembered by its
-    end, and finding numbers that merely hold the digits would bury the one looked for."""
-    assert found(campaign, "0145671") == []
-    assert found(campaign, "0112345") == []
+def test_digits_typed_after_a_plus_must_start_the_number(campaign):
+    assert found(campaign, "+4567") == []
+    assert found(campaign, "+44 7400") == ["+447400123456"]
 
 
 def test_the_search_keeps_the_status_filter(campaign):
@@ -87,15 +89,15 @@ def test_the_search_keeps_the_status_filter(campaign):
 
 
 def test_an_erased_number_is_found_by_nothing_it_held(campaign):
-    Message.objects.filter(phone="+79123456789").update(phone=erased_phone("+79123456789"))
+    Message.objects.filter(phone="+79990001122").update(phone=erased_phone("+79990001122"))
 
-    assert found(campaign, "+7 912 345 67 89") == []
-    assert found(campaign, "6789") == []
+    assert found(campaign, "+7 999 000 11 22") == []
+    assert found(campaign, "1122") == []
 
 
 def test_an_erased_numbers_stand_in_is_not_a_number_to_find(campaign):
     """Its hex digits may all be decimal ones, and end as a number does."""
-    Message.objects.filter(phone="+79123456789").update(phone="erased:123456789")
+    Message.objects.filter(phone="+79990001122").update(phone="erased:123456789")
 
     assert found(campaign, "3456789") == []
 
@@ -108,5 +110,7 @@ def test_a_search_without_digits_is_no_search(campaign):
 def test_only_the_campaigns_own_messages_are_found(campaign, acme):
     other = type(campaign).objects.create(workspace=acme.workspace, name="Other", text="Hi")
     Message.objects.create(campaign=other, phone="+77019994567")
+    Message.objects.create(campaign=other, phone="+77011234567")
 
-    assert found(campaign, "4567") == ["+77011234567", "+77771234567", "+977011234567"]
+    assert found(campaign, "994567") == []
+    assert found(campaign, "+7 701 123 45 67") == ["+77011234567"]
