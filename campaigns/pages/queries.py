@@ -24,8 +24,9 @@ from django.utils import timezone
 from django.utils.dateparse import parse_date
 
 from campaigns.models import Batch, Campaign, CampaignCounters, Channel, Message
+from campaigns.pages import number_search
 from campaigns.tracking import costs
-from core import params, phones, statuses
+from core import params, statuses
 from core.statuses import CampaignStatus, MessageStatus, badge
 from providers.models import ProviderAccount, RateCard
 
@@ -103,15 +104,9 @@ class RecipientFilter:
         if self.status:
             messages = messages.filter(status=self.status)
         if self.search:
-            messages = messages.filter(self._number(campaign.workspace.default_country))
+            country = campaign.workspace.default_country
+            return number_search.matching(messages, self.search, country)
         return messages.order_by("pk")
-
-    def _number(self, default_country: str) -> Q:
-        """The number as an import would store it ("8 701 …" is +7701… in Kazakhstan), or any
-        number holding the typed digits, for a part of one."""
-        found = phones.normalise(self.search, default_country)
-        whole = Q(phone=found.e164) if isinstance(found, phones.Normalised) else Q()
-        return whole | Q(phone__contains=self.search)
 
     def count(self, counters: CampaignCounters) -> int | None:
         if self.search:
