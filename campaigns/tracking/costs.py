@@ -197,7 +197,7 @@ def _estimate_notes(estimate: dict, handed_over: int) -> tuple[str, ...]:
 
 def _money(amount: Decimal, currency: str) -> str:
     places = 2 if amount == 0 or abs(amount) >= Decimal("0.01") else 4
-    return f"{amount:,.{places}f} {currency}".strip()
+    return f"{amount:,.{places}f} {currency.upper()}".strip()
 
 
 def _signed(amount: Decimal, currency: str) -> str:
