@@ -4,11 +4,17 @@ launch page before anything is sent."""
 
 from __future__ import annotations
 
+import re
+from decimal import Decimal
+
 import pytest
 from django.urls import reverse
 
-from campaigns.models import Campaign
+from campaigns.compose import pricing
+from campaigns.models import Campaign, Message
+from providers.base import AccountInfo
 from providers.models import ProviderAccount, SenderName
+from tests.campaigns.test_pricing import set_rates
 from workspaces.models import Role
 
 
@@ -144,4 +150,79 @@ def test_a_clone_keeps_the_backup_and_the_rule(acme, backup):
         backup,
         "AcmeAlt",
         7,
+    )
+
+
+RICH = AccountInfo(currency="EUR", balance=Decimal("1000"))
+
+
+@pytest.fixture
+def routed(acme, backup, monkeypatch):
+    """Acme's campaign with a backup and the cheapest route on: its Kazakh messages go through
+    a cheaper account ("Cheap KZ"), its Uzbek ones through its own."""
+    monkeypatch.setattr(pricing, "funds_of", lambda account: RICH)
+    monkeypatch.setattr(pricing, "current_funds", lambda campaign: RICH)
+    ProviderAccount.objects.filter(pk=acme.account.pk).update(currency="EUR")
+    cheap = ProviderAccount(
+        workspace=acme.workspace, provider="bsg", name="Cheap KZ", currency="EUR"
+    )
+    cheap.credentials = {"api_key": "live_cheap_key_0000"}
+    cheap.save()
+    SenderName.objects.create(account=cheap, value=acme.sender.value, status="approved")
+    set_rates(fresh(acme.campaign).account, KZ="0.035", UZ="0.050")
+    set_rates(cheap, KZ="0.030", UZ="0.060")
+    Campaign.objects.filter(pk=acme.campaign.pk).update(
+        backup_account=backup, backup_sender="AcmeAlt", failover_errors=4, cheapest_route=True,
+        sender=acme.sender.value, text="Hello",
+    )  # fmt: skip
+    campaign = fresh(acme.campaign)
+    Message.objects.bulk_create(
+        [Message(campaign=campaign, phone=f"+7701000000{n}", country="KZ") for n in range(3)]
+        + [Message(campaign=campaign, phone="+998901234567", country="UZ")]
+    )
+    return campaign
+
+
+ROUTED_NOTE = "The cheapest route sends KZ through Cheap KZ: those messages stay on their route"
+
+
+def test_the_rule_says_which_countries_the_cheapest_route_keeps_from_failing_over(as_role, routed):
+    client = as_role(Role.SENDER)
+
+    preview = client.get(reverse("campaign_preview", args=[routed.pk])).text
+    launch = client.get(reverse("campaign_launch", args=[routed.pk])).text
+    options = client.get(reverse("campaign_detail", args=[routed.pk])).text
+
+    rule = re.search(r'data-testid="failover-rule">(.*?)</div>', launch, re.S).group(1)
+    assert ROUTED_NOTE in rule and "do not fail over" in rule
+    assert ROUTED_NOTE in preview
+    step = re.search(r'data-testid="failover-options">(.*?)</fieldset>', options, re.S).group(1)
+    assert "countries it sends through another account stay on their route" in step
+
+
+def test_the_campaign_page_names_the_routed_countries_as_launched(as_role, acme, routed):
+    from campaigns import services
+
+    launched = services.launch(routed, acme.user(Role.SENDER), funds=RICH)
+
+    page = as_role(Role.VIEWER).get(reverse("campaign_detail", args=[launched.pk])).text
+
+    rule = re.search(r'data-testid="failover-rule">(.*?)</div>', page, re.S).group(1)
+    assert ROUTED_NOTE in rule
+
+
+def test_without_routes_the_rule_says_nothing_of_them(as_role, acme, backup):
+    Campaign.objects.filter(pk=acme.campaign.pk).update(
+        backup_account=backup, backup_sender="AcmeAlt", failover_errors=4
+    )
+    client = as_role(Role.SENDER)
+
+    pages = [
+        client.get(reverse(name, args=[acme.campaign.pk])).text
+        for name in ("campaign_preview", "campaign_launch", "campaign_detail")
+    ]
+
+    assert all("If Acme BSG fails" in page for page in pages[:2])
+    assert not any(
+        "cheapest route sends" in page or "stay on their route" in page for page in pages
     )
