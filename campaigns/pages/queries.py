@@ -545,11 +545,7 @@ def _billed_by_route(campaign: Campaign) -> dict[tuple, dict[str, Decimal]]:
 def _estimated(campaign: Campaign, account: ProviderAccount, by_country: Counter) -> str:
     """The route's messages at the account's country rates, with the launch estimate's parts
     per message; "—" when a country has no rate there."""
-    estimate = campaign.estimate or {}
-    messages, segments = estimate.get("messages"), estimate.get("segments")
-    parts = Decimal(segments) / Decimal(messages) if messages and segments else Decimal(1)
-    if campaign.channel == Channel.VOICE:
-        parts = Decimal(1)
+    parts = costs.parts_per_message(campaign)
     card = RateCard.of(account, campaign.channel)
     total = Decimal(0)
     for country, n in by_country.items():
