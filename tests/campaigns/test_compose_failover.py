@@ -28,6 +28,18 @@ def fresh(campaign) -> Campaign:
     return Campaign.objects.get(pk=campaign.pk)
 
 
+def rule_of(backup, **fields) -> dict:
+    """Step 4's failover fields: ``backup`` sending as AcmeAlt, and ``fields``."""
+    return {"backup_account": backup.pk, "backup_sender": "AcmeAlt", **fields}
+
+
+def backed_up(campaign, backup, **fields) -> None:
+    """The campaign has ``backup`` as its backup account, sending as AcmeAlt, and ``fields``."""
+    Campaign.objects.filter(pk=campaign.pk).update(
+        backup_account=backup, backup_sender="AcmeAlt", **fields
+    )
+
+
 @pytest.fixture
 def backup(acme) -> ProviderAccount:
     account = ProviderAccount(workspace=acme.workspace, provider="mobizon", name="Acme Backup")
@@ -42,13 +54,7 @@ def test_a_backup_account_sender_and_rule_are_saved(as_role, acme, backup):
     response = post(
         as_role(Role.SENDER),
         acme.campaign,
-        {
-            "backup_account": backup.pk,
-            "backup_sender": "AcmeAlt",
-            "failover_errors": 4,
-            "failover_minutes": 15,
-            "failover_on_account_error": "on",
-        },
+        rule_of(backup, failover_errors=4, failover_minutes=15, failover_on_account_error="on"),
     )
 
     assert 'data-testid="saved"' in response.text
@@ -107,12 +113,7 @@ def test_a_rule_that_can_never_trip_is_refused(as_role, acme, backup):
     response = post(
         as_role(Role.SENDER),
         acme.campaign,
-        {
-            "backup_account": backup.pk,
-            "backup_sender": "AcmeAlt",
-            "failover_errors": 0,
-            "failover_minutes": 0,
-        },
+        rule_of(backup, failover_errors=0, failover_minutes=0),
     )
 
     assert "the campaign would never fail over" in response.text
@@ -120,9 +121,7 @@ def test_a_rule_that_can_never_trip_is_refused(as_role, acme, backup):
 
 
 def test_the_preview_and_the_launch_page_state_the_backup_and_the_rule(as_role, acme, backup):
-    Campaign.objects.filter(pk=acme.campaign.pk).update(
-        backup_account=backup, backup_sender="AcmeAlt", failover_errors=4, failover_minutes=15
-    )
+    backed_up(acme.campaign, backup, failover_errors=4, failover_minutes=15)
     client = as_role(Role.SENDER)
 
     preview = client.get(reverse("campaign_preview", args=[acme.campaign.pk])).text
@@ -140,9 +139,7 @@ def test_the_preview_and_the_launch_page_state_the_backup_and_the_rule(as_role, 
 def test_a_clone_keeps_the_backup_and_the_rule(acme, backup):
     from campaigns import services
 
-    Campaign.objects.filter(pk=acme.campaign.pk).update(
-        backup_account=backup, backup_sender="AcmeAlt", failover_errors=7
-    )
+    backed_up(acme.campaign, backup, failover_errors=7)
 
     copy = services.clone(fresh(acme.campaign), acme.user(Role.SENDER))
 
@@ -171,10 +168,14 @@ def routed(acme, backup, monkeypatch):
     SenderName.objects.create(account=cheap, value=acme.sender.value, status="approved")
     set_rates(fresh(acme.campaign).account, KZ="0.035", UZ="0.050")
     set_rates(cheap, KZ="0.030", UZ="0.060")
-    Campaign.objects.filter(pk=acme.campaign.pk).update(
-        backup_account=backup, backup_sender="AcmeAlt", failover_errors=4, cheapest_route=True,
-        sender=acme.sender.value, text="Hello",
-    )  # fmt: skip
+    backed_up(
+        acme.campaign,
+        backup,
+        failover_errors=4,
+        cheapest_route=True,
+        text="Hello",
+        sender=acme.sender.value,
+    )
     campaign = fresh(acme.campaign)
     Message.objects.bulk_create(
         [Message(campaign=campaign, phone=f"+7701000000{n}", country="KZ") for n in range(3)]
@@ -212,9 +213,7 @@ def test_the_campaign_page_names_the_routed_countries_as_launched(as_role, acme,
 
 
 def test_without_routes_the_rule_says_nothing_of_them(as_role, acme, backup):
-    Campaign.objects.filter(pk=acme.campaign.pk).update(
-        backup_account=backup, backup_sender="AcmeAlt", failover_errors=4
-    )
+    backed_up(acme.campaign, backup, failover_errors=4)
     client = as_role(Role.SENDER)
 
     pages = [

@@ -32,12 +32,11 @@ from providers.errors import TemporaryError
 from providers.models import ProviderAccount, Rate
 from providers.sandbox import clock
 from providers.sandbox.models import Charge, SandboxAccount
-from tests.sendkit import campaign_for, ledger, sandbox_account, send_all, statuses
+from tests.sendkit import OTHER_SENDER as BACKUP_SENDER
+from tests.sendkit import knobs, ledger, send_all, statuses, with_backup
 from webhooks.models import Endpoint, Event, EventType
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-BACKUP_SENDER = "CrierDemo"
 
 
 @pytest.fixture
@@ -49,22 +48,10 @@ def pair(settings, acme, live_server):
     settings.CRIER_SEND_MAX_ATTEMPTS = 100
     settings.CRIER_PROVIDER_TIMEOUT = 5.0
     settings.CRIER_RECONCILE_SETTLE_SECONDS = 1.0
-    primary, primary_remote = sandbox_account(acme.workspace, "bsg", live_server.url)
-    backup, backup_remote = sandbox_account(acme.workspace, "mobizon", live_server.url)
-    campaign = campaign_for(
-        acme.workspace,
-        primary,
-        30,
-        backup_account=backup,
-        backup_sender=BACKUP_SENDER,
-        failover_errors=3,
-        failover_minutes=0,
+    campaign, (_, primary_remote), (_, backup_remote) = with_backup(
+        acme.workspace, live_server.url, 30, failover_errors=3, failover_minutes=0
     )
     return campaign, primary_remote, backup_remote
-
-
-def knobs(remote: SandboxAccount, **values) -> None:
-    SandboxAccount.objects.filter(pk=remote.pk).update(**values)
 
 
 def phones_billed(*remotes: SandboxAccount) -> list[str]:
