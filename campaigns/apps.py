@@ -17,6 +17,6 @@ class CampaignsConfig(AppConfig):
 
 def _workspace_saved(sender, instance, created, **kwargs):
     if not created:
-        from campaigns import windows
+        from campaigns import services
 
-        windows.follow_workspace(instance)
+        services.follow_workspace(instance)

@@ -31,6 +31,8 @@ from core.statuses import CampaignStatus, MessageStatus
 from core.windows import Window
 
 DEADLINE = "deadline"
+# Launched and not done: a change to the workspace's window still matters to these.
+RUNNING = (CampaignStatus.SCHEDULED, CampaignStatus.SENDING, CampaignStatus.PAUSED)
 # How far the preview looks ahead; recipients still waiting then are counted as never going.
 HORIZON = timedelta(days=31)
 STEP = timedelta(minutes=15)
@@ -199,34 +201,6 @@ def _in_zones(campaign: Campaign, open_keys: set[str]) -> Q:
                 starts &= ~Q(phone__startswith=longer)
         by_number |= starts
     return Q(time_zone__in=open_keys) | (Q(time_zone="") & by_number)
-
-
-# Launched and not done: a change to the workspace's window still matters to these.
-RUNNING = (CampaignStatus.SCHEDULED, CampaignStatus.SENDING, CampaignStatus.PAUSED)
-
-
-def follow_workspace(workspace, now: datetime | None = None) -> int:
-    """The workspace's settings were saved: its launched campaigns without a window of their
-    own follow its window as it is now. One launched while the workspace had none gets its
-    zones fixed now (those it may still send: pending, or being submitted and maybe given
-    back); one asleep until an opening wakes at the new window's first opening, if sooner.
-    Returns how many campaigns it looked at."""
-    now = now or timezone.now()
-    following = Campaign.objects.filter(workspace=workspace, send_window="", status__in=RUNNING)
-    looked = 0
-    for campaign in following:
-        looked += 1
-        if not zone_keys(campaign):
-            assign_zones(campaign, (MessageStatus.PENDING, MessageStatus.SUBMITTING))
-        asleep = campaign.status == CampaignStatus.SENDING and campaign.next_attempt_at
-        if not asleep or campaign.next_attempt_at <= now or not zone_keys(campaign):
-            continue
-        rules = rules_for(campaign)
-        opening = now if any(rules.is_open(k, now) for k in zone_keys(campaign)) else None
-        opening = opening or (found[0] if (found := next_opening(campaign, now)) else None)
-        if opening and opening < campaign.next_attempt_at:
-            Campaign.objects.filter(pk=campaign.pk).update(next_attempt_at=opening)
-    return looked
 
 
 # --- The engine's side -----------------------------------------------------------------------
