@@ -1,6 +1,9 @@
-"""What the bench scripts share: a PostgreSQL database of their own, created afresh."""
+"""What the bench scripts share: a PostgreSQL database of their own, created afresh, and
+Django set up on a database for a script's run."""
 
 from __future__ import annotations
+
+import os
 
 
 def fresh_postgres(url: str) -> None:
@@ -12,3 +15,40 @@ def fresh_postgres(url: str) -> None:
     with psycopg.connect(admin_url, autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         conn.execute(f'CREATE DATABASE "{name}"')
+
+
+def load_messages(campaign_pk: int, spool) -> None:
+    """Inserts the spooled messages (campaigns.recipients.bulk's lines) into the campaign and,
+    on PostgreSQL, analyses the table as autovacuum would within a minute of a bulk load (it
+    may be off on a test server): without statistics the planner walks a million index
+    entries where it should not."""
+    from django.db import connection, transaction
+
+    from campaigns.recipients import bulk
+
+    with transaction.atomic():
+        bulk.insert_messages(campaign_pk, spool)
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("ANALYZE campaigns_message")
+
+
+def django_on(database_url: str, var: str, *, fresh: bool = False, **environ: str) -> None:
+    """Sets Django up for a bench run on ``database_url`` (dropped and created afresh first
+    when ``fresh``, PostgreSQL only), its files under ``var``, quiet and without DEBUG
+    (``environ`` adds or overrides variables), and migrates it."""
+    if fresh:
+        fresh_postgres(database_url)
+    os.environ.update(
+        DATABASE_URL=database_url,
+        CRIER_VAR_DIR=var,
+        DJANGO_SETTINGS_MODULE="crier.settings",
+        LOG_LEVEL="WARNING",
+        DEBUG="false",
+        **environ,
+    )
+    import django
+    from django.core.management import call_command
+
+    django.setup()
+    call_command("migrate", verbosity=0)

@@ -35,6 +35,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+from bench.benchdb import django_on, load_messages  # noqa: E402 - after the path is set
 
 # Country, share of the recipients, how its numbers start.
 DESTINATIONS = [
@@ -49,7 +50,6 @@ HTMX = {"HX-Request": "true"}
 
 
 def build(workspace, recipients: int) -> int:
-    from django.db import connection, transaction
 
     from campaigns.models import Campaign, references
     from campaigns.recipients import bulk
@@ -86,13 +86,7 @@ def build(workspace, recipients: int) -> int:
         phone = "+" + start + "".join(rng.choices("0123456789", k=12 - len(start)))
         cells = [rng.choice(NAMES), str(rng.randint(1000, 999999))]
         spool.write(bulk.spool_line(reference, phone, country, "mobile", row, encode(cells)))
-    with transaction.atomic():
-        bulk.insert_messages(campaign.pk, spool)
-    if connection.vendor == "postgresql":
-        # What autovacuum does within a minute of a bulk load (it may be off on a test server):
-        # without statistics the planner walks a million index entries for the preview's sample.
-        with connection.cursor() as cursor:
-            cursor.execute("ANALYZE campaigns_message")
+    load_messages(campaign.pk, spool)
     return campaign.pk
 
 
@@ -202,23 +196,12 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as var:
-        os.environ.update(
-            DATABASE_URL=args.database_url or f"sqlite:///{var}/bench.sqlite3",
-            CRIER_VAR_DIR=var,
-            DJANGO_SETTINGS_MODULE="crier.settings",
-            LOG_LEVEL="WARNING",
-            DEBUG="false",
-            ALLOWED_HOSTS="testserver",
-        )
-        import django
-        from django.core.management import call_command
-
-        django.setup()
+        database_url = args.database_url or f"sqlite:///{var}/bench.sqlite3"
+        django_on(database_url, var, ALLOWED_HOSTS="testserver")
         from django.db import connection
 
         from workspaces.models import Workspace
 
-        call_command("migrate", verbosity=0)
         print(f"database: {connection.vendor}; {os.cpu_count()} cores; load {os.getloadavg()}")
         workspace = Workspace.objects.create(name="Bench", default_country="KZ")
         worker = start_worker(var)

@@ -33,7 +33,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.benchdb import fresh_postgres  # noqa: E402
+from bench.benchdb import django_on, load_messages  # noqa: E402
 
 # Country, weight, how its numbers start (digits after the +).
 COUNTRIES = [
@@ -63,7 +63,6 @@ TEXT = "Autumn sale: " + "everything must go! " * 10  # 213 GSM characters: two 
 
 
 def build(workspace, recipients: int):
-    from django.db import connection, transaction
 
     from campaigns.models import Campaign, references
     from campaigns.recipients import bulk
@@ -106,10 +105,7 @@ def build(workspace, recipients: int):
         start = rng.choice(starts)
         phone = "+" + start + "".join(rng.choices("0123456789", k=12 - len(start)))
         spool.write(bulk.spool_line(reference, phone, country, "mobile", row, encode([])))
-    with transaction.atomic():
-        bulk.insert_messages(campaign.pk, spool)
-    with connection.cursor() as cursor:
-        cursor.execute("ANALYZE campaigns_message")
+    load_messages(campaign.pk, spool)
     return campaign
 
 
@@ -150,26 +146,14 @@ def main() -> None:
     parser.add_argument("--database-url", default="postgres://postgres@127.0.0.1:5432/routebench")
     parser.add_argument("--repeat", type=int, default=5)
     args = parser.parse_args()
-    fresh_postgres(args.database_url)
     with tempfile.TemporaryDirectory() as var:
-        os.environ.update(
-            DATABASE_URL=args.database_url,
-            CRIER_VAR_DIR=var,
-            DJANGO_SETTINGS_MODULE="crier.settings",
-            LOG_LEVEL="WARNING",
-            DEBUG="false",
-        )
-        import django
-        from django.core.management import call_command
-
-        django.setup()
+        django_on(args.database_url, var, fresh=True)
         from django.conf import settings
         from django.db import connection
 
         from campaigns.compose import pricing
         from workspaces.models import Workspace
 
-        call_command("migrate", verbosity=0)
         print(f"database: {connection.vendor}; {os.cpu_count()} cores; load {os.getloadavg()}")
         workspace = Workspace.objects.create(name="Bench", default_country="KZ")
         started = time.perf_counter()

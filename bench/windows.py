@@ -30,7 +30,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from bench.benchdb import fresh_postgres  # noqa: E402 - after the path is set
+from bench.benchdb import django_on, load_messages  # noqa: E402 - after the path is set
 
 POSTGRES = os.environ.get("BENCH_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/winbench")
 WINDOW = "Mon-Fri 09:00-20:00; Sat 10:00-18:00"
@@ -56,7 +56,6 @@ def prefixes(count: int) -> list[tuple[str, str, str]]:
 
 
 def build(workspace, recipients: int, zones: list[tuple[str, str, str]]) -> int:
-    from django.db import connection, transaction
 
     from campaigns.models import Campaign, references
     from campaigns.recipients import bulk
@@ -71,10 +70,7 @@ def build(workspace, recipients: int, zones: list[tuple[str, str, str]]) -> int:
         country, prefix, _key = rng.choice(zones)
         phone = "+" + prefix + "".join(rng.choices("0123456789", k=11 - len(prefix)))
         spool.write(bulk.spool_line(reference, phone, country, "mobile", row, encode([])))
-    with transaction.atomic():
-        bulk.insert_messages(campaign.pk, spool)
-    with connection.cursor() as cursor:
-        cursor.execute("ANALYZE campaigns_message")
+    load_messages(campaign.pk, spool)
     return campaign.pk
 
 
@@ -224,27 +220,15 @@ def main() -> None:
     parser.add_argument("--recipients", type=int, default=1_000_000)
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
-    fresh_postgres(POSTGRES)
     with tempfile.TemporaryDirectory() as var:
-        os.environ.update(
-            DATABASE_URL=POSTGRES,
-            CRIER_VAR_DIR=var,
-            DJANGO_SETTINGS_MODULE="crier.settings",
-            LOG_LEVEL="WARNING",
-            DEBUG="false",
-        )
-        import django
+        django_on(POSTGRES, var, fresh=True)
         import time_machine
-        from django.core.management import call_command
-
-        django.setup()
         from django.conf import settings
 
         from providers.models import ProviderAccount
         from workspaces.models import Workspace
 
         settings.CRIER_SEND_BATCH_SIZE = 1000
-        call_command("migrate", verbosity=0)
         print(f"{os.cpu_count()} cores; load {os.getloadavg()}")
         workspace = Workspace.objects.create(name="Bench", time_zone="Asia/Almaty")
         account = ProviderAccount(

@@ -344,6 +344,32 @@ _EVENTS = {
 }
 
 
+def follow_workspace(workspace, now=None) -> int:
+    """The workspace's settings were saved: its launched campaigns without a window of their
+    own follow its window as it is now. One launched while the workspace had none gets its
+    zones fixed now (those it may still send: pending, or being submitted and maybe given
+    back); one asleep until an opening wakes at the new window's first opening, if sooner.
+    Returns how many campaigns it looked at."""
+    now = now or timezone.now()
+    following = list(
+        Campaign.objects.filter(workspace=workspace, send_window="", status__in=windows.RUNNING)
+    )
+    for campaign in following:
+        if not windows.zone_keys(campaign):
+            windows.assign_zones(campaign, (MessageStatus.PENDING, MessageStatus.SUBMITTING))
+        asleep = campaign.status == CampaignStatus.SENDING and campaign.next_attempt_at
+        if not asleep or campaign.next_attempt_at <= now or not windows.zone_keys(campaign):
+            continue
+        rules = windows.rules_for(campaign)
+        if any(rules.is_open(key, now) for key in windows.zone_keys(campaign)):
+            opening = now
+        else:
+            opening = (windows.next_opening(campaign, now) or (None,))[0]
+        if opening and opening < campaign.next_attempt_at:
+            Campaign.objects.filter(pk=campaign.pk).update(next_attempt_at=opening)
+    return len(following)
+
+
 def pause(campaign: Campaign, user) -> Campaign:
     """Holds every batch not yet handed to the provider; batches already out go on."""
     return _transition(

@@ -27,10 +27,12 @@ from django.utils import timezone
 from campaigns import status_events
 from campaigns.models import Campaign, Message
 from core import windows as core_windows
-from core.statuses import MessageStatus
+from core.statuses import CampaignStatus, MessageStatus
 from core.windows import Window
 
 DEADLINE = "deadline"
+# Launched and not done: a change to the workspace's window still matters to these.
+RUNNING = (CampaignStatus.SCHEDULED, CampaignStatus.SENDING, CampaignStatus.PAUSED)
 # How far the preview looks ahead; recipients still waiting then are counted as never going.
 HORIZON = timedelta(days=31)
 STEP = timedelta(minutes=15)
@@ -166,13 +168,14 @@ def zone_counts(recipients, fallback_zone: str) -> tuple[Counter, dict[str, str]
     return counts, prefixes
 
 
-def assign_zones(campaign: Campaign) -> dict[str, int]:
-    """Keeps on the campaign its pending recipients per zone key and the number prefixes that
-    decide them; nothing when no window or local time applies. Returns the counts."""
+def assign_zones(campaign: Campaign, statuses=(MessageStatus.PENDING,)) -> dict[str, int]:
+    """Keeps on the campaign its recipients in ``statuses`` (pending: not sent yet) per zone
+    key and the number prefixes that decide them; nothing when no window or local time
+    applies. Returns the counts."""
     rules = rules_for(campaign)
     if not rules.zoned:
         return {}
-    pending = Message.objects.filter(campaign=campaign, status=MessageStatus.PENDING)
+    pending = Message.objects.filter(campaign=campaign, status__in=statuses)
     counts, prefixes = zone_counts(pending, rules.fallback_zone)
     campaign.zones = {"counts": dict(counts), "prefixes": prefixes}
     Campaign.objects.filter(pk=campaign.pk).update(zones=campaign.zones)

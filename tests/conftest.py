@@ -77,6 +77,35 @@ def _test_settings(request, settings, tmp_path):
         settings.CRIER_SANDBOX_ORIGINS = [*settings.CRIER_SANDBOX_ORIGINS, url]
 
 
+@pytest.fixture
+def fast_engine(request, settings):
+    """Short waits for tests that run the send engine against the sandbox (mark a module with
+    ``usefixtures("fast_engine")``): backoff capped at 0.2 s, a 5 s provider timeout, 1 s
+    before a lookup counts, the module's SEND_BATCH_SIZE if it sets one; the sandbox's clock
+    reset before and after."""
+    from providers.sandbox import clock
+
+    if size := getattr(request.module, "SEND_BATCH_SIZE", None):
+        settings.CRIER_SEND_BATCH_SIZE = size
+    settings.CRIER_SEND_BACKOFF_CAP = 0.2
+    settings.CRIER_PROVIDER_TIMEOUT = 5.0
+    settings.CRIER_RECONCILE_SETTLE_SECONDS = 1.0
+    clock.reset()
+    yield
+    clock.reset()
+
+
+@pytest.fixture
+def no_phone_number_in_any_event(db):
+    """After the test: no audit event holds a phone number (tests/audit/bookkit.py); the test
+    adds the numbers it deleted or erased to the set it is given."""
+    from tests.audit.bookkit import assert_no_phone_number
+
+    phones: set[str] = set()
+    yield phones
+    assert_no_phone_number(phones)
+
+
 @dataclass
 class Tenant:
     workspace: Workspace

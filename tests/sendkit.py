@@ -19,6 +19,7 @@ from providers.sandbox import accounts
 from providers.sandbox.models import Charge, SandboxAccount
 
 SENDER = accounts.DEMO_SENDERS[0][0]  # approved at every sandbox provider
+OTHER_SENDER = "CrierDemo"  # approved at every sandbox provider too
 
 
 def sandbox_account(workspace, slug: str, server_url: str, *, name: str = "Send test"):
@@ -37,6 +38,27 @@ def sandbox_account(workspace, slug: str, server_url: str, *, name: str = "Send 
     account.credentials = credentials
     account.save()
     return account, remote
+
+
+def bsg_and_mobizon(workspace, server_url: str, names=("Send test", "Send test")):
+    """Two sandbox accounts of ``workspace``, a BSG one and a Mobizon one (KZT): each as
+    ``sandbox_account`` gives it, (Crier's account, the sandbox's)."""
+    return (
+        sandbox_account(workspace, "bsg", server_url, name=names[0]),
+        sandbox_account(workspace, "mobizon", server_url, name=names[1]),
+    )
+
+
+def with_backup(workspace, server_url: str, recipients: int, *, names=("Send test",) * 2, **rule):
+    """A sending campaign of ``recipients`` on a BSG account with a Mobizon backup under
+    OTHER_SENDER and the failover ``rule`` (Campaign.failover_* fields): (campaign, (primary,
+    its sandbox account), (backup, its sandbox account))."""
+    primary, backup = bsg_and_mobizon(workspace, server_url, names)
+    campaign = campaign_for(
+        workspace, primary[0], recipients, backup_account=backup[0], backup_sender=OTHER_SENDER,
+        **rule,
+    )  # fmt: skip
+    return campaign, primary, backup
 
 
 def campaign_for(workspace, account, recipients: int, *, status="sending", **fields) -> Campaign:
@@ -58,6 +80,11 @@ def campaign_for(workspace, account, recipients: int, *, status="sending", **fie
         for n in range(recipients)
     )
     return campaign
+
+
+def knobs(remote: SandboxAccount, **values) -> None:
+    """Sets the sandbox account's fault knobs (errors_until, slow_seconds, api_key...)."""
+    SandboxAccount.objects.filter(pk=remote.pk).update(**values)
 
 
 def ledger(remote: SandboxAccount, *, with_refunds: bool = False) -> dict:

@@ -222,6 +222,8 @@ def campaign_preview(request, campaign_pk: int):
     }
     if sample and campaign.account:
         context.update(_estimate_context(campaign, pricing.estimate_or_job(campaign)))
+        if "estimate" in context:  # the split is known: the rule names what it keeps apart
+            context["failover_rule"] = failover.rule(campaign, context.get("routes", []))
     return render(request, "campaigns/campaign_draft.html#preview", context)
 
 

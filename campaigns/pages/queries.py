@@ -19,7 +19,7 @@ from decimal import Decimal
 from urllib.parse import urlencode
 
 from django.db.models import Count, F, FloatField, Q, QuerySet, Sum, Value
-from django.db.models.functions import Cast, Coalesce, NullIf, TruncDate
+from django.db.models.functions import Cast, Coalesce, NullIf, TruncDate, Upper
 from django.utils import timezone
 from django.utils.dateparse import parse_date
 
@@ -53,7 +53,10 @@ def percent(part: int, whole: int) -> str:
 
 
 def money(amount, currency: str) -> str:
-    return f"{Decimal(amount):,.2f} {currency}".strip() if amount not in (None, "") else "—"
+    """An amount with its currency code, upper-case whatever case it was stored in."""
+    if amount in (None, ""):
+        return "—"
+    return f"{Decimal(amount):,.2f} {(currency or '').upper()}".strip()
 
 
 # --- A campaign's recipients ---------------------------------------------------------------
@@ -332,16 +335,18 @@ def billed_since(workspace, since):
     """The batches the provider may have billed (costs.BILLABLE) of the campaigns launched
     since then, with ``route`` (the account each went through: its own, or for batches older
     than routes the campaign's) and ``cur``, the currency of its cost (as reported, else that
-    account's). Money is summed from these, per account and currency: a campaign may go
-    through several accounts (a failover, the cheapest route) and be billed in several
-    currencies, which its counters' one cost cannot hold."""
+    account's, upper-case: "eur" is "EUR"). Money is summed from these, per account and
+    currency: a campaign may go through several accounts (a failover, the cheapest route) and
+    be billed in several currencies, which its counters' one cost cannot hold."""
     batches = Batch.objects.filter(
         costs.BILLABLE, campaign__workspace=workspace, campaign__launched_at__gte=since
     )
     return batches.annotate(
         route=Coalesce("account", "campaign__account"),
-        cur=Coalesce(
-            NullIf("currency", Value("")), "account__currency", "campaign__account__currency"
+        cur=Upper(
+            Coalesce(
+                NullIf("currency", Value("")), "account__currency", "campaign__account__currency"
+            )
         ),
     )
 
@@ -431,7 +436,7 @@ def balances(workspace, now) -> list[dict]:
     spent = dict(
         billed_since(workspace, now - timedelta(days=DAYS))
         .filter(cost__isnull=False)
-        .filter(Q(currency="") | Q(currency=F("account__currency")) | Q(account=None))
+        .filter(Q(currency="") | Q(cur=Upper("account__currency")) | Q(account=None))
         .values_list("route")
         .annotate(Sum("cost"))
         .order_by()
@@ -535,11 +540,7 @@ def _billed_by_route(campaign: Campaign) -> dict[tuple, dict[str, Decimal]]:
 def _estimated(campaign: Campaign, account: ProviderAccount, by_country: Counter) -> str:
     """The route's messages at the account's country rates, with the launch estimate's parts
     per message; "—" when a country has no rate there."""
-    estimate = campaign.estimate or {}
-    messages, segments = estimate.get("messages"), estimate.get("segments")
-    parts = Decimal(segments) / Decimal(messages) if messages and segments else Decimal(1)
-    if campaign.channel == Channel.VOICE:
-        parts = Decimal(1)
+    parts = costs.parts_per_message(campaign)
     card = RateCard.of(account, campaign.channel)
     total = Decimal(0)
     for country, n in by_country.items():

@@ -62,7 +62,7 @@ def campaign_launch(request, campaign_pk: int):
         "problems": [problem for problem in check.problems if problem != shown_apart],
         "error": error,
         **routes,
-        "failover_rule": failover.rule(campaign),
+        "failover_rule": failover.rule(campaign, routes.get("routes") if check.estimate else None),
         "timing": has_timing(campaign),
         **audience_context(campaign),
         "audience_lists": campaign.audience_lists.all(),

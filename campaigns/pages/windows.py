@@ -70,11 +70,17 @@ def per_hour(campaign: Campaign, total: int) -> int | None:
 
 
 def live(campaign: Campaign) -> dict | None:
-    """For the campaign page: the window it is waiting for, and what the deadline expired."""
+    """For the campaign page: its window (its own, or the workspace's it follows), the window it
+    is waiting for, and what the deadline expired."""
     if not has_timing(campaign):
         return None
     now = timezone.now()
     found = {"deadline": campaign.deadline, "waiting": None, "expired": 0}
+    if text := campaign.send_window or campaign.workspace.send_window:
+        window = core_windows.parse(text, campaign.workspace.holidays)
+        found["window"] = core_windows.describe(window)
+        found["own_window"] = bool(campaign.send_window)
+        found["running"] = campaign.status in windows.RUNNING
     if campaign.status == CampaignStatus.SENDING and (keys := windows.zone_keys(campaign)):
         rules = windows.rules_for(campaign)
         some_open = any(rules.is_open(key, now) for key in keys)

@@ -33,7 +33,7 @@ from audit.log import record
 from audit.models import Action
 from campaigns import status_events
 from campaigns.models import Batch, Campaign, Message, renew_references
-from core.statuses import BatchStatus, MessageStatus
+from core.statuses import BatchStatus, CampaignStatus, MessageStatus
 from providers.errors import ProviderError
 from providers.models import ProviderAccount
 from webhooks.models import EventType
@@ -180,9 +180,12 @@ def move(campaign: Campaign, messages, status: str = MessageStatus.PENDING) -> i
     return moved
 
 
-def rule(campaign: Campaign) -> str:
-    """The rule in words, for the preview, the launch page and the campaign page ("" when
-    the campaign has no backup)."""
+def rule(campaign: Campaign, routes: list[dict] | None = None) -> str:
+    """The rule in words, for the compose step, the preview, the launch page and the campaign
+    page ("" when the campaign has no backup). ``routes``: the cheapest route's split
+    (pricing.route_summary's, or as frozen in Campaign.estimate, which is read when not
+    given); the countries it sends through another account never fail over (``move``), and
+    the rule says so."""
     backup = campaign.backup_account
     if backup is None:
         return ""
@@ -201,4 +204,31 @@ def rule(campaign: Campaign) -> str:
         f"If {primary} fails ({when}), the messages not yet handed over move to {backup.name} "
         f"({backup.get_provider_display()}){as_sender}, under new references; those "
         f"{primary} may have taken stay with it until Crier has checked."
+    ) + _routed_apart(campaign, routes)
+
+
+# Said where the split is not known yet (a draft whose price is still being worked out).
+ROUTED_APART = (
+    "With the cheapest route, the countries it sends through another account stay on their "
+    "route: they do not fail over."
+)
+
+
+def _routed_apart(campaign: Campaign, routes: list[dict] | None) -> str:
+    if routes is None:
+        routes = (campaign.estimate or {}).get("routes")
+        if routes is None and campaign.cheapest_route and campaign.status == CampaignStatus.DRAFT:
+            return " " + ROUTED_APART
+    elsewhere: dict[str, list[str]] = {}
+    for route in routes or []:
+        if route.get("account"):
+            elsewhere.setdefault(route["account_name"], []).append(route["country"] or "?")
+    if not elsewhere:
+        return ""
+    ways = "; ".join(
+        f"{', '.join(countries)} through {name}" for name, countries in sorted(elsewhere.items())
+    )
+    return (
+        f" The cheapest route sends {ways}: those messages stay on their route and do not "
+        "fail over."
     )

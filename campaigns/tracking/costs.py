@@ -15,11 +15,12 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from decimal import Decimal
 
+from django.core.cache import cache
 from django.db.models import Count, Q, Sum
 
-from campaigns.models import Campaign
-from core.statuses import BatchStatus
-from providers.models import ProviderAccount
+from campaigns.models import Campaign, Channel, Message
+from core.statuses import BatchStatus, CampaignStatus
+from providers.models import ProviderAccount, RateCard
 
 # Batches the provider may have billed: it took them, its answer is not in (or was lost), or
 # it had created a campaign for them before the batch failed.
@@ -94,6 +95,9 @@ class ActualCost:
     flag: str = ""  # a sentence when the difference is beyond rounding
     partial: bool = False
     notes: tuple[str, ...] = ()
+    # After a failover: what was estimated for the accounts that sent ("3.35 EUR"), the
+    # figure the actual cost is compared with; the launch estimate priced all at the primary.
+    as_sent: str = ""
 
 
 def actual_cost(campaign: Campaign, handed_over: int) -> ActualCost:
@@ -121,7 +125,61 @@ def actual_cost(campaign: Campaign, handed_over: int) -> ActualCost:
         partial=bill.partial,
         notes=notes,
     )
-    return _compare(result, amounts, estimate, bill)
+    if not campaign.failed_over_at:
+        return _compare(result, amounts, estimate, bill)
+    if campaign.status in MOVING:
+        return replace(result, verdict="compared once the messages stop moving to the backup")
+    planned, missing = as_sent(campaign)
+    if missing:
+        return replace(result, verdict=f"not compared: {missing}")
+    shown = " + ".join(_money(amount, currency) for currency, amount in planned.items())
+    result = replace(result, as_sent=shown)
+    if len(planned) > 1:
+        return _compare_each(result, amounts, planned, bill)
+    [(currency, total)] = planned.items()
+    return _compare(result, amounts, {"total": str(total), "currency": currency}, bill)
+
+
+# A campaign in these states may still move messages from its primary to its backup.
+MOVING = {CampaignStatus.SCHEDULED, CampaignStatus.SENDING, CampaignStatus.PAUSED}
+
+
+def parts_per_message(campaign: Campaign) -> Decimal:
+    """The launch estimate's SMS parts per message (1 for a call)."""
+    estimate = campaign.estimate or {}
+    messages, segments = estimate.get("messages"), estimate.get("segments")
+    if campaign.channel == Channel.VOICE or not (messages and segments):
+        return Decimal(1)
+    return Decimal(segments) / Decimal(messages)
+
+
+def as_sent(campaign: Campaign) -> tuple[dict[str, Decimal], str]:
+    """After a failover, what was estimated for the accounts that sent, per currency: the
+    launch estimate with the messages that moved to the backup priced at the backup's rates
+    instead of the primary's (per country, with the estimate's parts per message); and why it
+    cannot be worked out ("" when it can). One GROUP BY over the backup's messages, asked
+    once the campaign moves no more (MOVING) and kept in the cache while it stays so: the
+    campaign page polls."""
+    key = f"crier:as-sent:{campaign.pk}:{campaign.failed_over_at.timestamp()}:{campaign.status}"
+    moved = cache.get(key)
+    if moved is None:
+        rows = Message.objects.filter(campaign=campaign, account_id=campaign.backup_account_id)
+        moved = dict(rows.values_list("country").annotate(n=Count("pk")).order_by())
+        cache.set(key, moved, 3600)
+    estimate = campaign.estimate or {}
+    primary, backup = campaign.account, campaign.backup_account
+    currency = (estimate.get("currency") or primary.currency).upper()
+    planned = {currency: Decimal(estimate.get("total") or 0)}
+    parts = parts_per_message(campaign)
+    cards = [(RateCard.of(a, campaign.channel), a) for a in (primary, backup)]
+    for country, n in moved.items():
+        for sign, (card, account) in zip((-1, 1), cards, strict=True):
+            rate = card.rate_for("", country)
+            if rate is None:
+                return {}, f"{account.name} has no rate for {country or 'an unknown country'}"
+            code = account.currency.upper()
+            planned[code] = planned.get(code, Decimal(0)) + sign * rate.price * parts * n
+    return planned, ""
 
 
 def _label(campaign: Campaign) -> str:
@@ -177,6 +235,24 @@ def _compare(result: ActualCost, amounts, estimate: dict, bill: Billing) -> Actu
     return replace(result, difference=shown, flag=flag, verdict="more than rounding")
 
 
+def _compare_each(result: ActualCost, amounts, planned: dict, bill: Billing) -> ActualCost:
+    """Billed in several currencies, as estimated: each currency against its estimate."""
+    if set(amounts) != set(planned):
+        verdict = f"not comparable: estimated in {' and '.join(planned)}, billed in "
+        return replace(result, verdict=verdict + " and ".join(amounts))
+    if bill.partial:
+        return replace(result, verdict="compared once every batch is reported")
+    differences = {c: amounts[c] - planned[c] for c in planned}
+    shown = " · ".join(f"{_signed(d, c)} ({_share(d, planned[c])})" for c, d in differences.items())
+    if all(abs(d) <= ROUNDING_PER_BATCH * bill.reported for d in differences.values()):
+        return replace(result, difference=shown, verdict="within rounding")
+    flag = (
+        "more than rounding (half a cent a batch) away from the estimate. Check the rate "
+        "cards and the providers' statements."
+    )
+    return replace(result, difference=shown, flag=flag.capitalize(), verdict="more than rounding")
+
+
 def _how(campaign: Campaign) -> str:
     if campaign.account.adapter_class.capabilities.campaign_stats:
         return "from its campaign statistics"
@@ -197,7 +273,7 @@ def _estimate_notes(estimate: dict, handed_over: int) -> tuple[str, ...]:
 
 def _money(amount: Decimal, currency: str) -> str:
     places = 2 if amount == 0 or abs(amount) >= Decimal("0.01") else 4
-    return f"{amount:,.{places}f} {currency}".strip()
+    return f"{amount:,.{places}f} {currency.upper()}".strip()
 
 
 def _signed(amount: Decimal, currency: str) -> str:

@@ -298,12 +298,12 @@ def settle(campaign: Campaign, answer: Answer, capabilities: Capabilities, now: 
             changed, counts = applied, _counts(batch)
     if stats is not None:
         batch.cost = stats.cost if stats.cost is not None else batch.cost
-        batch.currency = stats.currency or batch.currency
+        batch.currency = (stats.currency or batch.currency).upper()  # "eur" is "EUR"
         if stats.campaign_status != "unknown":
             batch.remote_status = stats.campaign_status
     elif costs := [r.cost for r in answer.reports if r.cost is not None]:
         batch.cost = sum(costs, Decimal(0))
-        batch.currency = next((r.currency for r in answer.reports if r.currency), "")
+        batch.currency = next((r.currency for r in answer.reports if r.currency), "").upper()
     changed += _finish(campaign, batch, capabilities, stats, counts, now)
     batch.polled_at = now
     Batch.objects.filter(pk=batch.pk).update(

@@ -9,10 +9,9 @@ from audit.models import Action
 from campaigns.models import MessageTemplate
 from contacts.models import Contact, ContactList, Segment
 from tests.api.conftest import client_for
-from tests.audit.test_book_audit import book_events, no_phone_number_in_any_event, only_event
+from tests.audit.bookkit import book_events, only_event
 
 pytestmark = pytest.mark.usefixtures("no_phone_number_in_any_event")
-__all__ = ["no_phone_number_in_any_event"]
 
 BASE = "/api/v1"
 

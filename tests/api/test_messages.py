@@ -19,13 +19,7 @@ from providers.sandbox.models import Charge
 from tests.api.conftest import client_for
 from tests.sendkit import SENDER, ledger, sandbox_account, tick
 
-pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture(autouse=True)
-def _fast_engine(settings):
-    settings.CRIER_SEND_BACKOFF_CAP = 0.2
-    settings.CRIER_PROVIDER_TIMEOUT = 5.0
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("fast_engine")]
 
 
 def send_due(seconds: float = 20) -> None:

@@ -5,13 +5,12 @@ imports. A refused change writes none, and no event ever holds a phone number.""
 from __future__ import annotations
 
 import json
-import re
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
-from audit.models import Action, AuditEvent
+from audit.models import Action
 from audit.views import action_groups
 from campaigns.models import MessageTemplate
 from campaigns.recipients import stoplist
@@ -27,60 +26,10 @@ from contacts.models import (
     UpsertMode,
 )
 from core.statuses import CampaignStatus
+from tests.audit.bookkit import BOOK, book_events, only_event
 from workspaces.models import Role
 
-# Book and template actions: the fixtures' own events (an API key, a webhook) are not ours.
-BOOK = {
-    Action.CONTACTS_OPTED_OUT,
-    Action.CONTACT_OPTED_IN,
-    Action.CONTACT_CREATED,
-    Action.CONTACT_CHANGED,
-    Action.CONTACT_DELETED,
-    Action.CONTACTS_IMPORTED,
-    Action.LIST_CREATED,
-    Action.LIST_RENAMED,
-    Action.LIST_DELETED,
-    Action.LIST_MEMBERS_ADDED,
-    Action.LIST_MEMBERS_REMOVED,
-    Action.SEGMENT_CREATED,
-    Action.SEGMENT_CHANGED,
-    Action.SEGMENT_DELETED,
-    Action.FIELD_CREATED,
-    Action.FIELD_CHANGED,
-    Action.FIELD_DELETED,
-    Action.TEMPLATE_CREATED,
-    Action.TEMPLATE_CHANGED,
-    Action.TEMPLATE_DELETED,
-}
-PHONE_LIKE = re.compile(r"\+?\d[\d ]{6,}\d")
-
-
-def book_events():
-    return list(AuditEvent.objects.filter(action__in=BOOK).order_by("pk"))
-
-
-def only_event(action=None):
-    (event,) = book_events()
-    if action is not None:
-        assert event.action == action
-    return event
-
-
-@pytest.fixture(autouse=True)
-def no_phone_number_in_any_event(db):
-    """After every test of this module: no event written holds a phone number, whether one
-    the book holds still, one it held (deleted or erased), or anything shaped like one."""
-    phones = set()
-    yield phones
-    phones.update(Contact.objects.values_list("phone", flat=True))
-    for event in AuditEvent.objects.all():
-        text = event.target + " " + json.dumps(event.details, default=str)
-        for phone in phones:
-            assert phone not in text and phone.lstrip("+") not in text, (event.action, text)
-        if event.action in BOOK:  # a key's hex prefix ("via") may be all digits
-            shown = {k: v for k, v in event.details.items() if k != "via"}
-            text = event.target + " " + json.dumps(shown, default=str)
-            assert not PHONE_LIKE.search(text), text
+pytestmark = pytest.mark.usefixtures("no_phone_number_in_any_event")
 
 
 # Opt-outs and opt-ins

@@ -4,11 +4,17 @@ launch page before anything is sent."""
 
 from __future__ import annotations
 
+import re
+from decimal import Decimal
+
 import pytest
 from django.urls import reverse
 
-from campaigns.models import Campaign
+from campaigns.compose import pricing
+from campaigns.models import Campaign, Message
+from providers.base import AccountInfo
 from providers.models import ProviderAccount, SenderName
+from tests.campaigns.test_pricing import set_rates
 from workspaces.models import Role
 
 
@@ -20,6 +26,18 @@ def post(client, campaign, data):
 
 def fresh(campaign) -> Campaign:
     return Campaign.objects.get(pk=campaign.pk)
+
+
+def rule_of(backup, **fields) -> dict:
+    """Step 4's failover fields: ``backup`` sending as AcmeAlt, and ``fields``."""
+    return {"backup_account": backup.pk, "backup_sender": "AcmeAlt", **fields}
+
+
+def backed_up(campaign, backup, **fields) -> None:
+    """The campaign has ``backup`` as its backup account, sending as AcmeAlt, and ``fields``."""
+    Campaign.objects.filter(pk=campaign.pk).update(
+        backup_account=backup, backup_sender="AcmeAlt", **fields
+    )
 
 
 @pytest.fixture
@@ -36,13 +54,7 @@ def test_a_backup_account_sender_and_rule_are_saved(as_role, acme, backup):
     response = post(
         as_role(Role.SENDER),
         acme.campaign,
-        {
-            "backup_account": backup.pk,
-            "backup_sender": "AcmeAlt",
-            "failover_errors": 4,
-            "failover_minutes": 15,
-            "failover_on_account_error": "on",
-        },
+        rule_of(backup, failover_errors=4, failover_minutes=15, failover_on_account_error="on"),
     )
 
     assert 'data-testid="saved"' in response.text
@@ -101,12 +113,7 @@ def test_a_rule_that_can_never_trip_is_refused(as_role, acme, backup):
     response = post(
         as_role(Role.SENDER),
         acme.campaign,
-        {
-            "backup_account": backup.pk,
-            "backup_sender": "AcmeAlt",
-            "failover_errors": 0,
-            "failover_minutes": 0,
-        },
+        rule_of(backup, failover_errors=0, failover_minutes=0),
     )
 
     assert "the campaign would never fail over" in response.text
@@ -114,9 +121,7 @@ def test_a_rule_that_can_never_trip_is_refused(as_role, acme, backup):
 
 
 def test_the_preview_and_the_launch_page_state_the_backup_and_the_rule(as_role, acme, backup):
-    Campaign.objects.filter(pk=acme.campaign.pk).update(
-        backup_account=backup, backup_sender="AcmeAlt", failover_errors=4, failover_minutes=15
-    )
+    backed_up(acme.campaign, backup, failover_errors=4, failover_minutes=15)
     client = as_role(Role.SENDER)
 
     preview = client.get(reverse("campaign_preview", args=[acme.campaign.pk])).text
@@ -134,9 +139,7 @@ def test_the_preview_and_the_launch_page_state_the_backup_and_the_rule(as_role, 
 def test_a_clone_keeps_the_backup_and_the_rule(acme, backup):
     from campaigns import services
 
-    Campaign.objects.filter(pk=acme.campaign.pk).update(
-        backup_account=backup, backup_sender="AcmeAlt", failover_errors=7
-    )
+    backed_up(acme.campaign, backup, failover_errors=7)
 
     copy = services.clone(fresh(acme.campaign), acme.user(Role.SENDER))
 
@@ -144,4 +147,81 @@ def test_a_clone_keeps_the_backup_and_the_rule(acme, backup):
         backup,
         "AcmeAlt",
         7,
+    )
+
+
+RICH = AccountInfo(currency="EUR", balance=Decimal("1000"))
+
+
+@pytest.fixture
+def routed(acme, backup, monkeypatch):
+    """Acme's campaign with a backup and the cheapest route on: its Kazakh messages go through
+    a cheaper account ("Cheap KZ"), its Uzbek ones through its own."""
+    monkeypatch.setattr(pricing, "funds_of", lambda account: RICH)
+    monkeypatch.setattr(pricing, "current_funds", lambda campaign: RICH)
+    ProviderAccount.objects.filter(pk=acme.account.pk).update(currency="EUR")
+    cheap = ProviderAccount(
+        workspace=acme.workspace, provider="bsg", name="Cheap KZ", currency="EUR"
+    )
+    cheap.credentials = {"api_key": "live_cheap_key_0000"}
+    cheap.save()
+    SenderName.objects.create(account=cheap, value=acme.sender.value, status="approved")
+    set_rates(fresh(acme.campaign).account, KZ="0.035", UZ="0.050")
+    set_rates(cheap, KZ="0.030", UZ="0.060")
+    backed_up(
+        acme.campaign,
+        backup,
+        failover_errors=4,
+        cheapest_route=True,
+        text="Hello",
+        sender=acme.sender.value,
+    )
+    campaign = fresh(acme.campaign)
+    Message.objects.bulk_create(
+        [Message(campaign=campaign, phone=f"+7701000000{n}", country="KZ") for n in range(3)]
+        + [Message(campaign=campaign, phone="+998901234567", country="UZ")]
+    )
+    return campaign
+
+
+ROUTED_NOTE = "The cheapest route sends KZ through Cheap KZ: those messages stay on their route"
+
+
+def test_the_rule_says_which_countries_the_cheapest_route_keeps_from_failing_over(as_role, routed):
+    client = as_role(Role.SENDER)
+
+    preview = client.get(reverse("campaign_preview", args=[routed.pk])).text
+    launch = client.get(reverse("campaign_launch", args=[routed.pk])).text
+    options = client.get(reverse("campaign_detail", args=[routed.pk])).text
+
+    rule = re.search(r'data-testid="failover-rule">(.*?)</div>', launch, re.S).group(1)
+    assert ROUTED_NOTE in rule and "do not fail over" in rule
+    assert ROUTED_NOTE in preview
+    step = re.search(r'data-testid="failover-options">(.*?)</fieldset>', options, re.S).group(1)
+    assert "countries it sends through another account stay on their route" in step
+
+
+def test_the_campaign_page_names_the_routed_countries_as_launched(as_role, acme, routed):
+    from campaigns import services
+
+    launched = services.launch(routed, acme.user(Role.SENDER), funds=RICH)
+
+    page = as_role(Role.VIEWER).get(reverse("campaign_detail", args=[launched.pk])).text
+
+    rule = re.search(r'data-testid="failover-rule">(.*?)</div>', page, re.S).group(1)
+    assert ROUTED_NOTE in rule
+
+
+def test_without_routes_the_rule_says_nothing_of_them(as_role, acme, backup):
+    backed_up(acme.campaign, backup, failover_errors=4)
+    client = as_role(Role.SENDER)
+
+    pages = [
+        client.get(reverse(name, args=[acme.campaign.pk])).text
+        for name in ("campaign_preview", "campaign_launch", "campaign_detail")
+    ]
+
+    assert all("If Acme BSG fails" in page for page in pages[:2])
+    assert not any(
+        "cheapest route sends" in page or "stay on their route" in page for page in pages
     )

@@ -9,10 +9,13 @@ the two, is a message sent twice.
 
 from __future__ import annotations
 
+import re
 import time
 from datetime import timedelta
+from decimal import Decimal
 
 import pytest
+from django.urls import reverse
 from django.utils import timezone
 
 from audit.models import Action, AuditEvent
@@ -21,17 +24,19 @@ from campaigns.compose.outgoing import messages_for, spec_for
 from campaigns.models import Batch, Campaign, Message
 from campaigns.sending import engine as sending
 from campaigns.sending import failover
+from campaigns.tracking import costs
+from campaigns.tracking import polling as tracking
 from core.statuses import BatchStatus, CampaignStatus, MessageStatus
 from providers.base import BatchState
 from providers.errors import TemporaryError
-from providers.models import ProviderAccount
+from providers.models import ProviderAccount, Rate
+from providers.sandbox import clock
 from providers.sandbox.models import Charge, SandboxAccount
-from tests.sendkit import campaign_for, ledger, sandbox_account, send_all, statuses
+from tests.sendkit import OTHER_SENDER as BACKUP_SENDER
+from tests.sendkit import knobs, ledger, send_all, statuses, with_backup
 from webhooks.models import Endpoint, Event, EventType
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-BACKUP_SENDER = "CrierDemo"
 
 
 @pytest.fixture
@@ -43,22 +48,10 @@ def pair(settings, acme, live_server):
     settings.CRIER_SEND_MAX_ATTEMPTS = 100
     settings.CRIER_PROVIDER_TIMEOUT = 5.0
     settings.CRIER_RECONCILE_SETTLE_SECONDS = 1.0
-    primary, primary_remote = sandbox_account(acme.workspace, "bsg", live_server.url)
-    backup, backup_remote = sandbox_account(acme.workspace, "mobizon", live_server.url)
-    campaign = campaign_for(
-        acme.workspace,
-        primary,
-        30,
-        backup_account=backup,
-        backup_sender=BACKUP_SENDER,
-        failover_errors=3,
-        failover_minutes=0,
+    campaign, (_, primary_remote), (_, backup_remote) = with_backup(
+        acme.workspace, live_server.url, 30, failover_errors=3, failover_minutes=0
     )
     return campaign, primary_remote, backup_remote
-
-
-def knobs(remote: SandboxAccount, **values) -> None:
-    SandboxAccount.objects.filter(pk=remote.pk).update(**values)
 
 
 def phones_billed(*remotes: SandboxAccount) -> list[str]:
@@ -297,3 +290,48 @@ def test_a_failover_is_told_to_webhooks_with_the_route_and_the_reason(pair, acme
         "moved": 30,
         "reason": "5 temporary errors in a row at BSG",
     }
+
+
+def test_after_a_failover_the_cost_is_compared_with_the_estimate_for_the_accounts_that_sent(
+    pair, as_role, monkeypatch
+):
+    """Found by review (reproduced first): the actual cost was set against the primary's
+    estimate, and a backup dearer in the same currency read as billing more than estimated.
+    Both accounts bill in EUR here: BSG 0.035 a part, the Mobizon backup 0.15."""
+    campaign, primary, backup = pair
+    backup.domain, backup.currency = "mobizon.com.br", "EUR"
+    backup.save(update_fields=["domain", "currency"])
+    ProviderAccount.objects.filter(pk=campaign.backup_account_id).update(currency="EUR")
+    Rate.objects.create(account=campaign.account, country="KZ", price=Decimal("0.035"))
+    Rate.objects.create(account_id=campaign.backup_account_id, country="KZ", price=Decimal("0.15"))
+    Campaign.objects.filter(pk=campaign.pk).update(
+        launched_at=timezone.now(),
+        estimate={"total": "1.05", "currency": "EUR", "messages": 30, "segments": 30},
+    )
+    frozen = timezone.now()
+    monkeypatch.setattr(clock, "now", lambda: frozen + clock._offset)
+    sending.run(campaign.pk, budget=0)  # one batch of 10 through the primary
+    sending.release(campaign.pk)
+    knobs(primary, errors_until=timezone.now() + timedelta(hours=1))
+    send_all(campaign)
+    knobs(primary, errors_until=None)  # back up: its batch is polled for its cost
+    for _ in range(3):
+        clock.advance(15)
+        tracking.poll(campaign)
+    campaign.refresh_from_db()
+
+    billed = {
+        remote.pk: Charge.objects.active().filter(account=remote).total()
+        for remote in (primary, backup)
+    }
+    assert billed == {primary.pk: Decimal("0.350"), backup.pk: Decimal("3.000")}
+    shown = costs.actual_cost(campaign, handed_over=30)
+    assert shown.actual == "3.35 EUR"  # what the two ledgers hold
+    assert shown.as_sent == "3.35 EUR"  # 10 x 0.035 at BSG + 20 x 0.15 at Mobizon
+    assert (shown.verdict, shown.flag) == ("within rounding", "")
+    page = as_role("viewer").get(reverse("campaign_detail", args=[campaign.pk])).text
+    assert "Estimated for the accounts that sent" in page
+    assert "Estimated at launch, before the failover" in page
+    assert 'data-testid="cost-flag"' not in page
+    route_billed = re.findall(r'data-testid="route-billed">([^<]+)<', page)
+    assert route_billed == ["0.35 EUR", "3.00 EUR"]

@@ -15,10 +15,11 @@ from campaigns.sending import engine as sending
 from contacts import book
 from core.statuses import BatchStatus, MessageStatus
 from providers.sandbox.models import Charge
-from tests.campaigns.test_sending import _fast_engine, drain  # noqa: F401 - an autouse fixture
+from tests.campaigns.test_sending import drain
 from tests.sendkit import campaign_for, ledger, sandbox_account
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("fast_engine")]
+SEND_BATCH_SIZE = 200
 
 postgres_only = pytest.mark.skipif(
     connection.vendor != "postgresql",

@@ -23,11 +23,16 @@ from core.statuses import BatchStatus, CampaignStatus
 from overview import figures
 from providers.sandbox import clock
 from providers.sandbox.models import Charge, SandboxCampaign
-from tests.sendkit import campaign_for, ledger, sandbox_account, send_all
+from tests.sendkit import (
+    OTHER_SENDER,
+    bsg_and_mobizon,
+    campaign_for,
+    ledger,
+    sandbox_account,
+    send_all,
+)
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-OTHER_SENDER = "CrierDemo"  # approved at every sandbox provider, beside sendkit's SENDER
 
 
 @pytest.fixture
@@ -39,8 +44,9 @@ def two_routes(settings, acme, live_server, monkeypatch):
     clock.reset()
     frozen = timezone.now()
     monkeypatch.setattr(clock, "now", lambda: frozen + clock._offset)
-    primary, primary_remote = sandbox_account(acme.workspace, "bsg", live_server.url)
-    other, other_remote = sandbox_account(acme.workspace, "mobizon", live_server.url)
+    (primary, primary_remote), (other, other_remote) = bsg_and_mobizon(
+        acme.workspace, live_server.url
+    )
     campaign = campaign_for(
         acme.workspace,
         primary,

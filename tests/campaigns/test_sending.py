@@ -23,25 +23,13 @@ from core.statuses import BatchStatus, CampaignStatus, MessageStatus
 from crier.celery import app
 from providers import registry
 from providers.base import BatchState
-from providers.sandbox import clock
-from providers.sandbox.models import SandboxAccount, SandboxCampaign
-from tests.sendkit import campaign_for, ledger, sandbox_account, statuses, tick, unsent
+from providers.sandbox.models import SandboxCampaign
+from tests.sendkit import campaign_for, knobs, ledger, sandbox_account, statuses, tick, unsent
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("fast_engine")]
 
 PROVIDERS = list(registry.PROVIDERS)
-BATCH = 200
-
-
-@pytest.fixture(autouse=True)
-def _fast_engine(settings):
-    settings.CRIER_SEND_BATCH_SIZE = BATCH
-    settings.CRIER_SEND_BACKOFF_CAP = 0.2
-    settings.CRIER_PROVIDER_TIMEOUT = 5.0
-    settings.CRIER_RECONCILE_SETTLE_SECONDS = 1.0
-    clock.reset()
-    yield
-    clock.reset()
+BATCH = SEND_BATCH_SIZE = 200
 
 
 @pytest.fixture
@@ -72,10 +60,6 @@ def drain(campaign: Campaign, seconds: float = 60) -> Campaign:
             return campaign
         time.sleep(0.02)
     raise AssertionError(f"still {campaign.status} after {seconds} s: {statuses(campaign)}")
-
-
-def knobs(remote: SandboxAccount, **values) -> None:
-    SandboxAccount.objects.filter(pk=remote.pk).update(**values)
 
 
 @pytest.mark.parametrize("slug", PROVIDERS)

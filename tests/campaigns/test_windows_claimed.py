@@ -14,10 +14,11 @@ from campaigns.sending import engine
 from core import windows as core_windows
 from core.statuses import CampaignStatus
 from providers.sandbox.models import Charge
-from tests.campaigns.test_windows_sending import DAILY, _fast_engine, utc  # noqa: F401
+from tests.campaigns.test_windows_sending import DAILY, utc
 from tests.sendkit import campaign_for, ledger, sandbox_account
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("fast_engine")]
+SEND_BATCH_SIZE = 50
 
 
 @pytest.fixture

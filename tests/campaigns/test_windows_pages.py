@@ -201,3 +201,44 @@ def test_the_campaign_page_counts_what_the_deadline_expired(as_role, acme):
     assert (
         campaign.messages.filter(status=MessageStatus.CANCELLED, error_code="deadline").count() == 4
     )
+
+
+def test_a_running_campaign_follows_a_workspace_window_set_after_its_launch(as_role, acme):
+    """Found by review (reproduced first): the workspace window applied only to campaigns
+    launched while it had one; the settings page says "Campaigns send only inside these
+    hours", so a running campaign without its own window follows the change."""
+    campaign = acme.campaign
+    campaign.status = CampaignStatus.SENDING
+    campaign.save()
+    add_recipients(campaign, {("+7727", "KZ"): 5, ("+4930", "DE"): 5})
+    assert windows.zone_keys(campaign) == {}  # launched without any window
+    now = datetime(2026, 12, 7, 2, 0, tzinfo=UTC)  # 07:00 in Almaty, 03:00 in Berlin
+    Campaign.objects.filter(pk=campaign.pk).update(next_attempt_at=now + timedelta(hours=9))
+
+    with time_machine.travel(now):
+        as_role(Role.ADMIN).post(reverse("workspace_settings"), SETTINGS | {"send_window": DAILY})
+        campaign = fresh(campaign)
+        pending = campaign.messages.filter(status=MessageStatus.PENDING)
+        assert windows.open_now(campaign, pending).count() == 0  # nobody's window is open
+        page = as_role(Role.VIEWER).get(reverse("campaign_detail", args=[campaign.pk])).text
+    assert windows.zone_keys(campaign) == {"Asia/Almaty": 5, "Europe/Berlin": 5}
+    assert "Waiting for the window until 09:00 (Asia/Almaty)." in page
+    assert "Sends within the workspace" in page and "applies to this campaign" in page
+    # It wakes when the new window opens, not at the wait it had before.
+    assert campaign.next_attempt_at == datetime(2026, 12, 7, 4, 0, tzinfo=UTC)
+
+
+def test_a_campaign_with_its_own_window_keeps_it_when_the_workspace_changes(as_role, acme):
+    campaign = acme.campaign
+    campaign.send_window, campaign.status = DAILY, CampaignStatus.SENDING
+    campaign.save()
+    add_recipients(campaign, {("+7727", "KZ"): 5})
+    windows.assign_zones(campaign)
+
+    as_role(Role.ADMIN).post(
+        reverse("workspace_settings"), SETTINGS | {"send_window": "Mon-Sun 00:00-23:59"}
+    )
+
+    page = as_role(Role.VIEWER).get(reverse("campaign_detail", args=[campaign.pk])).text
+    assert fresh(campaign).send_window == DAILY
+    assert "its own window" in page and "Sends within the workspace" not in page

@@ -17,24 +17,14 @@ from campaigns.models import Batch, Message
 from campaigns.sending import engine
 from core import windows as core_windows
 from core.statuses import BatchStatus, CampaignStatus, MessageStatus
-from providers.sandbox import clock
 from providers.sandbox.models import Charge
 from tests.sendkit import campaign_for, ledger, sandbox_account, statuses
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("fast_engine")]
+SEND_BATCH_SIZE = 50
 
 DAILY = "Mon-Sun 09:00-20:00"
 ZONES = {"+7727": "Asia/Almaty", "+4930": "Europe/Berlin"}
-
-
-@pytest.fixture(autouse=True)
-def _fast_engine(settings):
-    settings.CRIER_SEND_BATCH_SIZE = 50
-    settings.CRIER_SEND_BACKOFF_CAP = 0.2
-    settings.CRIER_PROVIDER_TIMEOUT = 5.0
-    clock.reset()
-    yield
-    clock.reset()
 
 
 def utc(*args) -> datetime:

@@ -216,3 +216,32 @@ def test_a_provider_nothing_was_handed_to_has_no_rate(as_role, acme):
     html = overview(as_role("viewer"))
 
     assert 'data-testid="provider-rate"' not in html and "No delivery reports yet." in html
+
+
+def test_a_currency_reported_in_lower_case_is_summed_with_its_upper_case_twin(as_role, busy):
+    """A provider (or an older batch) may say "eur": it is the same money as "EUR", summed
+    into one total and shown upper-case."""
+    acme, _ = busy
+    campaign = launch(acme.workspace, acme.account, "D", statuses=["delivered"], cost="0.25")
+    campaign.batches.update(currency="eur")
+
+    html = overview(as_role("viewer"))
+
+    total = re.search(r'data-testid="spend-total".*?</span></div>', html, re.S).group(0)
+    assert re.findall(r"<div>([^<]+)</div>", total) == ["4.00 EUR", "300.00 KZT"]
+    spend = [row["spent"] for row in pages.month_spend(acme.workspace, timezone.now())]
+    assert sorted(spend) == ["300.00 KZT", "4.00 EUR"]
+    assert "eur" not in html
+
+
+def test_a_lower_case_account_currency_counts_towards_its_pace(busy):
+    """Spending reported as "EUR" by an account whose currency was saved as "eur" is still
+    that account's pace."""
+    acme, _ = busy
+    ProviderAccount.objects.filter(pk=acme.account.pk).update(currency="eur", balance=10)
+    billed = Batch.objects.filter(campaign__account=acme.account)
+    billed.update(cost=Decimal("30"), currency="EUR", account=acme.account)
+
+    rows = {row["account"].name: row for row in pages.balances(acme.workspace, timezone.now())}
+
+    assert rows["Acme BSG"]["low"]  # 60 EUR in 30 days: 2 EUR a day; 10 EUR lasts 5

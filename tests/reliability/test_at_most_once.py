@@ -28,10 +28,9 @@ from tests.reliability.test_sending import (
     HANDED_OVER,
     finished,
     handed_over,
-    knobs,
     wait_until,
 )
-from tests.sendkit import campaign_for, ledger, sandbox_account, statuses, unsent
+from tests.sendkit import campaign_for, knobs, ledger, sandbox_account, statuses, unsent
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

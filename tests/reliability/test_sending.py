@@ -22,7 +22,7 @@ from audit.models import AuditEvent
 from campaigns.models import Campaign
 from core.statuses import CampaignStatus, MessageStatus
 from providers.sandbox.models import SandboxAccount
-from tests.sendkit import campaign_for, ledger, sandbox_account, statuses, unsent
+from tests.sendkit import campaign_for, knobs, ledger, sandbox_account, statuses, unsent
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -49,10 +49,6 @@ def wait_until(condition, seconds: float, what: str, processes=None):
 
 def finished(*campaigns: Campaign) -> bool:
     return all(Campaign.objects.get(pk=c.pk).status in FINISHED for c in campaigns)
-
-
-def knobs(remote: SandboxAccount, **values) -> None:
-    SandboxAccount.objects.filter(pk=remote.pk).update(**values)
 
 
 def handed_over(campaign: Campaign) -> int:
