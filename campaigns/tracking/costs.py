@@ -157,13 +157,18 @@ def as_sent(campaign: Campaign) -> tuple[dict[str, Decimal], str]:
     """After a failover, what was estimated for the accounts that sent, per currency: the
     launch estimate with the messages that moved to the backup priced at the backup's rates
     instead of the primary's (per country, with the estimate's parts per message); and why it
-    cannot be worked out ("" when it can). One GROUP BY over the backup's messages, asked
-    once the campaign moves no more (MOVING) and kept in the cache while it stays so: the
-    campaign page polls."""
+    cannot be worked out ("" when it can). The countries the cheapest route sends through the
+    backup from the start were priced so at launch and never fail over: they are left out.
+    One GROUP BY over the backup's messages, asked once the campaign moves no more (MOVING)
+    and kept in the cache while it stays so (the campaign page polls); a retry moves more and
+    hands them over again, which changes ``submitted_at`` and so the key."""
+    handed = campaign.submitted_at.timestamp() if campaign.submitted_at else ""
     key = f"crier:as-sent:{campaign.pk}:{campaign.failed_over_at.timestamp()}:{campaign.status}"
+    key += f":{handed}"
     moved = cache.get(key)
     if moved is None:
         rows = Message.objects.filter(campaign=campaign, account_id=campaign.backup_account_id)
+        rows = rows.exclude(country__in=list(campaign.routed_countries()))
         moved = dict(rows.values_list("country").annotate(n=Count("pk")).order_by())
         cache.set(key, moved, 3600)
     estimate = campaign.estimate or {}
