@@ -21,7 +21,7 @@ from campaigns.pages import queries as pages
 from campaigns.pages.access import get_campaign_for_user
 from campaigns.pages.compose import compose_context
 from campaigns.sending import failover
-from campaigns.tracking import charts
+from campaigns.tracking import charts, costs
 from core import statuses
 from core.statuses import CampaignStatus, MessageStatus
 from core.web import done
@@ -125,7 +125,7 @@ def campaign_detail(request, campaign_pk: int):
     context.update(compose_context(request, campaign) if draft else live_context(campaign))
     context["failover_rule"] = failover.rule(campaign)
     if not draft:  # counted once a page view, never in the polled part
-        context["routes"] = pages.routes(campaign)
+        context["routes"] = pages.routes(campaign, context["bill"].through)
     return render(request, template, context)
 
 
@@ -134,6 +134,7 @@ def live_context(campaign: Campaign) -> dict:
     over the campaign's messages."""
     counters = pages.counters_of(campaign)
     points = charts.snapshot_points(campaign)
+    bill = costs.billing(campaign)  # one query for the cost, the retry and the routes
     return {
         "campaign": campaign,
         # Sent back by the polling page: a change tells the recipient table to reload.
@@ -143,7 +144,8 @@ def live_context(campaign: Campaign) -> dict:
         "live": campaign.status in statuses.LIVE
         or campaign.next_poll_at is not None
         or not campaign.stop_report_done,
-        "figures": pages.figures(campaign, counters),
+        "figures": pages.figures(campaign, counters, bill),
+        "bill": bill,
         "chart": charts.counters_chart(points, timezone.localtime),
         "legend": charts.legend({k for p in points for k, v in p.counts.items() if v}),
         "batches": campaign.batches.order_by("-pk")[:20],
@@ -157,7 +159,9 @@ def live_context(campaign: Campaign) -> dict:
         "can_stop": campaign.status in services.STOPPABLE,
         "can_retry": campaign.status in services.RETRYABLE and counters.failed > 0,
         "failed": counters.failed,
-        "retry": services.retry_plan(campaign, counters) if counters.failed else None,
+        "retry": services.retry_plan(campaign, counters, bill.checking)
+        if counters.failed
+        else None,
         "links": pages.short_links(campaign),
         "personalised": exports.personalised(campaign),
         "timing": windows.live(campaign),

@@ -13,6 +13,7 @@ here, from the counters, so no page computes one differently.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
@@ -188,9 +189,11 @@ class Figures:
     rate: str = "—"
 
 
-def figures(campaign: Campaign, counters: CampaignCounters) -> Figures:
+def figures(
+    campaign: Campaign, counters: CampaignCounters, bill: costs.Billing | None = None
+) -> Figures:
     """Counts (with their share), progress and cost of a campaign, from its counters row and
-    its batches' reported costs."""
+    its batches' reported costs (``bill``: costs.billing(campaign), when the caller has it)."""
     total = counters.total
     result = Figures(
         total=total,
@@ -204,7 +207,7 @@ def figures(campaign: Campaign, counters: CampaignCounters) -> Figures:
     )
     estimate = campaign.estimate or {}
     result.estimate = money(estimate.get("total"), estimate.get("currency", ""))
-    result.cost = costs.actual_cost(campaign, result.handed_over)
+    result.cost = costs.actual_cost(campaign, result.handed_over, bill)
     rate = delivery_rate(counters)
     result.rate = "—" if rate is None else f"{rate:.1f} %"
     return result
@@ -468,13 +471,18 @@ class Route:
     actual: str  # what the account billed for the route's batches, per currency
 
 
-def routes(campaign: Campaign) -> list[Route]:
+def routes(campaign: Campaign, through: Iterable[int] | None = None) -> list[Route]:
     """Which messages went which way and what each way cost, for the campaign page: one
     GROUP BY over the campaign's messages (on the page, not in its polled part) and one over
     its batches. Only for a campaign with a backup, or a batch through another account than
-    its own (asked first, without reading its messages); else []."""
-    other = campaign.batches.exclude(account=None).exclude(account=campaign.account_id)
-    if not campaign.backup_account_id and not other.exists():
+    its own (asked first, without reading its messages); else []. ``through``: the accounts
+    its batches went through (costs.Billing.through), when the caller has them."""
+    if through is None:
+        other = campaign.batches.exclude(account=None).exclude(account=campaign.account_id)
+        routed_away = other.exists()
+    else:
+        routed_away = bool(set(through) - {campaign.account_id})
+    if not campaign.backup_account_id and not routed_away:
         return []
     rows = (
         Message.objects.filter(campaign=campaign)
