@@ -39,7 +39,9 @@ def campaign_list(request):
     to share. HTMX requests get the results part alone."""
     chosen = pages.CampaignFilter.from_query(request.GET)
     campaigns = chosen.apply(
-        Campaign.objects.filter(workspace=request.workspace).select_related("account", "counters")
+        Campaign.objects.filter(workspace=request.workspace)
+        .select_related("account", "counters")
+        .only(*pages.ROW_FIELDS)
     )
     page = Paginator(campaigns, pages.CAMPAIGNS_PER_PAGE).get_page(request.GET.get("page"))
     query = request.GET.copy()
