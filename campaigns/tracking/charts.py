@@ -36,13 +36,14 @@ def snapshot_points(campaign: Campaign) -> list[Point]:
     """The campaign's counter snapshots in time order; a long history thinned to about
     MAX_POINTS evenly spaced ones, always keeping the first and the last.
 
-    One query, the thinning done by the database, and the JSON read as text and decoded here:
-    a Django JSONField decodes several times slower, and the live partial has 30 ms.
+    One query, the thinning done by the database, and the JSON read as text (only the points
+    kept: the cast is in the outer query) and decoded here: a Django JSONField decodes several
+    times slower, and the live partial has 10 ms.
     """
     table = CounterSnapshot._meta.db_table
     sql = f"""
-        SELECT taken_at, counts FROM (
-            SELECT taken_at, CAST(counts AS TEXT) AS counts,
+        SELECT taken_at, CAST(counts AS TEXT) FROM (
+            SELECT taken_at, counts,
                    ROW_NUMBER() OVER (ORDER BY taken_at, id) AS n, COUNT(*) OVER () AS total
             FROM {table} WHERE campaign_id = %s
         ) s
