@@ -367,6 +367,12 @@ def month_spend(workspace, now) -> list[dict]:
     """Actual cost reported this month (in the workspace's time zone), per account and
     currency, with the campaigns and messages that went through the account and how many of
     those campaigns it has not fully reported yet."""
+    return month_spending(workspace, now)[0]
+
+
+def month_spending(workspace, now) -> tuple[list[dict], list[str]]:
+    """month_spend's rows, and the month's total per currency ("12.50 EUR", "3,000.00 KZT",
+    in currency order) added up from the same sums."""
     start = now.astimezone(workspace.zone).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
     billed = billed_since(workspace, start)
     accounts = (
@@ -381,10 +387,12 @@ def month_spend(workspace, now) -> list[dict]:
         .order_by("name")
     )
     spent: dict[int, list[tuple[str, Decimal]]] = {}
+    totals: dict[str, Decimal] = {}
     by_currency = billed.filter(cost__isnull=False).values("route", "cur").annotate(n=Sum("cost"))
     for row in by_currency.order_by("cur"):
         spent.setdefault(row["route"], []).append((row["cur"], row["n"]))
-    return [
+        totals[row["cur"]] = totals.get(row["cur"], Decimal(0)) + row["n"]
+    rows = [
         {
             "account": row["name"] or "—",
             "spent": money(amount, currency) if amount is not None else "—",
@@ -395,6 +403,7 @@ def month_spend(workspace, now) -> list[dict]:
         for row in accounts
         for currency, amount in spent.get(row["route"]) or [("", None)]
     ]
+    return rows, [money(amount, currency) for currency, amount in totals.items()]
 
 
 def daily_counts(workspace, now) -> list[tuple[date, dict[str, int]]]:
@@ -420,6 +429,7 @@ def running(workspace, limit: int = 10) -> list[dict]:
     campaigns = (
         Campaign.objects.filter(workspace=workspace, status__in=statuses.LIVE)
         .select_related("account", "counters")
+        .only("name", "status", "launched_at", "account__name", "counters")
         .order_by("-launched_at", "-pk")[:limit]
     )
     rows = []
