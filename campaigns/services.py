@@ -543,16 +543,19 @@ def _certainly_not_taken(campaign: Campaign):
     return failed.exclude(batch__provider_has_it=True).exclude(phone__startswith=ERASED_PREFIX)
 
 
-def retry_plan(campaign: Campaign, counters) -> RetryPlan:
+def retry_plan(campaign: Campaign, counters, checking: int | None = None) -> RetryPlan:
     """For the campaign page: from the counters and the open batches, never by counting a
-    campaign's messages."""
-    checking = campaign.batches.filter(status=BatchStatus.UNKNOWN)
+    campaign's messages. ``checking``: the messages of its batches being looked up
+    (tracking.costs.billing() counts them), when the caller has them."""
+    if checking is None:
+        unknown = campaign.batches.filter(status=BatchStatus.UNKNOWN)
+        checking = unknown.aggregate(n=Sum("size"))["n"] or 0
     routed = campaign.failed_over_at or campaign.routed_countries()
     return RetryPlan(
         provider="the provider" if routed else campaign.account.adapter_class.label,
         sends=campaign.backup_account.adapter_class.label if campaign.failed_over_at else "",
         again=counters.failed,
-        checking=checking.aggregate(n=Sum("size"))["n"] or 0,
+        checking=checking,
         unknown=counters.unknown,
     )
 

@@ -26,15 +26,7 @@ def _counters_since(workspace, since):
 def month_totals(workspace, now) -> list[str]:
     """This month's reported cost, one total per currency ("12.50 EUR", "3,000.00 KZT"),
     summed from the batches as each account billed them (a campaign may be billed in two)."""
-    start = now.astimezone(workspace.zone).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
-    rows = (
-        pages.billed_since(workspace, start)
-        .filter(cost__isnull=False)
-        .values("cur")
-        .annotate(spent=Sum("cost"))
-        .order_by("cur")
-    )
-    return [pages.money(row["spent"], row["cur"]) for row in rows]
+    return pages.month_spending(workspace, now)[1]
 
 
 def _routed_since(workspace, since):

@@ -24,6 +24,7 @@ def overview(request):
     senders = SenderName.objects.filter(account__workspace=workspace)
     daily = pages.daily_counts(workspace, now)
     shown = {s for _, counts in daily for s, n in counts.items() if n}
+    spend, spend_totals = pages.month_spending(workspace, now)  # one query for both
     return render(
         request,
         "overview.html",
@@ -32,8 +33,8 @@ def overview(request):
             "low_balances": [row for row in accounts if row["low"]],
             "sender_counts": dict(senders.values_list("status").annotate(Count("pk")).order_by()),
             "member_count": workspace.memberships.count(),
-            "spend": pages.month_spend(workspace, now),
-            "spend_totals": figures.month_totals(workspace, now),
+            "spend": spend,
+            "spend_totals": spend_totals,
             "month": now.astimezone(workspace.zone),
             "daily_chart": charts.daily_chart(daily),
             "legend": charts.legend(shown),

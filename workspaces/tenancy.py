@@ -28,7 +28,8 @@ class WorkspaceMiddleware:
         self.get_response = get_response
 
     def __call__(self, request):
-        request.membership = _current_membership(request)
+        request.memberships = _memberships(request)
+        request.membership = _current_membership(request, request.memberships)
         request.workspace = request.membership.workspace if request.membership else None
         # Activated, not overridden for the call: a streamed export's rows are written after
         # the middleware returns. Each request sets the zone afresh, so none inherits another's.
@@ -39,13 +40,20 @@ class WorkspaceMiddleware:
         return self.get_response(request)
 
 
-def _current_membership(request) -> Membership | None:
+def _memberships(request) -> list[Membership]:
+    """The user's memberships with their workspaces, by workspace name: a handful, read once a
+    request for both the current one and the menu that lists them all."""
     if not request.user.is_authenticated:
-        return None
+        return []
     memberships = Membership.objects.filter(user=request.user).select_related("workspace")
-    wanted = request.session.get(SESSION_KEY)
-    membership = (wanted and memberships.filter(workspace_id=wanted).first()) or (
-        memberships.order_by("created_at", "pk").first()
+    return list(memberships.order_by("workspace__name"))
+
+
+def _current_membership(request, memberships: list[Membership]) -> Membership | None:
+    """The one the session names, else the user's first (their oldest membership)."""
+    wanted = request.session.get(SESSION_KEY) if memberships else None
+    membership = next((m for m in memberships if m.workspace_id == wanted), None) or min(
+        memberships, key=lambda m: (m.created_at, m.pk), default=None
     )
     if membership and wanted != membership.workspace_id:
         request.session[SESSION_KEY] = membership.workspace_id
@@ -98,19 +106,21 @@ def get_for_workspace(
     """
     if request.workspace is None:
         raise Http404
-    return get_object_or_404(model_or_queryset, **{lookup: request.workspace}, **kwargs)
+    found = get_object_or_404(model_or_queryset, **{lookup: request.workspace}, **kwargs)
+    if lookup == "workspace":
+        found.workspace = request.workspace  # the same row: not read again
+    return found
 
 
 def workspace_context(request) -> dict:
     if not getattr(request, "user", None) or not request.user.is_authenticated:
         return {}
     membership = getattr(request, "membership", None)
+    memberships = getattr(request, "memberships", None)
     return {
         "workspace": getattr(request, "workspace", None),
         "membership": membership,
         # For showing or hiding buttons only; every view checks the role again in Python.
         "can_admin": bool(membership and membership.can("admin")),
-        "my_memberships": Membership.objects.filter(user=request.user)
-        .select_related("workspace")
-        .order_by("workspace__name"),
+        "my_memberships": _memberships(request) if memberships is None else memberships,
     }

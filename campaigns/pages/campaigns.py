@@ -21,7 +21,7 @@ from campaigns.pages import queries as pages
 from campaigns.pages.access import get_campaign_for_user
 from campaigns.pages.compose import compose_context
 from campaigns.sending import failover
-from campaigns.tracking import charts
+from campaigns.tracking import charts, costs
 from core import statuses
 from core.statuses import CampaignStatus, MessageStatus
 from core.web import done
@@ -39,7 +39,9 @@ def campaign_list(request):
     to share. HTMX requests get the results part alone."""
     chosen = pages.CampaignFilter.from_query(request.GET)
     campaigns = chosen.apply(
-        Campaign.objects.filter(workspace=request.workspace).select_related("account", "counters")
+        Campaign.objects.filter(workspace=request.workspace)
+        .select_related("account", "counters")
+        .only(*pages.ROW_FIELDS)
     )
     page = Paginator(campaigns, pages.CAMPAIGNS_PER_PAGE).get_page(request.GET.get("page"))
     query = request.GET.copy()
@@ -125,7 +127,7 @@ def campaign_detail(request, campaign_pk: int):
     context.update(compose_context(request, campaign) if draft else live_context(campaign))
     context["failover_rule"] = failover.rule(campaign)
     if not draft:  # counted once a page view, never in the polled part
-        context["routes"] = pages.routes(campaign)
+        context["routes"] = pages.routes(campaign, context["bill"].through)
     return render(request, template, context)
 
 
@@ -134,6 +136,7 @@ def live_context(campaign: Campaign) -> dict:
     over the campaign's messages."""
     counters = pages.counters_of(campaign)
     points = charts.snapshot_points(campaign)
+    bill = costs.billing(campaign)  # one query for the cost, the retry and the routes
     return {
         "campaign": campaign,
         # Sent back by the polling page: a change tells the recipient table to reload.
@@ -143,7 +146,8 @@ def live_context(campaign: Campaign) -> dict:
         "live": campaign.status in statuses.LIVE
         or campaign.next_poll_at is not None
         or not campaign.stop_report_done,
-        "figures": pages.figures(campaign, counters),
+        "figures": pages.figures(campaign, counters, bill),
+        "bill": bill,
         "chart": charts.counters_chart(points, timezone.localtime),
         "legend": charts.legend({k for p in points for k, v in p.counts.items() if v}),
         "batches": campaign.batches.order_by("-pk")[:20],
@@ -157,7 +161,9 @@ def live_context(campaign: Campaign) -> dict:
         "can_stop": campaign.status in services.STOPPABLE,
         "can_retry": campaign.status in services.RETRYABLE and counters.failed > 0,
         "failed": counters.failed,
-        "retry": services.retry_plan(campaign, counters) if counters.failed else None,
+        "retry": services.retry_plan(campaign, counters, bill.checking)
+        if counters.failed
+        else None,
         "links": pages.short_links(campaign),
         "personalised": exports.personalised(campaign),
         "timing": windows.live(campaign),

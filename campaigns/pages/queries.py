@@ -13,6 +13,7 @@ here, from the counters, so no page computes one differently.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
@@ -186,9 +187,11 @@ class Figures:
     rate: str = "—"
 
 
-def figures(campaign: Campaign, counters: CampaignCounters) -> Figures:
+def figures(
+    campaign: Campaign, counters: CampaignCounters, bill: costs.Billing | None = None
+) -> Figures:
     """Counts (with their share), progress and cost of a campaign, from its counters row and
-    its batches' reported costs."""
+    its batches' reported costs (``bill``: costs.billing(campaign), when the caller has it)."""
     total = counters.total
     result = Figures(
         total=total,
@@ -202,7 +205,7 @@ def figures(campaign: Campaign, counters: CampaignCounters) -> Figures:
     )
     estimate = campaign.estimate or {}
     result.estimate = money(estimate.get("total"), estimate.get("currency", ""))
-    result.cost = costs.actual_cost(campaign, result.handed_over)
+    result.cost = costs.actual_cost(campaign, result.handed_over, bill)
     rate = delivery_rate(counters)
     result.rate = "—" if rate is None else f"{rate:.1f} %"
     return result
@@ -283,8 +286,17 @@ def _rate_expression():
     return Cast("counters__delivered", FloatField()) / Cast(NullIf(known, 0), FloatField())
 
 
+# What campaign_rows reads of a campaign and its account: a campaign row holds some fifty
+# columns, JSON among them (its zones grow with its recipients), that the list never shows.
+ROW_FIELDS = (
+    "name", "sender", "status", "channel", "estimate", "created_at", "start_at", "launched_at",
+    "account__name", "account__currency", "counters",
+)  # fmt: skip
+
+
 def campaign_rows(campaigns) -> list[dict]:
-    """The list's rows, formatted."""
+    """The list's rows, formatted. ``campaigns``: with select_related("account", "counters")
+    and only(*ROW_FIELDS), or the whole rows."""
     rows = []
     local = timezone.localtime
     for c in campaigns:
@@ -355,6 +367,12 @@ def month_spend(workspace, now) -> list[dict]:
     """Actual cost reported this month (in the workspace's time zone), per account and
     currency, with the campaigns and messages that went through the account and how many of
     those campaigns it has not fully reported yet."""
+    return month_spending(workspace, now)[0]
+
+
+def month_spending(workspace, now) -> tuple[list[dict], list[str]]:
+    """month_spend's rows, and the month's total per currency ("12.50 EUR", "3,000.00 KZT",
+    in currency order) added up from the same sums."""
     start = now.astimezone(workspace.zone).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
     billed = billed_since(workspace, start)
     accounts = (
@@ -369,10 +387,12 @@ def month_spend(workspace, now) -> list[dict]:
         .order_by("name")
     )
     spent: dict[int, list[tuple[str, Decimal]]] = {}
+    totals: dict[str, Decimal] = {}
     by_currency = billed.filter(cost__isnull=False).values("route", "cur").annotate(n=Sum("cost"))
     for row in by_currency.order_by("cur"):
         spent.setdefault(row["route"], []).append((row["cur"], row["n"]))
-    return [
+        totals[row["cur"]] = totals.get(row["cur"], Decimal(0)) + row["n"]
+    rows = [
         {
             "account": row["name"] or "—",
             "spent": money(amount, currency) if amount is not None else "—",
@@ -383,6 +403,7 @@ def month_spend(workspace, now) -> list[dict]:
         for row in accounts
         for currency, amount in spent.get(row["route"]) or [("", None)]
     ]
+    return rows, [money(amount, currency) for currency, amount in totals.items()]
 
 
 def daily_counts(workspace, now) -> list[tuple[date, dict[str, int]]]:
@@ -408,6 +429,7 @@ def running(workspace, limit: int = 10) -> list[dict]:
     campaigns = (
         Campaign.objects.filter(workspace=workspace, status__in=statuses.LIVE)
         .select_related("account", "counters")
+        .only("name", "status", "launched_at", "account__name", "counters")
         .order_by("-launched_at", "-pk")[:limit]
     )
     rows = []
@@ -468,13 +490,18 @@ class Route:
     actual: str  # what the account billed for the route's batches, per currency
 
 
-def routes(campaign: Campaign) -> list[Route]:
+def routes(campaign: Campaign, through: Iterable[int] | None = None) -> list[Route]:
     """Which messages went which way and what each way cost, for the campaign page: one
     GROUP BY over the campaign's messages (on the page, not in its polled part) and one over
     its batches. Only for a campaign with a backup, or a batch through another account than
-    its own (asked first, without reading its messages); else []."""
-    other = campaign.batches.exclude(account=None).exclude(account=campaign.account_id)
-    if not campaign.backup_account_id and not other.exists():
+    its own (asked first, without reading its messages); else []. ``through``: the accounts
+    its batches went through (costs.Billing.through), when the caller has them."""
+    if through is None:
+        other = campaign.batches.exclude(account=None).exclude(account=campaign.account_id)
+        routed_away = other.exists()
+    else:
+        routed_away = bool(set(through) - {campaign.account_id})
+    if not campaign.backup_account_id and not routed_away:
         return []
     rows = (
         Message.objects.filter(campaign=campaign)

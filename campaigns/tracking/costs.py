@@ -12,7 +12,7 @@ statement is the only place it shows.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 
 from django.core.cache import cache
@@ -39,7 +39,8 @@ ROUNDING_PER_BATCH = Decimal("0.005")
 
 @dataclass(frozen=True)
 class Billing:
-    """What the provider reported for a campaign's batches."""
+    """What the provider reported for a campaign's batches, and which accounts they went
+    through."""
 
     batches: int  # batches the provider may have billed
     reported: int  # of them, with a cost
@@ -48,6 +49,9 @@ class Billing:
     # the batch went through ("" for one counting credits), named in ``assumed``
     amounts: dict[str, Decimal]
     assumed: tuple[str, ...] = ()
+    # account id -> provider slug of every account a batch went through, whatever its status
+    through: dict[int, str] = field(default_factory=dict)
+    checking: int = 0  # messages in batches whose fate is being looked up (BatchStatus.UNKNOWN)
 
     @property
     def partial(self) -> bool:
@@ -57,13 +61,17 @@ class Billing:
 def billing(campaign: Campaign) -> Billing:
     """One query over the campaign's batches (a few hundred at most), never its messages.
     Each batch is billed by the account it went through, so amounts are kept per currency."""
-    rows = (
-        campaign.batches.filter(BILLABLE)
-        .values("currency", "account__currency")
-        .annotate(n=Count("pk"), reported=Count("cost"), asked=Count("polled_at"), cost=Sum("cost"))
-        .order_by("currency", "account__currency")
+    rows = list(
+        campaign.batches.values("currency", "account__currency", "account", "account__provider")
+        .annotate(
+            n=Count("pk", filter=BILLABLE),
+            reported=Count("cost", filter=BILLABLE),
+            asked=Count("polled_at", filter=BILLABLE),
+            cost=Sum("cost", filter=BILLABLE),
+            checking=Sum("size", filter=Q(status=BatchStatus.UNKNOWN)),
+        )
+        .order_by("currency", "account__currency", "account")
     )
-    rows = list(rows)
     amounts: dict[str, Decimal] = {}
     assumed: set[str] = set()
     own = campaign.account.currency if campaign.account else ""
@@ -81,6 +89,8 @@ def billing(campaign: Campaign) -> Billing:
         asked=sum(row["asked"] for row in rows),
         amounts=amounts,
         assumed=tuple(sorted(assumed)),
+        through={r["account"]: r["account__provider"] for r in rows if r["account"] is not None},
+        checking=sum(row["checking"] or 0 for row in rows),
     )
 
 
@@ -100,12 +110,12 @@ class ActualCost:
     as_sent: str = ""
 
 
-def actual_cost(campaign: Campaign, handed_over: int) -> ActualCost:
+def actual_cost(campaign: Campaign, handed_over: int, bill: Billing | None = None) -> ActualCost:
     """The actual cost of ``campaign`` against its estimate; ``handed_over``: its messages the
-    provider took (from the counters)."""
-    label = _label(campaign)
+    provider took (from the counters); ``bill``: its billing(), when the caller has it."""
+    bill = billing(campaign) if bill is None else bill
+    label = _label(campaign, bill)
     estimate = campaign.estimate or {}
-    bill = billing(campaign)
     notes = _estimate_notes(estimate, handed_over)
     if not bill.batches:
         return ActualCost("—", "Nothing has been handed to the provider yet.", notes=notes)
@@ -187,11 +197,11 @@ def as_sent(campaign: Campaign) -> tuple[dict[str, Decimal], str]:
     return planned, ""
 
 
-def _label(campaign: Campaign) -> str:
+def _label(campaign: Campaign, bill: Billing) -> str:
     """Who billed: the provider of the campaign's account, or of each account its batches
     went through ("BSG and Mobizon")."""
     accounts = {campaign.account} if campaign.account else set()
-    routed = ProviderAccount.objects.filter(batches__campaign=campaign).distinct()
+    routed = [ProviderAccount(provider=slug) for slug in bill.through.values()]
     labels = sorted({a.get_provider_display() for a in (*accounts, *routed)})
     return " and ".join(labels) or "the provider"
 

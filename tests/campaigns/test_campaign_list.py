@@ -7,6 +7,8 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
@@ -115,6 +117,18 @@ def test_rows_show_recipients_delivery_rate_and_cost_from_the_counters(as_role, 
 
     assert re.search(r'data-testid="recipients">6<.*?data-testid="rate">50.0 %<', html, re.S)
     assert 'data-testid="cost">9.00 EUR<' in html  # the account's currency when none reported
+
+
+def test_a_page_of_rows_costs_the_same_queries_as_one_row(as_role, campaigns):
+    """Each row's account and counters come with it: no query a row."""
+    client = as_role("viewer")
+    listing(client)  # the session's first request writes it
+    with CaptureQueriesContext(connection) as one:
+        assert len(names(listing(client, "?q=winter+promo"))) == 1
+    with CaptureQueriesContext(connection) as every:
+        assert len(names(listing(client))) == 5
+
+    assert len(every) == len(one)
 
 
 def test_an_htmx_request_gets_the_results_alone(as_role, campaigns):

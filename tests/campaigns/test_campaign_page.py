@@ -104,6 +104,27 @@ def test_figures_follow_the_messages_without_counting_them(as_role, launched):
     assert not [sql for sql in message_queries if "COUNT(" in sql or "GROUP BY" in sql]
 
 
+def test_the_live_part_reads_the_batches_once_for_the_cost_the_retry_and_the_routes(
+    as_role, launched
+):
+    """Polled every 5 s: the cost, who billed, the batches being checked and whether any went
+    through another account come from one query over the batches (the links and the table of
+    the last batches are two more); the workspace is the request's, not read again."""
+    client = as_role("viewer")
+
+    with CaptureQueriesContext(connection) as queries:
+        html = live(client, launched).text
+        page = client.get(reverse("campaign_detail", args=[launched.pk])).text
+
+    assert 'data-testid="cost-actual">3.15 EUR' in html and "3.15 EUR" in page
+    batch_queries = [q["sql"] for q in queries if 'FROM "campaigns_batch"' in q["sql"]]
+    assert len(batch_queries) == 2 * 3
+    workspace_reads = [q for q in queries if q["sql"].startswith('SELECT "dashboard_workspace"')]
+    membership_reads = [q for q in queries if 'FROM "dashboard_membership"' in q["sql"]]
+    assert not workspace_reads
+    assert len(membership_reads) == 2  # one a request, for the workspace and the menu alike
+
+
 # --- The chart -----------------------------------------------------------------------------
 
 
