@@ -892,9 +892,8 @@ class HeldBatch:
         failed over away from this batch's account."""
         if submission.launched:
             return False
-        label = self.account.adapter_class.label
         error = InsufficientFunds(
-            f"{label} did not launch a batch: the account's balance or credits do not cover it."
+            "The account's balance or credits do not cover a batch: created there, not launched."
         )
         return failover.account_error(self.campaign, self.account, error)
 

@@ -25,11 +25,11 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 @pytest.fixture
 def lost_answer(settings, acme, live_server):
-    """A BSG campaign of 20 whose first batch of 10 a worker was submitting when it died a
-    minute ago: ``took`` says whether the provider got it."""
+    """A BSG campaign of 20 whose first batch of 10 a worker was submitting when it died
+    two minutes ago: ``took`` says whether the provider got it."""
     settings.CRIER_SEND_BATCH_SIZE = 10
     settings.CRIER_SEND_BACKOFF_CAP = 0.1
-    settings.CRIER_PROVIDER_TIMEOUT = 5.0
+    settings.CRIER_PROVIDER_TIMEOUT = 20.0  # a loaded machine's live server is slow
     settings.CRIER_RECONCILE_SETTLE_SECONDS = 1.0
 
     def make(took: bool):
@@ -45,7 +45,7 @@ def lost_answer(settings, acme, live_server):
                 )
         Batch.objects.filter(pk=batch.pk).update(
             status=BatchStatus.SUBMITTING,
-            last_request_at=timezone.now() - timedelta(minutes=1),
+            last_request_at=timezone.now() - timedelta(minutes=2),
             lease_until=timezone.now() - timedelta(seconds=1),
         )
         return campaign, batch, remote
