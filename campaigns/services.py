@@ -30,7 +30,7 @@ from campaigns.models import (
     by_account,
     renew_references,
 )
-from campaigns.sending import failover
+from campaigns.sending import engine, failover
 from campaigns.tracking import polling as tracking
 from contacts import book
 from core import statuses
@@ -204,6 +204,8 @@ def _content_problems(campaign: Campaign):
         yield f"Step {STEP_OF.get(refusal.field, 2)}: {refusal.message}"
     if campaign.start_at and campaign.start_at < timezone.now():
         yield "The start time has passed: choose a later one in step 4, or send now."
+    if never := windows.never_opens(campaign):
+        yield never
     if broken := audiences.problem(campaign):
         yield broken
     elif not campaign.messages.filter(status=MessageStatus.PENDING).exists():
@@ -251,6 +253,8 @@ def launch(campaign: Campaign, user, *, confirm_unpriced: bool = False, funds=No
         # the lists, segments and contacts do not change who the campaign sends to.
         from_book = audiences.snapshot(campaign)
         zones = windows.assign_zones(campaign)
+        if zones and (never := windows.never_opens(campaign, zones)):
+            raise CampaignRuleError(never)  # in no recipient's zone: the launch is undone
         left_out = status_events.update(
             campaign.workspace_id,
             _stop_listed(campaign),
@@ -380,6 +384,7 @@ def pause(campaign: Campaign, user) -> Campaign:
         "Only a scheduled or sending campaign can be paused.",
         status=CampaignStatus.PAUSED,
         status_reason="Paused by " + (user.get_username() if user else "Crier") + ".",
+        next_attempt_at=engine.next_lookup(campaign),
     )
 
 
@@ -409,6 +414,7 @@ def stop(campaign: Campaign, user) -> int:
             status=CampaignStatus.CANCELLED,
             status_reason="Stopped by " + (user.get_username() if user else "Crier") + ".",
             updated_at=now,
+            next_attempt_at=engine.next_lookup(campaign),
         )
         if not moved:
             raise CampaignRuleError("Only a scheduled, sending or paused campaign can be stopped.")
@@ -423,7 +429,7 @@ def stop(campaign: Campaign, user) -> int:
         Batch.objects.filter(pk__in=held_ids).update(status=BatchStatus.CANCELLED, updated_at=now)
         stopped = {
             "status": MessageStatus.CANCELLED,
-            "error_reason": "The campaign was stopped before this message was sent.",
+            "error_reason": engine.STOPPED_BEFORE_SENT,
             "updated_at": now,
         }
         pending = Message.objects.filter(campaign=campaign, status=MessageStatus.PENDING)
@@ -510,6 +516,8 @@ class RetryPlan:
     checking: int
     unknown: int  # shown as Unknown: never confirmed, or no final report
     sends: str = ""  # the one that sends them again, when not ``provider`` (a failover)
+    too_late: int = 0  # failed messages the deadline would expire unsent, left out
+    deadline_passed: str = ""  # why nothing can be retried: the deadline has passed
 
     @property
     def confirmation(self) -> str:
@@ -520,6 +528,12 @@ class RetryPlan:
             f"charged for them; they will be charged if {self.sends or self.provider} "
             "accepts them now."
         ]
+        if self.too_late:
+            sentences.append(
+                f"{self.too_late:,} other failed message{pluralize(self.too_late)} "
+                f"{pluralize(self.too_late, 'is,are')} not included: "
+                "the window of their recipients does not open again before the deadline."
+            )
         if self.checking:
             sentences.append(
                 f"{self.checking:,} other message{pluralize(self.checking)} are not included: "
@@ -551,13 +565,26 @@ def retry_plan(campaign: Campaign, counters, checking: int | None = None) -> Ret
         unknown = campaign.batches.filter(status=BatchStatus.UNKNOWN)
         checking = unknown.aggregate(n=Sum("size"))["n"] or 0
     routed = campaign.failed_over_at or campaign.routed_countries()
+    failed = Message.objects.filter(campaign=campaign, status=MessageStatus.FAILED)
+    # Counted only under a deadline, and only the failed messages of zones that miss it.
+    too_late = counters.failed if windows.past_deadline(campaign) else 0
+    too_late = too_late or windows.too_late(campaign, failed).count()
     return RetryPlan(
         provider="the provider" if routed else campaign.account.adapter_class.label,
         sends=campaign.backup_account.adapter_class.label if campaign.failed_over_at else "",
-        again=counters.failed,
+        again=max(counters.failed - too_late, 0),
         checking=checking,
         unknown=counters.unknown,
+        too_late=too_late,
+        deadline_passed=_deadline_passed(campaign),
     )
+
+
+def _deadline_passed(campaign: Campaign) -> str:
+    if not windows.past_deadline(campaign):
+        return ""
+    when = windows.deadline_text(campaign)
+    return f"The deadline passed at {when} — clone the campaign to send again."
 
 
 def retry_failed(campaign: Campaign, user) -> int:
@@ -569,7 +596,16 @@ def retry_failed(campaign: Campaign, user) -> int:
         locked = Campaign.objects.select_for_update().filter(pk=campaign.pk).first()
         if locked is None or locked.status not in RETRYABLE:
             raise CampaignRuleError("Only a launched campaign that is not stopped can be retried.")
-        count = _renew_references(campaign, _certainly_not_taken(campaign))
+        if passed := _deadline_passed(locked):
+            raise CampaignRuleError(passed)
+        again = _certainly_not_taken(campaign)
+        late = windows.too_late(locked, again)
+        count = _renew_references(campaign, again.exclude(pk__in=late))
+        if not count and late.exists():
+            raise CampaignRuleError(
+                "No failed message can go before the deadline, "
+                f"{windows.deadline_text(locked)}: clone the campaign to send again."
+            )
         if not count:
             raise CampaignRuleError("No message failed: there is nothing to retry.")
         if locked.failed_over_at:  # what goes again from the failed primary, goes to the backup

@@ -9,6 +9,10 @@ number prefixes that decide them (``Campaign.zones``), found in one grouped quer
 prefix, never number by number and without rewriting a million rows: the engine's claim
 (``open_now``) works out which keys are open from that short list and narrows its query to
 their zones and prefixes.
+
+Longer than 400 lines because the claim, the sleep until an opening, the expiry, the retry
+offer and the launch's check all read one set of rules (zone keys against the window and the
+deadline); split apart, each would derive them again.
 """
 
 from __future__ import annotations
@@ -37,6 +41,8 @@ RUNNING = (CampaignStatus.SCHEDULED, CampaignStatus.SENDING, CampaignStatus.PAUS
 HORIZON = timedelta(days=31)
 STEP = timedelta(minutes=15)
 NEVER_OPEN_RECHECK = timedelta(hours=1)
+# A window with no open time this far ahead never opens: the launch refuses it.
+YEAR = timedelta(days=366)
 
 
 @dataclass(frozen=True)
@@ -269,6 +275,49 @@ def next_opening(campaign: Campaign, now: datetime) -> tuple[datetime, str] | No
         if not rules.is_open(key, now) and (when := rules.next_opening(key, now))
     ]
     return min(found) if found else None
+
+
+def too_late(campaign: Campaign, messages, now: datetime | None = None):
+    """Of ``messages``, those the deadline would expire unsent were they pending again: every
+    one once it has passed; before it, those whose zone is closed now and opens again only
+    after it, or never (the retry offer leaves them out)."""
+    now = now or timezone.now()
+    if not campaign.deadline:
+        return messages.none()
+    if now >= campaign.deadline:
+        return messages
+    rules = rules_for(campaign)
+    late = {
+        key
+        for key in zone_keys(campaign)
+        if not rules.is_open(key, now)
+        and ((when := rules.next_opening(key, now)) is None or when >= campaign.deadline)
+    }
+    return messages.filter(_in_zones(campaign, late)) if late else messages.none()
+
+
+def never_opens(campaign: Campaign, keys=None) -> str:
+    """Why the launch is refused when the campaign's window has no open time in the next
+    YEAR for any of ``keys`` (its zone keys; default: its workspace's zone), so that it would
+    wait for ever ("" when it opens): no day at all, or every day a holiday."""
+    rules = rules_for(campaign)
+    if rules.window is None:
+        return ""
+    keys = list(keys or [rules.fallback_zone])
+    if any(rules.window.opens_within(key, rules.start, YEAR.days) for key in keys):
+        return ""
+    text = campaign.send_window or campaign.workspace.send_window
+    whose = "" if campaign.send_window else "the workspace's "
+    return (
+        f"Step 4, Sending window: {whose}“{text.strip()}” never opens in the next "
+        f"{YEAR.days} days (no day is open, or every open day is a holiday): change the window "
+        "or the workspace's holidays."
+    )
+
+
+def deadline_text(campaign: Campaign) -> str:
+    """The deadline in the workspace's zone, as the pages and messages say it."""
+    return _deadline(campaign)
 
 
 def expire_late(campaign: Campaign) -> int:

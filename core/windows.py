@@ -49,6 +49,18 @@ class Window:
         starts = [start for start in starts if start > after]
         return next((start for start in starts if self.is_open(zone, start)), None)
 
+    def opens_within(self, zone: str, after: datetime, days: int) -> bool:
+        """Whether ``zone`` (a key) is open at some instant of the ``days`` days from
+        ``after``, whatever the holidays (stopping at the first opening)."""
+        if self.is_open(zone, after):
+            return True
+        end = after + timedelta(days=days)
+        return any(
+            after < start <= end and self.is_open(zone, start)
+            for name in zone_names(zone)
+            for start in self._starts(name, after, days + 1)
+        )
+
     def _open_in(self, name: str, at: datetime) -> bool:
         local = at.astimezone(tz(name))
         if local.date() in self.holidays:
@@ -56,13 +68,14 @@ class Window:
         minute = local.hour * 60 + local.minute
         return any(start <= minute < end for start, end in self.days[local.weekday()])
 
-    def _starts(self, name: str, after: datetime):
-        """Each interval's opening instant in zone ``name`` over the coming week and as many
-        more days as there are holidays. A start the clocks skip (spring forward) maps to the
-        same wall time after the change (zoneinfo's reading): late, never outside the window."""
+    def _starts(self, name: str, after: datetime, days: int | None = None):
+        """Each interval's opening instant in zone ``name`` over ``days`` days (default: the
+        coming week and as many more days as there are holidays). A start the clocks skip
+        (spring forward) maps to the same wall time after the change (zoneinfo's reading):
+        late, never outside the window."""
         zone = tz(name)
         first = after.astimezone(zone).date()
-        for offset in range(8 + len(self.holidays)):
+        for offset in range(days or 8 + len(self.holidays)):
             day = first + timedelta(days=offset)
             if day in self.holidays:
                 continue

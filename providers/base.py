@@ -29,6 +29,7 @@ from django.utils.dateparse import parse_datetime
 from core import crypto, statuses
 from providers.errors import (
     AuthError,
+    InsufficientFunds,
     InvalidRequest,
     NotFound,
     NotSupported,
@@ -780,6 +781,12 @@ class ProviderAdapter:
             raise AuthError(
                 f"{self.label} did not accept the account's credentials, or does not allow "
                 "this account to do that.",
+                code=status,
+                detail=detail,
+            )
+        if status == 402:  # Payment Required: out of balance or credits, whoever says it
+            raise InsufficientFunds(
+                f"{self.label} says the account's balance or credits do not cover this.",
                 code=status,
                 detail=detail,
             )

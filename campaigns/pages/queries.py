@@ -24,7 +24,7 @@ from django.db.models.functions import Cast, Coalesce, NullIf, TruncDate, Upper
 from django.utils import timezone
 from django.utils.dateparse import parse_date
 
-from campaigns.models import Batch, Campaign, CampaignCounters, Channel, Message
+from campaigns.models import Batch, Campaign, CampaignCounters, Channel, Message, by_account
 from campaigns.pages import number_search
 from campaigns.tracking import costs
 from core import params, statuses
@@ -174,6 +174,22 @@ def short_links(campaign: Campaign) -> list[dict]:
             total["clicks"] += link["clicks"]
             total["redirects"] += link["redirects"]
     return sorted(totals.values(), key=lambda link: -link["clicks"])
+
+
+def unlaunched_at_provider(campaign: Campaign) -> list[tuple[str, list[str]]]:
+    """Campaigns Crier created at a provider and never launched, and no longer means to (held
+    for lack of credits, then stopped, expired at the deadline, or moved to the backup) but
+    which that provider's API cannot delete: (its label, their ids), for a person to delete
+    in the provider's panel. A provider that deletes before the start had them withdrawn."""
+    left = Batch.objects.filter(
+        campaign=campaign, status=statuses.BatchStatus.CANCELLED, submitted_at__isnull=True
+    ).exclude(provider_campaign_id="")
+    found: dict[str, list[str]] = {}
+    for account, batches in by_account(campaign, left).items():
+        if not account.adapter_class.capabilities.delete_before_start:
+            ids = found.setdefault(account.adapter_class.label, [])
+            ids += [batch.provider_campaign_id for batch in batches]
+    return list(found.items())
 
 
 @dataclass

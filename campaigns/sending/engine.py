@@ -79,6 +79,9 @@ OPEN_BATCHES = (
     BatchStatus.HELD,
 )
 STOP_LISTED = "stop_listed"
+# Campaigns that send nothing more but whose unknown batches are still looked up.
+LOOKING_UP = (CampaignStatus.PAUSED, CampaignStatus.CANCELLED)
+STOPPED_BEFORE_SENT = "The campaign was stopped before this message was sent."
 
 
 def lease_seconds() -> float:
@@ -143,6 +146,8 @@ def _run(campaign_id: int, deadline: float, summary: Counter, heartbeat: Heartbe
     while True:
         heartbeat.touch()
         campaign = Campaign.objects.select_related("account").filter(pk=campaign_id).first()
+        if campaign is not None and campaign.status in LOOKING_UP:
+            _look_up_stopped(campaign, deadline, summary, heartbeat)
         if campaign is None or campaign.status != CampaignStatus.SENDING:
             break
         if campaign.next_attempt_at and campaign.next_attempt_at > timezone.now():
@@ -166,6 +171,33 @@ def _run(campaign_id: int, deadline: float, summary: Counter, heartbeat: Heartbe
             break
 
 
+def _look_up_stopped(campaign: Campaign, deadline: float, summary: Counter, heartbeat) -> None:
+    """A paused or stopped campaign sends nothing more, but its batches whose fate is unknown
+    (the answer lost, or their worker died mid-call) are still looked up, so their messages
+    end with a true status and cost: what the provider took is tracked, what it never took
+    waits for the resume (paused) or is cancelled (stopped). The campaign then sleeps until
+    its next lookup is due (``next_attempt_at``; None when it owes none)."""
+    while taken := take_open(campaign, lookups_only=True):
+        held = HeldBatch(campaign, *taken, heartbeat=heartbeat)
+        with heartbeat.holding(held.batch.pk, held.token):
+            summary[held.process()] += 1
+        if time.monotonic() >= deadline:
+            break
+    lookups = campaign.batches.filter(status__in=[BatchStatus.UNKNOWN, BatchStatus.SUBMITTING])
+    times = [t for pair in lookups.values_list("next_attempt_at", "lease_until") for t in pair]
+    when = min((t for t in times if t is not None), default=None)
+    if when is None and lookups.exists():
+        when = timezone.now()
+    Campaign.objects.filter(pk=campaign.pk).update(next_attempt_at=when)
+
+
+def next_lookup(campaign: Campaign):
+    """For a campaign being paused or stopped: now when a batch of its fate is unknown or on
+    its way (its lookups go on: ``_look_up_stopped``), else None."""
+    owed = campaign.batches.filter(status__in=[BatchStatus.UNKNOWN, BatchStatus.SUBMITTING])
+    return timezone.now() if owed.exists() else None
+
+
 def dispatch_due(hand_over: Callable[[int], object]) -> dict:
     """The beat task's work: start scheduled campaigns whose time has come, then hand every
     sending campaign that is due and in no worker's hands to ``hand_over`` (its id), once: the
@@ -178,9 +210,11 @@ def dispatch_due(hand_over: Callable[[int], object]) -> dict:
         .update(status=CampaignStatus.SENDING, updated_at=now, next_poll_at=now)
     )
     due = Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now)
-    sending = Campaign.objects.filter(status=CampaignStatus.SENDING)
+    sending = Campaign.objects.filter(status=CampaignStatus.SENDING).filter(due)
+    # A paused or stopped campaign only when a lookup of its own is due (_look_up_stopped).
+    sending |= Campaign.objects.filter(status__in=LOOKING_UP, next_attempt_at__lte=now)
     handed_out = 0
-    for pk in sending.filter(due & _free(now)).values_list("pk", flat=True):
+    for pk in sending.filter(_free(now)).values_list("pk", flat=True):
         if take_for_worker(pk, now):
             hand_over(pk)
             handed_out += 1
@@ -206,15 +240,20 @@ def release(campaign_id: int) -> None:
 
 
 def _wait_for_open_batches(campaign: Campaign) -> None:
-    """Nothing to do now: sleep the campaign until its earliest open batch is due."""
+    """Nothing to do now: sleep the campaign until its earliest open batch is due, or until
+    its recipients' window opens (claim's windows.wait_for_window) if that comes first."""
     waiting = campaign.batches.filter(status__in=OPEN_BATCHES)
     times = [t for pair in waiting.values_list("next_attempt_at", "lease_until") for t in pair]
     if times := [t for t in times if t is not None]:
+        # A wake set in this run (beat handed the campaign out only once its own was due).
+        opening = Campaign.objects.filter(pk=campaign.pk, next_attempt_at__gt=timezone.now())
+        times += opening.values_list("next_attempt_at", flat=True)
         Campaign.objects.filter(pk=campaign.pk).update(next_attempt_at=min(times))
 
 
-def take_open(campaign: Campaign) -> tuple[Batch, str] | None:
-    """An open batch of the campaign that is due, taken under a fresh lease (or None).
+def take_open(campaign: Campaign, *, lookups_only: bool = False) -> tuple[Batch, str] | None:
+    """An open batch of the campaign that is due, taken under a fresh lease (or None);
+    ``lookups_only``: only one whose fate is unknown.
 
     A ``submitting`` batch whose lease ran out was abandoned mid-call, so it is taken as
     ``unknown``: whatever its worker did must be looked up before anything else.
@@ -223,6 +262,8 @@ def take_open(campaign: Campaign) -> tuple[Batch, str] | None:
     free = Q(lease_until__isnull=True) | Q(lease_until__lt=now)
     due = Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now)
     waiting = Q(status__in=[BatchStatus.CLAIMED, BatchStatus.UNKNOWN, BatchStatus.HELD])
+    if lookups_only:
+        waiting = Q(status=BatchStatus.UNKNOWN)
     abandoned = Q(status=BatchStatus.SUBMITTING)
     candidates = campaign.batches.filter((waiting & due & free) | (abandoned & free))
     for batch in candidates.order_by("pk")[:10]:
@@ -494,6 +535,8 @@ class HeldBatch:
             Campaign.objects.filter(pk=self.campaign.pk).update(next_attempt_at=quiet)
             return "waiting"
         with self._adapter() as adapter:
+            if status == BatchStatus.HELD and failover.away_from(self.campaign, self.account):
+                return self._withdraw_to_backup(adapter)
             if status == BatchStatus.UNKNOWN:
                 return self._reconcile(adapter)
             return self._submit(adapter)
@@ -523,6 +566,8 @@ class HeldBatch:
             failure = None
         self.sending = False  # the lookups that may follow send nothing
         if failure is None:
+            if self._held_fails_over(submission):
+                return self._withdraw_to_backup(adapter, submission)
             return self._record(submission)
         if isinstance(failure, DuplicateReference):  # evidence: the provider has it already
             self._update(status=BatchStatus.UNKNOWN, provider_has_it=True, last_error=str(failure))
@@ -629,6 +674,11 @@ class HeldBatch:
             return self._send_again()
         if submission is None:
             return self._found_nothing(type(adapter))
+        if not submission.launched and self._stopped():
+            self._update(provider_campaign_id=submission.provider_campaign_id)
+            return self._cancel_stopped()  # never launched, and never will be
+        if self._held_fails_over(submission):
+            return self._withdraw_to_backup(adapter, submission)
         self._record(submission)
         return "reconciled"
 
@@ -651,9 +701,34 @@ class HeldBatch:
             return "settling"
         return self._send_again()
 
+    def _stopped(self) -> bool:
+        return Campaign.objects.filter(
+            pk=self.campaign.pk, status=CampaignStatus.CANCELLED
+        ).exists()
+
+    def _cancel_stopped(self) -> str:
+        """The campaign was stopped and the provider never took (or never launched) the
+        batch: it is cancelled with its messages, as the stop cancelled the batches then
+        unsent."""
+        with transaction.atomic():
+            if not self._mine().select_for_update().exists():
+                return "lost lease"
+            status_events.update(
+                self.campaign.workspace_id,
+                Message.objects.filter(batch=self.batch, status=MessageStatus.SUBMITTING),
+                status=MessageStatus.CANCELLED,
+                error_reason=STOPPED_BEFORE_SENT,
+                updated_at=timezone.now(),
+            )
+            self._update(status=BatchStatus.CANCELLED, lease_until=None, lease_token="")
+        return "cancelled"
+
     def _send_again(self) -> str:
         """The provider certainly never took the batch: it goes again as it is, after the
-        backoff a failed try earns (the call that left it unknown did fail)."""
+        backoff a failed try earns (the call that left it unknown did fail); a stopped
+        campaign's is cancelled instead."""
+        if self._stopped():
+            return self._cancel_stopped()
         error = TemporaryError(self.batch.last_error or "The provider did not answer.")
         return self._failed_call(error, nothing_sent=True)
 
@@ -810,19 +885,61 @@ class HeldBatch:
             return failover.temporary_error(self.campaign, self.account, error)
         return False
 
-    def _move_to_backup(self) -> str:
-        """The campaign failed over and the primary certainly never took this batch: its
-        messages go to the backup under new references, and the batch closes empty."""
+    def _held_fails_over(self, submission: Submission) -> bool:
+        """The provider holds the batch unlaunched (``launched=False``: its balance or credits
+        do not cover it): an account out of funds, which trips the failover rule like a
+        refusal for funds would (campaigns.sending.failover). True when the campaign has
+        failed over away from this batch's account."""
+        if submission.launched:
+            return False
+        error = InsufficientFunds(
+            "The account's balance or credits do not cover a batch: created there, not launched."
+        )
+        return failover.account_error(self.campaign, self.account, error)
+
+    def _withdraw_to_backup(self, adapter: ProviderAdapter, submission=None) -> str:
+        """The campaign failed over and the primary holds this batch unlaunched, its fate
+        known: it is withdrawn there where the provider allows (else it stays unlaunched, and
+        Crier never launches it: the campaign page names it for a person to delete), and its
+        messages go to the backup under new references. A withdrawal the provider refuses
+        leaves the batch held, to be tried again; nothing moves then."""
+        remote_id = submission.provider_campaign_id if submission else ""
+        remote_id = remote_id or self.batch.provider_campaign_id
+        label = self.account.adapter_class.label
+        if self.account.adapter_class.capabilities.delete_before_start:
+            try:
+                adapter.delete(remote_id)
+            except ProviderError as error:
+                logger.warning("Batch %s: could not withdraw it: %s", self.batch.pk, error)
+                if submission is not None:
+                    return self._record(submission)
+                self._retry_later(BatchStatus.HELD, error, _held_wait().total_seconds())
+                return "held"
+            left = f"Crier withdrew its campaign {remote_id} there."
+        else:
+            left = (
+                f"{label}'s API cannot delete its campaign {remote_id}: delete it in "
+                f"{label}'s panel so that it is never launched."
+            )
+        self._update(status=BatchStatus.HELD, provider_campaign_id=remote_id)
+        why = f"{label} held these {{moved}} messages unlaunched: moved to the backup. {left}"
+        return self._move_to_backup(why)
+
+    def _move_to_backup(self, why: str = "") -> str:
+        """The campaign failed over and the primary certainly never took this batch (or holds
+        it unlaunched: ``why``, with ``{moved}`` for the count): its messages go to the backup
+        under new references, and the batch closes empty."""
         with transaction.atomic():
             if not self._mine().select_for_update().exists():
                 return "lost lease"
             unsent = Message.objects.filter(batch=self.batch)
             moved = failover.move(self.campaign, unsent, MessageStatus.SUBMITTING)
             label = self.account.adapter_class.label
+            why = why or f"{label} never took these {{moved}} messages: moved to the backup."
             self._update(
                 status=BatchStatus.CANCELLED,
                 size=0,
-                last_error=f"{label} never took these {moved} messages: moved to the backup.",
+                last_error=why.format(moved=moved),
                 next_attempt_at=None,
                 lease_until=None,
                 lease_token="",
@@ -922,7 +1039,10 @@ def _pause(campaign: Campaign, reason: str, *, account: ProviderAccount | None =
     """Pauses a sending campaign with ``reason``; ``account``: the one that refused Crier's
     credentials, which keeps the reason too."""
     if Campaign.objects.filter(pk=campaign.pk, status=CampaignStatus.SENDING).update(
-        status=CampaignStatus.PAUSED, status_reason=reason, updated_at=timezone.now()
+        status=CampaignStatus.PAUSED,
+        status_reason=reason,
+        updated_at=timezone.now(),
+        next_attempt_at=next_lookup(campaign),
     ):
         status_events.campaign_changed(campaign, EventType.CAMPAIGN_PAUSED)
     if account is not None:

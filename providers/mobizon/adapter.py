@@ -55,7 +55,7 @@ from providers.errors import (
     UnknownOutcome,
 )
 from providers.http import flatten_form, json_or_none, parse_retry_after
-from providers.mobizon.errors import API_ERRORS, OK_CODES, RECIPIENT_ERRORS
+from providers.mobizon.errors import API_ERRORS, LOW_BALANCE_WORDS, OK_CODES, RECIPIENT_ERRORS
 from providers.statuses import (
     campaign_status,
     empty_counters,
@@ -150,7 +150,7 @@ class MobizonAdapter(ProviderAdapter):
             )
         if code == 30:
             return RateLimited("Mobizon says Crier is calling it too often; Crier will wait.")
-        if code == 15 and any(w in message.lower() for w in ("balance", "insufficient", "funds")):
+        if code == 15 and any(word in message.lower() for word in LOW_BALANCE_WORDS):
             return InsufficientFunds("The Mobizon balance is too low to send this.", code=code)
         if code == 1 and isinstance(data, dict) and data:
             field, problem = next(iter(data.items()))

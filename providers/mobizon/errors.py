@@ -28,6 +28,10 @@ API_ERRORS = {
     15: (PermanentError, "Mobizon could not complete the operation."),
     999: (TemporaryError, "Mobizon's service had an error. Crier will try again."),
 }
+# Code 15 ("operation error") says what failed only in its message, in the language of the
+# account's regional site (English, Russian for .kz and .uz, Portuguese for .com.br)
+# [INFERRED]: these stems mean the balance did not cover the send.
+LOW_BALANCE_WORDS = ("balance", "insufficient", "funds", "баланс", "средств", "saldo")
 RECIPIENT_ERRORS = {
     1: "The phone number is empty.",
     2: "Mobizon found no phone number for this recipient.",
