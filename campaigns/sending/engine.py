@@ -188,7 +188,8 @@ def _look_up_stopped(campaign: Campaign, deadline: float, summary: Counter, hear
     when = min((t for t in times if t is not None), default=None)
     if when is None and lookups.exists():
         when = timezone.now()
-    Campaign.objects.filter(pk=campaign.pk).update(next_attempt_at=when)
+    # Not over a resume that came meanwhile: the resumed campaign sends at once.
+    Campaign.objects.filter(pk=campaign.pk, status__in=LOOKING_UP).update(next_attempt_at=when)
 
 
 def next_lookup(campaign: Campaign):
@@ -867,7 +868,10 @@ class HeldBatch:
                 error, f"Gave up after {attempts} {pluralize(attempts, 'try,tries')}: {last}"
             )
         if isinstance(error, (InsufficientFunds, AuthError)):
-            self._retry_later(waiting, error, 0)
+            # A paused or stopped campaign's lookup refused so is asked again after a backoff:
+            # pausing it again changes nothing, and at once would be a loop on the provider.
+            stopped = self.campaign.status in LOOKING_UP
+            self._retry_later(waiting, error, backoff(self.batch.attempts + 1) if stopped else 0)
             account = self.account if isinstance(error, AuthError) else None
             _pause(self.campaign, str(error), account=account)
             return "paused"

@@ -16,8 +16,9 @@ from campaigns.compose.outgoing import messages_for, spec_for
 from campaigns.models import Batch, Campaign, Message
 from campaigns.sending import engine
 from campaigns.tracking import polling
-from core.statuses import BatchStatus, MessageStatus
+from core.statuses import BatchStatus, CampaignStatus, MessageStatus
 from providers.base import BatchState
+from providers.errors import AuthError
 from tests.sendkit import campaign_for, ledger, sandbox_account, statuses, tick
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -102,3 +103,34 @@ def test_a_paused_campaigns_unknown_batch_is_looked_up_and_nothing_more_goes(
         assert batch.status == BatchStatus.CLAIMED, batch.last_error
     assert ledger(remote) == {"charges": 10 if took else 0, "phones_charged_twice": 0}
     assert campaign.messages.filter(status=MessageStatus.PENDING).count() == 10
+
+
+def test_a_refused_lookup_of_a_paused_campaign_is_not_retried_at_once(acme, settings, monkeypatch):
+    """Found by review: a lookup refused for credentials (or funds) was retried with a wait of
+    0, and pausing an already paused campaign does nothing, so the worker asked the provider
+    again at once, in a tight loop, until its time ran out (50 lookups in 2 s)."""
+    settings.CRIER_SEND_BATCH_SIZE = 10
+    settings.CRIER_RECONCILE_SETTLE_SECONDS = 0.0
+    account, _remote = sandbox_account(acme.workspace, "bsg", "http://127.0.0.1:9")
+    campaign = campaign_for(acme.workspace, account, 20)
+    batch, _token = engine.claim(campaign)
+    Batch.objects.filter(pk=batch.pk).update(
+        status=BatchStatus.UNKNOWN,
+        last_request_at=timezone.now() - timedelta(minutes=2),
+        lease_until=None,
+        next_attempt_at=None,
+    )
+    # Credentials refused: the campaign was paused, with this batch's fate still unknown.
+    Campaign.objects.filter(pk=campaign.pk).update(
+        status=CampaignStatus.PAUSED, next_attempt_at=timezone.now(), lease_until=None
+    )
+    calls = []
+
+    def refused(self, spec, messages, state):
+        calls.append(1)
+        raise AuthError("The provider did not accept the account's credentials.")
+
+    adapter_class = account.adapter_class
+    monkeypatch.setattr(adapter_class, "reconcile", refused)
+    tick(budget=2)
+    assert len(calls) <= 2, f"{len(calls)} lookups in one 2-second run"
