@@ -26,11 +26,10 @@ from __future__ import annotations
 import logging
 import os
 import tempfile
-from collections import Counter, deque
+from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from itertools import islice
-from operator import itemgetter
 
 from django.conf import settings
 from django.core.files import File
@@ -276,13 +275,13 @@ def _read_and_check(imp: RecipientImport, writer, report, progress: _Progress) -
 
         for verdicts in n.verdicts(phone_cells()):
             batch = batches.popleft()
-            text, rejected = checker.check(batch, verdicts)
+            lines, rejected = checker.check(batch, verdicts)
             tally.done += len(batch)
             tally.total = max(estimate or 0, tally.done)
             if rejected:
                 report.write(_report_rows(rejected))
             progress(tally)
-            writer.write(text)
+            writer.write(lines)
     if tally.done == 0:
         raise ImportRejected("empty", "The file has no rows under its header.")
     return tally
@@ -291,7 +290,7 @@ def _read_and_check(imp: RecipientImport, writer, report, progress: _Progress) -
 class _Checker:
     """What an import knows about the rows before and behind the current batch: the numbers
     already accepted, already in the campaign and stop-listed, and the placeholders a row
-    must fill. ``check`` turns a batch into a text of COPY lines (see bulk.MessageWriter) for
+    must fill. ``check`` turns a batch into lines of COPY text (see bulk.MessageWriter) for
     the rows accepted and report rows for the others, counting both in ``tally``."""
 
     def __init__(self, imp: RecipientImport, tail: str):
@@ -315,53 +314,40 @@ class _Checker:
         self.tail = tail
         self.tally = _Tally()
 
-    def check(self, batch: list[Row], verdicts: list) -> tuple[str, list[RejectedRow]]:
+    def check(self, batch: list[Row], verdicts: list) -> tuple[list[str], list[RejectedRow]]:
         seen, existing, stop, required = self.seen, self.existing, self.stop, self.required
-        accepted: list[Row] = []
-        kept: list[tuple[str, str, str]] = []  # their verdicts
-        rejected: list[RejectedRow] = []
-        # The hot loop of a million-row import: it only decides. A new valid number is kept
-        # inline, anything else goes through _rejection; the kept rows become COPY text a
-        # column at a time in _lines.
-        for row, verdict in zip(batch, verdicts, strict=True):
+        encode, tail, by_country = self.encode, self.tail, self.tally.by_country
+        # Sorted, the references of a batch grow as those of successive batches do: the
+        # unique index then grows at its end, several times faster.
+        fresh = references(len(batch))
+        fresh.sort()
+        next_reference = iter(fresh).__next__
+        lines, rejected = [], []
+        # The hot loop of a million-row import: a new valid number is accepted inline;
+        # anything else goes through _rejection.
+        for (number, cells), verdict in zip(batch, verdicts, strict=True):
             if type(verdict) is tuple:
-                e164 = verdict[0]
+                e164, region, kind = verdict
                 digits = int(e164[1:])
                 if (
                     digits not in seen
                     and e164 not in existing
                     and e164 not in stop
-                    and not (required and _missing(row[1], required))
+                    and not (required and _missing(cells, required))
                 ):
-                    seen[digits] = row[0]
-                    accepted.append(row)
-                    kept.append(verdict)
+                    seen[digits] = number
+                    by_country[region] = by_country.get(region, 0) + 1
+                    fields = encode(cells)
+                    lines.append(
+                        f"{next_reference()}\t{e164}\t{region}\t{kind}\t{number}\t{fields}{tail}"
+                    )
                     continue
-            number, cells = row
             rejection = self._rejection(verdict, cells)
             self.tally.reject(rejection.code)
             phone = cells[self.column] if self.column < len(cells) else ""
             rejected.append(RejectedRow(number, phone, rejection, cells))
-        self.tally.accepted += len(kept)
-        return self._lines(accepted, kept), rejected
-
-    def _lines(self, accepted: list[Row], kept: list[tuple[str, str, str]]) -> str:
-        """The COPY text of the accepted rows (see bulk.MessageWriter), in their order."""
-        if not kept:
-            return ""
-        by_country = self.tally.by_country
-        for region, count in Counter(map(itemgetter(1), kept)).items():
-            by_country[region] = by_country.get(region, 0) + count
-        # Sorted, the references of a batch grow as those of successive batches do: the
-        # unique index then grows at its end, several times faster.
-        fresh = references(len(kept))
-        fresh.sort()
-        phones, regions, kinds = zip(*kept, strict=True)
-        numbers = map(str, map(itemgetter(0), accepted))
-        fields = self.encode.many(list(map(itemgetter(1), accepted)))
-        columns = zip(fresh, phones, regions, kinds, numbers, fields, strict=True)
-        tail = self.tail
-        return tail.join(map("\t".join, columns)) + tail
+        self.tally.accepted += len(lines)
+        return lines, rejected
 
     def _rejection(self, verdict, cells: list[str]) -> Rejection:
         """Why a row is not imported, for every row the hot loop did not accept."""

@@ -246,31 +246,6 @@ def test_placeholder_values_survive_storage_exactly(campaign):
     assert campaign.messages.get().fields == {"note": awkward}
 
 
-def test_each_row_keeps_its_own_placeholder_values_in_a_batch(campaign):
-    # A batch's values are encoded a column at a time and split apart again: backslashes,
-    # escaped newlines and short rows must land on their own row.
-    notes = ["plain", "a\\b", "line\nbreak", "", 'q"uote\\n', "Ünï\u2028sep"]
-    content = "phone,note,city\n" + "".join(
-        f'+7701123456{i},"{note.replace(chr(34), chr(34) * 2)}",c{i}\n'
-        for i, note in enumerate(notes)
-    )
-    content += "+77011234569\n"  # a short row: its placeholders are empty
-    run(upload(campaign, content))
-    fields = [m.fields for m in campaign.messages.order_by("row_number")]
-    expected = [{"note": note, "city": f"c{i}"} for i, note in enumerate(notes)]
-    assert fields == [*expected, {"note": "", "city": ""}]
-
-
-def test_encoding_a_batch_of_fields_is_encoding_each_row():
-    from campaigns.recipients.bulk import FieldsEncoder
-
-    rows = [["+7", "a\\b", "x\ty"], ["+7"], ["+7", "", "new\nline", "extra"], ["+7", "ok", ""]]
-    for names in ({}, {"note": 1}, {"note": 1, "50%": 2}):
-        encode = FieldsEncoder(names)
-        assert encode.many(rows) == [encode(cells) for cells in rows]
-        assert encode.many([]) == []
-
-
 def test_references_are_unique_hex_and_grow_with_time():
     from campaigns.models import references
 
