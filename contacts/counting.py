@@ -8,9 +8,10 @@ book reads the whole table (150 MB, ~500 ms on a loaded 2-core machine). The pag
 planner first; when the exact count would cost more than ``EXACT_COST`` (planner units, about a
 page read each; reading the million-contact table is ~20,000), the same conditions are counted
 on a block sample of the table (``TABLESAMPLE SYSTEM ... REPEATABLE``, ~``SAMPLE_PAGES`` pages)
-and scaled to the table's size: ~2 % of the rows, within a few per cent for a segment of tens of
-thousands, the same figure each time for the same book. A sample that finds fewer than
-``MIN_HITS`` members would be too rough, so such a segment is counted exactly.
+and scaled by the share of the pages read (not by the planner's row count, which is stale after
+a mass delete until the next ANALYZE): ~2 % of the rows, the same figure each time for the same
+book, with a margin that also counts how many pages the sample happened to read. A sample that
+finds fewer than ``MIN_HITS`` members would be too rough, so such a segment is counted exactly.
 
 What a campaign sends to is never estimated: its audience is counted and fixed exactly
 (campaigns.audiences), and the API counts exactly.
@@ -75,52 +76,45 @@ def _plan(contacts: QuerySet, cap: int) -> tuple[float, float]:
 
 def sampled(contacts: QuerySet, expected: float | None = None) -> tuple[int, int] | None:
     """(how many, give or take) ``contacts`` (a filter of Contact) the table holds, estimated
-    from a block sample of it: the share of the sampled rows that match, times the table's
-    rows as the planner reckons them (its statistics scaled to the table's size now); the
-    margin is two standard errors, from how the share varies between the sampled pages (a
-    list imported in one go sits in neighbouring pages, so its members come in clumps). None
-    when there are no statistics yet, the query is not a plain filter of the table, or the
-    sample finds fewer than MIN_HITS, or would by the planner's ``expected`` rows (a small
-    segment is not worth sampling: its exact count follows)."""
+    from a block sample of it: the members the sample found divided by the share of the
+    table's pages it read (each page is read with that probability), so the figure rests on
+    what the sample saw now, never on the planner's row statistics, which go stale after a
+    mass delete or update until the next ANALYZE. The margin is two standard errors of that
+    estimate, which counts both how the members clump in pages (a list imported in one go sits
+    in neighbouring pages) and how many pages the sample happened to read. None when the sample
+    would read every page (the exact count reads no more), the query is not a plain filter of
+    the table, or the sample finds fewer than MIN_HITS, or would by the planner's ``expected``
+    rows (a small segment is not worth sampling: its exact count follows)."""
     table = Contact._meta.db_table
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT reltuples, relpages, pg_relation_size(oid) / current_setting('block_size')::int"
-            " FROM pg_class WHERE oid = %s::regclass",
-            [table],
+            "SELECT pg_relation_size(%s::regclass) / current_setting('block_size')::int", [table]
         )
-        rows, pages, pages_now = cursor.fetchone()
-        if rows <= 0 or pages <= 0 or pages_now <= 0:
-            return None  # never analysed: nothing to scale by
-        percent = min(100.0, SAMPLE_PAGES * 100 / pages_now)
-        if expected is not None and expected * percent / 100 < MIN_HITS / 2:
+        pages = cursor.fetchone()[0]
+        share = SAMPLE_PAGES / pages if pages > 0 else 1.0  # of the pages, each read by chance
+        if share >= 1:
+            return None
+        if expected is not None and expected * share < MIN_HITS / 2:
             return None
         query = contacts.query
         if {alias for alias, refs in query.alias_refcount.items() if refs} != {table}:
             return None  # a join: its rows are not the sampled table's
         compiler = query.get_compiler(using=contacts.db)
         where, params = compiler.compile(query.where)
-        sample = f'"{table}" TABLESAMPLE SYSTEM ({percent:.6f}) REPEATABLE (0)'
-        page = "(ctid::text::point)[0]"  # the row's page: PostgreSQL 15 casts a tid no other way
         cursor.execute(
-            f"SELECT {page}, count(*), 0 FROM {sample} GROUP BY 1 UNION ALL "
-            f"SELECT {page}, 0, count(*) FROM {sample} WHERE {where} GROUP BY 1",
+            f'SELECT count(*) FROM "{table}" TABLESAMPLE SYSTEM ({share * 100:.6f})'
+            f" REPEATABLE (0) WHERE {where} GROUP BY (ctid::text::point)[0]",  # per page
             params,
         )
-        per_page: dict[float, list[int]] = {}
-        for number, seen, hits in cursor.fetchall():
-            counts = per_page.setdefault(number, [0, 0])
-            counts[0] += seen
-            counts[1] += hits
-    per_page = list(per_page.values())
-    seen, hits = sum(n for n, _ in per_page), sum(h for _, h in per_page)
-    if hits < MIN_HITS or len(per_page) < 2:
+        per_page = [hits for (hits,) in cursor.fetchall()]
+    hits = sum(per_page)
+    if hits < MIN_HITS:
         return None
-    share = hits / seen
-    spread = sum((h - share * n) ** 2 for n, h in per_page) / (len(per_page) - 1)
-    error = (spread / len(per_page)) ** 0.5 / (seen / len(per_page))  # of the share
-    total = rows / pages * pages_now
-    return round(share * total), round(2 * error * total)
+    # Each page is in the sample with probability ``share``, independently: hits / share is
+    # unbiased, and (1 - share) / share**2 times the sum of each sampled page's hits squared
+    # estimates its variance.
+    variance = (1 - share) / share**2 * sum(h * h for h in per_page)
+    return round(hits / share), round(2 * variance**0.5)
 
 
 def rounded(value: int) -> int:
