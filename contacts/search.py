@@ -5,7 +5,8 @@ whether another follows, and the total is counted only up to ``COUNT_CAP`` ("1,0
 a capped count stops at the 1,001st row, where an exact one reads every match (a common city
 in a million-contact book is ~80,000 rows, ten times slower). A number typed in any format is
 normalised with the workspace's default country; a partial one matches the numbers starting
-with its digits, as typed and as a national number of that country.
+with its digits, as typed, as a national number of that country and, after 00, as an
+international one.
 """
 
 from __future__ import annotations
@@ -48,9 +49,9 @@ def phone_q(text: str, default_country: str) -> Q | None:
     if isinstance(found, Normalised):
         return Q(phone=found.e164)
     prefixes = {"+" + digits}
-    national = _as_national(digits, default_country)
-    if national and not text.lstrip().startswith("+"):
-        prefixes.add(national)
+    if not text.lstrip().startswith("+"):
+        prefixes |= starts_as_typed(digits, default_country)
+        prefixes |= {_as_national(digits, default_country)} - {""}
     either = Q()
     for prefix in sorted(prefixes):
         either |= starting_with(prefix)
