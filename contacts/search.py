@@ -5,7 +5,8 @@ whether another follows, and the total is counted only up to ``COUNT_CAP`` ("1,0
 a capped count stops at the 1,001st row, where an exact one reads every match (a common city
 in a million-contact book is ~80,000 rows, ten times slower). A number typed in any format is
 normalised with the workspace's default country; a partial one matches the numbers starting
-with its digits, as typed and as a national number of that country.
+with its digits, as typed, as a national number of that country and, after 00, as an
+international one.
 """
 
 from __future__ import annotations
@@ -48,16 +49,16 @@ def phone_q(text: str, default_country: str) -> Q | None:
     if isinstance(found, Normalised):
         return Q(phone=found.e164)
     prefixes = {"+" + digits}
-    national = _as_national(digits, default_country)
-    if national and not text.lstrip().startswith("+"):
-        prefixes.add(national)
+    if not text.lstrip().startswith("+"):
+        prefixes |= starts_as_typed(digits, default_country)
+        prefixes |= {_as_national(digits, default_country)} - {""}
     either = Q()
     for prefix in sorted(prefixes):
-        either |= _starting_with(prefix)
+        either |= starting_with(prefix)
     return either
 
 
-def _starting_with(prefix: str) -> Q:
+def starting_with(prefix: str) -> Q:
     """Numbers starting with "+<digits>", as a range the (workspace, phone) index answers in
     any collation: "+7709" is [+7709, +771). A LIKE 'x%' would need a pattern index unless the
     database's collation is C."""
@@ -67,16 +68,27 @@ def _starting_with(prefix: str) -> Q:
     return Q(phone__gte=prefix, phone__lt=f"+{digits[:-1]}{int(digits[-1]) + 1}")
 
 
-def _as_national(digits: str, country: str) -> str:
+def _as_national(digits: str, country: str, *, trunk_only: bool = False) -> str:
     """ "+<country code><digits>" for the start of a national number of ``country`` (its
-    trunk prefix, such as KZ's 8 or GB's 0, dropped); "" for an unknown country."""
+    trunk prefix, such as KZ's 8 or GB's 0, dropped); "" for an unknown country, or when
+    ``trunk_only`` and the digits do not start with the trunk prefix."""
     metadata = phonenumbers.PhoneMetadata.metadata_for_region(country or "", None)
     if metadata is None:
         return ""
     trunk = metadata.national_prefix_for_parsing or metadata.national_prefix or ""
     if trunk.isdigit() and digits.startswith(trunk):
         digits = digits[len(trunk) :]
+    elif trunk_only:
+        return ""
     return f"+{metadata.country_code}{digits}" if digits else ""
+
+
+def starts_as_typed(digits: str, country: str) -> set[str]:
+    """The starts of an international number that digits typed without a plus can only be:
+    after 00, the international number; after ``country``'s trunk prefix, its national one."""
+    starts = {"+" + digits[2:]} if digits.startswith("00") and digits[2:] else set()
+    national = _as_national(digits, country, trunk_only=True)
+    return starts | {national} if national else starts
 
 
 @dataclass

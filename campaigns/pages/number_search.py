@@ -1,15 +1,17 @@
 """Finding a number among a campaign's recipients, however it is typed.
 
-A whole number in any national or international format ("+7 701 123-45-67", "8 (701)
-1234567", "77011234567", "7011234567" with Kazakhstan the workspace's default country) is read
-as an import reads it and finds exactly that number, through the ``message_phone`` index:
-milliseconds at a million recipients. It no longer also finds the numbers that merely hold its
-digits (+977011234567 for 77011234567), which buried the one looked for and made PostgreSQL
-read the whole campaign.
+A whole number typed with a plus, 00 or the default country's trunk prefix ("+7 701 123-45-67",
+"00 7 701 1234567", "8 (701) 1234567" with Kazakhstan the workspace's default country) can be
+no other number's part: it finds exactly that number (and any longer one starting with it, as
+German numbers may), through the ``message_phone`` index: milliseconds at a million recipients.
 
-Part of a number finds the numbers holding its digits (a plus typed before them must start
-the number), wherever they sit: the start people type first, the end they remember. No index
-serves that without taxing every import (a (campaign, status, last four digits) index made a
+Any other digits may be part of a number, even when they also make a whole one of the default
+country ("7011234567" is a British number and the end of +77011234567; "77011234567" the end of
++977011234567): they find the numbers holding them (a plus typed before them must start the
+number), wherever they sit, and the number the default country reads them as. The start of a
+number typed after 00 or the trunk prefix ("8 701 123") finds the numbers starting so, as the
+contacts page reads it (contacts.search). No index serves a search for digits anywhere in a
+number without taxing every import (a (campaign, status, last four digits) index made a
 million-row insert three times slower), so the campaign's messages are read in order from its
 first until a page is full: quick for common digits, a read of the whole campaign for rare
 ones. Erased numbers' stand-ins ("erased:" and hex digits) are never a match.
@@ -20,6 +22,7 @@ from __future__ import annotations
 from django.db.models import F, Q, QuerySet
 
 from campaigns.models import Message
+from contacts import search
 from core import phones
 
 # The messages' order as an expression no index gives: PostgreSQL then reads the few matches
@@ -29,13 +32,21 @@ FEW_IN_ORDER = F("pk") + 0
 
 
 def matching(messages: QuerySet[Message], typed: str, default_country: str) -> QuerySet[Message]:
-    """Those of ``messages`` (one campaign's) whose number is ``typed`` or, for part of a
-    number, holds it, in the messages' order."""
+    """Those of ``messages`` (one campaign's) whose number is ``typed`` or, for what may be
+    part of a number, holds it, in the messages' order. ``typed`` is digits, after a plus if
+    one was typed."""
     found = phones.normalise(typed, default_country)
-    if isinstance(found, phones.Normalised):
-        return messages.filter(phone=found.e164).order_by(FEW_IN_ORDER)
+    whole = found.e164 if isinstance(found, phones.Normalised) else ""
+    digits = typed.removeprefix("+")
+    starts = {typed} if typed.startswith("+") else search.starts_as_typed(digits, default_country)
+    if whole in starts:
+        return messages.filter(search.starting_with(whole)).order_by(FEW_IN_ORDER)
+    holding = Q(phone=whole) if whole else Q()
+    if not typed.startswith("+"):
+        holding |= Q(phone__startswith="+", phone__contains=digits)
+    for start in starts:
+        holding |= search.starting_with(start)
     # From the campaign's first message: PostgreSQL takes a campaign's messages to be spread
     # evenly over the table and would otherwise walk it from the first message of all.
     first = messages.order_by("pk").values("pk")[:1]
-    holding = Q(phone__startswith="+", phone__contains=typed)
     return messages.filter(holding, pk__gte=first).order_by("pk")

@@ -1,6 +1,7 @@
 """The number search of a campaign's recipients (campaigns.pages.number_search): a whole number
-in any format finds exactly that number; part of one finds the numbers holding its digits.
-Acme's default country is Kazakhstan (+7, trunk prefix 8)."""
+typed with a plus, 00 or the trunk prefix finds exactly that number; other digits find the
+numbers holding them, and the start of a number typed nationally or after 00 the numbers
+starting so. Acme's default country is Kazakhstan (+7, trunk prefix 8)."""
 
 from __future__ import annotations
 
@@ -40,14 +41,64 @@ def found(campaign, typed: str, status: str = "") -> list[str]:
         "+7 701 123-45-67",
         "8 (701) 1234567",
         "87011234567",
-        "77011234567",
-        "7011234567",
+        "00 7 701 123 45 67",
         "+7 (701) 123 45 67",
         "+77011234567",
     ],
 )
-def test_a_whole_number_in_any_format_finds_that_number_alone(campaign, typed):
+def test_a_whole_number_typed_with_a_plus_00_or_the_trunk_prefix_finds_it_alone(campaign, typed):
     assert found(campaign, typed) == ["+77011234567"]
+
+
+@pytest.mark.parametrize("typed", ["77011234567", "7011234567"])
+def test_a_whole_number_typed_without_them_also_finds_the_numbers_holding_it(campaign, typed):
+    """Bare digits may be part of another country's number (as on main)."""
+    assert found(campaign, typed) == ["+77011234567", "+977011234567"]
+
+
+@pytest.mark.parametrize(
+    ("country", "stored", "typed"),
+    [
+        ("GB", "+77011234567", "7011234567"),  # KZ without +7; in GB a valid 070 number
+        ("DE", "+4930123456789", "30123456"),  # a fragment that is a valid Berlin number
+        ("NO", "+4591234567", "91234567"),  # a Danish number; 8 digits valid in Norway
+    ],
+)
+def test_digits_valid_in_the_default_country_still_find_other_numbers_holding_them(
+    acme, country, stored, typed
+):
+    """Found by review: they found only the number of the default country they could be."""
+    acme.workspace.default_country = country
+    acme.workspace.save(update_fields=["default_country"])
+    Message.objects.create(campaign=acme.campaign, phone=stored, status="delivered")
+
+    assert found(acme.campaign, typed) == [stored]
+
+
+def test_digits_valid_in_the_default_country_find_that_number_and_the_others(acme):
+    acme.workspace.default_country = "GB"
+    acme.workspace.save(update_fields=["default_country"])
+    for phone in ["+77011234567", "+447011234567"]:
+        Message.objects.create(campaign=acme.campaign, phone=phone, status="delivered")
+
+    assert found(acme.campaign, "7011234567") == ["+77011234567", "+447011234567"]
+
+
+def test_a_whole_number_typed_with_a_plus_finds_the_longer_ones_starting_with_it(acme):
+    """German numbers vary in length: +49 30 123456 is a number and starts another."""
+    for phone in ["+4930123456789", "+4930123456"]:
+        Message.objects.create(campaign=acme.campaign, phone=phone, status="delivered")
+
+    assert found(acme.campaign, "+49 30 123456") == ["+4930123456789", "+4930123456"]
+
+
+@pytest.mark.parametrize("typed", ["8 701 123", "8 (701) 123-45", "0077011234", "00 7 701 123"])
+def test_the_start_of_a_number_typed_nationally_or_after_00_finds_it(acme, typed):
+    """Found by review (on main too): as the contacts page's search (contacts.search.phone_q)
+    reads them, the trunk prefix as the country code and 00 as the plus."""
+    Message.objects.create(campaign=acme.campaign, phone="+77011234567", status="delivered")
+
+    assert found(acme.campaign, typed) == ["+77011234567"]
 
 
 def test_a_whole_number_of_another_country_typed_internationally(campaign):

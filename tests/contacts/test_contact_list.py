@@ -46,7 +46,7 @@ def test_a_whole_number_is_found_in_any_format(as_role, people, typed):
     assert phones(as_role(Role.VIEWER).get(URL, {"q": typed})) == ["+77015550101"]
 
 
-@pytest.mark.parametrize("typed", ["+7701555", "8 701 555", "701555"])
+@pytest.mark.parametrize("typed", ["+7701555", "8 701 555", "701555", "007701555", "00 7 701 555"])
 def test_part_of_a_number_matches_by_its_start(as_role, people, typed):
     assert phones(as_role(Role.VIEWER).get(URL, {"q": typed})) == ["+77015550101"]
 
