@@ -166,8 +166,10 @@ def poll(campaign: Campaign) -> dict:
         return {"campaign": campaign.pk, **summary}
     wait = min(waits, default=interval(campaign.account.adapter_class.capabilities))
     summary["changed"] += apply_statuses(campaign, (r for a in answers for r in a.reports))
-    summary["changed"] += settle(campaign, answers, now)
-    summary["final"] += sum(answer.batch.final for answer in answers)
+    for answer in answers:
+        capabilities = answer.account.adapter_class.capabilities
+        summary["changed"] += settle(campaign, answer, capabilities, now)
+        summary["final"] += answer.batch.final
     for account in routes:
         done = [a.batch for a in answers if a.account == account]
         summary["links"] += refresh_links(campaign, done, now, account)
@@ -269,7 +271,7 @@ def ask(batch: Batch, adapter: ProviderAdapter) -> Answer:
     remote_id = batch.provider_campaign_id
     stats = adapter.campaign_stats(remote_id) if capabilities.campaign_stats and remote_id else None
     reports: list[MessageStatusReport] = []
-    wanted = stats is None or _differs(_counts([batch])[batch.pk], stats)
+    wanted = stats is None or _differs(_counts(batch), stats)
     if capabilities.message_status and remote_id and wanted:
         ids = _tracked(batch).exclude(provider_message_id="")
         ids = list(ids.values_list("provider_message_id", flat=True))
@@ -277,38 +279,23 @@ def ask(batch: Batch, adapter: ProviderAdapter) -> Answer:
     return Answer(batch, stats, reports)
 
 
-def settle(campaign: Campaign, answers: list[Answer], now: datetime) -> int:
+def settle(campaign: Campaign, answer: Answer, capabilities: Capabilities, now: datetime) -> int:
     """After the reports were applied: derives what the provider could not say message by
-    message (all the batches' derived reports in one UPDATE), records each batch's cost and
-    status, and decides whether it is final. Returns how many messages changed."""
-    counts = _counts([answer.batch for answer in answers])
-    derived = [r for answer in answers for r in _derived(answer, counts[answer.batch.pk])]
-    changed = apply_statuses(campaign, derived)
-    if changed:
-        counts = _counts([answer.batch for answer in answers])
-    for answer in answers:
-        capabilities = answer.account.adapter_class.capabilities
-        changed += _record(campaign, answer, capabilities, counts[answer.batch.pk], now)
-    return changed
-
-
-def _derived(answer: Answer, counts: Counter) -> list[MessageStatusReport]:
-    """What the provider cannot name message by message, to match its counters: all of the
-    batch's messages where it has no per-message status, else those without its id that it
-    did not report by reference."""
+    message, records the batch's cost and status, and decides whether it is final. Returns how
+    many messages changed."""
     batch, stats = answer.batch, answer.stats
-    if stats is None or not _differs(counts, stats):
-        return []
-    among = _tracked(batch)
-    if answer.account.adapter_class.capabilities.message_status:
-        among = among.filter(provider_message_id="")
-    reported = {r.reference for r in answer.reports if r.reference}
-    return derive(batch, stats, among, counts, skip=reported)
-
-
-def _record(campaign, answer: Answer, capabilities, counts: Counter, now: datetime) -> int:
-    """Records the batch's cost, status and finality; returns the messages closed as unknown."""
-    batch, stats = answer.batch, answer.stats
+    counts = _counts(batch)
+    changed = 0
+    if stats is not None and _differs(counts, stats):
+        # What the provider cannot name message by message: all of them where it has no
+        # per-message status, else those without its id that it did not report by reference.
+        among = _tracked(batch)
+        if capabilities.message_status:
+            among = among.filter(provider_message_id="")
+        reported = {r.reference for r in answer.reports if r.reference}
+        derived = derive(batch, stats, among, counts, skip=reported)
+        if applied := apply_statuses(campaign, derived):
+            changed, counts = applied, _counts(batch)
     if stats is not None:
         batch.cost = stats.cost if stats.cost is not None else batch.cost
         batch.currency = stats.currency or batch.currency
@@ -317,7 +304,7 @@ def _record(campaign, answer: Answer, capabilities, counts: Counter, now: dateti
     elif costs := [r.cost for r in answer.reports if r.cost is not None]:
         batch.cost = sum(costs, Decimal(0))
         batch.currency = next((r.currency for r in answer.reports if r.currency), "")
-    changed = _finish(campaign, batch, capabilities, stats, counts, now)
+    changed += _finish(campaign, batch, capabilities, stats, counts, now)
     batch.polled_at = now
     Batch.objects.filter(pk=batch.pk).update(
         polled_at=now,
@@ -334,14 +321,12 @@ def _tracked(batch: Batch):
     return Message.objects.filter(batch=batch, status__in=statuses.TRACKED)
 
 
-def _counts(batches: list[Batch]) -> dict[int, Counter]:
-    """Each batch's messages per status (batch id -> Counter), in one query; the ones a batch's
-    provider refused at submission are ours alone, so they are left out of "rejected" to
-    compare with the provider's counters."""
-    counts = {batch.pk: Counter({"rejected": -batch.rejected}) for batch in batches}
-    rows = Message.objects.filter(batch__in=batches).values_list("batch_id", "status")
-    for batch_id, status, n in rows.annotate(n=Count("pk")).order_by():
-        counts[batch_id][status] += n
+def _counts(batch: Batch) -> Counter:
+    """The batch's messages per status; the ones it refused at submission are ours alone, so
+    they are left out of "rejected" to compare with the provider's counters."""
+    rows = Message.objects.filter(batch=batch).values_list("status").annotate(n=Count("pk"))
+    counts = Counter(dict(rows))
+    counts["rejected"] -= batch.rejected
     return counts
 
 
