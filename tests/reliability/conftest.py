@@ -131,7 +131,10 @@ class Processes:
                 os.killpg(process.pid, signal.SIGKILL)
 
     def log(self, name: str) -> str:
-        return (self.logs / f"{name}.log").read_text(errors="replace")[-3000:]
+        """The end of process ``name``'s log, or of each one named so ("worker": worker1, ...)."""
+        paths = [self.logs / f"{name}.log"] if (self.logs / f"{name}.log").exists() else []
+        paths = paths or sorted(self.logs.glob(f"{name}*.log"))
+        return "\n".join(f"[{p.stem}] " + p.read_text(errors="replace")[-3000:] for p in paths)
 
 
 @pytest.fixture
