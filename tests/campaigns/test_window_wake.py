@@ -12,10 +12,11 @@ import time_machine
 
 from campaigns.models import Batch
 from core.statuses import BatchStatus
-from tests.campaigns.test_windows_sending import DAILY, _fast_engine, two_zones, utc  # noqa: F401
+from tests.campaigns.test_windows_sending import DAILY, two_zones, utc  # noqa: F401
 from tests.sendkit import tick
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("fast_engine")]
+SEND_BATCH_SIZE = 50
 
 
 @pytest.mark.parametrize("status", [BatchStatus.UNKNOWN, BatchStatus.HELD])
