@@ -4,6 +4,7 @@ Django set up on a database for a script's run."""
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 
 def fresh_postgres(url: str) -> None:
@@ -52,3 +53,19 @@ def django_on(database_url: str, var: str, *, fresh: bool = False, **environ: st
 
     django.setup()
     call_command("migrate", verbosity=0)
+
+
+def backend_cpu() -> float:
+    """CPU seconds used so far by this connection's PostgreSQL backend (a local server): the
+    database's own work, less inflated than wall time on a shared, loaded machine (nan where
+    the backend's /proc entry cannot be read)."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        pid = cursor.fetchone()[0]
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return float("nan")
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")

@@ -40,7 +40,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from bench.benchdb import fresh_postgres  # noqa: E402 - after the path is set
+from bench.benchdb import backend_cpu as _backend_cpu  # noqa: E402 - after the path is set
+from bench.benchdb import fresh_postgres  # noqa: E402
 
 POSTGRES = os.environ.get(
     "BENCH_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/crier_bench_poll"
@@ -128,21 +129,6 @@ def main() -> None:
         f"{statistics.median(roll_ups):.2f} s = "
         f"{statistics.median(roll_ups) / statistics.median(cycles):.2f}x the cycle"
     )
-
-
-def _backend_cpu() -> float:
-    """CPU seconds used so far by this connection's PostgreSQL backend (a local server): the
-    database's own work, less inflated than wall time on a shared, loaded machine."""
-    from django.db import connection
-
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_backend_pid()")
-        pid = cursor.fetchone()[0]
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return float("nan")
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _load() -> str:

@@ -9,8 +9,10 @@ answer that changes between the check and the connection (DNS rebinding) gains n
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import socket
+import ssl
 
 import httpcore
 import httpx
@@ -95,6 +97,15 @@ class _PublicOnlyBackend(httpcore.SyncBackend):
         return super().connect_tcp(address, port, timeout, local_address, socket_options)
 
 
+@functools.cache
+def tls_context() -> ssl.SSLContext:
+    """The TLS settings of every guarded transport, as httpx makes them by default (the CA
+    bundle, verified). Made once a process: reading the bundle takes tens of milliseconds, and
+    the send engine makes a client for every batch. Shared safely: httpcore only sets the
+    same HTTP/1.1 ALPN on it as each connection opens."""
+    return httpx.create_ssl_context()
+
+
 class GuardedTransport(httpx.BaseTransport):
     """Sends a request over https to a public address only, unless ``trusted(url)`` says the
     operator vouched for its host (then any address, and http too).
@@ -104,13 +115,13 @@ class GuardedTransport(httpx.BaseTransport):
     """
 
     def __init__(self):
-        self._public = httpx.HTTPTransport()
+        self._public = httpx.HTTPTransport(verify=tls_context())
         # httpx takes no network backend; its pool is rebuilt with one (tests/security/
         # test_ssrf.py proves the check runs, so an httpx upgrade that breaks this shows).
         self._public._pool = httpcore.ConnectionPool(
-            ssl_context=httpx.create_ssl_context(), network_backend=_PublicOnlyBackend()
+            ssl_context=tls_context(), network_backend=_PublicOnlyBackend()
         )
-        self._trusted = httpx.HTTPTransport()
+        self._trusted = httpx.HTTPTransport(verify=tls_context())
 
     def trusted(self, url: httpx.URL) -> bool:
         return False

@@ -138,6 +138,8 @@ class BatchState:
     # e.g. the recipients Mobizon took): saved by the engine at each ``advanced`` and passed
     # back on the next try, so a retry after a rate limit goes on instead of starting over.
     progress: dict = field(default_factory=dict)
+    # Called with the notes of each ``advanced`` alone (the keys it sets), not all progress:
+    # the engine writes only those, so a note per call costs what that note weighs.
     on_progress: Callable[[dict], None] | None = field(default=None, compare=False, repr=False)
 
     def title(self, name: str) -> str:
@@ -150,10 +152,12 @@ class BatchState:
             self.on_created(provider_campaign_id)
 
     def advanced(self, **notes) -> None:
-        """Record progress inside the batch (saved before the next request goes)."""
+        """Record progress inside the batch (saved before the next request goes): ``notes``
+        set top-level keys of ``progress``, as ``dict.update`` does. A note that grows call by
+        call is cheaper kept under a new key a call than rewritten whole."""
         self.progress.update(notes)
         if self.on_progress:
-            self.on_progress(self.progress)
+            self.on_progress(notes)
 
 
 # --- What comes out -----------------------------------------------------------------------

@@ -43,6 +43,7 @@ import httpx
 from django.conf import settings
 from django.db import DatabaseError, connection, connections, transaction
 from django.db.models import DateTimeField, F, Q, Value
+from django.db.models.expressions import RawSQL
 from django.db.models.functions import Coalesce
 from django.template.defaultfilters import pluralize
 from django.utils import timezone
@@ -53,6 +54,7 @@ from campaigns.models import Batch, Campaign, Message, new_reference
 from campaigns.sending import failover
 from contacts import book
 from core import bulk
+from core.jsonkeys import SetKeys
 from core.queue import enqueue
 from core.statuses import BatchStatus, CampaignStatus, MessageStatus
 from providers.base import NEVER_SENT, BatchState, ProviderAdapter, Submission
@@ -329,7 +331,7 @@ def claim(campaign: Campaign) -> tuple[Batch, str] | None:
         if account_id != campaign.account_id:  # the campaign's own keep Message.account empty
             changes["account_id"] = account_id
         # The status condition makes a claim without row locks (SQLite) exclusive as well.
-        taken = Message.objects.filter(pk__in=ids, status=MessageStatus.PENDING).update(
+        taken = Message.objects.filter(_among(ids), status=MessageStatus.PENDING).update(
             **changes, updated_at=timezone.now()
         )
         stopped = _cancel_stop_listed(campaign, batch)
@@ -338,6 +340,17 @@ def claim(campaign: Campaign) -> tuple[Batch, str] | None:
             batch.status = BatchStatus.CANCELLED
         batch.save(update_fields=["size", "status"])
     return batch, token
+
+
+def _among(ids: list[int]) -> Q:
+    """Messages whose id is one of ``ids``: on PostgreSQL one array parameter, not a
+    placeholder an id (a claim of 10,000 spent more on building and parsing its SQL than the
+    database spent on the rows). The ids are fetched first, not picked by a subquery of the
+    UPDATE: PostgreSQL may rescan such a subquery (LIMIT ... FOR UPDATE SKIP LOCKED) as the
+    UPDATE goes, each time finding the next pending messages, and take them all."""
+    if connection.vendor == "postgresql":
+        return Q(pk__in=RawSQL("SELECT unnest(%s::bigint[])", [ids]))
+    return Q(pk__in=ids)
 
 
 def on_route(
@@ -758,10 +771,10 @@ class HeldBatch:
         spec = spec_for(self.campaign, sending=True, account=self.account, sender=batch.sender)
         return spec, messages_for(self.campaign, messages), state
 
-    def _advanced(self, progress: dict) -> None:
-        """Saved at once: a retry goes on from here."""
-        self.batch.progress = progress
-        self._mine().update(progress=progress)
+    def _advanced(self, notes: dict) -> None:
+        """Saved at once: a retry goes on from here. Only the keys just noted are written."""
+        self.batch.progress = {**(self.batch.progress or {}), **notes}
+        self._mine().update(progress=SetKeys("progress", notes))
 
     def _created(self, provider_campaign_id: str) -> None:
         """Saved at once: a batch that dies after this resumes the provider's campaign."""

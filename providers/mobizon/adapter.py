@@ -25,6 +25,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from itertools import count
 from urllib.parse import urlencode
 
 from providers.base import (
@@ -78,6 +79,7 @@ ADD_LIMIT, STATUS_LIMIT = 500, 100
 # value, so it is sized by its fields, not only by ADD_LIMIT. Two fields are the campaign id
 # and params[placeholdersFlag].
 MAX_FORM_FIELDS, ADD_OVERHEAD = 1000, 2
+ADDED = "added"  # progress keys of the recipients added: added_0, added_1, ... (a call each)
 
 
 class MobizonAdapter(ProviderAdapter):
@@ -166,12 +168,14 @@ class MobizonAdapter(ProviderAdapter):
         if not state.provider_campaign_id:
             state.created(self._create(spec, mode, state.title(spec.name) or "Crier"))
         # Recipients an earlier try of this batch added are not added again: a retry after a
-        # rate limit goes on where the last try stopped instead of starting over.
-        added = {note[0]: SubmitResult(*note) for note in state.progress.get("added", [])}
+        # rate limit goes on where the last try stopped instead of starting over. Each call's
+        # results are noted under a key of their own, so each is written once.
+        added = _added(state.progress)
+        numbers = count(len([key for key in state.progress if key.startswith(ADDED)]))
         for part in _parts([m for m in messages if m.reference not in added], spec, mode):
-            for result in self._add(state.provider_campaign_id, spec, part, mode):
-                added[result.reference] = result
-            state.advanced(added=[_note(result) for result in added.values()])
+            results = self._add(state.provider_campaign_id, spec, part, mode)
+            added |= {result.reference: result for result in results}
+            state.advanced(**{f"{ADDED}_{next(numbers)}": [_note(r) for r in results]})
         results = [added[m.reference] for m in messages]
         if not any(result.accepted for result in results):
             return Submission(state.provider_campaign_id, results, campaign_status="failed")
@@ -247,7 +251,7 @@ class MobizonAdapter(ProviderAdapter):
         remote = self.campaign(state.provider_campaign_id)
         if remote.status == "draft":
             return None if state.progress.get("send_requested") else NEVER_SENT
-        ids = {note[0]: note[2] for note in state.progress.get("added", []) if note[1]}
+        ids = {ref: r.provider_message_id for ref, r in _added(state.progress).items()}
         results = [SubmitResult(m.reference, True, ids.get(m.reference, "")) for m in messages]
         return Submission(state.provider_campaign_id, results, campaign_status=remote.status)
 
@@ -406,6 +410,13 @@ def _parts(messages, spec, mode: str):
         fields += needs
     if part:
         yield part
+
+
+def _added(progress: dict) -> dict[str, SubmitResult]:
+    """What earlier tries of the batch added, by reference: the notes of every AddRecipients
+    call (``added_<n>``; ``added``, all of them, in a batch noted before that)."""
+    parts = [value for key, value in progress.items() if key.startswith(ADDED)]
+    return {note[0]: SubmitResult(*note) for notes in parts for note in notes}
 
 
 def _note(result: SubmitResult) -> list:

@@ -224,13 +224,39 @@ def test_a_retry_after_a_rate_limit_mid_batch_adds_only_the_rest(mobizon, flow):
     state = BatchState(key="k")
     with pytest.raises(RateLimited):
         mobizon.submit(CampaignSpec(sender="A", text="x"), batch, state)
-    assert len(state.progress["added"]) == 500
+    assert [len(notes) for notes in state.progress.values()] == [500]  # the first call's
 
     mobizon.submit(CampaignSpec(sender="A", text="x"), batch, state)
 
     taken = [call for call in flow["add"].calls if call.response.status_code == 200]
     added_numbers = [v for c in taken for k, v in form_fields(c.request) if k == "recipients[]"]
     assert len(added_numbers) == 1200 and len(set(added_numbers)) == 1200
+
+
+def test_each_add_call_is_noted_once_under_a_key_of_its_own(mobizon, flow):
+    batch = [message(f"+7701{n:07d}") for n in range(1200)]
+    saved = []
+    state = BatchState(key="k", on_progress=saved.append)
+    mobizon.submit(CampaignSpec(sender="A", text="x"), batch, state)
+
+    assert [sorted(notes) for notes in saved] == [
+        ["added_0"],
+        ["added_1"],
+        ["added_2"],
+        ["send_requested"],
+    ]
+    assert [len(saved[n][f"added_{n}"]) for n in range(3)] == [500, 500, 200]
+
+
+def test_a_batch_noted_in_one_list_before_resumes_where_it_stopped(mobizon, flow):
+    batch = [message(f"+7701{n:07d}") for n in range(600)]
+    earlier = [[m.reference, True, f"8{n}", "", ""] for n, m in enumerate(batch[:500])]
+    state = BatchState(key="k", provider_campaign_id="70000000006", progress={"added": earlier})
+    submission = mobizon.submit(CampaignSpec(sender="A", text="x"), batch, state)
+
+    assert flow["create"].call_count == 0 and flow["add"].call_count == 1  # the last 100 only
+    assert submission.results[0].provider_message_id == "80"
+    assert "added" in state.progress and "added_1" in state.progress  # numbered after it
 
 
 @pytest.mark.parametrize("placeholders", [1, 3, 10])
