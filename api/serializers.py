@@ -326,9 +326,14 @@ class SenderSerializer(serializers.ModelSerializer):
 class SingleMessageSerializer(serializers.Serializer):
     account = id_field(help_text="The provider account to send with.")
     to = serializers.CharField(max_length=64, help_text="A phone number, E.164 preferred.")
-    channel = serializers.ChoiceField(choices=Channel.choices, default=Channel.SMS)
+    channel = serializers.ChoiceField(
+        choices=Channel.choices,
+        default=Channel.SMS,
+        help_text="sms, or voice: a call that reads ``text`` aloud in the provider's default "
+        "voice and language (an account whose provider cannot call is refused, 422).",
+    )
     sender = serializers.CharField(max_length=40, required=False, allow_blank=True, default="")
-    text = serializers.CharField(max_length=2_000)
+    text = serializers.CharField(max_length=2_000, help_text="The SMS, or what the call says.")
     fields = serializers.DictField(
         child=serializers.CharField(allow_blank=True, max_length=1000), required=False
     )

@@ -295,6 +295,12 @@ class Message(models.Model):
             # 0.77 s against 0.05 s (bench/contact_history.py). It costs a million-row import
             # about 4 s of PostgreSQL CPU (6.6 -> 11.0 s, median of three; bench/import.py).
             models.Index(fields=["phone"], name="message_phone"),
+            # The API's ?updated_since= (api.views.campaigns.message_page): the messages of a
+            # campaign, or of each of a workspace's campaigns, changed since then. Without it
+            # PostgreSQL reads every message of those campaigns: over 1M messages, 1,000
+            # changed in the last hour, a workspace's first page took 5.7 s and a campaign's
+            # 0.75 s; with it 13 ms and 0.5 ms (EXPLAIN ANALYZE, one run, cold cache).
+            models.Index(fields=["campaign", "updated_at"], name="message_updated"),
         ]
         constraints = [models.UniqueConstraint(fields=["reference"], name="message_reference")]
 

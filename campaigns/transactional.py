@@ -1,8 +1,9 @@
 """Single transactional messages (the API's POST /api/v1/messages): each joins an open
 campaign of its own kind, one per account, sender name and channel, which never finishes, so
-the same at-most-once engine, polling, counters and statuses carry it. Its text is the
-message's own: the campaign's template is ``{text}`` and each message holds its rendered text
-under that name.
+the same at-most-once engine, polling, counters and statuses carry it. Its text (what a call
+reads aloud, on the voice channel) is the message's own: the campaign's template is
+``{text}`` and each message holds its rendered text under that name
+(campaigns.compose.outgoing.personal_calls gives each call its own).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from django.utils import timezone
 
 from campaigns.compose import outgoing
 from campaigns.compose.templating import render
-from campaigns.models import Campaign, Channel, Message, PlaceholderPolicy
+from campaigns.models import Campaign, Channel, Message, PlaceholderPolicy, VoiceKind
 from campaigns.sending import engine
 from contacts import book
 from core import phones
@@ -79,7 +80,14 @@ def _new_campaign(workspace, account, sender: str, channel: str, user) -> Campai
         and not account.senders.filter(value=sender, status=SenderName.Status.APPROVED).exists()
     ):
         raise Refused("sender", f"“{sender}” is not an approved sender name of this account.")
-    if not sender and account.adapter_class.capabilities.sms_sender_required:
+    caps = account.adapter_class.capabilities
+    if channel not in caps.channels:
+        raise Refused(
+            "channel",
+            f"{account.get_provider_display()} does not send {Channel(channel).label.lower()} "
+            "messages: choose an account whose provider does, or another channel.",
+        )
+    if channel == Channel.SMS and not sender and caps.sms_sender_required:
         raise Refused("sender", f"{account.get_provider_display()} needs a sender name.")
     now = timezone.now()
     with transaction.atomic():
@@ -98,12 +106,25 @@ def _new_campaign(workspace, account, sender: str, channel: str, user) -> Campai
             sender=sender,
             text="{" + TEXT + "}",
             placeholder_policy=PlaceholderPolicy.KEEP,
+            **(_spoken(caps) if channel == Channel.VOICE else {}),
             status=CampaignStatus.SENDING,
             launched_at=now,
             launched_by=user,
             created_by=user,
             next_poll_at=now,
         )
+
+
+def _spoken(caps) -> dict:
+    """A call reads its text aloud in the provider's default voice and language (the first
+    it documents), as a transactional call where the provider asks what a call is for."""
+    categories = dict(caps.voice_categories)
+    return {
+        "voice_kind": VoiceKind.TTS,
+        "voice": caps.voices[0][0] if caps.voices else "",
+        "language": caps.voice_languages[0][0] if caps.voice_languages else "",
+        "voice_category": "transactional" if "transactional" in categories else "",
+    }
 
 
 def send(
@@ -117,12 +138,10 @@ def send(
     channel: str = Channel.SMS,
     fields: dict | None = None,
 ) -> Accepted:
-    """Accepts one message for sending now and returns it (pending); a worker hands it over
-    within moments. Raises Refused for what would never be sent. Three statements once the
-    route's campaign exists (find it with its account, check the opt-out, insert), a fourth
-    to wake a worker when none holds the campaign."""
-    if channel != Channel.SMS:
-        raise Refused("channel", "Single messages are SMS only for now; send a voice campaign.")
+    """Accepts one message (an SMS, or a call that reads ``text`` aloud) for sending now
+    and returns it (pending); a worker hands it over within moments. Raises Refused for what
+    would never be sent. Three statements once the route's campaign exists (find it with its
+    account, check the opt-out, insert), a fourth to wake a worker when none holds it."""
     campaign = _open_campaign(workspace, account_id, sender, channel)
     if campaign is None:
         account = ProviderAccount.objects.filter(workspace=workspace, pk=account_id).first()

@@ -296,6 +296,7 @@ class Capabilities:
 
     channels: frozenset[str] = frozenset({"sms"})
     personalised_text: bool = False  # a different text per recipient in one batch
+    personalised_voice: bool = False  # a different call text per recipient in one batch
     max_batch_size: int = 1000  # messages per ``submit`` call
     quote: bool = False
     stop: bool = False

@@ -37,7 +37,8 @@ class MessageList(ApiView):
 
     @extend_schema(request=s.SingleMessageSerializer, responses={202: s.MessageSerializer})
     def post(self, request):
-        """Sends one SMS now through the same at-most-once engine as campaigns. Answers at
+        """Sends one SMS (or voice call) now through the same at-most-once engine as
+        campaigns. Answers at
         once with the message (``pending``); follow it by GET or a webhook."""
         given = s.SingleMessageSerializer(data=request.data)
         given.is_valid(raise_exception=True)

@@ -29,17 +29,8 @@ def spec_for(
         sender=sender or campaign.sender, channel=campaign.channel, name=campaign.name
     )
     if campaign.channel == Channel.VOICE:
-        # Only the chosen kind's content: a recording left from an earlier choice is not sent.
-        kind = campaign.voice_kind or VoiceKind.TTS
-        voice = VoicePayload(
-            text=campaign.text if kind == VoiceKind.TTS else "",
-            ssml=campaign.ssml if kind == VoiceKind.SSML else "",
-            announcement_id=campaign.announcement_id if kind == VoiceKind.ANNOUNCEMENT else "",
-            voice=campaign.voice,
-            language=campaign.language,
-            category=campaign.voice_category or "marketing",
-        )
-        spec = replace(spec, voice=voice)
+        if not personal_calls(campaign):
+            spec = replace(spec, voice=_voice(campaign, campaign.text))
     elif not has_placeholders(campaign.text):
         spec = replace(spec, text=campaign.text)
     if not sending:
@@ -54,6 +45,31 @@ def spec_for(
     return spec
 
 
+def _voice(campaign: Campaign, text: str) -> VoicePayload:
+    # Only the chosen kind's content: a recording left from an earlier choice is not sent.
+    kind = campaign.voice_kind or VoiceKind.TTS
+    return VoicePayload(
+        text=text if kind == VoiceKind.TTS else "",
+        ssml=campaign.ssml if kind == VoiceKind.SSML else "",
+        announcement_id=campaign.announcement_id if kind == VoiceKind.ANNOUNCEMENT else "",
+        voice=campaign.voice,
+        language=campaign.language,
+        category=campaign.voice_category or "marketing",
+    )
+
+
+def personal_calls(campaign: Campaign) -> bool:
+    """A voice campaign whose every call reads its own text: the API's single calls
+    (campaigns.transactional), each message's rendered text under its template ``{text}``.
+    Other voice campaigns read one text to all."""
+    return (
+        campaign.channel == Channel.VOICE
+        and campaign.transactional
+        and (campaign.voice_kind or VoiceKind.TTS) == VoiceKind.TTS
+        and has_placeholders(campaign.text)
+    )
+
+
 def refusals(campaign: Campaign) -> list[Refusal]:
     """Why the account's provider would refuse this campaign's batches, by the adapter's own
     rules (ProviderAdapter.refusals, which ``submit`` applies) on the campaign as it would be
@@ -64,12 +80,21 @@ def refusals(campaign: Campaign) -> list[Refusal]:
     personalised = campaign.channel == Channel.SMS and has_placeholders(campaign.text)
     # One recipient stands for all: a template makes each one's text its own.
     probe = OutgoingMessage("0" * 32, "", text=campaign.text if personalised else None)
+    if personal_calls(campaign):
+        probe = OutgoingMessage("0" * 32, "", voice=_voice(campaign, campaign.text))
     return campaign.account.adapter_class.refusals([probe], spec_for(campaign, sending=True))
 
 
 def messages_for(campaign: Campaign, messages: QuerySet) -> list[OutgoingMessage]:
     """``messages`` (of ``campaign``) as the provider receives them, in primary-key order."""
     messages = messages.order_by("pk")
+    if personal_calls(campaign):
+        template = Template(campaign.text, campaign.placeholder_policy)
+        rows = with_values(messages, template, "reference")
+        return [
+            OutgoingMessage(ref, phone, voice=_voice(campaign, template.fill(v)))
+            for ref, phone, _, *v in rows
+        ]
     if campaign.channel == Channel.VOICE or not has_placeholders(campaign.text):
         rows = messages.values_list("reference", "phone")
         return [OutgoingMessage(ref, phone) for ref, phone in rows]

@@ -49,7 +49,7 @@ from django.template.defaultfilters import pluralize
 from django.utils import timezone
 
 from campaigns import status_events, windows
-from campaigns.compose.outgoing import messages_for, spec_for
+from campaigns.compose.outgoing import messages_for, personal_calls, spec_for
 from campaigns.models import Batch, Campaign, Message, new_reference
 from campaigns.sending import failover
 from contacts import book
@@ -374,9 +374,13 @@ def on_route(
 
 def batch_size(campaign: Campaign, account: ProviderAccount | None = None) -> int:
     """The provider's largest batch on ``account`` (default: the campaign's), capped by
-    CRIER_SEND_BATCH_SIZE and, where Crier paces the campaign itself, by its rate limit."""
+    CRIER_SEND_BATCH_SIZE and, where Crier paces the campaign itself, by its rate limit. One
+    where each call reads its own text and the provider takes one text a batch."""
     account = account or campaign.account
-    size = account.adapter_class.capabilities.max_batch_size
+    caps = account.adapter_class.capabilities
+    if personal_calls(campaign) and not caps.personalised_voice:
+        return 1
+    size = caps.max_batch_size
     if settings.CRIER_SEND_BATCH_SIZE:
         size = min(size, settings.CRIER_SEND_BATCH_SIZE)
     if _paced_by_crier(campaign, account):

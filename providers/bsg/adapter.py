@@ -159,7 +159,14 @@ class BSGAdapter(TokenLoginMixin, ProviderAdapter):
 
     def submit(self, spec, messages, state):
         self.check_batch(messages, spec)
-        if spec.channel == "voice" and any(m.text is not None or m.voice for m in messages):
+        # One text a campaign: a call's own text goes as the campaign's where the batch's calls
+        # all read it (a batch of one: campaigns.sending.engine.batch_size).
+        voices = {m.voice or spec.voice for m in messages}
+        if spec.channel == "voice" and (
+            any(m.text is not None for m in messages)
+            or len(voices) > 1
+            or (spec.voice is not None and voices != {spec.voice})
+        ):
             raise self.unsupported("a different voice message per recipient")
         if spec.channel == "sms" and any(m.text is not None for m in messages):
             path, body = "/api/campaigns/sms/send-individual", self._individual(spec, messages)

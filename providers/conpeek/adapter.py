@@ -50,6 +50,7 @@ class ConpeekAdapter(ProviderAdapter):
     capabilities = Capabilities(
         channels=frozenset({"voice"}),
         personalised_text=True,
+        personalised_voice=True,  # each request_list item has its own text
         max_batch_size=1_000,  # [INFERRED] no documented limit
         campaign_stats=False,
         account_info=False,

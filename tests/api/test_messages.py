@@ -99,6 +99,46 @@ def test_what_would_never_be_sent_is_refused_naming_the_field(acme, live_server)
     assert one(reader, account).status_code == 403
 
 
+@pytest.mark.parametrize("slug", ["conpeek", "bsg"])
+def test_a_voice_message_reaches_the_voice_api_once_reading_its_own_text(acme, live_server, slug):
+    account, remote = sandbox_account(acme.workspace, slug, live_server.url)
+    api = client_for(acme)
+    headers = {"Idempotency-Key": f"call-{slug}"}
+    body = {"account": account.pk, "to": "+77012223344", "channel": "voice"}
+    body |= {"text": "Your code is {code}", "fields": {"code": "4711"}}
+    first = api.post("/api/v1/messages", body, format="json", headers=headers)
+    assert first.status_code == 202, first.json()
+    again = api.post("/api/v1/messages", body, format="json", headers=headers)
+    assert again.json() == first.json()
+    other = {**body, "to": "+77012223345", "fields": {"code": "9"}}
+    assert api.post("/api/v1/messages", other, format="json").status_code == 202
+    send_due()
+    assert ledger(remote) == {"charges": 2, "phones_charged_twice": 0}
+    said = Charge.objects.select_related("message__campaign")
+    texts = {
+        c.phone[-4:]: (c.message.text or c.message.campaign.text, c.message.campaign.channel)
+        for c in said
+    }
+    assert texts == {"3344": ("Your code is 4711", "voice"), "3345": ("Your code is 9", "voice")}
+    status = api.get(f"/api/v1/messages/{first.json()['id']}").json()
+    assert status["status"] not in ("pending", "submitting")
+    assert Campaign.objects.get(pk=first.json()["campaign"]).channel == "voice"
+
+
+def test_a_voice_message_through_an_account_that_cannot_call_is_refused(acme, live_server):
+    account, _ = sandbox_account(acme.workspace, "mobizon", live_server.url)
+    api = client_for(acme)
+    body = {"account": account.pk, "to": "+77012223344", "channel": "voice", "text": "Hi"}
+    response = api.post("/api/v1/messages", body, format="json")
+    # As every refusal of this endpoint (a sender, a number): validation-error, naming the field.
+    assert response.status_code == 400, response.json()
+    assert response.json()["type"] == "/api/v1/problems/validation-error"
+    assert response.json()["errors"][0]["field"] == "channel"
+    assert "voice" in response.json()["errors"][0]["message"]
+    assert not Campaign.objects.filter(transactional=True).exists()
+    assert not Message.objects.filter(campaign__transactional=True).exists()
+
+
 def test_the_same_idempotency_key_returns_the_first_answer(acme, live_server):
     account, _ = wired(acme, live_server)
     api = client_for(acme)
@@ -161,3 +201,14 @@ def test_fifty_identical_launches_at_once_launch_once(acme, monkeypatch):
 
     assert AuditEvent.objects.filter(action="campaign_launched").count() == 1
     assert Campaign.objects.get(pk=campaign.pk).status == CampaignStatus.SCHEDULED
+
+
+def test_the_document_offers_the_voice_channel(acme):
+    document = client_for(acme).get("/api/schema/", {"format": "json"}).json()
+    single = document["components"]["schemas"]["SingleMessageRequest"]["properties"]
+    channel = single["channel"]
+    choices = channel.get("enum") or document["components"]["schemas"][
+        channel["allOf"][0]["$ref"].rsplit("/", 1)[1]
+    ].get("enum")
+    assert set(choices) == {"sms", "voice"}
+    assert "voice" in channel["description"]

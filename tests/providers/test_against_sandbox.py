@@ -722,6 +722,30 @@ def check_personalised_text(sandbox, sent, supported):
     assert dict(messages.values_list("phone", "text")) == {m.digits: f"Hi {m.phone}" for m in batch}
 
 
+def check_personalised_voice(sandbox, sent, supported):
+    """Calls that each read their own text: one batch where offered; elsewhere refused
+    without a call, and a batch of one call reading its own text goes (the API's calls)."""
+    if "voice" not in sandbox.adapter.capabilities.channels:
+        return
+    phones = [f"+7703{i:07d}" for i in range(2)]
+    say = {"voice": "sonya", "language": "en"}
+    batch = [
+        OutgoingMessage(f"call{i}", p, voice=VoicePayload(text=f"Hi {p}", **say))
+        for i, p in enumerate(phones)
+    ]
+    spec = replace(campaign_spec(sandbox, "voice"), voice=None)
+    if not supported:
+        assert_not_supported(
+            sandbox, lambda: sandbox.adapter.submit(spec, batch, BatchState("calls"))
+        )
+        batch = batch[:1]
+    done = sandbox.adapter.submit(spec, batch, BatchState("calls"))
+    campaign = sandbox.campaign(done.provider_campaign_id)
+    mine = campaign.messages.filter(phone__in=phones_of(batch))
+    heard = {m.phone: m.text or campaign.text for m in mine}
+    assert heard == {m.digits: f"Hi {m.phone}" for m in batch}
+
+
 def phones_of(batch) -> list[str]:
     return [m.digits for m in batch]
 
@@ -870,6 +894,7 @@ def check_poll_interval(sandbox, sent, interval):
 CAPABILITY_CHECKS = {
     "channels": check_channels,
     "personalised_text": check_personalised_text,
+    "personalised_voice": check_personalised_voice,
     "max_batch_size": check_max_batch_size,
     "quote": check_quote,
     "stop": check_stop,
