@@ -14,7 +14,7 @@ class Migration(migrations.Migration):
     instead of every message of the campaign or workspace."""
 
     dependencies = [
-        ("campaigns", "0021_failover"),
+        ("campaigns", "0022_counters_grouped"),
     ]
 
     operations = [
