@@ -151,7 +151,7 @@ def live_context(campaign: Campaign) -> dict:
         "chart": charts.counters_chart(points, timezone.localtime),
         "legend": charts.legend({k for p in points for k, v in p.counts.items() if v}),
         "batches": campaign.batches.order_by("-pk")[:20],
-        "unlaunched": pages.unlaunched_at_provider(campaign),
+        "unlaunched": pages.unlaunched_at_provider(campaign, bill),
         # Sending is held up: the reason is a warning and the batches open.
         "held_up": campaign.status in (CampaignStatus.PAUSED, CampaignStatus.FAILED),
         "stopped": campaign.status == CampaignStatus.CANCELLED,

@@ -176,14 +176,15 @@ def short_links(campaign: Campaign) -> list[dict]:
     return sorted(totals.values(), key=lambda link: -link["clicks"])
 
 
-def unlaunched_at_provider(campaign: Campaign) -> list[tuple[str, list[str]]]:
+def unlaunched_at_provider(campaign: Campaign, bill: costs.Billing) -> list[tuple[str, list[str]]]:
     """Campaigns Crier created at a provider and never launched, and no longer means to (held
     for lack of credits, then stopped, expired at the deadline, or moved to the backup) but
     which that provider's API cannot delete: (its label, their ids), for a person to delete
-    in the provider's panel. A provider that deletes before the start had them withdrawn."""
-    left = Batch.objects.filter(
-        campaign=campaign, status=statuses.BatchStatus.CANCELLED, submitted_at__isnull=True
-    ).exclude(provider_campaign_id="")
+    in the provider's panel. A provider that deletes before the start had them withdrawn.
+    Asked only when the page's one query over the batches (``bill``) counted some."""
+    if not bill.unlaunched:
+        return []
+    left = Batch.objects.filter(costs.UNLAUNCHED, campaign=campaign)
     found: dict[str, list[str]] = {}
     for account, batches in by_account(campaign, left).items():
         if not account.adapter_class.capabilities.delete_before_start:

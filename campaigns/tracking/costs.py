@@ -52,10 +52,18 @@ class Billing:
     # account id -> provider slug of every account a batch went through, whatever its status
     through: dict[int, str] = field(default_factory=dict)
     checking: int = 0  # messages in batches whose fate is being looked up (BatchStatus.UNKNOWN)
+    # batches created at a provider, never launched and cancelled since (held, then stopped,
+    # expired or moved to the backup): a person may have to delete them in its panel
+    unlaunched: int = 0
 
     @property
     def partial(self) -> bool:
         return 0 < self.reported < self.batches
+
+
+UNLAUNCHED = Q(status=BatchStatus.CANCELLED, submitted_at__isnull=True) & ~Q(
+    provider_campaign_id=""
+)
 
 
 def billing(campaign: Campaign) -> Billing:
@@ -69,6 +77,7 @@ def billing(campaign: Campaign) -> Billing:
             asked=Count("polled_at", filter=BILLABLE),
             cost=Sum("cost", filter=BILLABLE),
             checking=Sum("size", filter=Q(status=BatchStatus.UNKNOWN)),
+            unlaunched=Count("pk", filter=UNLAUNCHED),
         )
         .order_by("currency", "account__currency", "account")
     )
@@ -91,6 +100,7 @@ def billing(campaign: Campaign) -> Billing:
         assumed=tuple(sorted(assumed)),
         through={r["account"]: r["account__provider"] for r in rows if r["account"] is not None},
         checking=sum(row["checking"] or 0 for row in rows),
+        unlaunched=sum(row["unlaunched"] for row in rows),
     )
 
 

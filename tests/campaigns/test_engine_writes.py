@@ -13,10 +13,10 @@ from django.db import connection, connections, transaction
 from campaigns.models import Batch, Message
 from campaigns.sending import engine as sending
 from core.statuses import MessageStatus
-from tests.campaigns.test_sending import _fast_engine  # noqa: F401 - an autouse fixture
 from tests.sendkit import campaign_for, sandbox_account
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("fast_engine")]
+SEND_BATCH_SIZE = 200
 
 postgres_only = pytest.mark.skipif(
     connection.vendor != "postgresql", reason="SQLite lets one writer at a time: no claim races"
