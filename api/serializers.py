@@ -66,6 +66,7 @@ class CampaignSerializer(serializers.ModelSerializer):
             "sender",
             "text",
             "placeholder_policy",
+            "template",
             "voice_kind",
             "ssml",
             "announcement_id",
@@ -113,6 +114,11 @@ class CampaignInputSerializer(serializers.Serializer):
     account = id_field(help_text="A provider account's id.")
     sender = serializers.CharField(max_length=40, required=False, allow_blank=True)
     text = serializers.CharField(required=False, allow_blank=True, max_length=10_000)
+    template = id_field(
+        required=False,
+        help_text="A message template's id: its text becomes the campaign's (give either "
+        "template or text).",
+    )
     placeholder_policy = serializers.ChoiceField(choices=PlaceholderPolicy.choices, required=False)
     voice_kind = serializers.ChoiceField(
         choices=VoiceKind.choices, required=False, allow_blank=True

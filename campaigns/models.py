@@ -121,6 +121,15 @@ class Campaign(models.Model):
     exclusion_lists = models.ManyToManyField(
         "contacts.ContactList", blank=True, related_name="excluded_from"
     )
+    # The saved text chosen in compose (campaigns.compose.message_templates.choose); the
+    # campaign keeps its own copy of the text, which may have been edited since.
+    template = models.ForeignKey(
+        "MessageTemplate",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="campaigns",
+    )
     status = models.CharField(
         max_length=12, choices=CampaignStatus.choices, default=CampaignStatus.DRAFT
     )

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from django.db import connection, transaction
-from django.db.models import Sum
+from django.db.models import F, Sum
 from django.template.defaultfilters import pluralize
 from django.utils import timezone
 
@@ -26,6 +26,7 @@ from campaigns.models import (
     CampaignCounters,
     Channel,
     Message,
+    MessageTemplate,
     VoiceKind,
     by_account,
     renew_references,
@@ -53,6 +54,7 @@ _COPIED = [
     "language",
     "voice_category",
     "placeholder_policy",
+    "template",
     "rate_limit",
     "rate_period",
     "validity_minutes",
@@ -83,6 +85,10 @@ def clone(campaign: Campaign, user, name: str = "") -> Campaign:
         copy.audience_lists.set(campaign.audience_lists.all())
         copy.audience_segments.set(campaign.audience_segments.all())
         copy.exclusion_lists.set(campaign.exclusion_lists.all())
+        if campaign.template_id:  # one more campaign from the template
+            MessageTemplate.objects.filter(pk=campaign.template_id).update(
+                usage_count=F("usage_count") + 1, last_used_at=timezone.now()
+            )
     return copy
 
 

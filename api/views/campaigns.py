@@ -23,9 +23,9 @@ from api.models import Scope
 from api.problems import Problem
 from api.views.base import ApiView
 from campaigns import services
-from campaigns.compose import pricing
+from campaigns.compose import message_templates, pricing
 from campaigns.compose.forms import AudienceForm, MessageForm, OptionsForm, SetupForm
-from campaigns.models import Campaign, Estimate, EstimateStatus, Message
+from campaigns.models import Campaign, Channel, Estimate, EstimateStatus, Message, MessageTemplate
 from core.statuses import CampaignStatus, MessageStatus
 
 # (form, the fields of the API it takes, whether it needs the workspace)
@@ -82,6 +82,7 @@ def apply(campaign: Campaign, given: dict, workspace) -> None:
     """Runs each compose step the request has fields for through its form and saves it;
     raises ValidationError naming every refused field. Call inside a transaction."""
     creating = campaign.pk is None
+    template = _template(campaign, given, workspace)
     for form_class, names, needs_workspace in STEPS:
         if not (creating and form_class is SetupForm) and not set(names) & given.keys():
             continue
@@ -97,6 +98,37 @@ def apply(campaign: Campaign, given: dict, workspace) -> None:
                 )
             raise ValidationError(errors)
         form.save()
+    if template is not None:
+        message_templates.choose(campaign, template)
+
+
+def _template(campaign: Campaign, given: dict, workspace) -> MessageTemplate | None:
+    """The template ``given`` names, checked before anything is saved."""
+    if "template" not in given:
+        return None
+    if "text" in given:
+        raise ValidationError(
+            {
+                "template": [
+                    "Give either a template or a text: the template's text becomes the "
+                    "campaign's, and a PATCH with text edits it afterwards."
+                ]
+            }
+        )
+    channel = given.get("channel") or campaign.channel
+    template = MessageTemplate.objects.filter(workspace=workspace, pk=given["template"]).first()
+    if template is None:
+        raise ValidationError({"template": ["No message template of this workspace has this id."]})
+    if template.channel != channel:
+        raise ValidationError(
+            {
+                "template": [
+                    f"The template is for {template.get_channel_display()}, the campaign "
+                    f"for {Channel(channel).label}: choose a template of its channel."
+                ]
+            }
+        )
+    return template
 
 
 def _list_params():

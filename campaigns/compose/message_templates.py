@@ -115,22 +115,31 @@ def choices(campaign: Campaign, search: str = "") -> Choices | None:
 
 def choose(campaign: Campaign, template: MessageTemplate) -> None:
     """Copies ``template``'s text into the draft ``campaign`` (a voice campaign then speaks
-    it) and counts one use of the template. The campaign keeps its own copy: editing it
-    afterwards leaves the template as it is."""
+    it), records which template the campaign came from and counts one use of the template
+    (choosing the same template again for the same draft is not another use). The campaign
+    keeps its own copy: editing it afterwards leaves the template as it is."""
     if campaign.status != CampaignStatus.DRAFT:
         raise ValueError("Only a draft's text can change; clone the campaign to change it.")
     if template.channel != campaign.channel or template.workspace_id != campaign.workspace_id:
         raise ValueError("A campaign chooses a template of its own workspace and channel.")
+    again = campaign.template_id == template.pk
     campaign.text = template.text
-    update = ["text", "updated_at"]
+    campaign.template = template
+    update = ["text", "template", "updated_at"]
     if campaign.channel == Channel.VOICE:
         campaign.voice_kind = VoiceKind.TTS
         update.append("voice_kind")
     with transaction.atomic():
         campaign.save(update_fields=update)
+        counted = {} if again else {"usage_count": F("usage_count") + 1}
         MessageTemplate.objects.filter(pk=template.pk).update(
-            usage_count=F("usage_count") + 1, last_used_at=timezone.now()
+            **counted, last_used_at=timezone.now()
         )
+
+
+def edited(campaign: Campaign) -> bool:
+    """Whether the campaign's text differs from the template it came from (as it is now)."""
+    return campaign.template is not None and campaign.text != campaign.template.text
 
 
 @dataclass(frozen=True)

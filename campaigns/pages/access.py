@@ -20,7 +20,9 @@ def get_campaign_for_user(
     was launched already (it can only be cloned and changed then).
     """
     campaign = get_for_workspace(
-        request, Campaign.objects.select_related("account", "counters", "launched_by"), pk=pk
+        request,
+        Campaign.objects.select_related("account", "counters", "launched_by", "template"),
+        pk=pk,
     )
     require_role(request, role)
     if draft and campaign.status != CampaignStatus.DRAFT:

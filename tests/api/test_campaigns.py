@@ -258,3 +258,32 @@ def test_uploads_too_large_or_while_busy_are_problems_not_redirects(api, acme, s
     assert response.json()["type"] == "/api/v1/problems/busy" and response["Retry-After"] == "5"
     settings.CRIER_UPLOADS_PER_PROCESS = 4
     assert upload().status_code == 202
+
+
+def test_a_draft_takes_its_text_from_a_template(api, acme, globex):
+    from campaigns.models import MessageTemplate
+
+    both = new_draft(api, acme, template=acme.template.pk)  # a text and a template: refused
+    assert both.status_code == 400
+    assert [e["field"] for e in both.json()["errors"]] == ["template"]
+    payload = {"name": "From template", "account": acme.account.pk, "sender": acme.sender.value}
+    response = api.post(
+        "/api/v1/campaigns", {**payload, "template": acme.template.pk}, format="json"
+    )
+    assert response.status_code == 201, response.json()
+    body = response.json()
+    assert body["template"] == acme.template.pk and body["text"] == acme.template.text
+    assert MessageTemplate.objects.get(pk=acme.template.pk).usage_count == 1
+    # Another workspace's template, or one of another channel, is refused and nothing is saved.
+    before = Campaign.objects.count()
+    spoken = MessageTemplate.objects.create(
+        workspace=acme.workspace, name="Spoken", channel="voice", text="Hi"
+    )
+    for template in (globex.template.pk, spoken.pk):
+        refused = api.post("/api/v1/campaigns", {**payload, "template": template}, format="json")
+        assert refused.status_code == 400
+        assert [e["field"] for e in refused.json()["errors"]] == ["template"]
+    assert Campaign.objects.count() == before
+    # A PATCH with text edits the text; the campaign still came from the template.
+    edited = api.patch(f"/api/v1/campaigns/{body['id']}", {"text": "Edited"}, format="json")
+    assert edited.json()["text"] == "Edited" and edited.json()["template"] == acme.template.pk

@@ -60,11 +60,63 @@ def test_choosing_copies_the_text_and_counts_one_use(as_role, acme):
     assert "draft-changed" in response.headers["HX-Trigger"]
 
 
-def test_every_choice_counts_once(as_role, acme):
+def test_a_template_counts_each_campaign_that_chose_it_once(as_role, acme):
     client = as_role(Role.SENDER)
     use(client, acme.campaign, acme.template, headers=HX)
-    use(client, acme.campaign, acme.template, headers=HX)
+    use(client, acme.campaign, acme.template, headers=HX)  # the same draft again
+    assert fresh(acme.template).usage_count == 1
+    other = Campaign.objects.create(
+        workspace=acme.workspace, name="Second", account=acme.campaign.account
+    )
+    use(client, other, acme.template, headers=HX)
     assert fresh(acme.template).usage_count == 2
+
+
+def test_the_campaign_records_the_template_it_came_from(as_role, acme):
+    client = as_role(Role.SENDER)
+    use(client, acme.campaign, acme.template, headers=HX)
+    assert fresh(acme.campaign).template == acme.template
+    page = client.get(reverse("campaign_detail", args=[acme.campaign.pk])).text
+    assert "From the template “Acme welcome”." in page
+    client.post(
+        reverse("campaign_message", args=[acme.campaign.pk]),
+        {"text": "Welcome, {name}. Edited.", "placeholder_policy": "keep"},
+        headers=HX,
+    )
+    page = client.get(reverse("campaign_detail", args=[acme.campaign.pk])).text
+    assert "From the template “Acme welcome”,\n        edited since." in page
+    assert fresh(acme.campaign).template == acme.template
+
+
+def test_choosing_another_template_counts_it_and_records_it(as_role, acme):
+    second = MessageTemplate.objects.create(
+        workspace=acme.workspace, name="Second", channel="sms", text="Hello"
+    )
+    client = as_role(Role.SENDER)
+    use(client, acme.campaign, acme.template, headers=HX)
+    use(client, acme.campaign, second, headers=HX)
+    assert fresh(acme.campaign).template == second
+    assert (fresh(acme.template).usage_count, fresh(second).usage_count) == (1, 1)
+
+
+def test_a_clone_keeps_the_template_and_counts_a_use(as_role, acme):
+    from campaigns import services
+
+    use(as_role(Role.SENDER), acme.campaign, acme.template, headers=HX)
+    copy = services.clone(fresh(acme.campaign), acme.user(Role.SENDER))
+    assert copy.template == acme.template
+    assert fresh(acme.template).usage_count == 2
+
+
+def test_deleting_the_template_keeps_the_campaigns_text(as_role, acme):
+    client = as_role(Role.SENDER)
+    use(client, acme.campaign, acme.template, headers=HX)
+    acme.template.delete()
+    campaign = fresh(acme.campaign)
+    assert campaign.template is None
+    assert campaign.text == "Welcome aboard, {name}!"
+    page = client.get(reverse("campaign_detail", args=[acme.campaign.pk])).text
+    assert 'data-testid="from-template"' not in page
 
 
 def test_the_text_stays_editable_and_the_template_unchanged(as_role, acme):
@@ -275,3 +327,15 @@ def test_choose_refuses_a_launched_campaign_or_a_template_of_another_channel(acm
         message_templates.choose(acme.campaign, acme.template)
     assert fresh(acme.template).usage_count == 0
     assert fresh(acme.campaign).text == "Hi {name}"
+
+
+def test_a_launched_campaigns_page_names_its_template(as_role, acme):
+    client = as_role(Role.SENDER)
+    use(client, acme.campaign, acme.template, headers=HX)
+    Campaign.objects.filter(pk=acme.campaign.pk).update(status=CampaignStatus.SENDING)
+    page = client.get(reverse("campaign_detail", args=[acme.campaign.pk])).text
+    assert 'data-testid="from-template"' in page
+    assert "“Acme welcome”." in page
+    MessageTemplate.objects.filter(pk=acme.template.pk).update(text="Changed later")
+    page = client.get(reverse("campaign_detail", args=[acme.campaign.pk])).text
+    assert "the two texts differ now" in page
