@@ -6,12 +6,14 @@ is sent. A template campaign goes out rendered per recipient under its placehold
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import replace
 from datetime import timedelta
 
 from django.db.models import QuerySet
 from django.db.models.fields.json import KeyTextTransform, compile_json_path
 
+from campaigns import audiences
 from campaigns.compose.templating import Template, has_placeholders
 from campaigns.models import Campaign, Channel, VoiceKind
 from providers.base import CampaignSpec, OutgoingMessage, Refusal, VoicePayload
@@ -101,6 +103,23 @@ def messages_for(campaign: Campaign, messages: QuerySet) -> list[OutgoingMessage
     template = Template(campaign.text, campaign.placeholder_policy)
     rows = with_values(messages, template, "reference")
     return [OutgoingMessage(ref, phone, text=template.fill(v)) for ref, phone, _, *v in rows]
+
+
+def contacts_for(campaign: Campaign) -> list[OutgoingMessage]:
+    """The live audience's contacts (campaigns.audiences.contacts: lists and segments less
+    exclusions, opt-outs and the campaign's own numbers) as ``messages_for`` would give them
+    once the launch made them messages: each with its own values in the text. For the
+    provider's quote; each gets a fresh reference, as its message would at the launch."""
+    rows = audiences.contacts(campaign).values_list("phone", "name", "language", "fields")
+    if campaign.channel == Channel.VOICE or not has_placeholders(campaign.text):
+        return [OutgoingMessage(uuid.uuid4().hex, phone) for phone, *_ in rows.iterator(5_000)]
+    template = Template(campaign.text, campaign.placeholder_policy)
+    outgoing = []
+    for phone, name, language, fields in rows.iterator(5_000):
+        values = {**(fields or {}), "name": name, "language": language}  # audiences.values_of
+        text = template.fill([values.get(n) for n in template.names])
+        outgoing.append(OutgoingMessage(uuid.uuid4().hex, phone, text=text))
+    return outgoing
 
 
 def with_values(messages: QuerySet, template: Template, *first: str) -> QuerySet:

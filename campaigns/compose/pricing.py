@@ -35,12 +35,12 @@ from django.utils import timezone
 
 from campaigns import audiences
 from campaigns.compose import routes
-from campaigns.compose.outgoing import JsonText, messages_for, spec_for
+from campaigns.compose.outgoing import JsonText, contacts_for, messages_for, spec_for
 from campaigns.compose.segments import count, count_rendered, plain_parts
 from campaigns.compose.templating import Template, has_placeholders
 from campaigns.models import Campaign, Channel, Estimate, EstimateStatus
 from core.queue import enqueue
-from core.statuses import MessageStatus
+from core.statuses import CampaignStatus, MessageStatus
 from providers.base import AccountInfo, Quote
 from providers.errors import NotSupported
 from providers.models import ProviderAccount, Rate, RateCard
@@ -510,9 +510,9 @@ def run(estimate_id: int, token: str) -> dict:
 
 
 def provider_quote(campaign: Campaign) -> Quote | None:
-    """The provider's price for the campaign's pending messages, or None where it gives none
-    (no quote at this provider, none for this channel, or no recipients yet) or where the
-    campaign draws on the contact book.
+    """The provider's price for the campaign's pending messages and, for a draft drawing on
+    the contact book, its audience as it is now (the messages the launch would make), or None
+    where it gives none (no quote at this provider, none for this channel, or no recipients).
 
     Makes HTTP calls (Mobizon builds a draft campaign and deletes it), so call it from a task
     or a button, not on every page view. Raises ProviderError when the provider fails.
@@ -520,11 +520,10 @@ def provider_quote(campaign: Campaign) -> Quote | None:
     account = campaign.account
     if account is None or not account.adapter_class.capabilities.quote:
         return None
-    if audiences.has_audience(campaign):
-        # Its contacts are messages only from the launch on: a quote now would leave them out.
-        return None
     spec = spec_for(campaign)
     outgoing = messages_for(campaign, campaign.messages.filter(status=MessageStatus.PENDING))
+    if campaign.status == CampaignStatus.DRAFT and audiences.has_audience(campaign):
+        outgoing += contacts_for(campaign)  # messages only from the launch on
     if not outgoing:
         return None
     try:

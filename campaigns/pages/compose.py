@@ -271,8 +271,7 @@ def _estimate_context(campaign: Campaign, result: pricing.PriceEstimate | Estima
         "estimate": result,
         # No provider we support quotes a voice campaign (BSG prices SMS only).
         "can_quote": campaign.account.adapter_class.capabilities.quote
-        and campaign.channel == Channel.SMS
-        and not audiences.has_audience(campaign),  # see pricing.provider_quote
+        and campaign.channel == Channel.SMS,
     }
     context.update(pricing.route_summary(campaign, result))  # the cheapest route's split
     if result.messages:

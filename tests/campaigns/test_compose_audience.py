@@ -143,18 +143,15 @@ def test_a_segment_that_no_longer_reads_is_named_instead_of_counted(as_role, acm
     assert "The segment “Everyone” cannot be used" in response.text
 
 
-def test_the_providers_quote_is_not_offered_while_contacts_are_not_messages_yet(
-    as_role, acme, book
-):
+def test_the_providers_quote_is_offered_for_an_audience_too(as_role, acme, book):
+    # pricing.provider_quote sends it the audience's contacts as the launch would make them.
     customers, _, _ = book
-    Message.objects.create(campaign=acme.campaign, phone="+77019990001", country="KZ")
     client = as_role(Role.SENDER)
     preview = reverse("campaign_preview", args=[acme.campaign.pk])
-    assert "/quote/" in client.get(preview).text
-
     acme.campaign.audience_lists.add(customers)
-
-    assert "/quote/" not in client.get(preview).text
+    assert "/quote/" in client.get(preview).text
+    Message.objects.create(campaign=acme.campaign, phone="+77019990001", country="KZ")
+    assert "/quote/" in client.get(preview).text
 
 
 def test_a_workspace_without_segments_is_pointed_to_where_they_are_made(as_role, acme):
@@ -163,3 +160,4 @@ def test_a_workspace_without_segments_is_pointed_to_where_they_are_made(as_role,
     html = as_role(Role.SENDER).get(url(acme.campaign)).text
 
     assert "No segments yet" in html and reverse("segment_list") in html
+

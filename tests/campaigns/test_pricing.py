@@ -8,6 +8,7 @@ from collections import Counter
 from decimal import Decimal
 
 import pytest
+from django.utils import timezone
 
 from campaigns.compose import pricing
 from campaigns.compose.pricing import PriceLine, UnpricedLine, check_balance, price, quote_differs
@@ -350,6 +351,40 @@ def test_mobizon_prices_a_template_per_recipient(sandbox_campaign):
     assert quote.total == estimate.total == D("64.8")
     assert quote.currency == "KZT"
     assert not quote_differs(estimate, quote)
+
+
+def test_the_quote_covers_the_live_audience_with_each_contacts_values(sandbox_campaign, acme):
+    from contacts.models import Contact, ContactList, ListMember
+
+    text = "Hello {name}, see you in {city}! " + "z" * 120
+    campaign = sandbox_campaign(
+        "mobizon", text, (KZ_KCELL, {"name": "Ann", "city": "Almaty"}), currency="KZT"
+    )
+    set_rates(campaign.account, KZ="16.2")
+    people = [
+        Contact.objects.create(
+            workspace=acme.workspace, phone=phone, country="KZ", name=name, fields=fields
+        )
+        for phone, name, fields in [
+            (KZ_BEELINE, "Айгерим", {"city": "Астана"}),  # UCS-2: 3 parts
+            (KZ_ALTEL, "Bo", {"city": "Shymkent"}),  # 1 part
+            (KZ_KCELL, "Ann", {"city": "Almaty"}),  # the file holds this number already
+            ("+77011234500", "Out", {"city": "Almaty"}),
+        ]
+    ]
+    Contact.objects.filter(pk=people[3].pk).update(opted_out_at=timezone.now())
+    members = ContactList.objects.create(workspace=acme.workspace, name="Members")
+    ListMember.objects.bulk_create(ListMember(contact_list=members, contact=p) for p in people)
+    campaign.audience_lists.add(members)
+
+    quote = pricing.provider_quote(campaign)
+    estimate = price(campaign)
+
+    assert estimate.messages == 3 and estimate.segments == 1 + 3 + 1
+    assert quote.total == estimate.total == D("81.0")
+    assert not quote_differs(estimate, quote)
+    # Nothing was made of the audience: it becomes messages at the launch.
+    assert campaign.messages.count() == 1
 
 
 def test_a_provider_without_quotes_gives_none(sandbox_campaign):
