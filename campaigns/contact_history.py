@@ -308,19 +308,68 @@ def roll_up(limit: int = ROLL_UP_BATCHES) -> dict:
     return {"batches": batches, "contacts": contacts}
 
 
+def backfill(workspace_id: int, since: datetime) -> int:
+    """Gives the workspace's contacts created at or after ``since`` the engagement their
+    numbers had before they were contacts (a campaign sent to a file, then the file imported
+    into the book): the roll-up read those batches before the contacts existed. One UPDATE from
+    the workspace's handed-over messages to those numbers, grouped by number in the database;
+    a date only moves forward, so overlapping the roll-up is harmless. Returns how many
+    contacts it updated."""
+    contacts, messages = Contact._meta.db_table, Message._meta.db_table
+    batches, campaigns = Batch._meta.db_table, Campaign._meta.db_table
+    if not Message.objects.filter(campaign__workspace_id=workspace_id).exists():
+        return 0
+    handed_over = ", ".join(["%s"] * len(HANDED_OVER))
+    sent, delivered = _later("sent", "last_sent_at"), _later("delivered", "last_delivered_at")
+    sql = (
+        f"UPDATE {contacts} SET {_SET_LATER} "
+        f"FROM (SELECT m.phone AS phone, MAX(COALESCE(b.submitted_at, b.updated_at)) AS sent, "
+        f"MAX(CASE WHEN m.status = %s THEN m.updated_at END) AS delivered "
+        f"FROM {messages} m JOIN {batches} b ON b.id = m.batch_id "
+        f"JOIN {campaigns} k ON k.id = m.campaign_id "
+        f"WHERE k.workspace_id = %s AND m.status IN ({handed_over}) AND m.phone IN "
+        f"(SELECT phone FROM {contacts} WHERE workspace_id = %s AND created_at >= %s) "
+        f"GROUP BY m.phone) v "
+        f"WHERE {contacts}.workspace_id = %s AND {contacts}.phone = v.phone "
+        f"AND (({sent}) OR ({delivered}))"
+    )
+    params = [
+        MessageStatus.DELIVERED.value,
+        workspace_id,
+        *HANDED_OVER,
+        workspace_id,
+        connection.ops.adapt_datetimefield_value(since),
+        workspace_id,
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.rowcount
+
+
+_TABLE = Contact._meta.db_table
+
+
+def _later(value: str, column: str) -> str:
+    """SQL: the grouped ``v.value`` is later than the contact's ``column`` (or it has none)."""
+    return f"v.{value} IS NOT NULL AND ({_TABLE}.{column} IS NULL OR v.{value} > {_TABLE}.{column})"
+
+
+_SET_LATER = (
+    f"last_sent_at = CASE WHEN {_later('sent', 'last_sent_at')} THEN v.sent "
+    f"ELSE {_TABLE}.last_sent_at END, "
+    f"last_delivered_at = CASE WHEN {_later('delivered', 'last_delivered_at')} THEN v.delivered "
+    f"ELSE {_TABLE}.last_delivered_at END"
+)
+
+
 def _roll_up_batch(batch_id: int, sent_at, workspace_id: int) -> int:
     """One UPDATE: the contacts of the batch's numbers, from its handed-over messages grouped
     by number in the database (nothing travels through Python)."""
     contacts, messages = Contact._meta.db_table, Message._meta.db_table
     handed_over = ", ".join(["%s"] * len(HANDED_OVER))
-    later = "v.{0} IS NOT NULL AND ({1}.{2} IS NULL OR v.{0} > {1}.{2})"
-    sent = later.format("sent", contacts, "last_sent_at")
-    delivered = later.format("delivered", contacts, "last_delivered_at")
+    sent, delivered = _later("sent", "last_sent_at"), _later("delivered", "last_delivered_at")
     sql = (
-        f"UPDATE {contacts} SET "
-        f"last_sent_at = CASE WHEN {sent} THEN v.sent ELSE {contacts}.last_sent_at END, "
-        f"last_delivered_at = CASE WHEN {delivered} THEN v.delivered "
-        f"ELSE {contacts}.last_delivered_at END "
+        f"UPDATE {contacts} SET {_SET_LATER} "
         f"FROM (SELECT m.phone AS phone, %s AS sent, "
         f"MAX(CASE WHEN m.status = %s THEN m.updated_at END) AS delivered "
         f"FROM {messages} m WHERE m.batch_id = %s AND m.status IN ({handed_over}) "

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from celery import shared_task
 
 from campaigns import contact_history, services
@@ -59,6 +61,14 @@ def poll_campaigns() -> dict:
 def poll_campaign(campaign_id: int) -> dict:
     """One poll of one campaign (the lease was taken by poll_campaigns or the admin)."""
     return tracking.run(campaign_id)
+
+
+@shared_task
+def backfill_engagement(workspace_id: int, since: str) -> dict:
+    """Contacts created at or after ``since`` (ISO 8601) get the engagement their numbers had
+    before they were contacts (queued by campaigns.apps when contacts are added)."""
+    when = datetime.fromisoformat(since)
+    return {"contacts": contact_history.backfill(workspace_id, when)}
 
 
 @shared_task

@@ -11,6 +11,7 @@ from django.utils import timezone
 from audit.log import record
 from audit.models import Action
 from contacts.models import Contact, OptOutSource
+from contacts.signals import contacts_added
 from core import phones
 
 _BATCH = 5_000
@@ -56,7 +57,7 @@ def mark_opted_out(workspace, numbers: list[str], *, source: str, note: str = ""
     (``record_opt_out``). Returns how many were not opted out before; one already out keeps
     its first date."""
     now = timezone.now()
-    added = 0
+    added = created = 0
     for start in range(0, len(numbers), _BATCH):
         chunk = numbers[start : start + _BATCH]
         known = set(
@@ -64,22 +65,23 @@ def mark_opted_out(workspace, numbers: list[str], *, source: str, note: str = ""
                 "phone", flat=True
             )
         )
-        Contact.objects.bulk_create(
-            [
-                Contact(
-                    workspace=workspace,
-                    phone=phone,
-                    country=phones.region_of(phone),
-                    time_zone=zone_of(phone),
-                )
-                for phone in chunk
-                if phone not in known
-            ],
-            ignore_conflicts=True,
-        )
+        new = [
+            Contact(
+                workspace=workspace,
+                phone=phone,
+                country=phones.region_of(phone),
+                time_zone=zone_of(phone),
+            )
+            for phone in chunk
+            if phone not in known
+        ]
+        Contact.objects.bulk_create(new, ignore_conflicts=True)
+        created += len(new)
         added += Contact.objects.filter(
             workspace=workspace, phone__in=chunk, opted_out_at__isnull=True
         ).update(opted_out_at=now, opt_out_source=source, opt_out_note=note[:255], updated_at=now)
+    if created:
+        contacts_added.send(Contact, workspace_id=workspace.pk, since=now)
     return added
 
 

@@ -46,6 +46,7 @@ from contacts.models import (
     OptOutSource,
     UpsertMode,
 )
+from contacts.signals import contacts_added
 from core import children, phones
 from core import imports as runs
 from core.columns import detect_phone_column
@@ -464,6 +465,8 @@ def _store(imp, target, writer, tally: _Tally, checker: _Checker, report) -> Non
         raise Cancelled
     writer.finish()
     created, updated = upsert.counts(target)
+    if created:  # stamped with the import's start (upsert.Target.stamp)
+        contacts_added.send(ContactImport, workspace_id=imp.workspace_id, since=target.stamp)
     if tally.rejected:
         report.flush()
         report.buffer.seek(0)
