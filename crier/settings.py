@@ -478,6 +478,7 @@ SPECTACULAR_SETTINGS = {
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "api.schema.add_problems",
+        "api.schema.add_links",
     ],
     "ENUM_NAME_OVERRIDES": {
         "CampaignStatusEnum": "core.statuses.CampaignStatus",
