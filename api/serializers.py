@@ -335,8 +335,24 @@ class SingleMessageSerializer(serializers.Serializer):
     channel = serializers.ChoiceField(
         choices=Channel.choices,
         default=Channel.SMS,
-        help_text="sms, or voice: a call that reads ``text`` aloud in the provider's default "
-        "voice and language (an account whose provider cannot call is refused, 422).",
+        help_text="sms, or voice: a call that reads ``text`` aloud, in ``voice`` and "
+        "``language`` or the provider's defaults (an account whose provider cannot call is "
+        "refused, 400).",
+    )
+    voice = serializers.CharField(
+        max_length=40,
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="A call's voice, one the provider documents (BSG: sonya, dariya, ostap, "
+        "amala); left out: the provider's default.",
+    )
+    language = serializers.CharField(
+        max_length=10,
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="A call's language, one the provider documents; left out: its default.",
     )
     sender = serializers.CharField(max_length=40, required=False, allow_blank=True, default="")
     text = serializers.CharField(max_length=2_000, help_text="The SMS, or what the call says.")

@@ -61,7 +61,9 @@ def _text(text: str, fields: dict) -> str:
     return render(text, fields) if names else text
 
 
-def _open_campaign(workspace, account_id: int, sender: str, channel: str) -> Campaign | None:
+def _open_campaign(
+    workspace, account_id: int, sender: str, channel: str, spoken: dict
+) -> Campaign | None:
     found = Campaign.objects.select_related("account").filter(
         workspace=workspace,
         transactional=True,
@@ -69,11 +71,12 @@ def _open_campaign(workspace, account_id: int, sender: str, channel: str) -> Cam
         sender=sender,
         channel=channel,
         status__in=OPEN,
+        **{name: spoken[name] for name in ("voice", "language") if name in spoken},
     )
     return found.order_by("pk").first()
 
 
-def _new_campaign(workspace, account, sender: str, channel: str, user) -> Campaign:
+def _new_campaign(workspace, account, sender: str, channel: str, user, spoken: dict) -> Campaign:
     """The first message of (account, sender, channel): its campaign, checked and made."""
     if (
         sender
@@ -93,7 +96,7 @@ def _new_campaign(workspace, account, sender: str, channel: str, user) -> Campai
     with transaction.atomic():
         # One per (account, sender, channel): concurrent first messages wait for each other.
         type(account).objects.select_for_update().filter(pk=account.pk).exists()
-        found = _open_campaign(workspace, account.pk, sender, channel)
+        found = _open_campaign(workspace, account.pk, sender, channel, spoken)
         if found is not None:
             return found
         label = f"API messages · {account.name}" + (f" · {sender}" if sender else "")
@@ -106,7 +109,7 @@ def _new_campaign(workspace, account, sender: str, channel: str, user) -> Campai
             sender=sender,
             text="{" + TEXT + "}",
             placeholder_policy=PlaceholderPolicy.KEEP,
-            **(_spoken(caps) if channel == Channel.VOICE else {}),
+            **spoken,
             status=CampaignStatus.SENDING,
             launched_at=now,
             launched_by=user,
@@ -115,14 +118,34 @@ def _new_campaign(workspace, account, sender: str, channel: str, user) -> Campai
         )
 
 
-def _spoken(caps) -> dict:
-    """A call reads its text aloud in the provider's default voice and language (the first
-    it documents), as a transactional call where the provider asks what a call is for."""
+def _spoken(account, voice: str, language: str) -> dict:
+    """How a call reads its text aloud: in the ``voice`` and ``language`` asked for, each one
+    the provider documents, else in its default (the first it documents), as a transactional
+    call where the provider asks what a call is for. Calls of each voice and language go
+    through an open campaign of their own."""
+    caps = account.adapter_class.capabilities
+    chosen = {}
+    for name, value, choices in (
+        ("voice", voice, caps.voices),
+        ("language", language, caps.voice_languages),
+    ):
+        if value and not choices:
+            raise Refused(
+                name,
+                f"{account.get_provider_display()} does not let a call choose "
+                f"its {name}: leave {name} out.",
+            )
+        if value and value not in dict(choices):
+            known = ", ".join(code for code, _ in choices)
+            raise Refused(
+                name,
+                f"{account.get_provider_display()} knows the {name}s {known}: choose one of them.",
+            )
+        chosen[name] = value or (choices[0][0] if choices else "")
     categories = dict(caps.voice_categories)
     return {
         "voice_kind": VoiceKind.TTS,
-        "voice": caps.voices[0][0] if caps.voices else "",
-        "language": caps.voice_languages[0][0] if caps.voice_languages else "",
+        **chosen,
         "voice_category": "transactional" if "transactional" in categories else "",
     }
 
@@ -137,18 +160,29 @@ def send(
     sender: str = "",
     channel: str = Channel.SMS,
     fields: dict | None = None,
+    voice: str = "",
+    language: str = "",
 ) -> Accepted:
-    """Accepts one message (an SMS, or a call that reads ``text`` aloud) for sending now
-    and returns it (pending); a worker hands it over within moments. Raises Refused for what
-    would never be sent. Three statements once the route's campaign exists (find it with its
-    account, check the opt-out, insert), a fourth to wake a worker when none holds it."""
-    campaign = _open_campaign(workspace, account_id, sender, channel)
-    if campaign is None:
-        account = ProviderAccount.objects.filter(workspace=workspace, pk=account_id).first()
-        if account is None:
-            raise Refused("account", "No provider account with this id here.")
-    else:
+    """Accepts one message (an SMS, or a call that reads ``text`` aloud, in ``voice`` and
+    ``language`` or the provider's defaults) for sending now and returns it (pending); a
+    worker hands it over within moments. Raises Refused for what would never be sent. Three
+    statements once the route's campaign exists (find it with its account, check the opt-out,
+    insert), a fourth to wake a worker when none holds it; a call reads its account first."""
+    spoken, account = {}, None
+    if channel == Channel.VOICE:
+        account = _account(workspace, account_id)
+        if channel in account.adapter_class.capabilities.channels:
+            spoken = _spoken(account, voice, language)
+    elif voice or language:
+        raise Refused(
+            "voice" if voice else "language",
+            "Only a call has a voice and a "
+            "language: leave them out of an SMS, or send a call (channel voice).",
+        )
+    campaign = _open_campaign(workspace, account_id, sender, channel, spoken)
+    if campaign is not None:
         account = campaign.account
+    account = account or _account(workspace, account_id)
     if not account.is_active:
         raise Refused("account", "This provider account is switched off; switch it on first.")
     number = _number(workspace, account, to)
@@ -156,7 +190,7 @@ def send(
     if not body.strip():
         raise Refused("text", "Write the message to send.")
     if campaign is None:
-        campaign = _new_campaign(workspace, account, sender, channel, user)
+        campaign = _new_campaign(workspace, account, sender, channel, user, spoken)
     probe = Campaign(
         **{f.attname: getattr(campaign, f.attname) for f in Campaign._meta.concrete_fields}
     )
@@ -177,6 +211,13 @@ def send(
     )
     wake(campaign)
     return Accepted(message, campaign)
+
+
+def _account(workspace, account_id: int) -> ProviderAccount:
+    account = ProviderAccount.objects.filter(workspace=workspace, pk=account_id).first()
+    if account is None:
+        raise Refused("account", "No provider account with this id here.")
+    return account
 
 
 def wake(campaign: Campaign) -> None:

@@ -53,6 +53,8 @@ class MessageList(ApiView):
                 sender=data.get("sender", ""),
                 channel=data["channel"],
                 fields=data.get("fields"),
+                voice=data.get("voice", ""),
+                language=data.get("language", ""),
             )
         except transactional.Refused as refused:
             if refused.opted_out:

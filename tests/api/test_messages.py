@@ -212,3 +212,43 @@ def test_the_document_offers_the_voice_channel(acme):
     ].get("enum")
     assert set(choices) == {"sms", "voice"}
     assert "voice" in channel["description"]
+
+
+def test_a_call_speaks_in_the_voice_and_language_asked_for(acme, live_server):
+    from providers.sandbox.models import SandboxCampaign
+
+    account, remote = sandbox_account(acme.workspace, "bsg", live_server.url)
+    api = client_for(acme)
+    body = {"account": account.pk, "to": "+77012223344", "channel": "voice", "text": "Hello"}
+    default = api.post("/api/v1/messages", body, format="json")
+    chosen = {**body, "to": "+77012223345", "voice": "ostap", "language": "uk"}
+    asked = api.post("/api/v1/messages", chosen, format="json")
+    assert default.status_code == asked.status_code == 202, asked.json()
+    # Each voice and language goes through an open campaign of its own.
+    assert asked.json()["campaign"] != default.json()["campaign"]
+    again = api.post("/api/v1/messages", {**chosen, "to": "+77012223346"}, format="json")
+    assert again.json()["campaign"] == asked.json()["campaign"]
+    send_due()
+    assert ledger(remote) == {"charges": 3, "phones_charged_twice": 0}
+    spoken = [str(c.params) for c in SandboxCampaign.objects.filter(channel="voice")]
+    assert sum("ostap" in p for p in spoken) == 2 and sum("sonya" in p for p in spoken) == 1
+
+
+def test_a_voice_or_language_the_provider_does_not_know_is_refused(acme, live_server):
+    bsg, _ = sandbox_account(acme.workspace, "bsg", live_server.url)
+    conpeek, _ = sandbox_account(acme.workspace, "conpeek", live_server.url)
+    api = client_for(acme)
+    call = {"to": "+77012223344", "channel": "voice", "text": "Hello"}
+    for given, field in [
+        ({"account": bsg.pk, "voice": "hal9000"}, "voice"),
+        ({"account": bsg.pk, "language": "tlh"}, "language"),
+        ({"account": conpeek.pk, "voice": "ostap"}, "voice"),  # Conpeek has no choice of voice
+        ({"account": bsg.pk, "channel": "sms", "voice": "ostap"}, "voice"),  # an SMS has none
+    ]:
+        response = api.post("/api/v1/messages", {**call, **given}, format="json")
+        assert response.status_code == 400, (given, response.json())
+        assert [e["field"] for e in response.json()["errors"]] == [field], response.json()
+    assert "sonya" in api.post(
+        "/api/v1/messages", {**call, "account": bsg.pk, "voice": "x"}, format="json"
+    ).json()["errors"][0]["message"]
+    assert not Message.objects.filter(campaign__transactional=True).exists()
