@@ -75,15 +75,24 @@ read_options = runs.read_options
 sheet_names = runs.sheet_names
 cancel = runs.cancel
 _open = runs.open_upload
-_finish = runs.finish
 _report_rows = runs.report_rows
 _estimate_rows = runs.estimate_rows
+
+
+def _finished(imp) -> None:
+    """``import.finished`` for the import, inside the transaction that ends it, so a
+    subscriber hears of every import that ended and of none that did not."""
+    events.import_finished(imp.workspace_id, "contacts", imp)
+
+
+def _finish(imp, status: str, error: str) -> None:
+    runs.finish(imp, status, error, _finished)
 
 
 def fail_abandoned() -> int:
     """Fails the running contact imports whose worker died (core.imports.fail_abandoned);
     returns how many."""
-    failed = runs.fail_abandoned(ContactImport)
+    failed = runs.fail_abandoned(ContactImport, _finished)
     if failed:
         logger.warning("Failed %s contact import(s) left running by a dead worker", failed)
     return failed
@@ -225,7 +234,6 @@ def run(import_id: int) -> dict:
             "administrator if it happens again.",
         )
     imp.refresh_from_db()
-    events.import_finished(imp.workspace_id, "contacts", imp)
     return {"import": import_id, "status": imp.status, "accepted": imp.accepted}
 
 
@@ -496,6 +504,7 @@ def _store(imp, target, writer, tally: _Tally, checker: _Checker, report) -> Non
         ]
     )
     _audit(imp, target)
+    _finished(imp)
 
 
 def _audit(imp: ContactImport, target: upsert.Target) -> None:

@@ -16,7 +16,7 @@ import time
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import connection, models
+from django.db import connection, models, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -107,14 +107,22 @@ def cancel(imp) -> None:
     model.objects.filter(pk=imp.pk, status=ImportStatus.RUNNING).update(cancel_requested=True)
 
 
-def fail_abandoned(model) -> int:
+def fail_abandoned(model, finished=None) -> int:
     """Fails ``model``'s running imports whose worker died: silent for
     CRIER_IMPORT_STALE_SECONDS. Returns how many. Safe to run anywhere, any number of times:
-    an import that finishes meanwhile is left alone (storing claims only a running import)."""
+    an import that finishes meanwhile is left alone (storing claims only a running import).
+    ``finished(imp)`` is called for each one failed, inside the transaction that fails it."""
     now = timezone.now()
-    return abandoned(model, now).update(
-        status=ImportStatus.FAILED, error=ABANDONED, finished_at=now
-    )
+    with transaction.atomic():
+        failing = list(abandoned(model, now).select_for_update(skip_locked=True))
+        model.objects.filter(pk__in=[imp.pk for imp in failing]).update(
+            status=ImportStatus.FAILED, error=ABANDONED, finished_at=now
+        )
+        for imp in failing:
+            imp.status, imp.error, imp.finished_at = ImportStatus.FAILED, ABANDONED, now
+            if finished is not None:
+                finished(imp)
+    return len(failing)
 
 
 def abandoned(model, now):
@@ -124,11 +132,19 @@ def abandoned(model, now):
     return model.objects.filter(silent, status=ImportStatus.RUNNING)
 
 
-def finish(imp, status: str, error: str) -> None:
-    # Only while running: an import failed meanwhile by fail_abandoned keeps its reason.
-    type(imp).objects.filter(pk=imp.pk, status=ImportStatus.RUNNING).update(
-        status=status, error=error, finished_at=timezone.now()
-    )
+def finish(imp, status: str, error: str, finished=None) -> None:
+    """Ends a running import as ``status`` with ``error``; ``finished(imp)`` is called inside
+    the same transaction when it did (an import failed meanwhile by fail_abandoned keeps its
+    reason, and is not finished twice)."""
+    with transaction.atomic():
+        ended = (
+            type(imp)
+            .objects.filter(pk=imp.pk, status=ImportStatus.RUNNING)
+            .update(status=status, error=error, finished_at=timezone.now())
+        )
+        if ended and finished is not None:
+            imp.refresh_from_db()
+            finished(imp)
 
 
 class Progress:

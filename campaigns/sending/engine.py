@@ -157,11 +157,14 @@ def _run(campaign_id: int, deadline: float, summary: Counter, heartbeat: Heartbe
             break
         taken = take_open(campaign) or claim(campaign)
         if taken is None:
-            if finish_if_done(campaign):
+            with transaction.atomic():  # the campaign's end and its event commit together
+                finished = finish_if_done(campaign)
+                if finished:
+                    status_events.campaign_changed(
+                        campaign, EventType.CAMPAIGN_FAILED, if_status=CampaignStatus.FAILED
+                    )
+            if finished:
                 summary["finished"] += 1
-                status_events.campaign_changed(
-                    campaign, EventType.CAMPAIGN_FAILED, if_status=CampaignStatus.FAILED
-                )
             else:
                 _wait_for_open_batches(campaign)
             break

@@ -206,3 +206,49 @@ def test_a_low_balance_is_told_once_when_it_falls_below_the_accounts_level(acme,
     assert Decimal(data["balance"]) == Decimal("20.5")
     assert data["account"]["id"] == account.pk
     assert Decimal(data["low_balance"]) == Decimal("50")
+
+
+def test_an_import_and_its_event_commit_together(acme, monkeypatch):
+    """The event is written inside the transaction that ends the import: if it cannot be
+    written, the import is not stored as done either (it fails, and that is told)."""
+    from webhooks import events as recorded
+
+    listen(acme)
+    upload = SimpleUploadedFile("people.csv", b"phone\n+77011112233\n")
+    imp = imports.create(acme.campaign, None, upload=upload)
+    imports.confirm(imp, "add")
+    real, calls = recorded.import_finished, []
+
+    def failing_once(*args):
+        calls.append(args)
+        if len(calls) == 1:
+            raise RuntimeError("the outbox is unreachable")
+        return real(*args)
+
+    monkeypatch.setattr(recorded, "import_finished", failing_once)
+    imports.run(imp.pk)
+
+    imp.refresh_from_db()
+    assert imp.status == "failed" and not acme.campaign.messages.exists()
+    [data] = told(EventType.IMPORT_FINISHED)
+    assert data["import"]["status"] == "failed"
+
+
+def test_an_import_abandoned_by_its_worker_is_told(acme, settings):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from campaigns.models import RecipientImport
+
+    listen(acme)
+    upload = SimpleUploadedFile("people.csv", b"phone\n+77011112233\n")
+    imp = imports.create(acme.campaign, None, upload=upload)
+    long_ago = timezone.now() - timedelta(seconds=settings.CRIER_IMPORT_STALE_SECONDS + 60)
+    RecipientImport.objects.filter(pk=imp.pk).update(
+        status="running", started_at=long_ago, heartbeat_at=long_ago
+    )
+    assert imports.fail_abandoned() == 1
+    assert imports.fail_abandoned() == 0
+    [data] = told(EventType.IMPORT_FINISHED)
+    assert (data["import"]["id"], data["import"]["status"]) == (imp.pk, "failed")
