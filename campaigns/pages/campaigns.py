@@ -16,7 +16,7 @@ from campaigns.models import (
     Campaign,
     Channel,
 )
-from campaigns.pages import exports, windows
+from campaigns.pages import exports, rows, windows
 from campaigns.pages import queries as pages
 from campaigns.pages.access import get_campaign_for_user
 from campaigns.pages.compose import compose_context
@@ -46,9 +46,11 @@ def campaign_list(request):
     page = Paginator(campaigns, pages.CAMPAIGNS_PER_PAGE).get_page(request.GET.get("page"))
     query = request.GET.copy()
     query.pop("page", None)
+    listed = pages.campaign_rows(page.object_list)
     context = {
         "page": page,
-        "rows": pages.campaign_rows(page.object_list),
+        "rows": listed,
+        "row_html": rows.campaigns(listed),
         "chosen": chosen,
         "page_query": query.urlencode(),
         "sort_columns": _sort_columns(request, chosen),
@@ -110,16 +112,18 @@ def campaign_detail(request, campaign_pk: int):
     campaign = get_campaign_for_user(request, campaign_pk)
     counters = pages.counters_of(campaign)
     chosen = pages.RecipientFilter.from_query(request.GET)
+    page = pages.recipient_page(campaign, counters, chosen, request.GET.get("page"))
+    draft = campaign.status == CampaignStatus.DRAFT
     context = {
         "campaign": campaign,
-        "page": pages.recipient_page(campaign, counters, chosen, request.GET.get("page")),
+        "page": page,
+        "recipient_rows": (rows.draft_recipients if draft else rows.launched_recipients)(page.rows),
         "chosen": chosen,
         "total": counters.total,
         "status_choices": [
             (value, label, getattr(counters, value)) for value, label in MessageStatus.choices
         ],
     }
-    draft = campaign.status == CampaignStatus.DRAFT
     template = "campaigns/campaign_draft.html" if draft else "campaigns/campaign_live.html"
     if request.htmx and request.htmx.target == "recipients":
         return render(request, template + "#recipients", context)
