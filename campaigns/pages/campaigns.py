@@ -5,7 +5,6 @@ from __future__ import annotations
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.shortcuts import render
-from django.utils import timezone
 from django.views.decorators.http import require_POST, require_safe
 
 from campaigns import services
@@ -139,7 +138,7 @@ def live_context(campaign: Campaign) -> dict:
     """Everything the live part shows, from the counters row and the snapshots: never a count
     over the campaign's messages."""
     counters = pages.counters_of(campaign)
-    points = charts.snapshot_points(campaign)
+    chart, legend = charts.campaign_chart(campaign)  # cached while no snapshot is added
     bill = costs.billing(campaign)  # one query for the cost, the retry and the routes
     return {
         "campaign": campaign,
@@ -152,8 +151,8 @@ def live_context(campaign: Campaign) -> dict:
         or not campaign.stop_report_done,
         "figures": pages.figures(campaign, counters, bill),
         "bill": bill,
-        "chart": charts.counters_chart(points, timezone.localtime),
-        "legend": charts.legend({k for p in points for k, v in p.counts.items() if v}),
+        "chart": chart,
+        "legend": legend,
         "batches": campaign.batches.order_by("-pk")[:20],
         "unlaunched": pages.unlaunched_at_provider(campaign, bill),
         # Sending is held up: the reason is a warning and the batches open.

@@ -5,6 +5,7 @@ table with its status filter, number search and pages."""
 from __future__ import annotations
 
 import re
+import zoneinfo
 from datetime import timedelta
 from decimal import Decimal
 
@@ -25,6 +26,7 @@ from campaigns.models import (
 from campaigns.pages import queries as pages
 from campaigns.tracking import charts
 from core.statuses import BatchStatus, CampaignStatus
+from workspaces.models import Workspace
 
 HTMX = {"HX-Request": "true"}
 
@@ -150,6 +152,39 @@ def test_the_chart_stacks_one_area_per_status_up_to_the_last_snapshot(as_role, l
     areas = dict(re.findall(r'<polygon class="chart-(\w+)".*?<title>[^:]+: ([\d,]+) now', svg))
     assert areas == {"delivered": "80", "sent": "30", "pending": "0", "failed": "10"}
     assert "<script" not in html and "style=" not in svg  # the CSP allows neither
+
+
+def chart_areas(html: str) -> dict[str, str]:
+    svg = re.search(r"<svg .*?</svg>", html, re.S).group(0)
+    return dict(re.findall(r'<polygon class="chart-(\w+)".*?<title>[^:]+: ([\d,]+) now', svg))
+
+
+def test_the_chart_follows_each_new_snapshot(as_role, launched):
+    """The chart is kept between polls while no snapshot is added: a new one redraws it."""
+    client = as_role("viewer")
+    snapshot(launched, 1, pending=120)
+    snapshot(launched, 2, pending=60, sent=60)
+    assert chart_areas(live(client, launched).text) == {"pending": "60", "sent": "60"}
+
+    snapshot(launched, 3, sent=30, delivered=80, failed=10)
+
+    html = live(client, launched).text
+    assert chart_areas(html) == {"delivered": "80", "sent": "30", "pending": "0", "failed": "10"}
+    assert '<span class="legend-swatch chart-failed"></span>Failed' in html
+
+
+def test_the_chart_is_in_the_time_zone_of_the_workspace_viewing_it(as_role, launched):
+    client = as_role("viewer")
+    snapshot(launched, 1, pending=120)
+    snapshot(launched, 2, pending=60, sent=60)
+    first = launched.launched_at + timedelta(minutes=1)
+    live(client, launched)
+
+    Workspace.objects.filter(pk=launched.workspace_id).update(time_zone="Asia/Almaty")
+
+    html = live(client, launched).text
+    almaty = first.astimezone(zoneinfo.ZoneInfo("Asia/Almaty"))
+    assert f">{almaty:%H:%M}</text>" in html
 
 
 def test_a_long_history_is_thinned_keeping_its_first_and_last_snapshot(launched):
