@@ -451,27 +451,29 @@ def daily_counts(workspace, now) -> list[tuple[date, dict[str, int]]]:
 
 
 def running(workspace, limit: int = 10) -> list[dict]:
+    """The campaigns being sent, the last launched first: values, not models (see ROW_VALUES)."""
     campaigns = (
         Campaign.objects.filter(workspace=workspace, status__in=statuses.LIVE)
-        .select_related("account", "counters")
-        .only("name", "status", "launched_at", "account__name", "counters")
+        .values("pk", "name", "status", "account__name", "counters__total",
+                *(f"counters__{s}" for s in statuses.FINAL))
         .order_by("-launched_at", "-pk")[:limit]
-    )
+    )  # fmt: skip
+    labels = dict(CampaignStatus.choices)
     rows = []
     for c in campaigns:
-        counters = counters_of(c)
-        done = sum(getattr(counters, s) for s in statuses.FINAL)
+        done = sum(c[f"counters__{s}"] or 0 for s in statuses.FINAL)
+        total = c["counters__total"] or 0
         rows.append(
             {
-                "pk": c.pk,
-                "name": c.name,
-                "status": c.status,
-                "status_label": c.get_status_display(),
-                "badge": badge(c.status),
-                "account": c.account.name if c.account else "—",
+                "pk": c["pk"],
+                "name": c["name"],
+                "status": c["status"],
+                "status_label": labels.get(c["status"], c["status"]),
+                "badge": badge(c["status"]),
+                "account": c["account__name"] or "—",
                 "done": done,
-                "total": counters.total,
-                "progress": f"{done:,} of {counters.total:,}",
+                "total": total,
+                "progress": f"{done:,} of {total:,}",
             }
         )
     return rows
