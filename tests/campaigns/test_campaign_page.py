@@ -330,6 +330,19 @@ def test_the_status_filter_shows_its_messages_and_counts_them_from_the_counters(
     assert '<option value="failed" selected>Failed (10)</option>' in html
 
 
+def test_a_recipient_s_cells_are_text_never_markup(as_role, launched):
+    first = launched.messages.order_by("pk").first()
+    Message.objects.filter(pk=first.pk).update(
+        raw_status="<b>DELIVRD</b>", error_code="1&2", error_reason="<img src=x>"
+    )
+
+    html = as_role("viewer").get(reverse("campaign_detail", args=[launched.pk])).text
+
+    assert '<span class="small text-body-secondary">&lt;b&gt;DELIVRD&lt;/b&gt;</span>' in html
+    assert '<td class="small">1&amp;2 &lt;img src=x&gt;</td>' in html
+    assert "<img src=x>" not in html and "<b>DELIVRD" not in html
+
+
 def test_pages_walk_the_recipients_in_order(as_role, launched):
     client = as_role("viewer")
     url = reverse("campaign_detail", args=[launched.pk])
