@@ -16,6 +16,7 @@ from decimal import Decimal
 
 import pytest
 from cryptography.fernet import Fernet
+from django.core.cache import cache
 from django.core.files.base import ContentFile
 from django.utils import timezone
 from hypothesis import settings as hypothesis_profiles
@@ -71,6 +72,9 @@ def _test_settings(request, settings, tmp_path):
     settings.CRIER_ENCRYPTION_KEYS = [Fernet.generate_key().decode()]
     # Real hashing costs ~0.3 s a user; the personas would make the suite crawl.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    # An empty cache: rolled back, a test's ids come again in the next one (SQLite), and a
+    # value cached under them (campaigns.tracking.charts.campaign_chart) would be its own.
+    cache.clear()
     if "live_server" in request.fixturenames:
         # Accounts may call the live server's /sandbox/ over http: Crier serves it itself.
         url = request.getfixturevalue("live_server").url

@@ -5,7 +5,6 @@ from __future__ import annotations
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.shortcuts import render
-from django.utils import timezone
 from django.views.decorators.http import require_POST, require_safe
 
 from campaigns import services
@@ -16,7 +15,7 @@ from campaigns.models import (
     Campaign,
     Channel,
 )
-from campaigns.pages import exports, windows
+from campaigns.pages import exports, rows, windows
 from campaigns.pages import queries as pages
 from campaigns.pages.access import get_campaign_for_user
 from campaigns.pages.compose import compose_context
@@ -38,17 +37,16 @@ def campaign_list(request):
     """Search, filters, sorting and pages, all in the query string: a filtered list is a link
     to share. HTMX requests get the results part alone."""
     chosen = pages.CampaignFilter.from_query(request.GET)
-    campaigns = chosen.apply(
-        Campaign.objects.filter(workspace=request.workspace)
-        .select_related("account", "counters")
-        .only(*pages.ROW_FIELDS)
-    )
+    campaigns = chosen.apply(Campaign.objects.filter(workspace=request.workspace))
+    campaigns = campaigns.values(*pages.ROW_VALUES)
     page = Paginator(campaigns, pages.CAMPAIGNS_PER_PAGE).get_page(request.GET.get("page"))
     query = request.GET.copy()
     query.pop("page", None)
+    listed = pages.campaign_rows(page.object_list)
     context = {
         "page": page,
-        "rows": pages.campaign_rows(page.object_list),
+        "rows": listed,
+        "row_html": rows.campaigns(listed),
         "chosen": chosen,
         "page_query": query.urlencode(),
         "sort_columns": _sort_columns(request, chosen),
@@ -110,16 +108,18 @@ def campaign_detail(request, campaign_pk: int):
     campaign = get_campaign_for_user(request, campaign_pk)
     counters = pages.counters_of(campaign)
     chosen = pages.RecipientFilter.from_query(request.GET)
+    page = pages.recipient_page(campaign, counters, chosen, request.GET.get("page"))
+    draft = campaign.status == CampaignStatus.DRAFT
     context = {
         "campaign": campaign,
-        "page": pages.recipient_page(campaign, counters, chosen, request.GET.get("page")),
+        "page": page,
+        "recipient_rows": (rows.draft_recipients if draft else rows.launched_recipients)(page.rows),
         "chosen": chosen,
         "total": counters.total,
         "status_choices": [
             (value, label, getattr(counters, value)) for value, label in MessageStatus.choices
         ],
     }
-    draft = campaign.status == CampaignStatus.DRAFT
     template = "campaigns/campaign_draft.html" if draft else "campaigns/campaign_live.html"
     if request.htmx and request.htmx.target == "recipients":
         return render(request, template + "#recipients", context)
@@ -135,7 +135,7 @@ def live_context(campaign: Campaign) -> dict:
     """Everything the live part shows, from the counters row and the snapshots: never a count
     over the campaign's messages."""
     counters = pages.counters_of(campaign)
-    points = charts.snapshot_points(campaign)
+    chart, legend = charts.campaign_chart(campaign)  # cached while no snapshot is added
     bill = costs.billing(campaign)  # one query for the cost, the retry and the routes
     return {
         "campaign": campaign,
@@ -148,8 +148,8 @@ def live_context(campaign: Campaign) -> dict:
         or not campaign.stop_report_done,
         "figures": pages.figures(campaign, counters, bill),
         "bill": bill,
-        "chart": charts.counters_chart(points, timezone.localtime),
-        "legend": charts.legend({k for p in points for k, v in p.counts.items() if v}),
+        "chart": chart,
+        "legend": legend,
         "batches": campaign.batches.order_by("-pk")[:20],
         "unlaunched": pages.unlaunched_at_provider(campaign, bill),
         # Sending is held up: the reason is a warning and the batches open.

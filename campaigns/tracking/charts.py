@@ -12,7 +12,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
+from django.core.cache import cache
 from django.db import connection
+from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.html import escape, format_html, format_html_join
 from django.utils.safestring import SafeString, mark_safe
@@ -24,6 +26,8 @@ from core.statuses import CHART_ORDER, MessageStatus
 MAX_POINTS = 120
 WIDTH, HEIGHT = 720, 220
 PAD_LEFT, PAD_RIGHT, PAD_TOP, PAD_BOTTOM = 56, 8, 8, 24
+# How long campaign_chart keeps a chart whose campaign gets no new snapshot.
+CHART_CACHE_SECONDS = 3600
 
 
 @dataclass(frozen=True)
@@ -55,6 +59,35 @@ def snapshot_points(campaign: Campaign) -> list[Point]:
         cursor.execute(sql, [campaign.pk, MAX_POINTS, MAX_POINTS, MAX_POINTS])
         rows = cursor.fetchall()
     return [Point(_aware(at), json.loads(counts)) for at, counts in rows]
+
+
+def campaign_chart(campaign: Campaign) -> tuple[SafeString, list[tuple[str, str]]]:
+    """The campaign's counters_chart in the active time zone, and its legend.
+
+    Kept in the cache under the campaign's last snapshot: snapshots are only ever added, each
+    at the time it is written (tracking.polling.snapshot_if_changed), so while the last one is
+    the same the chart is too. Finding the last one is an index lookup; the chart costs a
+    read of up to MAX_POINTS snapshots, their JSON and the SVG, on every poll of the live part.
+    """
+    table = CounterSnapshot._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT id, taken_at FROM {table} WHERE campaign_id = %s "
+            "ORDER BY taken_at DESC, id DESC LIMIT 1",
+            [campaign.pk],
+        )
+        last = cursor.fetchone()
+    if last is None:
+        return mark_safe(""), []
+    zone = timezone.get_current_timezone_name()
+    key = f"crier:counters-chart:{campaign.pk}:{last[0]}:{_aware(last[1]).timestamp()}:{zone}"
+    found = cache.get(key)
+    if found is None:
+        points = snapshot_points(campaign)
+        shown = {k for p in points for k, v in p.counts.items() if v}
+        found = (counters_chart(points, timezone.localtime), legend(shown))
+        cache.set(key, found, CHART_CACHE_SECONDS)
+    return found
 
 
 def _aware(value) -> datetime:

@@ -177,3 +177,15 @@ def test_another_workspace_s_campaigns_never_show(as_role, campaigns, globex):
 
     assert globex.campaign.name not in names(html)
     assert Channel.SMS  # the list reads the channel's label
+
+
+def test_a_row_shows_its_name_and_sender_as_text_never_as_markup(as_role, campaigns):
+    Campaign.objects.filter(pk=campaigns["Reminder"].pk).update(
+        name="<b>Bold</b> & co", sender='"><i>x'
+    )
+
+    html = listing(as_role("viewer"))
+
+    assert ">&lt;b&gt;Bold&lt;/b&gt; &amp; co</a>" in html
+    assert '<div class="small text-body-secondary">&quot;&gt;&lt;i&gt;x</div>' in html
+    assert "<b>Bold</b>" not in html and "<i>x" not in html

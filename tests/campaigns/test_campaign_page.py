@@ -5,6 +5,7 @@ table with its status filter, number search and pages."""
 from __future__ import annotations
 
 import re
+import zoneinfo
 from datetime import timedelta
 from decimal import Decimal
 
@@ -25,6 +26,7 @@ from campaigns.models import (
 from campaigns.pages import queries as pages
 from campaigns.tracking import charts
 from core.statuses import BatchStatus, CampaignStatus
+from workspaces.models import Workspace
 
 HTMX = {"HX-Request": "true"}
 
@@ -150,6 +152,39 @@ def test_the_chart_stacks_one_area_per_status_up_to_the_last_snapshot(as_role, l
     areas = dict(re.findall(r'<polygon class="chart-(\w+)".*?<title>[^:]+: ([\d,]+) now', svg))
     assert areas == {"delivered": "80", "sent": "30", "pending": "0", "failed": "10"}
     assert "<script" not in html and "style=" not in svg  # the CSP allows neither
+
+
+def chart_areas(html: str) -> dict[str, str]:
+    svg = re.search(r"<svg .*?</svg>", html, re.S).group(0)
+    return dict(re.findall(r'<polygon class="chart-(\w+)".*?<title>[^:]+: ([\d,]+) now', svg))
+
+
+def test_the_chart_follows_each_new_snapshot(as_role, launched):
+    """The chart is kept between polls while no snapshot is added: a new one redraws it."""
+    client = as_role("viewer")
+    snapshot(launched, 1, pending=120)
+    snapshot(launched, 2, pending=60, sent=60)
+    assert chart_areas(live(client, launched).text) == {"pending": "60", "sent": "60"}
+
+    snapshot(launched, 3, sent=30, delivered=80, failed=10)
+
+    html = live(client, launched).text
+    assert chart_areas(html) == {"delivered": "80", "sent": "30", "pending": "0", "failed": "10"}
+    assert '<span class="legend-swatch chart-failed"></span>Failed' in html
+
+
+def test_the_chart_is_in_the_time_zone_of_the_workspace_viewing_it(as_role, launched):
+    client = as_role("viewer")
+    snapshot(launched, 1, pending=120)
+    snapshot(launched, 2, pending=60, sent=60)
+    first = launched.launched_at + timedelta(minutes=1)
+    live(client, launched)
+
+    Workspace.objects.filter(pk=launched.workspace_id).update(time_zone="Asia/Almaty")
+
+    html = live(client, launched).text
+    almaty = first.astimezone(zoneinfo.ZoneInfo("Asia/Almaty"))
+    assert f">{almaty:%H:%M}</text>" in html
 
 
 def test_a_long_history_is_thinned_keeping_its_first_and_last_snapshot(launched):
@@ -293,6 +328,19 @@ def test_the_status_filter_shows_its_messages_and_counts_them_from_the_counters(
     assert table_phones(html) == [m.phone for m in failed]
     assert 'data-testid="page-range">1\N{EN DASH}10 of 10<' in html
     assert '<option value="failed" selected>Failed (10)</option>' in html
+
+
+def test_a_recipient_s_cells_are_text_never_markup(as_role, launched):
+    first = launched.messages.order_by("pk").first()
+    Message.objects.filter(pk=first.pk).update(
+        raw_status="<b>DELIVRD</b>", error_code="1&2", error_reason="<img src=x>"
+    )
+
+    html = as_role("viewer").get(reverse("campaign_detail", args=[launched.pk])).text
+
+    assert '<span class="small text-body-secondary">&lt;b&gt;DELIVRD&lt;/b&gt;</span>' in html
+    assert '<td class="small">1&amp;2 &lt;img src=x&gt;</td>' in html
+    assert "<img src=x>" not in html and "<b>DELIVRD" not in html
 
 
 def test_pages_walk_the_recipients_in_order(as_role, launched):
