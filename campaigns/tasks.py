@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from campaigns import contact_history, services
+from campaigns import contact_history, number_index, services
 from campaigns.compose import pricing
 from campaigns.recipients import imports
 from campaigns.sending import engine as sending
@@ -66,3 +66,9 @@ def roll_up_engagement() -> dict:
     """Periodic (every minute): carry the messages of batches updated since the last run into
     their contacts' last sent and last delivered dates, which segments read."""
     return contact_history.roll_up()
+
+
+@shared_task
+def fill_number_index(campaign_id: int) -> dict:
+    """After a campaign's numbers changed: its number index, afresh (campaigns.number_index)."""
+    return number_index.fill(campaign_id)

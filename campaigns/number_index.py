@@ -1,0 +1,106 @@
+"""The number index: a big campaign's numbers in MessageDigits, filled in the background after
+they are stored, so the number search (campaigns.pages.number_search) finds the numbers holding
+any digits in milliseconds without reading a million messages.
+
+An index on campaigns_message itself would be written by every row of an import's COPY (a
+"last four digits" one made a million-row import's PostgreSQL CPU 15.0 -> 18.7 s); this one is
+written once, after the import (launch, clone) has committed, and never by a status update. It
+is PostgreSQL's (a trigram GIN, migration 0024); elsewhere nothing is filled.
+
+A campaign's index is used only while it is complete (NumberIndex.built_at), so the search's
+results never depend on it. What changes a campaign's numbers calls ``changed`` inside its own
+transaction: new messages (an import, a launch's snapshot of the audience) make the index
+incomplete until the next fill; an erasure takes its numbers out at once. Either renews the
+index's version, and a fill that began under another version rolls back instead of marking the
+index complete, so a fill racing such a change never leaves a number out or an erased one in.
+The change enqueues the next fill itself, once committed.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from django.db import connection, transaction
+from django.db.models import Q, QuerySet
+from django.utils import timezone
+
+from campaigns.models import Campaign, CampaignCounters, Message, MessageDigits, NumberIndex
+
+# Below this, reading the campaign's messages is as quick (~13 ms at 50,000, from 266 ms at a
+# million) and the index would only take room.
+FROM_MESSAGES = 50_000
+SHORTEST = 3  # a trigram index cannot narrow fewer digits down
+LOCK = 2024  # pg_advisory_xact_lock's first key: a fill, the second being the campaign
+
+
+def changed(campaign_ids, *, added: bool = True) -> None:
+    """Tells the campaigns' index (if any fill could be under way) that their numbers changed.
+    ``added``: messages were added, so the index is incomplete until the next fill; otherwise
+    numbers were taken out (erased) and the caller deletes their MessageDigits rows. An upsert:
+    a fill that has not yet made its row waits for this transaction and then reads its rows.
+    Call it inside the transaction that changes the messages; it enqueues the fills on commit."""
+    from campaigns import tasks
+
+    rows = [NumberIndex(campaign_id=pk, version=uuid.uuid4().hex) for pk in set(campaign_ids)]
+    NumberIndex.objects.bulk_create(
+        rows,
+        update_conflicts=True,
+        unique_fields=["campaign"],
+        update_fields=["version", "built_at"] if added else ["version"],
+    )
+    for row in rows:
+        tasks.fill_number_index.delay_on_commit(row.campaign_id)
+
+
+def fill(campaign_id: int) -> dict:
+    """Writes the campaign's numbers into MessageDigits afresh and marks its index complete,
+    unless its numbers changed meanwhile (then the change's own fill follows). Skips other
+    databases, transactional campaigns (they grow a message at a time) and small ones."""
+    campaign = Campaign.objects.filter(pk=campaign_id).values("transactional").first()
+    total = CampaignCounters.objects.filter(campaign_id=campaign_id).values("total").first()
+    if connection.vendor != "postgresql" or not campaign or campaign["transactional"]:
+        return {"campaign": campaign_id, "skipped": "not indexed"}
+    if not total or total["total"] < FROM_MESSAGES:
+        return {"campaign": campaign_id, "skipped": "small"}
+    NumberIndex.objects.bulk_create(
+        [NumberIndex(campaign_id=campaign_id, version=uuid.uuid4().hex)], ignore_conflicts=True
+    )
+    digits, messages = MessageDigits._meta.db_table, Message._meta.db_table
+    with transaction.atomic(), connection.cursor() as cursor:
+        # One fill of a campaign at a time (two would write the same rows); the next one
+        # then finds the index complete.
+        cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [LOCK, campaign_id])
+        index = NumberIndex.objects.get(campaign_id=campaign_id)
+        if index.built_at:
+            return {"campaign": campaign_id, "skipped": "complete"}
+        cursor.execute(f"DELETE FROM {digits} WHERE campaign_id = %s", [campaign_id])
+        cursor.execute(
+            f"INSERT INTO {digits} (message_id, campaign_id, digits) "
+            f"SELECT id, campaign_id, substr(phone, 2) FROM {messages} "
+            "WHERE campaign_id = %s AND phone LIKE '+%%' ORDER BY id",
+            [campaign_id],
+        )
+        filled = cursor.rowcount
+        built = NumberIndex.objects.filter(campaign_id=campaign_id, version=index.version)
+        if not built.update(built_at=timezone.now()):
+            transaction.set_rollback(True)
+            return {"campaign": campaign_id, "skipped": "changed meanwhile"}
+    with connection.cursor() as cursor:  # the planner's guess of how many numbers match
+        cursor.execute(f"ANALYZE {digits}")
+    return {"campaign": campaign_id, "numbers": filled}
+
+
+def holding(campaign: Campaign, digits: str, whole: str, starts: set[str]) -> QuerySet | None:
+    """The ids of the campaign's messages whose number holds ``digits`` (typed without a plus),
+    is ``whole`` or starts with one of ``starts`` (each "+<digits>"), from its complete index;
+    None when there is none to use or too few digits for it."""
+    if connection.vendor != "postgresql" or len(digits) < SHORTEST:
+        return None
+    if not NumberIndex.objects.filter(campaign=campaign, built_at__isnull=False).exists():
+        return None
+    numbers = Q(digits__contains=digits)
+    if whole:
+        numbers |= Q(digits=whole[1:])
+    for start in starts:
+        numbers |= Q(digits__startswith=start[1:])
+    return MessageDigits.objects.filter(numbers, campaign=campaign).values("message_id")
