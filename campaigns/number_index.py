@@ -13,7 +13,7 @@ transaction: new messages (an import, a launch's snapshot of the audience) make 
 incomplete until the next fill; an erasure takes its numbers out at once. Either renews the
 index's version, and a fill that began under another version rolls back instead of marking the
 index complete, so a fill racing such a change never leaves a number out or an erased one in.
-The change enqueues the next fill itself, once committed.
+Beat fills what is left incomplete within 30 s; the search reads the messages meanwhile.
 """
 
 from __future__ import annotations
@@ -38,9 +38,8 @@ def changed(campaign_ids, *, added: bool = True) -> None:
     ``added``: messages were added, so the index is incomplete until the next fill; otherwise
     numbers were taken out (erased) and the caller deletes their MessageDigits rows. An upsert:
     a fill that has not yet made its row waits for this transaction and then reads its rows.
-    Call it inside the transaction that changes the messages; it enqueues the fills on commit."""
-    from campaigns import tasks
-
+    Call it inside the transaction that changes the messages; beat's fill_number_indexes
+    fills the index afterwards (``fill_due``)."""
     rows = [NumberIndex(campaign_id=pk, version=uuid.uuid4().hex) for pk in set(campaign_ids)]
     NumberIndex.objects.bulk_create(
         rows,
@@ -48,8 +47,17 @@ def changed(campaign_ids, *, added: bool = True) -> None:
         unique_fields=["campaign"],
         update_fields=["version", "built_at"] if added else ["version"],
     )
-    for row in rows:
-        tasks.fill_number_index.delay_on_commit(row.campaign_id)
+
+
+def fill_due() -> dict:
+    """Fills the indexes left incomplete, of campaigns big enough (beat, every 30 s)."""
+    due = NumberIndex.objects.filter(
+        built_at__isnull=True,
+        campaign__counters__total__gte=FROM_MESSAGES,
+        campaign__transactional=False,
+    )
+    filled = [fill(pk) for pk in due.values_list("campaign_id", flat=True).order_by("pk")]
+    return {"filled": sum("numbers" in result for result in filled), "due": len(filled)}
 
 
 def fill(campaign_id: int) -> dict:

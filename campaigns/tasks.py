@@ -69,6 +69,6 @@ def roll_up_engagement() -> dict:
 
 
 @shared_task
-def fill_number_index(campaign_id: int) -> dict:
-    """After a campaign's numbers changed: its number index, afresh (campaigns.number_index)."""
-    return number_index.fill(campaign_id)
+def fill_number_indexes() -> dict:
+    """Periodic (every 30 s): the number indexes left incomplete by new messages."""
+    return number_index.fill_due()

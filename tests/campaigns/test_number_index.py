@@ -14,7 +14,6 @@ from campaigns import contact_history, number_index, services
 from campaigns.models import Message, MessageDigits, NumberIndex
 from campaigns.pages.queries import RecipientFilter
 from contacts.models import Contact
-from crier.celery import app
 from tests.campaigns.test_imports import run, upload
 
 postgres_only = pytest.mark.skipif(
@@ -164,28 +163,20 @@ def test_deleting_a_draft_deletes_its_index(big):
     assert not NumberIndex.objects.exists()
 
 
-def test_an_import_makes_the_index_incomplete_and_queues_its_fill(acme, monkeypatch):
-    queued = []
-    monkeypatch.setattr(
-        "campaigns.tasks.fill_number_index.delay_on_commit", lambda pk: queued.append(pk)
-    )
+def test_an_import_makes_the_index_incomplete(acme):
     NumberIndex.objects.create(campaign=acme.campaign, version="old", built_at=timezone.now())
 
     run(upload(acme.campaign, "phone\r\n+77011234567\r\n"))
 
     assert NumberIndex.objects.get(campaign=acme.campaign).built_at is None
-    assert queued == [acme.campaign.pk]
 
 
-def test_a_clone_queues_the_fill_of_its_copy(acme, monkeypatch, django_capture_on_commit_callbacks):
-    app.conf.task_always_eager = True
+def test_beat_fills_a_clone_of_a_big_campaign(acme, monkeypatch):
     monkeypatch.setattr(number_index, "FROM_MESSAGES", 1)
     Message.objects.create(campaign=acme.campaign, phone="+77011234567")
-    try:
-        with django_capture_on_commit_callbacks(execute=True):
-            copy = services.clone(acme.campaign, None)
-    finally:
-        app.conf.task_always_eager = False
+    copy = services.clone(acme.campaign, None)
+
+    number_index.fill_due()
 
     built = NumberIndex.objects.get(campaign=copy).built_at
     assert (built is not None) == (connection.vendor == "postgresql")
