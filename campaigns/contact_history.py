@@ -233,11 +233,12 @@ def erase(contact: Contact, actor) -> Erasure:
             )
         # .update() leaves updated_at alone: the messages' times, statuses and batches stay
         # the campaign's record, and the counters (kept by triggers on status) do not move.
-        # Out of the number index at once; the campaign's version renewed, so that a fill
-        # under way, which may have read the number, is not marked complete.
+        # Out of the number index at once. The version first: a fill under way, which may
+        # have read the number, then either is not marked complete or has committed its rows
+        # before they are deleted here (campaigns.number_index).
         erased_ids = list(theirs.values_list("pk", "campaign_id"))
-        MessageDigits.objects.filter(message_id__in=[pk for pk, _ in erased_ids]).delete()
         number_index.changed({campaign for _, campaign in erased_ids}, added=False)
+        MessageDigits.objects.filter(message_id__in=[pk for pk, _ in erased_ids]).delete()
         changed = theirs.update(phone=stand_in, fields={})
         if cancelled:  # told to webhooks under the stand-in, never the number
             erased = Message.objects.filter(phone=stand_in, updated_at=now)

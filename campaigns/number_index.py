@@ -36,7 +36,8 @@ LOCK = 2024  # pg_advisory_xact_lock's first key: a fill, the second being the c
 def changed(campaign_ids, *, added: bool = True) -> None:
     """Tells the campaigns' index (if any fill could be under way) that their numbers changed.
     ``added``: messages were added, so the index is incomplete until the next fill; otherwise
-    numbers were taken out (erased) and the caller deletes their MessageDigits rows. An upsert:
+    numbers were taken out (erased) and the caller deletes their MessageDigits rows afterwards,
+    in the same transaction (after, so that a fill's rows committed meanwhile go too). An upsert:
     a fill that has not yet made its row waits for this transaction and then reads its rows.
     Call it inside the transaction that changes the messages; beat's fill_number_indexes
     fills the index afterwards (``fill_due``)."""
@@ -62,7 +63,7 @@ def fill_due() -> dict:
 
 def fill(campaign_id: int) -> dict:
     """Writes the campaign's numbers into MessageDigits afresh and marks its index complete,
-    unless its numbers changed meanwhile (then the change's own fill follows). Skips other
+    unless its numbers changed meanwhile (then beat fills it again). Skips other
     databases, transactional campaigns (they grow a message at a time) and small ones."""
     campaign = Campaign.objects.filter(pk=campaign_id).values("transactional").first()
     total = CampaignCounters.objects.filter(campaign_id=campaign_id).values("total").first()
@@ -75,9 +76,11 @@ def fill(campaign_id: int) -> dict:
     )
     digits, messages = MessageDigits._meta.db_table, Message._meta.db_table
     with transaction.atomic(), connection.cursor() as cursor:
-        # One fill of a campaign at a time (two would write the same rows); the next one
-        # then finds the index complete.
-        cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [LOCK, campaign_id])
+        # One fill of a campaign at a time (two would write the same rows): another one is
+        # skipped, and beat comes back if the one under way rolls back.
+        cursor.execute("SELECT pg_try_advisory_xact_lock(%s, %s)", [LOCK, campaign_id])
+        if not cursor.fetchone()[0]:
+            return {"campaign": campaign_id, "skipped": "being filled"}
         index = NumberIndex.objects.get(campaign_id=campaign_id)
         if index.built_at:
             return {"campaign": campaign_id, "skipped": "complete"}
