@@ -22,6 +22,8 @@ import uuid
 
 from django.db import connection, transaction
 from django.db.models import Q, QuerySet
+from django.db.models.functions import Lower
+from django.db.models.lookups import Contains, Exact, StartsWith
 from django.utils import timezone
 
 from campaigns.models import Campaign, CampaignCounters, Message, MessageDigits, NumberIndex
@@ -30,6 +32,8 @@ from campaigns.models import Campaign, CampaignCounters, Message, MessageDigits,
 # million) and the index would only take room.
 FROM_MESSAGES = 50_000
 SHORTEST = 3  # a trigram index cannot narrow fewer digits down
+TAIL = 5  # the digits of the end of what is typed that the index looks up
+ANYWHERE, AT_START, WHOLE = 0, 1, 2
 LOCK = 2024  # pg_advisory_xact_lock's first key: a fill, the second being the campaign
 
 
@@ -107,11 +111,35 @@ def holding(campaign: Campaign, digits: str, whole: str, starts: set[str]) -> Qu
     None when there is none to use or too few digits for it."""
     if connection.vendor != "postgresql" or len(digits) < SHORTEST:
         return None
+    # Each way to match, as digits the number must hold where it says: anywhere (0), at its
+    # start (1) or as all of it (2). A whole number or a start holding the digits is a case of
+    # holding them.
+    ways = {(digits, ANYWHERE)}
+    ways |= {(start[1:], AT_START) for start in starts if digits not in start}
+    ways |= {(whole[1:], WHOLE)} if whole and digits not in whole else set()
+    if min(len(text) for text, _ in ways) < SHORTEST:
+        return None
     if not NumberIndex.objects.filter(campaign=campaign, built_at__isnull=False).exists():
         return None
-    numbers = Q(digits__contains=digits)
-    if whole:
-        numbers |= Q(digits=whole[1:])
-    for start in starts:
-        numbers |= Q(digits__startswith=start[1:])
-    return MessageDigits.objects.filter(numbers, campaign=campaign).values("message_id")
+    near, exactly = Q(), Q()
+    for text, where in ways:
+        near |= Q(digits__contains=text[-TAIL:])
+        exactly |= _holds(text, where)
+    numbers = MessageDigits.objects.filter(near, exactly, campaign=campaign)
+    return numbers.values("message_id")
+
+
+def _holds(text: str, where: int) -> Q:
+    """The number holds ``text`` where ``where`` says, in terms no index answers: PostgreSQL
+    then looks up only the trigrams of ``near``, the last digits, that few numbers share. The
+    first ones of what people type (a country code, an operator's prefix) are in most numbers
+    of a campaign, and a trigram index checks every candidate against each of its trigrams'
+    lists: a search for "77011234567" read 850 pages of the index in 23-34 ms, for "34567"
+    25 pages in 0.4 ms. lower() leaves digits as they are; it hides them from the index and
+    has PostgreSQL guess how many match by the pattern's length, where a function compared
+    with a number is guessed a third of the rows, which had it walk the table in order for
+    rare digits."""
+    digits = Lower("digits")
+    if where == ANYWHERE:
+        return Q(Contains(digits, text))
+    return Q(StartsWith(digits, text)) if where == AT_START else Q(Exact(digits, text))
