@@ -5,7 +5,11 @@ any digits in milliseconds without reading a million messages.
 An index on campaigns_message itself would be written by every row of an import's COPY (a
 "last four digits" one made a million-row import's PostgreSQL CPU 15.0 -> 18.7 s); this one is
 written once, after the import (launch, clone) has committed, and never by a status update. It
-is PostgreSQL's (a trigram GIN, migration 0024); elsewhere nothing is filled.
+is PostgreSQL's (a trigram GIN, migration 0024); elsewhere nothing is filled. A million
+numbers take 22-28 s to fill (10-11 s of PostgreSQL CPU) and 106 MiB with the index; the
+import's own figures do not move (bench/import.py, PostgreSQL CPU 12.5 -> 12.2 s, medians of
+three alternated runs), nor a tracking poll's (100,000 status reports over the indexed
+campaign: 10.9 and 9.4 s before, 10.5 and 9.4 s after, alternated; see issue #20).
 
 A campaign's index is used only while it is complete (NumberIndex.built_at), so the search's
 results never depend on it. What changes a campaign's numbers calls ``changed`` inside its own
@@ -28,7 +32,7 @@ from django.utils import timezone
 
 from campaigns.models import Campaign, CampaignCounters, Message, MessageDigits, NumberIndex
 
-# Below this, reading the campaign's messages is as quick (~13 ms at 50,000, from 266 ms at a
+# Below this, reading the campaign's messages is quick (a twentieth of the 266 ms of a
 # million) and the index would only take room.
 FROM_MESSAGES = 50_000
 SHORTEST = 3  # a trigram index cannot narrow fewer digits down
@@ -100,7 +104,11 @@ def fill(campaign_id: int) -> dict:
         if not built.update(built_at=timezone.now()):
             transaction.set_rollback(True)
             return {"campaign": campaign_id, "skipped": "changed meanwhile"}
-    with connection.cursor() as cursor:  # the planner's guess of how many numbers match
+    with connection.cursor() as cursor:
+        # The rows the index holds in its pending list are read by every search until
+        # autovacuum merges them (371 pages after a million); and the planner's guess of how
+        # many numbers match comes from the table's statistics.
+        cursor.execute("SELECT gin_clean_pending_list('message_digits_trigram')")
         cursor.execute(f"ANALYZE {digits}")
     return {"campaign": campaign_id, "numbers": filled}
 
