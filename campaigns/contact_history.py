@@ -28,10 +28,10 @@ from django.utils import timezone
 
 from audit.log import record
 from audit.models import Action
-from campaigns import status_events
+from campaigns import number_index, status_events
 from campaigns.compose.segments import count
 from campaigns.compose.templating import render
-from campaigns.models import ERASED_PREFIX, Batch, Campaign, Channel, Message
+from campaigns.models import ERASED_PREFIX, Batch, Campaign, Channel, Message, MessageDigits
 from contacts.models import Contact, ContactField, ListMember
 from core.statuses import HANDED_OVER, PENDING, MessageStatus
 from providers.models import RateCard
@@ -233,6 +233,12 @@ def erase(contact: Contact, actor) -> Erasure:
             )
         # .update() leaves updated_at alone: the messages' times, statuses and batches stay
         # the campaign's record, and the counters (kept by triggers on status) do not move.
+        # Out of the number index at once. The version first: a fill under way, which may
+        # have read the number, then either is not marked complete or has committed its rows
+        # before they are deleted here (campaigns.number_index).
+        erased_ids = list(theirs.values_list("pk", "campaign_id"))
+        number_index.changed({campaign for _, campaign in erased_ids}, added=False)
+        MessageDigits.objects.filter(message_id__in=[pk for pk, _ in erased_ids]).delete()
         changed = theirs.update(phone=stand_in, fields={})
         if cancelled:  # told to webhooks under the stand-in, never the number
             erased = Message.objects.filter(phone=stand_in, updated_at=now)

@@ -1,8 +1,8 @@
 """Campaigns, their messages (one row per recipient), recipient imports and message templates.
 
 Longer than 400 lines because the campaign's rows (campaign, messages, batches, imports,
-counters, snapshots, estimate, templates) and their state comments belong together: every
-sub-package reads them.
+counters, snapshots, estimate, templates, number index) and their state comments belong
+together: every sub-package reads them.
 """
 
 from __future__ import annotations
@@ -606,3 +606,44 @@ class CounterSnapshot(models.Model):
 
     def __str__(self) -> str:
         return f"{self.campaign_id} at {self.taken_at:%Y-%m-%d %H:%M:%S}"
+
+
+class NumberIndex(models.Model):
+    """Whether a campaign's numbers are in MessageDigits, where campaigns.number_index (which
+    fills it, in the background) and the number search read it. A row per campaign ever
+    filled or changed since; no row, or no ``built_at``: the search reads the messages."""
+
+    campaign = models.OneToOneField(
+        Campaign, on_delete=models.CASCADE, primary_key=True, related_name="number_index"
+    )
+    # Renewed by whatever changes the campaign's numbers (campaigns.number_index.changed): a
+    # fill that began under another version is rolled back rather than marked built.
+    version = models.CharField(max_length=32)
+    built_at = models.DateTimeField(null=True, blank=True)  # complete since; None: not (yet)
+
+    def __str__(self) -> str:
+        return f"Number index of campaign {self.campaign_id}"
+
+
+class MessageDigits(models.Model):
+    """A message's number without its plus, beside the message rather than in it: a trigram
+    index over them (PostgreSQL only, migration 0024) finds the numbers holding any digits,
+    and costs the import nothing because it is filled after it (campaigns.number_index)."""
+
+    # No constraint and nothing done on a message's deletion: a row whose message is gone
+    # (an import replacing the recipients) finds nothing, as the search joins the messages,
+    # and goes at the next fill. The campaign's deletion takes them all in one statement.
+    message = models.OneToOneField(
+        Message,
+        on_delete=models.DO_NOTHING,
+        primary_key=True,
+        db_constraint=False,
+        related_name="+",
+    )
+    campaign = models.ForeignKey(
+        Campaign, on_delete=models.CASCADE, db_index=False, related_name="+"
+    )
+    digits = models.CharField(max_length=15)
+
+    def __str__(self) -> str:
+        return self.digits

@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from audit.log import record
 from audit.models import Action
-from campaigns import audiences, status_events, windows
+from campaigns import audiences, number_index, status_events, windows
 from campaigns.compose import outgoing, pricing
 from campaigns.models import (
     ERASED_PREFIX,
@@ -82,6 +82,7 @@ def clone(campaign: Campaign, user, name: str = "") -> Campaign:
             created_by=user,
         )
         _copy_recipients(campaign, copy)
+        number_index.changed([copy.pk])
         copy.audience_lists.set(campaign.audience_lists.all())
         copy.audience_segments.set(campaign.audience_segments.all())
         copy.exclusion_lists.set(campaign.exclusion_lists.all())
@@ -258,6 +259,8 @@ def launch(campaign: Campaign, user, *, confirm_unpriced: bool = False, funds=No
         # The audience becomes messages now, in this transaction: from here on, changes to
         # the lists, segments and contacts do not change who the campaign sends to.
         from_book = audiences.snapshot(campaign)
+        if from_book:
+            number_index.changed([campaign.pk])
         zones = windows.assign_zones(campaign)
         if zones and (never := windows.never_opens(campaign, zones)):
             raise CampaignRuleError(never)  # in no recipient's zone: the launch is undone

@@ -6,7 +6,7 @@ from datetime import datetime
 
 from celery import shared_task
 
-from campaigns import contact_history, services
+from campaigns import contact_history, number_index, services
 from campaigns.compose import pricing
 from campaigns.recipients import imports
 from campaigns.sending import engine as sending
@@ -76,3 +76,9 @@ def roll_up_engagement() -> dict:
     """Periodic (every minute): carry the messages of batches updated since the last run into
     their contacts' last sent and last delivered dates, which segments read."""
     return contact_history.roll_up()
+
+
+@shared_task
+def fill_number_indexes() -> dict:
+    """Periodic (every 30 s): the number indexes left incomplete by new messages."""
+    return number_index.fill_due()

@@ -321,6 +321,8 @@ CELERY_BEAT_SCHEDULE = {
         "task": "contacts.tasks.fail_abandoned_imports",
         "schedule": 30.0,
     },
+    # Big campaigns' number indexes, once their numbers changed (campaigns.number_index).
+    "fill-number-indexes": {"task": "campaigns.tasks.fill_number_indexes", "schedule": 30.0},
     # Webhook events fanned out and due deliveries sent (webhooks.delivery): each recorded
     # event queues this task too; beat catches a lost message and runs the retries.
     "deliver-webhooks": {"task": "webhooks.tasks.deliver", "schedule": 10.0},

@@ -10,18 +10,22 @@ country ("7011234567" is a British number and the end of +77011234567; "77011234
 +977011234567): they find the numbers holding them (a plus typed before them must start the
 number), wherever they sit, and the number the default country reads them as. The start of a
 number typed after 00 or the trunk prefix ("8 701 123") finds the numbers starting so, as the
-contacts page reads it (contacts.search). No index serves a search for digits anywhere in a
-number without taxing every import (a (campaign, status, last four digits) index made a
-million-row insert three times slower), so the campaign's messages are read in order from its
-first until a page is full: quick for common digits, a read of the whole campaign for rare
-ones. Erased numbers' stand-ins ("erased:" and hex digits) are never a match.
+contacts page reads it (contacts.search). An index on the messages for digits anywhere in a
+number would tax every import (a (campaign, status, last four digits) one made a million-row
+insert three times slower), so a big campaign's numbers get a trigram index of their own once
+stored (campaigns.number_index): while it is complete, three digits or more are looked up there
+and PostgreSQL chooses between that and reading the messages in order (its statistics tell it
+how common the digits are). Otherwise the campaign's messages are read in order from its first
+until a page is full: quick for common digits, a read of the whole campaign for rare ones.
+Erased numbers' stand-ins ("erased:" and hex digits) are never a match.
 """
 
 from __future__ import annotations
 
 from django.db.models import F, Q, QuerySet
 
-from campaigns.models import Message
+from campaigns import number_index
+from campaigns.models import Campaign, Message
 from contacts import search
 from core import phones
 
@@ -31,8 +35,10 @@ from core import phones
 FEW_IN_ORDER = F("pk") + 0
 
 
-def matching(messages: QuerySet[Message], typed: str, default_country: str) -> QuerySet[Message]:
-    """Those of ``messages`` (one campaign's) whose number is ``typed`` or, for what may be
+def matching(
+    campaign: Campaign, messages: QuerySet[Message], typed: str, default_country: str
+) -> QuerySet[Message]:
+    """Those of ``messages`` (``campaign``'s) whose number is ``typed`` or, for what may be
     part of a number, holds it, in the messages' order. ``typed`` is digits, after a plus if
     one was typed."""
     found = phones.normalise(typed, default_country)
@@ -41,6 +47,10 @@ def matching(messages: QuerySet[Message], typed: str, default_country: str) -> Q
     starts = {typed} if typed.startswith("+") else search.starts_as_typed(digits, default_country)
     if whole in starts:
         return messages.filter(search.starting_with(whole)).order_by(FEW_IN_ORDER)
+    if not typed.startswith("+"):
+        indexed = number_index.holding(campaign, digits, whole, starts)
+        if indexed is not None:
+            return messages.filter(pk__in=indexed).order_by("pk")
     holding = Q(phone=whole) if whole else Q()
     if not typed.startswith("+"):
         holding |= Q(phone__startswith="+", phone__contains=digits)

@@ -109,7 +109,7 @@ class RecipientFilter:
             messages = messages.filter(status=self.status)
         if self.search:
             country = campaign.workspace.default_country
-            return number_search.matching(messages, self.search, country)
+            return number_search.matching(campaign, messages, self.search, country)
         return messages.order_by("pk")
 
     def count(self, counters: CampaignCounters) -> int | None:

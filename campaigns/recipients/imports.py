@@ -36,6 +36,7 @@ from django.core.files import File
 from django.db import transaction
 from django.utils import timezone
 
+from campaigns import number_index
 from campaigns.models import (
     Campaign,
     ImportMode,
@@ -393,6 +394,7 @@ def _store(imp: RecipientImport, writer: bulk.MessageWriter, tally: _Tally, repo
     if not claimed:
         raise Cancelled
     writer.finish()
+    number_index.changed([imp.campaign_id])
     if tally.rejected:
         # Saved as the bytes written, byte order mark and all: storage would write text
         # back in the locale's encoding.

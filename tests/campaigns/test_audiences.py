@@ -12,7 +12,7 @@ from django.utils import timezone
 from audit.models import AuditEvent
 from campaigns import audiences, services
 from campaigns.compose import pricing
-from campaigns.models import Campaign, CampaignCounters, Message, PlaceholderPolicy
+from campaigns.models import Campaign, CampaignCounters, Message, NumberIndex, PlaceholderPolicy
 from contacts.models import Contact, ContactField, ContactList, ListMember, Segment
 from core.statuses import CampaignStatus, MessageStatus
 from providers.base import AccountInfo
@@ -302,3 +302,13 @@ def test_a_clone_of_a_launched_campaign_draws_on_the_audience_as_it_is_now(draft
     assert set(copy.messages.values_list("phone", flat=True)) == {"+77019990000"}
     services.launch(copy, None, funds=RICH)
     assert phones(copy) == {"+77019990000", *(p.phone for p in book.people[1:6])}
+
+
+def test_launch_makes_the_number_index_incomplete(draft, book):
+    """The audience's numbers are not in it until the next fill (campaigns.number_index)."""
+    NumberIndex.objects.create(campaign=draft, version="old", built_at=timezone.now())
+    draft.audience_lists.add(book.customers)
+
+    services.launch(draft, None, funds=RICH)
+
+    assert NumberIndex.objects.get(campaign=draft).built_at is None
