@@ -27,7 +27,7 @@ def drop_trigrams(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('campaigns', '0023_message_updated_since'),
+        ('campaigns', '0024_campaign_template'),
     ]
 
     operations = [
