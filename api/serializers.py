@@ -20,6 +20,7 @@ from campaigns.models import (
     RecipientImport,
     VoiceKind,
 )
+from core.statuses import CampaignStatus
 from providers.models import ProviderAccount, SenderName
 
 # The largest id a database holds (a signed 64-bit integer): beyond it a lookup overflows.
@@ -379,3 +380,11 @@ RejectedRowsSerializer = inline_serializer(
     "RejectedRows",
     {"count": serializers.IntegerField(), "results": RejectedRowSerializer(many=True)},
 )
+
+
+class CampaignFilterSerializer(serializers.Serializer):
+    status = serializers.ChoiceField(choices=CampaignStatus.choices, required=False)
+    channel = serializers.ChoiceField(choices=["sms", "voice"], required=False)
+    search = serializers.CharField(required=False, max_length=200)
+    created_after = serializers.DateTimeField(required=False)
+    created_before = serializers.DateTimeField(required=False)

@@ -38,6 +38,7 @@ from providers.models import RateCard
 
 ERASED_REASON = "The contact was erased before the message was sent."
 ROLL_UP_BATCHES = 200  # batches read by one roll-up run; the rest wait for the next run
+BACKFILL_CHUNK = 5_000  # new contacts given their numbers' engagement in one transaction
 
 
 class EraseRefused(Exception):
@@ -317,15 +318,30 @@ def roll_up(limit: int = ROLL_UP_BATCHES) -> dict:
 def backfill(workspace_id: int, since: datetime) -> int:
     """Gives the workspace's contacts created at or after ``since`` the engagement their
     numbers had before they were contacts (a campaign sent to a file, then the file imported
-    into the book): the roll-up read those batches before the contacts existed. One UPDATE from
-    the workspace's handed-over messages to those numbers, grouped by number in the database;
-    a date only moves forward, so overlapping the roll-up is harmless. Returns how many
-    contacts it updated."""
-    contacts, messages = Contact._meta.db_table, Message._meta.db_table
-    batches, campaigns = Batch._meta.db_table, Campaign._meta.db_table
+    into the book): the roll-up read those batches before the contacts existed. BACKFILL_CHUNK
+    contacts at a time, oldest first (the ``contact_added_order`` index), each chunk one
+    UPDATE from the workspace's handed-over messages to its numbers in a short transaction of
+    its own, so a million new contacts are never locked together. A date only moves forward,
+    so overlapping the roll-up is harmless. Returns how many contacts it updated."""
     if not Message.objects.filter(campaign__workspace_id=workspace_id).exists():
         return 0
+    new = Contact.objects.filter(workspace_id=workspace_id, created_at__gte=since)
+    new = new.order_by("created_at", "id").values_list("created_at", "id")
+    updated, chunk = 0, list(new[:BACKFILL_CHUNK])
+    while chunk:
+        with transaction.atomic():
+            updated += _backfill_chunk(workspace_id, [pk for _, pk in chunk])
+        last_at, last_id = chunk[-1]
+        after = Q(created_at__gt=last_at) | Q(created_at=last_at, id__gt=last_id)
+        chunk = list(new.filter(after)[:BACKFILL_CHUNK])
+    return updated
+
+
+def _backfill_chunk(workspace_id: int, contact_ids: list[int]) -> int:
+    contacts, messages = Contact._meta.db_table, Message._meta.db_table
+    batches, campaigns = Batch._meta.db_table, Campaign._meta.db_table
     handed_over = ", ".join(["%s"] * len(HANDED_OVER))
+    ids = ", ".join(["%s"] * len(contact_ids))
     sent, delivered = _later("sent", "last_sent_at"), _later("delivered", "last_delivered_at")
     sql = (
         f"UPDATE {contacts} SET {_SET_LATER} "
@@ -334,7 +350,7 @@ def backfill(workspace_id: int, since: datetime) -> int:
         f"FROM {messages} m JOIN {batches} b ON b.id = m.batch_id "
         f"JOIN {campaigns} k ON k.id = m.campaign_id "
         f"WHERE k.workspace_id = %s AND m.status IN ({handed_over}) AND m.phone IN "
-        f"(SELECT phone FROM {contacts} WHERE workspace_id = %s AND created_at >= %s) "
+        f"(SELECT phone FROM {contacts} WHERE id IN ({ids})) "
         f"GROUP BY m.phone) v "
         f"WHERE {contacts}.workspace_id = %s AND {contacts}.phone = v.phone "
         f"AND (({sent}) OR ({delivered}))"
@@ -343,8 +359,7 @@ def backfill(workspace_id: int, since: datetime) -> int:
         MessageStatus.DELIVERED.value,
         workspace_id,
         *HANDED_OVER,
-        workspace_id,
-        connection.ops.adapt_datetimefield_value(since),
+        *contact_ids,
         workspace_id,
     ]
     with connection.cursor() as cursor:

@@ -12,6 +12,7 @@ An import model has the fields these read: ``options``, ``file``, ``filename``,
 from __future__ import annotations
 
 import io
+import logging
 import time
 from datetime import timedelta
 
@@ -24,6 +25,8 @@ from core.rejections import RejectedRow, write_rejections_csv
 from core.tables import workbooks
 from core.tables.reader import open_table, read_pasted
 from core.tables.table import ReadOptions, Table
+
+logger = logging.getLogger(__name__)
 
 
 class ImportStatus(models.TextChoices):
@@ -112,17 +115,25 @@ def fail_abandoned(model, finished=None) -> int:
     CRIER_IMPORT_STALE_SECONDS. Returns how many. Safe to run anywhere, any number of times:
     an import that finishes meanwhile is left alone (storing claims only a running import).
     ``finished(imp)`` is called for each one failed, inside the transaction that fails it."""
-    now = timezone.now()
-    with transaction.atomic():
-        failing = list(abandoned(model, now).select_for_update(skip_locked=True))
-        model.objects.filter(pk__in=[imp.pk for imp in failing]).update(
-            status=ImportStatus.FAILED, error=ABANDONED, finished_at=now
-        )
-        for imp in failing:
-            imp.status, imp.error, imp.finished_at = ImportStatus.FAILED, ABANDONED, now
-            if finished is not None:
-                finished(imp)
-    return len(failing)
+    now, failed = timezone.now(), 0
+    for pk in list(abandoned(model, now).values_list("pk", flat=True)):
+        # One transaction each: an import whose ``finished`` fails stays for the next run,
+        # and does not keep the others running.
+        try:
+            with transaction.atomic():
+                if (
+                    not abandoned(model, now)
+                    .filter(pk=pk)
+                    .update(status=ImportStatus.FAILED, error=ABANDONED, finished_at=now)
+                ):
+                    continue  # it finished meanwhile
+                if finished is not None:
+                    finished(model.objects.get(pk=pk))
+        except Exception:
+            logger.exception("Could not fail the abandoned import %s; the next run tries again", pk)
+            continue
+        failed += 1
+    return failed
 
 
 def abandoned(model, now):

@@ -339,6 +339,10 @@ CRIER_WEBHOOK_TASK_SECONDS = env.float("CRIER_WEBHOOK_TASK_SECONDS", default=50.
 CRIER_WEBHOOK_KEEP_DAYS = env.int("CRIER_WEBHOOK_KEEP_DAYS", default=30)
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 
+# The most messages Crier asks a provider to price in one quote (the compose page's "Ask ... for
+# its price"): the quote sends every recipient's text, within the web request.
+CRIER_QUOTE_LIMIT = env.int("CRIER_QUOTE_LIMIT", default=100_000)
+
 # Sending (campaigns.sending.engine). A worker keeps a campaign for CRIER_SEND_TASK_SECONDS, then
 # hands it back to the beat task; a batch whose worker vanished is reconciled once its lease (the
 # provider timeout plus a margin, renewed before every request) has run out.

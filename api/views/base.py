@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 
 from django.conf import settings
+from rest_framework.pagination import CursorPagination
 from rest_framework.throttling import SimpleRateThrottle
 from rest_framework.views import APIView
 
@@ -68,3 +69,17 @@ class ApiView(APIView):
         finally:
             if self._via is not None:
                 log.via.reset(self._via)
+
+
+class ByNewest(CursorPagination):
+    ordering = ("-created_at", "-id")
+    page_size = 50
+    page_size_query_param = "limit"
+    max_page_size = 500
+
+
+class ById(CursorPagination):
+    ordering = "id"
+    page_size = 100
+    page_size_query_param = "limit"
+    max_page_size = 1000

@@ -14,18 +14,17 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.exceptions import ValidationError
-from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
 
 from api import serializers as s
 from api.keys import actor
 from api.models import Scope
 from api.problems import Problem
-from api.views.base import ApiView
+from api.views.base import ApiView, ById, ByNewest
 from campaigns import services
 from campaigns.compose import message_templates, pricing
 from campaigns.compose.forms import AudienceForm, MessageForm, OptionsForm, SetupForm
-from campaigns.models import Campaign, Channel, Estimate, EstimateStatus, Message, MessageTemplate
+from campaigns.models import Campaign, Channel, Estimate, EstimateStatus, Message, VoiceKind
 from core.statuses import CampaignStatus, MessageStatus
 
 # (form, the fields of the API it takes, whether it needs the workspace)
@@ -80,9 +79,10 @@ def _as_form_value(name: str, value, workspace):
 
 def apply(campaign: Campaign, given: dict, workspace) -> None:
     """Runs each compose step the request has fields for through its form and saves it;
-    raises ValidationError naming every refused field. Call inside a transaction."""
+    raises ValidationError naming every refused field. Call inside a transaction. A
+    ``template`` gives the message step its text, checked by that step's form like a text."""
     creating = campaign.pk is None
-    template = _template(campaign, given, workspace)
+    template, given = _with_template(campaign, given, workspace)
     for form_class, names, needs_workspace in STEPS:
         if not (creating and form_class is SetupForm) and not set(names) & given.keys():
             continue
@@ -99,36 +99,24 @@ def apply(campaign: Campaign, given: dict, workspace) -> None:
             raise ValidationError(errors)
         form.save()
     if template is not None:
-        message_templates.choose(campaign, template)
+        message_templates.record_use(campaign, template)
 
 
-def _template(campaign: Campaign, given: dict, workspace) -> MessageTemplate | None:
-    """The template ``given`` names, checked before anything is saved."""
+def _with_template(campaign: Campaign, given: dict, workspace):
+    """(the template ``given`` names or None, ``given`` with the template's text)."""
     if "template" not in given:
-        return None
+        return None, given
     if "text" in given:
-        raise ValidationError(
-            {
-                "template": [
-                    "Give either a template or a text: the template's text becomes the "
-                    "campaign's, and a PATCH with text edits it afterwards."
-                ]
-            }
-        )
+        raise ValidationError({"template": [message_templates.EITHER]})
     channel = given.get("channel") or campaign.channel
-    template = MessageTemplate.objects.filter(workspace=workspace, pk=given["template"]).first()
-    if template is None:
-        raise ValidationError({"template": ["No message template of this workspace has this id."]})
-    if template.channel != channel:
-        raise ValidationError(
-            {
-                "template": [
-                    f"The template is for {template.get_channel_display()}, the campaign "
-                    f"for {Channel(channel).label}: choose a template of its channel."
-                ]
-            }
-        )
-    return template
+    try:
+        template = message_templates.of(workspace, given["template"], channel)
+    except ValueError as error:
+        raise ValidationError({"template": [str(error)]}) from None
+    given = {**given, "text": template.text}
+    if channel == Channel.VOICE:
+        given.setdefault("voice_kind", VoiceKind.TTS)  # as choosing it on the page does
+    return template, given
 
 
 def _list_params():
@@ -141,28 +129,6 @@ def _list_params():
     ]
 
 
-class ByNewest(CursorPagination):
-    ordering = ("-created_at", "-id")
-    page_size = 50
-    page_size_query_param = "limit"
-    max_page_size = 500
-
-
-class ById(CursorPagination):
-    ordering = "id"
-    page_size = 100
-    page_size_query_param = "limit"
-    max_page_size = 1000
-
-
-class FilterSerializer(serializers.Serializer):
-    status = serializers.ChoiceField(choices=CampaignStatus.choices, required=False)
-    channel = serializers.ChoiceField(choices=["sms", "voice"], required=False)
-    search = serializers.CharField(required=False, max_length=200)
-    created_after = serializers.DateTimeField(required=False)
-    created_before = serializers.DateTimeField(required=False)
-
-
 class CampaignList(ApiView):
     @extend_schema(
         parameters=_list_params(),
@@ -171,7 +137,7 @@ class CampaignList(ApiView):
     )
     def get(self, request):
         """The workspace's campaigns, newest first."""
-        query = FilterSerializer(data=request.query_params)
+        query = s.CampaignFilterSerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         f = query.validated_data
         campaigns = campaigns_of(request)

@@ -122,19 +122,47 @@ def choose(campaign: Campaign, template: MessageTemplate) -> None:
         raise ValueError("Only a draft's text can change; clone the campaign to change it.")
     if template.channel != campaign.channel or template.workspace_id != campaign.workspace_id:
         raise ValueError("A campaign chooses a template of its own workspace and channel.")
-    again = campaign.template_id == template.pk
     campaign.text = template.text
-    campaign.template = template
-    update = ["text", "template", "updated_at"]
+    update = ["text", "updated_at"]
     if campaign.channel == Channel.VOICE:
         campaign.voice_kind = VoiceKind.TTS
         update.append("voice_kind")
     with transaction.atomic():
         campaign.save(update_fields=update)
+        record_use(campaign, template)
+
+
+def record_use(campaign: Campaign, template: MessageTemplate) -> None:
+    """The campaign came from ``template``: recorded, and one use counted unless the campaign
+    had chosen it already."""
+    again = campaign.template_id == template.pk
+    campaign.template = template
+    with transaction.atomic():
+        campaign.save(update_fields=["template", "updated_at"])
         counted = {} if again else {"usage_count": F("usage_count") + 1}
         MessageTemplate.objects.filter(pk=template.pk).update(
             **counted, last_used_at=timezone.now()
         )
+
+
+EITHER = (
+    "Give either a template or a text: the template's text becomes the campaign's, and a "
+    "PATCH with text edits it afterwards."
+)
+
+
+def of(workspace, template_id: int, channel: str) -> MessageTemplate:
+    """The workspace's template ``template_id`` for a campaign of ``channel``; ValueError
+    saying what is wrong otherwise (the API's check)."""
+    template = MessageTemplate.objects.filter(workspace=workspace, pk=template_id).first()
+    if template is None:
+        raise ValueError("No message template of this workspace has this id.")
+    if template.channel != channel:
+        raise ValueError(
+            f"The template is for {template.get_channel_display()}, the campaign for "
+            f"{Channel(channel).label}: choose a template of its channel."
+        )
+    return template
 
 
 def edited(campaign: Campaign) -> bool:

@@ -509,20 +509,34 @@ def run(estimate_id: int, token: str) -> dict:
 # --- The provider's own figure -------------------------------------------------------------
 
 
+class QuoteTooLarge(Exception):
+    """More messages than a quote asks the provider about (CRIER_QUOTE_LIMIT); says so."""
+
+
 def provider_quote(campaign: Campaign) -> Quote | None:
     """The provider's price for the campaign's pending messages and, for a draft drawing on
     the contact book, its audience as it is now (the messages the launch would make), or None
     where it gives none (no quote at this provider, none for this channel, or no recipients).
 
     Makes HTTP calls (Mobizon builds a draft campaign and deletes it), so call it from a task
-    or a button, not on every page view. Raises ProviderError when the provider fails.
+    or a button, not on every page view. Raises ProviderError when the provider fails and
+    QuoteTooLarge above CRIER_QUOTE_LIMIT messages, before reading any of them.
     """
     account = campaign.account
     if account is None or not account.adapter_class.capabilities.quote:
         return None
+    pending = campaign.messages.filter(status=MessageStatus.PENDING)
+    drawing = campaign.status == CampaignStatus.DRAFT and audiences.has_audience(campaign)
+    count = pending.count() + (audiences.count(campaign).reached if drawing else 0)
+    if count > settings.CRIER_QUOTE_LIMIT:
+        raise QuoteTooLarge(
+            f"{account.get_provider_display()} is asked for a price of at most "
+            f"{settings.CRIER_QUOTE_LIMIT:,} messages, and this campaign has {count:,}: "
+            "compare the estimate with the rate card instead."
+        )
     spec = spec_for(campaign)
-    outgoing = messages_for(campaign, campaign.messages.filter(status=MessageStatus.PENDING))
-    if campaign.status == CampaignStatus.DRAFT and audiences.has_audience(campaign):
+    outgoing = messages_for(campaign, pending)
+    if drawing:
         outgoing += contacts_for(campaign)  # messages only from the launch on
     if not outgoing:
         return None

@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 import re
 
+from django.conf import settings
 from django.db.models import Count
 from django.shortcuts import render
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
@@ -271,7 +272,8 @@ def _estimate_context(campaign: Campaign, result: pricing.PriceEstimate | Estima
         "estimate": result,
         # No provider we support quotes a voice campaign (BSG prices SMS only).
         "can_quote": campaign.account.adapter_class.capabilities.quote
-        and campaign.channel == Channel.SMS,
+        and campaign.channel == Channel.SMS
+        and result.messages <= settings.CRIER_QUOTE_LIMIT,
     }
     context.update(pricing.route_summary(campaign, result))  # the cheapest route's split
     if result.messages:
@@ -295,7 +297,7 @@ def campaign_quote(request, campaign_pk: int):
     context = {"campaign": campaign, "estimate": estimate}
     try:
         context["quote"] = pricing.provider_quote(campaign)
-    except (ProviderError, CredentialsUnreadable) as exc:
+    except (ProviderError, CredentialsUnreadable, pricing.QuoteTooLarge) as exc:
         context["quote_error"] = str(exc)
     if context.get("quote"):
         context["quote_differs"] = pricing.quote_differs(estimate, context["quote"])

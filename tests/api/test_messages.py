@@ -248,7 +248,10 @@ def test_a_voice_or_language_the_provider_does_not_know_is_refused(acme, live_se
         response = api.post("/api/v1/messages", {**call, **given}, format="json")
         assert response.status_code == 400, (given, response.json())
         assert [e["field"] for e in response.json()["errors"]] == [field], response.json()
-    assert "sonya" in api.post(
-        "/api/v1/messages", {**call, "account": bsg.pk, "voice": "x"}, format="json"
-    ).json()["errors"][0]["message"]
+    assert (
+        "sonya"
+        in api.post(
+            "/api/v1/messages", {**call, "account": bsg.pk, "voice": "x"}, format="json"
+        ).json()["errors"][0]["message"]
+    )
     assert not Message.objects.filter(campaign__transactional=True).exists()

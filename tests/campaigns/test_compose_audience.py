@@ -161,3 +161,17 @@ def test_a_workspace_without_segments_is_pointed_to_where_they_are_made(as_role,
 
     assert "No segments yet" in html and reverse("segment_list") in html
 
+
+def test_the_quote_is_not_asked_above_its_limit(as_role, acme, book, settings):
+    from campaigns.compose import pricing
+
+    customers, _, _ = book  # four of its five members get a message (one opted out)
+    acme.campaign.audience_lists.add(customers)
+    settings.CRIER_QUOTE_LIMIT = 3
+    client = as_role(Role.SENDER)
+    preview = reverse("campaign_preview", args=[acme.campaign.pk])
+    assert "/quote/" not in client.get(preview).text
+    with pytest.raises(pricing.QuoteTooLarge, match="at most 3 messages, and this campaign has 4"):
+        pricing.provider_quote(acme.campaign)
+    answer = client.post(reverse("campaign_quote", args=[acme.campaign.pk])).text
+    assert "at most 3 messages" in answer

@@ -86,3 +86,13 @@ def test_older_contacts_and_later_dates_are_left_as_they_are(acme, history):
     assert contact_history.backfill(acme.workspace.pk, since) == 1
     assert dates(acme.workspace, NUMBER) == (SENT, later)  # delivered later than the message
     assert dates(acme.workspace, OTHER) == (None, None)  # not new: the roll-up's business
+
+
+def test_new_contacts_are_backfilled_a_chunk_at_a_time(acme, history, monkeypatch):
+    monkeypatch.setattr(contact_history, "BACKFILL_CHUNK", 1)
+    since = timezone.now()
+    for phone in (NUMBER, OTHER):
+        Contact.objects.create(workspace=acme.workspace, phone=phone, country="KZ")
+    assert contact_history.backfill(acme.workspace.pk, since) == 2
+    assert dates(acme.workspace, NUMBER) == (SENT, DELIVERED)
+    assert dates(acme.workspace, OTHER) == (SENT, None)
