@@ -5,7 +5,8 @@ fields the mapping asks for and filling a list.
 The run is the campaign import's pipeline (core.tables readers, the core.phones.Normaliser's
 child processes, the core.rejections report), storing contacts instead of messages
 (contacts.upsert). Nobody sees a change before the import's transaction commits: on
-PostgreSQL it holds the whole run and each batch is upserted as soon as it is checked;
+PostgreSQL it holds the whole run and each batch is upserted as soon as it is checked, the
+search indexes' share left pending until a task merges it after the commit (contacts.upsert);
 elsewhere the checked rows wait in a temporary file for one transaction at the end. A failed
 or cancelled import changes nothing.
 
@@ -247,6 +248,8 @@ def _import(imp: ContactImport, report) -> None:
             with upsert.streaming(target) as writer:
                 tally, checker = _read_and_check(imp, target, writer, report, progress)
             _store(imp, target, writer, tally, checker, report)
+            if imp.created or imp.updated:  # merge the search indexes' pending entries
+                enqueue("contacts.tasks.merge_search_indexes")
     else:
         with upsert.spooled(None) as writer, _Progress(imp) as progress:
             target = _target(imp, stamp)
@@ -285,6 +288,7 @@ def _prepare(imp: ContactImport, stamp) -> upsert.Target:
                 workspace=imp.workspace, key=key, label=spec["label"][:100], kind=spec["kind"]
             )
     target = _target(imp, stamp)
+    target.new_book = not Contact.objects.filter(workspace_id=imp.workspace_id).exists()
     if imp.list_action != ListAction.NONE:
         contact_list = imp.contact_list
         if contact_list is None:
@@ -320,13 +324,13 @@ def _read_and_check(imp, target, writer, report, progress) -> tuple[_Tally, _Che
 
         for verdicts in n.verdicts(phone_cells()):
             batch = batches.popleft()
-            records, rejected = checker.check(batch, verdicts)
+            records, rejected, again = checker.check(batch, verdicts)
             tally.done += len(batch)
             tally.total = max(estimate or 0, tally.done)
             if rejected:
                 report.write(_report_rows(rejected))
             progress(tally)
-            writer.write(records)
+            writer.write(records, again)
     if tally.done == 0:
         raise ImportRejected("empty", "The file has no rows under its header.")
     return tally, checker
@@ -375,8 +379,11 @@ class _Checker:
         self.stamp = target.stamp
 
     def check(self, batch: list[Row], verdicts: list):
+        """(records, rejected rows, again): the last ``again`` records repeat numbers that an
+        earlier batch wrote."""
         seen, by_country, tally = self.seen, self.tally.by_country, self.tally
         records: dict[int, upsert.Record] = {}
+        again: dict[int, upsert.Record] = {}  # the numbers of earlier batches
         cells_of: dict[int, list[str]] = {}  # the digits of a number -> its row's cells
         rejected: list[RejectedRow] = []
         for (number, cells), verdict in zip(batch, verdicts, strict=True):
@@ -391,22 +398,25 @@ class _Checker:
                 continue
             digits = int(e164[1:])
             earlier = seen.get(digits)
+            into = records
             if earlier is not None:
                 replaced = Rejection(Code.REPLACED_IN_FILE, str(number))
-                if digits in records:
+                if digits in records or digits in again:
+                    into = records if digits in records else again
                     rejected.append(self._rejected(earlier, cells_of[digits], replaced))
-                    del records[digits]  # re-inserted below: the batch keeps the row's order
+                    del into[digits]  # re-inserted below: the batch keeps the row's order
                 else:  # read in an earlier batch, whose cells are gone
                     rejected.append(RejectedRow(earlier, e164, replaced))
                     tally.reject(Code.REPLACED_IN_FILE)
+                    into = again
                 tally.accepted -= 1
             else:
                 by_country[region] = by_country.get(region, 0) + 1
             seen[digits] = number
-            records[digits] = record
+            into[digits] = record
             cells_of[digits] = cells
             tally.accepted += 1
-        return list(records.values()), rejected
+        return [*records.values(), *again.values()], rejected, len(again)
 
     def _record(self, number, cells, e164, region, kind) -> upsert.Record:
         """The row as a Record; raises values.BadValue for a cell that does not fit."""

@@ -9,9 +9,10 @@ from datetime import timedelta
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import connection
 from django.utils import timezone
 
-from contacts import importing
+from contacts import importing, tasks
 from contacts.models import (
     Contact,
     ContactField,
@@ -311,3 +312,67 @@ def test_an_import_whose_worker_died_is_failed_by_the_periodic_check(acme, setti
     acme.contact_import.refresh_from_db()
     assert acme.contact_import.status == ImportStatus.FAILED
     assert "start the import again" in acme.contact_import.error
+
+
+def test_on_postgresql_an_import_queues_the_merge_of_the_search_indexes(acme, monkeypatch):
+    queued = []
+    monkeypatch.setattr(importing, "enqueue", lambda name, *args: queued.append(name))
+
+    start(acme, "phone,name\n+77011234567,Ann\n")
+
+    merge = "contacts.tasks.merge_search_indexes"
+    assert (merge in queued) == (connection.vendor == "postgresql")
+
+
+def test_an_import_that_changes_nothing_queues_no_merge(acme, monkeypatch):
+    start(acme, "phone,name\n+77011234567,Ann\n")
+    queued = []
+    monkeypatch.setattr(importing, "enqueue", lambda name, *args: queued.append(name))
+
+    imp = start(acme, "phone,name\n+77011234567,Ann\n")
+
+    assert imp.unchanged == 1
+    assert "contacts.tasks.merge_search_indexes" not in queued
+
+
+def test_the_merge_task_leaves_the_imported_contacts_found_by_name_and_field(acme):
+    ContactField.objects.create(workspace=acme.workspace, key="city", label="City")
+    start(acme, "phone;name;city\n+77011234567;Ann Marsh;Almaty\n+77011234568;Bob;Astana\n")
+
+    assert tasks.merge_search_indexes() == {"merged": True}
+
+    book = Contact.objects.filter(workspace=acme.workspace)
+    assert [c.phone for c in book.filter(name__icontains="marsh")] == ["+77011234567"]
+    assert [c.phone for c in book.filter(fields__city="Astana")] == ["+77011234568"]
+
+
+def test_into_a_new_book_a_later_duplicate_in_another_batch_still_wins(acme, monkeypatch):
+    acme.workspace.contacts.all().delete()
+    monkeypatch.setattr(importing, "FIRST_BATCH", 2)
+    monkeypatch.setattr(importing, "BATCH", 2)
+    ContactField.objects.create(workspace=acme.workspace, key="city", label="City")
+    imp = start(
+        acme,
+        "phone;city\n+77011110001;Almaty\n+77011110002;Oral\n+77011110003;Aktau\n"
+        "+77011110001;Astana\n+77011110004;Taraz\n+77011110001;Semey\n",
+    )
+    assert contact(acme, "+77011110001").fields == {"city": "Semey"}
+    assert (imp.created, imp.updated, imp.unchanged, imp.rejected) == (4, 0, 0, 2), imp.error
+
+
+def test_a_contact_added_to_a_new_book_during_the_import_is_updated_not_failed(acme, monkeypatch):
+    acme.workspace.contacts.all().delete()
+    prepare = importing._prepare
+
+    def someone_adds_a_contact_meanwhile(imp, stamp):
+        target = prepare(imp, stamp)
+        Contact.objects.create(workspace=acme.workspace, phone="+77011110002", name="By hand")
+        return target
+
+    monkeypatch.setattr(importing, "_prepare", someone_adds_a_contact_meanwhile)
+
+    imp = start(acme, "phone;name\n+77011110001;Ann\n+77011110002;Bob\n+77011110003;Cem\n")
+
+    assert imp.status == ImportStatus.DONE, imp.error
+    assert contact(acme, "+77011110002").name == "Bob"
+    assert Contact.objects.filter(workspace=acme.workspace).count() == 3
