@@ -14,10 +14,7 @@ book the first file made ("update" mode).
 Each case runs in a fresh process against a fresh database (PostgreSQL at
 postgres://postgres@127.0.0.1:5432/crier_bench_contacts, created if missing;
 BENCH_POSTGRES_URL overrides it), so peak RSS is that case's. Targets (issue #17): the
-contact import <= 1.3x the campaign import, the upsert <= 1.5x, peak RSS <= 400 MiB. On
-PostgreSQL the merge of the search indexes' pending lists that a task does after a contact
-import commits (contacts.upsert.merge_pending) is timed after the import, apart from it (and
-done, untimed, after the upsert case's first import).
+contact import <= 1.3x the campaign import, the upsert <= 1.5x, peak RSS <= 400 MiB.
 """
 
 from __future__ import annotations
@@ -84,7 +81,6 @@ def run_case(case: str, first: Path, second: Path) -> dict:
         run = _contact_import(workspace, first)
     else:
         _contact_import(workspace, first)()  # the book the upsert finds, untimed
-        _merge()  # as the task queued on its commit would
         run = _contact_import(workspace, second)
     timer = importlib.import_module("bench.import")
     backend = timer._Backend()
@@ -95,33 +91,15 @@ def run_case(case: str, first: Path, second: Path) -> dict:
     seconds = time.perf_counter() - started
     own = resource.getrusage(resource.RUSAGE_SELF)
     workers = resource.getrusage(resource.RUSAGE_CHILDREN)
-    database = backend.cpu_seconds()
-    merge = _merge() if case != "campaign" else None
     return {
         **result,
-        "merge": merge,
         "seconds": round(seconds, 2),
         "cpu_main_s": round(timer._cpu(own) - timer._cpu(cpu), 1),
         "cpu_workers_s": round(timer._cpu(workers) - workers_before, 1),
-        "cpu_database_s": database,
+        "cpu_database_s": backend.cpu_seconds(),
         "peak_rss_mib": round(own.ru_maxrss / 1024),
         "load_average": round(os.getloadavg()[0], 1),
     }
-
-
-def _merge() -> tuple[float, float | None] | None:
-    """What the task queued after a contact import's commit does (merging the search indexes'
-    pending lists), timed: (seconds, the database's CPU seconds); None where it does nothing."""
-    from django.db import connection
-
-    from contacts import upsert
-
-    if connection.vendor != "postgresql":
-        return None
-    backend = importlib.import_module("bench.import")._Backend()
-    started = time.perf_counter()
-    upsert.merge_pending()
-    return round(time.perf_counter() - started, 2), backend.cpu_seconds()
 
 
 def _campaign_import(workspace, path: Path):
@@ -223,8 +201,7 @@ def _print(db: str, case: str, r: dict) -> None:
         f"CPU {r['cpu_main_s']} s main + {r['cpu_workers_s']} s workers{database}  "
         f"peak RSS {r['peak_rss_mib']} MiB  load {r['load_average']}  "
         f"stored {r['stored']:,} rejected {r['rejected']:,}{counts}  {r['status']}"
-        f"{(' ' + r['error']) if r['error'] else ''}"
-        + (f"  then merged {r['merge'][0]} s, {r['merge'][1]} s db" if r.get("merge") else ""),
+        f"{(' ' + r['error']) if r['error'] else ''}",
         flush=True,
     )
 

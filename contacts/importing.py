@@ -5,8 +5,7 @@ fields the mapping asks for and filling a list.
 The run is the campaign import's pipeline (core.tables readers, the core.phones.Normaliser's
 child processes, the core.rejections report), storing contacts instead of messages
 (contacts.upsert). Nobody sees a change before the import's transaction commits: on
-PostgreSQL it holds the whole run and each batch is upserted as soon as it is checked, the
-search indexes' share left pending until a task merges it after the commit (contacts.upsert);
+PostgreSQL it holds the whole run and each batch is upserted as soon as it is checked;
 elsewhere the checked rows wait in a temporary file for one transaction at the end. A failed
 or cancelled import changes nothing.
 
@@ -248,8 +247,6 @@ def _import(imp: ContactImport, report) -> None:
             with upsert.streaming(target) as writer:
                 tally, checker = _read_and_check(imp, target, writer, report, progress)
             _store(imp, target, writer, tally, checker, report)
-            if imp.created or imp.updated:  # merge the search indexes' pending entries
-                enqueue("contacts.tasks.merge_search_indexes")
     else:
         with upsert.spooled(None) as writer, _Progress(imp) as progress:
             target = _target(imp, stamp)

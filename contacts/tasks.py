@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from contacts import importing, upsert
+from contacts import importing
 
 
 @shared_task
@@ -16,11 +16,3 @@ def run_import(import_id: int) -> dict:
 def fail_abandoned_imports() -> dict:
     """Periodic (every 30 s): fail the contact imports a dead worker left running."""
     return {"failed": importing.fail_abandoned()}
-
-
-@shared_task
-def merge_search_indexes() -> dict:
-    """After a PostgreSQL import commits: merge what it left in the search indexes' pending
-    lists (contacts.upsert.merge_pending)."""
-    upsert.merge_pending()
-    return {"merged": True}

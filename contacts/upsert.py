@@ -19,12 +19,6 @@ an upsert's speculative insertion; only the numbers that repeat an earlier batch
 A contact someone else added meanwhile makes the INSERT fail: its savepoint is rolled back and
 the batch upserted, as in any other book.
 
-On PostgreSQL the import's own session lets the GIN indexes of the name and the custom fields
-(contacts 0004) keep its entries in their pending lists (``PENDING_LIST_LIMIT``) instead of
-merging every 4 MB as it goes; ``merge_pending`` merges them after the commit, in a task the
-import queues (contacts.tasks.merge_search_indexes). A search reads the pending lists too, so it
-stays exact meanwhile, only slower (about a second with a million contacts pending).
-
 Longer than 400 lines because it holds both databases' ways of writing a batch (COPY on a
 thread of its own for PostgreSQL, a spool and multi-row INSERTs for SQLite), which share the
 statements built here.
@@ -268,7 +262,6 @@ class StreamingWriter:
             self._foreign_keys = _foreign_keys(cursor)
             if self._foreign_keys:
                 cursor.execute(f"SET CONSTRAINTS {self._foreign_keys} IMMEDIATE")
-            cursor.execute(f"SET LOCAL gin_pending_list_limit = '{PENDING_LIST_LIMIT}'")
         # Into a new book, the numbers this import has not written yet are plain INSERTs.
         self._insert = _upsert_sql(self.target, rows="NOT t.again", upsert=False)
         self._fresh = self.target.new_book
@@ -348,22 +341,6 @@ class StreamingWriter:
     def _raise_if_failed(self) -> None:
         if self._error is not None:
             raise self._error
-
-
-# The session's GIN pending-list limit while an import writes (the indexes set none of their
-# own, so other sessions keep PostgreSQL's 4 MB): 1 GB holds the entries of ~3 million
-# contacts' names.
-PENDING_LIST_LIMIT = "1GB"
-SEARCH_INDEXES = ("contact_name_trigram", "contact_fields_gin")  # contacts 0004's GIN indexes
-
-
-def merge_pending() -> None:
-    """PostgreSQL: merges the GIN indexes' pending lists into their trees (elsewhere nothing)."""
-    if connection.vendor != "postgresql":
-        return
-    with connection.cursor() as cursor:
-        for name in SEARCH_INDEXES:
-            cursor.execute("SELECT gin_clean_pending_list(%s::regclass)", [name])
 
 
 def _foreign_keys(cursor) -> str:

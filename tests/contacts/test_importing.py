@@ -9,10 +9,9 @@ from datetime import timedelta
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.db import connection
 from django.utils import timezone
 
-from contacts import importing, tasks
+from contacts import importing
 from contacts.models import (
     Contact,
     ContactField,
@@ -312,38 +311,6 @@ def test_an_import_whose_worker_died_is_failed_by_the_periodic_check(acme, setti
     acme.contact_import.refresh_from_db()
     assert acme.contact_import.status == ImportStatus.FAILED
     assert "start the import again" in acme.contact_import.error
-
-
-def test_on_postgresql_an_import_queues_the_merge_of_the_search_indexes(acme, monkeypatch):
-    queued = []
-    monkeypatch.setattr(importing, "enqueue", lambda name, *args: queued.append(name))
-
-    start(acme, "phone,name\n+77011234567,Ann\n")
-
-    merge = "contacts.tasks.merge_search_indexes"
-    assert (merge in queued) == (connection.vendor == "postgresql")
-
-
-def test_an_import_that_changes_nothing_queues_no_merge(acme, monkeypatch):
-    start(acme, "phone,name\n+77011234567,Ann\n")
-    queued = []
-    monkeypatch.setattr(importing, "enqueue", lambda name, *args: queued.append(name))
-
-    imp = start(acme, "phone,name\n+77011234567,Ann\n")
-
-    assert imp.unchanged == 1
-    assert "contacts.tasks.merge_search_indexes" not in queued
-
-
-def test_the_merge_task_leaves_the_imported_contacts_found_by_name_and_field(acme):
-    ContactField.objects.create(workspace=acme.workspace, key="city", label="City")
-    start(acme, "phone;name;city\n+77011234567;Ann Marsh;Almaty\n+77011234568;Bob;Astana\n")
-
-    assert tasks.merge_search_indexes() == {"merged": True}
-
-    book = Contact.objects.filter(workspace=acme.workspace)
-    assert [c.phone for c in book.filter(name__icontains="marsh")] == ["+77011234567"]
-    assert [c.phone for c in book.filter(fields__city="Astana")] == ["+77011234568"]
 
 
 def test_into_a_new_book_a_later_duplicate_in_another_batch_still_wins(acme, monkeypatch):
