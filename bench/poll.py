@@ -10,7 +10,7 @@ BSG's GET /api/messages does. The provider's answers are built in memory before 
 starts, so the figure is Crier's own time: matching, the monotonic UPDATE (COPY into a temporary
 table + one UPDATE ... FROM), the counters triggers, settling each batch, the cost, the snapshot
 and the completion. It also times ``apply_statuses`` alone on all the reports in one call, and
-the engagement roll-up that beat runs apart from the poll (campaigns.contact_history.roll_up:
+the engagement roll-up that beat runs apart from the poll (campaigns.engagement.roll_up:
 the contacts of the numbers, seeded in the book, get their last sent and delivered dates from
 the same batches). Targets (issue #20): <= 1.5 s for the 100,000 changes (2.2-2.4 s before).
 Every run starts from the same queued state, vacuumed. With ``--webhook`` the workspace has an
@@ -391,9 +391,9 @@ def _apply(campaign, reports) -> int:
 
 
 def _roll_up(campaign) -> dict:
-    from campaigns import contact_history
+    from campaigns import engagement
 
-    return contact_history.roll_up(limit=campaign.batches.count())
+    return engagement.roll_up(limit=campaign.batches.count())
 
 
 def _reset(campaign) -> None:

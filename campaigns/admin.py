@@ -10,7 +10,9 @@ from campaigns.models import (
     CounterSnapshot,
     Estimate,
     Message,
+    MessageDigits,
     MessageTemplate,
+    NumberIndex,
     RecipientImport,
 )
 from campaigns.tasks import poll_campaign
@@ -215,3 +217,23 @@ class MessageTemplateAdmin(admin.ModelAdmin):
     list_filter = ["workspace", "channel"]
     search_fields = ["name", "text"]
     readonly_fields = ["usage_count", "last_used_at", "created_at", "updated_at"]
+
+
+@admin.register(NumberIndex)
+class NumberIndexAdmin(ReadOnlyAdmin):
+    """Whether a big campaign's numbers are searchable through MessageDigits (built by beat)."""
+
+    list_display = ["campaign", "built_at", "version"]
+    search_fields = ["campaign__name"]
+    list_select_related = ["campaign"]
+
+
+@admin.register(MessageDigits)
+class MessageDigitsAdmin(ReadOnlyAdmin):
+    """The number search's side table: a row per message of an indexed campaign."""
+
+    list_display = ["digits", "campaign", "message_id"]
+    search_fields = ["digits"]
+    list_select_related = ["campaign"]
+    # A million-row table: no full count on every page.
+    show_full_result_count = False

@@ -15,7 +15,7 @@ class CampaignsConfig(AppConfig):
         # A workspace's window is the default of its campaigns, also of those running: they
         # follow a change to it (workspaces sits below campaigns and cannot call them).
         post_save.connect(_workspace_saved, sender=Workspace, dispatch_uid="windows")
-        # New contacts take the engagement their numbers had before (contact_history.backfill).
+        # New contacts take the engagement their numbers had before (engagement.backfill).
         post_save.connect(_contact_saved, sender=Contact, dispatch_uid="engagement")
         contacts_added.connect(_contacts_added, dispatch_uid="engagement")
 

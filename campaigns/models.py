@@ -392,7 +392,7 @@ class Batch(models.Model):
     links = models.JSONField(default=list, blank=True, db_default=[])
     links_checked_at = models.DateTimeField(null=True, blank=True)
     # The ``updated_at`` of the batch when the engagement roll-up last read its messages
-    # (campaigns.contact_history.roll_up): a batch updated since then is read again.
+    # (campaigns.engagement.roll_up): a batch updated since then is read again.
     rolled_up_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     submitted_at = models.DateTimeField(null=True, blank=True)

@@ -6,7 +6,7 @@ from datetime import datetime
 
 from celery import shared_task
 
-from campaigns import contact_history, number_index, services
+from campaigns import engagement, number_index, services
 from campaigns.compose import pricing
 from campaigns.recipients import imports
 from campaigns.sending import engine as sending
@@ -68,14 +68,14 @@ def backfill_engagement(workspace_id: int, since: str) -> dict:
     """Contacts created at or after ``since`` (ISO 8601) get the engagement their numbers had
     before they were contacts (queued by campaigns.apps when contacts are added)."""
     when = datetime.fromisoformat(since)
-    return {"contacts": contact_history.backfill(workspace_id, when)}
+    return {"contacts": engagement.backfill(workspace_id, when)}
 
 
 @shared_task
 def roll_up_engagement() -> dict:
     """Periodic (every minute): carry the messages of batches updated since the last run into
     their contacts' last sent and last delivered dates, which segments read."""
-    return contact_history.roll_up()
+    return engagement.roll_up()
 
 
 @shared_task

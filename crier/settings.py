@@ -309,7 +309,7 @@ CELERY_BEAT_SCHEDULE = {
     # per campaign (campaigns.tracking.polling); the interval itself is per provider.
     "poll-campaigns": {"task": "campaigns.tasks.poll_campaigns", "schedule": 2.0},
     # Contacts' last sent and delivered dates from the batches updated since the last run
-    # (campaigns.contact_history.roll_up), for segments' engagement conditions.
+    # (campaigns.engagement.roll_up), for segments' engagement conditions.
     "roll-up-engagement": {"task": "campaigns.tasks.roll_up_engagement", "schedule": 60.0},
     # Fails the recipient imports a dead worker left running (campaigns.recipients.imports).
     "fail-abandoned-imports": {

@@ -1,4 +1,4 @@
-"""campaigns.contact_history.backfill: a contact created after messages went to its number
+"""campaigns.engagement.backfill: a contact created after messages went to its number
 (a campaign sent to a file, then the file imported into the book) gets the engagement the
 roll-up read before the contact existed, whichever way it was created."""
 
@@ -9,7 +9,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from campaigns import contact_history
+from campaigns import engagement
 from contacts import book, importing
 from contacts.models import Contact, OptOutSource, UpsertMode
 from core.statuses import MessageStatus
@@ -33,7 +33,7 @@ def history(acme):
     only sent."""
     statuses = {NUMBER: MessageStatus.DELIVERED, OTHER: MessageStatus.SENT}
     sent_batch(acme, statuses, submitted_at=SENT, delivered_at=DELIVERED)
-    assert contact_history.roll_up()["contacts"] == 0  # nobody to carry it to yet
+    assert engagement.roll_up()["contacts"] == 0  # nobody to carry it to yet
 
 
 def dates(workspace, phone: str) -> tuple:
@@ -71,7 +71,7 @@ def test_opting_out_an_unknown_number_keeps_its_history(
 def test_another_workspaces_messages_are_not_its_history(acme, globex, history):
     since = timezone.now()
     Contact.objects.create(workspace=globex.workspace, phone=NUMBER, country="KZ")
-    assert contact_history.backfill(globex.workspace.pk, since) == 0
+    assert engagement.backfill(globex.workspace.pk, since) == 0
     assert dates(globex.workspace, NUMBER) == (None, None)
 
 
@@ -83,16 +83,16 @@ def test_older_contacts_and_later_dates_are_left_as_they_are(acme, history):
     Contact.objects.create(
         workspace=acme.workspace, phone=NUMBER, country="KZ", last_delivered_at=later
     )
-    assert contact_history.backfill(acme.workspace.pk, since) == 1
+    assert engagement.backfill(acme.workspace.pk, since) == 1
     assert dates(acme.workspace, NUMBER) == (SENT, later)  # delivered later than the message
     assert dates(acme.workspace, OTHER) == (None, None)  # not new: the roll-up's business
 
 
 def test_new_contacts_are_backfilled_a_chunk_at_a_time(acme, history, monkeypatch):
-    monkeypatch.setattr(contact_history, "BACKFILL_CHUNK", 1)
+    monkeypatch.setattr(engagement, "BACKFILL_CHUNK", 1)
     since = timezone.now()
     for phone in (NUMBER, OTHER):
         Contact.objects.create(workspace=acme.workspace, phone=phone, country="KZ")
-    assert contact_history.backfill(acme.workspace.pk, since) == 2
+    assert engagement.backfill(acme.workspace.pk, since) == 2
     assert dates(acme.workspace, NUMBER) == (SENT, DELIVERED)
     assert dates(acme.workspace, OTHER) == (SENT, None)

@@ -1,4 +1,4 @@
-"""campaigns.contact_history.roll_up: contacts' last sent and delivered dates from the batches
+"""campaigns.engagement.roll_up: contacts' last sent and delivered dates from the batches
 updated since it last read them."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ from datetime import timedelta
 
 from django.utils import timezone
 
-from campaigns import contact_history
+from campaigns import engagement
 from campaigns.models import Batch, Message
 from contacts.models import Contact
 from core.statuses import BatchStatus, MessageStatus
@@ -38,14 +38,14 @@ def test_a_delivered_message_sets_both_dates(acme):
     sent_batch(acme, {acme.contact.phone: MessageStatus.DELIVERED}, submitted_at=sent,
                delivered_at=delivered)  # fmt: skip
 
-    assert contact_history.roll_up() == {"batches": 1, "contacts": 1}
+    assert engagement.roll_up() == {"batches": 1, "contacts": 1}
     assert dates(acme.contact) == (sent, delivered)
 
 
 def test_an_undelivered_message_sets_only_the_sent_date(acme):
     sent_batch(acme, {acme.contact.phone: MessageStatus.UNDELIVERED})
 
-    contact_history.roll_up()
+    engagement.roll_up()
 
     assert dates(acme.contact) == (NOW, None)
 
@@ -53,7 +53,7 @@ def test_an_undelivered_message_sets_only_the_sent_date(acme):
 def test_a_message_never_handed_over_sets_nothing(acme):
     sent_batch(acme, {acme.contact.phone: MessageStatus.FAILED})
 
-    contact_history.roll_up()
+    engagement.roll_up()
 
     assert dates(acme.contact) == (None, None)
 
@@ -62,7 +62,7 @@ def test_only_the_batches_workspace_is_updated(acme, globex):
     theirs = globex.contact  # the same number in another workspace
     sent_batch(acme, {acme.contact.phone: MessageStatus.DELIVERED})
 
-    contact_history.roll_up()
+    engagement.roll_up()
 
     assert dates(theirs) == (None, None)
     assert dates(acme.contact) == (NOW, NOW)
@@ -74,20 +74,20 @@ def test_dates_never_move_backwards(acme):
     sent_batch(acme, {acme.contact.phone: MessageStatus.DELIVERED}, submitted_at=earlier,
                delivered_at=earlier)  # fmt: skip
 
-    contact_history.roll_up()
+    engagement.roll_up()
 
     assert dates(acme.contact) == (NOW, NOW)
 
 
 def test_a_batch_is_read_again_only_once_it_changes(acme):
     batch = sent_batch(acme, {acme.contact.phone: MessageStatus.SENT})
-    contact_history.roll_up()
+    engagement.roll_up()
 
-    unchanged = contact_history.roll_up()
+    unchanged = engagement.roll_up()
     later = NOW + timedelta(minutes=5)
     Message.objects.filter(batch=batch).update(status=MessageStatus.DELIVERED, updated_at=later)
     Batch.objects.filter(pk=batch.pk).update(updated_at=later)
-    changed = contact_history.roll_up()
+    changed = engagement.roll_up()
 
     assert unchanged == {"batches": 0, "contacts": 0}
     assert changed == {"batches": 1, "contacts": 1}
@@ -98,7 +98,7 @@ def test_one_run_reads_at_most_its_limit_of_batches_the_oldest_first(acme):
     first = sent_batch(acme, {acme.contact.phone: MessageStatus.DELIVERED})
     second = sent_batch(acme, {"+77010000001": MessageStatus.DELIVERED})
 
-    contact_history.roll_up(limit=1)
+    engagement.roll_up(limit=1)
 
     first.refresh_from_db()
     second.refresh_from_db()
