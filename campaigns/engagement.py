@@ -67,33 +67,21 @@ def backfill(workspace_id: int, since: datetime) -> int:
 
 
 def _backfill_chunk(workspace_id: int, contact_ids: list[int]) -> int:
-    contacts, messages = Contact._meta.db_table, Message._meta.db_table
-    batches, campaigns = Batch._meta.db_table, Campaign._meta.db_table
+    """One UPDATE: the contacts ``contact_ids`` from the workspace's handed-over messages to
+    their numbers (the ``message_phone`` index), grouped by number in the database."""
+    messages, batches = Message._meta.db_table, Batch._meta.db_table
     handed_over = ", ".join(["%s"] * len(HANDED_OVER))
     ids = ", ".join(["%s"] * len(contact_ids))
-    sent, delivered = _later("sent", "last_sent_at"), _later("delivered", "last_delivered_at")
-    sql = (
-        f"UPDATE {contacts} SET {_SET_LATER} "
-        f"FROM (SELECT m.phone AS phone, MAX(COALESCE(b.submitted_at, b.updated_at)) AS sent, "
+    grouped = (
+        f"SELECT m.phone AS phone, MAX(COALESCE(b.submitted_at, b.updated_at)) AS sent, "
         f"MAX(CASE WHEN m.status = %s THEN m.updated_at END) AS delivered "
         f"FROM {messages} m JOIN {batches} b ON b.id = m.batch_id "
-        f"JOIN {campaigns} k ON k.id = m.campaign_id "
+        f"JOIN {Campaign._meta.db_table} k ON k.id = m.campaign_id "
         f"WHERE k.workspace_id = %s AND m.status IN ({handed_over}) AND m.phone IN "
-        f"(SELECT phone FROM {contacts} WHERE id IN ({ids})) "
-        f"GROUP BY m.phone) v "
-        f"WHERE {contacts}.workspace_id = %s AND {contacts}.phone = v.phone "
-        f"AND (({sent}) OR ({delivered}))"
+        f"(SELECT phone FROM {_TABLE} WHERE id IN ({ids})) GROUP BY m.phone"
     )
-    params = [
-        MessageStatus.DELIVERED.value,
-        workspace_id,
-        *HANDED_OVER,
-        *contact_ids,
-        workspace_id,
-    ]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return cursor.rowcount
+    params = [MessageStatus.DELIVERED.value, workspace_id, *HANDED_OVER, *contact_ids]
+    return _carry(grouped, params, workspace_id)
 
 
 _TABLE = Contact._meta.db_table
@@ -115,25 +103,31 @@ _SET_LATER = (
 def _roll_up_batch(batch_id: int, sent_at, workspace_id: int) -> int:
     """One UPDATE: the contacts of the batch's numbers, from its handed-over messages grouped
     by number in the database (nothing travels through Python)."""
-    contacts, messages = Contact._meta.db_table, Message._meta.db_table
     handed_over = ", ".join(["%s"] * len(HANDED_OVER))
-    sent, delivered = _later("sent", "last_sent_at"), _later("delivered", "last_delivered_at")
-    sql = (
-        f"UPDATE {contacts} SET {_SET_LATER} "
-        f"FROM (SELECT m.phone AS phone, %s AS sent, "
+    grouped = (
+        f"SELECT m.phone AS phone, %s AS sent, "
         f"MAX(CASE WHEN m.status = %s THEN m.updated_at END) AS delivered "
-        f"FROM {messages} m WHERE m.batch_id = %s AND m.status IN ({handed_over}) "
-        f"GROUP BY m.phone) v "
-        f"WHERE {contacts}.workspace_id = %s AND {contacts}.phone = v.phone "
-        f"AND (({sent}) OR ({delivered}))"
+        f"FROM {Message._meta.db_table} m WHERE m.batch_id = %s "
+        f"AND m.status IN ({handed_over}) GROUP BY m.phone"
     )
     params = [
         connection.ops.adapt_datetimefield_value(sent_at),
         MessageStatus.DELIVERED.value,
         batch_id,
         *HANDED_OVER,
-        workspace_id,
     ]
+    return _carry(grouped, params, workspace_id)
+
+
+def _carry(grouped: str, params: list, workspace_id: int) -> int:
+    """Moves the workspace's contacts' dates forward to the rows of ``grouped`` (SQL giving
+    phone, sent, delivered); returns how many contacts changed."""
+    sent, delivered = _later("sent", "last_sent_at"), _later("delivered", "last_delivered_at")
+    sql = (
+        f"UPDATE {_TABLE} SET {_SET_LATER} FROM ({grouped}) v "
+        f"WHERE {_TABLE}.workspace_id = %s AND {_TABLE}.phone = v.phone "
+        f"AND (({sent}) OR ({delivered}))"
+    )
     with connection.cursor() as cursor:
-        cursor.execute(sql, params)
+        cursor.execute(sql, [*params, workspace_id])
         return cursor.rowcount
