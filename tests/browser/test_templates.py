@@ -71,6 +71,15 @@ def test_write_a_template_choose_it_in_compose_and_edit_the_copy(logged_in, demo
 
     campaign = Campaign.objects.get(name="Templated")
     assert campaign.text == text + " Ends Sunday."
+    assert campaign.template.name == "Store opening"
+
+    # Opened again, the draft names the template its text came from, and that it was edited.
+    page.reload()
+    origin = page.get_by_test_id("from-template")
+    assert "From the template “Store opening”" in origin.inner_text()
+    assert "edited since" in origin.inner_text()
+    snap(page, "compose_from_template")
+    page.locator("#message").screenshot(path=SHOTS / "compose_from_template_step.png")
 
     # Save the edited text as a template of its own; the same name again is refused.
     page.locator("#save-template summary").click()
