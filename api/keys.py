@@ -27,7 +27,7 @@ SECRET_BYTES = 32
 TOUCH_EVERY = timedelta(minutes=1)  # last_used_at moves at most this often
 
 
-def _hash(secret: str) -> str:
+def hash_secret(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
@@ -43,7 +43,7 @@ def issue(workspace, user, name: str, scopes: list[str]) -> tuple[ApiKey, str]:
         workspace=workspace,
         name=name,
         prefix=prefix,
-        secret_hash=_hash(secret),
+        secret_hash=hash_secret(secret),
         scopes=[s for s in Scope.values if s in scopes],
         created_by=user,
     )
@@ -85,7 +85,7 @@ def find(text: str) -> ApiKey | None:
         .filter(prefix=parts[1], revoked_at__isnull=True)
         .first()
     )
-    if key is None or not hmac.compare_digest(key.secret_hash, _hash(parts[2])):
+    if key is None or not hmac.compare_digest(key.secret_hash, hash_secret(parts[2])):
         return None
     return key
 

@@ -131,6 +131,8 @@ if SANDBOX:
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # A plain single SMS (POST /api/v1/messages) is answered here, before the rest: api/fast.py.
+    "api.fast.FastMessagesMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",

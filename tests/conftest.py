@@ -21,6 +21,7 @@ from django.core.files.base import ContentFile
 from django.utils import timezone
 from hypothesis import settings as hypothesis_profiles
 
+from campaigns import grouped
 from campaigns.models import Campaign, MessageTemplate, RecipientImport
 from contacts.models import Contact, ContactField, ContactImport, ContactList, ListMember, Segment
 from crier.celery import app
@@ -35,6 +36,14 @@ PASSWORD = "correct horse battery staple"
 hypothesis_profiles.register_profile("ci", derandomize=True, database=None, print_blob=True)
 if os.environ.get("CI"):
     hypothesis_profiles.load_profile("ci")
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup):
+    """pytest-django's, and the single-message writer's thread ends before the test database
+    is dropped, closing its connection (campaigns.grouped)."""
+    yield
+    grouped.writer.stop()
 
 
 @pytest.fixture(scope="session")
