@@ -55,8 +55,8 @@ def post(api, body, **headers):
     return api.post("/api/v1/messages", body, format="json", headers=headers or None)
 
 
-def sms(account, **more) -> dict:
-    body = {"account": account.pk, "to": "+77012223344", "text": "Code {code}", "sender": SENDER}
+def sms(account_, **more) -> dict:
+    body = {"account": account_.pk, "to": "+77012223344", "text": "Code {code}", "sender": SENDER}
     return {**body, "fields": {"code": "1"}, **more}
 
 
