@@ -24,7 +24,7 @@ import hmac
 import json
 import logging
 
-from django.db import connection
+from django.db import DatabaseError, connection
 from django.http import HttpResponse, JsonResponse
 from django.urls import reverse
 from django.utils import timezone
@@ -33,7 +33,7 @@ from api import keys, problems
 from api.models import ApiKey, Scope
 from api.serializers import MAX_ID, MessageSerializer
 from api.views.base import KeyRateThrottle
-from campaigns import grouped, transactional
+from campaigns import grouped, open_route, transactional
 from workspaces.models import Workspace
 
 logger = logging.getLogger(__name__)
@@ -82,17 +82,22 @@ def accept(request) -> HttpResponse | None:
     """The 202 for a plain single SMS, or None: the whole way answers."""
     if "HTTP_IDEMPOTENCY_KEY" in request.META:
         return None
-    key = _key(request.META.get("HTTP_AUTHORIZATION", ""))
-    if key is None:
-        return None
     given = _given(request)
     if given is None:
         return None
-    try:
-        prepared = transactional.prepare(key.workspace_id, key.default_country, **given)
-    except transactional.Refused:
+    found = _read(request.META.get("HTTP_AUTHORIZATION", ""), given["account_id"], given["sender"])
+    if found is None:
         return None
-    if prepared is None:
+    key, campaign = found
+    try:
+        prepared = transactional.check(
+            campaign,
+            key.default_country,
+            to=given["to"],
+            text=given["text"],
+            fields=given["fields"],
+        )
+    except transactional.Refused:
         return None
     request.api_key = key
     if not KeyRateThrottle().allow_request(_Shim(request), None):
@@ -125,38 +130,60 @@ def accept(request) -> HttpResponse | None:
     return response
 
 
-_KEY_SQL = None
+_SQL: dict[str, str] = {}
 
 
-def _key(header: str) -> _Key | None:
-    """The active key with the send scope that ``header`` carries, or None."""
+def _read(header: str, account_id: int, sender: str) -> tuple[_Key, object] | None:
+    """The active key with the send scope that ``header`` carries and its workspace's open
+    campaign of the route (campaigns.open_route), in one statement; None if either is missing
+    or the read failed (the whole way then reconnects and answers)."""
     bearer, _, text = header.partition(" ")
     parts = text.strip().split("_", 2)
     if bearer.lower() != "bearer" or len(parts) != 3 or parts[0] != "crier" or not parts[2]:
         return None
-    global _KEY_SQL
-    if _KEY_SQL is None:
+    route = open_route.route()
+    sql = _SQL.get(connection.vendor)
+    if sql is None:
         quote = connection.ops.quote_name
-        _KEY_SQL = (
+        sql = _SQL[connection.vendor] = (
             "SELECT k.id, k.secret_hash, k.scopes, k.workspace_id, w.default_country, "
-            "(k.last_used_at IS NULL OR k.last_used_at < %s) "
+            f"(k.last_used_at IS NULL OR k.last_used_at < %s), {route.columns} "
             f"FROM {quote(ApiKey._meta.db_table)} k "
             f"JOIN {quote(Workspace._meta.db_table)} w ON w.id = k.workspace_id "
+            f"{route.joins('k.workspace_id')} "
             "WHERE k.prefix = %s AND k.revoked_at IS NULL"
         )
-    with connection.cursor() as cursor:
-        cursor.execute(_KEY_SQL, [timezone.now() - keys.TOUCH_EVERY, parts[1]])
-        found = cursor.fetchone()
+    params = [timezone.now() - keys.TOUCH_EVERY, *route.params(account_id, sender), parts[1]]
+    try:
+        found = _fetch_one(sql, params)
+    except DatabaseError:
+        connection.close()
+        return None
     if found is None:
         return None
-    pk, secret_hash, scopes, workspace_id, default_country, stale = found
+    pk, secret_hash, scopes, workspace_id, default_country, stale, *columns = found
     if not hmac.compare_digest(secret_hash, keys.hash_secret(parts[2])):
         return None
     if isinstance(scopes, str):
         scopes = json.loads(scopes)
-    if Scope.SEND not in scopes:
+    campaign = route.build(columns)
+    if Scope.SEND not in scopes or campaign is None:
         return None
-    return _Key(pk, parts[1], workspace_id, default_country, bool(stale))
+    return _Key(pk, parts[1], workspace_id, default_country, bool(stale)), campaign
+
+
+def _fetch_one(sql: str, params: list):
+    """One row, on PostgreSQL straight through psycopg on the request's open connection:
+    neither Django's cursor wrapper nor its per-request health check (a statement of its own);
+    a connection that broke meanwhile fails this read, which nothing depended on."""
+    raw = connection.connection
+    if connection.vendor == "postgresql" and raw is not None and not raw.closed:
+        with raw.cursor() as cursor:
+            cursor.execute(sql, params)
+            return cursor.fetchone()
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchone()
 
 
 def _reject_constant(name):
@@ -187,7 +214,7 @@ def _given(request) -> dict | None:
     sender = _text(data.get("sender", ""), 40, blank=True)
     if to is None or text is None or sender is None:
         return None
-    given = {"account_id": account, "to": to, "text": text, "sender": sender}
+    given = {"account_id": account, "to": to, "text": text, "sender": sender, "fields": None}
     if "fields" in data:
         fields = data["fields"]
         if not isinstance(fields, dict):

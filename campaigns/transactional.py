@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 
-from campaigns import grouped
+from campaigns import grouped, open_route
 from campaigns.compose import outgoing
 from campaigns.compose.templating import render
 from campaigns.models import Campaign, Channel, Message, PlaceholderPolicy, VoiceKind
@@ -27,7 +27,7 @@ from core.statuses import CampaignStatus
 from providers.models import ProviderAccount, SenderName
 
 TEXT = "text"  # the placeholder that carries each message's own text
-OPEN = (CampaignStatus.SENDING, CampaignStatus.PAUSED)
+OPEN = open_route.OPEN
 
 
 class Refused(Exception):
@@ -255,12 +255,19 @@ def prepare(
     """``send``'s checks for an SMS (refused for the same reasons, by the same words), with
     one statement: the route's open campaign with its account. None when the route has none
     yet: ``send`` makes it. The opt-out is read when the message is stored (``store``)."""
-    campaign = _open_route(workspace_id, account_id, sender)
+    campaign = open_route.find(workspace_id, account_id, sender)
     if campaign is None:
         return None
+    return check(campaign, default_country, to=to, text=text, fields=fields)
+
+
+def check(
+    campaign: Campaign, default_country: str, *, to: str, text: str, fields: dict | None = None
+) -> Prepared:
+    """``prepare`` with the route's open campaign (open_route) read already."""
     number, body = _checked(default_country, campaign.account, to, text, fields)
     _check_text(campaign, campaign.account, body, copy=False)
-    return Prepared(campaign, _row(workspace_id, campaign, number, body))
+    return Prepared(campaign, _row(campaign.workspace_id, campaign, number, body))
 
 
 def store(prepared: Prepared) -> Message | None:
@@ -271,61 +278,6 @@ def store(prepared: Prepared) -> Message | None:
     if message is not None:
         wake(prepared.campaign)
     return message
-
-
-_ROUTE_SQL: dict[str, tuple[str, list, list, list]] = {}
-
-
-def _open_route(workspace_id: int, account_id: int, sender: str) -> Campaign | None:
-    """``_open_campaign`` for an SMS, in SQL written once: the ORM's compiling of that query
-    costs more than the rest of a single message's checks."""
-    vendor = connection.vendor
-    if vendor not in _ROUTE_SQL:
-        _ROUTE_SQL[vendor] = _route_sql()
-    sql, campaign_fields, account_fields, converters = _ROUTE_SQL[vendor]
-    params = [workspace_id, True, account_id, sender, Channel.SMS, *OPEN]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        found = cursor.fetchone()
-    if found is None:
-        return None
-    values = list(found)
-    for i, expression, functions in converters:
-        if values[i] is not None:
-            for convert in functions:
-                values[i] = convert(values[i], expression, connection)
-    split = len(campaign_fields)
-    campaign = Campaign.from_db(
-        connection.alias, [f.attname for f in campaign_fields], values[:split]
-    )
-    campaign.account = ProviderAccount.from_db(
-        connection.alias, [f.attname for f in account_fields], values[split:]
-    )
-    return campaign
-
-
-def _route_sql() -> tuple[str, list, list, list]:
-    campaign_fields = list(Campaign._meta.concrete_fields)
-    account_fields = list(ProviderAccount._meta.concrete_fields)
-    quote = connection.ops.quote_name
-    columns = [f"c.{quote(f.column)}" for f in campaign_fields]
-    columns += [f"a.{quote(f.column)}" for f in account_fields]
-    sql = (
-        f"SELECT {', '.join(columns)} FROM {quote(Campaign._meta.db_table)} c "
-        f"JOIN {quote(ProviderAccount._meta.db_table)} a ON a.id = c.account_id "
-        "WHERE c.workspace_id = %s AND c.transactional = %s AND c.account_id = %s "
-        "AND c.sender = %s AND c.channel = %s AND c.status IN (%s, %s) "
-        "ORDER BY c.id LIMIT 1"
-    )
-    # Each column as the ORM would give it (on SQLite dates and JSON arrive as text).
-    converters = []
-    for i, f in enumerate(campaign_fields + account_fields):
-        expression = f.get_col(f.model._meta.db_table)
-        functions = connection.ops.get_db_converters(expression)
-        functions += expression.get_db_converters(connection)
-        if functions:
-            converters.append((i, expression, functions))
-    return sql, campaign_fields, account_fields, converters
 
 
 def _account(workspace, account_id: int) -> ProviderAccount:
