@@ -11,7 +11,8 @@ Side by side: the floor of the whole stack (GET /api/v1/accounts/<id>: the key c
 row read), POST /messages by the short way (api/fast.py), and POST /messages with an
 Idempotency-Key, which goes the whole way (DRF, serializers, the ORM).
 
-Served: one gunicorn web process (gthread, 32 threads) on a local port, and ``--clients``
+Served: one web process on a local port, granian (the production server: HTTP in Rust) and,
+side by side, gunicorn's threaded worker, each with ``--threads`` threads; ``--clients``
 connections at once from this process (http.client, keep-alive), ``--requests`` a block:
 accepted messages a second, the latency each client saw (p50 / p95), and the web process's CPU
 per message (from /proc). Concurrent messages share a commit there (campaigns/grouped.py);
@@ -118,17 +119,33 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def serve(port: int) -> subprocess.Popen:
+SERVERS = {
+    "gunicorn": lambda port, threads: [
+        "gunicorn",
+        "crier.wsgi:application",
+        f"--bind=127.0.0.1:{port}",
+        "--workers=1",
+        "--worker-class=gthread",
+        f"--threads={threads}",
+        "--log-level=warning",
+    ],
+    "granian": lambda port, threads: [
+        "granian",
+        "--interface=wsgi",
+        "--host=127.0.0.1",
+        f"--port={port}",
+        "--workers=1",
+        f"--blocking-threads={threads}",
+        "--log-level=warning",
+        "crier.wsgi:application",
+    ],
+}
+
+
+def serve(server: str, port: int, threads: int) -> subprocess.Popen:
+    command = SERVERS[server](port, threads)
     server = subprocess.Popen(
-        [
-            str(ROOT / ".venv" / "bin" / "gunicorn"),
-            "crier.wsgi:application",
-            f"--bind=127.0.0.1:{port}",
-            "--workers=1",
-            "--worker-class=gthread",
-            "--threads=32",
-            "--log-level=warning",
-        ],
+        [str(ROOT / ".venv" / "bin" / command[0]), *command[1:]],
         cwd=ROOT,
         env={**os.environ, "ALLOWED_HOSTS": "127.0.0.1"},
         start_new_session=True,
@@ -191,7 +208,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=2000)
     parser.add_argument("--blocks", type=int, default=3)
-    parser.add_argument("--clients", default="1,8,32")
+    parser.add_argument("--clients", default="1,16,48")
+    parser.add_argument("--threads", type=int, default=32, help="the server's threads")
+    parser.add_argument("--servers", default="granian,gunicorn")
+    parser.add_argument("--served-only", action="store_true")
     args = parser.parse_args()
     os.environ.update(
         DJANGO_SETTINGS_MODULE="crier.settings",
@@ -219,7 +239,7 @@ def main() -> None:
     results: dict[str, list[list[float]]] = {"floor": [], "send": [], "idempotent": []}
     cpu: dict[str, list[float]] = {kind: [] for kind in results}
     offset = 0
-    for _ in range(args.blocks):
+    for _ in range(0 if args.served_only else args.blocks):
         for kind in results:
             before = time.process_time()
             results[kind].append(block(client, account, args.requests, kind, offset))
@@ -229,6 +249,8 @@ def main() -> None:
     print("One request at a time, in this process:")
     summary = {}
     for kind, blocks in results.items():
+        if not blocks:
+            continue
         p50 = statistics.median(statistics.median(b) for b in blocks) * 1000
         p95 = statistics.median(statistics.quantiles(b, n=20)[18] for b in blocks) * 1000
         rates = [len(b) / sum(b) for b in blocks]
@@ -244,38 +266,50 @@ def main() -> None:
             f"CPU {statistics.median(cpu[kind]) * 1000:5.2f} ms a request"
         )
 
-    port = _free_port()
-    server = serve(port)
+    names = args.servers.split(",")
+    servers = {}
     try:
-        served(port, key, account, 1, 200, 8_000_000)  # warm-up: the process's first requests
-        print(f"Served by one gunicorn process (gthread, 32 threads), {args.requests} a block:")
+        for name in names:
+            port = _free_port()
+            servers[name] = (port, serve(name, port, args.threads))
+            served(port, key, account, 1, 200, offset)  # warm-up: the process's first requests
+            offset += 200
+        print(f"Served, one process each ({args.threads} threads), {args.requests} a block:")
         for clients in [int(c) for c in args.clients.split(",")]:
-            rates, p50s, p95s, cpus = [], [], [], []
+            figures = {name: ([], [], [], []) for name in names}
             for _ in range(args.blocks):
-                before = _cpu(server.pid)
-                latencies, wall = served(port, key, account, clients, args.requests, offset)
-                cpus.append((_cpu(server.pid) - before) / len(latencies))
-                offset += args.requests
-                rates.append(len(latencies) / wall)
-                p50s.append(statistics.median(latencies) * 1000)
-                p95s.append(statistics.quantiles(latencies, n=20)[18] * 1000)
-            print(
-                f"  {clients:3} at once: {statistics.median(rates):6.0f}/s "
-                f"(blocks {min(rates):.0f}-{max(rates):.0f}/s)  "
-                f"p50 {statistics.median(p50s):6.2f} ms  p95 {statistics.median(p95s):6.2f} ms  "
-                f"web process CPU {statistics.median(cpus) * 1000:5.2f} ms a message"
-            )
-            summary[clients] = (statistics.median(p95s), statistics.median(rates))
+                for name in names:  # alternated, block by block
+                    port, server = servers[name]
+                    rates, p50s, p95s, cpus = figures[name]
+                    before = _cpu(server.pid)
+                    latencies, wall = served(port, key, account, clients, args.requests, offset)
+                    cpus.append((_cpu(server.pid) - before) / len(latencies))
+                    offset += args.requests
+                    rates.append(len(latencies) / wall)
+                    p50s.append(statistics.median(latencies) * 1000)
+                    p95s.append(statistics.quantiles(latencies, n=20)[18] * 1000)
+            for name in names:
+                rates, p50s, p95s, cpus = figures[name]
+                print(
+                    f"  {name:8} {clients:3} at once: {statistics.median(rates):6.0f}/s "
+                    f"(blocks {min(rates):.0f}-{max(rates):.0f}/s)  "
+                    f"p50 {statistics.median(p50s):6.2f} ms  "
+                    f"p95 {statistics.median(p95s):6.2f} ms  "
+                    f"web process CPU {statistics.median(cpus) * 1000:5.2f} ms a message"
+                )
+                summary[name, clients] = (statistics.median(p95s), statistics.median(rates))
     finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        server.wait(30)
-    best = max((k for k in summary if isinstance(k, int)), key=lambda k: summary[k][1])
-    p95, rate = summary[best]
-    print(
-        f"POST /messages served: {rate:.0f}/s with {best} clients at once, p95 {p95:.1f} ms "
-        f"(targets: >= 500/s, p95 <= 20 ms); one at a time in-process p95 "
-        f"{summary['send'][1]:.1f} ms"
-    )
+        for _, server in servers.values():
+            os.killpg(server.pid, signal.SIGTERM)
+            server.wait(30)
+    for name in names:
+        mine = {clients: figures for (n, clients), figures in summary.items() if n == name}
+        alone = min(mine)
+        most = max(mine, key=lambda clients: mine[clients][1])
+        print(
+            f"{name}: POST /messages p95 {mine[alone][0]:.1f} ms with {alone} client at a time "
+            f"(target <= 20 ms); {mine[most][1]:.0f}/s with {most} at once (target >= 500/s)"
+        )
     print(f"load average {os.getloadavg()[0]:.1f}; messages stored: {Message.objects.count():,}")
 
 

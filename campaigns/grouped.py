@@ -24,7 +24,7 @@ import queue
 import threading
 from dataclasses import dataclass, field
 
-from django.db import close_old_connections, connection, transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from campaigns.models import Message
@@ -215,7 +215,9 @@ class Writer:
     @staticmethod
     def _write(group: list[_Ticket]) -> None:
         try:
-            close_old_connections()
+            # No close_old_connections() here: it would make Django check the connection
+            # with a statement of its own before every group, and the group after a failure
+            # reconnects anyway (the failure closes it).
             messages = write([t.row for t in group])
         except BaseException as exc:  # every waiting request must hear, whatever happened
             logger.exception("Could not store %d single messages", len(group))
