@@ -8,7 +8,7 @@ from django import forms
 from django.forms.models import construct_instance
 from django.utils import timezone
 
-from campaigns.compose import outgoing
+from campaigns.compose import message_templates, outgoing
 from campaigns.compose.failover_fields import (
     FAILOVER_FIELDS,
     FAILOVER_HELP,
@@ -99,6 +99,17 @@ class SetupForm(forms.ModelForm):
         data = super().clean()
         add_refusals(self, {"channel": "channel", "sender": "sender"})
         return data
+
+    def save(self, commit=True):
+        campaign = super().save(commit=False)
+        template = campaign.template if campaign.template_id else None
+        if template is not None and template.channel != campaign.channel:
+            # A template of the other channel is no longer where the text came from.
+            message_templates.forget(campaign)
+        if commit:
+            campaign.save()
+            self._save_m2m()
+        return campaign
 
 
 def add_refusals(form: forms.ModelForm, fields: dict[str, str]) -> None:

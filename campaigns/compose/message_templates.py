@@ -134,15 +134,30 @@ def choose(campaign: Campaign, template: MessageTemplate) -> None:
 
 def record_use(campaign: Campaign, template: MessageTemplate) -> None:
     """The campaign came from ``template``: recorded, and one use counted unless the campaign
-    had chosen it already."""
+    had chosen it already. A template counts the campaigns that come from it: a draft that
+    chose another one before no longer counts for that one (T, T2, T again counts T once)."""
     again = campaign.template_id == template.pk
-    campaign.template = template
     with transaction.atomic():
+        if not again:
+            forget(campaign)
+        campaign.template = template
         campaign.save(update_fields=["template", "updated_at"])
         counted = {} if again else {"usage_count": F("usage_count") + 1}
         MessageTemplate.objects.filter(pk=template.pk).update(
             **counted, last_used_at=timezone.now()
         )
+
+
+def forget(campaign: Campaign) -> None:
+    """The draft no longer comes from its template (it chose another, or changed channel):
+    the link is dropped (the caller saves the campaign) and the template counts one campaign
+    less."""
+    if campaign.template_id is None:
+        return
+    MessageTemplate.objects.filter(pk=campaign.template_id, usage_count__gt=0).update(
+        usage_count=F("usage_count") - 1
+    )
+    campaign.template = None
 
 
 EITHER = (

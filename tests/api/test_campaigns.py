@@ -287,3 +287,8 @@ def test_a_draft_takes_its_text_from_a_template(api, acme, globex):
     # A PATCH with text edits the text; the campaign still came from the template.
     edited = api.patch(f"/api/v1/campaigns/{body['id']}", {"text": "Edited"}, format="json")
     assert edited.json()["text"] == "Edited" and edited.json()["template"] == acme.template.pk
+    # A PATCH that changes only the channel: the text no longer comes from an SMS template.
+    spoken = api.patch(f"/api/v1/campaigns/{body['id']}", {"channel": "voice"}, format="json")
+    assert spoken.status_code == 200, spoken.json()
+    assert spoken.json()["channel"] == "voice" and spoken.json()["template"] is None
+    assert MessageTemplate.objects.get(pk=acme.template.pk).usage_count == 0

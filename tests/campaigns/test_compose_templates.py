@@ -96,7 +96,25 @@ def test_choosing_another_template_counts_it_and_records_it(as_role, acme):
     use(client, acme.campaign, acme.template, headers=HX)
     use(client, acme.campaign, second, headers=HX)
     assert fresh(acme.campaign).template == second
-    assert (fresh(acme.template).usage_count, fresh(second).usage_count) == (1, 1)
+    # A template counts the campaigns that come from it: the draft left the first one.
+    assert (fresh(acme.template).usage_count, fresh(second).usage_count) == (0, 1)
+    use(client, acme.campaign, acme.template, headers=HX)
+    assert (fresh(acme.template).usage_count, fresh(second).usage_count) == (1, 0)
+    use(client, acme.campaign, acme.template, headers=HX)
+    assert fresh(acme.template).usage_count == 1
+
+
+def test_changing_the_channel_leaves_a_template_of_the_other_channel(as_role, acme):
+    client = as_role(Role.SENDER)
+    use(client, acme.campaign, acme.template, headers=HX)
+    campaign = fresh(acme.campaign)
+    data = {"name": campaign.name, "channel": "voice", "account": campaign.account_id}
+    response = client.post(reverse("campaign_setup", args=[campaign.pk]), data, headers=HX)
+    assert response.status_code == 200
+    campaign = fresh(acme.campaign)
+    assert campaign.channel == Channel.VOICE, response.text[:500]
+    assert campaign.template is None
+    assert fresh(acme.template).usage_count == 0
 
 
 def test_a_clone_keeps_the_template_and_counts_a_use(as_role, acme):
