@@ -7,10 +7,8 @@ from __future__ import annotations
 
 import codecs
 import json
-import subprocess
 import time
 from contextlib import contextmanager
-from pathlib import Path
 
 import psycopg
 import pytest
@@ -215,13 +213,3 @@ def test_a_connection_the_server_dropped_falls_through_not_a_500(route):
     finally:
         connection.close()
     assert response.status_code == 202
-
-
-def test_the_repository_tracks_no_virtualenv():
-    """A fresh clone gets .venv as a link to /work/main/.venv: `make run` then finds no
-    Python there and `python -m venv .venv` fails on the dangling link."""
-    root = Path(__file__).resolve().parents[2]
-    tracked = subprocess.run(
-        ["git", "ls-files", ".venv"], cwd=root, capture_output=True, text=True, check=True
-    ).stdout
-    assert tracked == ""
