@@ -213,3 +213,20 @@ def test_a_connection_the_server_dropped_falls_through_not_a_500(route):
     finally:
         connection.close()
     assert response.status_code == 202
+
+
+@pytest.mark.skipif("connection.vendor != 'postgresql'")
+def test_the_writer_survives_a_dropped_connection_without_failing_a_request(route):
+    """Since 3f5f9fc the writer's thread never checks its kept connection (nor closes it
+    after CONN_MAX_AGE): after a database restart the first group fails, and every request
+    waiting in it is answered 500 "cannot tell whether it did"."""
+    account, api = route
+    assert post(api, sms(account, to="+77012223346")).status_code == 202  # the writer runs
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+    time.sleep(0.2)
+    response = post(api, sms(account, to="+77012223347"))
+    assert response.status_code == 202, response.json()
