@@ -4,18 +4,22 @@ campaign already, answered before the rest of the middleware and Django REST fra
 A web process spends about 11 ms of CPU on a single message through the whole stack
 (sessions, messages, CSP, the URL resolver, DRF's request, authentication, serializers and
 the ORM's compiling of each query): 75 a second. The short way does what that path does for
-the plain case, in a fraction of it: the key by one statement, the body checked by hand
-against SingleMessageSerializer's rules, the route's campaign by one statement
-(campaigns.transactional.prepare), the per-key rate limit, and the message stored with the
+the plain case, in a fraction of it: the key, its workspace and the route's open campaign in
+one statement (campaigns.open_route), the body checked by hand against
+SingleMessageSerializer's rules and DRF's JSON parsing, the campaign's checks
+(campaigns.transactional.check), the per-key rate limit, and the message stored with the
 others of the moment in one commit (campaigns.grouped).
 
 Anything else goes the whole way, which answers it as before: no key or a refused one, a key
-without the send scope, an Idempotency-Key, a body that is not plainly valid JSON of the
-expected types, a call, a voice or language, a route without an open campaign yet, any check
-that refuses (the whole way words the error), the rate limit reached, and an opted-out number.
-So an error always comes from one place, and the short way only ever answers 202 (or 500
-when the database failed while storing). tests/api/test_fast.py holds the two ways to the
-same answers.
+without the send scope, an Idempotency-Key, a query string, an Accept header that does not
+take JSON, a body that is not plainly valid UTF-8 JSON of the expected types, a call, a voice
+or language, a route without an open campaign yet, any check that refuses (the whole way
+words the error), the rate limit reached, an opted-out number, and a campaign closed while
+the message waited (campaigns.grouped). So an error always comes from one place, and the
+short way only ever answers 202 (or 500 when the database failed while storing). Its answer
+skips the middleware after it (sessions, CSP, X-Frame-Options: nothing a JSON answer needs);
+SecurityMiddleware, before it, still applies. tests/api/test_fast.py and
+test_fast_review.py hold the two ways to the same answers.
 """
 
 from __future__ import annotations
@@ -80,12 +84,13 @@ class _Shim:
 
 def accept(request) -> HttpResponse | None:
     """The 202 for a plain single SMS, or None: the whole way answers."""
-    if "HTTP_IDEMPOTENCY_KEY" in request.META:
+    meta = request.META
+    if "HTTP_IDEMPOTENCY_KEY" in meta or meta.get("QUERY_STRING") or not _takes_json(meta):
         return None
     given = _given(request)
     if given is None:
         return None
-    found = _read(request.META.get("HTTP_AUTHORIZATION", ""), given["account_id"], given["sender"])
+    found = _read(meta.get("HTTP_AUTHORIZATION", ""), given["account_id"], given["sender"])
     if found is None:
         return None
     key, campaign = found
@@ -102,6 +107,7 @@ def accept(request) -> HttpResponse | None:
     request.api_key = key
     if not KeyRateThrottle().allow_request(_Shim(request), None):
         return None
+    request.counted_by_short_way = True  # the whole way's throttle lets it pass
     if key.stale:
         ApiKey.objects.filter(pk=key.pk).update(last_used_at=timezone.now())
     try:
@@ -119,9 +125,11 @@ def accept(request) -> HttpResponse | None:
             content_type=problems.PROBLEM_CONTENT_TYPE,
         )
     if message is None:
-        return None  # opted out: the whole way says so, in its words
+        return None  # opted out, or the campaign closed: the whole way answers
+    text = json.dumps(_represent(message), ensure_ascii=False, separators=(",", ":"))
     response = HttpResponse(
-        json.dumps(_represent(message), ensure_ascii=False, separators=(",", ":")),
+        # As DRF's JSONRenderer writes them, for JSON read as JavaScript.
+        text.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029"),
         status=202,
         content_type="application/json",
     )
@@ -137,10 +145,17 @@ def _read(header: str, account_id: int, sender: str) -> tuple[_Key, object] | No
     """The active key with the send scope that ``header`` carries and its workspace's open
     campaign of the route (campaigns.open_route), in one statement; None if either is missing
     or the read failed (the whole way then reconnects and answers)."""
-    bearer, _, text = header.partition(" ")
-    parts = text.strip().split("_", 2)
-    if bearer.lower() != "bearer" or len(parts) != 3 or parts[0] != "crier" or not parts[2]:
+    # WSGI gives the header as Latin-1 text: back to its bytes, read as KeyAuthentication does.
+    words = keys.bearer(header.encode("latin-1", "replace"))
+    if len(words) != 2 or words[0].lower() != b"bearer":
         return None
+    try:
+        parts = keys.split(words[1].decode())
+    except UnicodeDecodeError:
+        return None
+    if parts is None:
+        return None
+    prefix, secret = parts
     route = open_route.route()
     sql = _SQL.get(connection.vendor)
     if sql is None:
@@ -153,7 +168,7 @@ def _read(header: str, account_id: int, sender: str) -> tuple[_Key, object] | No
             f"{route.joins('k.workspace_id')} "
             "WHERE k.prefix = %s AND k.revoked_at IS NULL"
         )
-    params = [timezone.now() - keys.TOUCH_EVERY, *route.params(account_id, sender), parts[1]]
+    params = [timezone.now() - keys.TOUCH_EVERY, *route.params(account_id, sender), prefix]
     try:
         found = _fetch_one(sql, params)
     except DatabaseError:
@@ -162,14 +177,14 @@ def _read(header: str, account_id: int, sender: str) -> tuple[_Key, object] | No
     if found is None:
         return None
     pk, secret_hash, scopes, workspace_id, default_country, stale, *columns = found
-    if not hmac.compare_digest(secret_hash, keys.hash_secret(parts[2])):
+    if not hmac.compare_digest(secret_hash, keys.hash_secret(secret)):
         return None
     if isinstance(scopes, str):
         scopes = json.loads(scopes)
     campaign = route.build(columns)
     if Scope.SEND not in scopes or campaign is None:
         return None
-    return _Key(pk, parts[1], workspace_id, default_country, bool(stale)), campaign
+    return _Key(pk, prefix, workspace_id, default_country, bool(stale)), campaign
 
 
 def _fetch_one(sql: str, params: list):
@@ -178,12 +193,25 @@ def _fetch_one(sql: str, params: list):
     a connection that broke meanwhile fails this read, which nothing depended on."""
     raw = connection.connection
     if connection.vendor == "postgresql" and raw is not None and not raw.closed:
-        with raw.cursor() as cursor:
+        # psycopg's errors as Django's (DatabaseError), and marked on the connection.
+        with connection.wrap_database_errors, raw.cursor() as cursor:
             cursor.execute(sql, params)
             return cursor.fetchone()
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return cursor.fetchone()
+
+
+def _takes_json(meta) -> bool:
+    """Whether DRF's negotiation would answer in JSON (its only renderer): no Accept header,
+    or one naming JSON or a wildcard, with no quality weighing (left to DRF)."""
+    accept = meta.get("HTTP_ACCEPT", "")
+    if not accept:
+        return True
+    if "q=0" in accept.replace(" ", ""):
+        return False  # a quality that may refuse a type: DRF weighs it
+    ranges = {part.split(";", 1)[0].strip().lower() for part in accept.split(",")}
+    return bool(ranges & {"application/json", "application/*", "*/*"})
 
 
 def _reject_constant(name):
@@ -199,16 +227,20 @@ def _given(request) -> dict | None:
     try:
         if not 0 < int(request.META.get("CONTENT_LENGTH") or 0) <= MOST_BYTES:
             return None
-        data = json.loads(request.body, parse_constant=_reject_constant)
-    except ValueError:
+        # As DRF's JSONParser reads it: strict UTF-8 (no BOM, no other encoding, no encoded
+        # surrogate), no NaN or Infinity; too deep a nesting is not for the short way either.
+        data = json.loads(request.body.decode("utf-8"), parse_constant=_reject_constant)
+    except (ValueError, RecursionError):
         return None
     if not isinstance(data, dict):
         return None
     account = data.get("account")
     if type(account) is not int or not 1 <= account <= MAX_ID:
         return None
-    if data.get("channel", "sms") != "sms" or data.get("voice", "") or data.get("language", ""):
+    if data.get("channel", "sms") != "sms":
         return None
+    if data.get("voice", "") != "" or data.get("language", "") != "":
+        return None  # only a call has them; anything else the whole way refuses
     to = _text(data.get("to"), 64)
     text = _text(data.get("text"), 2_000)
     sender = _text(data.get("sender", ""), 40, blank=True)

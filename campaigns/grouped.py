@@ -22,17 +22,21 @@ import logging
 import os
 import queue
 import threading
-from dataclasses import dataclass, field
+import time
+from dataclasses import dataclass
 
+import psycopg
 from django.db import connection, transaction
 from django.utils import timezone
 
-from campaigns.models import Message
+from campaigns.models import Campaign, Message, new_reference
+from campaigns.open_route import OPEN
 from contacts.models import Contact
 
 logger = logging.getLogger(__name__)
 
 MOST = 500  # messages in one group at most
+IDLE_SECONDS = 0.1  # after this long without a group, the connection is checked first
 WAIT_SECONDS = 60  # a request gives up on its group after this long (the database is stuck)
 
 
@@ -63,24 +67,45 @@ class Row:
         )
 
 
-@dataclass
+# What the API answers of a new message, read back as stored (reference first: the key).
+ANSWER = (  # noqa: SIM905 - a list of names reads best as one string
+    "reference id status raw_status error_code error_reason attempt provider_message_id "
+    "created_at updated_at"
+).split()
+
+
 class _Ticket:
-    row: Row
-    done: threading.Event = field(default_factory=threading.Event)
-    message: Message | None = None
-    error: BaseException | None = None
+    """One request's message in the queue. ``done`` is held until the writer lets it go: a
+    plain lock costs less to wait on and to release than an Event."""
+
+    __slots__ = ("done", "error", "message", "row")
+
+    def __init__(self, row: Row):
+        self.row, self.message, self.error = row, None, None
+        self.done = threading.Lock()
+        self.done.acquire()
 
 
-def write(rows: list[Row]) -> list[Message | None]:
+def write(rows: list[Row]) -> list[Message | Stored | None]:
     """Stores ``rows`` in one transaction: a Message for each, None for a number its workspace
-    has opted out (read in the same transaction, so an opt-out committed before it counts)."""
+    has opted out or a campaign no longer open (both read in the same transaction, so an
+    opt-out or a stop committed before it counts; a stop that commits after it finds the
+    message pending and cancels it)."""
     now = timezone.now()
     if connection.vendor == "postgresql":
         return _write_postgresql(rows, now)
-    with transaction.atomic():
+    with transaction.atomic():  # SQLite: BEGIN IMMEDIATE, so nothing changes meanwhile
         opted_out = _opted_out(rows)
+        open_ = set(
+            Campaign.objects.filter(
+                pk__in={r.campaign_id for r in rows}, status__in=OPEN
+            ).values_list("pk", flat=True)
+        )
         messages = [
-            None if (r.workspace_id, r.phone) in opted_out else r.message(now) for r in rows
+            r.message(now)
+            if (r.workspace_id, r.phone) not in opted_out and r.campaign_id in open_
+            else None
+            for r in rows
         ]
         Message.objects.bulk_create([m for m in messages if m is not None])
     return messages
@@ -96,58 +121,103 @@ def _opted_out(rows: list[Row]) -> set[tuple[int, str]]:
     return set(found)
 
 
-_GIVEN = ("reference", "phone", "country", "number_type", "fields", "campaign_id")
-_TYPES = ("text", "text", "text", "text", "jsonb", "bigint")
+class Stored:
+    """A message as the PostgreSQL write stored it: the columns the API's answer shows, under
+    Message's attribute names (an instance of Message costs more to build than the row)."""
+
+    __slots__ = (*ANSWER, "campaign_id", "fields", "phone", "country", "number_type")
+
+    def __init__(self, row: Row, values):
+        for name, value in zip(ANSWER, values, strict=True):
+            setattr(self, name, value)
+        self.campaign_id, self.fields = row.campaign_id, row.fields
+        self.phone, self.country, self.number_type = row.phone, row.country, row.number_type
+
+    @property
+    def pk(self) -> int:
+        return self.id
+
+
 _SQL: list = []
 
 
-def _write_postgresql(rows: list[Row], now) -> list[Message | None]:
+def _write_postgresql(rows: list[Row], now) -> list[Stored | None]:
     """One statement: the rows as arrays (unnest), less the opted-out numbers, inserted with
-    every other column at its default. The ORM's bulk_create spends more on compiling a
-    statement with a parameter per value than PostgreSQL spends on the rows."""
+    every other column at its default, bound on the server (the ORM's bulk_create, or psycopg
+    writing each value into the SQL, spend more than PostgreSQL does on the rows). In
+    autocommit the statement is its own transaction; inside a caller's, it joins it."""
     if not _SQL:
         _SQL.append(_insert_sql())
-    sql, defaults, returned = _SQL[0]
-    messages = [r.message(now) for r in rows]
-    columns = [[getattr(m, name) for m in messages] for name in _GIVEN]
-    columns[4] = [json.dumps(value) for value in columns[4]]
-    workspaces = [r.workspace_id for r in rows]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [now, now, *defaults, *columns, workspaces])
-        stored = {reference: rest for reference, *rest in cursor.fetchall()}
-    for m in messages:
-        if m.reference in stored:
-            for name, value in zip(returned, stored[m.reference], strict=True):
-                setattr(m, name, value)
-            m._state.adding = False
-    return [None if m._state.adding else m for m in messages]
+    sql, defaults = _SQL[0]
+    references = [new_reference() for _ in rows]
+    columns = [
+        references,
+        [r.phone for r in rows],
+        [r.country for r in rows],
+        [r.number_type for r in rows],
+        [json.dumps(r.fields) for r in rows],
+        [r.campaign_id for r in rows],
+        [r.workspace_id for r in rows],
+    ]
+    connection.ensure_connection()
+    with psycopg.Cursor(connection.connection) as cursor:
+        cursor.execute(sql, [now, now, *defaults, *columns, *OPEN])
+        stored = {values[0]: values for values in cursor.fetchall()}
+    return [
+        Stored(row, stored[reference]) if reference in stored else None
+        for row, reference in zip(rows, references, strict=True)
+    ]
 
 
-def _insert_sql() -> tuple[str, list, list[str]]:
-    table = Message._meta.db_table
+_GIVEN = ("reference", "phone", "country", "number_type", "fields", "campaign_id")
+_TYPES = ("text", "text", "text", "text", "jsonb", "bigint", "bigint")
+
+
+def _insert_sql() -> tuple[str, list]:
     quote = connection.ops.quote_name
     fields = Message._meta.concrete_fields
-    # The database's own defaults come back with the id, as the ORM's INSERT gives them.
-    returned = [f for f in fields if f.primary_key or (f.has_db_default() and not f.has_default())]
+    # Columns with only a database default are left to it; the answer reads them back.
     rest = [
         f
         for f in fields
-        if f not in returned and f.attname not in (*_GIVEN, "created_at", "updated_at")
+        if not f.primary_key
+        and not (f.has_db_default() and not f.has_default())
+        and f.attname not in (*_GIVEN, "created_at", "updated_at")
     ]
     defaults = [f.get_db_prep_save(f.get_default(), connection) for f in rest]
     names = ["created_at", "updated_at", *[f.column for f in rest], *_GIVEN]
-    values = ["%s", "%s", *["%s" for _ in rest], *[f"v.{name}" for name in _GIVEN]]
-    arrays = ", ".join(f"%s::{kind}[]" for kind in (*_TYPES, "bigint"))
+    values = [
+        "%s::timestamptz",
+        "%s::timestamptz",
+        *[f"%s::{f.db_type(connection)}" for f in rest],
+        *[f"v.{name}" for name in _GIVEN],
+    ]
+    arrays = ", ".join(f"%s::{kind}[]" for kind in _TYPES)
     contacts = quote(Contact._meta.db_table)
+    answer = [Message._meta.get_field(name).column for name in ANSWER]
     sql = (
-        f"INSERT INTO {quote(table)} ({', '.join(quote(n) for n in names)}) "
+        f"INSERT INTO {quote(Message._meta.db_table)} ({', '.join(quote(n) for n in names)}) "
         f"SELECT {', '.join(values)} "
         f"FROM unnest({arrays}) AS v({', '.join(_GIVEN)}, workspace_id) "
-        f"WHERE NOT EXISTS (SELECT 1 FROM {contacts} k WHERE k.workspace_id = v.workspace_id "
+        # The campaign still open, locked against a stop until this commits: a stop waits,
+        # then cancels these pending messages; one that committed first leaves them out
+        # (READ COMMITTED reads the campaign again once the stop's lock is gone).
+        f"JOIN {quote(Campaign._meta.db_table)} c ON c.id = v.campaign_id "
+        "WHERE c.status IN (%s, %s) "
+        f"AND NOT EXISTS (SELECT 1 FROM {contacts} k WHERE k.workspace_id = v.workspace_id "
         "AND k.phone = v.phone AND k.opted_out_at IS NOT NULL) "
-        f"RETURNING reference, {', '.join(quote(f.column) for f in returned)}"
+        "FOR SHARE OF c "
+        f"RETURNING {', '.join(quote(c) for c in answer)}"
     )
-    return sql, defaults, [f.attname for f in returned]
+    return sql, defaults
+
+
+def _check_connection() -> None:
+    """What a request's start does (close_old_connections): a connection past
+    CONN_MAX_AGE or broken (a database restart, an idle connection killed) is closed, and the
+    next statement opens one. Under load the writer never idles this long and checks nothing."""
+    connection.close_if_unusable_or_obsolete()
+    connection.close_if_health_check_failed()
 
 
 class Writer:
@@ -159,7 +229,7 @@ class Writer:
         self._lock = threading.Lock()
         self._pid: int | None = None
 
-    def store(self, row: Row) -> Message | None:
+    def store(self, row: Row) -> Message | Stored | None:
         """Stores ``row`` with whatever else waits, and returns its message (None: opted
         out). Raises NotStored when the write failed; the message may then be stored or not
         (a connection lost during the commit cannot tell), so the caller must not try again
@@ -169,7 +239,7 @@ class Writer:
         self._start()
         ticket = _Ticket(row)
         self._queue.put(ticket)
-        if not ticket.done.wait(WAIT_SECONDS):
+        if not ticket.done.acquire(timeout=WAIT_SECONDS):
             raise NotStored(f"no answer from the database in {WAIT_SECONDS} s")
         if ticket.error is not None:
             raise NotStored(str(ticket.error)) from ticket.error
@@ -195,7 +265,7 @@ class Writer:
                 self._pid = None
 
     def _run(self) -> None:
-        tickets, stop = self._queue, None
+        tickets, stop, last = self._queue, None, 0.0
         while stop is None:
             group = []
             while len(group) < MOST:
@@ -208,7 +278,10 @@ class Writer:
                     break
                 group.append(item)
             if group:
+                if time.monotonic() - last > IDLE_SECONDS:
+                    _check_connection()
                 self._write(group)
+                last = time.monotonic()
         connection.close()
         stop.set()
 
@@ -229,7 +302,7 @@ class Writer:
                 t.message = message
         finally:
             for t in group:
-                t.done.set()
+                t.done.release()
 
 
 writer = Writer()

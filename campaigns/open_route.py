@@ -1,6 +1,6 @@
 """A single SMS's route (account, sender) and its open campaign, read in one statement of SQL
 written once: the ORM's compiling of that query costs more than the rest of a message's checks
-(campaigns.transactional.prepare; api/fast.py joins it to the API key's own read).
+(api/fast.py joins it to the API key's own read; campaigns.transactional.check checks it).
 
 Only what the checks and the worker's wake-up read comes back (``CAMPAIGN``, ``ACCOUNT``); any
 other field would be read on first use, one statement each, which tests/api/test_fast.py would
@@ -93,12 +93,16 @@ def route() -> Route:
     return found
 
 
-def find(workspace_id: int, account_id: int, sender: str) -> Campaign | None:
-    """The open campaign of the workspace's route, with its account, or None."""
-    r = route()
+def still_open(campaign_id: int) -> bool:
+    """Inside a transaction: whether the campaign is still open, and on PostgreSQL locked
+    against a stop (FOR SHARE) until the transaction ends, so that messages added in it are
+    either cancelled by a stop that waits or never added after one (campaigns.grouped does
+    the same in its INSERT). On SQLite the transaction holds the database's write lock."""
+    lock = " FOR SHARE" if connection.vendor == "postgresql" else ""
+    table = connection.ops.quote_name(Campaign._meta.db_table)
     with connection.cursor() as cursor:
         cursor.execute(
-            f"SELECT {r.columns} FROM (SELECT %s AS workspace_id) w {r.joins('w.workspace_id')}",
-            [workspace_id, *r.params(account_id, sender)],
+            f"SELECT 1 FROM {table} WHERE id = %s AND status IN (%s, %s){lock}",
+            [campaign_id, *OPEN],
         )
-        return r.build(cursor.fetchone())
+        return cursor.fetchone() is not None

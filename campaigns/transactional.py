@@ -190,8 +190,11 @@ def send(
     _check_text(campaign, account, body)
     if book.opted_out_phones(workspace.pk).filter(phone=number.e164).exists():
         raise Refused("to", f"{number.e164} opted out: nothing was sent.", opted_out=True)
-    message = _row(workspace.pk, campaign, number, body).message(timezone.now())
-    message.save(force_insert=True)
+    with transaction.atomic():
+        if not open_route.still_open(campaign.pk):  # stopped since it was read
+            campaign = _new_campaign(workspace, account, sender, channel, user, spoken)
+        message = _row(workspace.pk, campaign, number, body).message(timezone.now())
+        message.save(force_insert=True)
     wake(campaign)
     return Accepted(message, campaign)
 
@@ -242,29 +245,14 @@ class Prepared:
     row: grouped.Row
 
 
-def prepare(
-    workspace_id: int,
-    default_country: str,
-    *,
-    account_id: int,
-    to: str,
-    text: str,
-    sender: str = "",
-    fields: dict | None = None,
-) -> Prepared | None:
-    """``send``'s checks for an SMS (refused for the same reasons, by the same words), with
-    one statement: the route's open campaign with its account. None when the route has none
-    yet: ``send`` makes it. The opt-out is read when the message is stored (``store``)."""
-    campaign = open_route.find(workspace_id, account_id, sender)
-    if campaign is None:
-        return None
-    return check(campaign, default_country, to=to, text=text, fields=fields)
-
-
 def check(
     campaign: Campaign, default_country: str, *, to: str, text: str, fields: dict | None = None
 ) -> Prepared:
-    """``prepare`` with the route's open campaign (open_route) read already."""
+    """``send``'s checks for an SMS (refused for the same reasons, by the same words) on the
+    route's open campaign read already, with its account (campaigns.open_route, which the
+    API's short way reads with the key). The opt-out and whether the campaign is still open
+    are read when the message is stored (``store``). Writes ``text`` into ``campaign``, an
+    instance read for this message alone."""
     number, body = _checked(default_country, campaign.account, to, text, fields)
     _check_text(campaign, campaign.account, body, copy=False)
     return Prepared(campaign, _row(campaign.workspace_id, campaign, number, body))
