@@ -28,6 +28,8 @@ import hmac
 import json
 import logging
 
+import psycopg
+from django.conf import settings
 from django.db import DatabaseError, connection
 from django.http import HttpResponse, JsonResponse
 from django.urls import reverse
@@ -135,6 +137,7 @@ def accept(request) -> HttpResponse | None:
     )
     response["Allow"] = "GET, POST, HEAD, OPTIONS"
     response["Vary"] = "Accept"
+    response["Content-Length"] = str(len(response.content))  # as CommonMiddleware sets it
     return response
 
 
@@ -193,9 +196,10 @@ def _fetch_one(sql: str, params: list):
     a connection that broke meanwhile fails this read, which nothing depended on."""
     raw = connection.connection
     if connection.vendor == "postgresql" and raw is not None and not raw.closed:
-        # psycopg's errors as Django's (DatabaseError), and marked on the connection.
-        with connection.wrap_database_errors, raw.cursor() as cursor:
-            cursor.execute(sql, params)
+        # psycopg's errors as Django's (DatabaseError), and marked on the connection. Bound
+        # and prepared on the server: planned once per connection, not written out each time.
+        with connection.wrap_database_errors, psycopg.Cursor(raw) as cursor:
+            cursor.execute(sql, params, prepare=True)
             return cursor.fetchone()
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
@@ -288,5 +292,8 @@ def _represent(message) -> dict:
 
 
 def _iso(value) -> str:
-    text = timezone.localtime(value, timezone.get_default_timezone()).isoformat()
+    """As DRF writes a time: in the default zone (the API answers in UTC), +00:00 as Z."""
+    if value.utcoffset() or settings.TIME_ZONE != "UTC":
+        value = timezone.localtime(value, timezone.get_default_timezone())
+    text = value.isoformat()
     return text[:-6] + "Z" if text.endswith("+00:00") else text

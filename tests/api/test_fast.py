@@ -95,6 +95,7 @@ def test_a_plain_sms_is_answered_the_short_way_as_the_whole_way_answers(route, a
     shown = api.get(f"/api/v1/messages/{short.json()['id']}")
     assert shown.json() == short.json()
     assert short["Content-Type"] == "application/json"
+    assert short["Content-Length"] == str(len(short.content))
     assert Message.objects.filter(phone="+77012223344").count() == 2
 
 
