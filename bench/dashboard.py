@@ -307,7 +307,8 @@ def measure_search(rounds: int) -> None:
     page = reverse("campaign_detail", args=[big.pk])
     now, indexed = RecipientFilter.apply, number_index.holding
     ways = {
-        "before": (_apply_before, indexed),
+        # No index for RecipientFilter.page_ids to take a page's ids from: as before #20.
+        "before": (_apply_before, lambda *args: None),
         "messages": (now, lambda *args: None),  # as while the index is incomplete
         "index": (now, indexed),
     }

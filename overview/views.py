@@ -6,6 +6,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_safe
 
 from campaigns.pages import queries as pages
+from campaigns.pages import rows
 from campaigns.tracking import charts
 from overview import figures
 from providers.models import SenderName
@@ -25,6 +26,7 @@ def overview(request):
     daily = pages.daily_counts(workspace, now)
     shown = {s for _, counts in daily for s, n in counts.items() if n}
     spend, spend_totals = pages.month_spending(workspace, now)  # one query for both
+    running = pages.running(workspace)
     return render(
         request,
         "overview.html",
@@ -40,6 +42,7 @@ def overview(request):
             "legend": charts.legend(shown),
             "rates": figures.provider_rates(workspace, now),
             "rates_left_out": figures.routed_campaigns(workspace, now),
-            "running": pages.running(workspace),
+            "running": running,
+            "running_rows": rows.running(running),
         },
     )

@@ -150,7 +150,8 @@ def live_context(campaign: Campaign) -> dict:
         "bill": bill,
         "chart": chart,
         "legend": legend,
-        "batches": campaign.batches.order_by("-pk")[:20],
+        # Neither is asked before the first batch (the billing query read them all).
+        "batches": campaign.batches.order_by("-pk")[:20] if bill.made else [],
         "unlaunched": pages.unlaunched_at_provider(campaign, bill),
         # Sending is held up: the reason is a warning and the batches open.
         "held_up": campaign.status in (CampaignStatus.PAUSED, CampaignStatus.FAILED),
@@ -165,7 +166,7 @@ def live_context(campaign: Campaign) -> dict:
         "retry": services.retry_plan(campaign, counters, bill.checking)
         if counters.failed
         else None,
-        "links": pages.short_links(campaign),
+        "links": pages.short_links(campaign) if bill.made else [],
         "personalised": exports.personalised(campaign),
         "timing": windows.live(campaign),
     }

@@ -112,6 +112,17 @@ class RecipientFilter:
             return number_search.matching(campaign, messages, self.search, country)
         return messages.order_by("pk")
 
+    def page_ids(self, campaign: Campaign, offset: int, size: int) -> QuerySet:
+        """The ids (one column) of ``size`` messages from ``offset`` in ``apply``'s order. A
+        number search without a status takes them from the number index alone when it answers
+        (number_search.indexed): sorted and cut there, before any message is read."""
+        if self.search and not self.status:
+            country = campaign.workspace.default_country
+            ids = number_search.indexed(campaign, self.search, country)
+            if ids is not None:
+                return ids.order_by("message_id")[offset : offset + size]
+        return self.apply(campaign).values("pk")[offset : offset + size]
+
     def count(self, counters: CampaignCounters) -> int | None:
         if self.search:
             return None
@@ -130,7 +141,7 @@ def recipient_page(campaign, counters, filter: RecipientFilter, page: str | None
     # The page's ids first, in a subquery of their own: PostgreSQL then reads them from the
     # (campaign, id, status) index alone. Asked for whole rows at once, it walks the primary key
     # past every other campaign's messages instead (0.5 s over 2M rows).
-    ids = filter.apply(campaign).values("pk")[offset : offset + PAGE_SIZE + 1]
+    ids = filter.page_ids(campaign, offset, PAGE_SIZE + 1)
     rows = list(
         Message.objects.filter(pk__in=ids)
         .order_by("pk")

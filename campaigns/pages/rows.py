@@ -1,10 +1,11 @@
 """The rows of the campaign pages' long tables, rendered here rather than by a ``{% for %}`` over
-them: the recipient table (50 rows) and the campaign list (25). Each cell is escaped by
+them: the recipient table (50 rows), the campaign list (25) and the overview's campaigns running now
+(10). Each cell is escaped by
 format_html as the template would; the markup is the one the templates held. Rendered by the
 template engine, a 50-row table cost more than every query of its page together (#20).
 
-Each function takes the rows ``queries`` formats (recipient_page, campaign_rows) and returns
-the ``<tr>`` elements for the template to place in its ``<tbody>``.
+Each function takes the rows ``queries`` formats (recipient_page, campaign_rows, running) and
+returns the ``<tr>`` elements for the template to place in its ``<tbody>``.
 """
 
 from __future__ import annotations
@@ -111,6 +112,34 @@ def campaigns(rows: list[dict]) -> SafeString:
                 else "",
                 c["badge"], c["status_label"], c["channel"], c["account"], c["recipients"],
                 c["rate"], c["cost"], c["scheduled"], c["created"],
+            )
+            for c in rows
+        ),
+    )  # fmt: skip
+
+
+_RUNNING = (
+    '<tr><td><a href="{}">{}</a></td>'
+    '<td><span class="badge text-bg-{}">{}</span></td>'
+    "<td>{}</td>"
+    '<td><progress class="crier-progress crier-progress-thin" value="{}" max="{}" '
+    'aria-label="Final messages"></progress>'
+    '<div class="small text-body-secondary">{}</div></td></tr>\n'
+)
+
+
+def running(rows: list[dict]) -> SafeString:
+    """The overview's campaigns being sent: name, status, account and how many messages are
+    final."""
+    if not rows:
+        return mark_safe("")
+    link = reverse("campaign_detail", args=[0]).replace("/0/", "/{}/")
+    return _rows(
+        _RUNNING,
+        (
+            (
+                link.format(c["pk"]), c["name"], c["badge"], c["status_label"], c["account"],
+                c["done"], c["total"], c["progress"],
             )
             for c in rows
         ),

@@ -7,6 +7,7 @@ outcome first, what is still under way next, the failures on top.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -174,7 +175,19 @@ def counters_chart(points: Sequence[Point], local) -> SafeString:
 
 
 def daily_chart(days: Sequence[tuple[date, dict[str, int]]]) -> SafeString:
-    """Stacked bars: one per day, of the messages in each status."""
+    """Stacked bars: one per day, of the messages in each status. Kept in the cache under a
+    digest of the figures themselves, so it is drawn again only when one of them moved (the
+    SVG cost the overview more CPU than any of its queries)."""
+    digest = hashlib.blake2b(repr(list(days)).encode(), digest_size=16).hexdigest()
+    key = f"crier:daily-chart:{digest}"
+    found = cache.get(key)
+    if found is None:
+        found = _daily_chart(days)
+        cache.set(key, found, CHART_CACHE_SECONDS)
+    return found
+
+
+def _daily_chart(days: Sequence[tuple[date, dict[str, int]]]) -> SafeString:
     points = [Point(datetime.combine(day, datetime.min.time()), counts) for day, counts in days]
     statuses = _statuses(points)
     totals = [sum(p.counts.get(s.value, 0) for s in statuses) for p in points]

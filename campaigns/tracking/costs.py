@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, replace
 from decimal import Decimal
 
 from django.core.cache import cache
-from django.db.models import Count, Q, Sum
+from django.db.models import Count, Q
 
 from campaigns.models import Campaign, Channel, Message
 from core.statuses import BatchStatus, CampaignStatus
@@ -55,6 +55,7 @@ class Billing:
     # batches created at a provider, never launched and cancelled since (held, then stopped,
     # expired or moved to the backup): a person may have to delete them in its panel
     unlaunched: int = 0
+    made: int = 0  # batches of any status: none, and the campaign has handed nothing over
 
     @property
     def partial(self) -> bool:
@@ -67,40 +68,52 @@ UNLAUNCHED = Q(status=BatchStatus.CANCELLED, submitted_at__isnull=True) & ~Q(
 
 
 def billing(campaign: Campaign) -> Billing:
-    """One query over the campaign's batches (a few hundred at most), never its messages.
-    Each batch is billed by the account it went through, so amounts are kept per currency."""
-    rows = list(
-        campaign.batches.values("currency", "account__currency", "account", "account__provider")
-        .annotate(
-            n=Count("pk", filter=BILLABLE),
-            reported=Count("cost", filter=BILLABLE),
-            asked=Count("polled_at", filter=BILLABLE),
-            cost=Sum("cost", filter=BILLABLE),
-            checking=Sum("size", filter=Q(status=BatchStatus.UNKNOWN)),
-            unlaunched=Count("pk", filter=UNLAUNCHED),
+    """One query over the campaign's batches (a few hundred at most), never its messages: a
+    row each, added up here. Each batch is billed by the account it went through, so amounts
+    are kept per currency. (Six filtered aggregates took PostgreSQL no longer, but building
+    their SQL cost twice the CPU, on every poll of the campaign page's live part.)"""
+    rows = (
+        campaign.batches.annotate(billable=BILLABLE, unlaunched=UNLAUNCHED)
+        .values(
+            "currency", "account__currency", "account", "account__provider", "status", "size",
+            "cost", "polled_at", "billable", "unlaunched",
         )
         .order_by("currency", "account__currency", "account")
-    )
+    )  # fmt: skip
     amounts: dict[str, Decimal] = {}
     assumed: set[str] = set()
     own = campaign.account.currency if campaign.account else ""
+    counts = dict.fromkeys(("made", "batches", "reported", "asked", "checking", "unlaunched"), 0)
+    through = {}
     for row in rows:
+        counts["made"] += 1
+        counts["unlaunched"] += bool(row["unlaunched"])
+        if row["status"] == BatchStatus.UNKNOWN:
+            counts["checking"] += row["size"] or 0
+        if row["account"] is not None:
+            through[row["account"]] = row["account__provider"]
+        if not row["billable"]:
+            continue
+        counts["batches"] += 1
+        counts["asked"] += row["polled_at"] is not None
         if row["cost"] is None:
             continue
+        counts["reported"] += 1
         currency = row["currency"].upper()
         if not currency:  # the account's it went through (older batches: the campaign's)
             currency = (row["account__currency"] or own).upper()
             assumed.add(currency or "none")
         amounts[currency] = amounts.get(currency, Decimal(0)) + row["cost"]
     return Billing(
-        batches=sum(row["n"] for row in rows),
-        reported=sum(row["reported"] for row in rows),
-        asked=sum(row["asked"] for row in rows),
+        batches=counts["batches"],
+        reported=counts["reported"],
+        asked=counts["asked"],
         amounts=amounts,
         assumed=tuple(sorted(assumed)),
-        through={r["account"]: r["account__provider"] for r in rows if r["account"] is not None},
-        checking=sum(row["checking"] or 0 for row in rows),
-        unlaunched=sum(row["unlaunched"] for row in rows),
+        through=through,
+        checking=counts["checking"],
+        unlaunched=counts["unlaunched"],
+        made=counts["made"],
     )
 
 

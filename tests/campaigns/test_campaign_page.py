@@ -127,6 +127,19 @@ def test_the_live_part_reads_the_batches_once_for_the_cost_the_retry_and_the_rou
     assert len(membership_reads) == 2  # one a request, for the workspace and the menu alike
 
 
+def test_before_the_first_batch_the_live_part_reads_the_batches_once(as_role, launched):
+    """Sending has not handed anything over yet: the query for the cost finds no batch, so
+    neither the links nor the table of the last batches is asked for."""
+    launched.batches.all().delete()
+    client = as_role("viewer")
+
+    with CaptureQueriesContext(connection) as queries:
+        html = live(client, launched).text
+
+    assert 'data-testid="batches"' not in html and 'data-testid="short-links"' not in html
+    assert len([q for q in queries if 'FROM "campaigns_batch"' in q["sql"]]) == 1
+
+
 # --- The chart -----------------------------------------------------------------------------
 
 

@@ -12,7 +12,8 @@ from django.utils import timezone
 
 from campaigns import contact_history, number_index, services
 from campaigns.models import Message, MessageDigits, NumberIndex
-from campaigns.pages.queries import RecipientFilter
+from campaigns.pages import queries
+from campaigns.pages.queries import RecipientFilter, recipient_page
 from contacts.models import Contact
 from tests.campaigns.test_imports import run, upload
 
@@ -95,6 +96,35 @@ def test_the_index_finds_exactly_what_reading_the_messages_finds(big, typed, sta
         assert number_index.holding(big, digits, "", set()) is not None  # the index is read
 
     assert found(big, typed, status) == without_index(big, typed, status)
+
+
+def pages(campaign, typed: str, status: str = "") -> list[tuple[list[str], bool]]:
+    """Every page of the recipient table under the search: its numbers, and whether it says
+    there is a next one."""
+    chosen, counters = RecipientFilter.from_query({"q": typed, "status": status}), None
+    shown, number = [], 1
+    while True:
+        page = recipient_page(campaign, counters, chosen, str(number))
+        shown.append(([row["phone"] for row in page.rows], page.has_next))
+        if not page.has_next:
+            return shown
+        number += 1
+
+
+@postgres_only
+@pytest.mark.parametrize("status", ["", "failed"])
+@pytest.mark.parametrize("typed", ["701 123", "4567", "456", "011", "8 701 123", "77012345"])
+def test_the_tables_pages_through_the_index_are_those_read_from_the_messages(
+    big, typed, status, monkeypatch
+):
+    """Without a status a page's ids come from the index alone, sorted and cut there."""
+    monkeypatch.setattr(queries, "PAGE_SIZE", 7)
+    number_index.fill(big.pk)
+    through_index = pages(big, typed, status)
+    NumberIndex.objects.filter(campaign=big).update(built_at=None)
+
+    assert through_index == pages(big, typed, status)
+    assert sum(len(numbers) for numbers, _ in through_index) == len(found(big, typed, status))
 
 
 @postgres_only

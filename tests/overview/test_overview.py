@@ -116,6 +116,21 @@ def test_the_chart_is_an_svg_with_a_legend(as_role, busy):
     assert re.search(r'class="legend-swatch chart-delivered"></span>Delivered', html)
 
 
+def test_the_chart_is_drawn_again_when_a_count_moves(as_role, busy):
+    """Kept in the cache under its figures: a second view reads it, a moved count draws it."""
+    acme, _ = busy
+    client = as_role("viewer")
+    chart = re.compile(r'<svg[^>]*data-testid="daily-chart".*?</svg>', re.S)
+    first = chart.search(overview(client)).group(0)
+    assert chart.search(overview(client)).group(0) == first
+    b = Campaign.objects.get(workspace=acme.workspace, name="B")
+    Message.objects.filter(campaign=b, status="sent").update(status="delivered")
+
+    again = chart.search(overview(client)).group(0)
+
+    assert again != first and "Delivered 8" in again and "Sent" not in again
+
+
 def test_campaigns_running_now(as_role, busy):
     html = overview(as_role("viewer"))
 
