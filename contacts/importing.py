@@ -493,7 +493,8 @@ def _store(imp, target, writer, tally: _Tally, checker: _Checker, report) -> Non
     if not claimed:
         raise Cancelled
     writer.finish()
-    created, updated = upsert.counts(target)
+    known = writer.created()
+    created, updated = (known, 0) if known is not None else upsert.counts(target)
     if created:  # stamped with the import's start (upsert.Target.stamp)
         contacts_added.send(ContactImport, workspace_id=imp.workspace_id, since=target.stamp)
     if tally.rejected:
