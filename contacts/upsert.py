@@ -35,6 +35,7 @@ import tempfile
 import threading
 from dataclasses import dataclass, field
 from json.encoder import encode_basestring
+from operator import itemgetter
 from typing import NamedTuple
 
 import psycopg
@@ -43,6 +44,7 @@ from django.db import connection
 from contacts.models import Contact, ContactField, ListMember
 
 _ROWS = "crier_contact_rows"  # the temporary table of one batch
+_phone = itemgetter(0)  # a Record's number
 _COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
 
 
@@ -375,7 +377,7 @@ class StreamingWriter:
         repeated = "".join([_copy_line(r, "t") for r in records[fresh:]])
         if self._direct and self._fresh:
             # In number order: the (workspace, phone) index is then walked once, not at random.
-            new = sorted(records[:fresh])
+            new = sorted(records[:fresh], key=_phone)
             head, stamp = self._head, self._stamp
             contacts = "".join([_contact_line(r, head, stamp) for r in new])
             self._batches.put((repeated, contacts, new))
