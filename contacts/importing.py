@@ -279,6 +279,7 @@ def _prepare(imp: ContactImport, stamp) -> upsert.Target:
     list being replaced, and returns the target with the list to fill."""
     if problems := mapping.problems(imp):
         raise ImportNotAllowed(" ".join(problems))
+    _hold_workspace(imp.workspace_id)
     for key, spec in imp.new_fields.items():
         if f"new:{key}" in imp.mapping:
             ContactField.objects.create(
@@ -298,6 +299,19 @@ def _prepare(imp: ContactImport, stamp) -> upsert.Target:
             ListMember.objects.filter(contact_list=contact_list).delete()
         target.list_id = contact_list.pk
     return target
+
+
+def _hold_workspace(workspace_id: int) -> None:
+    """Locks the workspace row as a foreign key's check would (Contact.workspace has none):
+    until the import's transaction ends the workspace cannot be deleted, and a deletion that
+    locked it first (workspaces.admin) makes the import fail instead of leaving contacts
+    behind. Raises ImportNotAllowed when the workspace is gone."""
+    table = Contact._meta.get_field("workspace").related_model._meta.db_table
+    lock = " FOR KEY SHARE" if connection.features.has_select_for_update else ""
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT 1 FROM {table} WHERE id = %s{lock}", [workspace_id])
+        if cursor.fetchone() is None:
+            raise ImportNotAllowed("The workspace was deleted.")
 
 
 def _read_and_check(imp, target, writer, report, progress) -> tuple[_Tally, _Checker]:
@@ -479,7 +493,8 @@ def _store(imp, target, writer, tally: _Tally, checker: _Checker, report) -> Non
     if not claimed:
         raise Cancelled
     writer.finish()
-    created, updated = upsert.counts(target)
+    known = writer.created()
+    created, updated = (known, 0) if known is not None else upsert.counts(target)
     if created:  # stamped with the import's start (upsert.Target.stamp)
         contacts_added.send(ContactImport, workspace_id=imp.workspace_id, since=target.stamp)
     if tally.rejected:

@@ -1,4 +1,5 @@
 from django.contrib import admin
+from django.db import transaction
 
 from workspaces.models import Invitation, Membership, Workspace
 
@@ -15,6 +16,19 @@ class WorkspaceAdmin(admin.ModelAdmin):
     list_filter = ["default_country", "currency"]
     search_fields = ["name"]
     inlines = [MembershipInline]
+
+    # Contact.workspace has no database constraint: a workspace is locked before Django's
+    # collector gathers what to delete with it, so that a contact import still running has
+    # committed its contacts (and they go too) or fails once the workspace is gone.
+    def delete_model(self, request, obj) -> None:
+        with transaction.atomic():
+            Workspace.objects.select_for_update().filter(pk=obj.pk).exists()
+            super().delete_model(request, obj)
+
+    def delete_queryset(self, request, queryset) -> None:
+        with transaction.atomic():
+            list(Workspace.objects.select_for_update().filter(pk__in=queryset).values("pk"))
+            super().delete_queryset(request, queryset)
 
 
 @admin.register(Membership)

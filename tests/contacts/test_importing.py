@@ -343,3 +343,57 @@ def test_a_contact_added_to_a_new_book_during_the_import_is_updated_not_failed(a
     assert imp.status == ImportStatus.DONE, imp.error
     assert contact(acme, "+77011110002").name == "Bob"
     assert Contact.objects.filter(workspace=acme.workspace).count() == 3
+
+
+def test_into_a_new_book_contacts_are_written_as_into_any_other(acme):
+    """PostgreSQL COPYs a new book's contacts straight into the table (contacts.upsert): each
+    value comes out as the upsert through the rows table writes it."""
+    text = (
+        "phone,name,note,age,time zone,language,unsubscribed\n"
+        '+77011110001,"Ann\tB\\\\C","line one\nline \\\\two\t",31,Asia/Almaty,kk,yes\n'
+        "+77011110002,,,,,,\n"
+        "+447400123456,Bob,plain,40,,en,no\n"
+    )
+    new_fields = {
+        "note": {"label": "note", "kind": "text"},
+        "age": {"label": "age", "kind": "number"},
+    }
+
+    def imported() -> dict:
+        contacts = Contact.objects.filter(
+            workspace=acme.workspace, phone__in=["+77011110001", "+77011110002", "+447400123456"]
+        )
+        return {
+            c.phone: (
+                c.country,
+                c.name,
+                c.fields,
+                c.language,
+                c.time_zone,
+                c.opted_out,
+                c.opt_out_source,
+                c.opt_out_note,
+                c.created_at == c.updated_at,
+            )
+            for c in contacts
+        }
+
+    acme.workspace.contacts.all().delete()
+    first = start(acme, text, new_fields=new_fields, filename="people.csv")
+    assert (first.created, first.updated, first.rejected) == (3, 0, 0), first.error
+    into_new_book = imported()
+
+    acme.workspace.contacts.all().delete()
+    acme.workspace.contact_fields.all().delete()
+    Contact.objects.create(workspace=acme.workspace, phone="+77019999999")
+    second = start(acme, text, new_fields=new_fields, filename="people.csv")
+    assert (second.created, second.updated, second.rejected) == (3, 0, 0), second.error
+
+    assert into_new_book == imported()
+    assert into_new_book["+77011110001"][1:6] == (
+        "Ann\tB\\\\C",
+        {"note": "line one\nline \\\\two", "age": 31},
+        "kk",
+        "Asia/Almaty",
+        True,
+    )
