@@ -186,6 +186,17 @@ def test_a_message_of_a_campaign_stopped_while_it_waited_is_not_left_pending(acm
         )
 
 
+def _wait_gone(cursor, pids: list[int], seconds: float = 10) -> None:
+    """Wait until the terminated backends have left pg_stat_activity (they are gone then)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE pid = ANY(%s)", [pids])
+        if cursor.fetchone()[0] == 0:
+            return
+        time.sleep(0.01)
+    raise AssertionError(f"backends {pids} still there after {seconds} s")
+
+
 @pytest.mark.skipif("connection.vendor != 'postgresql'")
 def test_a_connection_the_server_dropped_falls_through_not_a_500(route):
     """settings.py keeps connections for 60 s with health checks ("a server restart costs
@@ -204,7 +215,7 @@ def test_a_connection_the_server_dropped_falls_through_not_a_500(route):
         autocommit=True,
     ) as killer:
         killer.execute("SELECT pg_terminate_backend(%s)", [pid])
-    time.sleep(0.2)
+        _wait_gone(killer.cursor(), [pid])
     # What request_started does in a server (the test client leaves it out): the kept
     # connection gets its health check on first use.
     connection.close_if_unusable_or_obsolete()
@@ -224,9 +235,13 @@ def test_the_writer_survives_a_dropped_connection_without_failing_a_request(rout
     assert post(api, sms(account, to="+77012223346")).status_code == 202  # the writer runs
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "SELECT pid FROM pg_stat_activity "
             "WHERE datname = current_database() AND pid <> pg_backend_pid()"
         )
-    time.sleep(0.2)
+        pids = [pid for (pid,) in cursor.fetchall()]
+        cursor.execute("SELECT pg_terminate_backend(pid) FROM unnest(%s::int[]) AS pid", [pids])
+        _wait_gone(cursor, pids)
+    # The rule under test: the writer checks its kept connection after this long idle.
+    time.sleep(grouped.IDLE_SECONDS * 1.5)
     response = post(api, sms(account, to="+77012223347"))
     assert response.status_code == 202, response.json()
