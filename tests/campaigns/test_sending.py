@@ -21,7 +21,7 @@ from campaigns.tracking import polling as tracking
 from contacts import book
 from core.statuses import BatchStatus, CampaignStatus, MessageStatus
 from crier.celery import app
-from providers import registry
+from providers import http, registry
 from providers.base import BatchState
 from providers.sandbox.models import SandboxCampaign
 from tests.sendkit import campaign_for, knobs, ledger, sandbox_account, statuses, tick, unsent
@@ -193,7 +193,11 @@ def test_a_worker_that_died_mid_call_is_reconciled_after_its_lease(wire, provide
 
     sending.run(campaign.pk, budget=1)  # the lease still runs: nothing is touched
     assert Batch.objects.get(pk=batch.pk).status == BatchStatus.SUBMITTING
+    # The run slept the campaign until the batch's lease ends (CRIER_LEASE_SECONDS, 15 s):
+    # the lease runs out now, and the campaign wakes with it, as it would then.
     Batch.objects.filter(pk=batch.pk).update(lease_until=timezone.now())
+    assert Campaign.objects.get(pk=campaign.pk).next_attempt_at == batch.lease_until
+    Campaign.objects.filter(pk=campaign.pk).update(next_attempt_at=timezone.now())
     drain(campaign)
 
     assert ledger(remote) == {"charges": 200, "phones_charged_twice": 0}
@@ -376,15 +380,21 @@ def personalise(campaign: Campaign, **more: str) -> None:
         ("smsdrop", "Hello from Crier"),
     ],
 )
-def test_a_provider_slower_than_the_timeout_charges_each_message_once(wire, settings, slug, text):
+def test_a_provider_slower_than_the_timeout_charges_each_message_once(
+    wire, settings, monkeypatch, slug, text
+):
     """The provider takes each batch, works on it longer than Crier waits, then bills it: a
     lookup made meanwhile finds nothing, which must not be read as "never taken"."""
-    settings.CRIER_PROVIDER_TIMEOUT = 1.0
-    settings.CRIER_RECONCILE_SETTLE_SECONDS = 3.0  # longer than this provider ever works
+    # The sandbox is on this machine: a connection is made at once, so the engine's allowance
+    # for connecting (5 s, before a request can be on its way) is cut to keep the test short.
+    monkeypatch.setattr(http, "CONNECT_TIMEOUT", 0.5)
+    monkeypatch.setattr(sending, "CONNECT_TIMEOUT", 0.5)
+    settings.CRIER_PROVIDER_TIMEOUT = 0.5
+    settings.CRIER_RECONCILE_SETTLE_SECONDS = 1.5  # longer than this provider ever works
     campaign, remote = wire(slug, 400, text=text)
     if "{name}" in text:
         personalise(campaign)
-    knobs(remote, slow_accept_seconds=2.0)
+    knobs(remote, slow_accept_seconds=1.0)
 
     drain(campaign, seconds=90)
 
