@@ -30,14 +30,17 @@ run: install
 test: install
 	$(BIN)/python -m pytest -n 2
 
+## make browser-test: Playwright driving chromium, two processes each with its own browser, live
+## server and test database (most of a browser test is waiting on the page).
 browser-test: install
-	$(BIN)/python -m pytest tests/browser -p no:randomly
+	$(BIN)/python -m pytest tests/browser -p no:randomly -n 2
 
-## make reliability-test: real workers and beat on PostgreSQL + Redis (run by .ci/run).
+## make reliability-test: real workers and beat on PostgreSQL + Redis (run by .ci/run); three
+## runners, whole files each, in the order tests/reliability/conftest.py gives them.
 reliability-test: install
 	DATABASE_URL=$${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/test} \
 	CELERY_BROKER_URL=$${CELERY_BROKER_URL:-redis://127.0.0.1:6379/15} \
-	$(BIN)/python -m pytest tests/reliability -p no:randomly -v -rP -n 3 --dist loadfile
+	$(BIN)/python -m pytest tests/reliability -p no:randomly -v -rP -n 3 --dist loadfile --no-loadscope-reorder
 
 lint: install
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .

@@ -86,6 +86,14 @@ def launch_from_draft(page, campaign) -> None:
     page.wait_for_url(re.compile(rf".*/campaigns/{campaign.pk}/$"))
 
 
+def open_navigation(page) -> None:
+    """Below Bootstrap's xl the navigation folds behind the toggler: unfold it and wait until
+    its transition is over (a click on a menu while it still moves can miss, or open the menu
+    just as the moving bar closes it)."""
+    page.click(".navbar-toggler")
+    page.wait_for_selector("#nav.collapse.show")
+
+
 def snap(page, name: str) -> None:
     """The page at 1280 px and at 390 px (name_1280.png, name_390.png), nothing wider than a
     phone's screen at 390; the viewport is back at 1280 px afterwards."""

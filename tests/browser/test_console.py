@@ -16,6 +16,7 @@ from core.statuses import CampaignStatus
 from providers import services
 from providers.models import ProviderAccount
 from providers.sandbox.models import SandboxAccount
+from tests.browser.conftest import open_navigation
 from workspaces.models import Workspace
 
 SHOTS = Path("/tmp/shots-house")
@@ -112,7 +113,7 @@ def test_no_page_has_a_console_error_or_a_csp_violation(logged_in, problems, dem
     problems.clear()
     page.goto(demo.url + reverse("overview"))
     if width < 1200:  # the navigation folds below Bootstrap's xl
-        page.click(".navbar-toggler")
+        open_navigation(page)
     page.click("[data-testid=workspace-menu]")
     page.wait_for_selector(".dropdown-menu.show")
     page.screenshot(path=SHOTS / f"console-menu-{width}.png")

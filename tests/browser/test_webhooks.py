@@ -9,7 +9,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.conftest import shot
+from tests.browser.conftest import open_navigation, shot
 from tests.webhooks.conftest import Receiver, receiver_port
 from webhooks import delivery
 from webhooks.models import Endpoint
@@ -29,7 +29,7 @@ def test_add_an_endpoint_send_a_test_event_and_replay_it(logged_in, demo, receiv
     page = logged_in
     page.set_viewport_size({"width": width, "height": 900})
     if width < 1200:  # navbar-expand-xl
-        page.locator(".navbar-toggler").click()
+        open_navigation(page)
     page.get_by_test_id("workspace-menu").click()
     page.get_by_role("link", name="Webhooks").click()
     page.wait_for_url(f"{demo.url}/webhooks/")
