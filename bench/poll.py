@@ -98,10 +98,10 @@ def main() -> None:
     cycles, applies, roll_ups = [], [], []
     for run in range(1, args.runs + 1):
         _reset(campaign)
-        started, cpu = time.perf_counter(), _backend_cpu()
+        started, cpu, own = time.perf_counter(), _backend_cpu(), time.process_time()
         summary = _poll(campaign, answers)
         cycles.append(time.perf_counter() - started)
-        cycle_cpu = _backend_cpu() - cpu
+        cycle_own, cycle_cpu = time.process_time() - own, _backend_cpu() - cpu
         assert summary["changed"] == args.messages and summary["completed"], summary
         started, cpu = time.perf_counter(), _backend_cpu()
         rolled = _roll_up(campaign)
@@ -110,14 +110,16 @@ def main() -> None:
         assert rolled["contacts"] == args.messages, rolled
         _reset(campaign)
         reports = [r for _stats, batch in answers.values() for r in batch]
-        started, cpu = time.perf_counter(), _backend_cpu()
+        started, cpu, own = time.perf_counter(), _backend_cpu(), time.process_time()
         changed = _apply(campaign, reports)
         applies.append(time.perf_counter() - started)
+        apply_own, apply_cpu = time.process_time() - own, _backend_cpu() - cpu
         assert changed == args.messages, changed
         print(
             f"run {run}: poll cycle {cycles[-1]:.2f} s ({args.messages / cycles[-1]:,.0f} "
-            f"changes/s; database CPU {cycle_cpu:.2f} s); apply_statuses alone "
-            f"{applies[-1]:.2f} s (database CPU {_backend_cpu() - cpu:.2f} s); engagement "
+            f"changes/s; Python CPU {cycle_own:.2f} s, database CPU {cycle_cpu:.2f} s); "
+            f"apply_statuses alone {applies[-1]:.2f} s (Python CPU {apply_own:.2f} s, "
+            f"database CPU {apply_cpu:.2f} s); engagement "
             f"roll-up after it {roll_ups[-1]:.2f} s (database CPU {roll_up_cpu:.2f} s); "
             f"load {_load()}"
         )
