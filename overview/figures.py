@@ -51,9 +51,12 @@ def _rates(workspace, since):
     )
 
 
+def _routed(workspace, since):
+    return _routed_since(workspace, since).order_by().distinct()
+
+
 # Built into SQL once (core.compiled): building them cost more CPU than their answers.
-_ROUTED = Compiled(lambda workspace, since: _routed_since(workspace, since).order_by().distinct(),
-                   workspace=AN_ID, since=A_TIME)  # fmt: skip
+_ROUTED = Compiled(_routed, workspace=AN_ID, since=A_TIME)
 _RATES = Compiled(_rates, workspace=AN_ID, since=A_TIME)
 
 
