@@ -13,7 +13,7 @@ from django.db import DEFAULT_DB_ALIAS, connection, connections
 from django.utils import timezone
 
 from campaigns.models import Campaign
-from core.compiled import A_TIME, AN_ID, Compiled
+from core.compiled import A_TEXT, A_TIME, AN_ID, Compiled
 from workspaces import tenancy
 from workspaces.models import Membership
 
@@ -118,3 +118,22 @@ def test_a_value_derived_from_a_sentinel_is_not_frozen_silently(acme):
     except ValueError:
         return  # refused loudly: fine
     assert found == expected
+
+
+def test_a_value_the_orm_escapes_is_escaped_on_each_call(acme):
+    """On SQLite ``iexact`` is a LIKE whose parameter the ORM escapes (``_`` and ``%`` become
+    ``\\_``, ``\\%``). The text sentinel has nothing to escape, so it is found as it is, and each
+    call's value goes in unescaped: "A_C" then matches "ABC" as a wildcard would."""
+
+    def named(workspace, name):
+        return Campaign.objects.filter(workspace=workspace, name__iexact=name).order_by("pk")
+
+    Campaign.objects.filter(pk=acme.campaign.pk).update(name="ABC")
+    read = Compiled(named, workspace=AN_ID, name=A_TEXT)
+
+    for name in ("abc", "A_C", "A%"):
+        try:
+            found = [c.pk for c in read(workspace=acme.workspace.pk, name=name)]
+        except ValueError:
+            return  # refused loudly: fine
+        assert found == [c.pk for c in named(acme.workspace.pk, name)], name
