@@ -9,15 +9,24 @@ ones and annotations) or values() dicts, values_list() tuples.
 
 Only for queries whose SQL does not depend on the values: no ``__in`` over a list of varying
 length, no value that may be None (``filter(x=None)`` is IS NULL). A value the SQL embeds,
-like TruncDate's time zone, is a ``shape``: a plan is built for each shape value met. A
-sentinel that is not found among the parameters fails loudly when the plan is built.
+like TruncDate's time zone, is a ``shape``: a plan is built for each shape value met.
+
+What a plan cannot carry fails loudly when it is built, never silently on a call: a sentinel
+not found among the parameters as it is (a value the lookup changes, such as a LIKE pattern
+the ORM escapes or wraps in %: the text sentinel holds ``_`` and ``%`` so that such a lookup
+always changes it), and a parameter derived from a sentinel (``since + timedelta(days=1)``):
+the query is built twice, from two sets of sentinels, and everything but the sentinels' own
+places must come out the same.
+
+Plans live on the connection they were built for (its compiler hands that connection to
+converters), so a thread's plans go with its connection, as the ORM's own state does.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 from django.db import DEFAULT_DB_ALIAS, connection, connections
 from django.db.models.query import (
@@ -35,7 +44,10 @@ from django.db.models.sql.compiler import SQLCompiler
 AN_ID = -7301
 ANOTHER_ID = -7302
 A_TIME = datetime(1901, 2, 3, 4, 5, 6, tzinfo=UTC)
-A_TEXT = "core.compiled: a text"
+A_TEXT = "core.compiled: a text_%"
+# The second set of sentinels each plan is built from (see the module's docstring).
+_SHIFT = {int: lambda v: v - 1000, str: lambda v: v + " again"}
+_TIME_SHIFT = timedelta(hours=7, minutes=11, seconds=13)
 
 
 @dataclass
@@ -65,14 +77,14 @@ class Compiled:
         self._build = build
         self._shape = shape
         self._sentinels = sentinels
-        self._plans: dict[tuple, _Plan] = {}
 
     def __call__(self, **values) -> list:
-        # A plan a connection (a thread): its compiler hands that connection to converters.
-        key = (id(connections[DEFAULT_DB_ALIAS]), *(values[name] for name in self._shape))
-        plan = self._plans.get(key)
+        # A plan a connection (a thread), kept on it: it goes when the connection does.
+        plans = connections[DEFAULT_DB_ALIAS].__dict__.setdefault("_compiled_plans", {})
+        key = (self, *(values[name] for name in self._shape))
+        plan = plans.get(key)
         if plan is None:
-            plan = self._plans[key] = self._plan(values)
+            plan = plans[key] = self._plan(values)
         params = list(plan.params)
         for position, name, adapt in plan.slots:
             params[position] = adapt(values[name])
@@ -83,22 +95,26 @@ class Compiled:
 
     def _plan(self, values: dict) -> _Plan:
         shaped = {name: values[name] for name in self._shape}
-        queryset = self._build(**self._sentinels, **shaped)
-        compiler = queryset.query.get_compiler(connection.alias)
-        sql, params = compiler.as_sql()
-        params = list(params)
-        slots = []
-        for name, sentinel in self._sentinels.items():
-            found = []
-            for i, param in enumerate(params):
-                adapt = next((a for a in _adapters(sentinel) if _same(param, a(sentinel))), None)
-                if adapt is not None:
-                    found.append((i, name, adapt))
-            if not found:
-                raise ValueError(f"{name}'s sentinel {sentinel!r} is not among the parameters")
-            slots += found
-        if len({position for position, _, _ in slots}) != len(slots):
-            raise ValueError("two sentinels share a parameter: choose distinct ones")
+        queryset, compiler, sql, params, slots = self._located(self._sentinels, shaped)
+        # Again from other sentinels: a parameter that moved with them but is no slot was
+        # derived from one, and would be kept as built.
+        others = {name: _other(sentinel) for name, sentinel in self._sentinels.items()}
+        _, _, sql2, params2, slots2 = self._located(others, shaped)
+        places = {position for position, _, _ in slots}
+        if (
+            sql2 != sql
+            or len(params2) != len(params)
+            or {(p, n) for p, n, _ in slots2} != {(p, n) for p, n, _ in slots}
+            or any(
+                a != b
+                for i, (a, b) in enumerate(zip(params, params2, strict=True))
+                if i not in places
+            )
+        ):
+            raise ValueError(
+                "the query's SQL or parameters depend on a sentinel other than by its own "
+                "places (a value derived from one, or one the SQL embeds: make it a shape)"
+            )
         fields = [column[0] for column in compiler.select[: compiler.col_count]]
         if compiler.has_composite_fields(fields):
             raise ValueError("composite fields are not supported")
@@ -125,6 +141,35 @@ class Compiled:
         else:
             raise ValueError(f"{kind.__name__} is not supported")
         return plan
+
+    def _located(self, sentinels: dict, shaped: dict):
+        """(queryset, compiler, sql, params, slots) of the query built from ``sentinels``."""
+        queryset = self._build(**sentinels, **shaped)
+        compiler = queryset.query.get_compiler(connection.alias)
+        sql, params = compiler.as_sql()
+        params = list(params)
+        slots = []
+        for name, sentinel in sentinels.items():
+            found = []
+            for i, param in enumerate(params):
+                adapt = next((a for a in _adapters(sentinel) if _same(param, a(sentinel))), None)
+                if adapt is not None:
+                    found.append((i, name, adapt))
+            if not found:
+                raise ValueError(f"{name}'s sentinel {sentinel!r} is not among the parameters")
+            slots += found
+        if len({position for position, _, _ in slots}) != len(slots):
+            raise ValueError("two sentinels share a parameter: choose distinct ones")
+        return queryset, compiler, sql, params, slots
+
+
+def _other(sentinel):
+    """The sentinel of the plan's second build: of the same kind, another value."""
+    if isinstance(sentinel, datetime):
+        return sentinel + _TIME_SHIFT
+    if isinstance(sentinel, date):
+        return sentinel + timedelta(days=1)
+    return _SHIFT[type(sentinel)](sentinel)
 
 
 def _adapters(sentinel) -> list[Callable]:

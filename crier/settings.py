@@ -199,6 +199,13 @@ AUTHENTICATION_BACKENDS = [
     # Django's ModelBackend, reading a session's user with their memberships in one statement.
     "workspaces.tenancy.MemberBackend",
 ]
+# Backends renamed since a session could have stored their path (login() does; a path no longer
+# in AUTHENTICATION_BACKENDS signs the user out): core.sessions reads a session's old path as
+# the new one, and a two-factor login pending across the change finishes with the new one.
+# Listing ModelBackend above instead would hash every wrong password twice.
+CRIER_RENAMED_AUTH_BACKENDS = {
+    "django.contrib.auth.backends.ModelBackend": "workspaces.tenancy.MemberBackend",
+}
 # Login throttling (django-axes): this many failures for one username from one address lock that
 # pair out for the cool-off. A username that does not exist is counted and locked the same way,
 # and the lockout page names no user, so neither tells whether an account exists.
