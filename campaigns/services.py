@@ -574,10 +574,12 @@ def retry_plan(campaign: Campaign, counters, checking: int | None = None) -> Ret
         unknown = campaign.batches.filter(status=BatchStatus.UNKNOWN)
         checking = unknown.aggregate(n=Sum("size"))["n"] or 0
     routed = campaign.failed_over_at or campaign.routed_countries()
-    failed = Message.objects.filter(campaign=campaign, status=MessageStatus.FAILED)
-    # Counted only under a deadline, and only the failed messages of zones that miss it.
+    # Counted only under a deadline, and only the failed messages of zones that miss it (no
+    # query is built without one: the live part asks on every poll).
     too_late = counters.failed if windows.past_deadline(campaign) else 0
-    too_late = too_late or windows.too_late(campaign, failed).count()
+    if not too_late and campaign.deadline:
+        failed = Message.objects.filter(campaign=campaign, status=MessageStatus.FAILED)
+        too_late = windows.too_late(campaign, failed).count()
     return RetryPlan(
         provider="the provider" if routed else campaign.account.adapter_class.label,
         sends=campaign.backup_account.adapter_class.label if campaign.failed_over_at else "",

@@ -196,8 +196,16 @@ AUTH_PASSWORD_VALIDATORS = [
 # Axes first: it refuses a locked-out username and address before any password is checked.
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
-    "django.contrib.auth.backends.ModelBackend",
+    # Django's ModelBackend, reading a session's user with their memberships in one statement.
+    "workspaces.tenancy.MemberBackend",
 ]
+# Backends renamed since a session could have stored their path (login() does; a path no longer
+# in AUTHENTICATION_BACKENDS signs the user out): core.sessions reads a session's old path as
+# the new one, and a two-factor login pending across the change finishes with the new one.
+# Listing ModelBackend above instead would hash every wrong password twice.
+CRIER_RENAMED_AUTH_BACKENDS = {
+    "django.contrib.auth.backends.ModelBackend": "workspaces.tenancy.MemberBackend",
+}
 # Login throttling (django-axes): this many failures for one username from one address lock that
 # pair out for the cool-off. A username that does not exist is counted and locked the same way,
 # and the lockout page names no user, so neither tells whether an account exists.
@@ -420,6 +428,8 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 SESSION_COOKIE_HTTPONLY = True
+# Django's database sessions, read with SQL built once (every signed-in request reads one).
+SESSION_ENGINE = "core.sessions"
 # A session ends after this long without a request (core.security.SignedInMiddleware
 # moves the end forward at most once a minute, so polling pages do not write every time).
 SESSION_COOKIE_AGE = env.int("CRIER_SESSION_IDLE_SECONDS", default=8 * 3600)

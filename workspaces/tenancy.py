@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from functools import wraps
 
+from django.contrib.auth.backends import ModelBackend
 from django.core.exceptions import PermissionDenied
 from django.db.models import Model, QuerySet
 from django.http import Http404
@@ -15,6 +16,7 @@ from django.shortcuts import get_object_or_404, redirect
 from django.utils import timezone
 
 from core import params
+from core.compiled import AN_ID, Compiled
 from workspaces.models import Membership
 
 SESSION_KEY = "workspace_id"
@@ -40,13 +42,43 @@ class WorkspaceMiddleware:
         return self.get_response(request)
 
 
+def _of_user(user, *related):
+    return Membership.objects.filter(user=user).select_related(*related).order_by("workspace__name")
+
+
+# Read on every signed-in request: their SQL is built once (core.compiled).
+_MEMBERSHIPS = Compiled(lambda user: _of_user(user, "workspace"), user=AN_ID)
+_USER_AND_MEMBERSHIPS = Compiled(lambda user: _of_user(user, "user", "workspace"), user=AN_ID)
+
+
+class MemberBackend(ModelBackend):
+    """Django's ModelBackend, but the user a session names is read with their memberships and
+    their workspaces in one statement, since every signed-in request needs both (kept on the
+    user as ``read_memberships`` for WorkspaceMiddleware). A user who is a member nowhere is read
+    alone, as ModelBackend reads one; an inactive one is refused as there."""
+
+    def get_user(self, user_id):
+        memberships = _USER_AND_MEMBERSHIPS(user=user_id)
+        if not memberships:
+            user = super().get_user(user_id)
+        else:
+            user = memberships[0].user
+            for membership in memberships:
+                membership.user = user
+            user = user if self.user_can_authenticate(user) else None
+        if user is not None:
+            user.read_memberships = memberships
+        return user
+
+
 def _memberships(request) -> list[Membership]:
     """The user's memberships with their workspaces, by workspace name: a handful, read once a
-    request for both the current one and the menu that lists them all."""
+    request for both the current one and the menu that lists them all (with the user itself,
+    by MemberBackend, when the session named them)."""
     if not request.user.is_authenticated:
         return []
-    memberships = Membership.objects.filter(user=request.user).select_related("workspace")
-    return list(memberships.order_by("workspace__name"))
+    read = getattr(request.user, "read_memberships", None)
+    return read if read is not None else _MEMBERSHIPS(user=request.user.pk)
 
 
 def _current_membership(request, memberships: list[Membership]) -> Membership | None:

@@ -89,7 +89,8 @@ def _pending_user(pending):
 
 def _finish_login(request, user, pending, device):
     del request.session[PENDING_KEY]
-    login(request, user, backend=pending["backend"])
+    backend = pending["backend"]  # as authenticate() named it, maybe before a rename
+    login(request, user, backend=settings.CRIER_RENAMED_AUTH_BACKENDS.get(backend, backend))
     otp_login(request, device)
     if isinstance(device, StaticDevice):
         left = twofactor.recovery_codes_left(user)

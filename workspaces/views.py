@@ -199,7 +199,7 @@ def invitation_sign_up(request, token: str):
                 membership = member_rules.accept(invitation, user)
         except member_rules.InvitationUnusable as exc:
             return _unusable(request, exc)
-        login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+        login(request, user, backend="workspaces.tenancy.MemberBackend")
         return _joined(request, membership)
     context = {"invitation": invitation, "token": token, "form": form}
     return render(request, "invitations/sign_up.html", context)

@@ -137,6 +137,7 @@ def live_context(campaign: Campaign) -> dict:
     counters = pages.counters_of(campaign)
     chart, legend = charts.campaign_chart(campaign)  # cached while no snapshot is added
     bill = costs.billing(campaign)  # one query for the cost, the retry and the routes
+    figures = pages.figures(campaign, counters, bill)
     return {
         "campaign": campaign,
         # Sent back by the polling page: a change tells the recipient table to reload.
@@ -146,7 +147,8 @@ def live_context(campaign: Campaign) -> dict:
         "live": campaign.status in statuses.LIVE
         or campaign.next_poll_at is not None
         or not campaign.stop_report_done,
-        "figures": pages.figures(campaign, counters, bill),
+        "figures": figures,
+        "status_rows": rows.status_counts(figures.by_status),
         "bill": bill,
         "chart": chart,
         "legend": legend,

@@ -28,6 +28,7 @@ from campaigns.models import Batch, Campaign, CampaignCounters, Channel, Message
 from campaigns.pages import number_search
 from campaigns.tracking import costs
 from core import params, statuses
+from core.compiled import A_TIME, AN_ID, Compiled
 from core.statuses import CampaignStatus, MessageStatus, badge
 from providers.models import ProviderAccount, RateCard
 
@@ -406,13 +407,10 @@ def month_spend(workspace, now) -> list[dict]:
     return month_spending(workspace, now)[0]
 
 
-def month_spending(workspace, now) -> tuple[list[dict], list[str]]:
-    """month_spend's rows, and the month's total per currency ("12.50 EUR", "3,000.00 KZT",
-    in currency order) added up from the same sums."""
-    start = now.astimezone(workspace.zone).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
-    billed = billed_since(workspace, start)
-    accounts = (
-        billed.values("route")
+def _month_accounts(workspace, since):
+    return (
+        billed_since(workspace, since)
+        .values("route")
         .annotate(
             name=Coalesce("account__name", "campaign__account__name"),
             campaigns=Count("campaign", distinct=True),
@@ -422,10 +420,27 @@ def month_spending(workspace, now) -> tuple[list[dict], list[str]]:
         )
         .order_by("name")
     )
+
+
+def _billed_by_route_and_currency(workspace, since):
+    billed = billed_since(workspace, since).filter(cost__isnull=False)
+    return billed.values("route", "cur").annotate(n=Sum("cost")).order_by("cur")
+
+
+# The overview's queries, built into SQL once (core.compiled): building them cost more CPU
+# than the database took to answer them.
+_MONTH_ACCOUNTS = Compiled(_month_accounts, workspace=AN_ID, since=A_TIME)
+_BILLED_BY_CURRENCY = Compiled(_billed_by_route_and_currency, workspace=AN_ID, since=A_TIME)
+
+
+def month_spending(workspace, now) -> tuple[list[dict], list[str]]:
+    """month_spend's rows, and the month's total per currency ("12.50 EUR", "3,000.00 KZT",
+    in currency order) added up from the same sums."""
+    start = now.astimezone(workspace.zone).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    accounts = _MONTH_ACCOUNTS(workspace=workspace.pk, since=start)
     spent: dict[int, list[tuple[str, Decimal]]] = {}
     totals: dict[str, Decimal] = {}
-    by_currency = billed.filter(cost__isnull=False).values("route", "cur").annotate(n=Sum("cost"))
-    for row in by_currency.order_by("cur"):
+    for row in _BILLED_BY_CURRENCY(workspace=workspace.pk, since=start):
         spent.setdefault(row["route"], []).append((row["cur"], row["n"]))
         totals[row["cur"]] = totals.get(row["cur"], Decimal(0)) + row["n"]
     rows = [
@@ -442,33 +457,47 @@ def month_spending(workspace, now) -> tuple[list[dict], list[str]]:
     return rows, [money(amount, currency) for currency, amount in totals.items()]
 
 
+def _daily(workspace, since, zone):
+    return (
+        _launched_since(workspace, since)
+        .annotate(day=TruncDate("campaign__launched_at", tzinfo=zone))
+        .values("day")
+        .annotate(**{s: Sum(s) for s in MessageStatus.values})
+        .order_by("day")
+    )
+
+
+_DAILY = Compiled(_daily, shape=("zone",), workspace=AN_ID, since=A_TIME)  # a plan a zone
+
+
 def daily_counts(workspace, now) -> list[tuple[date, dict[str, int]]]:
     """The messages of the campaigns launched on each of the last DAYS days, by status."""
     zone = workspace.zone
     today = now.astimezone(zone).date()
     first = today - timedelta(days=DAYS - 1)
     start = datetime.combine(first, time.min, tzinfo=zone)
-    rows = (
-        _launched_since(workspace, start)
-        .annotate(day=TruncDate("campaign__launched_at", tzinfo=zone))
-        .values("day")
-        .annotate(**{s: Sum(s) for s in MessageStatus.values})
-        .order_by("day")
-    )
+    rows = _DAILY(workspace=workspace.pk, since=start, zone=zone)
     by_day = {row.pop("day"): row for row in rows}
     return [
         (first + timedelta(days=i), by_day.get(first + timedelta(days=i), {})) for i in range(DAYS)
     ]
 
 
-def running(workspace, limit: int = 10) -> list[dict]:
-    """The campaigns being sent, the last launched first: values, not models (see ROW_VALUES)."""
-    campaigns = (
+def _running(workspace, limit):
+    return (
         Campaign.objects.filter(workspace=workspace, status__in=statuses.LIVE)
         .values("pk", "name", "status", "account__name", "counters__total",
                 *(f"counters__{s}" for s in statuses.FINAL))
         .order_by("-launched_at", "-pk")[:limit]
     )  # fmt: skip
+
+
+_RUNNING = Compiled(_running, shape=("limit",), workspace=AN_ID)
+
+
+def running(workspace, limit: int = 10) -> list[dict]:
+    """The campaigns being sent, the last launched first: values, not models (see ROW_VALUES)."""
+    campaigns = _RUNNING(workspace=workspace.pk, limit=limit)
     labels = dict(CampaignStatus.choices)
     rows = []
     for c in campaigns:
@@ -490,19 +519,29 @@ def running(workspace, limit: int = 10) -> list[dict]:
     return rows
 
 
-def balances(workspace, now) -> list[dict]:
-    """Each account's balance, flagged low when it is spent or would not last LOW_BALANCE_DAYS
-    at the pace of the last DAYS days."""
-    spent = dict(
-        billed_since(workspace, now - timedelta(days=DAYS))
+def _spent_in_own_currency(workspace, since):
+    return (
+        billed_since(workspace, since)
         .filter(cost__isnull=False)
         .filter(Q(currency="") | Q(cur=Upper("account__currency")) | Q(account=None))
         .values_list("route")
         .annotate(Sum("cost"))
         .order_by()
     )
+
+
+_SPENT = Compiled(_spent_in_own_currency, workspace=AN_ID, since=A_TIME)
+_ACCOUNTS = Compiled(
+    lambda workspace: ProviderAccount.objects.filter(workspace=workspace), workspace=AN_ID
+)
+
+
+def balances(workspace, now) -> list[dict]:
+    """Each account's balance, flagged low when it is spent or would not last LOW_BALANCE_DAYS
+    at the pace of the last DAYS days."""
+    spent = dict(_SPENT(workspace=workspace.pk, since=now - timedelta(days=DAYS)))
     rows = []
-    for account in ProviderAccount.objects.filter(workspace=workspace):
+    for account in _ACCOUNTS(workspace=workspace.pk):
         pace = spent.get(account.pk, Decimal(0)) / DAYS
         low = account.balance is not None and (
             account.balance <= 0 or account.balance < pace * LOW_BALANCE_DAYS

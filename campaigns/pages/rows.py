@@ -1,11 +1,12 @@
 """The rows of the campaign pages' long tables, rendered here rather than by a ``{% for %}`` over
-them: the recipient table (50 rows), the campaign list (25) and the overview's campaigns running now
-(10). Each cell is escaped by
+them: the recipient table (50 rows), the campaign list (25), the overview's campaigns running
+now (10) and the live part's messages per status (polled every 5 s). Each cell is escaped by
 format_html as the template would; the markup is the one the templates held. Rendered by the
 template engine, a 50-row table cost more than every query of its page together (#20).
 
-Each function takes the rows ``queries`` formats (recipient_page, campaign_rows, running) and
-returns the ``<tr>`` elements for the template to place in its ``<tbody>``.
+Each function takes the rows ``queries`` formats (recipient_page, campaign_rows, running,
+Figures.by_status) and returns the ``<tr>`` elements for the template to place in its
+``<tbody>``.
 """
 
 from __future__ import annotations
@@ -144,3 +145,20 @@ def running(rows: list[dict]) -> SafeString:
             for c in rows
         ),
     )  # fmt: skip
+
+
+_STATUS_COUNT = (
+    '<tr data-status="{}"><td><span class="legend-swatch chart-{}"></span>{}</td>'
+    '<td class="text-end" data-count="{}">{}</td><td class="text-end">{}</td></tr>'
+)
+
+
+def status_counts(by_status: list[tuple[str, str, int, str]]) -> SafeString:
+    """The live part's messages per status (queries.Figures.by_status): status, how many and
+    their share; polled every 5 s."""
+    if not by_status:
+        return mark_safe('<tr><td colspan="3" class="text-body-secondary">No messages.</td></tr>')
+    return _rows(
+        _STATUS_COUNT,
+        ((value, value, label, n, f"{n:,}", share) for value, label, n, share in by_status),
+    )
