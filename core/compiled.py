@@ -14,9 +14,12 @@ like TruncDate's time zone, is a ``shape``: a plan is built for each shape value
 What a plan cannot carry fails loudly when it is built, never silently on a call: a sentinel
 not found among the parameters as it is (a value the lookup changes, such as a LIKE pattern
 the ORM escapes or wraps in %: the text sentinel holds ``_`` and ``%`` so that such a lookup
-always changes it), and a parameter derived from a sentinel (``since + timedelta(days=1)``):
-the query is built twice, from two sets of sentinels, and everything but the sentinels' own
-places must come out the same.
+always changes it), and a parameter derived from a sentinel (``since + timedelta(days=1)``,
+the start of its day): the query is built twice, from two sets of sentinels that differ in
+every part (year to microsecond, parity, first and last characters), and everything but the
+sentinels' own places must come out the same. A derivation that gives the same from both (the
+sign of an id) cannot be seen that way: work derived values out before the call, as every
+caller does, and pass them as values of their own.
 
 Plans live on the connection they were built for (its compiler hands that connection to
 converters), so a thread's plans go with its connection, as the ORM's own state does.
@@ -45,9 +48,12 @@ AN_ID = -7301
 ANOTHER_ID = -7302
 A_TIME = datetime(1901, 2, 3, 4, 5, 6, tzinfo=UTC)
 A_TEXT = "core.compiled: a text_%"
-# The second set of sentinels each plan is built from (see the module's docstring).
-_SHIFT = {int: lambda v: v - 1000, str: lambda v: v + " again"}
-_TIME_SHIFT = timedelta(hours=7, minutes=11, seconds=13)
+# The second set of sentinels each plan is built from (see the module's docstring): each value
+# differs from the first in every part a derivation might keep. A time moves to 1903-07-19
+# 17:43:29.123457 (another year, month, day, hour, minute, second and weekday), an id by 1,001
+# (another parity and last digits), a text is reversed behind another start.
+_TIME_SHIFT = timedelta(days=897, hours=13, minutes=38, seconds=23, microseconds=123457)
+_SHIFT = {int: lambda v: v - 1001, str: lambda v: "%_ other " + v[::-1]}
 
 
 @dataclass
@@ -168,7 +174,7 @@ def _other(sentinel):
     if isinstance(sentinel, datetime):
         return sentinel + _TIME_SHIFT
     if isinstance(sentinel, date):
-        return sentinel + timedelta(days=1)
+        return sentinel + timedelta(days=897)
     return _SHIFT[type(sentinel)](sentinel)
 
 
