@@ -129,7 +129,9 @@ def on_a_phone(page) -> None:
 
 
 def step_order(page) -> list[str]:
-    """The draft's step numbers in reading order: top to bottom, then left to right."""
+    """The draft's step numbers in reading order: top to bottom, then left to right. Step 5
+    comes with the preview, which HTMX loads after the page: it is waited for."""
+    page.locator("[data-testid=preview]").wait_for()
     badges = page.locator(".badge.rounded-pill.text-bg-dark")
     boxes = [(b.bounding_box(), b.inner_text()) for b in badges.all() if b.is_visible()]
     return [text for box, text in sorted(boxes, key=lambda x: (round(x[0]["y"] / 40), x[0]["x"]))]
