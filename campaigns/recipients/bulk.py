@@ -202,7 +202,7 @@ class StagingWriter(MessageWriter):
 
     streams = False
     tail = "\n"
-    _ROWS = 5_000  # a statement: 6 parameters a row, within SQLite's 32,766
+    _ROWS = 5_000  # rows a statement: 6 parameters each, within SQLite's 32,766
     _CACHE_KIB = 64 * 1024
 
     def __enter__(self) -> StagingWriter:
@@ -220,12 +220,26 @@ class StagingWriter(MessageWriter):
         return self
 
     def _stage(self) -> None:
+        pending: list[str] = []
         while (lines := self._batches.get()) is not None:
             if self._error is None:  # after a failure, batches are only drained
-                try:
-                    _stage_lines(self._raw, self._table, lines, self._ROWS)
-                except BaseException as error:
-                    self._error = error
+                pending += lines
+                pending = self._insert(pending, self._ROWS)
+        if self._error is None:
+            self._insert(self._insert(pending, 100), 1)
+
+    def _insert(self, lines: list[str], per_statement: int) -> list[str]:
+        """Stages ``lines`` by statements of ``per_statement`` rows; returns those left over.
+        Every statement has one of three sizes: sqlite3 keeps each statement it prepared,
+        with the values last bound to it, and a statement of each batch's odd size would
+        keep ~3 MB a batch."""
+        try:
+            whole = len(lines) - len(lines) % per_statement
+            _stage_lines(self._raw, self._table, lines[:whole], per_statement)
+            return lines[whole:]
+        except BaseException as error:
+            self._error = error
+            return []
 
     def write(self, lines: list[str]) -> None:
         self._raise_if_failed()
