@@ -19,6 +19,7 @@ import tempfile
 import threading
 from itertools import islice
 from json.encoder import encode_basestring
+from operator import itemgetter
 from typing import TextIO
 
 from django.db import connection
@@ -51,15 +52,21 @@ class FieldsEncoder:
     once, into a template. A cell missing from a short row counts as empty."""
 
     def __init__(self, names: dict[str, int]):
-        self._indexes = list(names.values())
-        self._width = max(self._indexes, default=-1) + 1
+        indexes = list(names.values())
+        self._width = max(indexes, default=-1) + 1
         keys = (encode_basestring(name).replace("%", "%%") for name in names)
         self._template = "{" + ",".join(key + ":%s" for key in keys) + "}"
+        # The row's values in C, without a loop in Python (~0.2 µs a row of two less);
+        # itemgetter of a single index gives the value itself, not a tuple of it.
+        if len(indexes) > 1:
+            self._values = itemgetter(*indexes)
+        else:
+            self._values = lambda cells: [cells[index] for index in indexes]
 
     def __call__(self, cells: list[str]) -> str:
         if len(cells) < self._width:
             cells = cells + [""] * (self._width - len(cells))
-        values = tuple([encode_basestring(cells[index]) for index in self._indexes])
+        values = tuple(map(encode_basestring, self._values(cells)))
         # JSON escapes tabs and newlines itself; only backslashes need COPY's escaping.
         return (self._template % values).replace("\\", "\\\\")
 

@@ -3,6 +3,7 @@ counters' triggers kept on every database."""
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import threading
 import time
@@ -167,3 +168,15 @@ def test_sqlite_stages_by_statements_of_three_sizes_whatever_the_batches(acme, m
     imp.refresh_from_db()
     assert imp.accepted == acme.campaign.messages.count() > 0
     assert sizes <= {bulk.StagingWriter._ROWS, 100, 1}
+
+
+@pytest.mark.parametrize(
+    "names", [{}, {"note": 1}, {"name": 1, "city": 3}, {"a%s": 2, 'q"uote': 0, "b": 4}]
+)
+def test_fields_are_the_json_of_the_row_values_escaped_for_copy(names):
+    cells = ["+77011234567", 'back\\slash "q"\ttab', "Ünï 😀", "%s %d"]  # a short row
+    text = bulk.FieldsEncoder(names)(cells)
+    padded = cells + [""] * 5
+    expected = {name: padded[index] for name, index in names.items()}
+    assert json.loads(text.replace("\\\\", "\\")) == expected
+    assert "\t" not in text and "\n" not in text
