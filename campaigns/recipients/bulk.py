@@ -1,7 +1,9 @@
 """Fast bulk inserts of messages: COPY on PostgreSQL, multi-row INSERTs elsewhere.
 
 Django's bulk_create costs ~50 µs a row; COPY ~4 µs and SQLite's multi-row INSERT ~5 µs, which
-is the difference between a million-row import in seconds or in minutes.
+is the difference between a million-row import in seconds or in minutes. An import on SQLite
+stages its rows in a temporary table as it reads and moves them with one INSERT ... SELECT
+(StagingWriter): ~7 µs a row at the end instead of ~20.
 
 Recipients travel as lines of PostgreSQL's COPY text format (tab-separated, backslash
 escaped): ``reference, phone, country, number_type, row_number, fields``, then the columns
@@ -127,7 +129,8 @@ def message_writer(campaign_id: int, *, replace: bool = False) -> MessageWriter:
     ``replace``, the campaign's current messages go when the new ones come."""
     if connection.vendor == "postgresql":
         return CopyWriter(campaign_id, replace)
-    if connection.vendor == "sqlite":
+    if connection.vendor == "sqlite" and sqlite3.threadsafety == 3:
+        # Serialised: the staging thread may share the connection (StagingWriter).
         return StagingWriter(campaign_id, replace)
     return SpoolWriter(campaign_id, replace)
 
@@ -197,7 +200,8 @@ class StagingWriter(MessageWriter):
 
     A temporary table is the connection's own (nobody else sees it, and it locks nothing of
     the database's), so the thread uses the default connection's sqlite3 connection, as
-    CopyWriter does psycopg's (SQLite serialises the two threads' statements). Each batch goes
+    CopyWriter does psycopg's: SQLite built serialised (``sqlite3.threadsafety`` 3, checked
+    by ``message_writer``) runs the two threads' statements one at a time. Each batch goes
     in by statements of thousands of rows: sqlite3 lets go of the GIL while a statement runs,
     once a statement, where executemany would take it back after every row and wait for the
     reading thread to give it up each time. The final INSERT ... SELECT runs without Python,

@@ -4,9 +4,10 @@ normalises, de-duplicates and checks every row, then adds or replaces the campai
 Rows stream through in batches, so memory stays flat, and nobody sees a new message before
 the import's transaction commits: a failed or cancelled import leaves the recipients exactly as
 they were. On PostgreSQL that transaction holds the whole run and each batch is COPYed as soon
-as it is checked (the database indexes one batch while Python reads the next); elsewhere the
-accepted rows wait in a temporary file for a short transaction at the end (see
-bulk.MessageWriter).
+as it is checked (the database indexes one batch while Python reads the next); on SQLite a
+thread stages each batch in a temporary table while Python reads the next, and one
+INSERT ... SELECT moves them into the message table in a short transaction at the end (see
+bulk.MessageWriter and bulk.StagingWriter).
 
 An import never hangs: the helper processes that read workbooks and validate numbers are
 stopped however they behave (core.children), one that dies or stalls fails the import
