@@ -20,7 +20,7 @@ INDEXED = [
 ]
 PARTIAL = models.Index(
     condition=models.Q(status__in=INDEXED),
-    fields=["campaign", "status", "id"],
+    fields=["campaign", "status"],
     name="message_campaign_status",
 )
 
@@ -40,9 +40,8 @@ def drop(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    """The (campaign, status) index becomes (campaign, status, id) over every status but
-    queued, sent and delivered on PostgreSQL (models.Message): a poll's status changes add no
-    entry to it, and the claim reads its pending ids in order from it."""
+    """The (campaign, status) index leaves out queued, sent and delivered on PostgreSQL
+    (models.Message): a poll's status changes add no entry to it."""
 
     dependencies = [
         ("campaigns", "0025_number_index"),

@@ -345,8 +345,8 @@ def test_the_status_filter_shows_its_messages_and_counts_them_from_the_counters(
 
 @pytest.mark.parametrize("status", MessageStatus.values)
 def test_the_status_filter_finds_every_status_in_order(launched, status):
-    """Queued, sent and delivered are left out of the (campaign, status, id) index (a poll
-    writes them by the hundred thousand): their pages come from (campaign, id, status)."""
+    """Queued, sent and delivered are left out of the (campaign, status) index on PostgreSQL
+    (a poll writes them by the hundred thousand): their pages come from (campaign, id, status)."""
     other = Campaign.objects.create(workspace=launched.workspace, name="Other", text="Hi")
     Message.objects.bulk_create(
         Message(campaign=c, phone=f"+7702{n:07d}", status=status)
