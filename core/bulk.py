@@ -22,6 +22,7 @@ def update_from_rows(
     hints: Sequence[str] = (),
     chunk: int = 1000,
     returning: str = "",
+    analyse: bool = True,
 ) -> int | list[tuple]:
     """Run ``join``, an ``UPDATE ... FROM {source} ...`` whose source ``v`` has ``columns``
     ((name, SQL type) pairs, in the order of each row's values), over ``rows``; returns the
@@ -30,8 +31,9 @@ def update_from_rows(
 
     ``before`` and ``after`` are the join's own parameters placed before and after
     ``{source}``. On PostgreSQL ``table`` names the temporary table (emptied at commit) and
-    ``hints`` (``SET LOCAL ...`` statements) steer the planner first. Must run inside a
-    transaction.
+    ``hints`` (``SET LOCAL ...`` statements) steer the planner first; ``analyse=False`` skips
+    analysing the temporary table, for a join whose hints leave the planner one plan. Must run
+    inside a transaction.
     """
     if not rows:
         return [] if returning else 0
@@ -49,7 +51,8 @@ def update_from_rows(
             with cursor.cursor.copy(f"COPY {table} ({names}) FROM STDIN") as copy:
                 for row in rows:
                     copy.write_row(row)
-            cursor.execute(f"ANALYZE {table}")  # so the join walks the index it should
+            if analyse:
+                cursor.execute(f"ANALYZE {table}")  # so the join walks the index it should
             for hint in hints:
                 cursor.execute(hint)
             cursor.execute(join.format(source=f"{table} v"), [*before, *after])

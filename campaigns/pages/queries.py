@@ -143,6 +143,11 @@ def recipient_page(campaign, counters, filter: RecipientFilter, page: str | None
     # (campaign, id, status) index alone. Asked for whole rows at once, it walks the primary key
     # past every other campaign's messages instead (0.5 s over 2M rows).
     ids = filter.page_ids(campaign, offset, PAGE_SIZE + 1)
+    if filter.status and total == 0:
+        # Nothing to read, and queued, sent and delivered are not in the (campaign, status)
+        # index: finding none would walk all the campaign's entries in the (campaign,
+        # id, status) one (25-36 ms over a million, against 0.01 ms before 0026).
+        ids = Message.objects.none()
     rows = list(
         Message.objects.filter(pk__in=ids)
         .order_by("pk")
