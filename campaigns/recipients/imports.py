@@ -251,6 +251,9 @@ def _import(imp: RecipientImport, report) -> None:
     else:
         with writer, _Progress(imp) as progress:
             tally = _read_and_check(imp, writer, report, progress)
+            # Every row staged first: the claim in _store must read its own row count
+            # (bulk.StagingWriter).
+            writer.flush()
             with transaction.atomic():
                 _store(imp, writer, tally, report)
 
