@@ -158,9 +158,8 @@ class MessageWriter:
         raise NotImplementedError
 
     def flush(self) -> None:
-        """Waits until whatever a thread of the writer does with the lines written so far is
-        done, and raises what went wrong. The caller calls it before the transaction that
-        ends the import."""
+        """Waits until a thread of the writer is done with the lines written so far (the
+        caller calls it before the transaction that ends the import)."""
 
     def finish(self) -> None:
         """Stores what is left (after removing the old messages when replacing)."""
@@ -215,13 +214,10 @@ class StagingWriter(MessageWriter):
     in statements of 500 (insert_messages); staging took 1.2 s beside the reading, and the
     INSERT ... SELECT 9.2 s with the default cache, 6.0 s with 64 MiB.
 
-    While the thread stages, no row count read on the connection can be trusted: sqlite3
-    asks the connection how many rows the last statement changed after it ran, and a staging
-    INSERT that ends in between is counted instead (review r21: 117 of 20,000 UPDATEs that
-    matched nothing read a count, beside a thread inserting; a cancelled import's claim could
-    read "claimed" and commit its messages). So the caller ``flush``es, which stops the
-    thread, before the transaction that ends the import; until then it only writes progress,
-    whose counts it ignores.
+    While the thread stages no row count read on the connection can be trusted: sqlite3 reads
+    it from the connection after the statement, and a staging INSERT ending in between is
+    counted instead (review r21: a cancelled import's claim could read "claimed"). So the
+    caller ``flush``es (the thread stops) before the transaction that ends the import.
     """
 
     streams = False
