@@ -30,9 +30,7 @@ from __future__ import annotations
 
 import contextlib
 import pickle
-import queue
 import tempfile
-import threading
 from dataclasses import dataclass, field
 from json.encoder import encode_basestring
 from operator import itemgetter
@@ -42,6 +40,8 @@ import psycopg
 from django.db import connection
 
 from contacts.models import Contact, ContactField, ListMember
+from core.background import BatchThread
+from core.bulk import deferrable_foreign_keys
 
 _ROWS = "crier_contact_rows"  # the temporary table of one batch
 _phone = itemgetter(0)  # a Record's number
@@ -292,7 +292,9 @@ class StreamingWriter:
             _create_rows_table(cursor, self.target)
             # Foreign keys checked by each statement rather than all at the commit, so that
             # work overlaps with reading too instead of following it.
-            self._foreign_keys = _foreign_keys(cursor)
+            self._foreign_keys = deferrable_foreign_keys(
+                cursor, Contact._meta.db_table, ListMember._meta.db_table
+            )
             if self._foreign_keys:
                 cursor.execute(f"SET CONSTRAINTS {self._foreign_keys} IMMEDIATE")
         # Into a new book, the numbers this import has not written yet are plain INSERTs.
@@ -315,20 +317,12 @@ class StreamingWriter:
         self._copy = f"COPY {Contact._meta.db_table} ({_CONTACT_COLUMNS}) FROM STDIN"
         self._created = 0  # the contacts the new book's INSERTs and COPYs created
         self._raw = connection.connection
-        self._batches: queue.Queue[tuple | None] = queue.Queue(maxsize=1)
-        self._error: BaseException | None = None
-        self._thread = threading.Thread(target=self._store, name="crier-upsert", daemon=True)
-        self._thread.start()
+        self._storer = BatchThread("crier-upsert", self._store)
         return self
 
-    def _store(self) -> None:
-        while (batch := self._batches.get()) is not None:
-            if self._error is None:  # after a failure, batches are only drained
-                try:
-                    with self._raw.cursor() as cursor:
-                        self._store_batch(cursor, *batch)
-                except BaseException as error:  # raised again in the caller's thread
-                    self._error = error
+    def _store(self, batch: tuple) -> None:
+        with self._raw.cursor() as cursor:
+            self._store_batch(cursor, *batch)
 
     def _store_batch(self, cursor, text: str, contacts: str, new: list[Record]) -> None:
         """``text``: the batch as lines of the rows table; or, into a new book, ``contacts``
@@ -370,7 +364,7 @@ class StreamingWriter:
 
     def write(self, records: list[Record], again: int = 0) -> None:
         """Queues a batch; its last ``again`` records repeat numbers of earlier batches."""
-        self._raise_if_failed()
+        self._storer.raise_if_failed()
         if not records:
             return
         fresh = len(records) - again
@@ -380,11 +374,9 @@ class StreamingWriter:
             new = sorted(records[:fresh], key=_phone)
             head, stamp = self._head, self._stamp
             contacts = "".join([_contact_line(r, head, stamp) for r in new])
-            self._batches.put((repeated, contacts, new))
+            self._storer.put((repeated, contacts, new))
         else:
-            self._batches.put(
-                ("".join([_copy_line(r) for r in records[:fresh]]) + repeated, "", [])
-            )
+            self._storer.put(("".join([_copy_line(r) for r in records[:fresh]]) + repeated, "", []))
 
     def created(self) -> int | None:
         """How many contacts the import created, when the writer knows it without counting
@@ -393,40 +385,19 @@ class StreamingWriter:
         return self._created if self._fresh and self.target.new_book else None
 
     def finish(self) -> None:
-        self._stop()
-        self._raise_if_failed()
+        self._storer.finish()
         if self._foreign_keys:
             with connection.cursor() as cursor:
                 cursor.execute(f"SET CONSTRAINTS {self._foreign_keys} DEFERRED")
 
     def __exit__(self, exc_type, exc, traceback) -> None:
         if exc is not None:  # the transaction is going: a batch still waiting need not go in
-            with contextlib.suppress(queue.Empty):
-                self._batches.get_nowait()
-        self._stop()
-        if self._error is not None and exc is not self._error:
+            self._storer.drop_waiting()
+        self._storer.stop()
+        if self._storer.error is not None and exc is not self._storer.error:
             # A failed statement aborts the transaction, and whatever the caller ran next on
             # it failed for that reason: the statement's error is the one worth reporting.
-            raise self._error
-
-    def _stop(self) -> None:
-        if self._thread.is_alive():
-            self._batches.put(None)
-            self._thread.join()
-
-    def _raise_if_failed(self) -> None:
-        if self._error is not None:
-            raise self._error
-
-
-def _foreign_keys(cursor) -> str:
-    """The deferrable foreign keys of the tables an import writes, quoted, comma-separated."""
-    cursor.execute(
-        "SELECT conname FROM pg_constraint WHERE conrelid IN (%s::regclass, %s::regclass) "
-        "AND contype = 'f' AND condeferrable ORDER BY conname",
-        [Contact._meta.db_table, ListMember._meta.db_table],
-    )
-    return ", ".join(connection.ops.quote_name(name) for (name,) in cursor.fetchall())
+            raise self._storer.error
 
 
 def streaming(target: Target) -> StreamingWriter:

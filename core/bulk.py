@@ -2,6 +2,8 @@
 
 On PostgreSQL the rows are COPYed into a temporary table, analysed, and joined once (~10 µs a
 row, against ~130 µs with VALUES lists); elsewhere the join runs over chunks of VALUES.
+
+Also ``deferrable_foreign_keys``, for the imports that COPY into tables with foreign keys.
 """
 
 from __future__ import annotations
@@ -73,3 +75,15 @@ def update_from_rows(
             else:
                 changed += cursor.rowcount
         return returned if returning else changed
+
+
+def deferrable_foreign_keys(cursor, *tables: str) -> str:
+    """The deferrable foreign keys of ``tables`` (PostgreSQL), quoted and comma-separated, for
+    ``SET CONSTRAINTS``: an import checks them at the end of each statement rather than all
+    at the commit, so that work overlaps with reading as well."""
+    cursor.execute(
+        "SELECT conname FROM pg_constraint WHERE conrelid = ANY(%s::regclass[]) "
+        "AND contype = 'f' AND condeferrable ORDER BY conname",
+        [list(tables)],
+    )
+    return ", ".join(connection.ops.quote_name(name) for (name,) in cursor.fetchall())

@@ -15,10 +15,8 @@ from __future__ import annotations
 
 import contextlib
 import os
-import queue
 import sqlite3
 import tempfile
-import threading
 from itertools import islice
 from json.encoder import encode_basestring
 from operator import itemgetter
@@ -28,6 +26,8 @@ from django.db import connection
 from django.utils import timezone
 
 from campaigns.models import Message
+from core.background import BatchThread
+from core.bulk import deferrable_foreign_keys
 from core.statuses import MessageStatus
 
 _COLUMNS = (
@@ -235,43 +235,32 @@ class StagingWriter(MessageWriter):
             f"CREATE TEMP TABLE {self._table} "
             "(reference, phone, country, number_type, row_number INTEGER, fields)"
         )
-        self._batches: queue.Queue[list[str] | None] = queue.Queue(maxsize=2)
-        self._error: BaseException | None = None
         self._rows = 0
-        self._thread = threading.Thread(target=self._stage, name="crier-stage", daemon=True)
-        self._thread.start()
+        self._pending: list[str] = []
+        self._stager = BatchThread("crier-stage", self._stage, last=self._stage_rest, waiting=2)
         return self
 
-    def _stage(self) -> None:
-        pending: list[str] = []
-        while (lines := self._batches.get()) is not None:
-            if self._error is None:  # after a failure, batches are only drained
-                pending += lines
-                pending = self._insert(pending, self._ROWS)
-        if self._error is None:
-            self._insert(self._insert(pending, 100), 1)
+    def _stage(self, lines: list[str]) -> None:
+        self._pending = self._insert(self._pending + lines, self._ROWS)
+
+    def _stage_rest(self) -> None:
+        self._insert(self._insert(self._pending, 100), 1)
 
     def _insert(self, lines: list[str], per_statement: int) -> list[str]:
         """Stages ``lines`` by statements of ``per_statement`` rows; returns those left over.
         Every statement has one of three sizes: sqlite3 keeps each statement it prepared,
         with the values last bound to it, and a statement of each batch's odd size would
         keep ~3 MB a batch."""
-        try:
-            whole = len(lines) - len(lines) % per_statement
-            _stage_lines(self._raw, self._table, lines[:whole], per_statement)
-            return lines[whole:]
-        except BaseException as error:
-            self._error = error
-            return []
+        whole = len(lines) - len(lines) % per_statement
+        _stage_lines(self._raw, self._table, lines[:whole], per_statement)
+        return lines[whole:]
 
     def write(self, lines: list[str]) -> None:
-        self._raise_if_failed()
+        self._stager.put(lines)
         self._rows += len(lines)
-        self._batches.put(lines)
 
     def flush(self) -> None:
-        self._stop()
-        self._raise_if_failed()
+        self._stager.finish()
 
     def finish(self) -> None:
         self.flush()
@@ -297,20 +286,10 @@ class StagingWriter(MessageWriter):
 
     def __exit__(self, exc_type, exc, traceback) -> None:
         if exc is not None:  # a batch still waiting need not go in
-            with contextlib.suppress(queue.Empty):
-                self._batches.get_nowait()
-        self._stop()
+            self._stager.drop_waiting()
+        self._stager.stop()
         with contextlib.suppress(sqlite3.Error):
             self._raw.execute(f"DROP TABLE IF EXISTS temp.{self._table}")
-
-    def _stop(self) -> None:
-        if self._thread.is_alive():
-            self._batches.put(None)
-            self._thread.join()
-
-    def _raise_if_failed(self) -> None:
-        if self._error is not None:
-            raise self._error
 
 
 def _stage_lines(raw: sqlite3.Connection, table: str, lines: list[str], per_statement: int):
@@ -338,61 +317,31 @@ class CopyWriter(MessageWriter):
         self._sql = _copy_sql()
         self._remove_old()
         with connection.cursor() as cursor:
-            self._foreign_keys = _foreign_keys(cursor)
+            self._foreign_keys = deferrable_foreign_keys(cursor, Message._meta.db_table)
             if self._foreign_keys:
                 cursor.execute(f"SET CONSTRAINTS {self._foreign_keys} IMMEDIATE")
         self._raw = connection.connection
-        self._batches: queue.Queue[str | None] = queue.Queue(maxsize=1)
-        self._error: BaseException | None = None
-        self._thread = threading.Thread(target=self._copy_batches, name="crier-copy", daemon=True)
-        self._thread.start()
+        self._copier = BatchThread("crier-copy", self._copy)
         return self
 
-    def _copy_batches(self) -> None:
-        while (text := self._batches.get()) is not None:
-            if self._error is None:  # after a failure, batches are only drained
-                try:
-                    with self._raw.cursor() as cursor, cursor.copy(self._sql) as copy:
-                        copy.write(text)
-                except BaseException as error:  # raised again in the caller's thread
-                    self._error = error
+    def _copy(self, text: str) -> None:
+        with self._raw.cursor() as cursor, cursor.copy(self._sql) as copy:
+            copy.write(text)
 
     def write(self, lines: list[str]) -> None:
-        self._raise_if_failed()
-        self._batches.put("".join(lines))
+        self._copier.put("".join(lines))
 
     def finish(self) -> None:
-        self._stop()
-        self._raise_if_failed()
+        self._copier.finish()
         if self._foreign_keys:
             with connection.cursor() as cursor:
                 cursor.execute(f"SET CONSTRAINTS {self._foreign_keys} DEFERRED")
 
     def __exit__(self, exc_type, exc, traceback) -> None:
         if exc is not None:  # the transaction is going: a batch still waiting need not go in
-            with contextlib.suppress(queue.Empty):
-                self._batches.get_nowait()
-        self._stop()
-        if exc is not None and self._error is not None and exc is not self._error:
+            self._copier.drop_waiting()
+        self._copier.stop()
+        if exc is not None and self._copier.error is not None and exc is not self._copier.error:
             # A failed COPY aborts the transaction, and whatever the caller ran next on it
             # failed for that reason: the COPY's error is the one worth reporting.
-            raise self._error
-
-    def _stop(self) -> None:
-        if self._thread.is_alive():
-            self._batches.put(None)
-            self._thread.join()
-
-    def _raise_if_failed(self) -> None:
-        if self._error is not None:
-            raise self._error
-
-
-def _foreign_keys(cursor) -> str:
-    """The message table's deferrable foreign keys, quoted and comma-separated."""
-    cursor.execute(
-        "SELECT conname FROM pg_constraint WHERE conrelid = %s::regclass AND contype = 'f' "
-        "AND condeferrable ORDER BY conname",
-        [Message._meta.db_table],
-    )
-    return ", ".join(connection.ops.quote_name(name) for (name,) in cursor.fetchall())
+            raise self._copier.error

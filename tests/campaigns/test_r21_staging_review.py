@@ -10,14 +10,12 @@ from __future__ import annotations
 
 import threading
 
-import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.db import connection
 
 from campaigns.models import ImportStatus, RecipientImport
 from campaigns.recipients import bulk, imports
+from tests.campaigns.test_import_storage import sqlite_only
 
-sqlite_only = pytest.mark.skipif(connection.vendor != "sqlite", reason="SQLite staging")
 PHONES = "phone\n" + "".join(f"+7701{n:07d}\n" for n in range(1, 12_001))
 
 
