@@ -13,7 +13,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # runnable as a plain script
 
-from campaigns.compose.segments import count, count_rendered
+from core.sms_parts import count, count_rendered
 
 N = 100_000
 NAMES = ["Anna", "Bob", "Dmitry", "Aigerim", "José", "Erlan", "Mariya", "Timur", "Li", "Saule"]

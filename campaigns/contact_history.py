@@ -29,10 +29,10 @@ from django.utils import timezone
 from audit.log import record
 from audit.models import Action
 from campaigns import number_index, status_events
-from campaigns.compose.segments import count
 from campaigns.compose.templating import render
 from campaigns.models import ERASED_PREFIX, Campaign, Channel, Message, MessageDigits
 from contacts.models import Contact, ContactField, ListMember
+from core.sms_parts import count
 from core.statuses import PENDING, MessageStatus
 from providers.models import RateCard
 

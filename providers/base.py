@@ -26,7 +26,7 @@ import httpx
 from django.core.cache import cache
 from django.utils.dateparse import parse_datetime
 
-from core import crypto, statuses
+from core import crypto, sms_parts, statuses
 from providers.errors import (
     AuthError,
     InsufficientFunds,
@@ -342,16 +342,12 @@ class Refusal:
         return InvalidRequest(self.message, field=self.field)
 
 
-# GSM 03.38 basic set and extension table: text outside it needs UCS-2 (a unicode SMS).
-GSM7 = frozenset(
-    "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?¡ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-    "ÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà^{}\\[~]|€"
-)
 VOICE_KINDS = {"tts": "text to speech", "ssml": "SSML", "announcement": "recorded announcements"}
 
 
 def is_gsm7(text: str) -> bool:
-    return set(text) <= GSM7
+    """GSM 03.38's basic set and extension table; text outside them needs UCS-2 (unicode)."""
+    return sms_parts.is_gsm7(text)
 
 
 def _span(value: timedelta | None) -> str:

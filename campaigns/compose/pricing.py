@@ -36,10 +36,10 @@ from django.utils import timezone
 from campaigns import audiences
 from campaigns.compose import routes
 from campaigns.compose.outgoing import JsonText, contacts_for, messages_for, spec_for
-from campaigns.compose.segments import count, count_rendered, plain_parts
 from campaigns.compose.templating import Template, has_placeholders
 from campaigns.models import Campaign, Channel, Estimate, EstimateStatus
 from core.queue import enqueue
+from core.sms_parts import count, count_rendered, plain_parts
 from core.statuses import CampaignStatus, MessageStatus
 from providers.base import AccountInfo, Quote
 from providers.errors import NotSupported

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from campaigns.compose.segments import is_plain
 from campaigns.models import PlaceholderPolicy
 from core.columns import PLACEHOLDER
+from core.sms_parts import is_plain
 
 
 def has_placeholders(text: str) -> bool:

@@ -13,7 +13,7 @@ from django.views.decorators.http import require_http_methods, require_POST, req
 from django_htmx.http import HttpResponseStopPolling, trigger_client_event
 
 from campaigns import audiences, services
-from campaigns.compose import message_templates, pricing, segments
+from campaigns.compose import message_templates, pricing
 from campaigns.compose.forms import AudienceForm, MessageForm, OptionsForm, SetupForm
 from campaigns.compose.templating import Template
 from campaigns.models import (
@@ -29,6 +29,7 @@ from campaigns.recipients import imports
 from campaigns.recipients.forms import UploadForm
 from campaigns.sending import failover
 from contacts.models import ContactField
+from core import sms_parts
 from core.columns import missing_placeholders, placeholders_in
 from core.crypto import CredentialsUnreadable
 from core.statuses import MessageStatus
@@ -119,7 +120,7 @@ def campaign_count(request, campaign_pk: int):
 def campaign_replace(request, campaign_pk: int):
     """One click: every character with a GSM stand-in replaced, the draft saved."""
     campaign = get_campaign_for_user(request, campaign_pk, Role.SENDER, draft=True)
-    campaign.text = segments.replace_suggestions(request.POST.get("text", campaign.text))
+    campaign.text = sms_parts.replace_suggestions(request.POST.get("text", campaign.text))
     campaign.save(update_fields=["text", "updated_at"])
     form = MessageForm(instance=campaign)
     context = {"campaign": campaign, "message_form": form, "saved": True}
@@ -129,7 +130,7 @@ def campaign_replace(request, campaign_pk: int):
 
 
 def _count_context(campaign: Campaign, text: str) -> dict:
-    info = segments.count(text)
+    info = sms_parts.count(text)
     return {"count": info, "text_placeholders": placeholders_in(text)}
 
 
@@ -244,7 +245,7 @@ WORDS_PER_SECOND = 2.5  # text to speech at about 150 words a minute
 def _measure(campaign: Campaign, text: str):
     """SMS: encoding and parts. Voice: how long the text takes to say, when it is spoken."""
     if campaign.channel == Channel.SMS:
-        return segments.count(text)
+        return sms_parts.count(text)
     if campaign.voice_kind == VoiceKind.ANNOUNCEMENT:
         return {"seconds": None}
     words = len(re.sub(r"<[^>]+>", " ", text).split())

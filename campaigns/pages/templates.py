@@ -15,14 +15,14 @@ from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 from django_htmx.http import HttpResponseClientRedirect, trigger_client_event
 
-from campaigns.compose import message_templates, segments
+from campaigns.compose import message_templates
 from campaigns.compose.forms import MessageForm
 from campaigns.compose.message_templates import TemplateForm
 from campaigns.models import Channel, MessageTemplate
 from campaigns.pages.access import get_campaign_for_user
 from campaigns.pages.compose import message_context
 from contacts import changes
-from core import params
+from core import params, sms_parts
 from core.web import done
 from workspaces.models import Role
 from workspaces.tenancy import get_for_workspace, require_role, role_required
@@ -98,7 +98,7 @@ def template_check(request):
     text = request.POST.get("text", "")
     replaced = "replace" in request.POST
     if replaced:
-        text = segments.replace_suggestions(text)
+        text = sms_parts.replace_suggestions(text)
     context = {"text": text, "replaced": replaced}
     context.update(_checks(request, text, request.POST.get("channel", "")))
     return render(request, "campaigns/template_form.html#checks", context)
@@ -107,7 +107,7 @@ def template_check(request):
 def _checks(request, text: str, channel: str) -> dict:
     return {
         "channel": channel if channel in Channel.values else Channel.SMS,
-        "count": segments.count(text),
+        "count": sms_parts.count(text),
         "text_placeholders": message_templates.placeholder_uses(request.workspace, text),
         "not_placeholders": message_templates.not_placeholders(text),
     }

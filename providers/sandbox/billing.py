@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable
 from contextvars import ContextVar
 from datetime import datetime
@@ -11,31 +10,21 @@ from decimal import Decimal
 from django.db import transaction
 from django.db.models import F
 
+from core import sms_parts
 from providers import registry
 from providers.sandbox import delivery
 from providers.sandbox.models import Charge, SandboxAccount, SandboxCampaign, SandboxMessage
 
-GSM7 = set(
-    "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?¡ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-    "ÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
-)
-GSM7_EXTENDED = set("^{}\\[~]|€\f")
-
 
 def is_gsm7(text: str) -> bool:
-    return all(ch in GSM7 or ch in GSM7_EXTENDED for ch in text)
+    return sms_parts.is_gsm7(text)
 
 
 def segments(text: str) -> int:
-    """SMS parts for ``text``: 160/153 GSM-7 septets (extended characters count twice), else
-    70/67 UCS-2 code units."""
-    if is_gsm7(text):
-        length = sum(2 if ch in GSM7_EXTENDED else 1 for ch in text)
-        single, multi = 160, 153
-    else:
-        length = len(text.encode("utf-16-le")) // 2
-        single, multi = 70, 67
-    return 1 if length <= single else math.ceil(length / multi)
+    """SMS parts for ``text``, as a handset and an SMSC split it (core.sms_parts): 160/153
+    GSM-7 septets, an extension character counting two, else 70/67 UCS-2 code units; a part
+    never ends inside an escape pair or a surrogate pair, which then opens the next part."""
+    return max(1, sms_parts.count(text).parts)
 
 
 def price(account: SandboxAccount, text: str, channel: str = "sms") -> tuple[int, Decimal]:

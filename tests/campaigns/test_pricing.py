@@ -12,9 +12,9 @@ from django.utils import timezone
 
 from campaigns.compose import pricing
 from campaigns.compose.pricing import PriceLine, UnpricedLine, check_balance, price, quote_differs
-from campaigns.compose.segments import count
 from campaigns.compose.templating import render
 from campaigns.models import Campaign, Message, PlaceholderPolicy
+from core.sms_parts import count
 from core.statuses import MessageStatus
 from providers.base import AccountInfo, Quote
 from providers.models import ProviderAccount, Rate, RateCard

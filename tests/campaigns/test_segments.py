@@ -10,7 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from campaigns.compose.segments import (
+from core.sms_parts import (
     GSM7,
     GSM_BASIC,
     GSM_CHARS,
@@ -117,7 +117,7 @@ def test_the_tables_follow_3gpp_ts_23_038():
 
 def test_the_module_imports_no_django():
     # It runs in the bench and in workers' tight loops; a fresh interpreter shows what it pulls.
-    code = "import sys, campaigns.compose.segments; print('django' in sys.modules)"
+    code = "import sys, core.sms_parts; print('django' in sys.modules)"
     repo = Path(__file__).resolve().parents[2]
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=repo)
     assert result.stdout.strip() == "False", result.stderr

@@ -5,9 +5,9 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from campaigns.compose.segments import count, is_plain, plain_parts
 from campaigns.compose.templating import Template
 from campaigns.models import PlaceholderPolicy
+from core.sms_parts import count, is_plain, plain_parts
 
 # Plain letters, GSM extension characters, UCS-2 letters, an emoji, whitespace and braces.
 ALPHABET = st.sampled_from(list("abcXYZ 019.,!?@£$_€{^й😀\t\n "))

@@ -1,6 +1,7 @@
 """How many SMS parts a text costs: GSM-7 or UCS-2, the parts, and what forces UCS-2.
 
-Pure Python, no Django, so the live counter, the preview and the bench share one definition.
+Pure Python, no Django, so the live counter, the preview, the bench and the sandbox's billing
+(providers.sandbox.billing) share one definition: the price shown is the price billed.
 Lengths are in the encoding's units: septets for GSM-7, UTF-16 code units for UCS-2.
 """
 
@@ -136,6 +137,12 @@ def _plain_gsm7(length: int) -> SegmentInfo:
 @lru_cache(maxsize=4096)
 def _ucs2_char(char: str) -> Ucs2Char:
     return Ucs2Char(char, SUGGESTIONS.get(char))
+
+
+def is_gsm7(text: str) -> bool:
+    """Whether ``text`` goes as GSM-7 (every character in the default alphabet or its
+    extension table); otherwise it is a unicode (UCS-2) message."""
+    return _only_gsm(text) is not None
 
 
 def replace_suggestions(text: str) -> str:
