@@ -45,3 +45,33 @@ def test_r22_the_frozen_estimate_leaves_out_numbers_the_launch_leaves_out(
         f"launch page: {check.estimate.total} for {check.estimate.messages} recipients; "
         f"billed {billed} for 3"
     )
+
+
+def test_r22_recipients_an_import_commits_during_the_launch_are_in_its_estimate(acme, monkeypatch):
+    """services.launch prices the campaign (readiness) before its transaction, then asks the
+    provider for the balance (an HTTP call); an import of the draft that commits meanwhile
+    (campaigns/recipients/imports.py ``_store``: the campaign still a draft) adds recipients
+    the launch then sends, outside the estimate it freezes and the balance check it made."""
+    from campaigns.compose import pricing
+    from campaigns.models import Campaign, Message
+    from core.statuses import MessageStatus
+    from providers.base import AccountInfo
+
+    campaign = campaign_for(acme.workspace, acme.account, 3, status="draft")
+    campaign.sender = acme.sender.value
+    campaign.save(update_fields=["sender"])
+
+    def balance_while_an_import_commits(of):
+        Message.objects.bulk_create(
+            Message(campaign=campaign, phone=f"+7702{n:07d}", country="KZ") for n in range(1000)
+        )
+        return AccountInfo(currency="USD", balance=Decimal("1000"))
+
+    monkeypatch.setattr(pricing, "current_funds", balance_while_an_import_commits)
+    services.launch(campaign, acme.user("sender"))
+    campaign = Campaign.objects.get(pk=campaign.pk)
+    to_send = campaign.messages.filter(status=MessageStatus.PENDING).count()
+    assert campaign.estimate["messages"] == to_send, (
+        f"launched {to_send} recipients under an estimate of {campaign.estimate['messages']} "
+        f"({campaign.estimate['total']} {campaign.estimate['currency']})"
+    )
