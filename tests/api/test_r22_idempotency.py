@@ -1,4 +1,6 @@
-"""Review r22: an Idempotency-Key whose first request died without answering. api.idempotency
+"""Review r22: Idempotency-Key keeping a retry safe.
+
+An Idempotency-Key whose first request died without answering. api.idempotency
 claims the key (a row with no answer, committed at once) before the work and writes the
 answer in ``finalize_response``; ApiView.handle_exception catches ``Exception`` only. A worker
 that dies inside the view (gunicorn's timeout: SIGABRT, whose handler calls sys.exit in the
@@ -37,3 +39,39 @@ def test_r22_a_key_whose_request_died_is_not_in_progress_for_a_day(api, acme, mo
     IdempotentRequest.objects.update(created_at=claimed.created_at - timedelta(minutes=10))
     retry = api.post("/api/v1/campaigns", body, format="json", headers=HEADERS)
     assert retry.status_code == 201, (retry.status_code, retry.json().get("detail"))
+
+
+@pytest.mark.django_db(transaction=True)
+def test_r22_a_500_after_the_message_was_stored_does_not_let_a_retry_send_it_again(
+    api, acme, monkeypatch
+):
+    """docs/api.md: a 500 means "retry with the same Idempotency-Key", and the key "makes a
+    retry safe". transactional.send commits the message, then wakes a worker: ``enqueue``
+    outside a transaction publishes to the broker at once, and a broker that is down raises.
+    The answer is a 500, api.idempotency.keep lets the key go, and the retry stores a second
+    message; beat hands the campaign out from the database, so both are sent."""
+    from celery import current_app
+    from kombu.exceptions import OperationalError
+
+    from campaigns.models import Message
+
+    def broker_down(*args, **kwargs):
+        raise OperationalError("Error 111 connecting to redis:6379. Connection refused.")
+
+    task = current_app.tasks["campaigns.tasks.send_campaign"]
+    monkeypatch.setattr(task, "delay", broker_down)  # what delay_on_commit calls
+    body = {
+        "account": acme.account.pk,
+        "to": "+77012223344",
+        "sender": acme.sender.value,
+        "text": "Your code is 4711",
+    }
+    headers = {"Idempotency-Key": "order-1001-code"}
+    first = api.post("/api/v1/messages", body, format="json", headers=headers)
+    assert first.status_code == 500  # "Crier failed; retry with the same Idempotency-Key"
+    monkeypatch.undo()
+    retry = api.post("/api/v1/messages", body, format="json", headers=headers)
+    assert retry.status_code in (202, 409), retry.status_code
+    assert Message.objects.filter(phone="+77012223344").count() == 1, (
+        "one request with one Idempotency-Key stored two messages: both will be sent"
+    )
