@@ -22,6 +22,7 @@ from api.views.campaigns import _draft, campaign_of
 from campaigns.models import RecipientImport
 from campaigns.recipients import imports
 from core import uploads
+from core.columns import PLACEHOLDER
 from core.rejections import read_rejections
 from core.tables.table import ImportRejected
 
@@ -34,11 +35,13 @@ def _import_of(request, pk: int) -> RecipientImport:
     )
 
 
-def _start_import(campaign, user, mode: str, phone_column=None, **source) -> RecipientImport:
+def _start_import(
+    campaign, user, mode: str, phone_column=None, options=None, **source
+) -> RecipientImport:
     try:
         imp = imports.create(campaign, user, **source)
-        if phone_column is not None or imp.phone_column is None:
-            imports.remap(imp, imp.options or {}, phone_column)
+        if options or phone_column is not None or imp.phone_column is None:
+            imports.remap(imp, {**(imp.options or {}), **(options or {})}, phone_column)
         imports.confirm(imp, mode)
     except imports.ImportNotAllowed as error:
         raise Problem("wrong-state", str(error), campaign_status=campaign.status) from None
@@ -60,9 +63,19 @@ class CampaignRecipients(ApiView):
         given.is_valid(raise_exception=True)
         recipients = given.validated_data["recipients"]
         names = sorted({name for r in recipients for name in r.get("fields", {})})
-        bad = [n for n in names if not n or n.lower() == "phone" or len(n) > 100]
+        # A key is the placeholder it fills, as given ({"orderId": ...} fills {orderId}).
+        bad = [n for n in names if not PLACEHOLDER.fullmatch("{" + n + "}") or len(n) > 100]
         if bad:
-            raise ValidationError({"recipients": [f"“{bad[0]}” cannot be a field name."]})
+            raise ValidationError(
+                {
+                    "recipients": [
+                        f"“{bad[0]}” cannot be a field name: a field fills the {{placeholder}} "
+                        "of its name, so use letters, digits and _ only (up to 100)."
+                    ]
+                }
+            )
+        if any(n.casefold() == "phone" for n in names):
+            raise ValidationError({"recipients": ["“phone” cannot be a field name."]})
         out = io.StringIO()
         writer = csv.writer(out)
         writer.writerow(["phone", *names])
@@ -74,6 +87,8 @@ class CampaignRecipients(ApiView):
             actor(request),
             given.validated_data["mode"],
             phone_column=0,
+            # Read back exactly as written: comma-separated, a header of the names as given.
+            options={"delimiter": ",", "has_header": True, "names": "given"},
             text=out.getvalue(),
         )
         return Response(s.ImportSerializer(imp).data, status=status.HTTP_202_ACCEPTED)

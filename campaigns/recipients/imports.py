@@ -169,6 +169,11 @@ def remap(imp: RecipientImport, options: dict, phone_column: int | None) -> None
 
 
 def placeholders(imp: RecipientImport) -> dict[str, int]:
+    """Placeholder name -> column: made from the header as a spreadsheet's is read, or the
+    header itself where it holds names already (``options["names"] == "given"``: the API's
+    JSON recipients, whose keys are the placeholders they fill, ``{orderId}`` included)."""
+    if (imp.options or {}).get("names") == "given":
+        return {name: i for i, name in enumerate(imp.columns) if i != imp.phone_column}
     return placeholder_names(imp.columns, imp.phone_column)
 
 
