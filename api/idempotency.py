@@ -3,7 +3,13 @@ retry with the same key and the same request; the same key with another request 
 (422), and a retry while the first is still being answered is told to wait (409).
 
 The key is claimed by inserting its row before the work starts (a unique constraint decides
-between concurrent requests), so fifty identical requests at once do the work once.
+between concurrent requests), so fifty identical requests at once do the work once. The claim,
+the work and the answer are one transaction (``ApiView.dispatch``): a concurrent request with
+the key waits for it on PostgreSQL and then gets its answer; a request that dies half-way (a
+worker's timeout, a restart) or answers 5xx leaves neither its work nor its claim behind, so the
+retry does the work once (review r22: a claim committed first stayed "in progress" for a day
+after such a death, and a 500 after the work had committed let a retry do it again). Tasks are
+queued on that commit, after the answer is stored.
 """
 
 from __future__ import annotations
@@ -89,9 +95,10 @@ def claim(request, api_key) -> IdempotentRequest | None:
 
 
 def keep(claimed: IdempotentRequest, response) -> None:
-    """Stores the answer; a server error lets the key go, so a retry does the work again."""
+    """Stores the answer in the request's transaction; a server error rolls it back, work and
+    claim, so a retry does the work again."""
     if response.status_code >= 500:
-        IdempotentRequest.objects.filter(pk=claimed.pk).delete()
+        transaction.set_rollback(True)
         return
     if hasattr(response, "render") and not response.is_rendered:
         response.render()

@@ -9,6 +9,7 @@ reads aloud, on the voice channel) is the message's own: the campaign's template
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 
 from django.db import transaction
 from django.utils import timezone
@@ -282,4 +283,10 @@ def wake(campaign: Campaign) -> None:
     if campaign.lease_until and campaign.lease_until > timezone.now():
         return  # a worker has it; what it lets go without seeing, beat hands out within 2 s
     if engine.take_for_worker(campaign.pk):
-        enqueue("campaigns.tasks.send_campaign", campaign.pk)
+        # A broker that is down is logged and the lease let go: beat hands the campaign out
+        # within 2 s.
+        enqueue(
+            "campaigns.tasks.send_campaign",
+            campaign.pk,
+            if_refused=partial(engine.release, campaign.pk),
+        )

@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 
 from django.conf import settings
+from django.db import transaction
 from django.utils.dateparse import parse_datetime
 from rest_framework.exceptions import NotFound
 from rest_framework.pagination import CursorPagination
@@ -72,6 +73,11 @@ class ApiView(APIView):
 
     def dispatch(self, request, *args, **kwargs):
         try:
+            if request.method == "POST" and request.headers.get(idempotency.HEADER):
+                # The key's claim, the work and the answer commit together or not at all
+                # (api.idempotency): a request that dies half-way leaves no claim behind.
+                with transaction.atomic():
+                    return super().dispatch(request, *args, **kwargs)
             return super().dispatch(request, *args, **kwargs)
         finally:
             if self._via is not None:
