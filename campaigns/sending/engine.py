@@ -634,27 +634,28 @@ class HeldBatch:
 
     def _outside_window(self, untouched: bool) -> bool:
         """A batch is handed over only while its recipients' windows are open, whatever kept
-        it since its claim (a dead worker, a pause, a backoff, the provider's hold): a claimed
-        batch gives the messages whose window closed back to pending (nothing of it reached
-        the provider); one the provider holds waits, unlaunched, for the next opening. True
-        when nothing goes now."""
+        it since its claim (a dead worker, a pause, a backoff, the provider's hold): an
+        untouched claimed batch gives the messages whose window closed back to pending
+        (nothing of it reached the provider); one the provider holds, or has part of, waits
+        for the next opening. True when nothing goes now."""
         if self.batch.status not in (BatchStatus.CLAIMED, BatchStatus.HELD):
             return False
         if not windows.zone_keys(self.campaign):
             return False
         unsent = Message.objects.filter(batch=self.batch, status=MessageStatus.SUBMITTING)
         closed = unsent.exclude(pk__in=windows.open_now(self.campaign, unsent).values("pk"))
-        if self.batch.status == BatchStatus.HELD:
+        if self.batch.status == BatchStatus.HELD or not untouched:
+            # Held by the provider, or part-way through its calls (Mobizon's Create went
+            # through, its Send did not): the provider has the recipients, so the batch waits
+            # whole for the next opening (review r22: it went on at its retry, at night).
             if not closed.exists():
                 return False
             when = windows.wait_for_window(self.campaign)
             when = when or timezone.now() + windows.NEVER_OPEN_RECHECK
             self._update(
-                status=BatchStatus.HELD, next_attempt_at=when, lease_until=None, lease_token=""
+                status=self.batch.status, next_attempt_at=when, lease_until=None, lease_token=""
             )
             return True
-        if not untouched:
-            return False
         back = closed.update(status=MessageStatus.PENDING, batch=None, updated_at=timezone.now())
         if not back:
             return False
