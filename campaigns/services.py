@@ -234,6 +234,9 @@ def launch(campaign: Campaign, user, *, confirm_unpriced: bool = False, funds=No
     """Moves a ready draft to ``scheduled`` (the beat task starts it at its time) with its
     price estimate frozen. Launches once: a second request (a double click, another tab) finds
     the campaign no longer a draft and is refused, changing nothing."""
+    # What the check prices, summed up: the launch refuses if it changed before the launch
+    # held the campaign (an import that committed meanwhile: review r22).
+    priced, _ = pricing.fingerprint(campaign)
     check = readiness(campaign, funds=funds)
     if not check.ready:
         raise CampaignRuleError(" ".join(check.problems))
@@ -251,11 +254,26 @@ def launch(campaign: Campaign, user, *, confirm_unpriced: bool = False, funds=No
             launched_by=user,
             next_attempt_at=None,
             consecutive_errors=0,
-            estimate=_frozen(campaign, estimate),
             updated_at=timezone.now(),
         )
         if not launched:
             raise CampaignRuleError("This campaign was launched already.")
+        # No longer a draft, so no import adds to it from here; one may have just before.
+        if pricing.fingerprint(campaign)[0] != priced:
+            raise CampaignRuleError(
+                "The recipients or the prices changed while the launch checked them (an "
+                "import finished, or a rate was edited): check the price and launch again."
+            )
+        left_out = status_events.update(
+            campaign.workspace_id,
+            _stop_listed(campaign),
+            status=MessageStatus.CANCELLED,
+            error_code="stop_listed",
+            error_reason="The number was on the stop list at launch.",
+        )
+        if left_out:  # the estimate priced them: price what is sent (review r22)
+            estimate = pricing.estimate(campaign)
+        Campaign.objects.filter(pk=campaign.pk).update(estimate=_frozen(campaign, estimate))
         # The audience becomes messages now, in this transaction: from here on, changes to
         # the lists, segments and contacts do not change who the campaign sends to.
         from_book = audiences.snapshot(campaign)
@@ -264,13 +282,6 @@ def launch(campaign: Campaign, user, *, confirm_unpriced: bool = False, funds=No
         zones = windows.assign_zones(campaign)
         if zones and (never := windows.never_opens(campaign, zones)):
             raise CampaignRuleError(never)  # in no recipient's zone: the launch is undone
-        left_out = status_events.update(
-            campaign.workspace_id,
-            _stop_listed(campaign),
-            status=MessageStatus.CANCELLED,
-            error_code="stop_listed",
-            error_reason="The number was on the stop list at launch.",
-        )
         recipients = CampaignCounters.objects.filter(campaign=campaign).values_list(
             "pending", flat=True
         )
