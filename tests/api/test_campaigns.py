@@ -313,3 +313,6 @@ def test_a_status_the_counters_say_is_empty_is_answered_without_reading_messages
     assert not [q for q in queries if "campaigns_message" in q["sql"]]
     delivered = api.get(url, {"status": "delivered"}).json()["results"]
     assert [m["status"] for m in delivered] == ["delivered"] * 3
+    empty = Campaign.objects.create(workspace=acme.workspace, name="No messages yet")
+    none = api.get(f"/api/v1/campaigns/{empty.pk}/messages", {"status": "sent"})
+    assert none.status_code == 200 and none.json()["results"] == []
