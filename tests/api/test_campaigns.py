@@ -292,3 +292,65 @@ def test_a_draft_takes_its_text_from_a_template(api, acme, globex):
     assert spoken.status_code == 200, spoken.json()
     assert spoken.json()["channel"] == "voice" and spoken.json()["template"] is None
     assert MessageTemplate.objects.get(pk=acme.template.pk).usage_count == 0
+
+
+def test_a_status_the_counters_say_is_empty_is_answered_without_reading_messages(api, acme):
+    """As the recipient table (campaigns.pages.queries): queued, sent and delivered are in no
+    (campaign, status) index on PostgreSQL, so looking for none walks all of a campaign's
+    entries in its (campaign, id) one."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    campaign = acme.campaign
+    Message.objects.bulk_create(
+        Message(campaign=campaign, phone=f"+7701000{n:04d}", country="KZ", status="delivered")
+        for n in range(3)
+    )
+    url = f"/api/v1/campaigns/{campaign.pk}/messages"
+    with CaptureQueriesContext(connection) as queries:
+        sent = api.get(url, {"status": "sent"})
+    assert sent.status_code == 200 and sent.json()["results"] == [] and not sent.json()["next"]
+    assert not [q for q in queries if "campaigns_message" in q["sql"]]
+    delivered = api.get(url, {"status": "delivered"}).json()["results"]
+    assert [m["status"] for m in delivered] == ["delivered"] * 3
+    empty = Campaign.objects.create(workspace=acme.workspace, name="No messages yet")
+    none = api.get(f"/api/v1/campaigns/{empty.pk}/messages", {"status": "sent"})
+    assert none.status_code == 200 and none.json()["results"] == []
+
+
+@pytest.mark.parametrize("few", [200, 3], ids=["ids-probed", "too-many-to-probe"])
+def test_updated_since_returns_exactly_the_campaigns_messages_changed_since(
+    api, acme, monkeypatch, few
+):
+    """Every message of the campaign changed at or after the time, in id order across pages,
+    whether they are few (read through the (campaign, updated_at) index first) or not; none
+    changed earlier, none of another campaign."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from api.views import base
+
+    monkeypatch.setattr(base, "FEW_CHANGED", few)
+    campaign = acme.campaign
+    other = Campaign.objects.create(workspace=acme.workspace, name="Other")
+    made = Message.objects.bulk_create(
+        Message(campaign=c, phone=f"+7701000{n:04d}", country="KZ")
+        for n, c in enumerate([campaign] * 12 + [other] * 3)
+    )
+    since = timezone.now() - timedelta(hours=1)
+    Message.objects.update(updated_at=since - timedelta(seconds=1))
+    changed = [m.pk for m in made[:12] if m.pk % 3 != 1]
+    Message.objects.filter(pk__in=changed[::2]).update(updated_at=since)  # at: returned
+    Message.objects.filter(pk__in=changed[1::2]).update(updated_at=since + timedelta(minutes=5))
+    Message.objects.filter(campaign=other).update(updated_at=since + timedelta(minutes=5))
+    url = f"/api/v1/campaigns/{campaign.pk}/messages?limit=3&updated_since="
+    page = api.get(url + since.isoformat().replace("+00:00", "Z")).json()
+    got = [m["id"] for m in page["results"]]
+    while page["next"]:
+        page = api.get(page["next"]).json()
+        got += [m["id"] for m in page["results"]]
+    assert got == sorted(changed)
+    later = since + timedelta(minutes=10)
+    none = api.get(url + later.isoformat().replace("+00:00", "Z")).json()
+    assert none["results"] == [] and not none["next"]
