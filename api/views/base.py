@@ -4,9 +4,10 @@ problem-details errors, idempotent POSTs, the audit log's "via", and the pages i
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils.dateparse import parse_datetime
 from rest_framework.exceptions import NotFound
 from rest_framework.pagination import CursorPagination
@@ -138,3 +139,34 @@ def few_changed(messages, campaign=None):
 
 
 FEW_CHANGED = 200
+
+
+# How far apart the clocks of the web, the workers and the database may be.
+CLOCK_SKEW = timedelta(seconds=10)
+
+
+def changes_since(since):
+    """The time to read ``?updated_since=`` from so that no change is lost: a change is
+    stamped when its transaction writes it but seen only once it commits, so a client that
+    read at T and asks for the changes since T would miss what a transaction open at T
+    (a tracking poll, an import) commits later, stamped earlier (review r22). So the read
+    starts at the oldest open write transaction's start when that is earlier (PostgreSQL's
+    pg_stat_activity; elsewhere writes are one at a time and short), less CLOCK_SKEW, for
+    the stamps come from the web's and the workers' clocks. Pages may repeat a change the
+    client saw already (docs/api.md)."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT min(xact_start) FROM pg_stat_activity WHERE datname = "
+                "current_database() AND backend_xid IS NOT NULL AND pid <> pg_backend_pid()"
+            )
+            (oldest,) = cursor.fetchone()
+        if oldest is not None and oldest < since:
+            since = oldest
+    return since - CLOCK_SKEW
+
+
+def changed_since(messages, since, campaign=None):
+    """``messages`` changed at or after ``since`` (``?updated_since=``), of ``campaign``'s
+    through few_changed."""
+    return few_changed(messages.filter(updated_at__gte=changes_since(since)), campaign)

@@ -20,7 +20,7 @@ from api import serializers as s
 from api.keys import actor
 from api.models import Scope
 from api.problems import Problem
-from api.views.base import ApiView, ById, ByNewest, few_changed
+from api.views.base import ApiView, ById, ByNewest, changed_since
 from campaigns import services
 from campaigns.compose import message_templates, pricing
 from campaigns.compose.forms import AudienceForm, MessageForm, OptionsForm, SetupForm
@@ -388,7 +388,7 @@ def message_page(view, request, messages, campaign=None):
         if campaign and not getattr(getattr(campaign, "counters", None), f["status"], 1):
             messages = messages.none()  # as in campaigns.pages.queries: no index to find none
     if "updated_since" in f:
-        messages = few_changed(messages.filter(updated_at__gte=f["updated_since"]), campaign)
+        messages = changed_since(messages, f["updated_since"], campaign)
     return page_of(view, request, messages, s.MessageSerializer)
 
 
