@@ -236,7 +236,10 @@ def launch(campaign: Campaign, user, *, confirm_unpriced: bool = False, funds=No
     the campaign no longer a draft and is refused, changing nothing."""
     # What the check prices, summed up: the launch refuses if it changed before the launch
     # held the campaign (an import that committed meanwhile: review r22).
-    priced, _ = pricing.fingerprint(campaign)
+    try:
+        priced, _ = pricing.fingerprint(campaign)
+    except audiences.BrokenSegment:
+        priced = None  # the check says why it cannot launch
     check = readiness(campaign, funds=funds)
     if not check.ready:
         raise CampaignRuleError(" ".join(check.problems))
