@@ -5,13 +5,15 @@ import's process keeps only what needs every row before it: which number came fi
 A child gets the rows' numbers and cells and answers, for each row, a key: the E.164 digits
 (an int) of a row it would accept, the same negated for a valid number whose row misses a
 placeholder, or the Rejection of any other row (invalid, a country not allowed, already in
-the campaign, stop-listed); then the lines of the rows it would accept, in order, each with
-its reference, and how many of those each country has. The import's process walks the keys:
+the campaign, stop-listed); then the lines of the rows it would accept, in order (all but
+the reference), and how many of those each country has. The import's process walks the keys:
 the first row of a number is accepted, a later one is a duplicate of it (its line dropped, its
 country counted back), and a row missing a placeholder is a duplicate if its number came
-before, as the checks ran in one process (``Checker``). Validating children took the phone
-cells only and the import's process built the lines: 12.5 s of its CPU for a million rows, of
-which the check, the line and the fields' JSON were most.
+before, as when one process checked every row (``Checker``); then it puts the references in
+front, sorted by batch. When the children took the phone cells only and the import's process
+built the lines, that process took 14.3-15.3 s of CPU for a million rows (bench/import.py on
+PostgreSQL, load 7-10), the children 4.8-5.4 s; now 6.6-8.4 s and 8.4-10.1 s, about 3 s less for
+the two together, medians (docs/architecture.md, "Importing a million recipients").
 
 Children are forked as core.children.Workers (they cannot hang the import; a lost one raises
 ChildLost) and each keeps its own bounded cache of verdicts. A batch too small for the pool is
