@@ -16,10 +16,6 @@ import gives a sign of life (``heartbeat_at``) after every batch and while it wa
 worker died is failed by ``fail_abandoned`` (beat, every 30 s) once it has been silent for
 ``CRIER_IMPORT_STALE_SECONDS`` (120). ``CRIER_IMPORT_STALL_SECONDS`` (60) is how long a
 validating child may owe an answer.
-
-Longer than 400 lines because the import is one state machine (created, previewed, mapped,
-queued, run, finished, cancelled or failed) whose steps share its row checks and progress
-reporting.
 """
 
 from __future__ import annotations
