@@ -58,7 +58,12 @@ def run_one(path: Path) -> dict:
     backend = _Backend()
     cpu = resource.getrusage(resource.RUSAGE_SELF)
     started = time.perf_counter()
-    imports.run(imp.pk)
+    if profile := os.environ.get("BENCH_PROFILE"):
+        import cProfile
+
+        cProfile.runctx("imports.run(imp.pk)", globals(), locals(), profile)
+    else:
+        imports.run(imp.pk)
     seconds = time.perf_counter() - started
     own = resource.getrusage(resource.RUSAGE_SELF)
     workers = resource.getrusage(resource.RUSAGE_CHILDREN)  # the pool, joined on exit
@@ -123,8 +128,11 @@ def main() -> None:
     parser.add_argument("--db", default="sqlite,postgres")
     parser.add_argument("--only", help="run only the files whose name contains this")
     parser.add_argument("--repeat", type=int, default=1, help="runs of each; best and median")
+    parser.add_argument("--profile", type=Path, help="cProfile the import's process into this file")
     parser.add_argument("--run", type=Path, help=argparse.SUPPRESS)  # the child process
     args = parser.parse_args()
+    if args.profile:
+        os.environ["BENCH_PROFILE"] = str(args.profile.resolve())
     if args.run:
         print(json.dumps(run_one(args.run)))
         return

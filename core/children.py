@@ -154,6 +154,17 @@ class Reply:
         return pickle.loads(_receive(self._child, self._stall_seconds))
 
 
+class Done:
+    """An answer computed in this process, with the interface of Reply (a batch too small
+    for the children)."""
+
+    def __init__(self, value):
+        self._value = value
+
+    def get(self):
+        return self._value
+
+
 class _Child:
     """One forked child with a pipe for chunks and one for results (the parent's ends
     non-blocking, so that no read or write of the parent's can outlast a bound)."""

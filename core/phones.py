@@ -482,6 +482,12 @@ def normalise(
     return _result(_check_allowed(_verdict(cache_key(raw), default_country), allowed_set))
 
 
+def verdict(raw: str, default_country: str, allowed: frozenset[str] | None = None) -> Verdict:
+    """``normalise``'s answer as a Verdict (a valid number as a plain tuple), for a caller
+    that checks a million cells and keeps its own cache (campaigns.recipients.checking)."""
+    return _check_allowed(_verdict(cache_key(raw), default_country), allowed)
+
+
 def region_of(e164: str) -> str:
     """The region code of a valid E.164 number ("KZ"), "" when phonenumbers cannot tell."""
     try:
@@ -584,7 +590,7 @@ class Normaliser:
                 verdicts[key] = verdict
         pool = self._get_pool() if len(fresh) >= _POOL_THRESHOLD else None
         if pool is None:
-            jobs = [_Done(_verdicts(fresh, self.default_country))]
+            jobs = [children.Done(_verdicts(fresh, self.default_country))]
         else:
             size = -(-len(fresh) // (self.processes * 2))
             jobs = [pool.submit(fresh[i : i + size]) for i in range(0, len(fresh), size)]
@@ -611,16 +617,6 @@ class Normaliser:
             except OSError:  # out of processes or pipes: one core still does the job
                 self.processes = 1
         return self._pool
-
-
-class _Done:
-    """An already computed job with the interface of children.Reply."""
-
-    def __init__(self, value):
-        self._value = value
-
-    def get(self):
-        return self._value
 
 
 def normalise_many(

@@ -16,10 +16,6 @@ import gives a sign of life (``heartbeat_at``) after every batch and while it wa
 worker died is failed by ``fail_abandoned`` (beat, every 30 s) once it has been silent for
 ``CRIER_IMPORT_STALE_SECONDS`` (120). ``CRIER_IMPORT_STALL_SECONDS`` (60) is how long a
 validating child may owe an answer.
-
-Longer than 400 lines because the import is one state machine (created, previewed, mapped,
-queued, run, finished, cancelled or failed) whose steps share its row checks and progress
-reporting.
 """
 
 from __future__ import annotations
@@ -27,9 +23,7 @@ from __future__ import annotations
 import logging
 import os
 import tempfile
-from collections import deque
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from itertools import islice
 
 from django.conf import settings
@@ -44,15 +38,14 @@ from campaigns.models import (
     ImportStatus,
     PlaceholderPolicy,
     RecipientImport,
-    references,
 )
-from campaigns.recipients import bulk
+from campaigns.recipients import bulk, checking
 from contacts import book
-from core import children, phones
+from core import children
 from core import imports as runs
 from core.columns import detect_phone_column, placeholder_names, placeholders_in
 from core.queue import enqueue
-from core.rejections import Code, RejectedRow, Rejection, write_rejections_csv
+from core.rejections import write_rejections_csv
 from core.statuses import CampaignStatus
 from core.tables.reader import ENCODINGS
 from core.tables.table import ImportRejected, Row
@@ -190,21 +183,6 @@ def confirm(imp: RecipientImport, mode: str) -> bool:
     return bool(updated)
 
 
-@dataclass
-class _Tally:
-    accepted: int = 0
-    rejected: int = 0
-    by_reason: dict[str, int] = field(default_factory=dict)
-    by_country: dict[str, int] = field(default_factory=dict)
-    done: int = 0  # rows read
-    total: int = 0  # rows expected, for the progress bar
-
-    def reject(self, code: Code) -> None:
-        self.rejected += 1
-        # Code is a str: its member counts under its value, without the enum's slow .value.
-        self.by_reason[code] = self.by_reason.get(code, 0) + 1
-
-
 def run(import_id: int) -> dict:
     """Runs a queued import to the end. Idempotent: only a queued import is started."""
     now = timezone.now()
@@ -217,7 +195,10 @@ def run(import_id: int) -> dict:
         pk=import_id
     )
     try:
-        with tempfile.TemporaryFile("w+", newline="", encoding="utf-8") as report:
+        with (
+            checking.frozen_heap(),
+            tempfile.TemporaryFile("w+", newline="", encoding="utf-8") as report,
+        ):
             _import(imp, report)
     except Cancelled:
         _finish(imp, ImportStatus.CANCELLED, "")
@@ -263,37 +244,32 @@ def _import(imp: RecipientImport, report) -> None:
                 _store(imp, writer, tally, report)
 
 
-def _read_and_check(imp: RecipientImport, writer, report, progress: _Progress) -> _Tally:
+def _read_and_check(imp: RecipientImport, writer, report, progress: _Progress) -> checking.Tally:
     """Reads every row, gives it its verdict, and hands the accepted ones to ``writer`` and
-    the rejected ones to ``report``, batch by batch."""
+    the rejected ones to ``report``, batch by batch (the rows' own checks and their lines of
+    COPY text on every core: campaigns.recipients.checking)."""
     campaign = imp.campaign
     _check_draft(campaign)
-    checker = _Checker(imp, writer.tail)
+    rules = _rules(imp, writer.tail)
+    checker = checking.Checker(rules)
     tally = checker.tally
     estimate = _estimate_rows(imp)
-    allowed = campaign.account.allowed_country_set() if campaign.account else None
     write_rejections_csv([], report, imp.columns)  # the header row
-    column = imp.phone_column
 
-    # The Normaliser forks its workers first, while this process is small; forked after a
-    # workbook is loaded, every worker would carry the whole sheet too.
+    # The children fork first, while this process is small; forked after a workbook is
+    # loaded, every one would carry the whole sheet too.
     stall_seconds = settings.CRIER_IMPORT_STALL_SECONDS
-    normaliser = phones.Normaliser(
-        campaign.workspace.default_country, allowed, stall_seconds=stall_seconds
-    )
-    with children.interruptible(progress.check), normaliser as n, _open(imp) as table:
-        batches: deque[list[Row]] = deque()
+    pool = checking.Pool(checking.Lines(rules), stall_seconds=stall_seconds)
+    with children.interruptible(progress.check), pool, _open(imp) as table:
 
-        def phone_cells() -> Iterator[list[str]]:
+        def batches() -> Iterator[list[Row]]:
             rows, size = iter(table), FIRST_BATCH
             while batch := list(islice(rows, size)):
                 size = BATCH
-                batches.append(batch)
-                yield [cells[column] if column < len(cells) else "" for _, cells in batch]
+                yield batch
 
-        for verdicts in n.verdicts(phone_cells()):
-            batch = batches.popleft()
-            lines, rejected = checker.check(batch, verdicts)
+        for batch, keys, lines, by_country in pool.answers(batches()):
+            lines, rejected = checker.check(batch, keys, lines, by_country)
             tally.done += len(batch)
             tally.total = max(estimate or 0, tally.done)
             if rejected:
@@ -305,91 +281,33 @@ def _read_and_check(imp: RecipientImport, writer, report, progress: _Progress) -
     return tally
 
 
-class _Checker:
-    """What an import knows about the rows before and behind the current batch: the numbers
-    already accepted, already in the campaign and stop-listed, and the placeholders a row
-    must fill. ``check`` turns a batch into lines of COPY text (see bulk.MessageWriter) for
-    the rows accepted and report rows for the others, counting both in ``tally``."""
-
-    def __init__(self, imp: RecipientImport, tail: str):
-        campaign = imp.campaign
-        self.names = placeholders(imp)
-        self.required: list[tuple[str, int]] = []  # (name, column) a row must fill
-        if campaign.placeholder_policy == PlaceholderPolicy.REJECT:
-            used = placeholders_in(campaign.text)
-            self.required = [(name, self.names[name]) for name in used if name in self.names]
-        self.existing = set()
-        if imp.mode == ImportMode.ADD:
-            self.existing = set(campaign.messages.values_list("phone", flat=True))
-        self.stop = set(
-            book.opted_out_phones(campaign.workspace_id).values_list("phone", flat=True)
-        )
-        # The digits of each E.164 number accepted -> its row: an int takes half the memory
-        # of the string, which a million-row file notices.
-        self.seen: dict[int, int] = {}
-        self.column = imp.phone_column
-        self.encode = bulk.FieldsEncoder(self.names)
-        self.tail = tail
-        self.tally = _Tally()
-
-    def check(self, batch: list[Row], verdicts: list) -> tuple[list[str], list[RejectedRow]]:
-        seen, existing, stop, required = self.seen, self.existing, self.stop, self.required
-        encode, tail, by_country = self.encode, self.tail, self.tally.by_country
-        # Sorted, the references of a batch grow as those of successive batches do: the
-        # unique index then grows at its end, several times faster.
-        fresh = references(len(batch))
-        fresh.sort()
-        next_reference = iter(fresh).__next__
-        lines, rejected = [], []
-        # The hot loop of a million-row import: a new valid number is accepted inline;
-        # anything else goes through _rejection.
-        for (number, cells), verdict in zip(batch, verdicts, strict=True):
-            if type(verdict) is tuple:
-                e164, region, kind = verdict
-                digits = int(e164[1:])
-                if (
-                    digits not in seen
-                    and e164 not in existing
-                    and e164 not in stop
-                    and not (required and _missing(cells, required))
-                ):
-                    seen[digits] = number
-                    by_country[region] = by_country.get(region, 0) + 1
-                    fields = encode(cells)
-                    lines.append(
-                        f"{next_reference()}\t{e164}\t{region}\t{kind}\t{number}\t{fields}{tail}"
-                    )
-                    continue
-            rejection = self._rejection(verdict, cells)
-            self.tally.reject(rejection.code)
-            phone = cells[self.column] if self.column < len(cells) else ""
-            rejected.append(RejectedRow(number, phone, rejection, cells))
-        self.tally.accepted += len(lines)
-        return lines, rejected
-
-    def _rejection(self, verdict, cells: list[str]) -> Rejection:
-        """Why a row is not imported, for every row the hot loop did not accept."""
-        if type(verdict) is Rejection:
-            return verdict
-        e164 = verdict[0]
-        if (digits := int(e164[1:])) in self.seen:
-            return Rejection(Code.DUPLICATE_IN_FILE, str(self.seen[digits]))
-        if e164 in self.existing:
-            return Rejection(Code.DUPLICATE_IN_CAMPAIGN)
-        if e164 in self.stop:
-            return Rejection(Code.STOP_LISTED)
-        return Rejection(Code.MISSING_PLACEHOLDER, "{" + _missing(cells, self.required) + "}")
+def _rules(imp: RecipientImport, tail: str) -> checking.Rules:
+    """What the import checks each row against: the placeholders a row must fill, the
+    numbers already in the campaign (adding) and stop-listed, the countries allowed."""
+    campaign = imp.campaign
+    names = placeholders(imp)
+    required: list[tuple[str, int]] = []  # (name, column) a row must fill
+    if campaign.placeholder_policy == PlaceholderPolicy.REJECT:
+        used = placeholders_in(campaign.text)
+        required = [(name, names[name]) for name in used if name in names]
+    existing = set()
+    if imp.mode == ImportMode.ADD:
+        existing = set(campaign.messages.values_list("phone", flat=True))
+    stop = set(book.opted_out_phones(campaign.workspace_id).values_list("phone", flat=True))
+    allowed = campaign.account.allowed_country_set() if campaign.account else None
+    return checking.Rules(
+        default_country=campaign.workspace.default_country,
+        allowed=frozenset(allowed) if allowed is not None else None,
+        column=imp.phone_column,
+        names=names,
+        required=required,
+        existing=existing,
+        stop=stop,
+        tail=tail,
+    )
 
 
-def _missing(cells: list[str], required: list[tuple[str, int]]) -> str | None:
-    """The first placeholder whose cell is empty in this row, or None."""
-    for name, index in required:
-        if index >= len(cells) or not cells[index].strip():
-            return name
-    return None
-
-
-def _store(imp: RecipientImport, writer: bulk.MessageWriter, tally: _Tally, report) -> None:
+def _store(imp: RecipientImport, writer: bulk.MessageWriter, tally: checking.Tally, report) -> None:
     """Ends the import inside its transaction: the campaign still a draft and the import still
     running (neither cancelled nor failed as abandoned), the recipients stored (or replaced),
     the report saved."""

@@ -16,7 +16,7 @@ from campaigns.models import (
     PlaceholderPolicy,
     RecipientImport,
 )
-from campaigns.recipients import imports
+from campaigns.recipients import checking, imports
 from contacts import book
 from core.statuses import CampaignStatus
 from core.tables.table import ImportRejected
@@ -168,7 +168,7 @@ def test_a_failure_while_storing_changes_nothing(campaign, monkeypatch):
     before = list(campaign.messages.values_list("reference", flat=True))
     # Two new messages with one reference: the database refuses the second, after the old
     # recipients were already removed for the replacement.
-    monkeypatch.setattr(imports, "references", lambda count: ["f" * 32] * count)
+    monkeypatch.setattr(checking, "references", lambda count: ["f" * 32] * count)
     imp = run(upload(campaign, "phone\n+77012223344\n+77015556677\n"), mode="replace")
     assert imp.status == ImportStatus.FAILED
     assert "nothing was changed" in imp.error
