@@ -7,7 +7,11 @@ after its import), and a partial index finds a workspace's bulk-loaded contacts,
 search reads there until the book's own indexes exist (empty but for those contacts).
 """
 
+import importlib
+
 from django.db import migrations, models
+
+book_indexes = importlib.import_module("contacts.migrations.0004_book_indexes")
 
 TABLE = "contacts_contact"
 GINS = {
@@ -18,6 +22,9 @@ GINS = {
 
 def leave_out_bulk_loaded(apps, schema_editor):
     if schema_editor.connection.vendor != "postgresql":
+        # SQLite adds the column by making the table again, without 0004's indexes (they
+        # are not in Django's model state): they are made again.
+        book_indexes.create(apps, schema_editor)
         return
     for name, method in GINS.items():
         schema_editor.execute(f"DROP INDEX IF EXISTS {name}")
@@ -29,7 +36,7 @@ def leave_out_bulk_loaded(apps, schema_editor):
 
 def take_in_bulk_loaded(apps, schema_editor):
     if schema_editor.connection.vendor != "postgresql":
-        return
+        return  # removing the column makes the table again, after this (see operations)
     schema_editor.execute("DROP INDEX IF EXISTS contact_bulk_loaded")
     for name, method in GINS.items():
         schema_editor.execute(f"DROP INDEX IF EXISTS {name}")
@@ -40,6 +47,8 @@ class Migration(migrations.Migration):
     dependencies = [("contacts", "0006_contact_workspace_unchecked")]
 
     operations = [
+        # Undone last: 0004's indexes again after SQLite made the table without the column.
+        migrations.RunPython(migrations.RunPython.noop, book_indexes.create),
         migrations.AddField(
             model_name="contact",
             name="bulk_loaded",
