@@ -7,12 +7,13 @@ book (PostgreSQL) marks the contacts it COPYs ``Contact.bulk_loaded``; the table
 such contacts out (``WHERE NOT bulk_loaded``, contacts 0007), and once the import has
 committed, ``build`` makes the workspace's own two GINs over them
 (``WHERE workspace_id = N AND bulk_loaded``) with CREATE INDEX CONCURRENTLY, one sorted pass
-each: about 7 s of the server's CPU for 900,000 contacts, against ~15 s kept row by row.
+each. The bench's million-row import: the import's server CPU 28.8 -> 18.8 s, the build
+after it 8.5 s (docs/architecture.md).
 
 No answer depends on the indexes, only speed: a search reads the same rows with or without
 them, and every later write to a bulk-loaded contact (by hand, the API, another import) is
 kept in whichever index covers its row. Until the workspace's own indexes exist, a search in
-it reads its rows (``contact_bulk_loaded``, ~0.2 s a million); other workspaces' searches
+it reads its rows (``contact_bulk_loaded``, 0.3-0.7 s a million); other workspaces' searches
 read the table's GINs as before. A condition the GINs answer is given both halves
 (``searchable``): PostgreSQL only uses a partial index whose condition the query implies.
 
