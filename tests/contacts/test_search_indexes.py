@@ -6,7 +6,8 @@ those are built, and a contact written meanwhile is found after."""
 from __future__ import annotations
 
 import pytest
-from django.db import connection
+from django.conf import settings
+from django.db import connection, connections
 from django.http import QueryDict
 from django.urls import reverse
 
@@ -245,3 +246,94 @@ def test_a_segment_matching_any_rule_reads_the_indexes_of_each(book, queued, glo
             cursor.execute("RESET enable_seqscan; RESET enable_indexscan")
 
     assert shown.count("Bitmap Index Scan on contact_name_trigram ") == 2, shown
+
+
+@pytest.fixture
+def checked(monkeypatch):
+    """The builds the periodic check queued (workspace ids), not sent."""
+    sent = []
+    monkeypatch.setattr(search_indexes, "enqueue", lambda name, *args: sent.append(args[0]))
+    return sent
+
+
+def test_beat_checks_the_bulk_loaded_books_every_few_minutes():
+    entry = settings.CELERY_BEAT_SCHEDULE["check-search-indexes"]
+    assert entry["task"] == "contacts.tasks.check_search_indexes"
+    assert entry["schedule"] <= 10 * 60
+
+
+@pytest.mark.skipif("connection.vendor != 'postgresql'")
+def test_a_lost_build_is_queued_again_by_the_check(book, queued, checked):
+    import_book(book)  # its build queued, and lost
+
+    assert tasks.check_search_indexes() == {"queued": 1, "dropped": 0}
+    assert checked == [book.pk]
+
+    search_indexes.build(book.pk)
+    checked.clear()
+    assert tasks.check_search_indexes() == {"queued": 0, "dropped": 0}
+    assert checked == []
+
+
+@pytest.mark.skipif("connection.vendor != 'postgresql'")
+def test_a_build_left_invalid_is_queued_again_by_the_check(book, queued, checked):
+    import_book(book)
+    search_indexes.build(book.pk)
+    name = search_indexes.names(book.pk)[1]
+    with connection.cursor() as cursor:  # what a worker killed mid-build leaves
+        cursor.execute(
+            "UPDATE pg_index SET indisvalid = false WHERE indexrelid = %s::regclass", [name]
+        )
+
+    search_indexes.check()
+
+    assert checked == [book.pk]
+
+
+@pytest.mark.skipif("connection.vendor != 'postgresql'")
+def test_a_build_under_way_is_not_started_again(book, queued):
+    import_book(book)
+    other = connections.create_connection("default")  # the worker building it
+    try:
+        with other.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_lock(%s, %s)", [search_indexes.LOCK, book.pk])
+        assert search_indexes.build(book.pk) == []
+        assert own_indexes(book) == []
+    finally:
+        other.close()
+
+    assert search_indexes.build(book.pk) == search_indexes.names(book.pk)
+
+
+@pytest.mark.skipif("connection.vendor != 'postgresql'")
+def test_the_check_reads_the_bulk_loaded_index_not_the_table(book, queued, globex):
+    import_book(book)
+    grow(globex.workspace, bulk_loaded=False, count=30_000)
+
+    with connection.cursor() as cursor:
+        cursor.execute(f"EXPLAIN {search_indexes.BULK_LOADED_BOOKS}")
+        shown = "\n".join(row[0] for row in cursor.fetchall())
+
+    assert "contact_bulk_loaded" in shown, shown
+    assert "Seq Scan" not in shown, shown
+
+
+@pytest.mark.skipif("connection.vendor != 'postgresql'")
+def test_a_deleted_workspace_s_indexes_are_dropped_by_the_check(book, queued, checked, globex):
+    import_book(book)
+    search_indexes.build(book.pk)
+    other = globex.workspace
+    other.contacts.all().delete()
+    import_book(other)
+    search_indexes.build(other.pk)
+    try:
+        book.delete()
+
+        assert search_indexes.check() == {"queued": 0, "dropped": 1}
+        assert own_indexes(book) == []
+        assert own_indexes(other) == sorted(search_indexes.names(other.pk))
+        assert checked == []
+    finally:
+        with connection.cursor() as cursor:
+            for name in search_indexes.names(other.pk):
+                cursor.execute(f"DROP INDEX IF EXISTS {name}")
