@@ -22,3 +22,10 @@ def fail_abandoned_imports() -> dict:
 def build_search_indexes(workspace_id: int) -> dict:
     """After a big import into an empty book: its workspace's own search indexes."""
     return {"workspace": workspace_id, "built": search_indexes.build(workspace_id)}
+
+
+@shared_task
+def check_search_indexes() -> dict:
+    """Periodic (every 5 minutes): bulk-loaded books' own search indexes whose build was lost
+    are queued again, and a deleted workspace's are dropped."""
+    return search_indexes.check()
