@@ -4,7 +4,7 @@ The contacts table's two GIN indexes (a trigram over the upper-cased name, ``jso
 over the custom fields: contacts 0004) cost about 15 s of the server's CPU when a million
 contacts are imported, kept row by row. An import of at least ``BULK_ROWS`` rows into an empty
 book (PostgreSQL) marks the contacts it COPYs ``Contact.bulk_loaded``; the table's GINs leave
-such contacts out (``WHERE NOT bulk_loaded``, contacts 0007), and once the import has
+such contacts out (``WHERE NOT bulk_loaded``, contacts 0008), and once the import has
 committed, ``build`` makes the workspace's own two GINs over them
 (``WHERE workspace_id = N AND bulk_loaded``) with CREATE INDEX CONCURRENTLY, one sorted pass
 each. The bench's million-row import: the import's server CPU 28.8 -> 18.8 s, the build
