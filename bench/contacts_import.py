@@ -9,7 +9,11 @@ duplicates, 3 % invalid) with one more column: phone, name, promo code, age. The
 import maps name to the contact's name and creates two custom fields (promo code as text,
 age as a number); the campaign import takes the same file as recipients with placeholders.
 The upsert file is the same rows with every tenth row's promo code changed, imported over the
-book the first file made ("update" mode).
+book the first file made ("update" mode), once that book's own search indexes are built.
+
+On PostgreSQL the contact import's book is bulk-loaded (contacts.search_indexes): after the
+timed run, the case also times the book's searches (a name, a field's value, a segment's count)
+without its own indexes, their build (wall and the server's CPU), and the searches again.
 
 Each case runs in a fresh process against a fresh database (PostgreSQL at
 postgres://postgres@127.0.0.1:5432/crier_bench_contacts, created if missing;
@@ -71,6 +75,7 @@ def run_case(case: str, first: Path, second: Path) -> dict:
     from django.core.management import call_command
 
     django.setup()
+    from contacts import search_indexes
     from workspaces.models import Workspace
 
     call_command("migrate", verbosity=0)
@@ -81,6 +86,7 @@ def run_case(case: str, first: Path, second: Path) -> dict:
         run = _contact_import(workspace, first)
     else:
         _contact_import(workspace, first)()  # the book the upsert finds, untimed
+        search_indexes.build(workspace.pk)  # as its task does once the import commits
         run = _contact_import(workspace, second)
     timer = importlib.import_module("bench.import")
     backend = timer._Backend()
@@ -91,7 +97,7 @@ def run_case(case: str, first: Path, second: Path) -> dict:
     seconds = time.perf_counter() - started
     own = resource.getrusage(resource.RUSAGE_SELF)
     workers = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return {
+    figures = {
         **result,
         "seconds": round(seconds, 2),
         "cpu_main_s": round(timer._cpu(own) - timer._cpu(cpu), 1),
@@ -100,6 +106,64 @@ def run_case(case: str, first: Path, second: Path) -> dict:
         "peak_rss_mib": round(own.ru_maxrss / 1024),
         "load_average": round(os.getloadavg()[0], 1),
     }
+    if case == "contacts" and backend.pid is not None:
+        figures["indexes"] = _index_book(workspace)
+    return figures
+
+
+def _index_book(workspace) -> dict:
+    """The book's searches without its own indexes, their build, and the searches after."""
+    from django.db import connection
+
+    from contacts import search_indexes
+
+    timer = importlib.import_module("bench.import")
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE contacts_contact")  # as autovacuum would after the import
+    before = _searches(workspace)
+    backend = timer._Backend()
+    started = time.perf_counter()
+    built = search_indexes.build(workspace.pk)
+    seconds = time.perf_counter() - started
+    return {
+        "built": len(built),
+        "build_s": round(seconds, 2),
+        "build_cpu_database_s": backend.cpu_seconds(),
+        "before_ms": before,
+        "after_ms": _searches(workspace),
+    }
+
+
+def _searches(workspace, rounds: int = 5) -> dict:
+    """Median ms of the contacts page searching a name and a field's value (its first page
+    and capped count) and of a segment's count as the segments page gives it."""
+    from django.http import QueryDict
+
+    from contacts import counting, segments
+    from contacts.search import ContactFilter, page_of
+
+    def by_query(query: dict):
+        params = QueryDict(mutable=True)
+        params.update(query)
+        return lambda: page_of(ContactFilter.from_query(params).apply(workspace), 1)
+
+    rule = {"field": "field:promo_code", "op": "is", "value": "P010921"}
+    timed = {
+        "name": by_query({"q": "ana 10"}),
+        "field": by_query({"field": "promo_code", "value": "P010921"}),
+        "segment": lambda: counting.tally(
+            segments.members(workspace, {"match": "all", "rules": [rule]}), 10_000
+        ),
+    }
+    medians = {}
+    for label, call in timed.items():
+        times = []
+        for _ in range(rounds):
+            started = time.perf_counter()
+            call()
+            times.append(time.perf_counter() - started)
+        medians[label] = round(statistics.median(times) * 1000)
+    return medians
 
 
 def _campaign_import(workspace, path: Path):
@@ -204,6 +268,13 @@ def _print(db: str, case: str, r: dict) -> None:
         f"{(' ' + r['error']) if r['error'] else ''}",
         flush=True,
     )
+    if built := r.get("indexes"):
+        print(
+            f"{db:<8} {case:<9} its own search indexes: {built['build_s']:.2f} s, "
+            f"{built['build_cpu_database_s']} s db; searches (ms) without "
+            f"{built['before_ms']}, with {built['after_ms']}",
+            flush=True,
+        )
 
 
 def main() -> None:

@@ -14,6 +14,7 @@ from django.db import connection
 from django.db.models import Q
 
 from contacts.models import Contact, ContactField
+from contacts.search_indexes import searchable
 
 MAX_FIELDS = 200
 MAX_CHOICES = 100
@@ -40,7 +41,7 @@ def holders(field: ContactField) -> int:
 def holders_of_choice(field: ContactField, choice: str) -> int:
     """How many contacts hold ``choice`` as their value for ``field``."""
     if connection.vendor == "postgresql":  # containment: the GIN index on fields answers it
-        same = Q(fields__contains={field.key: choice})
+        same = searchable(Q(fields__contains={field.key: choice}))
     else:
         same = Q(**{f"fields__{field.key}": choice})
     return Contact.objects.filter(same, workspace_id=field.workspace_id).count()

@@ -34,7 +34,7 @@ from django.utils import timezone
 
 from audit.log import record
 from audit.models import Action
-from contacts import mapping, upsert, values
+from contacts import mapping, search_indexes, upsert, values
 from contacts.models import (
     Contact,
     ContactField,
@@ -298,6 +298,14 @@ def _prepare(imp: ContactImport, stamp) -> upsert.Target:
         if imp.list_action == ListAction.REPLACE:
             ListMember.objects.filter(contact_list=contact_list).delete()
         target.list_id = contact_list.pk
+    # COPYed straight into the contacts (upsert.StreamingWriter), left out of the table's
+    # search indexes: a big import into an empty book on PostgreSQL.
+    target.bulk = (
+        target.new_book
+        and target.list_id is None
+        and connection.vendor == "postgresql"
+        and (_estimate_rows(imp) or 0) >= search_indexes.BULK_ROWS
+    )
     return target
 
 
@@ -497,6 +505,9 @@ def _store(imp, target, writer, tally: _Tally, checker: _Checker, report) -> Non
     created, updated = (known, 0) if known is not None else upsert.counts(target)
     if created:  # stamped with the import's start (upsert.Target.stamp)
         contacts_added.send(ContactImport, workspace_id=imp.workspace_id, since=target.stamp)
+    if target.bulk and Contact.objects.filter(workspace=imp.workspace, bulk_loaded=True).exists():
+        # Their search indexes, once they are committed (contacts.search_indexes).
+        enqueue("contacts.tasks.build_search_indexes", imp.workspace_id)
     if tally.rejected:
         report.flush()
         report.buffer.seek(0)

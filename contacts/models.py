@@ -87,6 +87,9 @@ class Contact(models.Model):
     last_delivered_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+    # COPYed by a big import into an empty book: the name and fields search indexes of such
+    # a contact are its workspace's own, built after the import (contacts.search_indexes).
+    bulk_loaded = models.BooleanField(default=False, db_default=False, editable=False)
 
     class Meta:
         ordering = ["phone"]

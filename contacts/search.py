@@ -21,6 +21,7 @@ from django.db.models import Exists, OuterRef, Q, QuerySet
 
 from contacts import segments
 from contacts.models import Contact, ContactField, ListMember, Segment
+from contacts.search_indexes import searchable
 from core import params, phones
 from core.phones import Normalised
 
@@ -173,7 +174,7 @@ class ContactFilter:
     def _search_q(self, workspace) -> Q:
         """A number when the search holds digits and nothing but separators; otherwise a
         name (contains, any case)."""
-        by_name = Q(name__icontains=self.search)
+        by_name = searchable(Q(name__icontains=self.search))
         if _NUMBER_LIKE.fullmatch(self.search):
             by_phone = phone_q(self.search, workspace.default_country)
             if by_phone is not None:

@@ -24,6 +24,7 @@ from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from contacts.models import Contact, ContactField, FieldKind, ListMember
+from contacts.search_indexes import searchable
 
 # op -> label, per kind of value. "days" ops take a whole number of days.
 TEXT_OPS = {
@@ -220,11 +221,17 @@ def _text_q(column: str, op: str, value) -> Q:
     if op == "not_empty":
         return ~Q(**{column: ""})
     if op == "contains":
-        return Q(**{f"{column}__icontains": value})
+        return _indexed(column, Q(**{f"{column}__icontains": value}))
     if column == "country" or op in ("is", "is_not"):
         same = Q(**{f"{column}__iexact": value}) if column != "country" else Q(country=value)
+        same = _indexed(column, same)
         return same if op == "is" else ~same
     raise AssertionError(op)
+
+
+def _indexed(column: str, q: Q) -> Q:
+    """``q`` as the name's trigram indexes can answer it (contacts.search_indexes)."""
+    return searchable(q) if column == "name" else q
 
 
 def _field_q(key: str, op: str, value) -> Q:
@@ -238,7 +245,7 @@ def _field_q(key: str, op: str, value) -> Q:
         stored = _stored(value)
         # Containment on PostgreSQL (the GIN index answers it); SQLite has no such lookup.
         if connection.vendor == "postgresql":
-            same = Q(fields__contains={key: stored})
+            same = searchable(Q(fields__contains={key: stored}))
         else:
             same = Q(**{path: stored})
         return same if op in ("is", "eq", "on") else present & ~same

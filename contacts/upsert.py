@@ -84,6 +84,9 @@ class Target:
     fields: dict[str, ContactField] = field(default_factory=dict)
     list_id: int | None = None
     new_book: bool = False  # the workspace had no contact when the import started
+    # A big import into a new book: the contacts it COPYs are bulk-loaded, left to their
+    # workspace's own search indexes (contacts.search_indexes).
+    bulk: bool = False
 
     @property
     def stamp_value(self):
@@ -250,13 +253,14 @@ def _copy_line(r: Record, again: str = "f") -> str:
 # The contacts' columns a batch COPYs straight into a new book (_contact_line's order).
 _CONTACT_COLUMNS = (
     "workspace_id, phone, country, name, fields, language, time_zone, opted_out_at, "
-    "opt_out_source, opt_out_note, created_at, updated_at"
+    "opt_out_source, opt_out_note, created_at, updated_at, bulk_loaded"
 )
 
 
-def _contact_line(r: Record, head: str, stamp: str) -> str:
+def _contact_line(r: Record, head: str, stamp: str, bulk: str) -> str:
     """A contact as a line of COPY into the contacts (``_CONTACT_COLUMNS``), ``head`` being the
-    workspace and a tab; the values as ``_upsert_sql``'s INSERT ... SELECT makes them."""
+    workspace and a tab, ``bulk`` bulk_loaded ("t" or "f"); the values as ``_upsert_sql``'s
+    INSERT ... SELECT makes them."""
     phone, country, zone, name, language, time_zone, opted_out, fields, _ = r
     name = _copy_text(name) if name else ""
     if "\\" in fields:
@@ -266,7 +270,7 @@ def _contact_line(r: Record, head: str, stamp: str) -> str:
     opted = f"{stamp}\timport" if opted_out else "\\N\t"
     return (
         f"{head}{phone}\t{country}\t{name}\t{fields}\t{language}\t{zone}\t{opted}\t\t"
-        f"{stamp}\t{stamp}\n"
+        f"{stamp}\t{stamp}\t{bulk}\n"
     )
 
 
@@ -372,8 +376,8 @@ class StreamingWriter:
         if self._direct and self._fresh:
             # In number order: the (workspace, phone) index is then walked once, not at random.
             new = sorted(records[:fresh], key=_phone)
-            head, stamp = self._head, self._stamp
-            contacts = "".join([_contact_line(r, head, stamp) for r in new])
+            head, stamp, bulk = self._head, self._stamp, "t" if self.target.bulk else "f"
+            contacts = "".join([_contact_line(r, head, stamp, bulk) for r in new])
             self._storer.put((repeated, contacts, new))
         else:
             self._storer.put(("".join([_copy_line(r) for r in records[:fresh]]) + repeated, "", []))

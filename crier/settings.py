@@ -331,6 +331,9 @@ CELERY_BEAT_SCHEDULE = {
         "task": "contacts.tasks.fail_abandoned_imports",
         "schedule": 30.0,
     },
+    # Bulk-loaded contact books' own search indexes whose build was lost, queued again, and
+    # those of deleted workspaces dropped (contacts.search_indexes).
+    "check-search-indexes": {"task": "contacts.tasks.check_search_indexes", "schedule": 300.0},
     # Big campaigns' number indexes, once their numbers changed (campaigns.number_index).
     "fill-number-indexes": {"task": "campaigns.tasks.fill_number_indexes", "schedule": 30.0},
     # Webhook events fanned out and due deliveries sent (webhooks.delivery): each recorded
