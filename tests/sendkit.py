@@ -11,10 +11,12 @@ from decimal import Decimal
 
 from django.db.models import Count
 
+from campaigns import services
 from campaigns.models import Campaign, Channel, Message
 from campaigns.sending import engine
 from core.statuses import CampaignStatus, MessageStatus
-from providers.models import ProviderAccount
+from providers import registry
+from providers.models import ProviderAccount, Rate
 from providers.sandbox import accounts
 from providers.sandbox.models import Charge, SandboxAccount
 
@@ -38,6 +40,25 @@ def sandbox_account(workspace, slug: str, server_url: str, *, name: str = "Send 
     account.credentials = credentials
     account.save()
     return account, remote
+
+
+def billed_as_priced(workspace, slug: str, server_url: str, country: str = "KZ"):
+    """sandbox_account with a Crier rate card for ``country`` at what the sandbox bills a part,
+    so the price shown and the money billed can be compared."""
+    account, remote = sandbox_account(workspace, slug, server_url)
+    part = registry.emulator(slug).segment_price(remote)
+    Rate.objects.create(account=account, country=country, price=part)
+    return account, remote
+
+
+def launch_and_send(campaign: Campaign, user, remote: SandboxAccount) -> Decimal:
+    """Launches the draft, lets beat start it and sends it in-process; returns what ``remote``
+    billed."""
+    services.launch(campaign, user)
+    engine.dispatch_due(lambda pk: None)  # beat starts the campaign
+    campaign.refresh_from_db()
+    send_all(campaign)
+    return Charge.objects.active().filter(account=remote).total()
 
 
 def bsg_and_mobizon(workspace, server_url: str, names=("Send test", "Send test")):

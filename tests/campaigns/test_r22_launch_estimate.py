@@ -11,12 +11,8 @@ from decimal import Decimal
 import pytest
 
 from campaigns import services
-from campaigns.sending import engine
 from contacts import book
-from providers import registry
-from providers.models import Rate
-from providers.sandbox.models import Charge
-from tests.sendkit import campaign_for, ledger, sandbox_account, send_all
+from tests.sendkit import billed_as_priced, campaign_for, launch_and_send, ledger
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -25,21 +21,15 @@ def test_r22_the_frozen_estimate_leaves_out_numbers_the_launch_leaves_out(
     settings, acme, live_server
 ):
     settings.CRIER_SEND_BATCH_SIZE = 5
-    account, remote = sandbox_account(acme.workspace, "bsg", live_server.url)
-    part = registry.emulator("bsg").segment_price(remote)
-    Rate.objects.create(account=account, country="KZ", price=part)
+    account, remote = billed_as_priced(acme.workspace, "bsg", live_server.url)
     campaign = campaign_for(acme.workspace, account, 4, status="draft")
     book.opt_out(acme.workspace, ["+77010000003"], actor=None, where="page")
 
     check = services.readiness(campaign)
     assert check.stop_listed == 1  # the launch page says it "will be left out"
-    services.launch(campaign, acme.user("sender"))
-    engine.dispatch_due(lambda pk: None)
-    campaign.refresh_from_db()
-    send_all(campaign)
+    billed = launch_and_send(campaign, acme.user("sender"), remote)
 
     assert ledger(remote) == {"charges": 3, "phones_charged_twice": 0}
-    billed = Charge.objects.active().filter(account=remote).total()
     frozen = campaign.estimate
     assert (frozen["messages"], Decimal(frozen["total"])) == (3, billed), (
         f"launch page: {check.estimate.total} for {check.estimate.messages} recipients; "

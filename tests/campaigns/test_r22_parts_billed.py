@@ -11,13 +11,8 @@ from decimal import Decimal
 
 import pytest
 
-from campaigns import services
 from campaigns.compose import pricing
-from campaigns.sending import engine
-from providers import registry
-from providers.models import Rate
-from providers.sandbox.models import Charge
-from tests.sendkit import campaign_for, ledger, sandbox_account, send_all
+from tests.sendkit import billed_as_priced, campaign_for, launch_and_send, ledger
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -32,21 +27,12 @@ TEXTS = {
 @pytest.mark.parametrize("text", TEXTS.values(), ids=TEXTS.keys())
 def test_r22_the_price_shown_is_what_the_sandbox_bills(settings, acme, live_server, text):
     settings.CRIER_SEND_BATCH_SIZE = 5
-    account, remote = sandbox_account(acme.workspace, "bsg", live_server.url)
-    Rate.objects.create(
-        account=account,
-        country="KZ",
-        price=registry.emulator("bsg").segment_price(remote),
-    )
+    account, remote = billed_as_priced(acme.workspace, "bsg", live_server.url)
     campaign = campaign_for(acme.workspace, account, 3, status="draft", text=text)
     shown = pricing.estimate(campaign)
 
-    services.launch(campaign, acme.user("sender"))
-    engine.dispatch_due(lambda pk: None)
-    campaign.refresh_from_db()
-    send_all(campaign)
+    billed = launch_and_send(campaign, acme.user("sender"), remote)
 
     assert ledger(remote) == {"charges": 3, "phones_charged_twice": 0}
-    billed = Charge.objects.active().filter(account=remote).total()
     assert shown.total == billed, f"shown {shown.segments} parts, {shown.total}; billed {billed}"
     assert Decimal(campaign.estimate["total"]) == billed
