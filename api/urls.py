@@ -9,6 +9,7 @@ from api import pages, problems
 from api.views import book as b
 from api.views import campaigns as c
 from api.views import messages as m
+from api.views import moves
 from api.views import recipients as r
 
 
@@ -50,11 +51,11 @@ urlpatterns = [
     path(v1 + "campaigns", open_(c.CampaignList), name="api_campaigns"),
     path(v1 + "campaigns/<id:campaign_pk>", open_(c.CampaignDetail), name="api_campaign"),
     path(v1 + "campaigns/<id:campaign_pk>/clone", open_(c.CampaignClone), name="api_clone"),
-    path(v1 + "campaigns/<id:campaign_pk>/launch", open_(c.CampaignLaunch), name="api_launch"),
-    path(v1 + "campaigns/<id:campaign_pk>/pause", open_(c.CampaignPause), name="api_pause"),
-    path(v1 + "campaigns/<id:campaign_pk>/resume", open_(c.CampaignResume), name="api_resume"),
-    path(v1 + "campaigns/<id:campaign_pk>/stop", open_(c.CampaignStop), name="api_stop"),
-    path(v1 + "campaigns/<id:campaign_pk>/retry", open_(c.CampaignRetry), name="api_retry"),
+    path(v1 + "campaigns/<id:campaign_pk>/launch", open_(moves.CampaignLaunch), name="api_launch"),
+    path(v1 + "campaigns/<id:campaign_pk>/pause", open_(moves.CampaignPause), name="api_pause"),
+    path(v1 + "campaigns/<id:campaign_pk>/resume", open_(moves.CampaignResume), name="api_resume"),
+    path(v1 + "campaigns/<id:campaign_pk>/stop", open_(moves.CampaignStop), name="api_stop"),
+    path(v1 + "campaigns/<id:campaign_pk>/retry", open_(moves.CampaignRetry), name="api_retry"),
     path(v1 + "campaigns/<id:campaign_pk>/price", open_(c.CampaignPrice), name="api_price"),
     path(
         v1 + "campaigns/<id:campaign_pk>/counters", open_(c.CampaignCounters), name="api_counters"

@@ -37,6 +37,7 @@ from contacts import book
 from core import statuses
 from core.queue import enqueue
 from core.statuses import BatchStatus, CampaignStatus, MessageStatus
+from providers.base import AccountInfo
 from providers.errors import NotSupported, PermanentError, ProviderError
 from webhooks.models import EventType
 
@@ -143,35 +144,38 @@ class Readiness:
         return not self.problems
 
 
-def readiness(campaign: Campaign, *, funds=None) -> Readiness:
-    """Checks everything a launch checks, without changing anything. ``funds`` is the
-    provider's AccountInfo when the caller already asked for it; otherwise it is asked here
-    (an HTTP call)."""
+def readiness(campaign: Campaign, *, funds: AccountInfo | pricing.Funds | None = None) -> Readiness:
+    """Checks everything a launch checks, without changing anything. ``funds``: what the
+    caller already asked the providers (the campaign's account's AccountInfo, or
+    ``pricing.Funds``); what it lacks is asked here (an HTTP call to each provider)."""
+    if not isinstance(funds, pricing.Funds):
+        funds = pricing.Funds(campaign, own=funds)
     problems = content_problems(campaign)
     estimate = balance = None
     readable = not audiences.problem(campaign)
     if campaign.account is not None and campaign.account.is_active and readable:
         estimate = pricing.estimate(campaign)
-        if funds is None:
-            try:
-                funds = pricing.current_funds(campaign)
-            except ProviderError as error:
-                problems.append(f"Crier could not read the balance: {error}")
+        try:
+            own = funds.of(campaign.account)
+        except ProviderError as error:
+            own = None
+            problems.append(f"Crier could not read the balance: {error}")
         # Each account pays its own share: with the cheapest route, each is asked.
-        balance = pricing.check_balance(estimate.share(None), funds)
+        balance = pricing.check_balance(estimate.share(None), own)
         if balance.blocks_sending:
             problems.append(balance.message)
-        problems += _route_problems(campaign, estimate)
+        problems += _route_problems(campaign, estimate, funds)
     return Readiness(tuple(problems), estimate, balance, _stop_listed(campaign).count())
 
 
-def _route_problems(campaign: Campaign, estimate: pricing.PriceEstimate) -> list[str]:
-    """Whether the funds of each other account of the cheapest route cover its share (an HTTP
-    call to each provider)."""
+def _route_problems(
+    campaign: Campaign, estimate: pricing.PriceEstimate, funds: pricing.Funds
+) -> list[str]:
+    """Whether the funds of each other account of the cheapest route cover its share."""
     problems = []
     for account in pricing.route_accounts(campaign, estimate):
         try:
-            check = pricing.check_balance(estimate.share(account.pk), pricing.funds_of(account))
+            check = pricing.check_balance(estimate.share(account.pk), funds.of(account))
         except ProviderError as error:
             problems.append(f"Crier could not read the balance of {account.name}: {error}")
             continue
@@ -230,10 +234,17 @@ def _stop_listed(campaign: Campaign):
     return campaign.messages.filter(status=MessageStatus.PENDING, phone__in=numbers)
 
 
-def launch(campaign: Campaign, user, *, confirm_unpriced: bool = False, funds=None) -> Campaign:
+def launch(
+    campaign: Campaign,
+    user,
+    *,
+    confirm_unpriced: bool = False,
+    funds: AccountInfo | pricing.Funds | None = None,
+) -> Campaign:
     """Moves a ready draft to ``scheduled`` (the beat task starts it at its time) with its
     price estimate frozen. Launches once: a second request (a double click, another tab) finds
-    the campaign no longer a draft and is refused, changing nothing."""
+    the campaign no longer a draft and is refused, changing nothing. ``funds`` as readiness
+    takes them; a caller inside a transaction reads them before it (``pricing.Funds``)."""
     # What the check prices, summed up: the launch refuses if it changed before the launch
     # held the campaign (an import that committed meanwhile: review r22).
     try:

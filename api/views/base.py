@@ -49,11 +49,24 @@ class ApiView(APIView):
 
     _claimed = None
     _via = None
+    _atomic = None
+    prepared = None
+
+    def prepare(self, request, *args, **kwargs):
+        """What the request needs from the network (a provider's balance), read after the key,
+        its scopes and its rate are checked and before the transaction of an idempotent POST
+        opens, so no lock is held while a provider answers (review r23); kept as ``prepared``."""
 
     def initial(self, request, *args, **kwargs):
         super().initial(request, *args, **kwargs)
         key = request._request.api_key
         self._via = log.via.set(f"API key {key.prefix} ({key.name})")
+        self.prepared = self.prepare(request, *args, **kwargs)
+        if request.method == "POST" and request.headers.get(idempotency.HEADER):
+            # The key's claim, the work and the answer commit together or not at all
+            # (api.idempotency): a request that dies half-way leaves no claim behind.
+            self._atomic = transaction.atomic()
+            self._atomic.__enter__()
         self._claimed = idempotency.claim(request, key)
 
     def handle_exception(self, exc):
@@ -74,12 +87,15 @@ class ApiView(APIView):
 
     def dispatch(self, request, *args, **kwargs):
         try:
-            if request.method == "POST" and request.headers.get(idempotency.HEADER):
-                # The key's claim, the work and the answer commit together or not at all
-                # (api.idempotency): a request that dies half-way leaves no claim behind.
-                with transaction.atomic():
-                    return super().dispatch(request, *args, **kwargs)
-            return super().dispatch(request, *args, **kwargs)
+            response = super().dispatch(request, *args, **kwargs)
+        except BaseException as error:
+            if self._atomic is not None:  # rolled back: the work goes with its claim
+                self._atomic.__exit__(type(error), error, error.__traceback__)
+            raise
+        else:
+            if self._atomic is not None:  # keep() marked it for rollback on a 5xx
+                self._atomic.__exit__(None, None, None)
+            return response
         finally:
             if self._via is not None:
                 log.via.reset(self._via)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from django.db import transaction
 from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
@@ -213,66 +213,6 @@ class CampaignClone(ApiView):
         return Response(
             s.CampaignSerializer(campaign_of(request, copy.pk)).data, status=status.HTTP_201_CREATED
         )
-
-
-def _action(name: str, summary: str, run, request_serializer=None, count_name: str = ""):
-    """A POST that moves the campaign through one service call (409 when it cannot)."""
-
-    response_fields = {"campaign": s.CampaignSerializer()}
-    if count_name:
-        response_fields[count_name] = serializers.IntegerField()
-
-    class Action(ApiView):
-        @extend_schema(
-            summary=summary,
-            request=request_serializer,
-            responses=inline_serializer(f"{name.title()}Result", response_fields),
-        )
-        def post(self, request, campaign_pk: int):
-            campaign = campaign_of(request, campaign_pk)
-            options = {}
-            if request_serializer is not None:
-                given = request_serializer(data=request.data)
-                given.is_valid(raise_exception=True)
-                options = given.validated_data
-            try:
-                count = run(campaign, actor(request), **options)
-            except services.CampaignRuleError as error:
-                refused = campaign.status == CampaignStatus.DRAFT and name == "launch"
-                raise Problem(
-                    "not-ready" if refused else "wrong-state",
-                    str(error),
-                    campaign_status=campaign.status,
-                ) from None
-            body = {"campaign": s.CampaignSerializer(campaign_of(request, campaign_pk)).data}
-            if count_name:
-                body[count_name] = count
-            return Response(body)
-
-    Action.__name__ = f"Campaign{name.title()}"
-    Action.__qualname__ = Action.__name__
-    return Action
-
-
-def _launch(campaign, user, confirm_unpriced=False):
-    if campaign.status != CampaignStatus.DRAFT:
-        raise Problem(
-            "wrong-state",
-            f"The campaign is {campaign.get_status_display().lower()}: it was launched already.",
-            campaign_status=campaign.status,
-        )
-    services.launch(campaign, user, confirm_unpriced=confirm_unpriced)
-
-
-CampaignLaunch = _action(
-    "launch", "Launch a draft (fixes its recipients and price)", _launch, s.LaunchSerializer
-)
-CampaignPause = _action("pause", "Pause sending", lambda c, u: services.pause(c, u))
-CampaignResume = _action("resume", "Resume a paused campaign", lambda c, u: services.resume(c, u))
-CampaignStop = _action("stop", "Stop for good", services.stop, count_name="cancelled")
-CampaignRetry = _action(
-    "retry", "Send failed messages again", services.retry_failed, count_name="retried"
-)
 
 
 class CampaignPrice(ApiView):

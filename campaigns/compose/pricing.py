@@ -42,7 +42,7 @@ from core.queue import enqueue
 from core.sms_parts import count, count_rendered, plain_parts
 from core.statuses import CampaignStatus, MessageStatus
 from providers.base import AccountInfo, Quote
-from providers.errors import NotSupported
+from providers.errors import NotSupported, ProviderError
 from providers.models import ProviderAccount, Rate, RateCard
 from providers.services import check_connection
 
@@ -573,6 +573,47 @@ class BalanceCheck:
     @property
     def blocks_sending(self) -> bool:
         return self.covered is False
+
+
+class Funds:
+    """The funds of the accounts a campaign may send through, each asked of its provider once.
+
+    ``Funds.read_for(campaign)`` asks them all before a launch's transaction (the campaign's
+    account and, with the cheapest route on, every account that may carry part of it), so no
+    lock is held while the providers answer (review r23: on SQLite, the database's write lock).
+    An account not read beforehand is asked when it is needed."""
+
+    def __init__(self, campaign: Campaign, own: AccountInfo | None = None):
+        self.campaign = campaign
+        self._known: dict[int, AccountInfo | ProviderError | None] = {}
+        if own is not None:
+            self._known[campaign.account_id] = own
+
+    @classmethod
+    def read_for(cls, campaign: Campaign) -> Funds:
+        funds = cls(campaign)
+        if campaign.account is not None and campaign.account.is_active:
+            accounts = [campaign.account]
+            accounts += routes.others_of(campaign) if campaign.cheapest_route else []
+            for account in accounts:
+                funds._read(account)
+        return funds
+
+    def of(self, account: ProviderAccount) -> AccountInfo | None:
+        """``account``'s funds, asked once; raises the ProviderError its provider answered."""
+        known = self._read(account)
+        if isinstance(known, ProviderError):
+            raise known
+        return known
+
+    def _read(self, account: ProviderAccount) -> AccountInfo | ProviderError | None:
+        if account.pk not in self._known:
+            try:
+                own = account.pk == self.campaign.account_id
+                self._known[account.pk] = current_funds(self.campaign) if own else funds_of(account)
+            except ProviderError as error:
+                self._known[account.pk] = error
+        return self._known[account.pk]
 
 
 def current_funds(campaign: Campaign) -> AccountInfo | None:

@@ -55,7 +55,9 @@ def _draft(api, acme, **more) -> Campaign:
 
 
 def _launch(api, campaign):
-    launched = api.post(f"/api/v1/campaigns/{campaign.pk}/launch", {}, format="json", headers=HEADERS)
+    launched = api.post(
+        f"/api/v1/campaigns/{campaign.pk}/launch", {}, format="json", headers=HEADERS
+    )
     assert launched.status_code == 200, launched.json()
     assert Campaign.objects.get(pk=campaign.pk).status == CampaignStatus.SCHEDULED
     return launched
