@@ -305,6 +305,7 @@ def _prepare(imp: ContactImport, stamp) -> upsert.Target:
         and target.list_id is None
         and connection.vendor == "postgresql"
         and (_estimate_rows(imp) or 0) >= search_indexes.BULK_ROWS
+        and search_indexes.room_for_a_book()
     )
     return target
 
