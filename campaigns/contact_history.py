@@ -28,7 +28,7 @@ from django.utils import timezone
 
 from audit.log import record
 from audit.models import Action
-from campaigns import number_index, status_events
+from campaigns import audiences, number_index, status_events
 from campaigns.compose.templating import render
 from campaigns.models import ERASED_PREFIX, Campaign, Channel, Message, MessageDigits
 from contacts.models import Contact, ContactField, ListMember
@@ -218,6 +218,9 @@ def erase(contact: Contact, actor) -> Erasure:
     workspace_campaigns = Campaign.objects.filter(workspace_id=contact.workspace_id).values("pk")
     theirs = Message.objects.filter(phone=contact.phone, campaign_id__in=workspace_campaigns)
     with transaction.atomic():
+        # A launch copying the book into messages commits before this reads them, or starts
+        # after this has committed (review r23).
+        audiences.hold_book(contact.workspace_id, exclusive=True)
         # A claim locks the pending rows it takes (sending.engine.claim): this update waits for
         # it and then finds them submitting, or takes them first and the claim skips them.
         now = timezone.now()

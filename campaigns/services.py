@@ -261,6 +261,7 @@ def launch(
         )
     estimate = check.estimate
     with transaction.atomic():
+        audiences.hold_book(campaign.workspace_id)  # before any row lock: see its doc
         launched = Campaign.objects.filter(pk=campaign.pk, status=CampaignStatus.DRAFT).update(
             status=CampaignStatus.SCHEDULED,
             status_reason="",
