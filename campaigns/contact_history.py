@@ -35,6 +35,7 @@ from contacts.models import Contact, ContactField, ListMember
 from core.sms_parts import count
 from core.statuses import PENDING, MessageStatus
 from providers.models import RateCard
+from webhooks import events as webhook_events
 
 ERASED_REASON = "The contact was erased before the message was sent."
 
@@ -242,6 +243,9 @@ def erase(contact: Contact, actor) -> Erasure:
         number_index.changed({campaign for _, campaign in erased_ids}, added=False)
         MessageDigits.objects.filter(message_id__in=[pk for pk, _ in erased_ids]).delete()
         changed = theirs.update(phone=stand_in, fields={})
+        # The webhook events told of those messages (kept for their replay) likewise.
+        campaigns = {campaign for _, campaign in erased_ids}
+        webhook_events.erase_phone(contact.workspace_id, campaigns, contact.phone, stand_in)
         if cancelled:  # told to webhooks under the stand-in, never the number
             erased = Message.objects.filter(phone=stand_in, updated_at=now)
             erased = erased.filter(campaign_id__in=workspace_campaigns)

@@ -16,6 +16,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
+from django.db import connection
+
 from core.queue import enqueue
 from webhooks.models import Endpoint, Event, EventType
 
@@ -61,6 +63,30 @@ def _messages_event(workspace_id: int, campaign_id: int, chunk: list) -> int:
     data = {"campaign_id": campaign_id, "messages": chunk}
     _create(workspace_id, EventType.MESSAGE_STATUS, data)
     return 1
+
+
+def erase_phone(workspace_id: int, campaign_ids, phone: str, stand_in: str) -> int:
+    """Replaces ``phone`` with ``stand_in`` in the workspace's ``message.status_changed``
+    events of ``campaign_ids`` (kept CRIER_WEBHOOK_KEEP_DAYS, and replayed from the delivery
+    log), as an erasure does in the messages (review r23). Returns the events rewritten. On
+    PostgreSQL the events holding the number are found by jsonb containment; elsewhere each
+    event of those campaigns is read."""
+    events = Event.objects.filter(
+        workspace_id=workspace_id,
+        type=EventType.MESSAGE_STATUS,
+        data__campaign_id__in=list(campaign_ids),
+    )
+    if connection.vendor == "postgresql":
+        events = events.filter(data__messages__contains=[{"phone": phone}])
+    rewritten = 0
+    for event in events.only("pk", "data").iterator(chunk_size=100):
+        held = [m for m in event.data.get("messages", ()) if m.get("phone") == phone]
+        for message in held:
+            message["phone"] = stand_in
+        if held:
+            Event.objects.filter(pk=event.pk).update(data=event.data)
+            rewritten += 1
+    return rewritten
 
 
 def import_finished(workspace_id: int, kind: str, imp) -> Event | None:
