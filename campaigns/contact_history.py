@@ -28,7 +28,7 @@ from django.utils import timezone
 
 from audit.log import record
 from audit.models import Action
-from campaigns import audiences, number_index, status_events
+from campaigns import audiences, erasure_imports, number_index, status_events
 from campaigns.compose.templating import render
 from campaigns.models import ERASED_PREFIX, Campaign, Channel, Message, MessageDigits
 from contacts.models import Contact, ContactField, ListMember
@@ -246,6 +246,7 @@ def erase(contact: Contact, actor) -> Erasure:
         # The webhook events told of those messages (kept for their replay) likewise.
         campaigns = {campaign for _, campaign in erased_ids}
         webhook_events.erase_phone(contact.workspace_id, campaigns, contact.phone, stand_in)
+        erasure_imports.forget(contact.workspace, contact.phone, stand_in)  # and in imports
         if cancelled:  # told to webhooks under the stand-in, never the number
             erased = Message.objects.filter(phone=stand_in, updated_at=now)
             erased = erased.filter(campaign_id__in=workspace_campaigns)

@@ -16,6 +16,7 @@ but touches nothing else that holds it:
 from __future__ import annotations
 
 import json
+import os
 
 from campaigns import contact_history, status_events
 from campaigns.models import Message
@@ -23,6 +24,7 @@ from contacts import importing
 from contacts.models import ContactImport, ListAction, UpsertMode
 from core.statuses import MessageStatus
 from tests.campaigns.history_kit import DELIVERED, campaign_with
+from tests.campaigns.test_imports import run, upload
 from webhooks.models import Endpoint, Event, EventType
 
 
@@ -64,3 +66,24 @@ def test_an_erasure_leaves_the_number_in_the_books_imports_and_their_rejected_ro
         ),
     }
     assert not [where for where, text in held.items() if phone.lstrip("+") in text], held
+
+
+def test_an_erasure_forgets_a_campaign_import_s_file_and_redacts_its_report(acme, tmp_path):
+    """The campaign side: the uploaded file is deleted and the report's row of the number,
+    written in a national format with its name beside it, holds the stand-in only."""
+    phone = acme.contact.phone  # +77011110001
+    national = f"8 ({phone[2:5]}) {phone[5:8]}-{phone[8:10]}-{phone[10:]}"
+    other = "+77015550000"
+    csv_text = f"phone,name\n{phone},Ann Lee\n{national},Ann Lee again\n{other},Bo\n{other},Bo\n"
+    imp = run(upload(acme.campaign, csv_text))
+    assert imp.rejected == 2 and imp.file
+    source = imp.file.path
+
+    erasure = contact_history.erase(acme.contact, acme.user("admin"))
+
+    imp.refresh_from_db()
+    assert not imp.file and not imp.preview
+    assert not os.path.exists(source), "the uploaded file is still on the disk"
+    report = imp.rejections_file.open("rb").read().decode("utf-8-sig")
+    assert phone[2:5] not in report.replace(other, "") and "Ann Lee" not in report, report
+    assert erasure.stand_in in report and other in report  # the other row is kept whole
