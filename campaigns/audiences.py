@@ -23,7 +23,7 @@ from django.db.models import BooleanField, Exists, ExpressionWrapper, OuterRef, 
 from django.utils import timezone
 
 from campaigns.models import Campaign, Message, PlaceholderPolicy
-from contacts import segments
+from contacts import field_lookups, segments
 from contacts.models import Contact, ListMember
 from core.columns import placeholders_in
 from core.statuses import MessageStatus
@@ -113,9 +113,7 @@ def _missing(name: str) -> Q:
     """The contacts without a value for ``{name}``: blank, or absent from their fields."""
     if name in BUILT_IN_PLACEHOLDERS:
         return Q(**{name: ""})
-    path = f"fields__{name}"
-    present = Q(fields__has_key=name) & ~Q(**{path: ""}) & ~Q(**{f"{path}__isnull": True})
-    return ~present
+    return ~field_lookups.present(name)
 
 
 def contacts(campaign: Campaign, *, in_file: bool = True) -> QuerySet:

@@ -11,8 +11,8 @@ import datetime as dt
 from decimal import Decimal
 
 from django.db import connection
-from django.db.models import Q
 
+from contacts import field_lookups
 from contacts.models import Contact, ContactField
 from contacts.search_indexes import searchable
 
@@ -34,16 +34,16 @@ def stored(value):
 def holders(field: ContactField) -> int:
     """How many contacts hold a value for ``field``."""
     return Contact.objects.filter(
-        workspace_id=field.workspace_id, fields__has_key=field.key
+        field_lookups.has(field.key), workspace_id=field.workspace_id
     ).count()
 
 
 def holders_of_choice(field: ContactField, choice: str) -> int:
     """How many contacts hold ``choice`` as their value for ``field``."""
     if connection.vendor == "postgresql":  # containment: the GIN index on fields answers it
-        same = searchable(Q(fields__contains={field.key: choice}))
+        same = searchable(field_lookups.holds(field.key, choice))
     else:
-        same = Q(**{f"fields__{field.key}": choice})
+        same = field_lookups.where(field.key, "exact", choice)
     return Contact.objects.filter(same, workspace_id=field.workspace_id).count()
 
 

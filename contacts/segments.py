@@ -23,6 +23,7 @@ from django.db import connection
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
+from contacts import field_lookups
 from contacts.models import Contact, ContactField, FieldKind, ListMember
 from contacts.search_indexes import searchable
 
@@ -235,8 +236,7 @@ def _indexed(column: str, q: Q) -> Q:
 
 
 def _field_q(key: str, op: str, value) -> Q:
-    path = f"fields__{key}"
-    present = Q(**{"fields__has_key": key}) & ~Q(**{path: ""}) & ~Q(**{f"{path}__isnull": True})
+    present = field_lookups.present(key)
     if op == "empty":
         return ~present
     if op == "not_empty":
@@ -245,14 +245,14 @@ def _field_q(key: str, op: str, value) -> Q:
         stored = _stored(value)
         # Containment on PostgreSQL (the GIN index answers it); SQLite has no such lookup.
         if connection.vendor == "postgresql":
-            same = searchable(Q(fields__contains={key: stored}))
+            same = searchable(field_lookups.holds(key, stored))
         else:
-            same = Q(**{path: stored})
+            same = field_lookups.where(key, "exact", stored)
         return same if op in ("is", "eq", "on") else present & ~same
     if op == "contains":
-        return Q(**{f"{path}__icontains": value})
+        return field_lookups.where(key, "icontains", value)
     lookup = {"lt": "lt", "lte": "lte", "gt": "gt", "gte": "gte", "before": "lt", "after": "gt"}
-    return present & Q(**{f"{path}__{lookup[op]}": _stored(value)})
+    return present & field_lookups.where(key, lookup[op], _stored(value))
 
 
 def _stored(value):
