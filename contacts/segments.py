@@ -135,13 +135,16 @@ def _rule(number: int, raw, fields, allowed: dict) -> Rule:
     if not isinstance(raw, dict):
         raise InvalidConditions(f"Rule {number} is not a condition.")
     name, op, value = raw.get("field"), raw.get("op"), raw.get("value")
-    if name not in fields:
+    # Conditions come from the API's JSON too: an array or object is no field (review r23).
+    if not isinstance(name, str) or name not in fields:
         raise InvalidConditions(f"Rule {number}: choose a field.")
     label, kind, ops = fields[name]
-    if op not in ops:
+    if not isinstance(op, str) or op not in ops:
         raise InvalidConditions(f"Rule {number}: choose how to compare {label}.")
     if op in NO_VALUE:
         return Rule(name, op)
+    if isinstance(value, list | dict):
+        raise InvalidConditions(f"Rule {number}: give {label} one value, as text or a number.")
     text = str(value if value is not None else "").strip()
     if not text:
         raise InvalidConditions(f"Rule {number}: enter a value for {label}.")

@@ -23,6 +23,7 @@ V1 = "/api/v1/"
         {"field": ["name"], "op": "is", "value": "Ann"},
         {"field": {"name": 1}, "op": "is", "value": "Ann"},
         {"field": "name", "op": ["is"], "value": "Ann"},
+        {"field": "name", "op": "is", "value": ["Ann"]},  # was saved as the text "['Ann']"
     ],
 )
 def test_a_rule_with_an_array_or_object_for_its_field_or_op_is_a_400(api, acme, rule):
