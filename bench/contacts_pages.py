@@ -3,7 +3,8 @@ contacts/migrations/0004_book_indexes.py and without them, side by side in one r
 round times a page with them, then again inside a transaction that drops them and is rolled
 back, so both sides share the machine's load.
 
-    .venv/bin/python bench/contacts_pages.py [--reseed] [--rounds 40] [--with-only]
+    .venv/bin/python bench/contacts_pages.py [--layout imported|written] [--reseed]
+        [--rounds 40] [--with-only]
 
 The book: 1,000,000 contacts (COPY) with two custom fields (city, a choice of 12; age, a
 number), 95 % Kazakh numbers and the rest Turkish and British, 2 % opted out, 60 % delivered to
@@ -16,9 +17,20 @@ one would read much of it (contacts.counting); the exact count they gave before,
 "Count exactly" still gives, is timed beside it. Targets, with the indexes: p95 <= 100 ms each
 (issue #17); the contacts page and a segment's count p95 <= 50 ms (issue #20).
 
-The database (postgres://postgres@127.0.0.1:5432/crier_h_book; BENCH_POSTGRES_URL overrides
-it) is seeded once and reused by later runs; --reseed makes it afresh (bench/benchdb.py).
-DEBUG is off.
+The book is laid out as the product leaves it (``--layout``):
+
+  imported  (the default) as a big import into an empty book leaves it: its contacts
+            ``bulk_loaded``, out of the table's GINs, and the book's own two GINs built after
+            (contacts.search_indexes.build, what the import's task runs); "without" drops
+            those too
+  written   as contacts written one by one or by small imports leave it: in the table's GINs
+            (the only layout measured before contacts 0008; the bench's COPY then bypassed
+            ``bulk_loaded``, so it measured that layout whatever an import would now make)
+
+Each layout has its own database (postgres://postgres@127.0.0.1:5432/crier_h_book_imported and
+crier_h_book; BENCH_POSTGRES_URL overrides it), seeded once and reused by later runs; a
+database of the other layout is refused. --reseed makes it afresh (bench/benchdb.py). DEBUG is
+off.
 """
 
 from __future__ import annotations
@@ -36,7 +48,12 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-POSTGRES = os.environ.get("BENCH_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/crier_h_book")
+LAYOUTS = ("imported", "written")
+BOOKS = {
+    "imported": "postgres://postgres@127.0.0.1:5432/crier_h_book_imported",
+    "written": "postgres://postgres@127.0.0.1:5432/crier_h_book",
+}
+POSTGRES = BOOKS["written"]  # set by environment() for the layout
 CONTACTS = 1_000_000
 USERNAME = "bench"
 CITIES = ["Almaty", "Astana", "Shymkent", "Karaganda", "Aktobe", "Taraz", "Pavlodar",
@@ -48,16 +65,21 @@ LAST = ["Akhmetov", "Bekova", "Seitkali", "Omarov", "Marsh", "Nurlanova", "Kim",
 LISTS = {"Customers": 500_000, "Newsletter": 300_000, "VIP": 100_000, "Trial": 1_000}
 
 
-def database_exists() -> bool:
+def database_exists(layout: str = "written") -> bool:
     import psycopg
 
-    admin_url = POSTGRES.rsplit("/", 1)[0] + "/postgres"
-    name = POSTGRES.rsplit("/", 1)[1]
+    url = book_url(layout)
+    admin_url = url.rsplit("/", 1)[0] + "/postgres"
+    name = url.rsplit("/", 1)[1]
     with psycopg.connect(admin_url, autocommit=True) as conn:
         return bool(conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone())
 
 
-def _contacts(workspace_id: int):
+def book_url(layout: str) -> str:
+    return os.environ.get("BENCH_POSTGRES_URL", BOOKS[layout])
+
+
+def _contacts(workspace_id: int, bulk_loaded: bool):
     """The COPY rows of the book, deterministic."""
     rng = random.Random(17)
     now = datetime.now(UTC)
@@ -73,13 +95,15 @@ def _contacts(workspace_id: int):
         delivered = now - timedelta(days=rng.randint(0, 365)) if n % 5 < 3 else None
         created = now - timedelta(minutes=CONTACTS - n)
         yield (workspace_id, phone, country, name, fields, "", "", opted,
-               "manual" if opted else "", "", delivered, delivered, created, created)  # fmt: skip
+               "manual" if opted else "", "", delivered, delivered, created, created,
+               bulk_loaded)  # fmt: skip
 
 
-def seed() -> None:
+def seed(layout: str) -> None:
     from django.contrib.auth import get_user_model
     from django.db import connection
 
+    from contacts import search_indexes
     from contacts.models import Contact, ContactField, ContactList, FieldKind, Segment
     from workspaces.models import Membership, Role, Workspace
 
@@ -93,11 +117,11 @@ def seed() -> None:
     ContactField.objects.create(workspace=workspace, key="age", label="Age", kind=FieldKind.NUMBER)
     columns = ("workspace_id, phone, country, name, fields, language, time_zone, opted_out_at, "
                "opt_out_source, opt_out_note, last_sent_at, last_delivered_at, created_at, "
-               "updated_at")  # fmt: skip
+               "updated_at, bulk_loaded")  # fmt: skip
     table = Contact._meta.db_table
     with connection.cursor() as cursor:
         with cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
-            for row in _contacts(workspace.pk):
+            for row in _contacts(workspace.pk, layout == "imported"):
                 copy.write_row(row)
         print(f"  contacts in {time.perf_counter() - started:.0f} s", flush=True)
         for offset, (name, size) in enumerate(LISTS.items()):
@@ -118,6 +142,10 @@ def seed() -> None:
             {"field": "delivered", "op": "within_days", "value": "90"},
         ]},
     )  # fmt: skip
+    if layout == "imported":
+        built = time.perf_counter()
+        search_indexes.build(workspace.pk)
+        print(f"  the book's own indexes in {time.perf_counter() - built:.0f} s", flush=True)
     with connection.cursor() as cursor:
         cursor.execute("VACUUM ANALYZE")
     print(f"  seeded in {time.perf_counter() - started:.0f} s", flush=True)
@@ -140,7 +168,8 @@ class _Undone(Exception):
 
 def _call(client, method: str, url: str, data, headers, without: bool) -> float:
     """One request's time in ms; ``without``: inside a transaction that drops the indexes of
-    0004 first and is rolled back after, so both sides are timed in turns, under one load."""
+    0004 (and the book's own, when imported) first and is rolled back after, so both sides are
+    timed in turns, under one load."""
     call = client.post if method == "POST" else client.get
     if not without:
         started = time.perf_counter()
@@ -263,13 +292,41 @@ def measure_with(rounds: int) -> None:
 
 
 def _indexes(connection, create: bool) -> None:
+    """The search indexes made (as migrated, and the book's own where it has bulk-loaded
+    contacts) or dropped (inside the caller's transaction)."""
+    from contacts import search_indexes
+    from workspaces.models import Workspace
+
     migration = importlib.import_module("contacts.migrations.0004_book_indexes")
+    workspace = Workspace.objects.get(name="Bench")
+    if create:  # IF NOT EXISTS: 0008's partial GINs stay as they are
+        with connection.schema_editor(atomic=False) as editor:
+            migration.create(None, editor)
+        search_indexes.build(workspace.pk)  # nothing where none is bulk-loaded or all exist
+        return
     with connection.schema_editor(atomic=False) as editor:
-        (migration.create if create else migration.drop)(None, editor)
+        migration.drop(None, editor)
+        for name in search_indexes.names(workspace.pk):
+            editor.execute(f"DROP INDEX IF EXISTS {name}")
 
 
-def environment() -> None:
+def layout_of() -> str:
+    """The book's layout as seeded: whether its contacts are bulk-loaded."""
+    from contacts.models import Contact
+
+    return "imported" if Contact.objects.filter(bulk_loaded=True).exists() else "written"
+
+
+def check_layout(layout: str) -> None:
+    found = layout_of()
+    if found != layout:
+        sys.exit(f"The book at {POSTGRES} is laid out {found}, not {layout}: --reseed it.")
+
+
+def environment(layout: str = "written") -> None:
     """Django's settings for the book's database, DEBUG off (before django.setup)."""
+    global POSTGRES
+    POSTGRES = book_url(layout)
     os.environ.update(
         DJANGO_SETTINGS_MODULE="crier.settings",
         CRIER_VAR_DIR=str(Path(tempfile.gettempdir()) / "crier-bench-book"),
@@ -282,6 +339,7 @@ def environment() -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--layout", choices=LAYOUTS, default="imported")
     parser.add_argument("--reseed", action="store_true")
     parser.add_argument("--rounds", type=int, default=40)
     parser.add_argument(
@@ -290,8 +348,8 @@ def main() -> None:
         help="time with the indexes only, each count in turns with its exact twin",
     )
     args = parser.parse_args()
-    environment()
-    fresh = args.reseed or not database_exists()
+    environment(args.layout)
+    fresh = args.reseed or not database_exists(args.layout)
     if fresh:
         from bench.benchdb import fresh_postgres
 
@@ -303,18 +361,21 @@ def main() -> None:
 
     call_command("migrate", verbosity=0)
     if fresh:
-        print(f"seeding {CONTACTS:,} contacts…", flush=True)
-        seed()
+        print(f"seeding {CONTACTS:,} contacts, {args.layout}…", flush=True)
+        seed(args.layout)
+    check_layout(args.layout)
     from django.db import connection
 
     _indexes(connection, create=True)  # as migrated; a run stopped midway rolled back
     load = os.getloadavg()
+    indexes = "0004_book_indexes" + (" and the book's own" if args.layout == "imported" else "")
     sides = (
-        "with the indexes of 0004_book_indexes only"
+        f"with the indexes of {indexes} only"
         if args.with_only
-        else "with and without the indexes of 0004_book_indexes in turns"
+        else f"with and without the indexes of {indexes} in turns"
     )
-    print(f"load: {load[0]:.2f} {load[1]:.2f}; {args.rounds} rounds each, {sides}; ms")  # fmt: skip
+    print(f"book: {args.layout}; load: {load[0]:.2f} {load[1]:.2f}; {args.rounds} rounds each, "
+          f"{sides}; ms")  # fmt: skip
     (measure_with if args.with_only else measure)(args.rounds)
 
 

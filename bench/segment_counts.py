@@ -1,14 +1,18 @@
 """Where a segment's count spends its time at 1,000,000 contacts (PostgreSQL), and what would
 change it: each count timed in three shapes, in turns, under one load.
 
-    .venv/bin/python bench/segment_counts.py [--rounds 20] [--plans]
+    .venv/bin/python bench/segment_counts.py [--layout imported|written] [--rounds 20] [--plans]
 
-It reads the book of bench/contacts_pages.py (run that once first; BENCH_POSTGRES_URL as there)
-and counts three segments of it: city = Astana (83,000 contacts); city = Astana and delivered to
-in the last 90 days; city = Almaty, age > 40 and in the list VIP. The shapes:
+It reads the book of bench/contacts_pages.py in the same ``--layout`` (run that once first;
+BENCH_POSTGRES_URL as there: "imported", the default, is a book a big import left bulk-loaded
+with its own GINs built, as the product makes it since contacts 0008; "written" one in the
+table's GINs, the only layout measured before) and counts three segments of it: city = Astana
+(83,000 contacts); city = Astana and delivered to in the last 90 days; city = Almaty, age > 40
+and in the list VIP. The shapes:
 
-  today       the SQL contacts.segments emits: a containment the GIN over fields answers, then
-              every candidate's row read from the table (Bitmap Heap Scan) to count it
+  today       the SQL contacts.segments emits: a containment the GIN over fields answers (the
+              book's own when imported), then every candidate's row read from the table
+              (Bitmap Heap Scan) to count it
   expression  a btree per custom field, ((fields -> key), id) WHERE workspace_id = N, and the
               SQL it serves: PostgreSQL still reads every matching row, since it answers no
               condition on an expression from the index alone (no index-only scan), and its
@@ -40,7 +44,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.contacts_pages import POSTGRES, database_exists, environment, p50_p95
+from bench import contacts_pages
+from bench.contacts_pages import LAYOUTS, check_layout, database_exists, environment, p50_p95
 
 SHAPES = ("today", "expression", "side table")
 EXTRA = """
@@ -353,6 +358,7 @@ def crowd(sizes: list[int]) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--layout", choices=LAYOUTS, default="imported")
     parser.add_argument("--rounds", type=int, default=20)
     parser.add_argument("--plans", action="store_true", help="print each count's plan too")
     parser.add_argument(
@@ -364,19 +370,24 @@ def main() -> None:
         "--upkeep", type=int, metavar="ROWS", help="time an import of ROWS contacts too"
     )
     args = parser.parse_args()
-    environment()
-    if not database_exists():
-        sys.exit(f"No book at {POSTGRES}: run bench/contacts_pages.py first.")
+    environment(args.layout)
+    if not database_exists(args.layout):
+        sys.exit(f"No book at {contacts_pages.POSTGRES}: run bench/contacts_pages.py first.")
     import django
 
     django.setup()
     from django.db import connection
 
+    check_layout(args.layout)
+
     print("building the extra indexes and table…", flush=True)
     counts = prepare()
     try:
         load = os.getloadavg()
-        print(f"load: {load[0]:.2f} {load[1]:.2f}; {args.rounds} rounds, shapes in turns; ms")
+        print(
+            f"book: {args.layout}; load: {load[0]:.2f} {load[1]:.2f}; {args.rounds} rounds, "
+            "shapes in turns; ms"
+        )
         print(f"{'':37}" + "".join(f"  {shape:>15}" for shape in SHAPES))
         print(f"{'count':28} {'contacts':>8}" + "  {:>7} {:>7}".format("p50", "p95") * 3)
         measure(counts, args.rounds)
