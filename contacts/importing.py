@@ -2,12 +2,12 @@
 that reads, normalises and checks every row and upserts the contacts by number, creating the
 fields the mapping asks for and filling a list.
 
-The run is the campaign import's pipeline (core.tables readers, the rows' checks and their
-lines of COPY text on every core in core.checking's children, contacts.checking; the
-core.rejections report), storing contacts instead of messages (contacts.upsert). Nobody sees a change before the import's transaction commits: on
-PostgreSQL it holds the whole run and each batch is upserted as soon as it is checked;
-elsewhere the checked rows wait in a temporary file for one transaction at the end. A failed
-or cancelled import changes nothing.
+The run is the campaign import's pipeline (core.tables readers, each row's own checks and
+its lines of COPY text made on every core by core.checking's children, contacts.checking; the
+core.rejections report), storing contacts instead of messages (contacts.upsert). Nobody sees a
+change before the import's transaction commits: on PostgreSQL it holds the whole run and each
+batch is upserted as soon as it is checked; elsewhere the checked rows wait in a temporary file
+for one transaction at the end. A failed or cancelled import changes nothing.
 
 A number seen again later in the file replaces the earlier row (the last one wins); the
 earlier row goes into the rejected-rows report saying which row replaced it.

@@ -14,19 +14,12 @@ from core import phones
 from core.checking import Pool, Tally
 from core.rejections import Code, RejectedRow, Rejection
 from core.tables.table import Row
+from tests.campaigns import test_import_checking as campaign_rows
 
 AWKWARD = [
-    "tab\there",
-    "back\\slash \\t \\N",
-    "\"quoted\" 'single'",
+    *campaign_rows.AWKWARD,
     '=HYPERLINK("http://x")',
     "<script>alert(1)</script>",
-    "Айгерим Ünï 😀",
-    "line\nbreak\r",
-    "%s %d %(x)s",
-    "",
-    "   ",
-    "\\",
     "x" * 600,
 ]
 # (column) phone, name, note (text), age (number), born (date), plan (choice), language,
@@ -151,15 +144,8 @@ def mixed_rows(count: int, seed: int = 17) -> list[Row]:
     times and more), in other formats, invalid cells, short rows, values that do not fit
     their field and awkward text."""
     rng = random.Random(seed)
-    numbers = [f"+7701{n:07d}" for n in rng.sample(range(10**7), count // 3)]
     rows = []
-    for number in range(2, count + 2):
-        roll = rng.random()
-        phone = rng.choice(numbers)
-        if roll < 0.2:
-            phone = "8 " + phone[2:5] + " " + phone[5:]  # the same number, nationally
-        elif roll < 0.25:
-            phone = rng.choice(["", "n/a", "12345", "+7 000 000 00 00", "+447400123456"])
+    for number, roll, phone in campaign_rows.phones_near_and_far(count, rng):
         cells = [
             phone,
             rng.choice(AWKWARD),
