@@ -206,3 +206,37 @@ def test_a_number_three_times_in_one_batch_after_an_earlier_batch_is_sent_once_a
         (5, Code.REPLACED_IN_FILE, "7"),
     ]
     assert (tally.accepted, tally.rejected, tally.by_country) == (2, 4, {"KZ": 2})
+
+
+def test_contacts_added_to_a_new_book_during_the_import_take_the_file_s_time_zone_only(
+    acme, monkeypatch
+):
+    """Into a new book the children send each row's line into the contacts and into the rows
+    table: when someone else's contacts make the COPY fail, the rows table's lines upsert them,
+    a time zone cell replacing theirs and an empty one keeping it."""
+    from contacts import importing
+    from contacts.models import Contact
+    from tests.contacts.test_importing import contact, start
+
+    acme.workspace.contacts.all().delete()
+    prepare = importing._prepare
+
+    def someone_adds_contacts_meanwhile(imp, stamp):
+        target = prepare(imp, stamp)
+        for phone in ("+77011110001", "+77011110002"):
+            Contact.objects.create(workspace=acme.workspace, phone=phone, time_zone="Asia/Aqtau")
+        return target
+
+    monkeypatch.setattr(importing, "_prepare", someone_adds_contacts_meanwhile)
+    imp = start(
+        acme,
+        "phone;time zone;name\n+77011110001;Asia/Almaty;Ann\n+77011110002;;Bob\n"
+        "+77011110003;;Cem\n",
+    )
+    assert (imp.created, imp.updated, imp.rejected) == (1, 2, 0), imp.error
+    assert contact(acme, "+77011110001").time_zone == "Asia/Almaty"
+    assert (contact(acme, "+77011110002").time_zone, contact(acme, "+77011110002").name) == (
+        "Asia/Aqtau",
+        "Bob",
+    )
+    assert contact(acme, "+77011110003").name == "Cem"
