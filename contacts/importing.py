@@ -2,12 +2,12 @@
 that reads, normalises and checks every row and upserts the contacts by number, creating the
 fields the mapping asks for and filling a list.
 
-The run is the campaign import's pipeline (core.tables readers, the core.phones.Normaliser's
-child processes, the core.rejections report), storing contacts instead of messages
-(contacts.upsert). Nobody sees a change before the import's transaction commits: on
-PostgreSQL it holds the whole run and each batch is upserted as soon as it is checked;
-elsewhere the checked rows wait in a temporary file for one transaction at the end. A failed
-or cancelled import changes nothing.
+The run is the campaign import's pipeline (core.tables readers, each row's own checks and
+its lines of COPY text made on every core by core.checking's children, contacts.checking; the
+core.rejections report), storing contacts instead of messages (contacts.upsert). Nobody sees a
+change before the import's transaction commits: on PostgreSQL it holds the whole run and each
+batch is upserted as soon as it is checked; elsewhere the checked rows wait in a temporary file
+for one transaction at the end. A failed or cancelled import changes nothing.
 
 A number seen again later in the file replaces the earlier row (the last one wins); the
 earlier row goes into the rejected-rows report saying which row replaced it.
@@ -21,11 +21,8 @@ from __future__ import annotations
 import logging
 import os
 import tempfile
-from collections import deque
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from itertools import islice
-from json.encoder import encode_basestring
 
 from django.conf import settings
 from django.core.files import File
@@ -34,7 +31,7 @@ from django.utils import timezone
 
 from audit.log import record
 from audit.models import Action
-from contacts import mapping, search_indexes, upsert, values
+from contacts import checking, mapping, search_indexes, upsert
 from contacts.models import (
     Contact,
     ContactField,
@@ -47,11 +44,12 @@ from contacts.models import (
     UpsertMode,
 )
 from contacts.signals import contacts_added
-from core import children, phones
+from core import children
 from core import imports as runs
+from core.checking import Pool, frozen_heap
 from core.columns import detect_phone_column
 from core.queue import enqueue
-from core.rejections import Code, RejectedRow, Rejection, write_rejections_csv
+from core.rejections import write_rejections_csv
 from core.tables.reader import ENCODINGS
 from core.tables.table import ImportRejected, Row
 from webhooks import events
@@ -187,20 +185,6 @@ def confirm(
     return bool(updated)
 
 
-@dataclass
-class _Tally:
-    accepted: int = 0
-    rejected: int = 0
-    by_reason: dict[str, int] = field(default_factory=dict)
-    by_country: dict[str, int] = field(default_factory=dict)
-    done: int = 0
-    total: int = 0
-
-    def reject(self, code: Code) -> None:
-        self.rejected += 1
-        self.by_reason[code] = self.by_reason.get(code, 0) + 1
-
-
 def run(import_id: int) -> dict:
     """Runs a queued import to the end. Idempotent: only a queued import is started."""
     now = timezone.now()
@@ -211,7 +195,10 @@ def run(import_id: int) -> dict:
         return {"import": import_id, "skipped": "not queued"}
     imp = ContactImport.objects.select_related("workspace", "contact_list").get(pk=import_id)
     try:
-        with tempfile.TemporaryFile("w+", newline="", encoding="utf-8") as report:
+        with (
+            frozen_heap(),
+            tempfile.TemporaryFile("w+", newline="", encoding="utf-8") as report,
+        ):
             _import(imp, report)
     except Cancelled:
         _finish(imp, ImportStatus.CANCELLED, "")
@@ -245,16 +232,16 @@ def _import(imp: ContactImport, report) -> None:
         with transaction.atomic(), _Progress(imp, elsewhere=True) as progress:
             target = _prepare(imp, stamp)
             with upsert.streaming(target) as writer:
-                tally, checker = _read_and_check(imp, target, writer, report, progress)
-            _store(imp, target, writer, tally, checker, report)
+                checker = _read_and_check(imp, target, writer, report, progress)
+            _store(imp, target, writer, checker, report)
     else:
         with upsert.spooled(None) as writer, _Progress(imp) as progress:
             target = _target(imp, stamp)
-            tally, checker = _read_and_check(imp, target, writer, report, progress)
+            checker = _read_and_check(imp, target, writer, report, progress)
             with transaction.atomic():
                 target = _prepare(imp, stamp)
                 writer.flush_to(target)
-                _store(imp, target, writer, tally, checker, report)
+                _store(imp, target, writer, checker, report)
 
 
 def _target(imp: ContactImport, stamp) -> upsert.Target:
@@ -323,179 +310,44 @@ def _hold_workspace(workspace_id: int) -> None:
             raise ImportNotAllowed("The workspace was deleted.")
 
 
-def _read_and_check(imp, target, writer, report, progress) -> tuple[_Tally, _Checker]:
-    checker = _Checker(imp, target)
+def _read_and_check(imp, target, writer, report, progress) -> checking.Checker:
+    """Reads every row, checks it and hands it to ``writer`` (the rejected ones to
+    ``report``), batch by batch: each row's own checks and its lines of COPY text on every
+    core, the last row of a number chosen here (contacts.checking)."""
+    rules = checking.rules(imp, target, writer)
+    checker = checking.Checker(rules)
     tally = checker.tally
     estimate = _estimate_rows(imp)
     write_rejections_csv([], report, imp.columns)  # the header row
-    column = imp.phone_column
-    normaliser = phones.Normaliser(
-        imp.workspace.default_country, None, stall_seconds=settings.CRIER_IMPORT_STALL_SECONDS
-    )
-    with children.interruptible(progress.check), normaliser as n, _open(imp) as table:
-        batches: deque[list[Row]] = deque()
+    # The children fork first, while this process is small; forked after a workbook is
+    # loaded, every one would carry the whole sheet too.
+    stall_seconds = settings.CRIER_IMPORT_STALL_SECONDS
+    pool = Pool(checking.Lines(rules), stall_seconds=stall_seconds)
+    with children.interruptible(progress.check), pool, _open(imp) as table:
 
-        def phone_cells() -> Iterator[list[str]]:
+        def batches() -> Iterator[list[Row]]:
             rows, size = iter(table), FIRST_BATCH
             while batch := list(islice(rows, size)):
                 size = BATCH
-                batches.append(batch)
-                yield [cells[column] if column < len(cells) else "" for _, cells in batch]
+                yield batch
 
-        for verdicts in n.verdicts(phone_cells()):
-            batch = batches.popleft()
-            records, rejected, again = checker.check(batch, verdicts)
+        for batch, *answer in pool.answers(batches()):
+            checked, rejected = checker.check(batch, *answer)
             tally.done += len(batch)
             tally.total = max(estimate or 0, tally.done)
             if rejected:
                 report.write(_report_rows(rejected))
             progress(tally)
-            writer.write(records, again)
+            writer.write(checked)
     if tally.done == 0:
         raise ImportRejected("empty", "The file has no rows under its header.")
-    return tally, checker
+    return checker
 
 
-class _Checker:
-    """Turns a batch of rows into upsert records (contacts.upsert.Record) and rejected rows.
-
-    ``seen`` maps the digits of each number accepted so far to its row: an int takes half the
-    memory of the string. A number seen again replaces the earlier row."""
-
-    def __init__(self, imp: ContactImport, target: upsert.Target):
-        self.tally = _Tally()
-        self.seen: dict[int, int] = {}
-        self.column = imp.phone_column
-        self.zones = values.Zones()
-        self.name = None
-        self.extras: dict[
-            str, tuple[int, object, str]
-        ] = {}  # attribute -> (column, convert, label)
-        # The custom fields by kind, so that the common ones need no call: text, and a whole
-        # number as JSON writes it. (column, key as JSON) / (column, key, label, convert).
-        self.texts: list[tuple[int, str]] = []
-        self.numbers: list[tuple[int, str, str, object]] = []
-        self.others: list[tuple[int, str, str, object]] = []
-        converters = {
-            "language": values.language,
-            "time_zone": values.time_zone,
-            "opted_out": values.opted_out,
-        }
-        for index, mapped in enumerate(imp.mapping):
-            kind, _, key = mapped.partition(":")
-            if kind in ("field", "new"):
-                f = target.fields[key]
-                convert = values.field_converter(f)
-                if convert is values.text:
-                    self.texts.append((index, upsert.json_key(key)))
-                else:
-                    kinds = self.numbers if convert is values.number else self.others
-                    kinds.append((index, upsert.json_key(key), f.label, convert))
-            elif kind == "name":
-                self.name = index
-            elif kind in converters:
-                self.extras[kind] = (index, converters[kind], _label(imp, index))
-        self.width = len(imp.mapping)
-        self.stamp = target.stamp
-
-    def check(self, batch: list[Row], verdicts: list):
-        """(records, rejected rows, again): the last ``again`` records repeat numbers that an
-        earlier batch wrote."""
-        seen, by_country, tally = self.seen, self.tally.by_country, self.tally
-        records: dict[int, upsert.Record] = {}
-        again: dict[int, upsert.Record] = {}  # the numbers of earlier batches
-        cells_of: dict[int, list[str]] = {}  # the digits of a number -> its row's cells
-        rejected: list[RejectedRow] = []
-        for (number, cells), verdict in zip(batch, verdicts, strict=True):
-            if type(verdict) is not tuple:
-                rejected.append(self._rejected(number, cells, verdict))
-                continue
-            e164, region, kind = verdict
-            try:
-                record = self._record(number, cells, e164, region, kind)
-            except values.BadValue as bad:
-                rejected.append(self._rejected(number, cells, Rejection(Code.BAD_VALUE, str(bad))))
-                continue
-            digits = int(e164[1:])
-            earlier = seen.get(digits)
-            into = records
-            if earlier is not None:
-                replaced = Rejection(Code.REPLACED_IN_FILE, str(number))
-                if digits in records or digits in again:
-                    into = records if digits in records else again
-                    rejected.append(self._rejected(earlier, cells_of[digits], replaced))
-                    del into[digits]  # re-inserted below: the batch keeps the row's order
-                else:  # read in an earlier batch, whose cells are gone
-                    rejected.append(RejectedRow(earlier, e164, replaced))
-                    tally.reject(Code.REPLACED_IN_FILE)
-                    into = again
-                tally.accepted -= 1
-            else:
-                by_country[region] = by_country.get(region, 0) + 1
-            seen[digits] = number
-            into[digits] = record
-            cells_of[digits] = cells
-            tally.accepted += 1
-        return [*records.values(), *again.values()], rejected, len(again)
-
-    def _record(self, number, cells, e164, region, kind) -> upsert.Record:
-        """The row as a Record; raises values.BadValue for a cell that does not fit."""
-        if len(cells) < self.width:
-            cells = cells + [""] * (self.width - len(cells))
-        name = cells[self.name].strip()[:200] or None if self.name is not None else None
-        language = time_zone = None
-        opted_out = False
-        if self.extras:
-            language, time_zone, opted_out = self._extras(cells)
-        parts = []
-        for index, key in self.texts:
-            if (cell := cells[index]) and (cell := cell.strip()):
-                parts.append(key + encode_basestring(cell[: values.TEXT_LIMIT]))
-        for index, key, label, convert in self.numbers:
-            if (cell := cells[index]) and (cell := cell.strip()):
-                if cell.isdigit() and cell.isascii() and len(cell) < 16 and cell[0] != "0":
-                    parts.append(key + cell)  # as JSON writes it: no call needed
-                else:
-                    parts.append(key + upsert.json_value(convert(cell, label)))
-        for index, key, label, convert in self.others:
-            if (cell := cells[index]) and (cell := cell.strip()):
-                parts.append(key + upsert.json_value(convert(cell, label)))
-        # A plain tuple in Record's order: a million NamedTuple calls cost a second.
-        return (
-            e164,
-            region,
-            self.zones(e164, region, kind),
-            name,
-            language,
-            time_zone,
-            opted_out,
-            "{" + ",".join(parts) + "}",
-            number,
-        )
-
-    def _extras(self, cells: list[str]) -> tuple[str | None, str | None, bool]:
-        """The language, time zone and opt-out a row gives, when the mapping has them."""
-        given = {}
-        for attribute, (index, convert, label) in self.extras.items():
-            cell = cells[index].strip()
-            given[attribute] = convert(cell, label) if cell else None
-        return given.get("language"), given.get("time_zone"), bool(given.get("opted_out"))
-
-    def _rejected(self, number: int, cells: list[str], rejection: Rejection) -> RejectedRow:
-        self.tally.reject(rejection.code)
-        phone = cells[self.column] if self.column < len(cells) else ""
-        return RejectedRow(number, phone, rejection, cells)
-
-
-def _label(imp: ContactImport, index: int | None) -> str:
-    if index is None:
-        return ""
-    return imp.columns[index] or f"column {index + 1}"
-
-
-def _store(imp, target, writer, tally: _Tally, checker: _Checker, report) -> None:
+def _store(imp, target, writer, checker: checking.Checker, report) -> None:
     """Ends the import inside its transaction: claims it (neither cancelled nor failed as
     abandoned meanwhile), counts what changed, saves the report."""
+    tally = checker.tally
     claimed = ContactImport.objects.filter(
         pk=imp.pk, status=ImportStatus.RUNNING, cancel_requested=False
     ).update(status=ImportStatus.DONE)

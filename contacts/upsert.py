@@ -29,11 +29,12 @@ statements built here.
 from __future__ import annotations
 
 import contextlib
+import functools
 import pickle
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from json.encoder import encode_basestring
-from operator import itemgetter
 from typing import NamedTuple
 
 import psycopg
@@ -44,7 +45,6 @@ from core.background import BatchThread
 from core.bulk import deferrable_foreign_keys
 
 _ROWS = "crier_contact_rows"  # the temporary table of one batch
-_phone = itemgetter(0)  # a Record's number
 _COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
 
 
@@ -236,7 +236,9 @@ def _copy_text(value: str | None) -> str:
     return "\\N" if value is None else value.translate(_COPY_ESCAPES)
 
 
-def _copy_line(r: Record, again: str = "f") -> str:
+def copy_line(r: Record, again: str = "f") -> str:
+    """A record as a line of COPY into the rows table (``again``: "t" when the number repeats
+    one an earlier batch wrote)."""
     phone, country, zone, name, language, time_zone, opted_out, fields, row = r
     # The phone, country and zone never need escaping; JSON escapes tabs and newlines itself.
     name = _copy_text(name) if name is not None else "\\N"
@@ -250,14 +252,14 @@ def _copy_line(r: Record, again: str = "f") -> str:
     return f"{phone}\t{country}\t{zone}\t{name}\t{extras}\t{fields}\t{row}\t{again}\n"
 
 
-# The contacts' columns a batch COPYs straight into a new book (_contact_line's order).
+# The contacts' columns a batch COPYs straight into a new book (contact_line's order).
 _CONTACT_COLUMNS = (
     "workspace_id, phone, country, name, fields, language, time_zone, opted_out_at, "
     "opt_out_source, opt_out_note, created_at, updated_at, bulk_loaded"
 )
 
 
-def _contact_line(r: Record, head: str, stamp: str, bulk: str) -> str:
+def contact_line(r: Record, head: str, stamp: str, bulk: str) -> str:
     """A contact as a line of COPY into the contacts (``_CONTACT_COLUMNS``), ``head`` being the
     workspace and a tab, ``bulk`` bulk_loaded ("t" or "f"); the values as ``_upsert_sql``'s
     INSERT ... SELECT makes them."""
@@ -328,9 +330,10 @@ class StreamingWriter:
         with self._raw.cursor() as cursor:
             self._store_batch(cursor, *batch)
 
-    def _store_batch(self, cursor, text: str, contacts: str, new: list[Record]) -> None:
+    def _store_batch(self, cursor, text: str, contacts: str, new: list[str]) -> None:
         """``text``: the batch as lines of the rows table; or, into a new book, ``contacts``
-        (its ``new`` records as lines of the contacts) and ``text`` the repeated numbers."""
+        (its new numbers as lines of the contacts, ``new`` the same as lines of the rows
+        table) and ``text`` the repeated numbers."""
         if contacts and self._fresh:
             try:
                 with self._raw.transaction(), cursor.copy(self._copy) as copy:  # a savepoint
@@ -341,7 +344,7 @@ class StreamingWriter:
                 self._created += len(new)
                 new = []
         if new:
-            text = "".join([_copy_line(r) for r in new]) + text
+            text = "".join(new) + text
         if not text:
             return
         with cursor.copy(f"COPY {_ROWS} FROM STDIN") as copy:
@@ -366,21 +369,29 @@ class StreamingWriter:
                 return
         cursor.execute(self._upsert[False], self._params)
 
-    def write(self, records: list[Record], again: int = 0) -> None:
-        """Queues a batch; its last ``again`` records repeat numbers of earlier batches."""
+    takes_records = False  # but lines of COPY text (contacts.checking.Checked)
+
+    def contact_line_maker(self) -> Callable[[Record], str] | None:
+        """What makes a record a line of COPY into the contacts, when this writer COPYs a new
+        book's contacts straight in; else None."""
+        if not self._direct:
+            return None
+        bulk = "t" if self.target.bulk else "f"
+        return functools.partial(contact_line, head=self._head, stamp=self._stamp, bulk=bulk)
+
+    def write(self, checked) -> None:
+        """Queues a batch (contacts.checking.Checked)."""
         self._storer.raise_if_failed()
-        if not records:
+        if not checked.lines and not checked.again:
             return
-        fresh = len(records) - again
-        repeated = "".join([_copy_line(r, "t") for r in records[fresh:]])
-        if self._direct and self._fresh:
-            # In number order: the (workspace, phone) index is then walked once, not at random.
-            new = sorted(records[:fresh], key=_phone)
-            head, stamp, bulk = self._head, self._stamp, "t" if self.target.bulk else "f"
-            contacts = "".join([_contact_line(r, head, stamp, bulk) for r in new])
-            self._storer.put((repeated, contacts, new))
+        repeated = "".join(checked.again)
+        if checked.contacts and self._fresh:
+            # In number order (each line starts with the workspace, then the number): the
+            # (workspace, phone) index is then walked once, not at random.
+            contacts = "".join(sorted(checked.contacts))
+            self._storer.put((repeated, contacts, checked.lines))
         else:
-            self._storer.put(("".join([_copy_line(r) for r in records[:fresh]]) + repeated, "", []))
+            self._storer.put(("".join(checked.lines) + repeated, "", []))
 
     def created(self) -> int | None:
         """How many contacts the import created, when the writer knows it without counting
@@ -438,8 +449,13 @@ class SpooledWriter:
         self._spool = tempfile.TemporaryFile()
         return self
 
-    def write(self, records: list[Record], again: int = 0) -> None:
-        if records:
+    takes_records = True  # contacts.checking.Checked holds records, not lines
+
+    def contact_line_maker(self) -> None:
+        return None
+
+    def write(self, checked) -> None:
+        if records := checked.lines + checked.again:
             pickle.dump(records, self._spool, protocol=pickle.HIGHEST_PROTOCOL)
             self._batches += 1
 

@@ -129,7 +129,7 @@ _GEOGRAPHIC = {"fixed_line", "fixed_line_or_mobile"}
 
 
 class Zones:
-    """``phones.single_time_zone`` for a valid number whose region and type the Normaliser
+    """``phones.single_time_zone`` for a valid number whose region and type its verdict
     already gave, in about a microsecond: phonenumbers' own prefix table, looked up directly,
     and one full lookup per region for the numbers whose zone is the country's."""
 

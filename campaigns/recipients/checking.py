@@ -15,31 +15,27 @@ built the lines, that process took 14.3-15.3 s of CPU for a million rows (bench/
 PostgreSQL, load 7-10), the children 4.8-5.4 s; now 6.6-8.4 s and 8.4-10.1 s, about 3 s less for
 the two together, medians (docs/architecture.md, "Importing a million recipients").
 
-Children are forked as core.children.Workers (they cannot hang the import; a lost one raises
-ChildLost) and each keeps its own bounded cache of verdicts. A batch too small for the pool is
-worked in this process, by the same code.
+Children are forked by core.checking.Pool (shared with the contact import, as are the Tally and
+the frozen heap) and each keeps its own bounded cache of verdicts.
 """
 
 from __future__ import annotations
 
-import gc
 import marshal
-import os
-from collections import deque
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from campaigns.models import references
 from campaigns.recipients.bulk import FieldsEncoder
-from core import children, phones
+from core import phones
+from core.checking import Pool, Tally, frozen_heap
 from core.rejections import Code, RejectedRow, Rejection
 from core.tables.table import Row
 
 _CACHE_LIMIT = 20_000  # verdicts a child keeps (~5 MB); repeated cells are usually near
-_POOL_THRESHOLD = 2_000  # rows: below this a batch is worked here, the pool costs more
 IN_CAMPAIGN = Rejection(Code.DUPLICATE_IN_CAMPAIGN)
 STOP_LISTED = Rejection(Code.STOP_LISTED)
+# The pool, tally and frozen heap are core.checking's, named here as before.
+__all__ = ["Checker", "Lines", "Pool", "Rules", "Tally", "frozen_heap", "missing"]
 
 
 def missing(cells: list[str], required: list[tuple[str, int]]) -> str | None:
@@ -113,21 +109,6 @@ class Lines:
         return keys, lines, by_country
 
 
-@dataclass
-class Tally:
-    accepted: int = 0
-    rejected: int = 0
-    by_reason: dict[str, int] = field(default_factory=dict)
-    by_country: dict[str, int] = field(default_factory=dict)
-    done: int = 0  # rows read
-    total: int = 0  # rows expected, for the progress bar
-
-    def reject(self, code: Code) -> None:
-        self.rejected += 1
-        # Code is a str: its member counts under its value, without the enum's slow .value.
-        self.by_reason[code] = self.by_reason.get(code, 0) + 1
-
-
 class Checker:
     """The import's side: the numbers accepted so far (the first row of each) and the tally.
     ``check`` finishes a batch from its children's answers: the lines of the rows accepted,
@@ -181,80 +162,3 @@ class Checker:
         if (first := self.seen.get(-key)) is not None:
             return Rejection(Code.DUPLICATE_IN_FILE, str(first))
         return Rejection(Code.MISSING_PLACEHOLDER, "{" + missing(cells, self.rules.required) + "}")
-
-
-class Pool:
-    """The children working ``Lines`` on ``processes`` cores (all by default). Use as a
-    context manager: entering forks them (do it while this process is small: forked after a
-    workbook is loaded, each would carry the sheet too), leaving stops them. ``answers``
-    gives, for each batch of rows, ``(batch, keys, lines, by_country)`` in order, the next
-    batch being worked while the caller finishes this one. Raises children.ChildLost when a
-    child dies, or owes an answer for ``stall_seconds``."""
-
-    def __init__(self, work: Lines, processes: int | None = None, *, stall_seconds: float = 60):
-        self.work = work
-        self.processes = processes if processes is not None else (os.cpu_count() or 1)
-        self.stall_seconds = stall_seconds
-        self._workers: children.Workers | None = None
-
-    def __enter__(self) -> Pool:
-        if self.processes > 1:
-            try:
-                self._workers = children.Workers(
-                    self.processes, self.work, stall_seconds=self.stall_seconds
-                )
-            except OSError:  # out of processes or pipes: one core still does the job
-                self.processes = 1
-        return self
-
-    def __exit__(self, *exc) -> None:
-        if self._workers is not None:
-            self._workers.close()
-            self._workers = None
-
-    def answers(self, batches: Iterable[list[Row]]) -> Iterator[tuple[list[Row], list, list, dict]]:
-        pending: deque = deque()
-        for batch in batches:
-            pending.append((batch, self._submit(batch)))
-            if len(pending) > 1:
-                yield self._collect(*pending.popleft())
-        while pending:
-            yield self._collect(*pending.popleft())
-
-    def _submit(self, batch: list[Row]) -> list:
-        numbers = [number for number, _ in batch]
-        rows = [cells for _, cells in batch]
-        if self._workers is None or len(batch) < _POOL_THRESHOLD:
-            return [children.Done(self.work((numbers, rows)))]
-        # marshal, not pickle, for the rows (lists of strings): per million rows 0.3 s here
-        # and 1.6 s in the children to load, against 1.4 and 3.2 s.
-        size = -(-len(batch) // (self.processes * 2))
-        return [
-            self._workers.submit(marshal.dumps((numbers[i : i + size], rows[i : i + size])))
-            for i in range(0, len(batch), size)
-        ]
-
-    def _collect(self, batch: list[Row], jobs: list) -> tuple[list[Row], list, list, dict]:
-        keys, lines, by_country = [], [], {}
-        for job in jobs:
-            some_keys, some_lines, counts = job.get()
-            keys += some_keys
-            lines += some_lines
-            for region, count in counts.items():
-                by_country[region] = by_country.get(region, 0) + count
-        return batch, keys, lines, by_country
-
-
-@contextmanager
-def frozen_heap():
-    """While inside, the collector's full passes skip the objects alive on entering (Django's,
-    phonenumbers' metadata: ~165,000): an import allocates millions of short-lived objects,
-    and each of the ~23 full passes of a million-row import walked them all, 3.2 s of the
-    import process's CPU (0.6 s frozen). Objects frozen by someone else stay frozen."""
-    frozen_before = gc.get_freeze_count()
-    gc.freeze()
-    try:
-        yield
-    finally:
-        if not frozen_before:
-            gc.unfreeze()

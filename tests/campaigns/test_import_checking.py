@@ -7,6 +7,7 @@ from __future__ import annotations
 import gc
 import json
 import random
+from collections.abc import Iterator
 
 import pytest
 
@@ -89,12 +90,10 @@ def on_every_core(batches: list[list[Row]], rules: checking.Rules, processes: in
     return [line[32:] for line in lines], rejected, checker.tally
 
 
-def mixed_rows(count: int, seed: int = 20) -> list[Row]:
-    """Numbers repeated near and far (in the same share, another share, another batch), in
-    other formats, invalid cells, short rows and awkward placeholder values."""
-    rng = random.Random(seed)
+def phones_near_and_far(count: int, rng: random.Random) -> Iterator[tuple[int, float, str]]:
+    """(row number, roll, phone cell) of ``count`` rows: numbers repeated near and far, in
+    other formats, and invalid cells; ``roll`` is the row's random draw, for the rest of it."""
     numbers = [f"+7701{n:07d}" for n in rng.sample(range(10**7), count // 3)]
-    rows = []
     for number in range(2, count + 2):
         roll = rng.random()
         phone = rng.choice(numbers)
@@ -102,6 +101,15 @@ def mixed_rows(count: int, seed: int = 20) -> list[Row]:
             phone = "8 " + phone[2:5] + " " + phone[5:]  # the same number, nationally
         elif roll < 0.25:
             phone = rng.choice(["", "n/a", "12345", "+7 000 000 00 00", "+447400123456"])
+        yield number, roll, phone
+
+
+def mixed_rows(count: int, seed: int = 20) -> list[Row]:
+    """Numbers repeated near and far (in the same share, another share, another batch), in
+    other formats, invalid cells, short rows and awkward placeholder values."""
+    rng = random.Random(seed)
+    rows = []
+    for number, roll, phone in phones_near_and_far(count, rng):
         cells = [phone, rng.choice(AWKWARD), rng.choice(AWKWARD), rng.choice(AWKWARD)]
         if roll > 0.95:
             cells = cells[: rng.randrange(1, 4)]  # a short row
