@@ -170,6 +170,138 @@ def test_sqlite_stages_by_statements_of_three_sizes_whatever_the_batches(acme, m
     assert sizes <= {bulk.StagingWriter._ROWS, 100, 1}
 
 
+def counts_trigger() -> str | None:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT sql FROM sqlite_master WHERE type = 'trigger' AND name = %s",
+            [bulk._COUNTS_TRIGGER],
+        )
+        row = cursor.fetchone()
+    return row[0] if row else None
+
+
+def grouped_counts(campaign) -> dict[str, int]:
+    counts = {"total": campaign.messages.count()}
+    for status in ("pending", "queued", "delivered"):
+        counts[status] = campaign.messages.filter(status=status).count()
+    return counts
+
+
+def stored_counts(campaign) -> dict[str, int]:
+    counters = CampaignCounters.objects.get(campaign=campaign)
+    return {name: getattr(counters, name) for name in ("total", "pending", "queued", "delivered")}
+
+
+@sqlite_only
+def test_sqlite_counts_an_import_once_as_the_trigger_would_and_keeps_the_trigger(acme):
+    trigger = counts_trigger()
+    assert trigger is not None
+    campaign = acme.campaign
+    imp = _upload(campaign, PHONES)
+    imports.confirm(imp, "add")
+    imports.run(imp.pk)
+    ids = list(campaign.messages.order_by("id").values_list("pk", flat=True))
+    Message.objects.filter(pk__in=ids[:40]).update(status="queued")
+    Message.objects.filter(pk__in=ids[:7]).update(status="delivered")
+    CampaignCounters.objects.filter(campaign=campaign).update(cost=1)  # left alone
+
+    more = "phone\n" + "".join(f"+7705{n:07d}\n" for n in range(1, 6_001))
+    imp = _upload(campaign, more)
+    imports.confirm(imp, "add")
+    imports.run(imp.pk)
+    assert stored_counts(campaign) == grouped_counts(campaign)
+    assert stored_counts(campaign)["total"] == 8_500
+    assert CampaignCounters.objects.get(campaign=campaign).cost == 1
+
+    imp = _upload(campaign, more)
+    imports.confirm(imp, "replace")
+    imports.run(imp.pk)
+    assert (
+        stored_counts(campaign)
+        == grouped_counts(campaign)
+        == {
+            "total": 6_000,
+            "pending": 6_000,
+            "queued": 0,
+            "delivered": 0,
+        }
+    )
+    assert counts_trigger() == trigger
+    add_one = Message(campaign=campaign, reference="r" * 32, phone="+77049999999")
+    add_one.save()  # the trigger counts again after an import
+    assert stored_counts(campaign)["total"] == 6_001
+
+
+@sqlite_only
+def test_sqlite_an_import_that_fails_while_inserting_changes_neither_rows_nor_counters(acme):
+    campaign = acme.campaign
+    imp = _upload(campaign, PHONES)
+    imports.confirm(imp, "add")
+    imports.run(imp.pk)
+    before = sorted(campaign.messages.values_list("reference", flat=True))
+    trigger = counts_trigger()
+    with connection.cursor() as cursor:  # a failure half-way through the INSERT ... SELECT
+        cursor.execute(
+            "CREATE TRIGGER test_fails BEFORE INSERT ON campaigns_message "
+            "WHEN NEW.phone = '+77020004000' BEGIN SELECT RAISE(ABORT, 'disk on fire'); END"
+        )
+    imp = _upload(campaign, "phone\n" + "".join(f"+7702{n:07d}\n" for n in range(12_000)))
+    imports.confirm(imp, "replace")
+    imports.run(imp.pk)
+    imp.refresh_from_db()
+    assert imp.status == ImportStatus.FAILED
+    assert sorted(campaign.messages.values_list("reference", flat=True)) == before
+    assert stored_counts(campaign) == grouped_counts(campaign)
+    assert stored_counts(campaign)["total"] == 2_500
+    assert counts_trigger() == trigger
+
+
+@sqlite_only
+def test_sqlite_another_connection_sees_the_counters_trigger_while_an_import_inserts(acme):
+    """The trigger is dropped and made again inside the import's transaction: nobody else
+    ever sees the table without it."""
+    seen = []
+
+    def look():
+        other = sqlite3.connect(connection.settings_dict["NAME"])
+        try:
+            found = other.execute(
+                "SELECT count(*) FROM sqlite_master WHERE type = 'trigger' AND name = ?",
+                [bulk._COUNTS_TRIGGER],
+            ).fetchone()[0]
+        finally:
+            other.close()
+        seen.append((found, counts_trigger() is not None))
+        return 0
+
+    connection.ensure_connection()
+    connection.connection.create_function("test_look", 0, look)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "CREATE TRIGGER test_look BEFORE INSERT ON campaigns_message "
+            "WHEN NEW.row_number = 2 BEGIN SELECT test_look(); END"
+        )
+    imp = _upload(acme.campaign, PHONES)
+    imports.confirm(imp, "add")
+    imports.run(imp.pk)
+    assert seen == [(1, False)]  # there for the other connection, off for the import's
+    assert stored_counts(acme.campaign)["total"] == 2_500
+
+
+@sqlite_only
+def test_sqlite_stores_awkward_values_exactly_in_statements_of_every_size(acme):
+    awkward = ["a\\", "\\\\", '\\"', "\\n", "tab\there", 'say "hi"', "Ü 😀", "%s"]
+    rows = [(f"+7701{n:07d}", awkward[n % len(awkward)] + str(n)) for n in range(1, 5_108)]
+    content = "phone,note\n" + "".join(
+        f'{phone},"{note.replace(chr(34), chr(34) * 2)}"\n' for phone, note in rows
+    )
+    imp = _upload(acme.campaign, content)
+    imports.confirm(imp, "add")
+    imports.run(imp.pk)
+    stored = acme.campaign.messages.order_by("id").values_list("phone", "fields")
+    assert [(phone, fields["note"]) for phone, fields in stored] == rows
+
+
 @pytest.mark.parametrize(
     "names", [{}, {"note": 1}, {"name": 1, "city": 3}, {"a%s": 2, 'q"uote': 0, "b": 4}]
 )
