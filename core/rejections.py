@@ -159,22 +159,26 @@ def read_rejections(file, offset: int = 0, limit: int = 1000) -> list[dict]:
 def redact(path: str, is_it: Callable[[str], bool], stand_in: str) -> int:
     """Rewrites the report at ``path`` (write_rejections_csv's) with each row whose phone
     ``is_it`` names given ``stand_in`` for its phone and blanks for its other cells (an
-    erasure's); returns how many rows. Written beside it and moved into its place, so a
-    reader sees the old report or the new one; left as it was when no row matches."""
+    erasure's); returns how many rows. Read and written row by row (a report may hold a
+    million rows) beside it, then moved into its place, so a reader sees the old report or
+    the new one; left as it was when no row matches."""
     redacted = 0
-    try:
-        with open(path, encoding="utf-8-sig", newline="") as old:
-            rows = list(csv.reader(old))
-    except FileNotFoundError:  # deleted from the storage by hand: nothing left to redact
+    if not os.path.exists(path):  # deleted from the storage by hand: nothing left to redact
         return 0
-    for cells in rows[1:]:
-        if len(cells) >= 4 and is_it(_undefused(cells[1])):
-            cells[1] = stand_in
-            cells[4:] = [""] * len(cells[4:])
-            redacted += 1
+    with (
+        open(path, encoding="utf-8-sig", newline="") as old,
+        open(path + ".redacting", "w", encoding="utf-8", newline="") as new,
+    ):
+        new.write(BOM)
+        writer = csv.writer(new)
+        for number, cells in enumerate(csv.reader(old)):
+            if number and len(cells) >= 4 and is_it(_undefused(cells[1])):
+                cells[1] = stand_in
+                cells[4:] = [""] * len(cells[4:])
+                redacted += 1
+            writer.writerow(cells)
     if redacted:
-        with open(path + ".redacting", "w", encoding="utf-8", newline="") as new:
-            new.write(BOM)
-            csv.writer(new).writerows(rows)
         os.replace(path + ".redacting", path)
+    else:
+        os.remove(path + ".redacting")
     return redacted

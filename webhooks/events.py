@@ -17,6 +17,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 
 from django.db import connection
+from django.db.models import TextField
+from django.db.models.functions import Cast
 
 from core.queue import enqueue
 from webhooks.models import Endpoint, Event, EventType
@@ -69,8 +71,8 @@ def erase_phone(workspace_id: int, campaign_ids, phone: str, stand_in: str) -> i
     """Replaces ``phone`` with ``stand_in`` in the workspace's ``message.status_changed``
     events of ``campaign_ids`` (kept CRIER_WEBHOOK_KEEP_DAYS, and replayed from the delivery
     log), as an erasure does in the messages (review r23). Returns the events rewritten. On
-    PostgreSQL the events holding the number are found by jsonb containment; elsewhere each
-    event of those campaigns is read."""
+    PostgreSQL the events holding the number are found by jsonb containment; on SQLite in the
+    JSON's text."""
     events = Event.objects.filter(
         workspace_id=workspace_id,
         type=EventType.MESSAGE_STATUS,
@@ -78,6 +80,8 @@ def erase_phone(workspace_id: int, campaign_ids, phone: str, stand_in: str) -> i
     )
     if connection.vendor == "postgresql":
         events = events.filter(data__messages__contains=[{"phone": phone}])
+    else:  # SQLite keeps JSON as text: the number is in it as it is (no escape in E.164)
+        events = events.annotate(text=Cast("data", TextField())).filter(text__contains=phone)
     rewritten = 0
     for event in events.only("pk", "data").iterator(chunk_size=100):
         held = [m for m in event.data.get("messages", ()) if m.get("phone") == phone]
