@@ -77,6 +77,9 @@ def clone(campaign: Campaign, user, name: str = "") -> Campaign:
     """A new draft with the same content, options and recipients (as pending messages; an
     erased contact's messages are left out)."""
     with transaction.atomic():
+        # Its copies are read before an erasure replaces their number, and committed before
+        # the erasure looks for them: hold_book keeps the two apart, as for a launch.
+        audiences.hold_book(campaign.workspace_id)
         copy = Campaign.objects.create(
             **{field: getattr(campaign, field) for field in _COPIED},
             name=name or f"Copy of {campaign.name}"[:200],
