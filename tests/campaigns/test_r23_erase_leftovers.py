@@ -74,9 +74,11 @@ def test_an_erasure_forgets_a_campaign_import_s_file_and_redacts_its_report(acme
     phone = acme.contact.phone  # +77011110001
     national = f"8 ({phone[2:5]}) {phone[5:8]}-{phone[8:10]}-{phone[10:]}"
     other = "+77015550000"
+    arabic = "٨ " + national[2:].translate(str.maketrans("0123456789", "٠١٢٣٤٥٦٧٨٩"))
     csv_text = f"phone,name\n{phone},Ann Lee\n{national},Ann Lee again\n{other},Bo\n{other},Bo\n"
+    csv_text += f"{arabic},Ann Lee in Arabic-Indic digits\n"
     imp = run(upload(acme.campaign, csv_text))
-    assert imp.rejected == 2 and imp.file
+    assert imp.rejected == 3 and imp.file
     source = imp.file.path
 
     erasure = contact_history.erase(acme.contact, acme.user("admin"))
