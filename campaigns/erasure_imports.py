@@ -12,6 +12,8 @@ its mapping, or running, keeps its source: it is the user's instruction to add t
 
 from __future__ import annotations
 
+import unicodedata
+
 from django.db.models import Q
 
 from campaigns.models import RecipientImport
@@ -27,7 +29,9 @@ def forget(workspace, phone: str, stand_in: str) -> int:
     tail = phone[-7:]  # each spelling of the number ends with these digits
 
     def is_it(cell: str) -> bool:
-        if tail not in "".join(c for c in cell if c.isdigit()):
+        # Any script's decimal digits, as phonenumbers reads them (Arabic-Indic ones too).
+        digits = "".join(str(unicodedata.decimal(c)) for c in cell if c.isdecimal())
+        if tail not in digits:
             return False
         read = phones.normalise(cell, workspace.default_country)
         return isinstance(read, phones.Normalised) and read.e164 == phone
