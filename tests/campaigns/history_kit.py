@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import threading
+
+from django.db import connection
+
 from campaigns.models import Campaign, Message
 from core.statuses import CampaignStatus, MessageStatus
 
@@ -24,3 +28,21 @@ def campaign_with(tenant, name: str, phones: dict[str, str], **fields) -> Campai
 
 
 DELIVERED = MessageStatus.DELIVERED
+
+
+def in_thread(work) -> tuple[threading.Thread, list[Exception]]:
+    """``work()`` started on a thread of its own (its own database connection, closed after),
+    with the list that will hold what it raised: for races against an erasure."""
+    failures: list[Exception] = []
+
+    def run():
+        try:
+            work()
+        except Exception as exc:  # the test reports it
+            failures.append(exc)
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    return thread, failures

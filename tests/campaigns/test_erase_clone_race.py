@@ -13,6 +13,7 @@ from django.db import connection
 
 from campaigns import contact_history, services
 from campaigns.models import Campaign, Message
+from tests.campaigns.history_kit import in_thread
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
@@ -35,23 +36,10 @@ def test_an_erasure_during_a_clone_leaves_the_number_in_no_draft(acme, monkeypat
         erased.wait(5)
 
     monkeypatch.setattr(services, "_copy_recipients", paused)
-    failures = []
-
-    def clone():
-        try:
-            services.clone(acme.campaign, None, "Again")
-        except Exception as exc:  # reported below
-            failures.append(exc)
-        finally:
-            connection.close()
-
-    cloner = threading.Thread(target=clone)
-    cloner.start()
+    cloner, failures = in_thread(lambda: services.clone(acme.campaign, None, "Again"))
     assert copied.wait(20)
-    eraser = threading.Thread(
-        target=lambda: (contact_history.erase(acme.contact, acme.user("admin")), connection.close())
-    )
-    eraser.start()
+    admin = acme.user("admin")
+    eraser, erase_failures = in_thread(lambda: contact_history.erase(acme.contact, admin))
     eraser.join(3)  # it waits for the clone (the fix), or it has committed already (the race)
     erased.set()
     cloner.join(30)
@@ -60,3 +48,4 @@ def test_an_erasure_during_a_clone_leaves_the_number_in_no_draft(acme, monkeypat
     copy = Campaign.objects.get(name="Again")
     kept = list(Message.objects.filter(campaign=copy, phone=phone).values_list("status", flat=True))
     assert not kept and not failures, f"the clone kept the erased number: {kept} ({failures})"
+    assert not erase_failures

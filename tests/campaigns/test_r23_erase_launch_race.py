@@ -23,6 +23,7 @@ from campaigns import contact_history, services, windows
 from campaigns.models import Message
 from core.statuses import MessageStatus
 from providers.base import AccountInfo
+from tests.campaigns.history_kit import in_thread
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
@@ -53,18 +54,7 @@ def test_an_erasure_during_a_launch_leaves_no_message_to_the_number(acme, monkey
         return assign_zones(*args, **kwargs)
 
     monkeypatch.setattr(windows, "assign_zones", paused)
-    failures = []
-
-    def launch():
-        try:
-            services.launch(campaign, None, funds=RICH)
-        except Exception as exc:  # reported below
-            failures.append(exc)
-        finally:
-            connection.close()
-
-    launcher = threading.Thread(target=launch)
-    launcher.start()
+    launcher, failures = in_thread(lambda: services.launch(campaign, None, funds=RICH))
     assert snapshotted.wait(20)
     try:
         contact_history.erase(acme.contact, acme.user("admin"))
